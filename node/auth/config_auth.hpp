@@ -1,0 +1,51 @@
+#pragma once
+// The AnyConnect `config-auth` XML dialect: parse what the client posts, build what we answer.
+// Pure functions over strings. The XML reader is deliberately small: no DTD, no entity
+// definitions (an XML bomb is refused, not expanded), bounded depth and size.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "node/common/result.hpp"
+
+namespace tandem::auth {
+
+// What the client sent in a POST body.
+struct ClientMessage {
+  std::string type;          // "init" | "auth-reply" | "logout" | ...
+  std::string version;       // <version who="vpn">
+  std::string device_id;     // <device-id>
+  std::string group_select;  // <group-select>, top level (empty if absent)
+  std::string group_access;  // <group-access>
+  std::string username;      // <auth><username>
+  std::string password;      // <auth><password>
+  std::string opaque_tunnel_group;  // <opaque><tunnel-group> echoed back
+};
+
+// Limits for the parser; anything beyond is an error that says which limit.
+struct XmlLimits {
+  std::size_t max_bytes = 64 * 1024;
+  std::size_t max_depth = 16;
+  std::size_t max_elements = 512;
+};
+
+Result<ClientMessage> parse_client_message(std::string_view xml, XmlLimits limits = {});
+
+// The login form (type="auth-request"): username + password, and a group_list select when
+// more than one tunnel group exists. `error` non-empty adds <error> (failed login).
+struct LoginForm {
+  std::string message = "Please enter your username and password.";
+  std::string error;
+  std::vector<std::string> groups;  // tunnel group names offered; shown only if size() > 1
+  std::string selected_group;       // marked selected="true"
+};
+std::string build_login_form(const LoginForm& form);
+
+// type="complete" with <auth id="success"> and the <session-token>.
+std::string build_login_success(std::string_view session_token, std::string_view banner);
+
+// Escape text for use inside XML element content or attribute values.
+std::string xml_escape(std::string_view text);
+
+}  // namespace tandem::auth

@@ -1,0 +1,43 @@
+#pragma once
+// Every protocol and product default in one place (the wireguard-go habit).
+#include <chrono>
+#include <cstddef>
+
+namespace tandem::defaults {
+
+using namespace std::chrono_literals;
+
+inline constexpr const char* kListen = "0.0.0.0:443";
+inline constexpr const char* kStateDir = "/var/lib/tandem";
+inline constexpr const char* kAdminSocket = "/run/tandem/admin.sock";
+inline constexpr const char* kUsersFile = "/etc/tandem/users";
+inline constexpr const char* kPoolIpv4 = "10.77.0.0/24";
+inline constexpr const char* kTunName = "tandem0";
+inline constexpr const char* kPolicyName = "default";
+inline constexpr const char* kTunnelGroupName = "default";
+
+// Group policy (S3-S8). openconnect retries a lost session for ~360 s, so a disconnected
+// timeout under ~6 minutes would strand default clients still retrying (S8).
+inline constexpr auto kIdleTimeout = std::chrono::milliseconds(30min);
+inline constexpr auto kSessionTimeout = std::chrono::milliseconds(0);  // 0 = unlimited
+inline constexpr auto kDpdInterval = std::chrono::milliseconds(30s);
+inline constexpr auto kKeepalive = std::chrono::milliseconds(20s);
+inline constexpr int kMtu = 1400;
+inline constexpr int kSimultaneousLogins = 3;
+
+// Front door limits: what a client may send before it has authenticated.
+inline constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+inline constexpr std::size_t kMaxHeaderCount = 64;
+inline constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+inline constexpr auto kTlsHandshakeTimeout = std::chrono::milliseconds(10s);
+inline constexpr auto kRequestTimeout = std::chrono::milliseconds(10s);  // whole request, head+body
+inline constexpr auto kKeepAliveIdleTimeout = std::chrono::milliseconds(30s);
+inline constexpr auto kAuthTimeout = std::chrono::milliseconds(120s);   // whole login exchange
+inline constexpr std::size_t kMaxPendingLogins = 256;
+
+// CSTP: the largest frame payload accepted from a client (openconnect reads up to 16 KiB).
+inline constexpr std::size_t kMaxCstpPayload = 16 * 1024;
+// Frames queued towards one client before new data packets are dropped (counted as tx drops).
+inline constexpr std::size_t kMaxTunnelWriteQueue = 512;
+
+}  // namespace tandem::defaults

@@ -1,0 +1,45 @@
+#pragma once
+// IPv4 address pool: a CIDR from which sessions lease one address each. The network address,
+// the first host (the headend's own tunnel address) and the broadcast address are never leased.
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "node/common/result.hpp"
+
+namespace tandem::session {
+
+struct Ipv4Net {
+  std::uint32_t network;  // host byte order
+  int prefix;             // 0..32
+  std::uint32_t netmask() const { return prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix); }
+};
+
+Result<Ipv4Net> parse_cidr(const std::string& text);   // "10.77.0.0/24"; host bits must be 0
+std::optional<std::uint32_t> parse_ipv4(const std::string& text);
+std::string format_ipv4(std::uint32_t addr);
+
+class AddressPool {
+ public:
+  explicit AddressPool(Ipv4Net net);
+
+  std::uint32_t gateway() const;  // first host address, the headend's tunnel address
+  const Ipv4Net& net() const { return net_; }
+
+  // Lowest free address (so a freed address is the next one handed out), or nullopt.
+  std::optional<std::uint32_t> allocate();
+  // Lease a specific address (restoring state); false if taken or outside the pool.
+  bool claim(std::uint32_t addr);
+  void release(std::uint32_t addr);
+  bool in_use(std::uint32_t addr) const { return leased_.count(addr) != 0; }
+  std::size_t leased() const { return leased_.size(); }
+  std::size_t capacity() const;
+
+ private:
+  bool leasable(std::uint32_t addr) const;
+  Ipv4Net net_;
+  std::set<std::uint32_t> leased_;
+};
+
+}  // namespace tandem::session

@@ -1,0 +1,34 @@
+#pragma once
+// Session tokens (S9): "<index>-<secret>", secret = 32 bytes from the CSPRNG, base64url without
+// padding (openconnect's --cookie mis-reads '='). Only SHA-256(secret) is ever stored.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tandem::session {
+
+using TokenHash = std::array<std::uint8_t, 32>;
+
+struct IssuedToken {
+  std::string text;  // given to the client once
+  TokenHash hash;    // kept in the session record
+};
+
+IssuedToken issue_token(std::uint64_t index);
+
+struct ParsedToken {
+  std::uint64_t index;
+  TokenHash secret_hash;  // SHA-256 of the decoded secret
+};
+
+// Pure: structure check and hashing; nullopt for anything malformed.
+std::optional<ParsedToken> parse_token(std::string_view text);
+
+// Constant-time comparison.
+bool hashes_equal(const TokenHash& a, const TokenHash& b);
+
+std::string hex(const TokenHash& h);
+
+}  // namespace tandem::session
