@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "node/common/result.hpp"
@@ -29,6 +30,21 @@ struct XmlLimits {
   std::size_t max_depth = 16;
   std::size_t max_elements = 512;
 };
+
+// One element of a parsed document. Only what config-auth needs: no namespaces, no mixed-content
+// ordering (text is the concatenation of the character data directly inside the element).
+struct XmlElement {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> attributes;  // document order, decoded
+  std::string text;
+  std::vector<XmlElement> children;
+
+  const XmlElement* child(std::string_view child_name) const;  // first with that name
+  std::optional<std::string_view> attribute(std::string_view attribute_name) const;
+};
+
+// Parses a whole document into its root element. Errors name the offending byte offset or limit.
+Result<XmlElement> parse_xml(std::string_view xml, XmlLimits limits = {});
 
 Result<ClientMessage> parse_client_message(std::string_view xml, XmlLimits limits = {});
 

@@ -41,3 +41,8 @@ inline constexpr std::size_t kMaxCstpPayload = 16 * 1024;
 inline constexpr std::size_t kMaxTunnelWriteQueue = 512;
 
 }  // namespace tandem::defaults
+
+namespace tandem::defaults {
+// TLS connections that have not (yet) become tunnels; beyond this new ones are refused.
+inline constexpr std::size_t kMaxFrontConnections = 4096;
+}  // namespace tandem::defaults

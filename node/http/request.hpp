@@ -51,7 +51,10 @@ class RequestParser {
   // Valid when state() == complete; resets the parser for the next request, keeping
   // leftover bytes (and parsing them at once: check state() again afterwards).
   Request take();
-  // Bytes received beyond the completed request (after CONNECT, the CSTP stream).
+  // Bytes received beyond the last request returned by take() (after CONNECT: the start of the
+  // CSTP stream), exactly as received. If a completed request is still pending, only the bytes
+  // after it are removed and it stays available to take(); otherwise the parser is reset to an
+  // empty, error-free state.
   std::string take_leftover();
 
  private:
@@ -61,7 +64,8 @@ class RequestParser {
   Limits limits_;
   State state_ = State::need_more;
   std::string buffer_;
-  std::size_t head_end_ = 0;  // offset just past "\r\n\r\n", 0 until found
+  std::size_t head_end_ = 0;  // offset just past the blank line ending the head, 0 until found
+  std::size_t scan_from_ = 0;  // where the blank-line search resumes, so feeding stays linear
   std::size_t body_length_ = 0;
   Request request_;
   std::string error_;
@@ -71,9 +75,12 @@ class RequestParser {
 // A response head + body, serialized with Content-Length.
 struct Response {
   int status = 200;
-  std::string reason = "OK";
+  std::string reason = "OK";  // empty: a standard phrase is used (the client needs one, §3.2)
   std::vector<Header> headers;
   std::string body;
+  // A CONNECT success is followed by CSTP frames, not a body: it must carry no Content-Length.
+  // When false, Content-Length: body.size() is added unless `headers` already has one.
+  bool omit_content_length = false;
 
   std::string serialize() const;
 };

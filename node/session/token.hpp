@@ -16,6 +16,7 @@ struct IssuedToken {
   TokenHash hash;    // kept in the session record
 };
 
+// `index` must be > 0. Throws std::runtime_error if the CSPRNG fails: no weak token is ever made.
 IssuedToken issue_token(std::uint64_t index);
 
 struct ParsedToken {

@@ -1,0 +1,444 @@
+#include "node/config/config.hpp"
+
+#include <fcntl.h>
+#include <sys/un.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <string_view>
+
+#include "node/config/defaults.hpp"
+#include "node/session/address_pool.hpp"
+
+namespace tandem::config {
+namespace {
+
+constexpr const char* kDurationShape =
+    "a duration (\"30s\", \"30m\", \"1h\", \"1500ms\", \"2d\", \"none\", or whole seconds)";
+constexpr const char* kNameShape = "a name of 1-64 characters A-Z a-z 0-9 _ . -";
+
+// Shown back to the operator inside an error: quoted, escaped, and kept short.
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size() && i < 80; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + (s.size() > 80 ? "...\"" : "\"");
+}
+
+std::string describe(const toml::node& n) {
+  if (const auto* s = n.as_string()) return quote(s->get());
+  if (const auto* i = n.as_integer()) return std::to_string(i->get());
+  if (const auto* b = n.as_boolean()) return b->get() ? "true" : "false";
+  if (n.is_floating_point()) return "a floating-point number";
+  if (n.is_table()) return "a table";
+  if (n.is_array()) return "an array";
+  return "a date or time";
+}
+
+// Milliseconds per unit; 0 for an unknown unit.
+std::int64_t unit_scale(std::string_view unit) {
+  if (unit == "ms") return 1;
+  if (unit == "s") return 1000;
+  if (unit == "m") return 60'000;
+  if (unit == "h") return 3'600'000;
+  if (unit == "d") return 86'400'000;
+  return 0;
+}
+
+constexpr std::string_view kNameChars =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
+
+bool valid_name(std::string_view s) {
+  return !s.empty() && s.size() <= 64 && s.find_first_not_of(kNameChars) == s.npos;
+}
+
+bool valid_listen(const std::string& s) {
+  const std::size_t colon = s.rfind(':');
+  if (colon == std::string::npos || !session::parse_ipv4(s.substr(0, colon))) return false;
+  const std::string_view port = std::string_view(s).substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port[0] == '0') return false;
+  int value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  return value <= 65535;
+}
+
+bool valid_tun_name(const std::string& s) {
+  // IFNAMSIZ is 16 with the NUL; the kernel also refuses "." and "..".
+  return valid_name(s) && s.size() <= 15 && s != "." && s != "..";
+}
+
+Policy builtin_policy(const std::string& name) {
+  return Policy{name,
+                defaults::kIdleTimeout,
+                defaults::kSessionTimeout,
+                defaults::kIdleTimeout,
+                defaults::kDpdInterval,
+                defaults::kKeepalive,
+                defaults::kMtu,
+                defaults::kSimultaneousLogins};
+}
+
+// Walks the parsed document, filling a Config and collecting every error, so that one run of
+// `tandemd --config` shows the operator all that is wrong, not just the first thing.
+class Reader {
+ public:
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  Result<Config> read(const toml::table& root);
+
+ private:
+  void report(std::string message, const toml::node* at) {
+    const std::size_t line = at != nullptr ? at->source().begin.line : 0;
+    if (line > 0) message += " (line " + std::to_string(line) + ")";
+    errors_.emplace_back(line, source_ + ": " + message);
+  }
+  void error(const std::string& path, const std::string& message, const toml::node* at) {
+    report(path + ": " + message, at);
+  }
+  void expected(const std::string& path, std::string_view shape, const toml::node& got,
+                std::string_view detail = {}) {
+    std::string message = "expected " + std::string(shape) + ", got " + describe(got);
+    if (!detail.empty()) message += ": " + std::string(detail);
+    error(path, message, &got);
+  }
+
+  static std::string join(const std::string& prefix, std::string_view key) {
+    return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
+  }
+
+  void check_keys(const toml::table& t, const std::string& prefix,
+                  std::initializer_list<std::string_view> known) {
+    for (const auto& [key, node] : t) {
+      if (std::find(known.begin(), known.end(), key.str()) == known.end()) {
+        report("unknown key '" + join(prefix, key.str()) + "'", &node);
+      }
+    }
+  }
+
+  // Null when absent (defaults apply) or not a table (reported).
+  const toml::table* table(const toml::table& parent, const std::string& prefix,
+                           std::string_view key) {
+    const toml::node* n = parent.get(key);
+    if (n == nullptr) return nullptr;
+    if (!n->is_table()) expected(join(prefix, key), "a table", *n);
+    return n->as_table();
+  }
+
+  template <class Valid>
+  void string_key(const toml::table& t, const std::string& prefix, std::string_view key,
+                  std::string& out, std::string_view shape, Valid valid) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return;
+    const auto* s = n->as_string();
+    if (s == nullptr || s->get().find('\0') != std::string::npos || !valid(s->get())) {
+      return expected(join(prefix, key), shape, *n);
+    }
+    out = s->get();
+  }
+
+  void path_key(const toml::table& t, const std::string& prefix, std::string_view key,
+                std::string& out, std::size_t max = 4096) {
+    string_key(t, prefix, key, out, "a path of 1-" + std::to_string(max) + " bytes",
+               [max](const std::string& s) { return !s.empty() && s.size() <= max; });
+  }
+
+  void int_key(const toml::table& t, const std::string& prefix, std::string_view key, int& out,
+               int lo, int hi) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return;
+    const auto* i = n->as_integer();
+    if (i == nullptr || i->get() < lo || i->get() > hi) {
+      return expected(join(prefix, key),
+                      "an integer " + std::to_string(lo) + ".." + std::to_string(hi), *n);
+    }
+    out = static_cast<int>(i->get());
+  }
+
+  // Returns false when absent, so the caller can tell "not given" from "given".
+  bool duration_key(const toml::table& t, const std::string& prefix, std::string_view key,
+                    Duration& out, bool allow_zero) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return false;
+    Result<Duration> d = fail("");  // a type other than integer or string
+    if (const auto* i = n->as_integer()) {
+      if (i->get() >= 0 && i->get() <= INT64_MAX / 1000) {
+        d = Duration(std::chrono::seconds(i->get()));
+      }
+    } else if (const auto* s = n->as_string()) {
+      d = parse_duration(s->get());
+    }
+    if (!d) {
+      expected(join(prefix, key), kDurationShape, *n, d.error());
+    } else if (!allow_zero && d->count() == 0) {
+      expected(join(prefix, key), "a duration above zero", *n);
+    } else {
+      out = *d;
+    }
+    return true;
+  }
+
+  template <class Check>
+  void string_array(const toml::table& t, const std::string& prefix, std::string_view key,
+                    std::vector<std::string>& out, std::string_view array_shape,
+                    std::string_view element_shape, Check check) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return;
+    const std::string path = join(prefix, key);
+    const auto* a = n->as_array();
+    if (a == nullptr) return expected(path, array_shape, *n);
+    out.clear();
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      const toml::node& e = *a->get(i);
+      const auto* s = e.as_string();
+      const std::string detail = s != nullptr ? check(s->get()) : std::string();
+      if (s == nullptr || !detail.empty()) {
+        expected(path + "[" + std::to_string(i) + "]", element_shape, e, detail);
+      } else {
+        out.push_back(s->get());
+      }
+    }
+  }
+
+  // [policy.NAME] / [tunnel_group.NAME]: calls `f` for each well-named table.
+  template <class F>
+  void named_tables(const toml::table& root, std::string_view kind, F f) {
+    const toml::table* all = table(root, "", kind);
+    if (all == nullptr) return;
+    for (const auto& [key, node] : *all) {
+      const std::string name(key.str());
+      if (!valid_name(name)) {
+        error(std::string(kind) + "." + quote(name), std::string("expected ") + kNameShape, &node);
+      } else if (!node.is_table()) {
+        expected(std::string(kind) + "." + name, "a table", node);
+      } else {
+        f(name, std::string(kind) + "." + name, *node.as_table());
+      }
+    }
+  }
+
+  void read_node(const toml::table& t, Config& c);
+  void read_pool(const toml::table& t, Config& c);
+  Policy read_policy(const toml::table& t, const std::string& name, const std::string& prefix);
+  TunnelGroup read_tunnel_group(const toml::table& t, const std::string& name,
+                                const std::string& prefix,
+                                const std::map<std::string, Policy>& policies);
+
+  std::string source_;
+  std::vector<std::pair<std::size_t, std::string>> errors_;  // (line, message)
+};
+
+void Reader::read_node(const toml::table& t, Config& c) {
+  const std::string p = "node";
+  check_keys(t, p, {"id", "listen", "admin_socket", "state_dir", "log_level", "tun_name"});
+  string_key(t, p, "id", c.node_id, kNameShape, valid_name);
+  string_key(t, p, "listen", c.listen, "\"ip:port\" (IPv4 address, port 1..65535)", valid_listen);
+  path_key(t, p, "admin_socket", c.admin_socket, sizeof(sockaddr_un::sun_path) - 1);
+  path_key(t, p, "state_dir", c.state_dir);
+  string_key(t, p, "log_level", c.log_level, "one of debug, info, warn, error",
+             [](const std::string& s) {
+               return s == "debug" || s == "info" || s == "warn" || s == "error";
+             });
+  string_key(t, p, "tun_name", c.tun_name, "an interface name (1-15 characters A-Z a-z 0-9 _ . -)",
+             valid_tun_name);
+}
+
+void Reader::read_pool(const toml::table& t, Config& c) {
+  const std::string p = "pool";
+  check_keys(t, p, {"ipv4", "dns", "routes"});
+  if (const toml::node* n = t.get("ipv4")) {
+    const auto* s = n->as_string();
+    Result<session::Ipv4Net> net = s ? session::parse_cidr(s->get()) : fail("");
+    if (net && (net->prefix < 8 || net->prefix > 30)) net = fail("");
+    if (!net) {
+      expected("pool.ipv4", "an IPv4 network \"a.b.c.d/len\" with len 8..30", *n, net.error());
+    } else {
+      c.pool_ipv4 = s->get();
+    }
+  }
+  string_array(t, p, "dns", c.dns, "an array of IPv4 addresses", "an IPv4 address",
+               [](const std::string& s) {
+                 return session::parse_ipv4(s) ? std::string() : std::string("not a dotted quad");
+               });
+  string_array(t, p, "routes", c.routes, "an array of IPv4 networks",
+               "an IPv4 network \"a.b.c.d/len\"", [](const std::string& s) {
+                 auto net = session::parse_cidr(s);
+                 return net ? std::string() : net.error();
+               });
+}
+
+Policy Reader::read_policy(const toml::table& t, const std::string& name,
+                           const std::string& prefix) {
+  check_keys(t, prefix,
+             {"idle_timeout", "session_timeout", "disconnected_timeout", "dpd_interval",
+              "keepalive", "mtu", "simultaneous_logins"});
+  Policy pol = builtin_policy(name);
+  duration_key(t, prefix, "idle_timeout", pol.idle_timeout, false);
+  duration_key(t, prefix, "session_timeout", pol.session_timeout, true);
+  // S8: the time a disconnected client has to come back is the idle timeout unless set.
+  if (!duration_key(t, prefix, "disconnected_timeout", pol.disconnected_timeout, false)) {
+    pol.disconnected_timeout = pol.idle_timeout;
+  }
+  duration_key(t, prefix, "dpd_interval", pol.dpd_interval, true);
+  duration_key(t, prefix, "keepalive", pol.keepalive, true);
+  int_key(t, prefix, "mtu", pol.mtu, 576, 9000);
+  int_key(t, prefix, "simultaneous_logins", pol.simultaneous_logins, 0, 1000);
+  return pol;
+}
+
+TunnelGroup Reader::read_tunnel_group(const toml::table& t, const std::string& name,
+                                      const std::string& prefix,
+                                      const std::map<std::string, Policy>& policies) {
+  check_keys(t, prefix, {"policy"});
+  TunnelGroup group{name, defaults::kPolicyName};
+  string_key(t, prefix, "policy", group.policy, kNameShape, valid_name);
+  if (policies.count(group.policy) == 0) {
+    std::string known;
+    for (const auto& entry : policies) known += (known.empty() ? "" : ", ") + entry.first;
+    error(prefix + ".policy",
+          "no policy named " + quote(group.policy) + " (defined: " + known + ")", t.get("policy"));
+  }
+  return group;
+}
+
+Result<Config> Reader::read(const toml::table& root) {
+  Config c = default_config();
+  c.source = source_;
+  check_keys(root, "", {"node", "tls", "auth", "pool", "policy", "tunnel_group"});
+
+  if (const auto* t = table(root, "", "node")) read_node(*t, c);
+  if (const auto* t = table(root, "", "tls")) {
+    check_keys(*t, "tls", {"certificate", "private_key"});
+    path_key(*t, "tls", "certificate", c.tls_certificate);
+    path_key(*t, "tls", "private_key", c.tls_private_key);
+    if (c.tls_certificate.empty() != c.tls_private_key.empty()) {
+      error("tls", "certificate and private_key must be given together", t);
+    }
+  }
+  if (const auto* t = table(root, "", "auth")) {
+    check_keys(*t, "auth", {"users_file"});
+    path_key(*t, "auth", "users_file", c.users_file);
+  }
+  if (const auto* t = table(root, "", "pool")) read_pool(*t, c);
+
+  named_tables(root, "policy",
+               [&](const std::string& name, const std::string& prefix, const toml::table& t) {
+                 c.policies[name] = read_policy(t, name, prefix);
+               });
+  // After all policies, so a group may name one defined later in the file.
+  named_tables(root, "tunnel_group",
+               [&](const std::string& name, const std::string& prefix, const toml::table& t) {
+                 c.tunnel_groups[name] = read_tunnel_group(t, name, prefix, c.policies);
+               });
+
+  if (errors_.empty()) return c;
+  // In file order, as an editor would walk them (tables are visited in key order).
+  std::stable_sort(errors_.begin(), errors_.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string all;
+  for (const auto& e : errors_) all += (all.empty() ? "" : "\n") + e.second;
+  return fail(all);
+}
+
+}  // namespace
+
+Config default_config() {
+  Config c;
+  c.source = "<built-in defaults>";
+  c.node_id = "tandem-1";
+  c.listen = defaults::kListen;
+  c.admin_socket = defaults::kAdminSocket;
+  c.state_dir = defaults::kStateDir;
+  c.log_level = "info";
+  c.tun_name = defaults::kTunName;
+  c.users_file = defaults::kUsersFile;
+  c.pool_ipv4 = defaults::kPoolIpv4;
+  c.policies[defaults::kPolicyName] = builtin_policy(defaults::kPolicyName);
+  c.tunnel_groups[defaults::kTunnelGroupName] =
+      TunnelGroup{defaults::kTunnelGroupName, defaults::kPolicyName};
+  return c;
+}
+
+Result<Config> parse_config(const std::string& toml_text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& e) {
+    return fail(source + ": line " + std::to_string(e.source().begin.line) + ", column " +
+                std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+  }
+  return Reader(source).read(root);
+}
+
+Result<Config> load_config(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail("cannot read config file " + path + ": " + std::strerror(errno));
+  std::string text;
+  char buf[8192];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string message = "cannot read config file " + path + ": " + std::strerror(errno);
+      ::close(fd);
+      return fail(message);
+    }
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return parse_config(text, path);
+}
+
+Result<Duration> parse_duration(const std::string& text) {
+  if (text == "none" || text == "0") return Duration{0};
+  if (text.empty()) return fail("empty duration");
+  // One or more <digits><unit> parts, summed ("1h30m"); no signs, spaces or fractions.
+  std::int64_t total = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t digits_at = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    if (i == digits_at) return fail("expected a whole number at " + quote(text.substr(i)));
+    const std::string digits = text.substr(digits_at, i - digits_at);
+    const std::size_t unit_at = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i])) != 0) ++i;
+    const std::string unit = text.substr(unit_at, i - unit_at);
+    if (unit.empty() && i < text.size()) {
+      return fail("unexpected " + quote(text.substr(i, 1)) + " (whole numbers only)");
+    }
+    if (unit.empty()) return fail("missing unit after " + digits + " (use ms, s, m, h or d)");
+    const std::int64_t scale = unit_scale(unit);
+    if (scale == 0) return fail("unknown unit " + quote(unit) + " (use ms, s, m, h or d)");
+    std::int64_t value = 0;
+    for (char c : digits) {
+      if (value > (INT64_MAX - (c - '0')) / 10) return fail("duration too large");
+      value = value * 10 + (c - '0');
+    }
+    if (value > (INT64_MAX - total) / scale) return fail("duration too large");
+    total += value * scale;
+  }
+  return Duration{total};
+}
+
+}  // namespace tandem::config

@@ -1,0 +1,70 @@
+#include "node/server/connect_response.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+namespace tandem::server {
+namespace {
+
+std::string seconds_or_none(Duration d) {
+  auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
+  return s <= 0 ? "none" : std::to_string(s);
+}
+
+void add(http::Response& r, std::string name, std::string value) {
+  r.headers.push_back({std::move(name), std::move(value)});
+}
+
+}  // namespace
+
+std::string split_include_value(const std::string& cidr) {
+  auto net = session::parse_cidr(cidr);
+  if (!net) return {};
+  return session::format_ipv4(net->network) + "/" + session::format_ipv4(net->netmask());
+}
+
+http::Response build_connect_response(const TunnelParams& p) {
+  http::Response r;
+  r.status = 200;
+  r.reason = "CONNECTED";  // openconnect requires a reason phrase after "200 "
+  r.omit_content_length = true;
+  add(r, "X-CSTP-Version", "1");
+  add(r, "X-CSTP-Server-Name", p.server_name);
+  add(r, "X-CSTP-Address", session::format_ipv4(p.client_ip));
+  add(r, "X-CSTP-Netmask", session::format_ipv4(p.pool.netmask()));
+  for (const auto& dns : p.dns) add(r, "X-CSTP-DNS", dns);
+  if (!p.routes.empty()) {
+    // The pool itself is always reachable, so clients can reach the headend's tunnel address.
+    add(r, "X-CSTP-Split-Include",
+        session::format_ipv4(p.pool.network) + "/" + session::format_ipv4(p.pool.netmask()));
+    for (const auto& route : p.routes) {
+      auto value = split_include_value(route);
+      if (!value.empty()) add(r, "X-CSTP-Split-Include", value);
+    }
+  }
+  using std::chrono::duration_cast;
+  using std::chrono::seconds;
+  auto dpd = duration_cast<seconds>(p.policy.dpd_interval).count();
+  if (dpd > 0) add(r, "X-CSTP-DPD", std::to_string(dpd));
+  auto keepalive = duration_cast<seconds>(p.policy.keepalive).count();
+  if (keepalive > 0) add(r, "X-CSTP-Keepalive", std::to_string(keepalive));
+  add(r, "X-CSTP-Idle-Timeout", seconds_or_none(p.policy.idle_timeout));
+  add(r, "X-CSTP-Disconnected-Timeout", seconds_or_none(p.policy.disconnected_timeout));
+  add(r, "X-CSTP-Session-Timeout", seconds_or_none(p.policy.session_timeout));
+  add(r, "X-CSTP-Rekey-Method", "none");
+  int base_mtu = std::clamp(p.client_base_mtu.value_or(1500), 1280, 1500);
+  add(r, "X-CSTP-Base-MTU", std::to_string(base_mtu));
+  add(r, "X-CSTP-MTU", std::to_string(p.policy.mtu));
+  return r;
+}
+
+http::Response build_connect_refusal(int status, const std::string& reason) {
+  http::Response r;
+  r.status = status;
+  r.reason = status == 401 ? "Unauthorized" : status == 503 ? "Service Unavailable" : "Error";
+  if (status == 503) r.headers.push_back({"X-Reason", reason});
+  r.headers.push_back({"Connection", "close"});
+  return r;
+}
+
+}  // namespace tandem::server

@@ -1,0 +1,212 @@
+#include "node/server/cstp_tunnel.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/write.hpp>
+
+#include "node/common/log.hpp"
+#include "node/config/defaults.hpp"
+#include "node/session/address_pool.hpp"
+
+namespace tandem::server {
+
+using session::EndReason;
+
+namespace {
+
+std::uint32_t read_be32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+
+}  // namespace
+
+CstpTunnel::CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::Session& session,
+                       std::string public_address, std::string leftover)
+    : rt_(rt),
+      stream_(std::move(stream)),
+      session_(&session),
+      index_(session.index),
+      public_address_(std::move(public_address)),
+      decoder_(defaults::kMaxCstpPayload),
+      leftover_(std::move(leftover)),
+      wake_writer_(rt.io) {}
+
+CstpTunnel::~CstpTunnel() = default;
+
+void CstpTunnel::start() {
+  auto self = shared_from_this();
+  asio::co_spawn(rt_.io, [self]() { return self->read_loop(); }, asio::detached);
+  asio::co_spawn(rt_.io, [self]() { return self->write_loop(); }, asio::detached);
+}
+
+asio::awaitable<void> CstpTunnel::read_loop() {
+  auto self = shared_from_this();  // keep alive across suspensions
+  decoder_.append(leftover_);
+  leftover_.clear();
+  std::vector<std::uint8_t> buf(32 * 1024);
+  for (;;) {
+    cstp::Frame frame{};
+    for (;;) {
+      auto status = decoder_.next(frame);
+      if (status == cstp::Decoder::Status::need_more) break;
+      if (status == cstp::Decoder::Status::error) {
+        log::warn("input_refused", {{"index", std::to_string(index_)},
+                                    {"public", public_address_},
+                                    {"reason", "CSTP: " + decoder_.error()}});
+        finish(EndReason::transport_error);
+        co_return;
+      }
+      if (!handle_frame(frame)) co_return;
+    }
+    if (finished_) co_return;
+    auto [ec, n] = co_await stream_->async_read_some(asio::buffer(buf), use_nothrow);
+    if (ec) {
+      bool clean = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
+                   ec == asio::error::connection_reset;
+      finish(clean ? EndReason::client_closed : EndReason::transport_error);
+      co_return;
+    }
+    decoder_.append(std::span<const std::uint8_t>(buf.data(), n));
+  }
+}
+
+bool CstpTunnel::handle_frame(const cstp::Frame& frame) {
+  switch (frame.type) {
+    case cstp::Type::data:
+      handle_data(frame.payload);
+      return true;
+    case cstp::Type::dpd_request:
+      // Same payload back, type flipped (the client's MTU probes rely on it).
+      enqueue(cstp::encode(cstp::Type::dpd_response, frame.payload));
+      return true;
+    case cstp::Type::dpd_response:
+    case cstp::Type::keepalive:
+      return true;
+    case cstp::Type::disconnect:
+      if (cstp::is_logout(frame)) {
+        log::info("client_logout", {{"index", std::to_string(index_)},
+                                    {"public", public_address_},
+                                    {"reason", cstp::disconnect_reason(frame)}});
+        finished_ = true;  // the session table closes us; no "waiting to resume"
+        session_ = nullptr;
+        rt_.sessions.end(index_, EndReason::client_logout, false);
+        closing_ = true;
+        wake_writer_.cancel();
+      } else {
+        finish(EndReason::client_closed);
+      }
+      return false;
+    default:
+      log::warn("input_refused",
+                {{"index", std::to_string(index_)},
+                 {"public", public_address_},
+                 {"reason", "CSTP: unexpected frame type " +
+                                std::to_string(static_cast<int>(frame.type))}});
+      finish(EndReason::transport_error);
+      return false;
+  }
+}
+
+void CstpTunnel::handle_data(std::span<const std::uint8_t> packet) {
+  if (!session_) return;
+  auto& c = session_->counters;
+  // Only well-formed IPv4 from the address we assigned goes inside: no spoofing via the tunnel.
+  bool ok = packet.size() >= 20 && (packet[0] >> 4) == 4 &&
+            read_be32(packet.data() + 12) == session_->ip;
+  if (!ok || !rt_.tun->write_packet(packet)) {
+    ++c.drops_rx;
+    return;
+  }
+  c.bytes_rx += packet.size();
+  ++c.packets_rx;
+  session_->ssl_info.counters.bytes_rx += packet.size();
+  ++session_->ssl_info.counters.packets_rx;
+}
+
+bool CstpTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
+  if (closing_ || !session_) return false;
+  if (queue_.size() >= defaults::kMaxTunnelWriteQueue) {
+    ++session_->counters.drops_tx;
+    return false;
+  }
+  enqueue(cstp::encode(cstp::Type::data, ip_packet));
+  auto& c = session_->counters;
+  c.bytes_tx += ip_packet.size();
+  ++c.packets_tx;
+  session_->ssl_info.counters.bytes_tx += ip_packet.size();
+  ++session_->ssl_info.counters.packets_tx;
+  return true;
+}
+
+void CstpTunnel::enqueue(std::vector<std::uint8_t> frame) {
+  queue_.push_back(std::move(frame));
+  if (queue_.size() == 1) wake_writer_.cancel();
+}
+
+asio::awaitable<void> CstpTunnel::write_loop() {
+  auto self = shared_from_this();
+  for (;;) {
+    while (!queue_.empty()) {
+      auto [ec, n] = co_await asio::async_write(*stream_, asio::buffer(queue_.front()), use_nothrow);
+      if (ec) {
+        finish(EndReason::transport_error);
+        co_return;
+      }
+      queue_.pop_front();
+    }
+    if (closing_) break;
+    wake_writer_.expires_at(asio::steady_timer::time_point::max());
+    co_await wake_writer_.async_wait(use_nothrow);
+  }
+  boost::system::error_code ignored;
+  stream_->lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_->lowest_layer().close(ignored);
+}
+
+void CstpTunnel::close(EndReason reason, bool notify_client) {
+  if (finished_ && closing_) return;
+  session_ = nullptr;  // the session let go of us
+  finished_ = true;
+  closing_ = true;
+  close_reason_ = reason;
+  log::info("tunnel_down", {{"index", std::to_string(index_)},
+                            {"tunnel", std::to_string(index_) + ".2"},
+                            {"kind", "ssl"},
+                            {"public", public_address_},
+                            {"reason", session::to_string(reason)}});
+  if (notify_client) {
+    // Drop queued data: the DISCONNECT must go out next, and nothing after it.
+    if (queue_.size() > 1) queue_.erase(queue_.begin() + 1, queue_.end());
+    queue_.push_back(cstp::encode(cstp::Type::disconnect));
+  } else {
+    boost::system::error_code ignored;
+    stream_->lowest_layer().cancel(ignored);
+  }
+  wake_writer_.cancel();
+}
+
+void CstpTunnel::finish(EndReason reason) {
+  if (finished_) {
+    closing_ = true;
+    wake_writer_.cancel();
+    return;
+  }
+  finished_ = true;
+  closing_ = true;
+  close_reason_ = reason;
+  log::info("tunnel_down", {{"index", std::to_string(index_)},
+                            {"tunnel", std::to_string(index_) + ".2"},
+                            {"kind", "ssl"},
+                            {"public", public_address_},
+                            {"reason", session::to_string(reason)}});
+  if (session_) {
+    auto* s = session_;
+    session_ = nullptr;
+    rt_.sessions.detach_ssl(*s, this, reason);
+  }
+  boost::system::error_code ignored;
+  stream_->lowest_layer().cancel(ignored);
+  wake_writer_.cancel();
+}
+
+}  // namespace tandem::server

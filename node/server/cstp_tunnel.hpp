@@ -1,0 +1,53 @@
+#pragma once
+// The SSL tunnel (<index>.2): CSTP frames over the TLS connection that carried the CONNECT.
+// A read loop (client -> TUN) and a write loop draining a bounded queue (TUN -> client), each
+// frame written with one SSL_write so it travels in its own TLS record (notes §4.1).
+#include <boost/asio/steady_timer.hpp>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "node/cstp/frame.hpp"
+#include "node/server/runtime.hpp"
+#include "node/session/session.hpp"
+
+namespace tandem::server {
+
+class CstpTunnel final : public session::Transport,
+                         public std::enable_shared_from_this<CstpTunnel> {
+ public:
+  CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::Session& session,
+             std::string public_address, std::string leftover);
+  ~CstpTunnel() override;
+
+  void start();
+
+  bool send_packet(std::span<const std::uint8_t> ip_packet) override;
+  void close(session::EndReason reason, bool notify_client) override;
+
+ private:
+  asio::awaitable<void> read_loop();
+  asio::awaitable<void> write_loop();
+  // Returns false when the tunnel must end.
+  bool handle_frame(const cstp::Frame& frame);
+  void handle_data(std::span<const std::uint8_t> packet);
+  void enqueue(std::vector<std::uint8_t> frame);
+  void finish(session::EndReason reason);
+
+  Runtime& rt_;
+  std::unique_ptr<TlsStream> stream_;
+  session::Session* session_;  // null once the session let go of this tunnel
+  std::uint64_t index_;
+  std::string public_address_;
+  cstp::Decoder decoder_;
+  std::string leftover_;
+  std::deque<std::vector<std::uint8_t>> queue_;
+  asio::steady_timer wake_writer_;
+  bool closing_ = false;
+  bool finished_ = false;
+  session::EndReason close_reason_ = session::EndReason::client_closed;
+};
+
+}  // namespace tandem::server

@@ -1,0 +1,172 @@
+#include "node/server/headend.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "node/common/log.hpp"
+#include "node/server/front_door.hpp"
+#include "node/server/tls_setup.hpp"
+#include "node/server/tun_router.hpp"
+#include "node/tun/tun_device.hpp"
+
+namespace tandem::server {
+
+const config::Policy& Runtime::policy_for(const std::string& tunnel_group) const {
+  auto g = config.tunnel_groups.find(tunnel_group);
+  if (g != config.tunnel_groups.end()) {
+    auto p = config.policies.find(g->second.policy);
+    if (p != config.policies.end()) return p->second;
+  }
+  return config.policies.at("default");
+}
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+namespace {
+
+Result<tcp::endpoint> parse_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return fail("listen '" + listen + "' is not ip:port");
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(listen.substr(0, colon), ec);
+  if (ec) return fail("listen '" + listen + "': bad address");
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (...) {
+    return fail("listen '" + listen + "': bad port");
+  }
+  if (port < 1 || port > 65535) return fail("listen '" + listen + "': bad port");
+  return tcp::endpoint(addr, static_cast<unsigned short>(port));
+}
+
+void warn_if_not_forwarding(const config::Config& config) {
+  std::ifstream f("/proc/sys/net/ipv4/ip_forward");
+  char c = '0';
+  if (f >> c && c == '0')
+    log::warn("ip_forwarding_off",
+              {{"detail", "net.ipv4.ip_forward is 0: clients reach only this headend"},
+               {"routes", std::to_string(config.routes.size())}});
+}
+
+}  // namespace
+
+struct Headend::Impl {
+  explicit Impl(config::Config c)
+      : config(std::move(c)), hash_pool(2), signals(io, SIGINT, SIGTERM), acceptor(io) {}
+
+  config::Config config;
+  asio::io_context io{1};
+  asio::thread_pool hash_pool;
+  SteadyClock clock;
+  std::unique_ptr<asio::ssl::context> tls;
+  std::unique_ptr<session::SessionTable> sessions;
+  std::unique_ptr<Runtime> rt;
+  std::unique_ptr<TunRouter> tun;
+  asio::signal_set signals;
+  tcp::acceptor acceptor;
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+      if (ec) {
+        if (ec == asio::error::operation_aborted) co_return;
+        log::warn("accept_failed", {{"reason", ec.message()}});
+        continue;
+      }
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);  // CSTP frames are latency-sensitive
+      asio::co_spawn(io, serve_front_connection(*rt, std::move(socket)), asio::detached);
+    }
+  }
+};
+
+Headend::Headend(config::Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+Headend::~Headend() = default;
+
+Result<bool> Headend::start() {
+  Impl& m = *impl_;
+  const config::Config& cfg = m.config;
+  log::Level level = log::Level::info;
+  if (log::parse_level(cfg.log_level, level)) log::set_level(level);
+
+  std::error_code fs_ec;
+  std::filesystem::create_directories(cfg.state_dir, fs_ec);
+  if (fs_ec) return fail("state_dir " + cfg.state_dir + ": " + fs_ec.message());
+  std::filesystem::permissions(cfg.state_dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, fs_ec);
+
+  std::shared_ptr<const auth::UserDb> users;
+  if (std::filesystem::exists(cfg.users_file, fs_ec)) {
+    auto db = auth::UserDb::load(cfg.users_file);
+    if (!db) return fail(db.error());
+    users = std::make_shared<const auth::UserDb>(std::move(*db));
+  } else {
+    log::warn("users_file_missing",
+              {{"path", cfg.users_file}, {"detail", "nobody can log in until it exists"}});
+    users = std::make_shared<const auth::UserDb>();
+  }
+
+  auto identity = make_server_tls(cfg.tls_certificate, cfg.tls_private_key, cfg.state_dir,
+                                  cfg.node_id);
+  if (!identity) return fail("tls: " + identity.error());
+  m.tls = std::make_unique<asio::ssl::context>(identity->ctx);
+  if (identity->self_signed)
+    log::info("tls_self_signed", {{"pin", identity->pin}, {"certificate", identity->certificate}});
+  else
+    log::info("tls_certificate", {{"pin", identity->pin}, {"certificate", identity->certificate}});
+
+  auto net = session::parse_cidr(cfg.pool_ipv4);
+  if (!net) return fail("pool.ipv4: " + net.error());
+  m.sessions = std::make_unique<session::SessionTable>(session::AddressPool(*net), m.clock);
+
+  int mtu = 0;
+  for (const auto& [name, p] : cfg.policies) mtu = std::max(mtu, p.mtu);
+  session::AddressPool pool(*net);
+  auto dev = tun::TunDevice::open({cfg.tun_name, pool.gateway(), net->prefix, mtu});
+  if (!dev) return fail("tun: " + dev.error());
+  std::string tun_name = dev->name();
+
+  m.rt = std::make_unique<Runtime>(Runtime{m.io, *m.tls, m.hash_pool, m.clock, cfg, users,
+                                           *m.sessions, nullptr, 0, 0,
+                                           "tandem " + std::string("0.1") + " (" + cfg.node_id + ")"});
+  m.tun = std::make_unique<TunRouter>(*m.rt, dev->release());
+  m.rt->tun = m.tun.get();
+
+  auto ep = parse_listen(cfg.listen);
+  if (!ep) return fail(ep.error());
+  boost::system::error_code ec;
+  m.acceptor.open(ep->protocol(), ec);
+  if (!ec) m.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) m.acceptor.bind(*ep, ec);
+  if (!ec) m.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail("listen " + cfg.listen + ": " + ec.message());
+
+  warn_if_not_forwarding(cfg);
+  m.tun->start();
+  asio::co_spawn(m.io, m.accept_loop(), asio::detached);
+  m.signals.async_wait([&m](const boost::system::error_code& sig_ec, int signo) {
+    if (sig_ec) return;
+    log::info("shutdown", {{"signal", std::to_string(signo)}});
+    m.io.stop();
+  });
+  log::info("listening", {{"address", cfg.listen},
+                          {"node", cfg.node_id},
+                          {"tun", tun_name},
+                          {"pool", cfg.pool_ipv4},
+                          {"users", std::to_string(users->size())},
+                          {"config", cfg.source}});
+  return true;
+}
+
+void Headend::run() { impl_->io.run(); }
+void Headend::stop() { impl_->io.stop(); }
+
+}  // namespace tandem::server

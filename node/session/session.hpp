@@ -1,0 +1,83 @@
+#pragma once
+// A session (S1/S2): the parent record that outlives its transports, and the transports
+// attached to it right now. Plain data; the SessionTable owns every Session.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "node/common/clock.hpp"
+#include "node/session/token.hpp"
+
+namespace tandem::session {
+
+// Why a tunnel or a session ended; shown in logs and, later, to operators.
+enum class EndReason {
+  client_logout,     // CSTP BYE with 0xb0 (S15)
+  client_closed,     // TLS/TCP closed or reset without BYE
+  transport_error,   // read/write error, protocol error
+  replaced,          // the client resumed on a new connection
+  dpd,               // dead-peer detection
+  idle_timeout,
+  disconnected_timeout,
+  session_timeout,
+  simultaneous_login,  // S14: the user's (N+1)th login
+  admin_logoff,
+  shutdown,
+};
+const char* to_string(EndReason r);
+
+// The node-side end of one tunnel towards the client. Implemented at the I/O edge (a CSTP
+// tunnel over TLS, later DTLS); the session table only asks it to send or to close.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // Queue one IP packet towards the client. Returns false if it was dropped (queue full).
+  virtual bool send_packet(std::span<const std::uint8_t> ip_packet) = 0;
+  // Close the transport. With `notify_client`, a CSTP DISCONNECT is sent first so that the
+  // client exits instead of reconnecting.
+  virtual void close(EndReason reason, bool notify_client) = 0;
+};
+
+struct Counters {
+  std::uint64_t bytes_tx = 0, bytes_rx = 0;      // tx = headend -> client
+  std::uint64_t packets_tx = 0, packets_rx = 0;
+  std::uint64_t drops_tx = 0, drops_rx = 0;
+};
+
+struct TunnelInfo {
+  std::string public_ip;
+  std::uint16_t public_port = 0;
+  std::uint16_t local_port = 0;
+  std::string encapsulation;  // "TLSv1.3"
+  std::string cipher;
+  long long connected_at_unix = 0;
+  Counters counters;
+};
+
+struct Session {
+  std::uint64_t index = 0;
+  std::string user;
+  std::string tunnel_group;
+  std::string policy;
+  std::uint32_t ip = 0;  // host byte order
+  TokenHash token_hash{};
+  long long login_time_unix = 0;
+  TimePoint login_time;
+  std::string public_ip;  // where the client is now (S11: updated on resume)
+  std::uint16_t public_port = 0;
+  std::string client_type;  // User-Agent
+  Counters counters;
+  unsigned resumes = 0;
+
+  // S5: set while there is no SSL tunnel; the inactivity clock counts from here.
+  std::optional<TimePoint> inactive_since;
+
+  std::shared_ptr<Transport> ssl;  // the SSL tunnel (<index>.2), if attached
+  TunnelInfo ssl_info;
+
+  bool active() const { return ssl != nullptr; }
+};
+
+}  // namespace tandem::session

@@ -1,0 +1,148 @@
+#include "node/session/session_table.hpp"
+
+#include <utility>
+
+#include "node/common/log.hpp"
+
+namespace tandem::session {
+
+const char* to_string(EndReason r) {
+  switch (r) {
+    case EndReason::client_logout: return "logout";
+    case EndReason::client_closed: return "client_closed";
+    case EndReason::transport_error: return "transport_error";
+    case EndReason::replaced: return "replaced_by_resume";
+    case EndReason::dpd: return "dpd";
+    case EndReason::idle_timeout: return "idle_timeout";
+    case EndReason::disconnected_timeout: return "disconnected_timeout";
+    case EndReason::session_timeout: return "session_timeout";
+    case EndReason::simultaneous_login: return "simultaneous_login";
+    case EndReason::admin_logoff: return "admin_logoff";
+    case EndReason::shutdown: return "shutdown";
+  }
+  return "unknown";
+}
+
+const char* to_string(TokenRefusal r) {
+  switch (r) {
+    case TokenRefusal::none: return "none";
+    case TokenRefusal::malformed: return "malformed token";
+    case TokenRefusal::unknown_session: return "no such session (ended or never existed)";
+    case TokenRefusal::wrong_secret: return "token secret does not match the session";
+  }
+  return "unknown";
+}
+
+SessionTable::SessionTable(AddressPool pool, const Clock& clock)
+    : pool_(std::move(pool)), clock_(clock) {}
+
+Result<Created> SessionTable::create(const NewSession& req) {
+  if (req.simultaneous_logins > 0) {
+    // Oldest first: the map is ordered by index, and indexes only grow.
+    std::vector<std::uint64_t> mine;
+    for (auto& [index, s] : sessions_)
+      if (s->user == req.user) mine.push_back(index);
+    std::size_t limit = static_cast<std::size_t>(req.simultaneous_logins);
+    for (std::size_t i = 0; mine.size() - i >= limit && i < mine.size(); ++i)
+      end(mine[i], EndReason::simultaneous_login, true);
+  }
+  auto ip = pool_.allocate();
+  if (!ip) return fail("address pool exhausted");
+
+  auto s = std::make_unique<Session>();
+  s->index = next_index_++;
+  s->user = req.user;
+  s->tunnel_group = req.tunnel_group;
+  s->policy = req.policy;
+  s->ip = *ip;
+  s->login_time_unix = wall_seconds();
+  s->login_time = clock_.now();
+  s->public_ip = req.public_ip;
+  s->public_port = req.public_port;
+  s->client_type = req.client_type;
+  s->inactive_since = clock_.now();  // no SSL tunnel until the CONNECT
+  IssuedToken token = issue_token(s->index);
+  s->token_hash = token.hash;
+
+  Session* raw = s.get();
+  by_ip_[raw->ip] = raw;
+  sessions_.emplace(raw->index, std::move(s));
+  return Created{raw, std::move(token.text)};
+}
+
+Session* SessionTable::find_by_token(std::string_view token, TokenRefusal& why) {
+  auto parsed = parse_token(token);
+  if (!parsed) {
+    why = TokenRefusal::malformed;
+    return nullptr;
+  }
+  Session* s = find(parsed->index);
+  if (!s) {
+    why = TokenRefusal::unknown_session;
+    return nullptr;
+  }
+  if (!hashes_equal(s->token_hash, parsed->secret_hash)) {
+    why = TokenRefusal::wrong_secret;
+    return nullptr;
+  }
+  why = TokenRefusal::none;
+  return s;
+}
+
+Session* SessionTable::find(std::uint64_t index) {
+  auto it = sessions_.find(index);
+  return it == sessions_.end() ? nullptr : it->second.get();
+}
+
+Session* SessionTable::find_by_ip(std::uint32_t ip) {
+  auto it = by_ip_.find(ip);
+  return it == by_ip_.end() ? nullptr : it->second;
+}
+
+void SessionTable::attach_ssl(Session& s, std::shared_ptr<Transport> transport, TunnelInfo info) {
+  if (s.ssl) {
+    auto old = std::move(s.ssl);
+    old->close(EndReason::replaced, false);
+  }
+  s.ssl = std::move(transport);
+  s.ssl_info = std::move(info);
+  s.public_ip = s.ssl_info.public_ip;
+  s.public_port = s.ssl_info.public_port;
+  s.inactive_since.reset();
+}
+
+void SessionTable::detach_ssl(Session& s, const Transport* transport, EndReason reason) {
+  if (!s.ssl || s.ssl.get() != transport) return;
+  s.ssl.reset();
+  s.inactive_since = clock_.now();
+  log::info("session_waiting", {{"index", std::to_string(s.index)},
+                                {"user", s.user},
+                                {"ip", format_ipv4(s.ip)},
+                                {"reason", to_string(reason)}});
+}
+
+void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client) {
+  auto it = sessions_.find(index);
+  if (it == sessions_.end()) return;
+  std::unique_ptr<Session> s = std::move(it->second);
+  sessions_.erase(it);
+  by_ip_.erase(s->ip);
+  pool_.release(s->ip);
+  if (s->ssl) {
+    auto transport = std::move(s->ssl);
+    transport->close(reason, notify_client);
+  }
+  log::info("session_end", {{"index", std::to_string(s->index)},
+                            {"user", s->user},
+                            {"ip", format_ipv4(s->ip)},
+                            {"public", s->public_ip + ":" + std::to_string(s->public_port)},
+                            {"reason", to_string(reason)},
+                            {"bytes_tx", std::to_string(s->counters.bytes_tx)},
+                            {"bytes_rx", std::to_string(s->counters.bytes_rx)}});
+}
+
+void SessionTable::for_each(const std::function<void(Session&)>& fn) {
+  for (auto& [index, s] : sessions_) fn(*s);
+}
+
+}  // namespace tandem::session

@@ -1,0 +1,75 @@
+#pragma once
+// The session table: the one owner of sessions, their tokens and their addresses.
+// No I/O: transports are reached through the Transport interface, time through the Clock.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "node/common/clock.hpp"
+#include "node/common/result.hpp"
+#include "node/session/address_pool.hpp"
+#include "node/session/session.hpp"
+
+namespace tandem::session {
+
+struct NewSession {
+  std::string user;
+  std::string tunnel_group;
+  std::string policy;
+  std::string public_ip;
+  std::uint16_t public_port = 0;
+  std::string client_type;
+  int simultaneous_logins = 0;  // 0 = unlimited (S14)
+};
+
+struct Created {
+  Session* session;
+  std::string token;  // the only time the token text exists on the headend
+};
+
+// Why a presented token was refused (for the log; the client just gets 401).
+enum class TokenRefusal { none, malformed, unknown_session, wrong_secret };
+const char* to_string(TokenRefusal r);
+
+class SessionTable {
+ public:
+  SessionTable(AddressPool pool, const Clock& clock);
+
+  // Authenticated login: allocates an index, an address and a token. With a simultaneous-
+  // logins limit, the user's oldest sessions beyond it are ended first (S14).
+  Result<Created> create(const NewSession& request);
+
+  // S9/S12: a resume re-checks only the token and that the session is alive.
+  Session* find_by_token(std::string_view token, TokenRefusal& why);
+  Session* find(std::uint64_t index);
+  Session* find_by_ip(std::uint32_t ip);
+
+  // S11: attaching a new SSL tunnel replaces (closes) any old one still attached, resets the
+  // inactivity clock and records where the client is now.
+  void attach_ssl(Session& s, std::shared_ptr<Transport> transport, TunnelInfo info);
+  // The transport went away on its own: the session waits to resume (S5). Ignored when
+  // `transport` is no longer the session's current SSL tunnel (it was replaced).
+  void detach_ssl(Session& s, const Transport* transport, EndReason reason);
+
+  // End the session: close its tunnels (telling the client when `notify_client`), revoke the
+  // token and free the address (S15).
+  void end(std::uint64_t index, EndReason reason, bool notify_client);
+
+  std::size_t size() const { return sessions_.size(); }
+  const AddressPool& pool() const { return pool_; }
+  void for_each(const std::function<void(Session&)>& fn);
+
+ private:
+  AddressPool pool_;
+  const Clock& clock_;
+  std::uint64_t next_index_ = 1;
+  std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;  // by index, oldest first
+  std::unordered_map<std::uint32_t, Session*> by_ip_;
+};
+
+}  // namespace tandem::session

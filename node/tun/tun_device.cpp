@@ -1,0 +1,91 @@
+#include "node/tun/tun_device.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+namespace tandem::tun {
+namespace {
+
+std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+
+void set_sockaddr(sockaddr& sa, std::uint32_t host_order) {
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(host_order);
+  std::memcpy(&sa, &sin, sizeof sin);
+}
+
+// Address, netmask, MTU and up, through the classic interface ioctls (no netlink needed).
+Result<bool> configure(const TunSettings& s) {
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return fail(errno_text("socket"));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{sock};
+
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, s.name.c_str(), IFNAMSIZ - 1);
+  set_sockaddr(ifr.ifr_addr, s.address);
+  if (::ioctl(sock, SIOCSIFADDR, &ifr) < 0) return fail(errno_text("SIOCSIFADDR"));
+  std::uint32_t mask = s.prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - s.prefix);
+  set_sockaddr(ifr.ifr_netmask, mask);
+  if (::ioctl(sock, SIOCSIFNETMASK, &ifr) < 0) return fail(errno_text("SIOCSIFNETMASK"));
+  ifr.ifr_mtu = s.mtu;
+  if (::ioctl(sock, SIOCSIFMTU, &ifr) < 0) return fail(errno_text("SIOCSIFMTU"));
+  if (::ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) return fail(errno_text("SIOCGIFFLAGS"));
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) return fail(errno_text("SIOCSIFFLAGS"));
+  return true;
+}
+
+}  // namespace
+
+Result<TunDevice> TunDevice::open(const TunSettings& settings) {
+  if (settings.name.empty() || settings.name.size() >= IFNAMSIZ)
+    return fail("tun name '" + settings.name + "' must be 1.." + std::to_string(IFNAMSIZ - 1) +
+                " characters");
+  int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return fail(errno_text("open /dev/net/tun"));
+  ifreq ifr{};
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  std::strncpy(ifr.ifr_name, settings.name.c_str(), IFNAMSIZ - 1);
+  if (::ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    auto err = errno_text(("TUNSETIFF " + settings.name).c_str());
+    ::close(fd);
+    return fail(err);
+  }
+  TunDevice dev(fd, ifr.ifr_name);
+  if (auto r = configure(settings); !r) return fail("configuring " + dev.name_ + ": " + r.error());
+  return dev;
+}
+
+TunDevice::TunDevice(TunDevice&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)) {}
+
+TunDevice& TunDevice::operator=(TunDevice&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    name_ = std::move(other.name_);
+  }
+  return *this;
+}
+
+TunDevice::~TunDevice() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int TunDevice::release() { return std::exchange(fd_, -1); }
+
+}  // namespace tandem::tun

@@ -1,0 +1,39 @@
+#pragma once
+// The headend's TUN device: created at startup, given the pool's gateway address and netmask
+// (so the kernel routes the whole pool into it), brought up. The fd is non-blocking.
+#include <cstdint>
+#include <string>
+
+#include "node/common/result.hpp"
+
+namespace tandem::tun {
+
+struct TunSettings {
+  std::string name;          // "tandem0"
+  std::uint32_t address;     // host byte order: the pool's gateway
+  int prefix;                // pool prefix length
+  int mtu;
+};
+
+class TunDevice {
+ public:
+  static Result<TunDevice> open(const TunSettings& settings);
+
+  TunDevice(TunDevice&& other) noexcept;
+  TunDevice& operator=(TunDevice&& other) noexcept;
+  TunDevice(const TunDevice&) = delete;
+  TunDevice& operator=(const TunDevice&) = delete;
+  ~TunDevice();
+
+  int fd() const { return fd_; }
+  const std::string& name() const { return name_; }
+  // Hand the fd over to an owner that closes it (an Asio descriptor); this object forgets it.
+  int release();
+
+ private:
+  TunDevice(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  int fd_ = -1;
+  std::string name_;
+};
+
+}  // namespace tandem::tun

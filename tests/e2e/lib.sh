@@ -1,0 +1,568 @@
+# shellcheck shell=bash disable=SC2034  # (variables here are used by the sourcing tests)
+# Shared harness for tests/e2e/test_*.sh: network namespaces, tandemd, the real openconnect,
+# bounded waits and assertions. Source it first thing; it sets `set -euo pipefail` and a trap
+# that stops everything the test started and deletes its namespaces, even on failure.
+#
+# Topology (all addresses live only inside namespaces this test creates):
+#
+#   client ns            headend ns                    inside ns
+#   10.200.0.2/24 --veth-- 10.200.0.1/24 (tandemd)
+#                          10.201.0.1/24 --veth------- 10.201.0.2/24, 10.77.0.0/24 via 10.201.0.1
+#   client2 ns (optional, add_client2_ns)
+#   10.202.0.2/24 --veth-- 10.202.0.1/24
+#
+# Environment: TANDEM_BUILD_DIR (default <repo>/build), TD_KEEP=1 keeps the temp dir even on
+# success, TD_DEADLINE (seconds, default 240) bounds the whole test (ctest's timeout is 300).
+# Functions that start processes must run in the test's main shell (not in $(...)), so the
+# PIDs they record are the ones the trap kills.
+
+set -euo pipefail
+set -o errtrace
+shopt -s inherit_errexit
+
+TD_TEST=$(basename "${0%.sh}")
+TD_TEST=${TD_TEST#test_}
+TANDEM_SOURCE_DIR=${TANDEM_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+TANDEM_BUILD_DIR=${TANDEM_BUILD_DIR:-$TANDEM_SOURCE_DIR/build}
+TD_TANDEMD=$TANDEM_BUILD_DIR/node/tandemd
+TD_TANDEMCTL=$TANDEM_BUILD_DIR/node/tandemctl
+
+# Fixed addressing of the topology.
+TD_SERVER_IP=10.200.0.1
+TD_PORT=4443
+TD_URL=https://$TD_SERVER_IP:$TD_PORT/
+TD_CLIENT_ADDR=10.200.0.2
+TD_CLIENT2_ADDR=10.202.0.2
+TD_INSIDE_GW=10.201.0.1
+TD_INSIDE_IP=10.201.0.2
+TD_POOL=10.77.0.0/24
+TD_POOL_PREFIX=10.77.0.
+TD_POOL_GW=10.77.0.1
+
+# Names: namespaces carry the test name and our PID (no length limit worth worrying about);
+# interface names are created directly inside the namespaces and must fit 15 characters,
+# so they use "td<pid>" (at most 9) plus a short role suffix.
+TD_ID="td-${TD_TEST:0:20}-$$"
+TD_IFP="td$$"
+TD_NS_CLIENT=$TD_ID-cli
+TD_NS_CLIENT2=$TD_ID-cli2
+TD_NS_HEADEND=$TD_ID-hub
+TD_NS_INSIDE=$TD_ID-in
+
+TD_DIR=$(mktemp -d "/tmp/$TD_ID.XXXXXX")
+TD_TANDEMD_LOG=$TD_DIR/tandemd.log
+TD_TANDEMD_PID=
+TD_USERS=$TD_DIR/users
+TD_CONFIG=
+TD_PIN=
+TD_VPNC_SCRIPT=$TD_DIR/vpnc-script
+TD_RC=0
+TD_COOKIE=
+TD_TOKEN=
+
+TD_PIDS=()   # every background process we started, in start order
+TD_NETNS=()  # every namespace we created
+TD_CLIENT_SEQ=0
+declare -A TD_CLIENT_PID=() TD_CLIENT_LOG=() TD_CLIENT_IF=() TD_CLIENT_NS=()
+
+TD_T0=${EPOCHREALTIME/./}
+
+# ---------------------------------------------------------------------------------------------
+# Output, failure, cleanup
+
+td_now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+
+step() {
+  local ms=$(($(td_now_ms) - TD_T0 / 1000))
+  printf '[%s +%d.%03ds] %s\n' "$TD_TEST" $((ms / 1000)) $((ms % 1000)) "$*"
+}
+
+fail() {
+  printf '[%s] ASSERTION FAILED: %s\n' "$TD_TEST" "$*" >&2
+  exit 1
+}
+
+td_on_err() {
+  printf '[%s] command failed (rc=%s) at %s line %s: %s\n' \
+    "$TD_TEST" "$1" "${BASH_SOURCE[1]:-?}" "$2" "$3" >&2
+}
+
+td_alive() {
+  local state
+  state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
+# A recorded PID is only signalled while it is still our child: never someone else's process
+# that happened to get a recycled PID.
+td_is_ours() {
+  local ppid
+  ppid=$(awk '/^PPid:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+  [[ $ppid == "$$" ]]
+}
+
+td_track() { TD_PIDS+=("$1"); }
+
+td_dump_logs() {
+  local f
+  for f in "$TD_TANDEMD_LOG" "$TD_DIR"/client-*.log; do
+    [[ -s $f ]] || continue
+    printf -- '----- last 40 lines of %s -----\n' "$f" >&2
+    tail -n 40 "$f" >&2
+  done
+}
+
+td_cleanup() {
+  local rc=$? i pid ns deadline
+  set +e
+  trap - EXIT INT TERM ERR
+  for ((i = ${#TD_PIDS[@]} - 1; i >= 0; i--)); do
+    pid=${TD_PIDS[i]}
+    td_alive "$pid" && td_is_ours "$pid" && kill -TERM "$pid" 2>/dev/null
+  done
+  deadline=$(($(td_now_ms) + 5000))
+  for pid in "${TD_PIDS[@]}"; do
+    while td_alive "$pid" && (($(td_now_ms) < deadline)); do sleep 0.05; done
+    td_alive "$pid" && td_is_ours "$pid" && kill -KILL "$pid" 2>/dev/null
+  done
+  # Backstop: whatever still runs inside one of our namespaces was started by this test.
+  for ns in "${TD_NETNS[@]}"; do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+  done
+  for pid in "${TD_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  for ((i = ${#TD_NETNS[@]} - 1; i >= 0; i--)); do
+    ip netns del "${TD_NETNS[i]}" 2>/dev/null ||
+      printf '[%s] warning: could not delete netns %s\n' "$TD_TEST" "${TD_NETNS[i]}" >&2
+  done
+  if ((rc == 0)); then
+    [[ ${TD_KEEP:-0} == 1 ]] || rm -rf "$TD_DIR"
+    printf 'PASS %s\n' "$TD_TEST"
+  else
+    td_dump_logs
+    printf '[%s] logs kept in %s\n' "$TD_TEST" "$TD_DIR" >&2
+    printf 'FAIL %s (exit %d)\n' "$TD_TEST" "$rc"
+  fi
+  exit "$rc"
+}
+
+trap 'td_on_err $? $LINENO "$BASH_COMMAND"' ERR
+trap td_cleanup EXIT
+trap 'fail "interrupted by a signal"' INT TERM
+
+if [[ $(id -u) -ne 0 ]]; then
+  fail "e2e tests need root (network namespaces, tun devices)"
+fi
+
+# Watchdog: bound the whole test below ctest's timeout so the trap still gets to clean up.
+(
+  s=
+  trap '[[ -n $s ]] && kill "$s" 2>/dev/null; exit 0' TERM
+  sleep "${TD_DEADLINE:-240}" &
+  s=$!
+  wait "$s"
+  echo "[$TD_TEST] watchdog: test exceeded ${TD_DEADLINE:-240}s" >&2
+  kill -TERM $$
+) &
+td_track $!
+
+# ---------------------------------------------------------------------------------------------
+# Waiting and assertions
+
+# poll_until SECONDS CMD [ARGS...]: run CMD every 0.1 s until it succeeds (0) or time is up (1).
+poll_until() {
+  local deadline=$(($(td_now_ms) + $1 * 1000))
+  shift
+  while true; do
+    if "$@"; then return 0; fi
+    (($(td_now_ms) < deadline)) || return 1
+    sleep 0.1
+  done
+}
+
+# wait_for SECONDS DESCRIPTION CMD [ARGS...]: like poll_until, but a timeout fails the test.
+wait_for() {
+  local secs=$1 what=$2
+  shift 2
+  poll_until "$secs" "$@" || fail "timed out after ${secs}s waiting for: $what"
+}
+
+assert_eq() { # EXPECTED ACTUAL MESSAGE
+  [[ $1 == "$2" ]] || fail "$3: expected '$1', got '$2'"
+}
+
+assert_ne() { # UNEXPECTED ACTUAL MESSAGE
+  [[ $1 != "$2" ]] || fail "$3: did not expect '$2'"
+}
+
+assert_match() { # STRING ERE MESSAGE
+  [[ $1 =~ $2 ]] || fail "$3: '$1' does not match /$2/"
+}
+
+assert_contains() { # FILE ERE MESSAGE
+  grep -Eq -- "$2" "$1" 2>/dev/null || fail "$3: no line matching /$2/ in $1"
+}
+
+assert_not_contains() { # FILE ERE MESSAGE
+  if grep -Eq -- "$2" "$1" 2>/dev/null; then
+    fail "$3: unexpected line in $1: $(grep -Em1 -- "$2" "$1")"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Topology
+
+td_netns_add() {
+  ip netns add "$1"
+  TD_NETNS+=("$1")
+  ip -n "$1" link set lo up
+}
+
+setup_topology() {
+  step "topology: $TD_NS_CLIENT -- $TD_NS_HEADEND -- $TD_NS_INSIDE"
+  td_netns_add "$TD_NS_HEADEND"
+  td_netns_add "$TD_NS_CLIENT"
+  td_netns_add "$TD_NS_INSIDE"
+  # Both veth ends are created inside their namespaces; the host never sees them.
+  ip -n "$TD_NS_CLIENT" link add "${TD_IFP}c1" type veth peer name "${TD_IFP}h1" netns "$TD_NS_HEADEND"
+  ip -n "$TD_NS_HEADEND" link add "${TD_IFP}hi" type veth peer name "${TD_IFP}in" netns "$TD_NS_INSIDE"
+  ip -n "$TD_NS_CLIENT" addr add "$TD_CLIENT_ADDR/24" dev "${TD_IFP}c1"
+  ip -n "$TD_NS_HEADEND" addr add "$TD_SERVER_IP/24" dev "${TD_IFP}h1"
+  ip -n "$TD_NS_HEADEND" addr add "$TD_INSIDE_GW/24" dev "${TD_IFP}hi"
+  ip -n "$TD_NS_INSIDE" addr add "$TD_INSIDE_IP/24" dev "${TD_IFP}in"
+  ip -n "$TD_NS_CLIENT" link set "${TD_IFP}c1" up
+  ip -n "$TD_NS_HEADEND" link set "${TD_IFP}h1" up
+  ip -n "$TD_NS_HEADEND" link set "${TD_IFP}hi" up
+  ip -n "$TD_NS_INSIDE" link set "${TD_IFP}in" up
+  ip -n "$TD_NS_INSIDE" route add "$TD_POOL" via "$TD_INSIDE_GW"
+  ip netns exec "$TD_NS_HEADEND" sysctl -qw net.ipv4.ip_forward=1
+}
+
+# A second client namespace with its own link into the headend (10.202.0.0/24), so two
+# clients' tun routes never overlap.
+add_client2_ns() {
+  td_netns_add "$TD_NS_CLIENT2"
+  ip -n "$TD_NS_CLIENT2" link add "${TD_IFP}c2" type veth peer name "${TD_IFP}h2" netns "$TD_NS_HEADEND"
+  ip -n "$TD_NS_CLIENT2" addr add "$TD_CLIENT2_ADDR/24" dev "${TD_IFP}c2"
+  ip -n "$TD_NS_HEADEND" addr add 10.202.0.1/24 dev "${TD_IFP}h2"
+  ip -n "$TD_NS_CLIENT2" link set "${TD_IFP}c2" up
+  ip -n "$TD_NS_HEADEND" link set "${TD_IFP}h2" up
+  ip -n "$TD_NS_CLIENT2" route add 10.200.0.0/24 via 10.202.0.1
+}
+
+# ---------------------------------------------------------------------------------------------
+# tandemd
+
+# write_config [EXTRA_TOML]: a config for the topology, path in TD_CONFIG. EXTRA_TOML is
+# appended verbatim (new tables only: TOML forbids repeating [node], [auth] or [pool]).
+write_config() {
+  mkdir -p "$TD_DIR/state"
+  TD_CONFIG=$TD_DIR/tandemd.toml
+  cat >"$TD_CONFIG" <<EOF
+[node]
+id = "$TD_ID"
+listen = "$TD_SERVER_IP:$TD_PORT"
+admin_socket = "$TD_DIR/admin.sock"
+state_dir = "$TD_DIR/state"
+log_level = "info"
+tun_name = "tandem0"
+
+[auth]
+users_file = "$TD_USERS"
+
+[pool]
+ipv4 = "$TD_POOL"
+routes = ["10.201.0.0/24"]
+${1:-}
+EOF
+}
+
+# add_user USER PASSWORD: through tandemctl, password on stdin.
+add_user() {
+  [[ -x $TD_TANDEMCTL ]] || fail "tandemctl not built: $TD_TANDEMCTL (run deploy/setup.sh)"
+  printf '%s\n' "$2" | "$TD_TANDEMCTL" passwd --users-file "$TD_USERS" "$1" >/dev/null ||
+    fail "tandemctl passwd $1 failed"
+  grep -q "^$1:" "$TD_USERS" || fail "tandemctl passwd did not write $1 to $TD_USERS"
+}
+
+td_tandemd_ready() {
+  td_alive "$TD_TANDEMD_PID" || fail "tandemd exited during start-up"
+  grep -Eq '^[^ ]+ [a-z]+ listening( |$)' "$TD_TANDEMD_LOG"
+}
+
+# start_tandemd [CONFIG]: start in the headend namespace, wait for `listening`, set TD_PIN.
+start_tandemd() {
+  local config=${1:-$TD_CONFIG} line state_dir cert
+  [[ -x $TD_TANDEMD ]] || fail "tandemd not built: $TD_TANDEMD (run deploy/setup.sh)"
+  step "start tandemd --config $config"
+  : >"$TD_TANDEMD_LOG"
+  ip netns exec "$TD_NS_HEADEND" "$TD_TANDEMD" --config "$config" >>"$TD_TANDEMD_LOG" 2>&1 &
+  TD_TANDEMD_PID=$!
+  td_track "$TD_TANDEMD_PID"
+  wait_for 20 "tandemd 'listening' log line" td_tandemd_ready
+  line=$(log_events tls_self_signed | tail -n1)
+  TD_PIN=$(field pin "$line" || true)
+  if [[ -z $TD_PIN ]]; then
+    # Configured certificate (no self-signed line): pin its public key ourselves.
+    state_dir=$(sed -n 's/^state_dir *= *"\(.*\)"/\1/p' "$config")
+    cert=$(sed -n 's/^certificate *= *"\(.*\)"/\1/p' "$config")
+    cert=${cert:-$state_dir/self-signed-cert.pem}
+    [[ -r $cert ]] || fail "no tls_self_signed pin in the log and no certificate at $cert"
+    TD_PIN=pin-sha256:$(openssl x509 -in "$cert" -pubkey -noout | openssl pkey -pubin -outform der |
+      openssl dgst -sha256 -binary | base64)
+  fi
+  assert_match "$TD_PIN" '^pin-sha256:[A-Za-z0-9+/]{43}=$' "certificate pin"
+  step "tandemd pid $TD_TANDEMD_PID listening; $TD_PIN"
+}
+
+tandemd_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$TD_TANDEMD_PID/status"; }
+
+# stop_tandemd: SIGTERM must give a clean exit 0 (daemon contract).
+stop_tandemd() {
+  local rc=0
+  step "stop tandemd (SIGTERM)"
+  td_alive "$TD_TANDEMD_PID" || fail "tandemd is not running any more"
+  kill -TERM "$TD_TANDEMD_PID"
+  wait_for 10 "tandemd to exit after SIGTERM" td_not_alive "$TD_TANDEMD_PID"
+  wait "$TD_TANDEMD_PID" || rc=$?
+  assert_eq 0 "$rc" "tandemd exit code after SIGTERM"
+}
+
+td_not_alive() { ! td_alive "$1"; }
+
+# Lines of the tandemd log whose event is EVENT, optionally filtered by an ERE.
+log_events() {
+  local lines
+  lines=$(grep -E "^[^ ]+ [a-z]+ $1( |\$)" "$TD_TANDEMD_LOG" || true)
+  [[ -n $lines ]] || return 0
+  if [[ -n ${2:-} ]]; then
+    grep -E -- "$2" <<<"$lines" || true
+  else
+    printf '%s\n' "$lines"
+  fi
+}
+
+log_count() { log_events "$@" | grep -c . || true; }
+
+# field KEY LINE: the value of key=value in a log line (quotes removed).
+field() {
+  local re=' '"$1"'=("([^"\\]|\\.)*"|[^ ]*)' v
+  [[ " $2" =~ $re ]] || return 1
+  v=${BASH_REMATCH[1]}
+  if [[ $v == \"*\" ]]; then
+    v=${v:1:${#v}-2}
+    v=${v//\\\"/\"}
+    v=${v//\\\\/\\}
+  fi
+  printf '%s\n' "$v"
+}
+
+td_log_count_above() { (($(log_count "$1" "${3:-}") > $2)); }
+
+# wait_log SECONDS EVENT [ERE] [MIN_COUNT]: wait until at least MIN_COUNT (default 1) matching
+# lines are in the log; prints the last one.
+wait_log() {
+  local secs=$1 ev=$2 re=${3:-} n=${4:-1}
+  wait_for "$secs" "tandemd log: $ev ${re:+/$re/} (x$n)" td_log_count_above "$ev" $((n - 1)) "$re"
+  log_events "$ev" "$re" | tail -n1
+}
+
+# ---------------------------------------------------------------------------------------------
+# openconnect
+
+td_write_vpnc_script() {
+  [[ -e $TD_VPNC_SCRIPT ]] && return 0
+  {
+    echo '#!/bin/sh'
+    echo "LOG_DIR='$TD_DIR'"
+    cat <<'EOF'
+# Minimal vpnc-script for namespace tests (anyconnect-protocol.md section 9.3): records the
+# environment and sets up only the tun device and routes; never touches DNS.
+LOG="$LOG_DIR/vpnc-${TUNDEV:-none}.log"
+{ echo "=== reason=$reason $(date +%T)"
+  env | grep -E '^(reason|TUNDEV|VPNGATEWAY|INTERNAL_IP4_|CISCO_|IDLE_TIMEOUT)' | sort
+} >>"$LOG"
+case "$reason" in
+  connect)
+    ip link set dev "$TUNDEV" up mtu "$INTERNAL_IP4_MTU"
+    ip addr add "$INTERNAL_IP4_ADDRESS/32" peer "$INTERNAL_IP4_ADDRESS" dev "$TUNDEV"
+    # Like the stock script: the tunnel network itself when a netmask was sent.
+    if [ -n "${INTERNAL_IP4_NETMASKLEN:-}" ] && [ -n "${INTERNAL_IP4_NETADDR:-}" ]; then
+      ip route replace "$INTERNAL_IP4_NETADDR/$INTERNAL_IP4_NETMASKLEN" dev "$TUNDEV"
+    fi
+    if [ "${CISCO_SPLIT_INC:-0}" -gt 0 ]; then
+      i=0
+      while [ "$i" -lt "$CISCO_SPLIT_INC" ]; do
+        eval NET=\$CISCO_SPLIT_INC_${i}_ADDR
+        eval LEN=\$CISCO_SPLIT_INC_${i}_MASKLEN
+        ip route replace "$NET/$LEN" dev "$TUNDEV"
+        i=$((i + 1))
+      done
+    else
+      # Full tunnel. The gateway stays reachable: it is on the namespace's own link.
+      ip route replace default dev "$TUNDEV"
+    fi
+    ;;
+  disconnect)
+    ip link set dev "$TUNDEV" down 2>/dev/null || true
+    ;;
+esac
+exit 0
+EOF
+  } >"$TD_VPNC_SCRIPT"
+  chmod 0755 "$TD_VPNC_SCRIPT"
+}
+
+# td_launch ID NS STDIN_TEXT OPENCONNECT_ARGS...: background openconnect, PID recorded.
+td_launch() {
+  local id=$1 ns=$2 input=$3 ifname
+  shift 3
+  [[ -z ${TD_CLIENT_PID[$id]:-} ]] || fail "client id '$id' used twice"
+  [[ -n $TD_PIN ]] || fail "no server pin: start_tandemd first"
+  td_write_vpnc_script
+  TD_CLIENT_SEQ=$((TD_CLIENT_SEQ + 1))
+  ifname=${TD_IFP}t$TD_CLIENT_SEQ
+  TD_CLIENT_LOG[$id]=$TD_DIR/client-$id.log
+  TD_CLIENT_IF[$id]=$ifname
+  TD_CLIENT_NS[$id]=$ns
+  ip netns exec "$ns" openconnect --protocol=anyconnect --non-inter \
+    --servercert "$TD_PIN" --script "$TD_VPNC_SCRIPT" --interface "$ifname" \
+    --timestamp -v "$@" >"${TD_CLIENT_LOG[$id]}" 2>&1 <<<"$input" &
+  TD_CLIENT_PID[$id]=$!
+  td_track "${TD_CLIENT_PID[$id]}"
+}
+
+# start_client [--ns NS] ID USER PASSWORD [EXTRA_OPENCONNECT_ARGS...]
+start_client() {
+  local ns=$TD_NS_CLIENT
+  if [[ $1 == --ns ]]; then ns=$2; shift 2; fi
+  local id=$1 user=$2 pass=$3
+  shift 3
+  step "client $id: openconnect as $user from $ns${*:+ ($*)}"
+  td_launch "$id" "$ns" "$pass" --user="$user" --passwd-on-stdin "$@" "$TD_URL"
+}
+
+# start_client_cookie [--ns NS] ID COOKIE [EXTRA_OPENCONNECT_ARGS...]; COOKIE is "webvpn=..."
+start_client_cookie() {
+  local ns=$TD_NS_CLIENT
+  if [[ $1 == --ns ]]; then ns=$2; shift 2; fi
+  local id=$1 cookie=$2
+  shift 2
+  step "client $id: openconnect --cookie-on-stdin from $ns${*:+ ($*)}"
+  td_launch "$id" "$ns" "$cookie" --cookie-on-stdin "$@" "$TD_URL"
+}
+
+# authenticate [--ns NS] ID USER PASSWORD: `openconnect --authenticate`; sets TD_COOKIE (the
+# printed COOKIE string, for --cookie-on-stdin) and TD_TOKEN (the webvpn cookie's value).
+authenticate() {
+  local ns=$TD_NS_CLIENT
+  if [[ $1 == --ns ]]; then ns=$2; shift 2; fi
+  local id=$1
+  step "client $id: openconnect --authenticate as $2"
+  td_launch "$id" "$ns" "$3" --authenticate --user="$2" --passwd-on-stdin "$TD_URL"
+  client_wait_exit "$id" 30
+  assert_eq 0 "$TD_RC" "exit code of openconnect --authenticate ($id)"
+  TD_COOKIE=$(sed -n "s/^COOKIE='\{0,1\}\([^']*\)'\{0,1\}\$/\1/p" "${TD_CLIENT_LOG[$id]}" | tail -n1)
+  assert_match "$TD_COOKIE" '(^|; *)webvpn=[^;]+' "webvpn in the COOKIE printed by --authenticate ($id)"
+  TD_TOKEN=$(tr ';' '\n' <<<"$TD_COOKIE" | sed -n 's/^ *webvpn=//p' | head -n1)
+}
+
+client_pid() { echo "${TD_CLIENT_PID[$1]}"; }
+client_log() { echo "${TD_CLIENT_LOG[$1]}"; }
+
+# The IPv4 address on the client's tun device ("" if none).
+client_ip() {
+  { ip -n "${TD_CLIENT_NS[$1]}" -4 -o addr show dev "${TD_CLIENT_IF[$1]}" 2>/dev/null || true; } |
+    awk '{split($4, a, "/"); print a[1]; exit}'
+}
+
+td_client_up() {
+  td_alive "${TD_CLIENT_PID[$1]}" || fail "client $1 exited before the tunnel came up"
+  grep -q 'Configured as ' "${TD_CLIENT_LOG[$1]}" && [[ -n $(client_ip "$1") ]]
+}
+
+# wait_tunnel ID [SECONDS]: openconnect reported the tunnel and the tun has an address.
+wait_tunnel() {
+  wait_for "${2:-30}" "client $1 tunnel up" td_client_up "$1"
+  step "client $1 up: $(client_ip "$1") on ${TD_CLIENT_IF[$1]}"
+}
+
+# client_wait_exit ID SECONDS: wait for the client to end; its exit code goes to TD_RC.
+client_wait_exit() {
+  local pid=${TD_CLIENT_PID[$1]}
+  wait_for "$2" "client $1 to exit" td_not_alive "$pid"
+  TD_RC=0
+  wait "$pid" || TD_RC=$?
+  step "client $1 exited with code $TD_RC"
+}
+
+# stop_client ID [SIGNAL]: signal (default INT: logout with BYE) and wait; exit code in TD_RC.
+stop_client() {
+  local sig=${2:-INT}
+  step "client $1: SIG$sig"
+  td_alive "${TD_CLIENT_PID[$1]}" || fail "client $1 is not running"
+  kill -"$sig" "${TD_CLIENT_PID[$1]}"
+  client_wait_exit "$1" 15
+}
+
+# count_in FILE ERE: number of matching lines (0 if none or no file).
+count_in() {
+  local n
+  n=$(grep -Ec -- "$2" "$1" 2>/dev/null) || true
+  echo "${n:-0}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Traffic (only to addresses inside our namespaces)
+
+# ping_from NS DEST [COUNT]: succeeds only if every echo got a reply.
+ping_from() {
+  local out
+  out=$(ip netns exec "$1" ping -n -q -c "${3:-3}" -i 0.2 -W 2 "$2" 2>&1) || true
+  [[ $out =~ ([0-9]+)\ packets\ transmitted,\ ([0-9]+)\ received ]] &&
+    [[ ${BASH_REMATCH[1]} == "${BASH_REMATCH[2]}" && ${BASH_REMATCH[1]} != 0 ]]
+}
+
+# ping_inside [NS] [COUNT]: ping the inside host through the tunnel.
+ping_inside() { ping_from "${1:-$TD_NS_CLIENT}" "$TD_INSIDE_IP" "${2:-3}"; }
+
+assert_ping() { # NS DEST [COUNT]
+  ping_from "$1" "$2" "${3:-3}" || fail "ping $2 from $1: not every echo was answered"
+  step "ping $2 from $1: ok"
+}
+
+td_listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
+
+# transfer_roundtrip NS BYTES: BYTES of random data from NS to the inside host over TCP, and
+# back, each checked with sha256sum.
+transfer_roundtrip() {
+  local ns=$1 bytes=$2 srv t0 ms
+  head -c "$bytes" /dev/urandom >"$TD_DIR/up.src"
+  head -c "$bytes" /dev/urandom >"$TD_DIR/down.src"
+
+  ip netns exec "$TD_NS_INSIDE" socat -u "TCP-LISTEN:5001,bind=$TD_INSIDE_IP,reuseaddr" \
+    "OPEN:$TD_DIR/up.dst,creat,trunc" 2>>"$TD_DIR/socat.log" &
+  srv=$!
+  td_track "$srv"
+  wait_for 5 "receiver on $TD_INSIDE_IP:5001" td_listening "$TD_NS_INSIDE" 5001
+  t0=$(td_now_ms)
+  timeout 60 ip netns exec "$ns" socat -u "OPEN:$TD_DIR/up.src" "TCP:$TD_INSIDE_IP:5001" \
+    2>>"$TD_DIR/socat.log" || fail "upload to the inside host failed (see socat.log)"
+  wait_for 15 "receiver to finish" td_not_alive "$srv"
+  ms=$(($(td_now_ms) - t0))
+  assert_eq "$(sha256sum <"$TD_DIR/up.src")" "$(sha256sum <"$TD_DIR/up.dst")" "sha256 of the upload"
+  step "upload $bytes bytes: sha256 matches ($ms ms)"
+
+  ip netns exec "$TD_NS_INSIDE" socat -u "OPEN:$TD_DIR/down.src" \
+    "TCP-LISTEN:5002,bind=$TD_INSIDE_IP,reuseaddr" 2>>"$TD_DIR/socat.log" &
+  srv=$!
+  td_track "$srv"
+  wait_for 5 "sender on $TD_INSIDE_IP:5002" td_listening "$TD_NS_INSIDE" 5002
+  t0=$(td_now_ms)
+  timeout 60 ip netns exec "$ns" socat -u "TCP:$TD_INSIDE_IP:5002" "CREATE:$TD_DIR/down.dst" \
+    2>>"$TD_DIR/socat.log" || fail "download from the inside host failed (see socat.log)"
+  wait_for 15 "sender to finish" td_not_alive "$srv"
+  ms=$(($(td_now_ms) - t0))
+  assert_eq "$(sha256sum <"$TD_DIR/down.src")" "$(sha256sum <"$TD_DIR/down.dst")" "sha256 of the download"
+  step "download $bytes bytes: sha256 matches ($ms ms)"
+  rm -f "$TD_DIR"/up.* "$TD_DIR"/down.*
+}

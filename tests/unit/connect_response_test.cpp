@@ -1,0 +1,108 @@
+#include "node/server/connect_response.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "node/server/login.hpp"
+
+namespace tandem::server {
+namespace {
+
+using namespace std::chrono_literals;
+
+config::Policy policy() {
+  config::Policy p;
+  p.name = "default";
+  p.idle_timeout = 30min;
+  p.session_timeout = Duration{0};
+  p.disconnected_timeout = 30min;
+  p.dpd_interval = 30s;
+  p.keepalive = 20s;
+  p.mtu = 1400;
+  p.simultaneous_logins = 3;
+  return p;
+}
+
+std::vector<std::string> values(const http::Response& r, const std::string& name) {
+  std::vector<std::string> out;
+  for (const auto& h : r.headers)
+    if (h.name == name) out.push_back(h.value);
+  return out;
+}
+
+TunnelParams params() {
+  TunnelParams p;
+  p.client_ip = *session::parse_ipv4("10.77.0.2");
+  p.pool = *session::parse_cidr("10.77.0.0/24");
+  p.routes = {"10.201.0.0/24"};
+  p.dns = {"10.77.0.1"};
+  p.policy = policy();
+  p.server_name = "tandem test";
+  return p;
+}
+
+TEST(ConnectResponse, HasWhatOpenconnectRequiresWithExactCase) {
+  auto r = build_connect_response(params());
+  std::string wire = r.serialize();
+  // "HTTP/1.1 200 " with a reason phrase, or openconnect refuses the tunnel.
+  EXPECT_EQ(wire.rfind("HTTP/1.1 200 CONNECTED\r\n", 0), 0u);
+  EXPECT_EQ(values(r, "X-CSTP-Address"), std::vector<std::string>{"10.77.0.2"});
+  EXPECT_EQ(values(r, "X-CSTP-Netmask"), std::vector<std::string>{"255.255.255.0"});
+  EXPECT_EQ(values(r, "X-CSTP-MTU"), std::vector<std::string>{"1400"});
+  EXPECT_EQ(values(r, "X-CSTP-DPD"), std::vector<std::string>{"30"});
+  EXPECT_EQ(values(r, "X-CSTP-Keepalive"), std::vector<std::string>{"20"});
+  EXPECT_EQ(values(r, "X-CSTP-Disconnected-Timeout"), std::vector<std::string>{"1800"});
+  EXPECT_EQ(values(r, "X-CSTP-Session-Timeout"), std::vector<std::string>{"none"});
+  EXPECT_EQ(wire.find("Content-Length"), std::string::npos);  // no body: CSTP follows
+  EXPECT_EQ(wire.substr(wire.size() - 4), "\r\n\r\n");
+}
+
+TEST(ConnectResponse, SplitIncludesThePoolAndEachRoute) {
+  auto r = build_connect_response(params());
+  EXPECT_EQ(values(r, "X-CSTP-Split-Include"),
+            (std::vector<std::string>{"10.77.0.0/255.255.255.0", "10.201.0.0/255.255.255.0"}));
+  auto full = params();
+  full.routes.clear();
+  EXPECT_TRUE(values(build_connect_response(full), "X-CSTP-Split-Include").empty());
+}
+
+TEST(ConnectResponse, SameSessionSameAddressStrings) {
+  // openconnect compares address and netmask as strings on every resume (notes §6.2).
+  auto a = build_connect_response(params()).serialize();
+  auto b = build_connect_response(params()).serialize();
+  EXPECT_EQ(a, b);
+}
+
+TEST(ConnectResponse, RefusalsCarryTheRightStatus) {
+  EXPECT_EQ(build_connect_refusal(401, "x").serialize().rfind("HTTP/1.1 401 ", 0), 0u);
+  auto busy = build_connect_refusal(503, "standby not ready");
+  EXPECT_EQ(values(busy, "X-Reason"), std::vector<std::string>{"standby not ready"});
+}
+
+TEST(Login, TunnelGroupComesFromSelectThenOpaqueThenPath) {
+  config::Config c = config::default_config();
+  c.tunnel_groups["eng"] = {"eng", "default"};
+  c.tunnel_groups["sales"] = {"sales", "default"};
+  auth::ClientMessage m;
+  EXPECT_EQ(resolve_tunnel_group(c, m, "/"), "default");
+  EXPECT_EQ(resolve_tunnel_group(c, m, "/eng"), "eng");
+  EXPECT_EQ(resolve_tunnel_group(c, m, "/nosuch"), "default");
+  m.opaque_tunnel_group = "sales";
+  EXPECT_EQ(resolve_tunnel_group(c, m, "/eng"), "sales");
+  m.group_select = "eng";
+  EXPECT_EQ(resolve_tunnel_group(c, m, "/"), "eng");
+  m.group_select = "bogus";
+  EXPECT_EQ(resolve_tunnel_group(c, m, "/"), "sales");
+}
+
+TEST(Login, SuccessCarriesTokenInCookieAndBody) {
+  auto r = login_success_response("7-abc");
+  auto wire = r.serialize();
+  EXPECT_NE(wire.find("Set-Cookie: webvpn=7-abc;"), std::string::npos);
+  EXPECT_NE(r.body.find("<session-token>7-abc</session-token>"), std::string::npos);
+  EXPECT_NE(r.body.find("id=\"success\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tandem::server
