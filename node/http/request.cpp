@@ -242,15 +242,14 @@ RequestParser::State RequestParser::feed(std::string_view bytes) {
 RequestParser::State RequestParser::parse() {
   if (head_end_ == 0) {
     // RFC 9112 §2.2: empty lines before a request line are ignored (some clients send a CRLF
-    // after a POST body). They are skipped, not erased, so take_leftover() stays byte-exact.
+    // after a POST body). They are skipped, not erased, so take_leftover() stays byte-exact;
+    // at most two, so that a stream of them is a bad request rather than work per byte.
     std::size_t start = 0;
-    while (true) {
+    for (int skipped = 0; skipped < 2; ++skipped) {
       if (buffer_.compare(start, 1, "\n") == 0) {
         start += 1;
       } else if (buffer_.compare(start, 2, "\r\n") == 0) {
         start += 2;
-      } else {
-        break;
       }
     }
     std::size_t end = 0;

@@ -76,13 +76,17 @@ http::Response error_response(int status) {
   return r;
 }
 
+// Runs on the hash pool. A plain function, not a capturing lambda: g++ 12 mishandles the
+// captures of lambda coroutines handed to co_spawn (double free).
+asio::awaitable<bool> verify_on_pool(std::shared_ptr<const auth::UserDb> users, std::string user,
+                                     std::string password) {
+  co_return users->check(user, password);
+}
+
 asio::awaitable<bool> check_password(Runtime& rt, std::string user, std::string password) {
-  auto users = rt.users;  // a snapshot: a reload may swap rt.users meanwhile
+  // rt.users is a snapshot: a reload may swap it while the hash runs.
   co_return co_await asio::co_spawn(
-      rt.hash_pool,
-      [users, user = std::move(user), password = std::move(password)]() -> asio::awaitable<bool> {
-        co_return users->check(user, password);
-      },
+      rt.hash_pool, verify_on_pool(rt.users, std::move(user), std::move(password)),
       asio::use_awaitable);
 }
 

@@ -59,6 +59,8 @@ TD_VPNC_SCRIPT=$TD_DIR/vpnc-script
 TD_RC=0
 TD_COOKIE=
 TD_TOKEN=
+TD_UP_MS=0
+TD_DOWN_MS=0
 
 TD_PIDS=()   # every background process we started, in start order
 TD_NETNS=()  # every namespace we created
@@ -530,12 +532,18 @@ assert_ping() { # NS DEST [COUNT]
   step "ping $2 from $1: ok"
 }
 
+# kill_client_tcp NS: destroy NS's TCP connections to the headend (RST both ways), as a
+# network failure would; openconnect then reconnects with its token.
+kill_client_tcp() {
+  ip netns exec "$1" ss -K dst "$TD_SERVER_IP" dport = "$TD_PORT" >/dev/null 2>>"$TD_DIR/ss.log"
+}
+
 td_listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
 
 # transfer_roundtrip NS BYTES: BYTES of random data from NS to the inside host over TCP, and
-# back, each checked with sha256sum.
+# back, each checked with sha256sum. Durations in TD_UP_MS and TD_DOWN_MS.
 transfer_roundtrip() {
-  local ns=$1 bytes=$2 srv t0 ms
+  local ns=$1 bytes=$2 srv t0
   head -c "$bytes" /dev/urandom >"$TD_DIR/up.src"
   head -c "$bytes" /dev/urandom >"$TD_DIR/down.src"
 
@@ -548,9 +556,9 @@ transfer_roundtrip() {
   timeout 60 ip netns exec "$ns" socat -u "OPEN:$TD_DIR/up.src" "TCP:$TD_INSIDE_IP:5001" \
     2>>"$TD_DIR/socat.log" || fail "upload to the inside host failed (see socat.log)"
   wait_for 15 "receiver to finish" td_not_alive "$srv"
-  ms=$(($(td_now_ms) - t0))
+  TD_UP_MS=$(($(td_now_ms) - t0))
   assert_eq "$(sha256sum <"$TD_DIR/up.src")" "$(sha256sum <"$TD_DIR/up.dst")" "sha256 of the upload"
-  step "upload $bytes bytes: sha256 matches ($ms ms)"
+  step "upload $bytes bytes: sha256 matches ($TD_UP_MS ms)"
 
   ip netns exec "$TD_NS_INSIDE" socat -u "OPEN:$TD_DIR/down.src" \
     "TCP-LISTEN:5002,bind=$TD_INSIDE_IP,reuseaddr" 2>>"$TD_DIR/socat.log" &
@@ -561,8 +569,9 @@ transfer_roundtrip() {
   timeout 60 ip netns exec "$ns" socat -u "TCP:$TD_INSIDE_IP:5002" "CREATE:$TD_DIR/down.dst" \
     2>>"$TD_DIR/socat.log" || fail "download from the inside host failed (see socat.log)"
   wait_for 15 "sender to finish" td_not_alive "$srv"
-  ms=$(($(td_now_ms) - t0))
-  assert_eq "$(sha256sum <"$TD_DIR/down.src")" "$(sha256sum <"$TD_DIR/down.dst")" "sha256 of the download"
-  step "download $bytes bytes: sha256 matches ($ms ms)"
+  TD_DOWN_MS=$(($(td_now_ms) - t0))
+  assert_eq "$(sha256sum <"$TD_DIR/down.src")" "$(sha256sum <"$TD_DIR/down.dst")" \
+    "sha256 of the download"
+  step "download $bytes bytes: sha256 matches ($TD_DOWN_MS ms)"
   rm -f "$TD_DIR"/up.* "$TD_DIR"/down.*
 }

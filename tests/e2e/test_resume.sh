@@ -35,7 +35,7 @@ assert_ping "$TD_NS_CLIENT" "$TD_INSIDE_IP" 3
 
 step "phase 1: destroy the client's TCP connection (ss -K)"
 before=$(connects)
-ip netns exec "$TD_NS_CLIENT" ss -K dst "$TD_SERVER_IP" dport = "$TD_PORT" >/dev/null
+kill_client_tcp "$TD_NS_CLIENT"
 check_resumed "ss -K" 1 "$before"
 
 step "phase 2: SIGUSR2 (client drops the connection and reconnects)"

@@ -158,6 +158,14 @@ TEST(RequestParser, IgnoresEmptyLinesBeforeARequest) {
   EXPECT_EQ(p.take().target, "/next");
 }
 
+TEST(RequestParser, EndlessEmptyLinesAreABadRequest) {
+  RequestParser p;
+  State s = State::need_more;
+  for (int i = 0; i < 100 && s == State::need_more; ++i) s = p.feed("\r\n");
+  EXPECT_EQ(s, State::error);
+  EXPECT_EQ(p.error_status(), 400);
+}
+
 TEST(RequestParser, LeftoverAfterConnectIsTheRawCstpStream) {
   const std::string cstp("STF\x01\x00\x04\x00\x00\r\n\n\x45\x00", 14);
   RequestParser p;

@@ -1,0 +1,138 @@
+#pragma once
+// One server-side DTLS 1.2 PSK association (PSK-NEGOTIATE mode, protocol doc §5.2-§5.6), driven
+// entirely through memory: the caller feeds received UDP payloads and sends what it pops.
+// No sockets, no timers of its own; time is passed in.
+//
+// Datagram boundaries: OpenSSL 3.0 has no datagram memory BIO (BIO_s_dgram_mem is 3.2+), and a
+// plain BIO_s_mem merges writes, so a tiny custom BIO queues each BIO_write as one datagram and
+// serves each BIO_read from one datagram. OpenSSL writes one record per BIO_write, so every
+// popped datagram carries exactly one DTLS record.
+#include <openssl/types.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "node/common/clock.hpp"
+#include "node/common/result.hpp"
+
+namespace tandem::dtls {
+
+inline constexpr std::size_t kPskSize = 32;
+// Largest UDP payload we emit: Ethernet 1500 - IPv4 20 - UDP 8. Use 1452 for IPv6 peers.
+inline constexpr std::size_t kDefaultMaxDatagram = 1472;
+// openconnect abandons a handshake after 12 s; past that the association is dead anyway.
+inline constexpr Duration kHandshakeTimeout = std::chrono::seconds(15);
+inline constexpr Duration kInitialRetransmit = std::chrono::seconds(1);  // OpenSSL's default
+
+struct ContextDeleter {
+  void operator()(SSL_CTX* ctx) const noexcept;
+};
+using ContextPtr = std::unique_ptr<SSL_CTX, ContextDeleter>;
+
+// The shared server context: DTLS 1.2 only, PSK suites openconnect offers (GCM, ChaCha20, CBC
+// fallbacks), no tickets, no session cache, EMS not required, PSK taken from the endpoint.
+// Build once and share between endpoints (read-only after creation).
+Result<ContextPtr> make_server_context();
+
+struct EndpointOptions {
+  std::size_t max_datagram = kDefaultMaxDatagram;  // DTLS MTU: OpenSSL refuses below 256
+  std::size_t max_queued_datagrams = 64;  // outgoing, not yet popped; beyond: dropped like UDP
+  std::size_t max_queued_records = 256;   // received plaintext, not yet popped; beyond: dropped
+  Duration handshake_timeout = kHandshakeTimeout;
+  Duration initial_retransmit = kInitialRetransmit;  // doubles per retransmission, max 60 s
+};
+
+namespace detail {
+// What OpenSSL callbacks reach through the SSL's ex_data and the BIO's data pointer.
+struct Shared {
+  std::array<std::uint8_t, kPskSize> psk{};
+  unsigned initial_retransmit_us = 1'000'000;
+  std::deque<std::vector<std::uint8_t>> inbound;
+  std::deque<std::vector<std::uint8_t>> outbound;
+  std::size_t max_outbound = 64;
+  std::uint64_t dropped_outbound = 0;
+};
+}  // namespace detail
+
+class DtlsEndpoint {
+ public:
+  enum class SendStatus { sent, too_big, not_ready, failed };
+
+  // `ctx` must outlive nothing: the SSL takes its own reference. Setup problems (bad MTU, OOM)
+  // show up as failed() right away.
+  DtlsEndpoint(SSL_CTX* ctx, std::span<const std::uint8_t, kPskSize> psk, TimePoint now,
+               EndpointOptions options = {});
+  ~DtlsEndpoint();
+  DtlsEndpoint(const DtlsEndpoint&) = delete;  // OpenSSL callbacks hold a pointer to shared_
+  DtlsEndpoint& operator=(const DtlsEndpoint&) = delete;
+
+  // One received UDP payload. Before the handshake has started only a ClientHello is accepted
+  // (if it carries a cookie, the CookieGuard already checked it). Invalid records are dropped
+  // silently, as DTLS requires; afterwards pop_outgoing()/pop_received() have the results.
+  void feed(std::span<const std::uint8_t> datagram);
+
+  // One record of plaintext `type` + `payload` (one SSL_write). too_big if it would not fit in
+  // max_datagram: the caller sends it over CSTP instead (or, for a DPD echo, a bare 0x04).
+  SendStatus send(std::uint8_t type, std::span<const std::uint8_t> payload);
+
+  // Datagrams to send to the peer, oldest first; drain after every feed/send/handle_timeout/
+  // close, also after a failure (a fatal alert may be queued).
+  std::optional<std::vector<std::uint8_t>> pop_outgoing();
+  // Received plaintext records, each = 1 type byte + payload (never empty).
+  std::optional<std::vector<std::uint8_t>> pop_received();
+
+  // When handle_timeout() should next be called; nullopt when no timer is needed.
+  std::optional<TimePoint> next_timeout(TimePoint now) const;
+  // Retransmits the last handshake flight if OpenSSL's timer expired; fails the endpoint once the
+  // handshake is older than handshake_timeout.
+  void handle_timeout(TimePoint now);
+
+  // Queue a close_notify (best effort; DTLS has no reliable close).
+  void close();
+
+  bool handshake_started() const { return started_; }
+  bool handshake_done() const { return done_; }
+  bool failed() const { return failed_; }
+  bool peer_closed() const { return peer_closed_; }
+  const std::string& error() const { return error_; }
+
+  // Largest payload (after the type byte) send() accepts; 0 before the handshake.
+  std::size_t max_payload() const;
+  std::string cipher_name() const;   // e.g. "PSK-AES256-GCM-SHA384"
+  std::string version_name() const;  // e.g. "DTLSv1.2"
+  std::uint64_t dropped_outgoing() const { return shared_.dropped_outbound; }
+  std::uint64_t dropped_received() const { return dropped_received_; }
+  std::uint64_t ignored_datagrams() const { return ignored_; }
+
+ private:
+  void start(std::span<const std::uint8_t> datagram, bool has_cookie);
+  void drive();
+  void read_records();
+  void fail(std::string message);
+  void note_records(std::span<const std::uint8_t> datagram);
+  bool apply_link_settings();
+
+  detail::Shared shared_;
+  EndpointOptions options_;
+  SSL* ssl_ = nullptr;
+  TimePoint deadline_;
+  bool started_ = false;
+  bool done_ = false;
+  bool failed_ = false;
+  bool peer_closed_ = false;
+  bool saw_encrypted_handshake_ = false;  // the client's Finished arrived (epoch 1)
+  std::string error_;
+  std::vector<std::uint8_t> read_buffer_;
+  std::vector<std::uint8_t> write_buffer_;
+  std::uint64_t dropped_received_ = 0;
+  std::uint64_t ignored_ = 0;
+};
+
+}  // namespace tandem::dtls
