@@ -54,8 +54,11 @@ namespace detail {
 struct Shared {
   std::array<std::uint8_t, kPskSize> psk{};
   unsigned initial_retransmit_us = 1'000'000;
-  std::deque<std::vector<std::uint8_t>> inbound;
+  // Only ever one received datagram, and only during feed(): the BIO reads it in place.
+  std::span<const std::uint8_t> inbound;
+  bool inbound_pending = false;
   std::deque<std::vector<std::uint8_t>> outbound;
+  std::vector<std::vector<std::uint8_t>> spare;  // recycled buffers (bounded by max_outbound)
   std::size_t max_outbound = 64;
   std::uint64_t dropped_outbound = 0;
 };
@@ -65,7 +68,7 @@ class DtlsEndpoint {
  public:
   enum class SendStatus { sent, too_big, not_ready, failed };
 
-  // `ctx` must outlive nothing: the SSL takes its own reference. Setup problems (bad MTU, OOM)
+  // The SSL takes its own reference on `ctx`. Setup problems (MTU below OpenSSL's minimum, OOM)
   // show up as failed() right away.
   DtlsEndpoint(SSL_CTX* ctx, std::span<const std::uint8_t, kPskSize> psk, TimePoint now,
                EndpointOptions options = {});
@@ -83,10 +86,12 @@ class DtlsEndpoint {
   SendStatus send(std::uint8_t type, std::span<const std::uint8_t> payload);
 
   // Datagrams to send to the peer, oldest first; drain after every feed/send/handle_timeout/
-  // close, also after a failure (a fatal alert may be queued).
-  std::optional<std::vector<std::uint8_t>> pop_outgoing();
-  // Received plaintext records, each = 1 type byte + payload (never empty).
-  std::optional<std::vector<std::uint8_t>> pop_received();
+  // close, also after a failure (a fatal alert may be queued). Moves the datagram into `out` and
+  // keeps `out`'s old storage for reuse, so a caller that reuses one vector allocates nothing
+  // in steady state. False when none is queued.
+  bool pop_outgoing(std::vector<std::uint8_t>& out);
+  // Received plaintext records, each = 1 type byte + payload (never empty); same contract.
+  bool pop_received(std::vector<std::uint8_t>& out);
 
   // When handle_timeout() should next be called; nullopt when no timer is needed.
   std::optional<TimePoint> next_timeout(TimePoint now) const;
@@ -112,7 +117,7 @@ class DtlsEndpoint {
   std::uint64_t ignored_datagrams() const { return ignored_; }
 
  private:
-  void start(std::span<const std::uint8_t> datagram, bool has_cookie);
+  void start(bool has_cookie);
   void drive();
   void read_records();
   void fail(std::string message);
@@ -129,6 +134,7 @@ class DtlsEndpoint {
   bool peer_closed_ = false;
   bool saw_encrypted_handshake_ = false;  // the client's Finished arrived (epoch 1)
   std::string error_;
+  std::deque<std::vector<std::uint8_t>> received_;
   std::vector<std::uint8_t> read_buffer_;
   std::vector<std::uint8_t> write_buffer_;
   std::uint64_t dropped_received_ = 0;

@@ -71,6 +71,7 @@ asio::awaitable<void> CstpTunnel::read_loop() {
 }
 
 bool CstpTunnel::handle_frame(const cstp::Frame& frame) {
+  if (session_) session_->ssl_info.last_rx = rt_.clock.now();  // any frame proves liveness
   switch (frame.type) {
     case cstp::Type::data:
       handle_data(frame.payload);
@@ -119,8 +120,10 @@ void CstpTunnel::handle_data(std::span<const std::uint8_t> packet) {
   }
   c.bytes_rx += packet.size();
   ++c.packets_rx;
-  session_->ssl_info.counters.bytes_rx += packet.size();
-  ++session_->ssl_info.counters.packets_rx;
+  auto& t = session_->ssl_info;
+  t.counters.bytes_rx += packet.size();
+  ++t.counters.packets_rx;
+  t.last_data = t.last_rx;
 }
 
 bool CstpTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
@@ -133,9 +136,15 @@ bool CstpTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   auto& c = session_->counters;
   c.bytes_tx += ip_packet.size();
   ++c.packets_tx;
-  session_->ssl_info.counters.bytes_tx += ip_packet.size();
-  ++session_->ssl_info.counters.packets_tx;
+  auto& t = session_->ssl_info;
+  t.counters.bytes_tx += ip_packet.size();
+  ++t.counters.packets_tx;
+  t.last_data = rt_.clock.now();
   return true;
+}
+
+void CstpTunnel::send_dpd_request() {
+  if (!closing_) enqueue(cstp::encode(cstp::Type::dpd_request));
 }
 
 void CstpTunnel::enqueue(std::vector<std::uint8_t> frame) {

@@ -26,6 +26,7 @@ class CstpTunnel final : public session::Transport,
 
   bool send_packet(std::span<const std::uint8_t> ip_packet) override;
   void close(session::EndReason reason, bool notify_client) override;
+  void send_dpd_request() override;
 
  private:
   asio::awaitable<void> read_loop();

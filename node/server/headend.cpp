@@ -3,6 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -72,6 +73,19 @@ struct Headend::Impl {
   std::unique_ptr<TunRouter> tun;
   asio::signal_set signals;
   tcp::acceptor acceptor;
+
+  // The policy timers (S3-S8) are evaluated for every session a few times per second: cheap
+  // (a comparison per timer) and precise enough for second-granularity settings.
+  asio::awaitable<void> timer_sweep() {
+    asio::steady_timer tick(io);
+    for (;;) {
+      tick.expires_after(std::chrono::milliseconds(250));
+      auto [ec] = co_await tick.async_wait(use_nothrow);
+      if (ec) co_return;
+      sessions->run_timers(
+          [this](const session::Session& s) -> const config::Policy& { return rt->policy_for(s.tunnel_group); });
+    }
+  }
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
@@ -152,6 +166,7 @@ Result<bool> Headend::start() {
   warn_if_not_forwarding(cfg);
   m.tun->start();
   asio::co_spawn(m.io, m.accept_loop(), asio::detached);
+  asio::co_spawn(m.io, m.timer_sweep(), asio::detached);
   m.signals.async_wait([&m](const boost::system::error_code& sig_ec, int signo) {
     if (sig_ec) return;
     log::info("shutdown", {{"signal", std::to_string(signo)}});

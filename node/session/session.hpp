@@ -38,6 +38,8 @@ class Transport {
   // Close the transport. With `notify_client`, a CSTP DISCONNECT is sent first so that the
   // client exits instead of reconnecting.
   virtual void close(EndReason reason, bool notify_client) = 0;
+  // Dead-peer detection probe (S3).
+  virtual void send_dpd_request() = 0;
 };
 
 struct Counters {
@@ -54,6 +56,11 @@ struct TunnelInfo {
   std::string cipher;
   long long connected_at_unix = 0;
   Counters counters;
+  // Liveness and activity, on the injected clock. Any frame counts as "received" for DPD;
+  // only data counts as activity for the idle timer (S4).
+  TimePoint last_rx{};
+  TimePoint last_data{};
+  TimePoint last_dpd_sent{};
 };
 
 struct Session {
@@ -76,6 +83,8 @@ struct Session {
 
   std::shared_ptr<Transport> ssl;  // the SSL tunnel (<index>.2), if attached
   TunnelInfo ssl_info;
+  std::shared_ptr<Transport> dtls;  // the DTLS tunnel (<index>.3), if established
+  TunnelInfo dtls_info;
 
   bool active() const { return ssl != nullptr; }
 };

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "node/common/log.hpp"
+#include "node/session/timers.hpp"
 
 namespace tandem::session {
 
@@ -100,12 +101,15 @@ Session* SessionTable::find_by_ip(std::uint32_t ip) {
 }
 
 void SessionTable::attach_ssl(Session& s, std::shared_ptr<Transport> transport, TunnelInfo info) {
+  close_dtls(s, EndReason::replaced);
   if (s.ssl) {
     auto old = std::move(s.ssl);
     old->close(EndReason::replaced, false);
   }
   s.ssl = std::move(transport);
   s.ssl_info = std::move(info);
+  // S11: a resumed tunnel starts with full timers.
+  s.ssl_info.last_rx = s.ssl_info.last_data = s.ssl_info.last_dpd_sent = clock_.now();
   s.public_ip = s.ssl_info.public_ip;
   s.public_port = s.ssl_info.public_port;
   s.inactive_since.reset();
@@ -114,6 +118,7 @@ void SessionTable::attach_ssl(Session& s, std::shared_ptr<Transport> transport, 
 void SessionTable::detach_ssl(Session& s, const Transport* transport, EndReason reason) {
   if (!s.ssl || s.ssl.get() != transport) return;
   s.ssl.reset();
+  close_dtls(s, reason);
   s.inactive_since = clock_.now();
   log::info("session_waiting", {{"index", std::to_string(s.index)},
                                 {"user", s.user},
@@ -128,6 +133,7 @@ void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client
   sessions_.erase(it);
   by_ip_.erase(s->ip);
   pool_.release(s->ip);
+  close_dtls(*s, reason);
   if (s->ssl) {
     auto transport = std::move(s->ssl);
     transport->close(reason, notify_client);
@@ -139,6 +145,70 @@ void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client
                             {"reason", to_string(reason)},
                             {"bytes_tx", std::to_string(s->counters.bytes_tx)},
                             {"bytes_rx", std::to_string(s->counters.bytes_rx)}});
+}
+
+void SessionTable::attach_dtls(Session& s, std::shared_ptr<Transport> transport, TunnelInfo info) {
+  close_dtls(s, EndReason::replaced);
+  s.dtls = std::move(transport);
+  s.dtls_info = std::move(info);
+  s.dtls_info.last_rx = s.dtls_info.last_data = s.dtls_info.last_dpd_sent = clock_.now();
+}
+
+void SessionTable::detach_dtls(Session& s, const Transport* transport, EndReason) {
+  if (s.dtls && s.dtls.get() == transport) s.dtls.reset();
+}
+
+void SessionTable::close_dtls(Session& s, EndReason reason) {
+  if (!s.dtls) return;
+  auto old = std::move(s.dtls);
+  old->close(reason, false);
+}
+
+void SessionTable::run_timers(const PolicyLookup& policy_of) {
+  // Collect first: applying a decision may end sessions and so change the map.
+  std::vector<std::uint64_t> indexes;
+  indexes.reserve(sessions_.size());
+  for (auto& [index, s] : sessions_) indexes.push_back(index);
+  for (auto index : indexes)
+    if (Session* s = find(index)) apply_timers(*s, policy_of(*s));
+}
+
+void SessionTable::apply_timers(Session& s, const config::Policy& policy) {
+  const TimePoint now = clock_.now();
+  TimerDecision d = evaluate_timers(s, policy, now);
+  if (!d.any()) return;
+  if (d.end_session_timeout) {
+    ++timer_stats_.session_timeout;
+    end(s.index, EndReason::session_timeout, true);
+    return;
+  }
+  if (d.end_disconnected) {
+    ++timer_stats_.disconnected;
+    end(s.index, EndReason::disconnected_timeout, false);
+    return;
+  }
+  if (d.ssl_dead || d.idle) {
+    // DPD and idle end the tunnels, never the session (S3, S6): it waits to resume.
+    EndReason reason = d.ssl_dead ? EndReason::dpd : EndReason::idle_timeout;
+    ++(d.ssl_dead ? timer_stats_.dpd_ssl : timer_stats_.idle);
+    auto transport = s.ssl;
+    detach_ssl(s, transport.get(), reason);
+    // An idle client is told, so it does not reconnect just to idle again.
+    transport->close(reason, d.idle);
+    return;
+  }
+  if (d.dtls_dead || d.dtls_idle) {
+    ++(d.dtls_dead ? timer_stats_.dpd_dtls : timer_stats_.dtls_idle);
+    close_dtls(s, d.dtls_dead ? EndReason::dpd : EndReason::idle_timeout);
+  }
+  if (d.ssl_send_dpd) {
+    s.ssl_info.last_dpd_sent = now;
+    s.ssl->send_dpd_request();
+  }
+  if (d.dtls_send_dpd && s.dtls) {
+    s.dtls_info.last_dpd_sent = now;
+    s.dtls->send_dpd_request();
+  }
 }
 
 void SessionTable::for_each(const std::function<void(Session&)>& fn) {

@@ -12,6 +12,7 @@
 
 #include "node/common/clock.hpp"
 #include "node/common/result.hpp"
+#include "node/config/config.hpp"
 #include "node/session/address_pool.hpp"
 #include "node/session/session.hpp"
 
@@ -56,6 +57,21 @@ class SessionTable {
   // `transport` is no longer the session's current SSL tunnel (it was replaced).
   void detach_ssl(Session& s, const Transport* transport, EndReason reason);
 
+  // The DTLS tunnel (<index>.3) belongs to the SSL tunnel whose TLS connection exported its key:
+  // it is replaced with it and goes down with it.
+  void attach_dtls(Session& s, std::shared_ptr<Transport> transport, TunnelInfo info);
+  void detach_dtls(Session& s, const Transport* transport, EndReason reason);
+
+  // Apply the policy timers (S3-S8) to every session; `policy_of` gives a session's policy.
+  using PolicyLookup = std::function<const config::Policy&(const Session&)>;
+  void run_timers(const PolicyLookup& policy_of);
+
+  struct TimerStats {
+    std::uint64_t dpd_ssl = 0, dpd_dtls = 0, idle = 0, dtls_idle = 0, disconnected = 0,
+                  session_timeout = 0;
+  };
+  const TimerStats& timer_stats() const { return timer_stats_; }
+
   // End the session: close its tunnels (telling the client when `notify_client`), revoke the
   // token and free the address (S15).
   void end(std::uint64_t index, EndReason reason, bool notify_client);
@@ -67,7 +83,11 @@ class SessionTable {
  private:
   AddressPool pool_;
   const Clock& clock_;
+  void close_dtls(Session& s, EndReason reason);
+  void apply_timers(Session& s, const config::Policy& policy);
+
   std::uint64_t next_index_ = 1;
+  TimerStats timer_stats_;
   std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;  // by index, oldest first
   std::unordered_map<std::uint32_t, Session*> by_ip_;
 };

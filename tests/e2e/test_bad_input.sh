@@ -17,13 +17,20 @@ refusals_above() { (($(refusals) > $1)); }
 
 # probe NAME FUNCTION [EXPECTED_REFUSALS]: run one attack, then wait for its log lines.
 probe() {
-  local name=$1 fn=$2 want=${3:-1} before rss
+  local name=$1 fn=$2 want=${3:-1} before rss line
   before=$(refusals)
   step "probe: $name"
   "$fn"
   wait_for 15 "tandemd to log the refusal of: $name" refusals_above $((before + want - 1))
-  grep -E '^[^ ]+ [a-z]+ (input_refused|connect_refused|tunnel_down) ' "$TD_TANDEMD_LOG" |
-    tail -n "$(($(refusals) - before))" | sed 's/^/    /'
+  while IFS= read -r line; do
+    printf '    %s\n' "$line"
+    assert_match "$(field reason "$line" || true)" '.' "reason in the refusal of $name"
+    if [[ $line != *' tunnel_down '* ]]; then
+      assert_match "$(field public "$line" || true)" "^${TD_CLIENT_ADDR//./\\.}:[0-9]+$" \
+        "public address in the refusal of $name"
+    fi
+  done < <(grep -E '^[^ ]+ [a-z]+ (input_refused|connect_refused|tunnel_down) ' "$TD_TANDEMD_LOG" |
+    tail -n "$(($(refusals) - before))")
   td_alive "$TD_TANDEMD_PID" || fail "tandemd died after: $name"
   td_alive "$(client_pid c1)" || fail "the pinging client died after: $name"
   rss=$(tandemd_rss_kb)
@@ -137,7 +144,7 @@ lying_cstp() {
   printf 'User-Agent: Open AnyConnect VPN Agent v9.01\r\nCookie: webvpn=%s\r\n' "$bob_token" >&"$fd"
   printf 'X-CSTP-Version: 1\r\nX-CSTP-Hostname: probe\r\nX-CSTP-MTU: 1400\r\n' >&"$fd"
   printf 'X-CSTP-Base-MTU: 1400\r\nX-CSTP-Address-Type: IPv4\r\n\r\n' >&"$fd"
-  wait_for 10 "200 CONNECTED for the probe's CONNECT" grep -q '^HTTP/1.1 200' "$TD_DIR/cstp.out"
+  wait_for 10 "200 CONNECTED for the probe's CONNECT" grep -qs '^HTTP/1.1 200' "$TD_DIR/cstp.out"
   wait_log 5 tunnel_up "index=$bob_index( |$)" >/dev/null
   { printf 'STF\x01\xff\xff\x00\x00'; head -c 64 /dev/urandom; } >&"$fd"
   poll_until 10 td_not_alive "$pid" || fail "server kept the tunnel open after a lying CSTP length"

@@ -14,6 +14,8 @@ class RecordingTransport : public Transport {
     last_reason = reason;
     notified = notify;
   }
+  void send_dpd_request() override { ++dpd_requests; }
+  int dpd_requests = 0;
   bool closed = false;
   bool notified = false;
   EndReason last_reason = EndReason::shutdown;

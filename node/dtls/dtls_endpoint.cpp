@@ -1,0 +1,443 @@
+#include "node/dtls/dtls_endpoint.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "node/dtls/client_hello.hpp"
+
+namespace tandem::dtls {
+namespace {
+
+// openconnect 9.01 (GnuTLS) offers these plain-PSK suites (§5.2); GCM first, CBC as fallback.
+constexpr const char* kCipherList =
+    "PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256:PSK-CHACHA20-POLY1305:"
+    "PSK-AES256-CBC-SHA:PSK-AES128-CBC-SHA";
+constexpr std::size_t kMaxPlaintext = 16384;  // SSL3_RT_MAX_PLAIN_LENGTH
+constexpr std::size_t kMaxSpare = 64;
+constexpr unsigned kMaxRetransmitUs = 60'000'000;  // OpenSSL's own cap
+
+// Drains OpenSSL's (thread-local) error queue into one line of reason strings.
+std::string openssl_errors() {
+  std::string out;
+  while (const unsigned long code = ERR_get_error()) {
+    char buf[256];
+    const char* reason = ERR_reason_error_string(code);
+    if (reason == nullptr) {
+      ERR_error_string_n(code, buf, sizeof buf);
+      reason = buf;
+    }
+    if (!out.empty()) out += "; ";
+    out += reason;
+  }
+  return out;
+}
+
+std::string describe(const char* what, int ssl_error) {
+  std::string detail = openssl_errors();
+  if (detail.empty()) {
+    detail = ssl_error == SSL_ERROR_SYSCALL ? "I/O error" : "error " + std::to_string(ssl_error);
+  }
+  return std::string(what) + ": " + detail;
+}
+
+void recycle(detail::Shared& shared, std::vector<std::uint8_t>&& buffer) {
+  if (shared.spare.size() < kMaxSpare && buffer.capacity() > 0) {
+    buffer.clear();
+    shared.spare.push_back(std::move(buffer));
+  }
+}
+
+std::vector<std::uint8_t> fresh_buffer(detail::Shared& shared) {
+  if (shared.spare.empty()) return {};
+  auto buffer = std::move(shared.spare.back());
+  shared.spare.pop_back();
+  return buffer;
+}
+
+// --- the datagram BIO: one BIO_write = one datagram out, one BIO_read = one datagram in ---
+
+int bio_write(BIO* bio, const char* data, int len) {
+  BIO_clear_retry_flags(bio);
+  auto* shared = static_cast<detail::Shared*>(BIO_get_data(bio));
+  if (shared == nullptr || data == nullptr || len < 0) return -1;
+  // A full queue behaves like a congested network: the datagram is lost, not the association;
+  // DTLS retransmits handshake flights, and tunnel traffic tolerates loss.
+  if (shared->outbound.size() >= shared->max_outbound) {
+    ++shared->dropped_outbound;
+    return len;
+  }
+  auto buffer = fresh_buffer(*shared);
+  buffer.assign(data, data + len);
+  shared->outbound.push_back(std::move(buffer));
+  return len;
+}
+
+int bio_read(BIO* bio, char* out, int len) {
+  BIO_clear_retry_flags(bio);
+  auto* shared = static_cast<detail::Shared*>(BIO_get_data(bio));
+  if (shared == nullptr || out == nullptr || len < 0) return -1;
+  if (!shared->inbound_pending) {
+    BIO_set_retry_read(bio);
+    return -1;
+  }
+  // Like recvfrom: a datagram larger than the buffer is truncated, never split across reads.
+  const std::size_t n = std::min(shared->inbound.size(), static_cast<std::size_t>(len));
+  std::memcpy(out, shared->inbound.data(), n);
+  shared->inbound_pending = false;
+  return static_cast<int>(n);
+}
+
+long bio_ctrl(BIO* bio, int cmd, long /*num*/, void* /*ptr*/) {
+  auto* shared = static_cast<detail::Shared*>(BIO_get_data(bio));
+  switch (cmd) {
+    case BIO_CTRL_FLUSH:
+      return 1;
+    case BIO_CTRL_PENDING:
+      return shared != nullptr && shared->inbound_pending
+                 ? static_cast<long>(shared->inbound.size())
+                 : 0;
+    case BIO_CTRL_WPENDING:
+      return 0;  // queued datagrams are already "sent" from OpenSSL's point of view
+    // No IP/UDP header overhead: our MTU is already the UDP payload size. QUERY_MTU is never
+    // asked because SSL_OP_NO_QUERY_MTU is set; 0 means "unknown" anyway.
+    case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD:
+    case BIO_CTRL_DGRAM_QUERY_MTU:
+    default:
+      return 0;
+  }
+}
+
+int bio_create(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+int bio_destroy(BIO* bio) {
+  BIO_set_data(bio, nullptr);  // the endpoint owns the queues
+  return 1;
+}
+
+const BIO_METHOD* datagram_bio_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tandem-dgram");
+    if (m == nullptr) return m;
+    BIO_meth_set_write(m, bio_write);
+    BIO_meth_set_read(m, bio_read);
+    BIO_meth_set_ctrl(m, bio_ctrl);
+    BIO_meth_set_create(m, bio_create);
+    BIO_meth_set_destroy(m, bio_destroy);
+    return m;
+  }();
+  return method;
+}
+
+// --- OpenSSL callbacks ---
+
+int ex_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+detail::Shared* shared_of(SSL* ssl) {
+  return static_cast<detail::Shared*>(SSL_get_ex_data(ssl, ex_index()));
+}
+
+// The identity is ignored: openconnect always sends "psk" (§5.2); the key is per association.
+unsigned int psk_server_cb(SSL* ssl, const char* /*identity*/, unsigned char* psk,
+                           unsigned int max_psk_len) {
+  const auto* shared = shared_of(ssl);
+  if (shared == nullptr || max_psk_len < kPskSize) return 0;
+  std::memcpy(psk, shared->psk.data(), kPskSize);
+  return kPskSize;
+}
+
+unsigned int timer_cb(SSL* ssl, unsigned int previous_us) {
+  const auto* shared = shared_of(ssl);
+  const unsigned initial = shared != nullptr ? shared->initial_retransmit_us : 1'000'000;
+  if (previous_us == 0) return initial;
+  return previous_us >= kMaxRetransmitUs / 2 ? kMaxRetransmitUs : previous_us * 2;
+}
+
+// DTLSv1_listen is only run on a ClientHello the CookieGuard has already accepted (it is how
+// OpenSSL learns to expect message_seq 1), so every cookie that reaches it is good, and it never
+// has to mint one.
+int cookie_generate_cb(SSL*, unsigned char*, unsigned int*) { return 0; }
+int cookie_verify_cb(SSL*, const unsigned char*, unsigned int) { return 1; }
+
+}  // namespace
+
+void ContextDeleter::operator()(SSL_CTX* ctx) const noexcept { SSL_CTX_free(ctx); }
+
+Result<ContextPtr> make_server_context() {
+  ERR_clear_error();
+  ContextPtr ctx(SSL_CTX_new(DTLS_server_method()));
+  if (!ctx) return fail("dtls: SSL_CTX_new failed: " + openssl_errors());
+  if (SSL_CTX_set_min_proto_version(ctx.get(), DTLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx.get(), DTLS1_2_VERSION) != 1) {
+    return fail("dtls: cannot restrict to DTLS 1.2: " + openssl_errors());
+  }
+  if (SSL_CTX_set_cipher_list(ctx.get(), kCipherList) != 1) {
+    return fail("dtls: no usable PSK cipher suite: " + openssl_errors());
+  }
+  // No EMS requirement: OpenSSL 3.0 servers accept clients without it (openconnect sends none).
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_NO_QUERY_MTU |
+                                     SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_psk_server_callback(ctx.get(), psk_server_cb);
+  SSL_CTX_set_cookie_generate_cb(ctx.get(), cookie_generate_cb);
+  SSL_CTX_set_cookie_verify_cb(ctx.get(), cookie_verify_cb);
+  if (datagram_bio_method() == nullptr || ex_index() < 0) {
+    return fail("dtls: cannot register the datagram BIO: " + openssl_errors());
+  }
+  return ctx;
+}
+
+DtlsEndpoint::DtlsEndpoint(SSL_CTX* ctx, std::span<const std::uint8_t, kPskSize> psk,
+                           TimePoint now, EndpointOptions options)
+    : options_(options), deadline_(now + options.handshake_timeout) {
+  std::copy(psk.begin(), psk.end(), shared_.psk.begin());
+  shared_.max_outbound = std::max<std::size_t>(options_.max_queued_datagrams, 1);
+  const auto initial_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                              options_.initial_retransmit)
+                              .count();
+  shared_.initial_retransmit_us = static_cast<unsigned>(
+      std::clamp<long long>(initial_us, 1000, kMaxRetransmitUs));
+  read_buffer_.resize(kMaxPlaintext);
+
+  ERR_clear_error();
+  const BIO_METHOD* method = datagram_bio_method();
+  ssl_ = ctx != nullptr && method != nullptr ? SSL_new(ctx) : nullptr;
+  if (ssl_ == nullptr) {
+    fail("dtls: cannot create the association: " + openssl_errors());
+    return;
+  }
+  BIO* bio = BIO_new(method);
+  if (bio == nullptr || SSL_set_ex_data(ssl_, ex_index(), &shared_) != 1) {
+    BIO_free(bio);
+    fail("dtls: cannot set up the association: " + openssl_errors());
+    return;
+  }
+  BIO_set_data(bio, &shared_);
+  SSL_set_bio(ssl_, bio, bio);  // one reference, used for both directions
+  SSL_set_accept_state(ssl_);
+  apply_link_settings();
+}
+
+DtlsEndpoint::~DtlsEndpoint() {
+  SSL_free(ssl_);  // also frees the BIO, before shared_ goes away
+  OPENSSL_cleanse(shared_.psk.data(), shared_.psk.size());
+}
+
+bool DtlsEndpoint::apply_link_settings() {
+  // Memory BIOs cannot report a path MTU, so it is fixed here; without NO_QUERY_MTU OpenSSL
+  // would ask the BIO and give up.
+  SSL_set_options(ssl_, SSL_OP_NO_QUERY_MTU);
+  if (SSL_set_mtu(ssl_, static_cast<long>(options_.max_datagram)) <= 0) {
+    ERR_clear_error();
+    fail("dtls: max_datagram " + std::to_string(options_.max_datagram) +
+         " is below OpenSSL's minimum DTLS MTU");
+    return false;
+  }
+  DTLS_set_timer_cb(ssl_, timer_cb);
+  return true;
+}
+
+void DtlsEndpoint::feed(std::span<const std::uint8_t> datagram) {
+  if (failed_ || ssl_ == nullptr || datagram.size() < kRecordHeaderSize) {
+    ++ignored_;
+    return;
+  }
+  std::optional<ClientHello> hello;
+  if (!started_) {
+    hello = parse_client_hello(datagram);
+    if (!hello) {
+      ++ignored_;  // records before any ClientHello would only confuse the state machine
+      return;
+    }
+  }
+  shared_.inbound = datagram;
+  shared_.inbound_pending = true;
+  note_records(datagram);
+  if (hello) start(!hello->cookie.empty());
+  if (started_ && !failed_) drive();
+  shared_.inbound = {};
+  shared_.inbound_pending = false;
+}
+
+void DtlsEndpoint::start(bool has_cookie) {
+  if (!has_cookie) {
+    started_ = true;
+    return;
+  }
+  // A ClientHello with a cookie has message_seq 1; only DTLSv1_listen sets a fresh SSL up to
+  // expect that (and it keeps the ClientHello buffered for the handshake that follows).
+  BIO_ADDR* peer = BIO_ADDR_new();
+  ERR_clear_error();
+  const int r = peer != nullptr ? DTLSv1_listen(ssl_, peer) : -1;
+  BIO_ADDR_free(peer);
+  if (r < 0) {
+    fail(describe("DTLS cookie handover failed", SSL_ERROR_SSL));
+  } else if (r == 0) {
+    ++ignored_;  // listen found the datagram unusable and dropped it; wait for another
+    openssl_errors();
+  } else {
+    started_ = true;
+    apply_link_settings();  // listen runs SSL_clear
+  }
+}
+
+void DtlsEndpoint::drive() {
+  if (!done_) {
+    ERR_clear_error();
+    const int r = SSL_do_handshake(ssl_);
+    if (r == 1) {
+      done_ = true;
+    } else {
+      const int e = SSL_get_error(ssl_, r);
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        fail(describe("DTLS handshake failed", e));
+        return;
+      }
+    }
+  }
+  // Records after the client's Finished may share its datagram, so read even right after done.
+  if (done_) read_records();
+}
+
+void DtlsEndpoint::read_records() {
+  for (;;) {
+    ERR_clear_error();
+    const int n = SSL_read(ssl_, read_buffer_.data(), static_cast<int>(read_buffer_.size()));
+    if (n > 0) {
+      if (received_.size() >= options_.max_queued_records) {
+        ++dropped_received_;
+        continue;
+      }
+      auto record = fresh_buffer(shared_);
+      record.assign(read_buffer_.begin(), read_buffer_.begin() + n);
+      received_.push_back(std::move(record));
+      continue;
+    }
+    const int e = SSL_get_error(ssl_, n);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return;
+    if (e == SSL_ERROR_ZERO_RETURN) {
+      peer_closed_ = true;
+      return;
+    }
+    fail(describe("DTLS read failed", e));
+    return;
+  }
+}
+
+// Only for diagnosis: during the handshake an epoch-1 handshake record is the client's Finished.
+// If one arrived and the handshake still did not complete, it could not be authenticated,
+// which in PSK mode means the two sides derived different keys. (DTLS drops such records
+// silently, so OpenSSL itself reports nothing.)
+void DtlsEndpoint::note_records(std::span<const std::uint8_t> datagram) {
+  if (done_) return;
+  while (datagram.size() >= kRecordHeaderSize) {
+    const std::size_t epoch = (std::size_t{datagram[3]} << 8) | datagram[4];
+    const std::size_t length = (std::size_t{datagram[11]} << 8) | datagram[12];
+    if (datagram[0] == 0x16 && epoch != 0) saw_encrypted_handshake_ = true;
+    if (length > datagram.size() - kRecordHeaderSize) return;
+    datagram = datagram.subspan(kRecordHeaderSize + length);
+  }
+}
+
+DtlsEndpoint::SendStatus DtlsEndpoint::send(std::uint8_t type,
+                                            std::span<const std::uint8_t> payload) {
+  if (failed_) return SendStatus::failed;
+  if (!done_ || peer_closed_) return SendStatus::not_ready;
+  if (payload.size() > max_payload()) return SendStatus::too_big;
+  write_buffer_.resize(1 + payload.size());
+  write_buffer_[0] = type;
+  std::copy(payload.begin(), payload.end(), write_buffer_.begin() + 1);
+  ERR_clear_error();
+  const int r = SSL_write(ssl_, write_buffer_.data(), static_cast<int>(write_buffer_.size()));
+  if (r > 0) return SendStatus::sent;
+  const int e = SSL_get_error(ssl_, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return SendStatus::not_ready;
+  fail(describe("DTLS write failed", e));
+  return SendStatus::failed;
+}
+
+bool DtlsEndpoint::pop_outgoing(std::vector<std::uint8_t>& out) {
+  if (shared_.outbound.empty()) return false;
+  recycle(shared_, std::move(out));
+  out = std::move(shared_.outbound.front());
+  shared_.outbound.pop_front();
+  return true;
+}
+
+bool DtlsEndpoint::pop_received(std::vector<std::uint8_t>& out) {
+  if (received_.empty()) return false;
+  recycle(shared_, std::move(out));
+  out = std::move(received_.front());
+  received_.pop_front();
+  return true;
+}
+
+std::optional<TimePoint> DtlsEndpoint::next_timeout(TimePoint now) const {
+  if (failed_ || ssl_ == nullptr) return std::nullopt;
+  std::optional<TimePoint> at;
+  timeval left{};
+  if (DTLSv1_get_timeout(ssl_, &left) == 1) {
+    at = now + Duration(left.tv_sec * 1000 + (left.tv_usec + 999) / 1000);
+  }
+  if (!done_) at = at ? std::min(*at, deadline_) : deadline_;
+  return at;
+}
+
+void DtlsEndpoint::handle_timeout(TimePoint now) {
+  if (failed_ || ssl_ == nullptr) return;
+  if (!done_ && now >= deadline_) {
+    const auto ms = std::to_string(options_.handshake_timeout.count());
+    if (saw_encrypted_handshake_) {
+      fail("DTLS handshake not completed within " + ms +
+           " ms: the client's Finished could not be authenticated (PSK mismatch?)");
+    } else if (started_) {
+      fail("DTLS handshake not completed within " + ms + " ms: the client went silent");
+    } else {
+      fail("DTLS handshake not started within " + ms + " ms: no usable ClientHello");
+    }
+    return;
+  }
+  // OpenSSL keeps its own (real-time) retransmission clock and does nothing until it expires.
+  ERR_clear_error();
+  if (DTLSv1_handle_timeout(ssl_) < 0) fail(describe("DTLS retransmission failed", SSL_ERROR_SSL));
+}
+
+void DtlsEndpoint::close() {
+  if (ssl_ == nullptr || !done_ || failed_) return;
+  ERR_clear_error();
+  SSL_shutdown(ssl_);
+  ERR_clear_error();
+}
+
+std::size_t DtlsEndpoint::max_payload() const {
+  if (!done_ || ssl_ == nullptr) return 0;
+  const std::size_t mtu = DTLS_get_data_mtu(ssl_);
+  return mtu > 1 ? std::min(mtu, kMaxPlaintext) - 1 : 0;
+}
+
+std::string DtlsEndpoint::cipher_name() const {
+  const SSL_CIPHER* cipher = ssl_ != nullptr ? SSL_get_current_cipher(ssl_) : nullptr;
+  return cipher != nullptr ? SSL_CIPHER_get_name(cipher) : "";
+}
+
+std::string DtlsEndpoint::version_name() const {
+  return ssl_ != nullptr && done_ ? SSL_get_version(ssl_) : "";
+}
+
+void DtlsEndpoint::fail(std::string message) {
+  if (failed_) return;
+  failed_ = true;
+  error_ = std::move(message);
+}
+
+}  // namespace tandem::dtls

@@ -1,0 +1,476 @@
+#include <gtest/gtest.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "node/dtls/client_hello.hpp"
+#include "node/dtls/dtls_endpoint.hpp"
+
+namespace tandem::dtls {
+namespace {
+
+using Bytes = std::vector<std::uint8_t>;
+using Key = std::array<std::uint8_t, kPskSize>;
+using namespace std::chrono_literals;
+
+Key make_key(std::uint8_t seed) {
+  Key k{};
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = static_cast<std::uint8_t>(seed + i * 7);
+  return k;
+}
+
+Bytes app_id() {
+  Bytes id(32);
+  for (std::size_t i = 0; i < id.size(); ++i) id[i] = static_cast<std::uint8_t>(0xA0 + i);
+  return id;
+}
+
+void put(Bytes& b, std::uint64_t v, int width) {
+  for (int i = width - 1; i >= 0; --i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+// A ClientHello laid out as in §5.2 (what openconnect 9.01 sends, minus most extensions).
+Bytes handmade_hello(const Bytes& session_id, const Bytes& cookie = {}) {
+  Bytes body;
+  put(body, 0xFEFD, 2);
+  body.insert(body.end(), 32, 0x5A);  // random
+  put(body, session_id.size(), 1);
+  body.insert(body.end(), session_id.begin(), session_id.end());
+  put(body, cookie.size(), 1);
+  body.insert(body.end(), cookie.begin(), cookie.end());
+  put(body, 4, 2);
+  put(body, 0x00A9, 2);
+  put(body, 0x008D, 2);
+  put(body, 1, 1);
+  put(body, 0, 1);  // compression: null
+  put(body, 9, 2);  // extensions: renegotiation_info (empty) + empty session_ticket
+  put(body, 0xFF01, 2);
+  put(body, 1, 2);
+  put(body, 0, 1);
+  put(body, 0x0023, 2);
+  put(body, 0, 2);
+  Bytes d;
+  put(d, 0x16, 1);
+  put(d, 0xFEFF, 2);
+  put(d, 0, 2);
+  put(d, 7, 6);  // sequence
+  put(d, 12 + body.size(), 2);
+  put(d, 0x01, 1);
+  put(d, body.size(), 3);
+  put(d, 0, 2);
+  put(d, 0, 3);
+  put(d, body.size(), 3);
+  d.insert(d.end(), body.begin(), body.end());
+  return d;
+}
+
+// --- an OpenSSL DTLS 1.2 PSK client, shaped like openconnect's OpenSSL build: it presents the
+// App-ID as the session_id of a made-up session, and answers with identity "psk" ---
+
+unsigned int client_psk_cb(SSL* ssl, const char*, char* identity, unsigned int max_identity,
+                           unsigned char* psk, unsigned int max_psk) {
+  const auto* key = static_cast<const Key*>(SSL_get_app_data(ssl));
+  if (max_identity < 4 || max_psk < kPskSize) return 0;
+  std::memcpy(identity, "psk", 4);
+  std::memcpy(psk, key->data(), kPskSize);
+  return kPskSize;
+}
+
+class Client {
+ public:
+  explicit Client(Key key, const char* ciphers = "PSK-AES256-GCM-SHA384") : key_(key) {
+    ctx_ = SSL_CTX_new(DTLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx_, DTLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(ctx_, DTLS1_2_VERSION);
+    SSL_CTX_set_cipher_list(ctx_, ciphers);
+    SSL_CTX_set_psk_client_callback(ctx_, client_psk_cb);
+    ssl_ = SSL_new(ctx_);
+    SSL_set_app_data(ssl_, &key_);
+    in_ = BIO_new(BIO_s_mem());
+    out_ = BIO_new(BIO_s_mem());
+    BIO_set_mem_eof_return(in_, -1);
+    SSL_set_bio(ssl_, in_, out_);
+    SSL_set_options(ssl_, SSL_OP_NO_QUERY_MTU);
+    SSL_set_mtu(ssl_, 1400);
+    SSL_set_connect_state(ssl_);
+    const Bytes id = app_id();
+    SSL_SESSION* session = SSL_SESSION_new();
+    SSL_SESSION_set1_id(session, id.data(), static_cast<unsigned>(id.size()));
+    SSL_SESSION_set_protocol_version(session, DTLS1_2_VERSION);
+    SSL_SESSION_set_cipher(session, SSL_CIPHER_find(ssl_, reinterpret_cast<const unsigned char*>(
+                                                              "\x00\xA9")));
+    SSL_SESSION_set1_master_key(session, key_.data(), key_.size());
+    SSL_set_session(ssl_, session);
+    SSL_SESSION_free(session);
+  }
+  ~Client() {
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+  }
+
+  bool done() const { return SSL_is_init_finished(ssl_) == 1; }
+  void step() {
+    ERR_clear_error();
+    if (!done()) SSL_do_handshake(ssl_);
+    ERR_clear_error();
+  }
+  void deliver(const Bytes& datagram) {
+    BIO_write(in_, datagram.data(), static_cast<int>(datagram.size()));
+    step();
+  }
+  // Everything the client wrote since the last call, as one datagram (DTLS allows several
+  // records per datagram; GnuTLS sends its whole flight that way).
+  Bytes take() {
+    Bytes out(static_cast<std::size_t>(BIO_ctrl_pending(out_)));
+    if (!out.empty()) BIO_read(out_, out.data(), static_cast<int>(out.size()));
+    return out;
+  }
+  void write(const Bytes& plaintext) {
+    ASSERT_GT(SSL_write(ssl_, plaintext.data(), static_cast<int>(plaintext.size())), 0);
+  }
+  std::vector<Bytes> read_all() {
+    std::vector<Bytes> records;
+    Bytes buf(17000);
+    int n;
+    while ((n = SSL_read(ssl_, buf.data(), static_cast<int>(buf.size()))) > 0) {
+      records.emplace_back(buf.begin(), buf.begin() + n);
+    }
+    ERR_clear_error();
+    return records;
+  }
+  SSL* ssl() { return ssl_; }
+
+ private:
+  Key key_;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  BIO* in_ = nullptr;
+  BIO* out_ = nullptr;
+};
+
+// Moves datagrams both ways until nothing moves. Returns the number of server datagrams.
+int pump(Client& client, DtlsEndpoint& server) {
+  int from_server = 0;
+  Bytes d;
+  for (int round = 0; round < 16; ++round) {
+    bool moved = false;
+    if (Bytes c = client.take(); !c.empty()) {
+      server.feed(c);
+      moved = true;
+    }
+    while (server.pop_outgoing(d)) {
+      client.deliver(d);
+      ++from_server;
+      moved = true;
+    }
+    if (!moved) break;
+  }
+  return from_server;
+}
+
+struct Fixture : ::testing::Test {
+  void SetUp() override {
+    auto made = make_server_context();
+    ASSERT_TRUE(made.ok()) << made.error();
+    ctx = std::move(made.value());
+  }
+  ContextPtr ctx;
+  TimePoint t0{Duration{1'000'000}};
+  Key key = make_key(1);
+};
+
+TEST(ClientHelloParse, ExtractsSessionIdAtTheDocumentedOffsets) {
+  const Bytes hello = handmade_hello(app_id());
+  ASSERT_EQ(hello[59], 0x20);
+  EXPECT_TRUE(std::equal(hello.begin() + 60, hello.begin() + 92, app_id().begin()));
+  const auto parsed = parse_client_hello(hello);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->session_id, app_id());
+  EXPECT_TRUE(parsed->cookie.empty());
+  EXPECT_EQ(parsed->record_version, 0xFEFF);
+  EXPECT_EQ(parsed->client_version, 0xFEFD);
+  EXPECT_EQ(parsed->record_sequence, 7u);
+  EXPECT_EQ(parsed->message_seq, 0);
+  EXPECT_TRUE(parsed->complete);
+  EXPECT_EQ(parse_client_hello(handmade_hello({}))->session_id.size(), 0u);
+  EXPECT_EQ(parse_client_hello(handmade_hello(app_id(), Bytes(20, 9)))->cookie, Bytes(20, 9));
+}
+
+TEST(ClientHelloParse, RejectsTruncatedAndMalformedInput) {
+  const Bytes hello = handmade_hello(app_id());
+  for (std::size_t n = 0; n < hello.size(); ++n) {
+    EXPECT_FALSE(parse_client_hello(std::span(hello).first(n))) << "prefix " << n;
+  }
+  auto mutated = [&](std::size_t at, std::uint8_t value) {
+    Bytes b = hello;
+    b[at] = value;
+    return parse_client_hello(b).has_value();
+  };
+  EXPECT_FALSE(mutated(0, 0x17));  // application data
+  EXPECT_FALSE(mutated(1, 0x03));  // TLS, not DTLS
+  EXPECT_FALSE(mutated(4, 0x01));  // epoch 1
+  EXPECT_FALSE(mutated(13, 0x02)); // ServerHello
+  EXPECT_FALSE(mutated(20, 0x01)); // fragment offset != 0
+  EXPECT_FALSE(mutated(25, 0x03)); // client_version 03 xx
+  EXPECT_FALSE(mutated(59, 33));   // session_id longer than 32
+  EXPECT_FALSE(mutated(59, 0xFF)); // session_id past the end
+  EXPECT_FALSE(mutated(92, 0xF0)); // cookie past the end
+  Bytes trailing = hello;  // a second record in the same datagram is fine
+  trailing.insert(trailing.end(), {0x17, 0xFE, 0xFD, 0, 1});
+  EXPECT_TRUE(parse_client_hello(trailing));
+
+  std::mt19937 rng(42);  // never crash, whatever arrives
+  for (int i = 0; i < 20000; ++i) {
+    Bytes b = i % 2 ? hello : Bytes(rng() % 300);
+    for (int k = 0; k < 1 + static_cast<int>(rng() % 4); ++k) {
+      if (!b.empty()) b[rng() % b.size()] = static_cast<std::uint8_t>(rng());
+    }
+    if (i % 2 == 0) b.resize(b.size() - (b.empty() ? 0 : rng() % b.size()));
+    (void)parse_client_hello(b);
+  }
+}
+
+TEST(ClientHelloParse, AcceptsAFirstFragment) {
+  Bytes hello = handmade_hello(app_id());
+  hello.resize(hello.size() - 10);  // fragment_length shrinks, message length stays
+  const std::size_t body = hello.size() - 25;
+  hello[11] = static_cast<std::uint8_t>((body + 12) >> 8);
+  hello[12] = static_cast<std::uint8_t>(body + 12);
+  hello[22] = static_cast<std::uint8_t>(body >> 16);
+  hello[23] = static_cast<std::uint8_t>(body >> 8);
+  hello[24] = static_cast<std::uint8_t>(body);
+  const auto parsed = parse_client_hello(hello);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_FALSE(parsed->complete);
+  EXPECT_EQ(parsed->session_id, app_id());
+}
+
+TEST(ClientHelloParse, ReadsTheAppIdFromARealOpenSslClientHello) {
+  Client client(make_key(1));
+  client.step();
+  const Bytes hello = client.take();
+  const auto parsed = parse_client_hello(hello);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->session_id, app_id());
+  EXPECT_TRUE(parsed->complete);
+}
+
+TEST(HelloVerifyRequest, HasTheRfc6347Layout) {
+  const Bytes hvr = build_hello_verify_request(0x0102030405, Bytes(32, 0xCC));
+  ASSERT_EQ(hvr.size(), 13u + 12u + 3u + 32u);
+  EXPECT_EQ(Bytes(hvr.begin(), hvr.begin() + 13),
+            (Bytes{0x16, 0xFE, 0xFF, 0, 0, 0, 0x01, 0x02, 0x03, 0x04, 0x05, 0, 47}));
+  EXPECT_EQ(Bytes(hvr.begin() + 13, hvr.begin() + 28),
+            (Bytes{0x03, 0, 0, 35, 0, 0, 0, 0, 0, 0, 0, 35, 0xFE, 0xFF, 32}));
+}
+
+TEST_F(Fixture, HandshakeRecordsAndMtuProbe) {
+  Client client(key);
+  DtlsEndpoint server(ctx.get(), key, t0);
+  ASSERT_FALSE(server.failed()) << server.error();
+  client.step();
+  pump(client, server);
+  ASSERT_TRUE(server.handshake_done()) << server.error();
+  ASSERT_TRUE(client.done());
+  EXPECT_EQ(server.cipher_name(), "PSK-AES256-GCM-SHA384");
+  EXPECT_EQ(server.version_name(), "DTLSv1.2");
+  EXPECT_EQ(server.max_payload(), 1472u - 13 - 8 - 16 - 1);  // header, nonce, tag, type byte
+
+  Bytes packet = {0x00, 0x45, 0x00, 0x00, 0x54};  // type 0 + the start of an IPv4 header
+  packet.resize(85, 0xEE);
+  client.write(packet);
+  Bytes probe(1401, 0x5B);  // 0x03 + 1400 bytes of padding, as openconnect probes the MTU
+  probe[0] = 0x03;
+  client.write(probe);
+  server.feed(client.take());  // both records in one datagram
+  Bytes r;
+  ASSERT_TRUE(server.pop_received(r));
+  EXPECT_EQ(r, packet);
+  ASSERT_TRUE(server.pop_received(r));
+  ASSERT_EQ(r.size(), 1401u);
+  ASSERT_EQ(r[0], 0x03);
+  EXPECT_FALSE(server.pop_received(r));
+
+  ASSERT_EQ(server.send(0x04, std::span(r).subspan(1)), DtlsEndpoint::SendStatus::sent);
+  ASSERT_EQ(server.send(0x00, std::span(packet).subspan(1)), DtlsEndpoint::SendStatus::sent);
+  Bytes d;
+  int datagrams = 0;
+  while (server.pop_outgoing(d)) {
+    EXPECT_LE(d.size(), 1472u);
+    client.deliver(d);
+    ++datagrams;
+  }
+  EXPECT_EQ(datagrams, 2);  // one record per datagram
+  const auto got = client.read_all();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0][0], 0x04);
+  EXPECT_TRUE(std::equal(got[0].begin() + 1, got[0].end(), probe.begin() + 1, probe.end()));
+  EXPECT_EQ(got[1], packet);
+  EXPECT_EQ(server.send(0x00, Bytes(server.max_payload() + 1)),
+            DtlsEndpoint::SendStatus::too_big);
+
+  SSL_shutdown(client.ssl());
+  server.feed(client.take());
+  EXPECT_TRUE(server.peer_closed());
+  EXPECT_FALSE(server.failed());
+}
+
+TEST_F(Fixture, NegotiatesTheCbcFallback) {
+  Client client(key, "PSK-AES128-CBC-SHA");
+  DtlsEndpoint server(ctx.get(), key, t0);
+  client.step();
+  pump(client, server);
+  ASSERT_TRUE(server.handshake_done()) << server.error();
+  EXPECT_EQ(server.cipher_name(), "PSK-AES128-CBC-SHA");
+}
+
+TEST_F(Fixture, NoCommonSuiteFailsWithAReadableError) {
+  Client client(key, "PSK-AES256-CCM");
+  DtlsEndpoint server(ctx.get(), key, t0);
+  client.step();
+  pump(client, server);
+  EXPECT_TRUE(server.failed());
+  EXPECT_NE(server.error().find("no shared cipher"), std::string::npos) << server.error();
+}
+
+TEST_F(Fixture, WrongPskFailsAtTheDeadlineNamingTheKey) {
+  Client client(make_key(99));
+  DtlsEndpoint server(ctx.get(), key, t0);
+  client.step();
+  pump(client, server);
+  EXPECT_FALSE(server.handshake_done());
+  EXPECT_FALSE(client.done());
+  EXPECT_FALSE(server.failed());  // DTLS drops undecryptable records silently
+  const auto at = server.next_timeout(t0);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_LE(*at, t0 + kHandshakeTimeout);
+  server.handle_timeout(t0 + kHandshakeTimeout);
+  ASSERT_TRUE(server.failed());
+  EXPECT_NE(server.error().find("PSK mismatch"), std::string::npos) << server.error();
+  EXPECT_EQ(server.send(0x00, Bytes(10)), DtlsEndpoint::SendStatus::failed);
+}
+
+TEST_F(Fixture, CookieExchangeThenHandshake) {
+  auto guard = CookieGuard::with_secret(Bytes(32, 0x11));
+  ASSERT_TRUE(guard.ok()) << guard.error();
+  const Bytes peer_a = {10, 0, 0, 1, 0x30, 0x39};
+  const Bytes peer_b = {10, 0, 0, 2, 0x30, 0x39};
+  Client client(key);
+  client.step();
+  const Bytes first = client.take();
+
+  auto v = guard->check(first, peer_a, t0);
+  ASSERT_EQ(v.action, CookieVerdict::Action::send_hello_verify);
+  client.deliver(v.reply);
+  const Bytes second = client.take();
+  const auto parsed = parse_client_hello(second);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->cookie.size(), kCookieSize);
+  EXPECT_EQ(parsed->session_id, app_id());  // still the App-ID: demultiplexing keeps working
+
+  EXPECT_EQ(guard->check(second, peer_a, t0 + 1s).action, CookieVerdict::Action::proceed);
+  EXPECT_EQ(guard->check(second, peer_b, t0).action, CookieVerdict::Action::send_hello_verify);
+  EXPECT_EQ(guard->check(second, peer_a, t0 + 3 * kCookiePeriod).action,
+            CookieVerdict::Action::send_hello_verify);  // expired
+  EXPECT_EQ(guard->check(Bytes{1, 2, 3}, peer_a, t0).action, CookieVerdict::Action::drop);
+  auto other = CookieGuard::create();
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->check(second, peer_a, t0).action, CookieVerdict::Action::send_hello_verify);
+
+  DtlsEndpoint server(ctx.get(), key, t0);  // the verified ClientHello is its first datagram
+  server.feed(second);
+  pump(client, server);
+  ASSERT_TRUE(server.handshake_done()) << server.error();
+  EXPECT_TRUE(client.done());
+  client.write(Bytes{0x07});
+  server.feed(client.take());
+  Bytes r;
+  ASSERT_TRUE(server.pop_received(r));
+  EXPECT_EQ(r, Bytes{0x07});
+}
+
+TEST_F(Fixture, GarbageNeverBreaksTheAssociation) {
+  Client client(key);
+  DtlsEndpoint server(ctx.get(), key, t0);
+  std::mt19937 rng(7);
+  auto noise = [&] {
+    Bytes b(rng() % 200);
+    for (auto& x : b) x = static_cast<std::uint8_t>(rng());
+    if (b.size() > 13 && rng() % 2) b[0] = 0x16, b[1] = 0xFE, b[2] = 0xFD;
+    return b;
+  };
+  for (int i = 0; i < 200; ++i) server.feed(noise());
+  EXPECT_FALSE(server.handshake_started());
+  EXPECT_EQ(server.ignored_datagrams(), 200u);
+  client.step();
+  pump(client, server);
+  ASSERT_TRUE(server.handshake_done()) << server.error();
+  for (int i = 0; i < 500; ++i) server.feed(noise());
+  EXPECT_FALSE(server.failed()) << server.error();
+  Bytes r;
+  EXPECT_FALSE(server.pop_received(r));
+  client.write(Bytes{0x03});
+  server.feed(client.take());
+  ASSERT_TRUE(server.pop_received(r));
+  EXPECT_EQ(r, Bytes{0x03});
+}
+
+TEST_F(Fixture, RetransmitsALostFlight) {
+  EndpointOptions options;
+  options.initial_retransmit = 5ms;
+  Client client(key);
+  DtlsEndpoint server(ctx.get(), key, t0, options);
+  client.step();
+  server.feed(client.take());
+  Bytes d;
+  int lost = 0;
+  while (server.pop_outgoing(d)) { ++lost; std::fprintf(stderr, "out %zu: %02x %02x%02x epoch %02x%02x len %zu hs %02x\n", d.size(), d[0], d[1], d[2], d[3], d[4], d.size(), d[13]); }
+  EXPECT_EQ(lost, 2);
+  const auto at = server.next_timeout(t0);
+  ASSERT_TRUE(at.has_value());
+  EXPECT_LE(*at, t0 + 5ms);
+  std::this_thread::sleep_for(20ms);  // OpenSSL's retransmission clock is the real one
+  server.handle_timeout(t0 + 20ms);
+  int again = 0;
+  while (server.pop_outgoing(d)) {
+    client.deliver(d);
+    ++again;
+  }
+  EXPECT_EQ(again, 2);
+  pump(client, server);
+  EXPECT_TRUE(server.handshake_done()) << server.error();
+}
+
+TEST_F(Fixture, BoundsQueuesAndValidatesSetup) {
+  EndpointOptions options;
+  options.max_queued_datagrams = 2;
+  options.max_queued_records = 1;
+  Client client(key);
+  DtlsEndpoint server(ctx.get(), key, t0, options);
+  EXPECT_EQ(server.send(0x00, Bytes(10)), DtlsEndpoint::SendStatus::not_ready);
+  client.step();
+  pump(client, server);
+  ASSERT_TRUE(server.handshake_done()) << server.error();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(server.send(0x00, Bytes(10)), DtlsEndpoint::SendStatus::sent);
+  EXPECT_EQ(server.dropped_outgoing(), 3u);
+  client.write(Bytes{0x07});
+  client.write(Bytes{0x07});
+  server.feed(client.take());
+  EXPECT_EQ(server.dropped_received(), 1u);
+
+  options.max_datagram = 100;
+  DtlsEndpoint tiny(ctx.get(), key, t0, options);
+  EXPECT_TRUE(tiny.failed());
+  EXPECT_NE(tiny.error().find("minimum"), std::string::npos) << tiny.error();
+}
+
+}  // namespace
+}  // namespace tandem::dtls
