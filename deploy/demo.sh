@@ -67,19 +67,23 @@ ended=$(wait_log 5 session_end "index=$index( |$)")
 stop_tandemd
 
 mbps() { echo $((bytes * 8 / 1000 / ($1 > 0 ? $1 : 1))); }
+version=$(openconnect --version 2>/dev/null | sed -n '1s/^OpenConnect version //p')
+events=$(grep -E ' (listening|login_ok|tunnel_up|tunnel_down|session_resumed|session_end) ' \
+  "$TD_TANDEMD_LOG" | cut -c1-150 | sed 's/^/   /')
 cat <<EOF
 
 ================================ Tandem demo summary ================================
  headend      tandemd in netns $TD_NS_HEADEND, listening on $TD_SERVER_IP:$TD_PORT
  certificate  self-signed, $TD_PIN
- client       openconnect $(openconnect --version 2>/dev/null | sed -n '1s/^OpenConnect version //p') in netns $TD_NS_CLIENT
+ client       openconnect $version in netns $TD_NS_CLIENT
  login        user demo -> session index $index, tunnel address $ip
  traffic      ping $TD_INSIDE_IP (inside host): $rtt
- transfer     $((bytes / 1024 / 1024)) MiB up in ${TD_UP_MS} ms (~$(mbps "$TD_UP_MS") Mbit/s), down in ${TD_DOWN_MS} ms (~$(mbps "$TD_DOWN_MS") Mbit/s), sha256 equal
+ transfer     $((bytes / 1024 / 1024)) MiB each way, sha256 equal both ways
+              up in ${TD_UP_MS} ms (~$(mbps "$TD_UP_MS") Mbit/s)
+              down in ${TD_DOWN_MS} ms (~$(mbps "$TD_DOWN_MS") Mbit/s)
  resume       TCP killed -> same index $index, same address $ip_after
  logout       SIGINT -> session_end reason=$(field reason "$ended")
  headend log  (events):
-$(grep -E ' (listening|login_ok|tunnel_up|tunnel_down|session_resumed|session_end) ' "$TD_TANDEMD_LOG" |
-  cut -c1-150 | sed 's/^/   /')
+$events
 =====================================================================================
 EOF

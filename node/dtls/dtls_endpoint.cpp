@@ -20,6 +20,9 @@ constexpr const char* kCipherList =
 constexpr std::size_t kMaxPlaintext = 16384;  // SSL3_RT_MAX_PLAIN_LENGTH
 constexpr std::size_t kMaxSpare = 64;
 constexpr unsigned kMaxRetransmitUs = 60'000'000;  // OpenSSL's own cap
+// DTLSv1_get_timeout reports anything under 15 ms as already expired, so a shorter timer would
+// retransmit on every read.
+constexpr long long kMinRetransmitUs = 20'000;
 
 // Drains OpenSSL's (thread-local) error queue into one line of reason strings.
 std::string openssl_errors() {
@@ -185,8 +188,12 @@ Result<ContextPtr> make_server_context() {
     return fail("dtls: no usable PSK cipher suite: " + openssl_errors());
   }
   // No EMS requirement: OpenSSL 3.0 servers accept clients without it (openconnect sends none).
+  // Client renegotiation (refused by default since 3.0) is how openconnect rekeys DTLS under
+  // X-CSTP-Rekey-Method: ssl; refusing it would cost a DTLS reconnect. It stays RFC 5746-safe,
+  // and a PSK handshake has no public-key work to abuse.
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_NO_QUERY_MTU |
-                                     SSL_OP_CIPHER_SERVER_PREFERENCE);
+                                     SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                     SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   SSL_CTX_set_psk_server_callback(ctx.get(), psk_server_cb);
   SSL_CTX_set_cookie_generate_cb(ctx.get(), cookie_generate_cb);
@@ -206,7 +213,7 @@ DtlsEndpoint::DtlsEndpoint(SSL_CTX* ctx, std::span<const std::uint8_t, kPskSize>
                               options_.initial_retransmit)
                               .count();
   shared_.initial_retransmit_us = static_cast<unsigned>(
-      std::clamp<long long>(initial_us, 1000, kMaxRetransmitUs));
+      std::clamp<long long>(initial_us, kMinRetransmitUs, kMaxRetransmitUs));
   read_buffer_.resize(kMaxPlaintext);
 
   ERR_clear_error();

@@ -5,8 +5,9 @@
 //
 // Datagram boundaries: OpenSSL 3.0 has no datagram memory BIO (BIO_s_dgram_mem is 3.2+), and a
 // plain BIO_s_mem merges writes, so a tiny custom BIO queues each BIO_write as one datagram and
-// serves each BIO_read from one datagram. OpenSSL writes one record per BIO_write, so every
-// popped datagram carries exactly one DTLS record.
+// serves each BIO_read from one datagram. OpenSSL itself decides what one write holds: during
+// the handshake it packs a flight's records into one datagram up to the MTU (ServerHello +
+// ServerHelloDone = 1 datagram); each application record (one send()) is its own datagram.
 #include <openssl/types.h>
 
 #include <array>
@@ -37,7 +38,8 @@ struct ContextDeleter {
 using ContextPtr = std::unique_ptr<SSL_CTX, ContextDeleter>;
 
 // The shared server context: DTLS 1.2 only, PSK suites openconnect offers (GCM, ChaCha20, CBC
-// fallbacks), no tickets, no session cache, EMS not required, PSK taken from the endpoint.
+// fallbacks), no tickets, no session cache, EMS not required, client renegotiation (DTLS rekey)
+// allowed, PSK taken from the endpoint.
 // Build once and share between endpoints (read-only after creation).
 Result<ContextPtr> make_server_context();
 
@@ -46,7 +48,8 @@ struct EndpointOptions {
   std::size_t max_queued_datagrams = 64;  // outgoing, not yet popped; beyond: dropped like UDP
   std::size_t max_queued_records = 256;   // received plaintext, not yet popped; beyond: dropped
   Duration handshake_timeout = kHandshakeTimeout;
-  Duration initial_retransmit = kInitialRetransmit;  // doubles per retransmission, max 60 s
+  // Doubles per retransmission up to 60 s; at least 20 ms (OpenSSL rounds < 15 ms to "expired").
+  Duration initial_retransmit = kInitialRetransmit;
 };
 
 namespace detail {

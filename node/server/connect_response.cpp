@@ -55,7 +55,25 @@ http::Response build_connect_response(const TunnelParams& p) {
   int base_mtu = std::clamp(p.client_base_mtu.value_or(1500), 1280, 1500);
   add(r, "X-CSTP-Base-MTU", std::to_string(base_mtu));
   add(r, "X-CSTP-MTU", std::to_string(p.policy.mtu));
+  if (p.dtls) {
+    add(r, "X-DTLS-Port", std::to_string(p.dtls->port));
+    add(r, "X-DTLS-App-ID", p.dtls->app_id_hex);
+    add(r, "X-DTLS-CipherSuite", "PSK-NEGOTIATE");
+    if (dpd > 0) add(r, "X-DTLS-DPD", std::to_string(dpd));
+    if (keepalive > 0) add(r, "X-DTLS-Keepalive", std::to_string(keepalive));
+    add(r, "X-DTLS-Rekey-Method", "none");
+  }
   return r;
+}
+
+bool offers_psk_negotiate(std::string_view suites) {
+  while (!suites.empty()) {
+    auto colon = suites.find(':');
+    if (suites.substr(0, colon) == "PSK-NEGOTIATE") return true;
+    if (colon == std::string_view::npos) break;
+    suites.remove_prefix(colon + 1);
+  }
+  return false;
 }
 
 http::Response build_connect_refusal(int status, const std::string& reason) {

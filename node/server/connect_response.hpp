@@ -21,7 +21,16 @@ struct TunnelParams {
   config::Policy policy;
   std::optional<int> client_base_mtu;  // X-CSTP-Base-MTU from the request
   std::string server_name;
+  // DTLS (PSK-NEGOTIATE), when the client offered it and the headend serves UDP.
+  struct Dtls {
+    std::uint16_t port = 0;
+    std::string app_id_hex;
+  };
+  std::optional<Dtls> dtls;
 };
+
+// True when the client's X-DTLS-CipherSuite offers PSK-NEGOTIATE.
+bool offers_psk_negotiate(std::string_view cipher_suites);
 
 http::Response build_connect_response(const TunnelParams& params);
 

@@ -6,6 +6,7 @@
 
 #include "node/common/log.hpp"
 #include "node/config/defaults.hpp"
+#include "node/server/dtls_server.hpp"
 #include "node/session/address_pool.hpp"
 
 namespace tandem::server {
@@ -21,7 +22,8 @@ std::uint32_t read_be32(const std::uint8_t* p) {
 }  // namespace
 
 CstpTunnel::CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::Session& session,
-                       std::string public_address, std::string leftover)
+                       std::string public_address, std::string leftover,
+                       std::string dtls_app_id)
     : rt_(rt),
       stream_(std::move(stream)),
       session_(&session),
@@ -29,9 +31,17 @@ CstpTunnel::CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::
       public_address_(std::move(public_address)),
       decoder_(defaults::kMaxCstpPayload),
       leftover_(std::move(leftover)),
+      dtls_app_id_(std::move(dtls_app_id)),
       wake_writer_(rt.io) {}
 
 CstpTunnel::~CstpTunnel() = default;
+
+// The DTLS key was exported from this TLS connection; it must not outlive it.
+void CstpTunnel::release_dtls_key() {
+  if (dtls_app_id_.empty() || !rt_.dtls) return;
+  rt_.dtls->unregister_tunnel(dtls_app_id_);
+  dtls_app_id_.clear();
+}
 
 void CstpTunnel::start() {
   auto self = shared_from_this();
@@ -183,6 +193,7 @@ void CstpTunnel::close(EndReason reason, bool notify_client) {
                             {"kind", "ssl"},
                             {"public", public_address_},
                             {"reason", session::to_string(reason)}});
+  release_dtls_key();
   if (notify_client) {
     // Drop queued data: the DISCONNECT must go out next, and nothing after it.
     if (queue_.size() > 1) queue_.erase(queue_.begin() + 1, queue_.end());
@@ -208,6 +219,7 @@ void CstpTunnel::finish(EndReason reason) {
                             {"kind", "ssl"},
                             {"public", public_address_},
                             {"reason", session::to_string(reason)}});
+  release_dtls_key();
   if (session_) {
     auto* s = session_;
     session_ = nullptr;

@@ -19,7 +19,7 @@ class CstpTunnel final : public session::Transport,
                          public std::enable_shared_from_this<CstpTunnel> {
  public:
   CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::Session& session,
-             std::string public_address, std::string leftover);
+             std::string public_address, std::string leftover, std::string dtls_app_id);
   ~CstpTunnel() override;
 
   void start();
@@ -36,6 +36,7 @@ class CstpTunnel final : public session::Transport,
   void handle_data(std::span<const std::uint8_t> packet);
   void enqueue(std::vector<std::uint8_t> frame);
   void finish(session::EndReason reason);
+  void release_dtls_key();
 
   Runtime& rt_;
   std::unique_ptr<TlsStream> stream_;
@@ -44,6 +45,7 @@ class CstpTunnel final : public session::Transport,
   std::string public_address_;
   cstp::Decoder decoder_;
   std::string leftover_;
+  std::string dtls_app_id_;  // registered with the DtlsServer for the life of this connection
   std::deque<std::vector<std::uint8_t>> queue_;
   asio::steady_timer wake_writer_;
   bool closing_ = false;

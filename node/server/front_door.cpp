@@ -5,6 +5,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+
+#include <array>
 #include <chrono>
 #include <string>
 
@@ -14,6 +18,7 @@
 #include "node/http/request.hpp"
 #include "node/server/connect_response.hpp"
 #include "node/server/cstp_tunnel.hpp"
+#include "node/server/dtls_server.hpp"
 #include "node/server/login.hpp"
 
 namespace tandem::server {
@@ -138,6 +143,17 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
   co_return login_success_response(created->token);
 }
 
+std::string hex_bytes(const std::string& raw) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char b : raw) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 15]);
+  }
+  return out;
+}
+
 bool is_tunnel_path(const std::string& target) {
   return target == "/CSCOSSLC/tunnel" || target.rfind("/CSTP", 0) == 0;
 }
@@ -183,13 +199,27 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
       // A bad hint is ignored; the default applies.
     }
   }
+  std::string dtls_app_id;
+  if (rt.dtls && offers_psk_negotiate(req.header("X-DTLS-CipherSuite").value_or(""))) {
+    // PSK-NEGOTIATE: both sides derive the DTLS key from this TLS connection (notes §5.2).
+    std::array<std::uint8_t, 32> psk{};
+    static constexpr char kLabel[] = "EXPORTER-openconnect-psk";
+    if (SSL_export_keying_material(c->stream->native_handle(), psk.data(), psk.size(), kLabel,
+                                   sizeof kLabel - 1, nullptr, 0, 0) == 1) {
+      dtls_app_id = rt.dtls->register_tunnel(index, psk);
+      params.dtls = TunnelParams::Dtls{rt.dtls->port(), hex_bytes(dtls_app_id)};
+    }
+    OPENSSL_cleanse(psk.data(), psk.size());
+  }
   if (!co_await send(*c, build_connect_response(params))) {
+    if (rt.dtls && !dtls_app_id.empty()) rt.dtls->unregister_tunnel(dtls_app_id);
     c->close();
     co_return;
   }
   // The session may have ended while we were writing.
   s = rt.sessions.find(index);
   if (!s) {
+    if (rt.dtls && !dtls_app_id.empty()) rt.dtls->unregister_tunnel(dtls_app_id);
     c->close();
     co_return;
   }
@@ -208,7 +238,7 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
   c->handed_over = true;
   c->deadline.cancel();
   auto tunnel = std::make_shared<CstpTunnel>(rt, std::move(c->stream), *s, peer.text(),
-                                             parser.take_leftover());
+                                             parser.take_leftover(), std::move(dtls_app_id));
   rt.sessions.attach_ssl(*s, tunnel, info);
   if (resume) {
     ++s->resumes;

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "node/common/log.hpp"
+#include "node/server/dtls_server.hpp"
 #include "node/server/front_door.hpp"
 #include "node/server/tls_setup.hpp"
 #include "node/server/tun_router.hpp"
@@ -71,6 +72,7 @@ struct Headend::Impl {
   std::unique_ptr<session::SessionTable> sessions;
   std::unique_ptr<Runtime> rt;
   std::unique_ptr<TunRouter> tun;
+  std::unique_ptr<DtlsServer> dtls;
   asio::signal_set signals;
   tcp::acceptor acceptor;
 
@@ -149,7 +151,7 @@ Result<bool> Headend::start() {
   std::string tun_name = dev->name();
 
   m.rt = std::make_unique<Runtime>(Runtime{m.io, *m.tls, m.hash_pool, m.clock, cfg, users,
-                                           *m.sessions, nullptr, 0, 0,
+                                           *m.sessions, nullptr, nullptr, 0, 0,
                                            "tandem " + std::string("0.1") + " (" + cfg.node_id + ")"});
   m.tun = std::make_unique<TunRouter>(*m.rt, dev->release());
   m.rt->tun = m.tun.get();
@@ -162,6 +164,13 @@ Result<bool> Headend::start() {
   if (!ec) m.acceptor.bind(*ep, ec);
   if (!ec) m.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail("listen " + cfg.listen + ": " + ec.message());
+
+  // DTLS on the same address and port, over UDP (what openconnect expects by default).
+  auto dtls = DtlsServer::open(*m.rt, asio::ip::udp::endpoint(ep->address(), ep->port()));
+  if (!dtls) return fail(dtls.error());
+  m.dtls = std::move(*dtls);
+  m.rt->dtls = m.dtls.get();
+  m.dtls->start();
 
   warn_if_not_forwarding(cfg);
   m.tun->start();

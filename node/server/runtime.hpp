@@ -28,6 +28,8 @@ using TlsStream = asio::ssl::stream<tcp::socket>;
 // I/O errors are values on the data plane, not exceptions.
 inline constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
+class DtlsServer;
+
 // Writes packets from clients into the TUN device (implemented by TunRouter).
 class TunWriter {
  public:
@@ -44,6 +46,7 @@ struct Runtime {
   std::shared_ptr<const auth::UserDb> users;
   session::SessionTable& sessions;
   TunWriter* tun = nullptr;
+  DtlsServer* dtls = nullptr;  // null when DTLS is off
   std::size_t open_front_connections = 0;  // TLS connections not yet turned into tunnels
   std::size_t pending_logins = 0;          // password checks in flight
   std::string server_name;

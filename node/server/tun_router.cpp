@@ -58,6 +58,8 @@ void TunRouter::route(std::span<const std::uint8_t> packet) {
     ++s->counters.drops_tx;  // waiting to resume: nowhere to send it
     return;
   }
+  // DTLS when it is up; CSTP otherwise, or when the packet does not fit a DTLS record.
+  if (s->dtls && s->dtls->send_packet(packet)) return;
   s->ssl->send_packet(packet);
 }
 

@@ -32,6 +32,7 @@ TD_SERVER_IP=10.200.0.1
 TD_PORT=4443
 TD_URL=https://$TD_SERVER_IP:$TD_PORT/
 TD_CLIENT_ADDR=10.200.0.2
+TD_CLIENT_PUBLIC_RE='^10\.200\.0\.2:[0-9]+$'  # the client ns as the headend logs it
 TD_CLIENT2_ADDR=10.202.0.2
 TD_INSIDE_GW=10.201.0.1
 TD_INSIDE_IP=10.201.0.2
@@ -225,8 +226,10 @@ setup_topology() {
   td_netns_add "$TD_NS_CLIENT"
   td_netns_add "$TD_NS_INSIDE"
   # Both veth ends are created inside their namespaces; the host never sees them.
-  ip -n "$TD_NS_CLIENT" link add "${TD_IFP}c1" type veth peer name "${TD_IFP}h1" netns "$TD_NS_HEADEND"
-  ip -n "$TD_NS_HEADEND" link add "${TD_IFP}hi" type veth peer name "${TD_IFP}in" netns "$TD_NS_INSIDE"
+  ip -n "$TD_NS_CLIENT" link add "${TD_IFP}c1" type veth \
+    peer name "${TD_IFP}h1" netns "$TD_NS_HEADEND"
+  ip -n "$TD_NS_HEADEND" link add "${TD_IFP}hi" type veth \
+    peer name "${TD_IFP}in" netns "$TD_NS_INSIDE"
   ip -n "$TD_NS_CLIENT" addr add "$TD_CLIENT_ADDR/24" dev "${TD_IFP}c1"
   ip -n "$TD_NS_HEADEND" addr add "$TD_SERVER_IP/24" dev "${TD_IFP}h1"
   ip -n "$TD_NS_HEADEND" addr add "$TD_INSIDE_GW/24" dev "${TD_IFP}hi"
@@ -243,7 +246,8 @@ setup_topology() {
 # clients' tun routes never overlap.
 add_client2_ns() {
   td_netns_add "$TD_NS_CLIENT2"
-  ip -n "$TD_NS_CLIENT2" link add "${TD_IFP}c2" type veth peer name "${TD_IFP}h2" netns "$TD_NS_HEADEND"
+  ip -n "$TD_NS_CLIENT2" link add "${TD_IFP}c2" type veth \
+    peer name "${TD_IFP}h2" netns "$TD_NS_HEADEND"
   ip -n "$TD_NS_CLIENT2" addr add "$TD_CLIENT2_ADDR/24" dev "${TD_IFP}c2"
   ip -n "$TD_NS_HEADEND" addr add 10.202.0.1/24 dev "${TD_IFP}h2"
   ip -n "$TD_NS_CLIENT2" link set "${TD_IFP}c2" up
@@ -463,8 +467,10 @@ authenticate() {
   td_launch "$id" "$ns" "$3" --authenticate --user="$2" --passwd-on-stdin "$TD_URL"
   client_wait_exit "$id" 30
   assert_eq 0 "$TD_RC" "exit code of openconnect --authenticate ($id)"
-  TD_COOKIE=$(sed -n "s/^COOKIE='\{0,1\}\([^']*\)'\{0,1\}\$/\1/p" "${TD_CLIENT_LOG[$id]}" | tail -n1)
-  assert_match "$TD_COOKIE" '(^|; *)webvpn=[^;]+' "webvpn in the COOKIE printed by --authenticate ($id)"
+  TD_COOKIE=$(sed -n "s/^COOKIE='\{0,1\}\([^']*\)'\{0,1\}\$/\1/p" "${TD_CLIENT_LOG[$id]}" |
+    tail -n1)
+  assert_match "$TD_COOKIE" '(^|; *)webvpn=[^;]+' \
+    "webvpn in the COOKIE printed by --authenticate ($id)"
   TD_TOKEN=$(tr ';' '\n' <<<"$TD_COOKIE" | sed -n 's/^ *webvpn=//p' | head -n1)
 }
 

@@ -11,7 +11,8 @@ max_lost=2
 peak_rss=0
 
 refusals() {
-  echo $(($(log_count input_refused) + $(log_count connect_refused) + $(log_count tunnel_down 'reason=')))
+  echo $(($(log_count input_refused) + $(log_count connect_refused) +
+    $(log_count tunnel_down 'reason=')))
 }
 refusals_above() { (($(refusals) > $1)); }
 
@@ -26,7 +27,7 @@ probe() {
     printf '    %s\n' "$line"
     assert_match "$(field reason "$line" || true)" '.' "reason in the refusal of $name"
     if [[ $line != *' tunnel_down '* ]]; then
-      assert_match "$(field public "$line" || true)" "^${TD_CLIENT_ADDR//./\\.}:[0-9]+$" \
+      assert_match "$(field public "$line" || true)" "$TD_CLIENT_PUBLIC_RE" \
         "public address in the refusal of $name"
     fi
   done < <(grep -E '^[^ ]+ [a-z]+ (input_refused|connect_refused|tunnel_down) ' "$TD_TANDEMD_LOG" |
@@ -48,7 +49,9 @@ tls_probe() { # FILE SECONDS: send FILE over TLS; the server must close within S
 }
 
 garbage() {
-  { printf '\x00\xff\x13\x37 not TLS at all\r\n\r\n'; head -c 4096 /dev/urandom; } >"$TD_DIR/garbage"
+  # Starts with bytes no TLS record can start with, then noise.
+  { printf '\x00\xff\x13\x37 not TLS at all\r\n\r\n'; head -c 4096 /dev/urandom; } \
+    >"$TD_DIR/garbage"
   timeout 10 ip netns exec "$TD_NS_CLIENT" socat -u "OPEN:$TD_DIR/garbage" \
     "TCP:$TD_SERVER_IP:$TD_PORT" 2>/dev/null || true
 }
@@ -85,9 +88,13 @@ xml_bomb() {
  <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
 ]>
-<config-auth client="vpn" type="auth-reply" aggregate-auth-version="2"><version who="vpn">v9.01</version><auth><username>&lol9;</username><password>&lol9;</password></auth></config-auth>'
+<config-auth client="vpn" type="auth-reply" aggregate-auth-version="2">
+<version who="vpn">v9.01</version>
+<auth><username>&lol9;</username><password>&lol9;</password></auth>
+</config-auth>'
   {
-    printf 'POST / HTTP/1.1\r\nHost: %s\r\nUser-Agent: Open AnyConnect VPN Agent v9.01\r\n' "$TD_SERVER_IP"
+    printf 'POST / HTTP/1.1\r\nHost: %s\r\n' "$TD_SERVER_IP"
+    printf 'User-Agent: Open AnyConnect VPN Agent v9.01\r\n'
     printf 'X-Transcend-Version: 1\r\nX-Aggregate-Auth: 1\r\nX-Support-HTTP-Auth: true\r\n'
     printf 'Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s' \
       "${#body}" "$body"

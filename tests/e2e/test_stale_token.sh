@@ -18,7 +18,7 @@ expect_rejected() { # ID WHAT
   assert_not_contains "$(client_log "$1")" 'Configured as' "no tunnel for $2"
   refused=$((refused + 1))
   line=$(wait_log 5 connect_refused 'status=401' "$refused")
-  assert_match "$(field public "$line")" "^${TD_CLIENT_ADDR//./\\.}:[0-9]+$" "connect_refused public for $2"
+  assert_match "$(field public "$line")" "$TD_CLIENT_PUBLIC_RE" "connect_refused public for $2"
 }
 
 setup_topology
@@ -35,7 +35,7 @@ wait_log 5 login_ok "index=$index( |$)" >/dev/null
 start_client_cookie c1 "$cookie"
 wait_tunnel c1
 ip=$(client_ip c1)
-line=$(wait_log 5 tunnel_up "index=$index( |$)")
+line=$(wait_log 5 tunnel_up "index=$index .*kind=ssl( |$)")
 assert_eq "$ip" "$(field ip "$line")" "tunnel_up ip for the token's session"
 assert_ping "$TD_NS_CLIENT" "$TD_INSIDE_IP" 2
 

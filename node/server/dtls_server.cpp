@@ -1,0 +1,153 @@
+#include "node/server/dtls_server.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include <openssl/rand.h>
+
+#include "node/common/log.hpp"
+#include "node/server/dtls_tunnel.hpp"
+
+namespace tandem::server {
+
+using udp = asio::ip::udp;
+
+namespace {
+
+// Kernel socket buffers: DTLS loss under load is the receive queue overflowing (reference
+// figures), so ask for generous ones.
+void enlarge_buffers(udp::socket& s) {
+  boost::system::error_code ignored;
+  s.set_option(asio::socket_base::receive_buffer_size(8 * 1024 * 1024), ignored);
+  s.set_option(asio::socket_base::send_buffer_size(8 * 1024 * 1024), ignored);
+}
+
+std::span<const std::uint8_t> peer_bytes(const udp::endpoint& ep) {
+  return {reinterpret_cast<const std::uint8_t*>(ep.data()), ep.size()};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<DtlsServer>> DtlsServer::open(Runtime& rt, const udp::endpoint& at) {
+  auto ctx = dtls::make_server_context();
+  if (!ctx) return fail("DTLS context: " + ctx.error());
+  auto guard = dtls::CookieGuard::create();
+  if (!guard) return fail("DTLS cookies: " + guard.error());
+  udp::socket socket(rt.io);
+  boost::system::error_code ec;
+  socket.open(at.protocol(), ec);
+  if (!ec) socket.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) socket.bind(at, ec);
+  if (!ec) socket.non_blocking(true, ec);
+  if (ec) return fail("udp " + at.address().to_string() + ":" + std::to_string(at.port()) + ": " + ec.message());
+  enlarge_buffers(socket);
+  return std::unique_ptr<DtlsServer>(
+      new DtlsServer(rt, std::move(socket), std::move(*ctx), std::move(*guard)));
+}
+
+DtlsServer::DtlsServer(Runtime& rt, udp::socket socket, dtls::ContextPtr ctx, dtls::CookieGuard guard)
+    : rt_(rt),
+      socket_(std::move(socket)),
+      port_(socket_.local_endpoint().port()),
+      ctx_(std::move(ctx)),
+      guard_(std::move(guard)) {}
+
+DtlsServer::~DtlsServer() = default;
+
+void DtlsServer::start() { asio::co_spawn(rt_.io, receive_loop(), asio::detached); }
+
+std::string DtlsServer::register_tunnel(std::uint64_t session_index,
+                                        const std::array<std::uint8_t, 32>& psk) {
+  std::string app_id(32, '\0');
+  do {
+    RAND_bytes(reinterpret_cast<unsigned char*>(app_id.data()), static_cast<int>(app_id.size()));
+  } while (registrations_.count(app_id));
+  registrations_[app_id] = Registration{session_index, psk, {}};
+  return app_id;
+}
+
+void DtlsServer::unregister_tunnel(const std::string& app_id) {
+  auto it = registrations_.find(app_id);
+  if (it == registrations_.end()) return;
+  auto tunnel = it->second.latest.lock();
+  registrations_.erase(it);
+  // A handshake still in progress for this TLS connection dies with it.
+  if (tunnel && !tunnel->established()) tunnel->close(session::EndReason::replaced, false);
+}
+
+void DtlsServer::send_to(const udp::endpoint& peer, std::span<const std::uint8_t> datagram) {
+  boost::system::error_code ec;
+  socket_.send_to(asio::buffer(datagram.data(), datagram.size()), peer, 0, ec);
+  if (ec) ++dropped_;  // full send queue: dropped, as UDP may
+}
+
+void DtlsServer::forget(const udp::endpoint& peer, const DtlsTunnel* tunnel) {
+  auto it = by_peer_.find(peer);
+  if (it != by_peer_.end() && it->second.get() == tunnel) by_peer_.erase(it);
+}
+
+asio::awaitable<void> DtlsServer::receive_loop() {
+  std::vector<std::uint8_t> buf(65536);
+  for (;;) {
+    auto [ec] = co_await socket_.async_wait(udp::socket::wait_read, use_nothrow);
+    if (ec) co_return;
+    // Drain what is queued, bounded so the TLS side gets its turn.
+    for (int i = 0; i < 64; ++i) {
+      udp::endpoint peer;
+      boost::system::error_code rec;
+      std::size_t n = socket_.receive_from(asio::buffer(buf), peer, 0, rec);
+      if (rec) break;
+      on_datagram(peer, std::span<const std::uint8_t>(buf.data(), n));
+    }
+  }
+}
+
+void DtlsServer::on_datagram(const udp::endpoint& peer, std::span<const std::uint8_t> datagram) {
+  auto it = by_peer_.find(peer);
+  auto hello = dtls::parse_client_hello(datagram);
+  if (it != by_peer_.end()) {
+    // A fresh ClientHello from a peer whose association is up means the client restarted DTLS
+    // on the same port: start over. Anything else belongs to the existing association.
+    if (!(hello && hello->message_seq == 0 && hello->cookie.empty() && it->second->established())) {
+      auto tunnel = it->second;  // on_datagram may make the tunnel forget itself
+      tunnel->on_datagram(datagram);
+      return;
+    }
+  }
+  if (!hello) {
+    ++dropped_;
+    return;
+  }
+  start_handshake(peer, datagram, hello->session_id);
+}
+
+void DtlsServer::start_handshake(const udp::endpoint& peer, std::span<const std::uint8_t> datagram,
+                                 const std::vector<std::uint8_t>& session_id) {
+  auto reg = registrations_.find(std::string(session_id.begin(), session_id.end()));
+  if (reg == registrations_.end()) {
+    ++dropped_;
+    log::debug("dtls_unknown_app_id", {{"public", peer.address().to_string() + ":" +
+                                                      std::to_string(peer.port())}});
+    return;
+  }
+  auto verdict = guard_.check(datagram, peer_bytes(peer), rt_.clock.now());
+  if (verdict.action == dtls::CookieVerdict::Action::send_hello_verify) {
+    send_to(peer, verdict.reply);
+    return;
+  }
+  if (verdict.action != dtls::CookieVerdict::Action::proceed) {
+    ++dropped_;
+    return;
+  }
+  auto endpoint = std::make_unique<dtls::DtlsEndpoint>(
+      ctx_.get(), std::span<const std::uint8_t, 32>(reg->second.psk), rt_.clock.now());
+  auto tunnel = std::make_shared<DtlsTunnel>(rt_, *this, peer, reg->second.session_index,
+                                             reg->first, std::move(endpoint));
+  reg->second.latest = tunnel;
+  by_peer_[peer] = tunnel;
+  tunnel->on_datagram(datagram);
+}
+
+}  // namespace tandem::server

@@ -1,0 +1,64 @@
+#pragma once
+// The UDP side of the headend: one socket on the listen address, demultiplexing datagrams to
+// DTLS tunnels by source address, and new handshakes by the ClientHello's session id, which
+// openconnect fills with the X-DTLS-App-ID we gave it on CONNECT (notes §5.2). A cookie exchange
+// keeps spoofed sources from creating state.
+#include <boost/asio/ip/udp.hpp>
+
+#include <array>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "node/dtls/client_hello.hpp"
+#include "node/dtls/dtls_endpoint.hpp"
+#include "node/server/runtime.hpp"
+
+namespace tandem::server {
+
+class DtlsTunnel;
+
+class DtlsServer {
+ public:
+  static Result<std::unique_ptr<DtlsServer>> open(Runtime& rt, const asio::ip::udp::endpoint& at);
+  ~DtlsServer();
+
+  void start();
+  std::uint16_t port() const { return port_; }
+
+  // Called for each CONNECT that negotiates DTLS; returns the App-ID (32 raw bytes) the client
+  // will present. Valid until unregister_tunnel, i.e. for the life of that TLS connection.
+  std::string register_tunnel(std::uint64_t session_index, const std::array<std::uint8_t, 32>& psk);
+  void unregister_tunnel(const std::string& app_id);
+
+  // For DtlsTunnel.
+  void send_to(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram);
+  void forget(const asio::ip::udp::endpoint& peer, const DtlsTunnel* tunnel);
+
+  std::uint64_t dropped_datagrams() const { return dropped_; }
+
+ private:
+  DtlsServer(Runtime& rt, asio::ip::udp::socket socket, dtls::ContextPtr ctx, dtls::CookieGuard guard);
+  asio::awaitable<void> receive_loop();
+  void on_datagram(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram);
+  void start_handshake(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram,
+                       const std::vector<std::uint8_t>& session_id);
+
+  struct Registration {
+    std::uint64_t session_index;
+    std::array<std::uint8_t, 32> psk;
+    std::weak_ptr<DtlsTunnel> latest;  // the association made from it, if any
+  };
+
+  Runtime& rt_;
+  asio::ip::udp::socket socket_;
+  std::uint16_t port_;
+  dtls::ContextPtr ctx_;
+  dtls::CookieGuard guard_;
+  std::unordered_map<std::string, Registration> registrations_;
+  std::map<asio::ip::udp::endpoint, std::shared_ptr<DtlsTunnel>> by_peer_;
+  std::uint64_t dropped_ = 0;
+};
+
+}  // namespace tandem::server

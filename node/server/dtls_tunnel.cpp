@@ -1,0 +1,191 @@
+#include "node/server/dtls_tunnel.hpp"
+
+#include "node/common/log.hpp"
+#include "node/server/dtls_server.hpp"
+
+namespace tandem::server {
+
+using session::EndReason;
+
+namespace {
+
+constexpr std::uint8_t kData = 0x00, kDpdRequest = 0x03, kDpdResponse = 0x04, kKeepalive = 0x07;
+
+std::uint32_t read_be32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+
+}  // namespace
+
+DtlsTunnel::DtlsTunnel(Runtime& rt, DtlsServer& server, udp::endpoint peer, std::uint64_t index,
+                       std::string app_id, std::unique_ptr<dtls::DtlsEndpoint> endpoint)
+    : rt_(rt),
+      server_(server),
+      peer_(peer),
+      peer_text_(peer.address().to_string() + ":" + std::to_string(peer.port())),
+      index_(index),
+      app_id_(std::move(app_id)),
+      endpoint_(std::move(endpoint)),
+      handshake_timer_(rt.io) {}
+
+DtlsTunnel::~DtlsTunnel() = default;
+
+void DtlsTunnel::on_datagram(std::span<const std::uint8_t> datagram) {
+  if (closed_) return;
+  endpoint_->feed(datagram);
+  after_io();
+}
+
+// After every input: send what the endpoint produced, attach on handshake completion, deliver
+// records, and notice failure.
+void DtlsTunnel::after_io() {
+  flush();
+  if (endpoint_->failed() || endpoint_->peer_closed()) {
+    if (!attached_)
+      log::warn("dtls_handshake_failed", {{"index", std::to_string(index_)},
+                                          {"public", peer_text_},
+                                          {"reason", endpoint_->failed() ? endpoint_->error() : "peer closed"}});
+    finish(endpoint_->failed() ? EndReason::transport_error : EndReason::client_closed);
+    return;
+  }
+  if (!attached_ && endpoint_->handshake_done()) {
+    session::Session* s = rt_.sessions.find(index_);
+    if (!s || !s->ssl) {  // the session or its TLS connection is gone: this key is stale
+      finish(EndReason::replaced);
+      return;
+    }
+    handshake_timer_.cancel();
+    attached_ = true;
+    session_ = s;
+    session::TunnelInfo info;
+    info.public_ip = peer_.address().to_string();
+    info.public_port = peer_.port();
+    info.local_port = server_.port();
+    info.encapsulation = endpoint_->version_name();
+    info.cipher = endpoint_->cipher_name();
+    info.connected_at_unix = wall_seconds();
+    rt_.sessions.attach_dtls(*s, shared_from_this(), std::move(info));
+    log::info("tunnel_up", {{"index", std::to_string(index_)},
+                            {"tunnel", std::to_string(index_) + ".3"},
+                            {"kind", "dtls"},
+                            {"ip", session::format_ipv4(s->ip)},
+                            {"public", peer_text_},
+                            {"encapsulation", endpoint_->version_name()},
+                            {"cipher", endpoint_->cipher_name()}});
+  }
+  while (endpoint_->pop_received(scratch_)) {
+    handle_record(scratch_);
+    if (closed_) return;
+  }
+  if (!attached_) arm_handshake_timer();
+}
+
+void DtlsTunnel::flush() {
+  while (endpoint_->pop_outgoing(scratch_)) server_.send_to(peer_, scratch_);
+}
+
+void DtlsTunnel::handle_record(const std::vector<std::uint8_t>& record) {
+  if (!session_) return;
+  auto& info = session_->dtls_info;
+  info.last_rx = rt_.clock.now();
+  std::span<const std::uint8_t> payload(record.data() + 1, record.size() - 1);
+  switch (record[0]) {
+    case kData: {
+      auto& c = session_->counters;
+      bool ok = payload.size() >= 20 && (payload[0] >> 4) == 4 &&
+                read_be32(payload.data() + 12) == session_->ip;
+      if (!ok || !rt_.tun->write_packet(payload)) {
+        ++c.drops_rx;
+        return;
+      }
+      c.bytes_rx += payload.size();
+      ++c.packets_rx;
+      info.counters.bytes_rx += payload.size();
+      ++info.counters.packets_rx;
+      info.last_data = info.last_rx;
+      return;
+    }
+    case kDpdRequest:
+      // Echo the payload untouched: openconnect's MTU probe waits for it (notes §5.3).
+      if (endpoint_->send(kDpdResponse, payload) == dtls::DtlsEndpoint::SendStatus::too_big)
+        endpoint_->send(kDpdResponse, {});
+      flush();
+      return;
+    case kDpdResponse:
+    case kKeepalive:
+      return;
+    default:
+      return;  // unknown types are skipped, as the client does
+  }
+}
+
+bool DtlsTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
+  if (!attached_ || closed_ || !session_) return false;
+  auto status = endpoint_->send(kData, ip_packet);
+  if (status != dtls::DtlsEndpoint::SendStatus::sent) return false;  // caller falls back to CSTP
+  flush();
+  auto& c = session_->counters;
+  c.bytes_tx += ip_packet.size();
+  ++c.packets_tx;
+  auto& info = session_->dtls_info;
+  info.counters.bytes_tx += ip_packet.size();
+  ++info.counters.packets_tx;
+  info.last_data = rt_.clock.now();
+  return true;
+}
+
+void DtlsTunnel::send_dpd_request() {
+  if (!attached_ || closed_) return;
+  endpoint_->send(kDpdRequest, {});
+  flush();
+}
+
+void DtlsTunnel::arm_handshake_timer() {
+  auto when = endpoint_->next_timeout(rt_.clock.now());
+  if (!when) return;
+  handshake_timer_.expires_at(asio::steady_timer::time_point(when->time_since_epoch()));
+  handshake_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->closed_) return;
+    self->endpoint_->handle_timeout(self->rt_.clock.now());
+    self->after_io();
+  });
+}
+
+void DtlsTunnel::log_down(EndReason reason) {
+  log::info("tunnel_down", {{"index", std::to_string(index_)},
+                            {"tunnel", std::to_string(index_) + ".3"},
+                            {"kind", "dtls"},
+                            {"public", peer_text_},
+                            {"reason", session::to_string(reason)}});
+}
+
+// The session let go of us (replaced, DPD, session ended).
+void DtlsTunnel::close(EndReason reason, bool) {
+  if (closed_) return;
+  closed_ = true;
+  if (attached_) log_down(reason);
+  session_ = nullptr;
+  handshake_timer_.cancel();
+  endpoint_->close();
+  flush();
+  auto self = shared_from_this();  // forget() may drop the last owner
+  server_.forget(peer_, this);
+}
+
+// We ended on our own (failure, peer's close_notify): tell the session, which falls back to CSTP.
+void DtlsTunnel::finish(EndReason reason) {
+  if (closed_) return;
+  closed_ = true;
+  handshake_timer_.cancel();
+  auto self = shared_from_this();
+  if (attached_) log_down(reason);
+  if (session_) {
+    auto* s = session_;
+    session_ = nullptr;
+    rt_.sessions.detach_dtls(*s, this, reason);
+  }
+  server_.forget(peer_, this);
+}
+
+}  // namespace tandem::server

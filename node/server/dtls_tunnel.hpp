@@ -1,0 +1,58 @@
+#pragma once
+// The DTLS tunnel (<index>.3): one DTLS 1.2 PSK association with the client, keyed from the TLS
+// connection that carried the CONNECT. Data moves here once the handshake completes; control
+// stays on CSTP (S1). Datagrams arrive from the DtlsServer, which owns the UDP socket.
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "node/dtls/dtls_endpoint.hpp"
+#include "node/server/runtime.hpp"
+#include "node/session/session.hpp"
+
+namespace tandem::server {
+
+class DtlsServer;
+using udp = asio::ip::udp;
+
+class DtlsTunnel final : public session::Transport,
+                         public std::enable_shared_from_this<DtlsTunnel> {
+ public:
+  DtlsTunnel(Runtime& rt, DtlsServer& server, udp::endpoint peer, std::uint64_t index,
+             std::string app_id, std::unique_ptr<dtls::DtlsEndpoint> endpoint);
+  ~DtlsTunnel() override;
+
+  void on_datagram(std::span<const std::uint8_t> datagram);
+  bool established() const { return attached_; }
+  const std::string& app_id() const { return app_id_; }
+
+  bool send_packet(std::span<const std::uint8_t> ip_packet) override;
+  void close(session::EndReason reason, bool notify_client) override;
+  void send_dpd_request() override;
+
+ private:
+  void after_io();
+  void flush();
+  void handle_record(const std::vector<std::uint8_t>& record);
+  void arm_handshake_timer();
+  void finish(session::EndReason reason);
+  void log_down(session::EndReason reason);
+
+  Runtime& rt_;
+  DtlsServer& server_;
+  udp::endpoint peer_;
+  std::string peer_text_;
+  std::uint64_t index_;
+  std::string app_id_;
+  std::unique_ptr<dtls::DtlsEndpoint> endpoint_;
+  asio::steady_timer handshake_timer_;
+  session::Session* session_ = nullptr;  // set once attached, cleared when let go
+  bool attached_ = false;
+  bool closed_ = false;
+  std::vector<std::uint8_t> scratch_;
+};
+
+}  // namespace tandem::server
