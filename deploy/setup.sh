@@ -46,7 +46,7 @@ else
   say "apt-get update"
   apt-get update -q
   say "apt-get install ${#packages[@]} packages"
-  apt-get install -y -q --no-install-recommends "${packages[@]}"
+  apt-get install -y -q -o Dpkg::Use-Pty=0 --no-install-recommends "${packages[@]}"
 fi
 
 if [[ ${TANDEM_SKIP_BUILD:-0} == 1 ]]; then

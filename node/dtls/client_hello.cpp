@@ -197,8 +197,8 @@ CookieVerdict CookieGuard::check(std::span<const std::uint8_t> datagram,
   if (hello->cookie.size() == kCookieSize) {
     for (std::int64_t e : {epoch, epoch - 1}) {
       const auto expected = cookie_for(e, peer, hello->session_id);
-      const bool all_zero = std::all_of(expected.begin(), expected.end(),
-                                        [](std::uint8_t b) { return b == 0; });
+      const bool all_zero =
+          std::all_of(expected.begin(), expected.end(), [](std::uint8_t b) { return b == 0; });
       if (!all_zero && CRYPTO_memcmp(expected.data(), hello->cookie.data(), kCookieSize) == 0) {
         verdict.action = CookieVerdict::Action::proceed;
         return verdict;

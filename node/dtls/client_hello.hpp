@@ -1,5 +1,6 @@
 #pragma once
-// Stateless handling of a DTLS ClientHello before any association exists (protocol doc §5.2, §5.6):
+// Stateless handling of a DTLS ClientHello before any association exists (protocol doc §5.2,
+// §5.6):
 // - parse_client_hello: is this UDP datagram a DTLS 1.x ClientHello, and which tunnel is it for?
 //   In PSK-NEGOTIATE mode the client copies X-DTLS-App-ID into the session_id field, so the
 //   session_id is the demultiplexing key.
@@ -25,10 +26,10 @@ inline constexpr Duration kCookiePeriod = std::chrono::seconds(30);
 inline constexpr std::size_t kCookieSize = 32;  // HMAC-SHA256; also fits DTLS 1.0's 32-byte limit
 
 struct ClientHello {
-  std::uint16_t record_version = 0;   // FE FF or FE FD
-  std::uint16_t client_version = 0;   // FE FD = DTLS 1.2
-  std::uint64_t record_sequence = 0;  // 48 bits (the epoch of a ClientHello is always 0)
-  std::uint16_t message_seq = 0;      // 0 first time, 1 after a HelloVerifyRequest
+  std::uint16_t record_version = 0;      // FE FF or FE FD
+  std::uint16_t client_version = 0;      // FE FD = DTLS 1.2
+  std::uint64_t record_sequence = 0;     // 48 bits (the epoch of a ClientHello is always 0)
+  std::uint16_t message_seq = 0;         // 0 first time, 1 after a HelloVerifyRequest
   std::vector<std::uint8_t> session_id;  // 0..32 bytes: X-DTLS-App-ID in PSK-NEGOTIATE mode
   std::vector<std::uint8_t> cookie;      // empty unless answering a HelloVerifyRequest
   // True if the whole message is in this datagram; then cipher suites, compression methods and

@@ -95,24 +95,15 @@ int bio_read(BIO* bio, char* out, int len) {
   return static_cast<int>(n);
 }
 
+// No IP/UDP header overhead (GET_MTU_OVERHEAD = 0): our MTU already is the UDP payload size.
+// QUERY_MTU is never asked (SSL_OP_NO_QUERY_MTU), and every other dgram control is optional.
 long bio_ctrl(BIO* bio, int cmd, long /*num*/, void* /*ptr*/) {
-  auto* shared = static_cast<detail::Shared*>(BIO_get_data(bio));
-  switch (cmd) {
-    case BIO_CTRL_FLUSH:
-      return 1;
-    case BIO_CTRL_PENDING:
-      return shared != nullptr && shared->inbound_pending
-                 ? static_cast<long>(shared->inbound.size())
-                 : 0;
-    case BIO_CTRL_WPENDING:
-      return 0;  // queued datagrams are already "sent" from OpenSSL's point of view
-    // No IP/UDP header overhead: our MTU is already the UDP payload size. QUERY_MTU is never
-    // asked because SSL_OP_NO_QUERY_MTU is set; 0 means "unknown" anyway.
-    case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD:
-    case BIO_CTRL_DGRAM_QUERY_MTU:
-    default:
-      return 0;
+  const auto* shared = static_cast<detail::Shared*>(BIO_get_data(bio));
+  if (cmd == BIO_CTRL_FLUSH) return 1;
+  if (cmd == BIO_CTRL_PENDING && shared != nullptr && shared->inbound_pending) {
+    return static_cast<long>(shared->inbound.size());
   }
+  return 0;
 }
 
 int bio_create(BIO* bio) {
@@ -204,16 +195,15 @@ Result<ContextPtr> make_server_context() {
   return ctx;
 }
 
-DtlsEndpoint::DtlsEndpoint(SSL_CTX* ctx, std::span<const std::uint8_t, kPskSize> psk,
-                           TimePoint now, EndpointOptions options)
+DtlsEndpoint::DtlsEndpoint(SSL_CTX* ctx, std::span<const std::uint8_t, kPskSize> psk, TimePoint now,
+                           EndpointOptions options)
     : options_(options), deadline_(now + options.handshake_timeout) {
   std::copy(psk.begin(), psk.end(), shared_.psk.begin());
   shared_.max_outbound = std::max<std::size_t>(options_.max_queued_datagrams, 1);
-  const auto initial_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                              options_.initial_retransmit)
-                              .count();
-  shared_.initial_retransmit_us = static_cast<unsigned>(
-      std::clamp<long long>(initial_us, kMinRetransmitUs, kMaxRetransmitUs));
+  const auto initial_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.initial_retransmit).count();
+  shared_.initial_retransmit_us =
+      static_cast<unsigned>(std::clamp<long long>(initial_us, kMinRetransmitUs, kMaxRetransmitUs));
   read_buffer_.resize(kMaxPlaintext);
 
   ERR_clear_error();
@@ -240,7 +230,7 @@ DtlsEndpoint::~DtlsEndpoint() {
   OPENSSL_cleanse(shared_.psk.data(), shared_.psk.size());
 }
 
-bool DtlsEndpoint::apply_link_settings() {
+void DtlsEndpoint::apply_link_settings() {
   // Memory BIOs cannot report a path MTU, so it is fixed here; without NO_QUERY_MTU OpenSSL
   // would ask the BIO and give up.
   SSL_set_options(ssl_, SSL_OP_NO_QUERY_MTU);
@@ -248,10 +238,9 @@ bool DtlsEndpoint::apply_link_settings() {
     ERR_clear_error();
     fail("dtls: max_datagram " + std::to_string(options_.max_datagram) +
          " is below OpenSSL's minimum DTLS MTU");
-    return false;
+    return;
   }
   DTLS_set_timer_cb(ssl_, timer_cb);
-  return true;
 }
 
 void DtlsEndpoint::feed(std::span<const std::uint8_t> datagram) {
@@ -291,7 +280,7 @@ void DtlsEndpoint::start(bool has_cookie) {
     fail(describe("DTLS cookie handover failed", SSL_ERROR_SSL));
   } else if (r == 0) {
     ++ignored_;  // listen found the datagram unusable and dropped it; wait for another
-    openssl_errors();
+    ERR_clear_error();
   } else {
     started_ = true;
     apply_link_settings();  // listen runs SSL_clear

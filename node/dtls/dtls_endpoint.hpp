@@ -44,7 +44,7 @@ using ContextPtr = std::unique_ptr<SSL_CTX, ContextDeleter>;
 Result<ContextPtr> make_server_context();
 
 struct EndpointOptions {
-  std::size_t max_datagram = kDefaultMaxDatagram;  // DTLS MTU: OpenSSL refuses below 256
+  std::size_t max_datagram = kDefaultMaxDatagram;  // DTLS MTU; OpenSSL 3.0 refuses < 208
   std::size_t max_queued_datagrams = 64;  // outgoing, not yet popped; beyond: dropped like UDP
   std::size_t max_queued_records = 256;   // received plaintext, not yet popped; beyond: dropped
   Duration handshake_timeout = kHandshakeTimeout;
@@ -82,6 +82,8 @@ class DtlsEndpoint {
   // One received UDP payload. Before the handshake has started only a ClientHello is accepted
   // (if it carries a cookie, the CookieGuard already checked it). Invalid records are dropped
   // silently, as DTLS requires; afterwards pop_outgoing()/pop_received() have the results.
+  // Once established, a plaintext (epoch 0) ClientHello is dropped here: a client restarting
+  // DTLS needs a new endpoint. (Renegotiation for a rekey is encrypted and handled here.)
   void feed(std::span<const std::uint8_t> datagram);
 
   // One record of plaintext `type` + `payload` (one SSL_write). too_big if it would not fit in
@@ -96,10 +98,11 @@ class DtlsEndpoint {
   // Received plaintext records, each = 1 type byte + payload (never empty); same contract.
   bool pop_received(std::vector<std::uint8_t>& out);
 
-  // When handle_timeout() should next be called; nullopt when no timer is needed.
+  // When handle_timeout() should next be called; nullopt when no timer is needed. OpenSSL runs
+  // its retransmission timer on its own real clock: the time it has left is added to `now`.
   std::optional<TimePoint> next_timeout(TimePoint now) const;
-  // Retransmits the last handshake flight if OpenSSL's timer expired; fails the endpoint once the
-  // handshake is older than handshake_timeout.
+  // Retransmits the last handshake flight if OpenSSL's timer expired; fails the endpoint once
+  // handshake_timeout has passed since construction without a completed handshake.
   void handle_timeout(TimePoint now);
 
   // Queue a close_notify (best effort; DTLS has no reliable close).
@@ -125,7 +128,7 @@ class DtlsEndpoint {
   void read_records();
   void fail(std::string message);
   void note_records(std::span<const std::uint8_t> datagram);
-  bool apply_link_settings();
+  void apply_link_settings();
 
   detail::Shared shared_;
   EndpointOptions options_;

@@ -108,9 +108,10 @@ void DtlsServer::on_datagram(const udp::endpoint& peer, std::span<const std::uin
   auto it = by_peer_.find(peer);
   auto hello = dtls::parse_client_hello(datagram);
   if (it != by_peer_.end()) {
-    // A fresh ClientHello from a peer whose association is up means the client restarted DTLS
-    // on the same port: start over. Anything else belongs to the existing association.
-    if (!(hello && hello->message_seq == 0 && hello->cookie.empty() && it->second->established())) {
+    // A ClientHello (always epoch 0, so never a renegotiation) from a peer whose association is
+    // up means the client restarted DTLS on the same port: start over. Anything else belongs to
+    // the existing association.
+    if (!(hello && it->second->established())) {
       auto tunnel = it->second;  // on_datagram may make the tunnel forget itself
       tunnel->on_datagram(datagram);
       return;

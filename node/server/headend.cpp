@@ -10,6 +10,8 @@
 #include <fstream>
 
 #include "node/common/log.hpp"
+#include "node/admin/admin_server.hpp"
+#include "node/server/admin_backend.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/server/front_door.hpp"
 #include "node/server/tls_setup.hpp"
@@ -62,7 +64,8 @@ void warn_if_not_forwarding(const config::Config& config) {
 
 struct Headend::Impl {
   explicit Impl(config::Config c)
-      : config(std::move(c)), hash_pool(2), signals(io, SIGINT, SIGTERM), acceptor(io) {}
+      : config(std::move(c)), hash_pool(2), signals(io, SIGINT, SIGTERM), reload_signal(io, SIGHUP),
+        acceptor(io) {}
 
   config::Config config;
   asio::io_context io{1};
@@ -74,7 +77,18 @@ struct Headend::Impl {
   std::unique_ptr<TunRouter> tun;
   std::unique_ptr<DtlsServer> dtls;
   asio::signal_set signals;
+  asio::signal_set reload_signal;
   tcp::acceptor acceptor;
+  std::unique_ptr<HeadendAdmin> admin_backend;
+  std::unique_ptr<admin::AdminServer> admin_server;
+
+  void wait_for_reload() {
+    reload_signal.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      auto r = reload_configuration(*rt);  // logs its own outcome
+      wait_for_reload();
+    });
+  }
 
   // The policy timers (S3-S8) are evaluated for every session a few times per second: cheap
   // (a comparison per timer) and precise enough for second-granularity settings.
@@ -176,11 +190,16 @@ Result<bool> Headend::start() {
   m.tun->start();
   asio::co_spawn(m.io, m.accept_loop(), asio::detached);
   asio::co_spawn(m.io, m.timer_sweep(), asio::detached);
+  m.admin_backend = std::make_unique<HeadendAdmin>(*m.rt);
+  auto admin = admin::AdminServer::start(cfg.admin_socket, *m.admin_backend);
+  if (!admin) return fail(admin.error());
+  m.admin_server = std::move(*admin);
   m.signals.async_wait([&m](const boost::system::error_code& sig_ec, int signo) {
     if (sig_ec) return;
     log::info("shutdown", {{"signal", std::to_string(signo)}});
     m.io.stop();
   });
+  m.wait_for_reload();
   log::info("listening", {{"address", cfg.listen},
                           {"node", cfg.node_id},
                           {"tun", tun_name},
@@ -190,7 +209,10 @@ Result<bool> Headend::start() {
   return true;
 }
 
-void Headend::run() { impl_->io.run(); }
+void Headend::run() {
+  impl_->io.run();
+  impl_->admin_server.reset();  // before the I/O loop's state goes away
+}
 void Headend::stop() { impl_->io.stop(); }
 
 }  // namespace tandem::server

@@ -37,7 +37,6 @@ TD_CLIENT2_ADDR=10.202.0.2
 TD_INSIDE_GW=10.201.0.1
 TD_INSIDE_IP=10.201.0.2
 TD_POOL=10.77.0.0/24
-TD_POOL_PREFIX=10.77.0.
 TD_POOL_GW=10.77.0.1
 
 # Names: namespaces carry the test name and our PID (no length limit worth worrying about);

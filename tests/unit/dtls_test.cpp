@@ -105,8 +105,8 @@ class Client {
     SSL_SESSION* session = SSL_SESSION_new();
     SSL_SESSION_set1_id(session, id.data(), static_cast<unsigned>(id.size()));
     SSL_SESSION_set_protocol_version(session, DTLS1_2_VERSION);
-    SSL_SESSION_set_cipher(session, SSL_CIPHER_find(ssl_, reinterpret_cast<const unsigned char*>(
-                                                              "\x00\xA9")));
+    SSL_SESSION_set_cipher(
+        session, SSL_CIPHER_find(ssl_, reinterpret_cast<const unsigned char*>("\x00\xA9")));
     SSL_SESSION_set1_master_key(session, key_.data(), key_.size());
     SSL_set_session(ssl_, session);
     SSL_SESSION_free(session);
@@ -214,16 +214,16 @@ TEST(ClientHelloParse, RejectsTruncatedAndMalformedInput) {
     b[at] = value;
     return parse_client_hello(b).has_value();
   };
-  EXPECT_FALSE(mutated(0, 0x17));  // application data
-  EXPECT_FALSE(mutated(1, 0x03));  // TLS, not DTLS
-  EXPECT_FALSE(mutated(4, 0x01));  // epoch 1
-  EXPECT_FALSE(mutated(13, 0x02)); // ServerHello
-  EXPECT_FALSE(mutated(20, 0x01)); // fragment offset != 0
-  EXPECT_FALSE(mutated(25, 0x03)); // client_version 03 xx
-  EXPECT_FALSE(mutated(59, 33));   // session_id longer than 32
-  EXPECT_FALSE(mutated(59, 0xFF)); // session_id past the end
-  EXPECT_FALSE(mutated(92, 0xF0)); // cookie past the end
-  Bytes trailing = hello;  // a second record in the same datagram is fine
+  EXPECT_FALSE(mutated(0, 0x17));   // application data
+  EXPECT_FALSE(mutated(1, 0x03));   // TLS, not DTLS
+  EXPECT_FALSE(mutated(4, 0x01));   // epoch 1
+  EXPECT_FALSE(mutated(13, 0x02));  // ServerHello
+  EXPECT_FALSE(mutated(20, 0x01));  // fragment offset != 0
+  EXPECT_FALSE(mutated(25, 0x03));  // client_version 03 xx
+  EXPECT_FALSE(mutated(59, 33));    // session_id longer than 32
+  EXPECT_FALSE(mutated(59, 0xFF));  // session_id past the end
+  EXPECT_FALSE(mutated(92, 0xF0));  // cookie past the end
+  Bytes trailing = hello;           // a second record in the same datagram is fine
   trailing.insert(trailing.end(), {0x17, 0xFE, 0xFD, 0, 1});
   EXPECT_TRUE(parse_client_hello(trailing));
 
@@ -282,7 +282,7 @@ TEST_F(DtlsEndpointTest, HandshakeRecordsAndMtuProbe) {
   ASSERT_TRUE(client.done());
   EXPECT_EQ(server.cipher_name(), "PSK-AES256-GCM-SHA384");
   EXPECT_EQ(server.version_name(), "DTLSv1.2");
-  EXPECT_FALSE(server.next_timeout(t0).has_value());  // no timer once established
+  EXPECT_FALSE(server.next_timeout(t0).has_value());         // no timer once established
   EXPECT_EQ(server.max_payload(), 1472u - 13 - 8 - 16 - 1);  // header, nonce, tag, type byte
 
   Bytes packet = {0x00, 0x45, 0x00, 0x00, 0x54};  // type 0 + the start of an IPv4 header
@@ -315,8 +315,7 @@ TEST_F(DtlsEndpointTest, HandshakeRecordsAndMtuProbe) {
   EXPECT_EQ(got[0][0], 0x04);
   EXPECT_TRUE(std::equal(got[0].begin() + 1, got[0].end(), probe.begin() + 1, probe.end()));
   EXPECT_EQ(got[1], packet);
-  EXPECT_EQ(server.send(0x00, Bytes(server.max_payload() + 1)),
-            DtlsEndpoint::SendStatus::too_big);
+  EXPECT_EQ(server.send(0x00, Bytes(server.max_payload() + 1)), DtlsEndpoint::SendStatus::too_big);
 
   SSL_shutdown(client.ssl());
   server.feed(client.take());
@@ -505,7 +504,8 @@ TEST_F(DtlsEndpointTest, BoundsQueuesAndValidatesSetup) {
   client.step();
   pump(client, server);
   ASSERT_TRUE(server.handshake_done()) << server.error();
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(server.send(0x00, Bytes(10)), DtlsEndpoint::SendStatus::sent);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(server.send(0x00, Bytes(10)), DtlsEndpoint::SendStatus::sent);
   EXPECT_EQ(server.dropped_outgoing(), 3u);
   client.write(Bytes{0x07});
   client.write(Bytes{0x07});

@@ -1,0 +1,39 @@
+#pragma once
+// The admin API server: gRPC on a Unix socket that only root may open (mode 0600 in a 0700
+// directory). Requests are answered by an AdminBackend on the daemon's I/O thread, so the
+// session table keeps its single owner. Only admin_server.cpp sees gRPC headers.
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "node/common/result.hpp"
+#include "proto/admin.pb.h"
+
+namespace tandem::admin {
+
+class AdminBackend {
+ public:
+  virtual ~AdminBackend() = default;
+  // Run `work` on the daemon's I/O thread; every other method is called only from there.
+  virtual void post(std::function<void()> work) = 0;
+  virtual proto::StatusReply status() = 0;
+  virtual proto::ShowSessionsReply show_sessions(const proto::ShowSessionsRequest& request) = 0;
+  virtual Result<proto::LogoffReply> logoff(const proto::LogoffRequest& request) = 0;
+  virtual Result<std::string> failover() = 0;
+  virtual Result<std::string> reload() = 0;
+};
+
+class AdminServer {
+ public:
+  static Result<std::unique_ptr<AdminServer>> start(const std::string& socket_path,
+                                                    AdminBackend& backend);
+  ~AdminServer();  // stops serving; in-flight requests are cancelled
+
+  struct Impl;
+
+ private:
+  explicit AdminServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tandem::admin

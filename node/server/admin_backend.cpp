@@ -1,0 +1,137 @@
+#include "node/server/admin_backend.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include <filesystem>
+
+#include "node/admin/session_view.hpp"
+#include "node/common/log.hpp"
+
+namespace tandem::server {
+
+HeadendAdmin::HeadendAdmin(Runtime& rt) : rt_(rt), started_(std::chrono::steady_clock::now()) {}
+
+void HeadendAdmin::post(std::function<void()> work) { asio::post(rt_.io, std::move(work)); }
+
+proto::StatusReply HeadendAdmin::status() {
+  proto::StatusReply r;
+  r.set_node_id(rt_.config.node_id);
+  r.set_version("0.1.0");
+  r.set_role("standalone");
+  r.set_peer_state("none");
+  r.set_listen(rt_.config.listen);
+  r.set_accepting_logins(true);
+  std::uint64_t active = 0, ssl = 0, dtls = 0;
+  rt_.sessions.for_each([&](session::Session& s) {
+    if (s.ssl) ++active, ++ssl;
+    if (s.dtls) ++dtls;
+  });
+  r.set_sessions(rt_.sessions.size());
+  r.set_sessions_active(active);
+  r.set_sessions_inactive(rt_.sessions.size() - active);
+  r.set_tunnels_ssl(ssl);
+  r.set_tunnels_dtls(dtls);
+  r.set_pool(rt_.config.pool_ipv4);
+  r.set_pool_in_use(rt_.sessions.pool().leased());
+  r.set_pool_capacity(rt_.sessions.pool().capacity());
+  r.set_uptime_s(std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::steady_clock::now() - started_)
+                     .count());
+  return r;
+}
+
+proto::ShowSessionsReply HeadendAdmin::show_sessions(const proto::ShowSessionsRequest& request) {
+  proto::ShowSessionsReply r;
+  const TimePoint now = rt_.clock.now();
+  const long long now_unix = wall_seconds();
+  rt_.sessions.for_each([&](session::Session& s) {
+    if (admin::matches(request.filter(), s))
+      *r.add_sessions() = admin::make_session_view(s, rt_.policy_for(s.tunnel_group), now, now_unix);
+  });
+  return r;
+}
+
+Result<proto::LogoffReply> HeadendAdmin::logoff(const proto::LogoffRequest& request) {
+  const auto& f = request.filter();
+  bool empty_filter = f.index() == 0 && f.user().empty() && f.protocol().empty() &&
+                      f.tunnel_group().empty() && !f.inactive();
+  if (empty_filter && !request.all())
+    return fail("name the sessions to log off (index, user, protocol, tunnel group, inactive) "
+                "or ask for all");
+  std::vector<std::uint64_t> chosen;
+  rt_.sessions.for_each([&](session::Session& s) {
+    if (admin::matches(f, s)) chosen.push_back(s.index);
+  });
+  proto::LogoffReply r;
+  for (auto index : chosen) {
+    if (session::Session* s = rt_.sessions.find(index)) {
+      log::info("admin_logoff", {{"index", std::to_string(index)},
+                                 {"user", s->user},
+                                 {"ip", session::format_ipv4(s->ip)},
+                                 {"public", s->public_ip + ":" + std::to_string(s->public_port)}});
+      // The client is told at once and exits; the token is revoked with the session (S21).
+      rt_.sessions.end(index, session::EndReason::admin_logoff, true);
+      r.add_logged_off(index);
+    }
+  }
+  return r;
+}
+
+Result<std::string> HeadendAdmin::failover() {
+  return fail("this node is standalone: it has no standby to hand over to (configure [peer])");
+}
+
+Result<std::string> HeadendAdmin::reload() { return reload_configuration(rt_); }
+
+Result<std::string> reload_configuration(Runtime& rt) {
+  const config::Config& old = rt.config;
+  std::error_code ec;
+  if (!std::filesystem::exists(old.source, ec))
+    return fail("running on built-in defaults: there is no configuration file to reload");
+  auto next = config::load_config(old.source);
+  if (!next) {
+    log::warn("reload_refused", {{"reason", next.error()}});
+    return fail("configuration refused, the running one stays: " + next.error());
+  }
+  std::shared_ptr<const auth::UserDb> users = rt.users;
+  if (std::filesystem::exists(next->users_file, ec)) {
+    auto db = auth::UserDb::load(next->users_file);
+    if (!db) {
+      log::warn("reload_refused", {{"reason", db.error()}});
+      return fail("users file refused, the running configuration stays: " + db.error());
+    }
+    users = std::make_shared<const auth::UserDb>(std::move(*db));
+  }
+  std::vector<std::string> kept;
+  auto keep = [&](const char* key, auto config::Config::*field) {
+    if (next.value().*field != old.*field) {
+      kept.push_back(key);
+      next.value().*field = old.*field;
+    }
+  };
+  keep("node.id", &config::Config::node_id);
+  keep("node.listen", &config::Config::listen);
+  keep("node.admin_socket", &config::Config::admin_socket);
+  keep("node.state_dir", &config::Config::state_dir);
+  keep("node.tun_name", &config::Config::tun_name);
+  keep("tls.certificate", &config::Config::tls_certificate);
+  keep("tls.private_key", &config::Config::tls_private_key);
+  keep("pool.ipv4", &config::Config::pool_ipv4);
+  // The TUN device's MTU was sized at startup; a larger policy MTU needs a restart too.
+  rt.config = std::move(*next);
+  rt.users = std::move(users);
+  log::Level level;
+  if (log::parse_level(rt.config.log_level, level)) log::set_level(level);
+  std::string result = "reloaded " + rt.config.source + ": " +
+                       std::to_string(rt.config.policies.size()) + " policies, " +
+                       std::to_string(rt.config.tunnel_groups.size()) + " tunnel groups, " +
+                       std::to_string(rt.users->size()) + " users";
+  if (!kept.empty()) {
+    result += "; needs a restart, running value kept:";
+    for (const auto& k : kept) result += " " + k;
+  }
+  log::info("reloaded", {{"detail", result}});
+  return result;
+}
+
+}  // namespace tandem::server

@@ -1,0 +1,33 @@
+#pragma once
+// The headend's answers to the admin API (status, show, logoff, reload, failover), computed on
+// the I/O thread from the session table and the runtime.
+#include <chrono>
+
+#include "node/admin/admin_server.hpp"
+#include "node/server/runtime.hpp"
+
+namespace tandem::server {
+
+class HeadendAdmin final : public admin::AdminBackend {
+ public:
+  explicit HeadendAdmin(Runtime& rt);
+
+  void post(std::function<void()> work) override;
+  proto::StatusReply status() override;
+  proto::ShowSessionsReply show_sessions(const proto::ShowSessionsRequest& request) override;
+  Result<proto::LogoffReply> logoff(const proto::LogoffRequest& request) override;
+  Result<std::string> failover() override;
+  Result<std::string> reload() override;
+
+ private:
+  Runtime& rt_;
+  std::chrono::steady_clock::time_point started_;
+};
+
+// Re-read the configuration file and the users file. Policies, tunnel groups, routes, DNS,
+// log level and users change in place, without touching a session; keys that need a restart
+// (listen, pool, state_dir, tun_name, tls, node id, admin socket) keep their running values and
+// are named in the result. An invalid file changes nothing.
+Result<std::string> reload_configuration(Runtime& rt);
+
+}  // namespace tandem::server
