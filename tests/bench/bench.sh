@@ -1,0 +1,999 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of tandemd and ocserv, both driven by the real openconnect, in ONE run on
+# ONE network-namespace topology. Not a test: it is not registered with CTest and asserts nothing
+# about speed; it measures and prints one table (also written as Markdown to --out).
+# See tests/bench/README.md for what each figure means. Needs root.
+#
+# Topology (every address lives only inside namespaces this script creates):
+#
+#   client ns  10.200.0.2/24 --veth-- 10.200.0.1/24  headend ns (tandemd or ocserv, :4443 TCP+UDP)
+#                                     10.201.0.1/24 --veth-- 10.201.0.2/24  inside ns (iperf3 -s)
+#   client ns k (k = 1..--clients, memory figure only)
+#              10.210.k.2/24 --veth-- 10.210.k.1/24  headend ns
+#
+# The two servers run in turn in the headend ns on the same address and port; the other one is
+# stopped (and checked to be gone) first. VPN pool 10.77.0.0/24, split route 10.201.0.0/24.
+#
+# Hygiene: traffic stays inside these namespaces; every wait and loop is bounded; the whole run is
+# bounded by --deadline; on EXIT/INT/TERM the trap stops, by PID, everything the script started,
+# then kills whatever is left inside its own namespaces and deletes them.
+
+set -euo pipefail
+shopt -s inherit_errexit
+
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD_DIR=${TANDEM_BUILD_DIR:-$SRC_DIR/build}
+TANDEMD=$BUILD_DIR/node/tandemd
+TANDEMCTL=$BUILD_DIR/node/tandemctl
+OCSERV=${OCSERV:-/usr/sbin/ocserv}
+
+OUT=/tmp/tandem-bench.md
+DURATION=10      # seconds per iperf3 transfer
+CONNECT_RUNS=10  # connect-time samples per server
+LOGIN_RUNS=20    # sequential `openconnect --authenticate` per server
+CLIENTS=5        # concurrent clients for the memory-per-client figure
+MTU=1434         # tandem's policy mtu; 1434 is what ocserv negotiates on a 1500-byte veth
+DEADLINE=570     # seconds, whole run
+KEEP=0
+PERF=0
+SERVERS=(tandem ocserv)
+
+usage() {
+  cat <<EOF
+Usage: $0 [options]          (as root)
+  --out FILE            Markdown copy of the table (default $OUT)
+  --duration S          seconds per iperf3 transfer, 2..120 (default $DURATION)
+  --connect-runs N      connect-time samples per server, 1..50 (default $CONNECT_RUNS)
+  --login-runs N        sequential logins per server for the login rate, 1..200 (default $LOGIN_RUNS)
+  --clients N           concurrent clients for memory per client, 1..50 (default $CLIENTS)
+  --mtu N               tandem's [policy.default] mtu, 576..1434 (default $MTU, ocserv's value)
+  --only tandem|ocserv  benchmark one server only (debugging)
+  --perf                after the measurements, profile each server with perf during an extra
+                        TLS-only and DTLS download; top symbols go to <out>-perf.txt
+  --deadline S          bound for the whole run, 60..3600 (default $DEADLINE)
+  --keep                keep the work directory (logs, configs) even on success
+Environment: TANDEM_BUILD_DIR (default <repo>/build), OCSERV (default /usr/sbin/ocserv).
+EOF
+}
+
+die() {
+  printf '[bench] ERROR: %s\n' "$*" >&2
+  exit 1
+}
+
+int_arg() { # NAME VALUE MIN MAX
+  [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3 && $2 <= $4)) || die "$1 must be an integer in $3..$4, got '$2'"
+  printf '%s\n' "$2"
+}
+
+while (($#)); do
+  case $1 in
+    --out) OUT=${2:?--out needs a value}; shift 2 ;;
+    --duration) DURATION=$(int_arg --duration "${2:-}" 2 120); shift 2 ;;
+    --connect-runs) CONNECT_RUNS=$(int_arg --connect-runs "${2:-}" 1 50); shift 2 ;;
+    --login-runs) LOGIN_RUNS=$(int_arg --login-runs "${2:-}" 1 200); shift 2 ;;
+    --clients) CLIENTS=$(int_arg --clients "${2:-}" 1 50); shift 2 ;;
+    --mtu) MTU=$(int_arg --mtu "${2:-}" 576 1434); shift 2 ;;
+    --deadline) DEADLINE=$(int_arg --deadline "${2:-}" 60 3600); shift 2 ;;
+    --only)
+      [[ ${2:-} == tandem || ${2:-} == ocserv ]] || die "--only takes tandem or ocserv"
+      SERVERS=("$2"); shift 2 ;;
+    --perf) PERF=1; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option '$1'" ;;
+  esac
+done
+
+# ---------------------------------------------------------------------------------------------
+# Names and addresses
+
+BID="tb$$"                  # interface prefix (interface names must fit 15 characters)
+NS_CLI=$BID-cli
+NS_HUB=$BID-hub
+NS_IN=$BID-in
+SERVER_IP=10.200.0.1
+CLIENT_IP=10.200.0.2
+INSIDE_GW=10.201.0.1
+INSIDE_IP=10.201.0.2
+INSIDE_NET=10.201.0.0/24
+POOL_NET=10.77.0.0
+PORT=4443
+URL=https://$SERVER_IP:$PORT/
+IPERF_PORT=5201
+USER_NAME=bench
+PASS="bench-$RANDOM$RANDOM$RANDOM"
+CLK_TCK=$(getconf CLK_TCK)
+
+T0_US=${EPOCHREALTIME/./}
+now_us() { echo "${EPOCHREALTIME/./}"; }
+now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+say() {
+  local ms=$(($(now_ms) - T0_US / 1000))
+  printf '[bench +%d.%ds] %s\n' $((ms / 1000)) $((ms % 1000 / 100)) "$*" >&2
+}
+
+# ---------------------------------------------------------------------------------------------
+# Cleanup: by PID, then whatever is left in our own namespaces, then the namespaces.
+
+PIDS=()
+NETNS=()
+WORK=
+FAILED=1
+
+alive() {
+  local state
+  state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+# Only signal a recorded PID while it is still our child (never a recycled PID of someone else).
+ours() {
+  local ppid
+  ppid=$(awk '/^PPid:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+  [[ $ppid == "$$" ]]
+}
+track() { PIDS+=("$1"); }
+
+cleanup() {
+  local rc=$? i pid ns deadline
+  set +e
+  trap - EXIT INT TERM
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    pid=${PIDS[i]}
+    alive "$pid" && ours "$pid" && kill -TERM "$pid" 2>/dev/null
+  done
+  deadline=$(($(now_ms) + 5000))
+  for pid in "${PIDS[@]}"; do
+    while alive "$pid" && (($(now_ms) < deadline)); do sleep 0.05; done
+    alive "$pid" && ours "$pid" && kill -KILL "$pid" 2>/dev/null
+  done
+  # Backstop: anything still running inside one of OUR namespaces was started by this script.
+  for ns in "${NETNS[@]}"; do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+  done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  for ((i = ${#NETNS[@]} - 1; i >= 0; i--)); do
+    ip netns del "${NETNS[i]}" 2>/dev/null || printf '[bench] warning: could not delete netns %s\n' \
+      "${NETNS[i]}" >&2
+  done
+  if [[ -n $WORK && -d $WORK ]]; then
+    if ((rc == 0 && KEEP == 0 && FAILED == 0)); then
+      rm -rf "$WORK"
+    else
+      printf '[bench] logs kept in %s\n' "$WORK" >&2
+    fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT TERM
+
+(($(id -u) == 0)) || die "needs root (network namespaces, tun devices)"
+
+# Watchdog: bound the whole run; SIGTERM to the main shell runs the trap.
+(
+  s=
+  trap '[[ -n $s ]] && kill "$s" 2>/dev/null; exit 0' TERM
+  sleep "$DEADLINE" &
+  s=$!
+  wait "$s"
+  echo "[bench] watchdog: run exceeded ${DEADLINE}s" >&2
+  kill -TERM $$
+) &
+track $!
+
+# ---------------------------------------------------------------------------------------------
+# Preflight
+
+for tool in openconnect iperf3 jq openssl ocpasswd ip ss ping awk; do
+  command -v "$tool" >/dev/null || die "missing tool: $tool"
+done
+if [[ " ${SERVERS[*]} " == *" ocserv "* ]]; then
+  [[ -x $OCSERV ]] || die "ocserv not found at $OCSERV (apt-get install ocserv)"
+fi
+if [[ " ${SERVERS[*]} " == *" tandem "* ]]; then
+  if [[ ! -x $TANDEMD || ! -x $TANDEMCTL ]]; then
+    say "tandemd/tandemctl missing: ninja -C $BUILD_DIR"
+    timeout 900 ninja -C "$BUILD_DIR" >&2 || die "build failed"
+  fi
+fi
+OC_VERSION=$(openconnect --version 2>/dev/null | sed -n 's/^OpenConnect version //p' | head -n1)
+[[ $OC_VERSION == v9.01* ]] || say "warning: openconnect $OC_VERSION (figures were made with v9.01)"
+OCSERV_VERSION=$("$OCSERV" --version 2>/dev/null | head -n1 || true)
+IPERF_VERSION=$(iperf3 --version 2>/dev/null | head -n1 | awk '{print $2}')
+
+mkdir -p "$(dirname "$OUT")"
+WORK=$(mktemp -d /tmp/tandem-bench.XXXXXX)
+chmod 0755 "$WORK"  # ocserv's workers run as nobody
+VPNC_SCRIPT=$WORK/vpnc-script
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------------------------------------
+# Topology
+
+netns_add() {
+  ip netns add "$1"
+  NETNS+=("$1")
+  ip -n "$1" link set lo up
+}
+
+# veth_pair NS_A IF_A ADDR_A NS_B IF_B ADDR_B: both ends created inside their namespaces.
+veth_pair() {
+  ip -n "$1" link add "$2" type veth peer name "$5" netns "$4"
+  ip -n "$1" addr add "$3" dev "$2"
+  ip -n "$4" addr add "$6" dev "$5"
+  ip -n "$1" link set "$2" up
+  ip -n "$4" link set "$5" up
+}
+
+setup_topology() {
+  local k
+  say "topology: $NS_CLI -- $NS_HUB -- $NS_IN, plus $CLIENTS client namespaces $BID-c1..c$CLIENTS"
+  netns_add "$NS_HUB"
+  netns_add "$NS_CLI"
+  netns_add "$NS_IN"
+  veth_pair "$NS_CLI" "${BID}c0" "$CLIENT_IP/24" "$NS_HUB" "${BID}h0" "$SERVER_IP/24"
+  veth_pair "$NS_HUB" "${BID}hi" "$INSIDE_GW/24" "$NS_IN" "${BID}in" "$INSIDE_IP/24"
+  ip -n "$NS_IN" route add "$POOL_NET/24" via "$INSIDE_GW"
+  ip netns exec "$NS_HUB" sysctl -qw net.ipv4.ip_forward=1
+  for ((k = 1; k <= CLIENTS; k++)); do
+    netns_add "$BID-c$k"
+    veth_pair "$BID-c$k" "${BID}c$k" "10.210.$k.2/24" "$NS_HUB" "${BID}h$k" "10.210.$k.1/24"
+    ip -n "$BID-c$k" route add 10.200.0.0/24 via "10.210.$k.1"
+  done
+}
+
+listening() { # NS PROTO(t|u) PORT
+  ip netns exec "$1" ss -Hn"$2"l "sport = :$3" 2>/dev/null | grep -q .
+}
+
+# poll_until SECONDS CMD...: every 50 ms until CMD succeeds (0) or time is up (1).
+poll_until() {
+  local deadline=$(($(now_ms) + $1 * 1000))
+  shift
+  while true; do
+    if "$@"; then return 0; fi
+    (($(now_ms) < deadline)) || return 1
+    sleep 0.05
+  done
+}
+not_alive() { ! alive "$1"; }
+
+# ---------------------------------------------------------------------------------------------
+# Servers
+
+SERVER=
+SERVER_PID=
+SERVER_LOG=
+PIN=
+
+ppid_of() { awk '/^PPid:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+
+# PIDs in the headend ns that descend from the server we started (ocserv: main, sec-mod, workers).
+server_pids() {
+  local pid p depth
+  [[ -n $SERVER_PID ]] || return 0
+  for pid in $(ip netns pids "$NS_HUB" 2>/dev/null); do
+    p=$pid
+    for ((depth = 0; depth < 8; depth++)); do
+      if [[ $p == "$SERVER_PID" ]]; then
+        echo "$pid"
+        break
+      fi
+      p=$(ppid_of "$p") || break
+      [[ -n $p && $p != 0 && $p != 1 ]] || break
+    done
+  done
+}
+
+sum_status_kb() { # FIELD (VmRSS) over the server's processes
+  local pid total=0 v
+  for pid in $(server_pids); do
+    v=$(awk -v f="$1:" '$1 == f {print $2}' "/proc/$pid/status" 2>/dev/null) || v=0
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+server_rss_kb() { sum_status_kb VmRSS; }
+server_pss_kb() {
+  local pid total=0 v
+  for pid in $(server_pids); do
+    v=$(awk '$1 == "Pss:" {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null) || v=0
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+proc_ticks() { # utime+stime of one PID (comm may contain spaces: cut after the last ')')
+  local s
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  s=${s##*) }
+  awk '{print $12 + $13}' <<<"$s"
+}
+server_ticks() {
+  local pid total=0
+  for pid in $(server_pids); do total=$((total + $(proc_ticks "$pid"))); done
+  echo "$total"
+}
+
+hub_empty() { [[ -z $(ip netns pids "$NS_HUB" 2>/dev/null) ]]; }
+
+write_tandem_config() {
+  local d=$WORK/tandem
+  mkdir -p "$d/state"
+  cat >"$d/tandemd.toml" <<EOF
+[node]
+id = "bench"
+listen = "$SERVER_IP:$PORT"
+admin_socket = "$d/admin.sock"
+state_dir = "$d/state"
+log_level = "info"
+tun_name = "tandem0"
+
+[auth]
+users_file = "$d/users"
+
+[pool]
+ipv4 = "$POOL_NET/24"
+routes = ["$INSIDE_NET"]
+
+[policy.default]
+idle_timeout = "20m"
+session_timeout = "24h"
+dpd_interval = "30s"
+keepalive = "60s"
+mtu = $MTU
+simultaneous_logins = 0
+EOF
+  printf '%s\n' "$PASS" | "$TANDEMCTL" passwd --users-file "$d/users" "$USER_NAME" >/dev/null ||
+    die "tandemctl passwd failed"
+}
+
+write_ocserv_config() {
+  local d=$WORK/ocserv
+  mkdir -p "$d"
+  chmod 0755 "$d"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$d/server-key.pem" -out "$d/server-cert.pem" -days 2 -subj "/CN=vpn.test" \
+    -addext "subjectAltName=DNS:vpn.test,IP:$SERVER_IP" >/dev/null 2>&1 || die "openssl req failed"
+  printf '%s\n%s\n' "$PASS" "$PASS" | timeout 10 ocpasswd -c "$d/passwd" "$USER_NAME" >/dev/null ||
+    die "ocpasswd failed"
+  # anyconnect-protocol.md section 9.7, plus: the bench's pool/route, unlimited clients, no bans.
+  cat >"$d/ocserv.conf" <<EOF
+auth = "plain[passwd=$d/passwd]"
+listen-host = $SERVER_IP
+tcp-port = $PORT
+udp-port = $PORT
+run-as-user = nobody
+run-as-group = nogroup
+socket-file = $d/ocserv-socket
+occtl-socket-file = $d/occtl.socket
+use-occtl = true
+isolate-workers = false
+server-cert = $d/server-cert.pem
+server-key = $d/server-key.pem
+keepalive = 60
+dpd = 30
+mobile-dpd = 30
+tls-priorities = "NORMAL:%SERVER_PRECEDENCE"
+idle-timeout = 1200
+session-timeout = 86400
+cookie-timeout = 300
+max-ban-score = 0
+max-clients = 0
+max-same-clients = 0
+pid-file = $d/ocserv.pid
+device = vpns
+ipv4-network = $POOL_NET
+ipv4-netmask = 255.255.255.0
+route = $POOL_NET/255.255.255.0
+route = 10.201.0.0/255.255.255.0
+cisco-client-compat = true
+banner = "ocserv bench"
+EOF
+}
+
+tandem_ready() {
+  alive "$SERVER_PID" || return 2
+  grep -Eq '^[^ ]+ [a-z]+ listening( |$)' "$SERVER_LOG"
+}
+ocserv_ready() {
+  alive "$SERVER_PID" || return 2
+  listening "$NS_HUB" t "$PORT" && listening "$NS_HUB" u "$PORT"
+}
+
+start_server() {
+  SERVER=$1
+  SERVER_LOG=$WORK/$SERVER/server.log
+  poll_until 10 hub_empty || die "headend ns not empty before starting $SERVER"
+  ! listening "$NS_HUB" t "$PORT" || die "port $PORT already taken in $NS_HUB"
+  case $SERVER in
+    tandem)
+      write_tandem_config
+      : >"$SERVER_LOG"
+      ip netns exec "$NS_HUB" "$TANDEMD" --config "$WORK/tandem/tandemd.toml" >>"$SERVER_LOG" 2>&1 &
+      SERVER_PID=$!
+      track "$SERVER_PID"
+      poll_until 20 tandem_ready || die "tandemd did not start (see $SERVER_LOG)"
+      # `tls_self_signed pin="pin-sha256:..."` (quotes optional)
+      PIN=$(sed -En 's/^[^ ]+ [a-z]+ tls_self_signed .*pin="?(pin-sha256:[A-Za-z0-9+\/=]+).*/\1/p' \
+        "$SERVER_LOG" | tail -n1)
+      ;;
+    ocserv)
+      write_ocserv_config
+      : >"$SERVER_LOG"
+      ip netns exec "$NS_HUB" "$OCSERV" -f -c "$WORK/ocserv/ocserv.conf" >>"$SERVER_LOG" 2>&1 &
+      SERVER_PID=$!
+      track "$SERVER_PID"
+      poll_until 20 ocserv_ready || die "ocserv did not start (see $SERVER_LOG)"
+      PIN=pin-sha256:$(openssl x509 -in "$WORK/ocserv/server-cert.pem" -pubkey -noout |
+        openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
+      ;;
+  esac
+  [[ $PIN =~ ^pin-sha256:[A-Za-z0-9+/]{43}=$ ]] || die "no certificate pin for $SERVER"
+  say "$SERVER started: pid $SERVER_PID, $PIN"
+}
+
+stop_server() {
+  local pid
+  say "stopping $SERVER (SIGTERM to pid $SERVER_PID)"
+  alive "$SERVER_PID" && kill -TERM "$SERVER_PID" 2>/dev/null
+  poll_until 10 not_alive "$SERVER_PID" || kill -KILL "$SERVER_PID" 2>/dev/null || true
+  # Workers (ocserv) must go too; whatever is left in OUR headend ns is ours to kill.
+  if ! poll_until 5 hub_empty; then
+    for pid in $(ip netns pids "$NS_HUB" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+    poll_until 5 hub_empty || die "processes left in $NS_HUB after stopping $SERVER"
+  fi
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+}
+
+# ---------------------------------------------------------------------------------------------
+# openconnect
+
+write_vpnc_script() {
+  cat >"$VPNC_SCRIPT" <<'EOF'
+#!/bin/sh
+# Minimal vpnc-script (anyconnect-protocol.md section 9.3): tun device and split routes only.
+case "$reason" in
+  connect)
+    ip link set dev "$TUNDEV" up mtu "$INTERNAL_IP4_MTU"
+    ip addr add "$INTERNAL_IP4_ADDRESS/32" peer "$INTERNAL_IP4_ADDRESS" dev "$TUNDEV"
+    i=0
+    while [ "$i" -lt "${CISCO_SPLIT_INC:-0}" ]; do
+      eval NET=\$CISCO_SPLIT_INC_${i}_ADDR
+      eval LEN=\$CISCO_SPLIT_INC_${i}_MASKLEN
+      ip route replace "$NET/$LEN" dev "$TUNDEV"
+      i=$((i + 1))
+    done
+    ;;
+  disconnect)
+    ip link set dev "$TUNDEV" down 2>/dev/null || true
+    ;;
+esac
+exit 0
+EOF
+  chmod 0755 "$VPNC_SCRIPT"
+}
+
+declare -A C_PID=() C_LOG=() C_IF=() C_NS=() C_LOGPOS=()
+C_SEQ=0
+
+# client_start ID NS [OPENCONNECT_ARGS...]: background openconnect, password on stdin.
+client_start() {
+  local id=$1 ns=$2
+  shift 2
+  C_SEQ=$((C_SEQ + 1))
+  C_IF[$id]=${BID}t$C_SEQ
+  C_NS[$id]=$ns
+  C_LOG[$id]=$WORK/$SERVER/client-$id.log
+  C_LOGPOS[$id]=$(wc -l <"$SERVER_LOG")  # server log lines before this client
+  ip netns exec "$ns" openconnect --protocol=anyconnect --non-inter --user="$USER_NAME" \
+    --passwd-on-stdin --servercert "$PIN" --script "$VPNC_SCRIPT" --interface "${C_IF[$id]}" \
+    --timestamp "$@" "$URL" >"${C_LOG[$id]}" 2>&1 <<<"$PASS" &
+  C_PID[$id]=$!
+  track "${C_PID[$id]}"
+}
+
+client_ip() {
+  { ip -n "${C_NS[$1]}" -4 -o addr show dev "${C_IF[$1]}" 2>/dev/null || true; } |
+    awk '{split($4, a, "/"); print a[1]; exit}'
+}
+client_mtu() {
+  ip -n "${C_NS[$1]}" -o link show dev "${C_IF[$1]}" 2>/dev/null | grep -Eo 'mtu [0-9]+' | awk '{print $2}'
+}
+client_up() {
+  alive "${C_PID[$1]}" || return 2
+  grep -q 'Configured as ' "${C_LOG[$1]}" && [[ -n $(client_ip "$1") ]]
+}
+client_dtls() { grep -q 'Established DTLS connection' "${C_LOG[$1]}"; }
+
+# tandemd log lines about this client's tunnel KIND (ssl|dtls), logged since the client started.
+tandem_tunnel_up() { # ID KIND
+  local ip
+  ip=$(client_ip "$1")
+  [[ -n $ip ]] || return 1
+  awk -v from="$((C_LOGPOS[$1] + 1))" -v kind="kind=$2" -v ip="ip=$ip" '
+    NR >= from && $3 == "tunnel_up" { k = 0; a = 0
+      for (i = 4; i <= NF; i++) { if ($i == kind) k = 1; if ($i == ip) a = 1 }
+      if (k && a) found = 1 }
+    END { exit !found }' "$SERVER_LOG"
+}
+
+# The server's side of the DTLS tunnel: tandemd logs `tunnel_up ... kind=dtls ... ip=<client>`.
+# (ocserv logs through syslog only; for it the client's log line is the evidence.)
+server_dtls() {
+  case $SERVER in
+    tandem) tandem_tunnel_up "$1" dtls ;;
+    ocserv) return 0 ;;
+  esac
+}
+
+# The client really talked to the server under test: the pin (--servercert) already ties the TLS
+# session to this server's key; on top, the client connected to our address, and the server saw
+# the tunnel (tandemd's log, or ocserv's occtl listing the client's address).
+verify_server() {
+  local id=$1 ip
+  ip=$(client_ip "$id")
+  grep -q "Connected to HTTPS on $SERVER_IP with ciphersuite" "${C_LOG[$id]}" || return 1
+  case $SERVER in
+    tandem) tandem_tunnel_up "$id" ssl ;;
+    ocserv)
+      timeout 5 ip netns exec "$NS_HUB" occtl -s "$WORK/ocserv/occtl.socket" -j show users \
+        2>/dev/null | jq -e --arg ip "$ip" '[.[] | select(.IPv4 == $ip)] | length > 0' >/dev/null
+      ;;
+  esac
+}
+
+# client_stop ID: SIGINT = logout with BYE; bounded wait, then SIGKILL.
+client_stop() {
+  local pid=${C_PID[$1]}
+  alive "$pid" && kill -INT "$pid" 2>/dev/null
+  poll_until 15 not_alive "$pid" || { kill -KILL "$pid" 2>/dev/null || true; }
+  wait "$pid" 2>/dev/null || true
+}
+
+ping_ok() { # NS [COUNT]
+  ip netns exec "$1" ping -n -q -c "${2:-3}" -i 0.2 -W 2 "$INSIDE_IP" >/dev/null 2>&1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Results: R[server.key] = number or a short message.
+
+declare -A R=()
+NOTES=()
+note() { NOTES+=("$*"); say "note: $*"; }
+
+median() { sort -n | awk '{a[NR] = $1} END {if (NR == 0) exit 1; if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+maxof() { sort -n | tail -n1; }
+
+# ---------------------------------------------------------------------------------------------
+# Throughput
+
+IPERF_SRV_PID=
+start_iperf_server() {
+  ip netns exec "$NS_IN" iperf3 -s -B "$INSIDE_IP" -p "$IPERF_PORT" >"$WORK/iperf3-server.log" 2>&1 &
+  IPERF_SRV_PID=$!
+  track "$IPERF_SRV_PID"
+  poll_until 10 listening "$NS_IN" t "$IPERF_PORT" || die "iperf3 -s did not start"
+}
+
+# CSTP (TCP) bytes the client ns moved to/from the headend, for checking which transport carried
+# the data.
+tcp_bytes() { # NS
+  ip netns exec "$1" ss -Htin state established "( dst $SERVER_IP and dport = :$PORT )" 2>/dev/null |
+    grep -Eo 'bytes_(acked|received):[0-9]+' | awk -F: '{s += $2} END {print s + 0}'
+}
+
+# transfer NS DIRECTION(up|down) JSON [CLIENT_ID]: iperf3 from NS to the inside host for
+# DURATION s. Sets X_MBPS (or a message), X_SCPU / X_CCPU (% of one core: server processes, the
+# openconnect process), X_RSS_MAX (KB, server) and X_TCP_MB (MB over CSTP/TCP meanwhile).
+transfer() {
+  local ns=$1 dir=$2 json=$3 id=${4:-} pid t0 t1 s0=0 s1=0 c0=0 c1=0 tb0=0 tb1=0 rss args=()
+  [[ $dir == down ]] && args=(-R)
+  X_MBPS=failed X_SCPU='' X_CCPU='' X_RSS_MAX=0 X_TCP_MB=''
+  if [[ -n $id ]]; then
+    tb0=$(tcp_bytes "$ns")
+    s0=$(server_ticks)
+    c0=$(proc_ticks "${C_PID[$id]}")
+  fi
+  t0=$(now_us)
+  ip netns exec "$ns" iperf3 -c "$INSIDE_IP" -p "$IPERF_PORT" -t "$DURATION" -J "${args[@]}" \
+    >"$json" 2>&1 &
+  pid=$!
+  track "$pid"
+  local deadline=$(($(now_ms) + (DURATION + 30) * 1000))
+  while alive "$pid" && (($(now_ms) < deadline)); do
+    if [[ -n $id ]]; then
+      rss=$(server_rss_kb)
+      ((rss > X_RSS_MAX)) && X_RSS_MAX=$rss
+    fi
+    sleep 0.5
+  done
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    poll_until 5 not_alive "$pid" || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+  t1=$(now_us)
+  if [[ -n $id ]]; then
+    s1=$(server_ticks)
+    c1=$(proc_ticks "${C_PID[$id]}")
+    tb1=$(tcp_bytes "$ns")
+    X_SCPU=$(awk -v d=$((s1 - s0)) -v hz="$CLK_TCK" -v us=$((t1 - t0)) 'BEGIN {printf "%.0f", d / hz / (us / 1e6) * 100}')
+    X_CCPU=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v us=$((t1 - t0)) 'BEGIN {printf "%.0f", d / hz / (us / 1e6) * 100}')
+    X_TCP_MB=$(awk -v b=$((tb1 - tb0)) 'BEGIN {printf "%.1f", b / 1e6}')
+  fi
+  local bps
+  bps=$(jq -r 'if .error then "" else (.end.sum_received.bits_per_second // "") end' "$json" 2>/dev/null) || bps=
+  if [[ -n $bps ]]; then
+    X_MBPS=$(awk -v b="$bps" 'BEGIN {printf "%.0f", b / 1e6}')
+  else
+    X_MBPS="iperf3 failed"
+  fi
+}
+
+# The no-VPN ceiling: plain routing client ns -> headend ns -> inside ns over the same veths.
+measure_ceiling() {
+  say "no-VPN ceiling: iperf3 over the bare veth path, ${DURATION}s each way"
+  ip -n "$NS_CLI" route add "$INSIDE_NET" via "$SERVER_IP"
+  ip -n "$NS_IN" route add 10.200.0.0/24 via "$INSIDE_GW"
+  transfer "$NS_CLI" up "$WORK/iperf-novpn-up.json"
+  R[novpn.up]=$X_MBPS
+  transfer "$NS_CLI" down "$WORK/iperf-novpn-down.json"
+  R[novpn.down]=$X_MBPS
+  ip -n "$NS_CLI" route del "$INSIDE_NET" via "$SERVER_IP"
+  ip -n "$NS_IN" route del 10.200.0.0/24 via "$INSIDE_GW"
+  # From here on the inside host is reachable from a client only through a tunnel.
+  if ip -n "$NS_CLI" route get "$INSIDE_IP" >/dev/null 2>&1; then die "bare route left behind"; fi
+  say "no-VPN: up ${R[novpn.up]} Mbit/s, down ${R[novpn.down]} Mbit/s"
+}
+
+# throughput_mode MODE(dtls|tls): one connection, upload then download.
+throughput_mode() {
+  local mode=$1 id=tp-$1 args=() msg='' route
+  [[ $mode == tls ]] && args=(--no-dtls)
+  say "$SERVER: throughput, $mode"
+  client_start "$id" "$NS_CLI" "${args[@]}"
+  if ! poll_until 30 client_up "$id"; then
+    msg="no tunnel"
+  elif ! verify_server "$id"; then
+    msg="wrong server?"
+  elif [[ $mode == dtls ]]; then
+    if ! poll_until 15 client_dtls "$id" || ! poll_until 5 server_dtls "$id"; then
+      msg="DTLS not established"
+    fi
+  elif client_dtls "$id"; then
+    msg="DTLS used despite --no-dtls"
+  fi
+  if [[ -z $msg ]]; then
+    route=$(ip -n "$NS_CLI" route get "$INSIDE_IP" 2>&1 || true)
+    [[ $route == *" dev ${C_IF[$id]} "* ]] || msg="route not via tunnel"
+  fi
+  if [[ -z $msg ]] && ! poll_until 10 ping_ok "$NS_CLI" 2; then msg="no ping through tunnel"; fi
+  if [[ -n $msg ]]; then
+    note "$SERVER $mode: $msg (client log $(basename "${C_LOG[$id]}"))"
+    R[$SERVER.${mode}_up]=$msg
+    R[$SERVER.${mode}_down]=$msg
+    [[ $mode == dtls ]] && { R[$SERVER.rss_xfer]=$msg; R[$SERVER.cpu_dtls]=$msg; R[$SERVER.ccpu_dtls]=$msg; }
+    [[ $mode == tls ]] && R[$SERVER.cpu_tls]=$msg
+    client_stop "$id"
+    return 0
+  fi
+  R[$SERVER.mtu]=$(client_mtu "$id")
+  R[$SERVER.tls_cipher]=$(sed -n 's/.*Connected to HTTPS on [^ ]* with ciphersuite \(.*\)$/\1/p' "${C_LOG[$id]}" | tail -n1)
+  [[ $mode == dtls ]] && R[$SERVER.dtls_cipher]=$(sed -n 's/.*Established DTLS connection (using [^)]*)\. Ciphersuite \(.*\)\.$/\1/p' "${C_LOG[$id]}" | tail -n1)
+
+  local dir
+  for dir in up down; do
+    transfer "$NS_CLI" "$dir" "$WORK/$SERVER/iperf-$mode-$dir.json" "$id"
+    R[$SERVER.${mode}_$dir]=$X_MBPS
+    R[$SERVER.cpu_${mode}_$dir]=$X_SCPU
+    R[$SERVER.ccpu_${mode}_$dir]=$X_CCPU
+    # Which transport carried it: in DTLS mode CSTP/TCP must stay near zero.
+    local moved_mb
+    moved_mb=$(awk -v m="$X_MBPS" -v d="$DURATION" 'BEGIN {printf "%.0f", (m + 0) * d / 8}')
+    if [[ $mode == dtls ]] && awk -v t="$X_TCP_MB" -v m="$moved_mb" 'BEGIN {exit !(t > 0.1 * m + 1)}'; then
+      note "$SERVER dtls $dir: $X_TCP_MB MB went over CSTP/TCP (DTLS fell back?)"
+      R[$SERVER.${mode}_$dir]="DTLS not carrying data ($X_MBPS)"
+    fi
+    if [[ $mode == dtls ]] && ! alive "${C_PID[$id]}"; then note "$SERVER dtls: client died"; fi
+    [[ $mode == dtls && $dir == down ]] && R[$SERVER.rss_xfer]=$X_RSS_MAX
+    say "$SERVER $mode $dir: ${R[$SERVER.${mode}_$dir]} Mbit/s, server CPU $X_SCPU %, openconnect CPU $X_CCPU %, TCP $X_TCP_MB MB"
+  done
+  if [[ $mode == dtls ]] && grep -Eiq 'DTLS (Dead Peer|handshake (failed|timed out))|Failed to .*DTLS' "${C_LOG[$id]}"; then
+    note "$SERVER: DTLS trouble in the client log: $(grep -Eim1 'DTLS (Dead Peer|handshake (failed|timed out))|Failed to .*DTLS' "${C_LOG[$id]}")"
+  fi
+  R[$SERVER.cpu_dtls]=${R[$SERVER.cpu_dtls_down]:-}
+  R[$SERVER.ccpu_dtls]=${R[$SERVER.ccpu_dtls_down]:-}
+  R[$SERVER.cpu_tls]=${R[$SERVER.cpu_tls_down]:-}
+  client_stop "$id"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Connect time and login rate
+
+# Probe inside the client ns: ping until the first echo is answered; prints the wall-clock time.
+# Before the tun exists ping fails at once (no route); 4000 tries bound it (~30 s).
+PROBE='for ((i = 0; i < 4000; i++)); do
+  if ping -n -q -c 1 -W 0.2 '"$INSIDE_IP"' >/dev/null 2>&1; then echo "${EPOCHREALTIME/./}"; exit 0; fi
+  sleep 0.005
+done; exit 1'
+
+measure_connect() {
+  local i id t0 t1 ms times=() failed=0 dtls=0
+  say "$SERVER: connect time (openconnect start -> first ping answered), $CONNECT_RUNS runs"
+  for ((i = 1; i <= CONNECT_RUNS; i++)); do
+    id=ct$i
+    t0=$(now_us)
+    client_start "$id" "$NS_CLI"
+    t1=$(timeout 40 ip netns exec "$NS_CLI" bash -c "$PROBE" 2>/dev/null) || t1=
+    if [[ -n $t1 ]] && poll_until 5 client_up "$id" && verify_server "$id"; then
+      ms=$(((t1 - t0) / 1000))
+      times+=("$ms")
+      client_dtls "$id" && dtls=$((dtls + 1))
+    else
+      failed=$((failed + 1))
+      note "$SERVER connect run $i failed (client log $(basename "${C_LOG[$id]}"))"
+    fi
+    client_stop "$id"
+  done
+  if ((${#times[@]})); then
+    R[$SERVER.conn_med]=$(printf '%s\n' "${times[@]}" | median)
+    R[$SERVER.conn_max]=$(printf '%s\n' "${times[@]}" | maxof)
+  else
+    R[$SERVER.conn_med]=failed
+    R[$SERVER.conn_max]=failed
+  fi
+  ((failed == 0)) || R[$SERVER.conn_med]="${R[$SERVER.conn_med]} ($failed of $CONNECT_RUNS failed)"
+  say "$SERVER connect ms: ${times[*]:-none}; DTLS up at first ping in $dtls of ${#times[@]}"
+  R[$SERVER.conn_all]="${times[*]:-}"
+}
+
+measure_logins() {
+  local i t0 t1 ok=0 log
+  say "$SERVER: login rate, $LOGIN_RUNS sequential openconnect --authenticate"
+  t0=$(now_us)
+  for ((i = 1; i <= LOGIN_RUNS; i++)); do
+    log=$WORK/$SERVER/auth-$i.log
+    if timeout 20 ip netns exec "$NS_CLI" openconnect --protocol=anyconnect --authenticate \
+      --non-inter --user="$USER_NAME" --passwd-on-stdin --servercert "$PIN" "$URL" \
+      >"$log" 2>&1 <<<"$PASS" && grep -q '^COOKIE=' "$log" &&
+      grep -q "Connected to HTTPS on $SERVER_IP with ciphersuite" "$log"; then
+      ok=$((ok + 1))
+    fi
+  done
+  t1=$(now_us)
+  R[$SERVER.login_rate]=$(awk -v n="$ok" -v us=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (us / 1e6)}')
+  ((ok == LOGIN_RUNS)) || {
+    note "$SERVER: only $ok of $LOGIN_RUNS logins succeeded"
+    R[$SERVER.login_rate]="${R[$SERVER.login_rate]} ($((LOGIN_RUNS - ok)) failed)"
+  }
+  say "$SERVER login rate: ${R[$SERVER.login_rate]}/s"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Memory per connected client
+
+measure_clients() {
+  local k id rss0 pss0 rss1 pss1 up=0 dtls=0 ids=()
+  say "$SERVER: memory per client, $CLIENTS clients in $BID-c1..c$CLIENTS"
+  sleep 1
+  rss0=$(server_rss_kb)
+  pss0=$(server_pss_kb)
+  for ((k = 1; k <= CLIENTS; k++)); do
+    id=mc$k
+    ids+=("$id")
+    client_start "$id" "$BID-c$k"
+    if poll_until 30 client_up "$id" && verify_server "$id"; then up=$((up + 1)); fi
+  done
+  for id in "${ids[@]}"; do
+    if poll_until 15 client_dtls "$id" && poll_until 5 server_dtls "$id"; then dtls=$((dtls + 1)); fi
+  done
+  for id in "${ids[@]}"; do ping_ok "${C_NS[$id]}" 2 || note "$SERVER: client $id: no ping"; done
+  sleep 1
+  rss1=$(server_rss_kb)
+  pss1=$(server_pss_kb)
+  R[$SERVER.procs]=$(server_pids | wc -l)
+  if ((up == CLIENTS)); then
+    R[$SERVER.mem_rss]=$(((rss1 - rss0) / CLIENTS))
+    R[$SERVER.mem_pss]=$(((pss1 - pss0) / CLIENTS))
+  else
+    R[$SERVER.mem_rss]="only $up of $CLIENTS connected"
+    R[$SERVER.mem_pss]=${R[$SERVER.mem_rss]}
+  fi
+  ((dtls == CLIENTS)) || note "$SERVER: DTLS established for $dtls of $CLIENTS memory-test clients"
+  R[$SERVER.rss_n]=$rss1
+  say "$SERVER: RSS $rss0 -> $rss1 KB, PSS $pss0 -> $pss1 KB with $up clients ($dtls DTLS), ${R[$SERVER.procs]} processes"
+  for id in "${ids[@]}"; do client_stop "$id"; done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Optional profile (after the measurements, so perf does not disturb them)
+
+PERF_OUT=${OUT%.md}-perf.txt
+profile_server() {
+  local mode id args=() pid ppid data
+  command -v perf >/dev/null || { note "perf not installed: no profile"; return 0; }
+  for mode in tls dtls; do
+    id=perf-$mode
+    args=()
+    [[ $mode == tls ]] && args=(--no-dtls)
+    client_start "$id" "$NS_CLI" "${args[@]}"
+    if ! poll_until 30 client_up "$id" || { [[ $mode == dtls ]] && ! poll_until 15 client_dtls "$id"; }; then
+      note "$SERVER perf $mode: tunnel not up"
+      client_stop "$id"
+      continue
+    fi
+    data=$WORK/$SERVER/perf-$mode.data
+    local pids
+    pids=$(server_pids | paste -sd, -)
+    ip netns exec "$NS_CLI" iperf3 -c "$INSIDE_IP" -p "$IPERF_PORT" -t "$DURATION" -R \
+      >"$WORK/$SERVER/iperf-perf-$mode.txt" 2>&1 &
+    pid=$!
+    track "$pid"
+    sleep 1
+    timeout $((DURATION + 10)) perf record -q -F 499 -g -p "$pids" -o "$data" -- \
+      sleep $((DURATION > 3 ? DURATION - 2 : 1)) >/dev/null 2>&1 &
+    ppid=$!
+    track "$ppid"
+    poll_until $((DURATION + 15)) not_alive "$ppid" || kill -KILL "$ppid" 2>/dev/null || true
+    wait "$ppid" 2>/dev/null || true
+    poll_until $((DURATION + 15)) not_alive "$pid" || kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    {
+      echo "===== $SERVER, $mode download ($(grep -E 'receiver' "$WORK/$SERVER/iperf-perf-$mode.txt" | tail -n1 | awk '{print $7, $8}')), pids $pids"
+      timeout 120 perf report -i "$data" --no-children --sort comm,dso,symbol --stdio -g none \
+        --percent-limit 1 2>/dev/null | grep -Ev '^(#|$)' | head -n 40
+      echo
+    } >>"$PERF_OUT"
+    client_stop "$id"
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# One server, all figures
+
+bench_server() {
+  start_server "$1"
+  sleep 1
+  R[$SERVER.rss_idle]=$(server_rss_kb)
+  measure_clients
+  measure_connect
+  measure_logins
+  throughput_mode dtls
+  throughput_mode tls
+  ((PERF)) && profile_server
+  stop_server
+}
+
+# ---------------------------------------------------------------------------------------------
+# Table
+
+is_num() { [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; }
+kb_to_mb() { is_num "$1" && awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}' || printf '%s' "$1"; }
+
+# CPU per Gbit/s (derived): % of one core per Gbit/s moved.
+derive() {
+  local s
+  for s in "${SERVERS[@]}"; do
+    if is_num "${R[$s.cpu_dtls]:-x}" && is_num "${R[$s.dtls_down]:-x}" && [[ ${R[$s.dtls_down]} != 0 ]]; then
+      R[$s.cpu_per_gbit]=$(awk -v c="${R[$s.cpu_dtls]}" -v m="${R[$s.dtls_down]}" 'BEGIN {printf "%.0f", c / (m / 1000)}')
+    fi
+    if is_num "${R[$s.cpu_tls]:-x}" && is_num "${R[$s.tls_down]:-x}" && [[ ${R[$s.tls_down]} != 0 ]]; then
+      R[$s.cpu_per_gbit_tls]=$(awk -v c="${R[$s.cpu_tls]}" -v m="${R[$s.tls_down]}" 'BEGIN {printf "%.0f", c / (m / 1000)}')
+    fi
+    for k in rss_idle rss_xfer rss_n; do R[$s.$k]=$(kb_to_mb "${R[$s.$k]:-}"); done
+  done
+}
+
+# key|figure|better (higher/lower/-)|no-VPN key
+ROWS=(
+  "dtls_up|throughput DTLS upload (Mbit/s)|higher|novpn.up"
+  "dtls_down|throughput DTLS download (Mbit/s)|higher|novpn.down"
+  "tls_up|throughput TLS-only upload (Mbit/s)|higher|novpn.up"
+  "tls_down|throughput TLS-only download (Mbit/s)|higher|novpn.down"
+  "conn_med|connect: openconnect start -> first ping, median (ms)|lower|"
+  "conn_max|connect: openconnect start -> first ping, max (ms)|lower|"
+  "login_rate|sequential logins (openconnect --authenticate) per s|higher|"
+  "rss_idle|server RSS idle, all processes (MB)|lower|"
+  "rss_xfer|server RSS during DTLS download, 1 client (MB)|lower|"
+  "cpu_dtls|server CPU during DTLS download (% of one core)|lower|"
+  "cpu_per_gbit|server CPU per Gbit/s, DTLS download (%)|lower|"
+  "cpu_tls|server CPU during TLS-only download (% of one core)|lower|"
+  "cpu_per_gbit_tls|server CPU per Gbit/s, TLS-only download (%)|lower|"
+  "ccpu_dtls|openconnect CPU during DTLS download (% of one core)|-|"
+  "mem_rss|memory per connected client, RSS growth (KB)|lower|"
+  "mem_pss|memory per connected client, PSS growth (KB)|lower|"
+  "rss_n|server RSS with N clients connected (MB)|lower|"
+  "procs|server processes with N clients connected|-|"
+)
+
+render() {
+  local row key label better nv s cells=() tv ov ratio verdict
+  local -a table=()
+  table+=("figure|better|no VPN|tandem|ocserv|tandem/ocserv")
+  for row in "${ROWS[@]}"; do
+    IFS='|' read -r key label better nv <<<"$row"
+    label=${label//N clients/$CLIENTS clients}
+    tv=${R[tandem.$key]:-n/a}
+    ov=${R[ocserv.$key]:-n/a}
+    [[ " ${SERVERS[*]} " == *" tandem "* ]] || tv="(not run)"
+    [[ " ${SERVERS[*]} " == *" ocserv "* ]] || ov="(not run)"
+    ratio="—"
+    if is_num "$tv" && is_num "$ov" && [[ $ov != 0 && $ov != 0.0 ]]; then
+      ratio=$(awk -v a="$tv" -v b="$ov" 'BEGIN {printf "%.2f", a / b}')
+      verdict=
+      case $better in
+        higher) verdict=$(awk -v r="$ratio" 'BEGIN {print (r >= 1.03) ? "tandem better" : (r <= 0.97) ? "tandem worse" : "same"}') ;;
+        lower) verdict=$(awk -v r="$ratio" 'BEGIN {print (r <= 0.97) ? "tandem better" : (r >= 1.03) ? "tandem worse" : "same"}') ;;
+      esac
+      [[ -n $verdict ]] && ratio="$ratio ($verdict)"
+    fi
+    table+=("$label|${better/-/—}|${nv:+${R[$nv]:-n/a}}|$tv|$ov|$ratio")
+  done
+  # Padded Markdown: readable on a terminal and valid Markdown.
+  local -a w=(0 0 0 0 0 0)
+  local line i c
+  for line in "${table[@]}"; do
+    IFS='|' read -r -a cells <<<"$line"
+    for i in 0 1 2 3 4 5; do
+      c=${cells[i]:-}
+      if ((${#c} > w[i])); then w[i]=${#c}; fi
+    done
+  done
+  local n=0
+  for line in "${table[@]}"; do
+    IFS='|' read -r -a cells <<<"$line"
+    printf '|'
+    for i in 0 1 2 3 4 5; do printf ' %-*s |' "${w[i]}" "${cells[i]:-}"; done
+    printf '\n'
+    if ((n == 0)); then
+      printf '|'
+      for i in 0 1 2 3 4 5; do printf -- '-%s-|' "$(printf '%*s' "${w[i]}" '' | tr ' ' -)"; done
+      printf '\n'
+    fi
+    n=$((n + 1))
+  done
+}
+
+report() {
+  local s
+  echo "# Tandem vs ocserv, side by side"
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, kernel $(uname -r), load average before: $LOAD_BEFORE," \
+    "after: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "openconnect $OC_VERSION, $OCSERV_VERSION, iperf3 $IPERF_VERSION; tandemd $(git -C "$SRC_DIR" describe --always --dirty 2>/dev/null || echo '?')."
+  echo "iperf3 ${DURATION}s per transfer; connect time over $CONNECT_RUNS runs; login rate over $LOGIN_RUNS logins; $CLIENTS clients for memory."
+  echo
+  render
+  echo
+  echo "Notes:"
+  for s in "${SERVERS[@]}"; do
+    echo "- $s: TLS ${R[$s.tls_cipher]:-?}; DTLS ${R[$s.dtls_cipher]:-?}; client tun MTU ${R[$s.mtu]:-?}; connect times (ms): ${R[$s.conn_all]:-?}."
+  done
+  echo "- Ratio is tandem/ocserv; 'better' says which direction wins; within ±3 % is 'same'."
+  echo "- CPU: utime+stime of all server processes (ocserv: main, sec-mod, workers) over the transfer, as % of one core."
+  echo "- Memory per client: (sum RSS or PSS with $CLIENTS clients − before) / $CLIENTS; ocserv forks one worker per client, so RSS counts shared pages once per worker; PSS splits them."
+  echo "- DTLS figures are only reported when the client logged 'Established DTLS connection' (and tandemd logged tunnel_up kind=dtls), and CSTP/TCP stayed idle during the transfer."
+  local n
+  for n in "${NOTES[@]}"; do echo "- $n"; done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Main
+
+say "work dir $WORK; servers: ${SERVERS[*]}; ${DURATION}s transfers; deadline ${DEADLINE}s"
+setup_topology
+write_vpnc_script
+start_iperf_server
+measure_ceiling
+for s in "${SERVERS[@]}"; do
+  mkdir -p "$WORK/$s"
+  bench_server "$s"
+done
+derive
+report >"$OUT"
+cat "$OUT"
+((PERF)) && [[ -s $PERF_OUT ]] && say "perf top symbols in $PERF_OUT"
+say "table written to $OUT"
+FAILED=0
