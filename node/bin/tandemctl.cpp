@@ -3,8 +3,9 @@
 //   tandemctl [--socket PATH] COMMAND [ARGS...]
 //
 // Commands are rows in kCommands; each parses its own arguments. Commands that talk to a running
-// tandemd (status, show sessions, logoff, failover, reload) will use `Globals::socket`, the
-// daemon's admin socket; passwd works on the users file directly and needs no daemon.
+// tandemd (status, show sessions, logoff, failover, reload) use `Globals::socket`, the daemon's
+// admin socket, through admin::AdminClient; passwd works on the users file and needs no daemon.
+// Exit codes: 0 done, 1 the daemon or the connection said no (reason on stderr), 2 usage.
 #include <openssl/crypto.h>
 #include <termios.h>
 #include <unistd.h>
@@ -16,6 +17,9 @@
 #include <string_view>
 #include <vector>
 
+#include "node/admin/admin_client.hpp"
+#include "node/admin/ctl_args.hpp"
+#include "node/admin/format.hpp"
 #include "node/auth/users.hpp"
 #include "node/config/defaults.hpp"
 
@@ -29,7 +33,8 @@ struct Globals {
   std::string socket = tandem::defaults::kAdminSocket;
 };
 
-using Args = std::vector<std::string_view>;  // what follows the command name
+using Args = tandem::admin::CtlArgs;  // what follows the command name
+using tandem::admin::take_option;
 
 struct Command {
   std::string_view name;
@@ -38,9 +43,29 @@ struct Command {
   int (*run)(const Globals&, const Args&);
 };
 
+int cmd_status(const Globals& globals, const Args& args);
+int cmd_show(const Globals& globals, const Args& args);
+int cmd_logoff(const Globals& globals, const Args& args);
+int cmd_failover(const Globals& globals, const Args& args);
+int cmd_reload(const Globals& globals, const Args& args);
 int cmd_passwd(const Globals& globals, const Args& args);
 
 constexpr Command kCommands[] = {
+    {"status", "status [--json]", "The node: role, peer, sessions, tunnels, address pool.",
+     cmd_status},
+    {"show", "show sessions [--detail] [FILTER...] [--json]",
+     "List sessions, in brief or (--detail) every field of each session and tunnel.\n"
+     "      FILTER (combined with AND): --index N, --user U, --protocol ssl|dtls,\n"
+     "      --tunnel-group G, --inactive (no SSL tunnel: waiting for the client to resume).",
+     cmd_show},
+    {"logoff", "logoff (FILTER... | --all) [--json]",
+     "End the chosen sessions now: connected clients are told and exit, tokens stop\n"
+     "      working, addresses are freed. FILTER as for show sessions.",
+     cmd_logoff},
+    {"failover", "failover [--json]", "Hand the active role to the standby (drill).", cmd_failover},
+    {"reload", "reload [--json]",
+     "Re-read the configuration and users file; a refused file leaves the running one.",
+     cmd_reload},
     {"passwd", "passwd [--users-file FILE] USER",
      "Set USER's password in the users file, adding USER if new. The password is the\n"
      "      first line of stdin; on a terminal it is asked for twice.",
@@ -61,30 +86,124 @@ void usage(std::FILE* out) {
   std::fprintf(out, "\ndefaults: --users-file %s\n", tandem::defaults::kUsersFile);
 }
 
+int help() {
+  usage(stdout);
+  return kExitOk;
+}
+
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "tandemctl: %s\n\n", message.c_str());
   usage(stderr);
   return kExitUsage;
 }
 
-// Accepts "--name VALUE" and "--name=VALUE"; advances `i` past what it used. nullopt when
-// args[i] is not this option; a missing value is reported through `missing`.
-std::optional<std::string> take_option(const Args& args, std::size_t& i, std::string_view name,
-                                       bool& missing) {
-  const std::string_view a = args[i];
-  if (a == name) {
-    if (i + 1 >= args.size()) {
-      missing = true;
-      return std::nullopt;
-    }
-    i += 1;
-    return std::string(args[i]);
+// ---------------------------------------------------------------------------------------------
+// Commands that talk to tandemd
+
+using tandem::admin::AdminClient;
+
+int failed(const std::string& message) {
+  std::fprintf(stderr, "tandemctl: %s\n", message.c_str());
+  return kExitFailed;
+}
+
+// Prints a reply as JSON (the stable schema of docs/admin-json.md) or as text.
+template <class Reply, class Text>
+int print_reply(const tandem::Result<Reply>& reply, bool json, Text text) {
+  if (!reply) return failed(reply.error());
+  std::string out;
+  if (json) {
+    auto j = tandem::admin::to_json(*reply);
+    if (!j) return failed(j.error());
+    out = std::move(*j);
+  } else {
+    out = text(*reply);
   }
-  if (a.size() > name.size() && a.substr(0, name.size()) == name && a[name.size()] == '=') {
-    return std::string(a.substr(name.size() + 1));
+  std::fputs(out.c_str(), stdout);
+  return std::fflush(stdout) == 0 ? kExitOk : kExitFailed;
+}
+
+// Connects, makes one call and prints its reply.
+template <class Call, class Text>
+int call_daemon(const Globals& globals, bool json, Call call, Text text) {
+  auto client = AdminClient::connect(globals.socket);
+  if (!client) return failed(client.error());
+  return print_reply(call(**client), json, text);
+}
+
+// The options of a command whose only one is --json. nullopt: go on; a value: exit with it.
+std::optional<int> parse_json_only(std::string_view cmd, const Args& args, bool& json) {
+  for (const std::string_view a : args) {
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--help" || a == "-h") {
+      usage(stdout);
+      return kExitOk;
+    } else {
+      return usage_error(std::string(cmd) + ": unexpected argument '" + std::string(a) + "'");
+    }
   }
   return std::nullopt;
 }
+
+int cmd_status(const Globals& globals, const Args& args) {
+  bool json = false;
+  if (auto exit = parse_json_only("status", args, json)) return *exit;
+  return call_daemon(
+      globals, json, [](AdminClient& c) { return c.status(); },
+      [](const auto& r) { return tandem::admin::format_status(r); });
+}
+
+int cmd_show(const Globals& globals, const Args& args) {
+  if (args.empty() || args[0] != "sessions") {
+    if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) return help();
+    return usage_error("show: expected 'show sessions'");
+  }
+  auto sel = tandem::admin::parse_selection(Args(args.begin() + 1, args.end()),
+                                            tandem::admin::SelectionFor::show);
+  if (!sel) return usage_error(sel.error());
+  if (sel->help) return help();
+  tandem::proto::ShowSessionsRequest request;
+  *request.mutable_filter() = sel->filter;
+  const bool detail = sel->detail;
+  return call_daemon(
+      globals, sel->json, [&](AdminClient& c) { return c.show_sessions(request); },
+      [&](const auto& r) {
+        return detail ? tandem::admin::format_sessions_detail(r)
+                      : tandem::admin::format_sessions_brief(r);
+      });
+}
+
+int cmd_logoff(const Globals& globals, const Args& args) {
+  auto sel = tandem::admin::parse_selection(args, tandem::admin::SelectionFor::logoff);
+  if (!sel) return usage_error(sel.error());
+  if (sel->help) return help();
+  tandem::proto::LogoffRequest request;
+  *request.mutable_filter() = sel->filter;
+  request.set_all(sel->all);
+  return call_daemon(
+      globals, sel->json, [&](AdminClient& c) { return c.logoff(request); },
+      [](const auto& r) { return tandem::admin::format_logoff(r); });
+}
+
+int cmd_failover(const Globals& globals, const Args& args) {
+  bool json = false;
+  if (auto exit = parse_json_only("failover", args, json)) return *exit;
+  return call_daemon(
+      globals, json, [](AdminClient& c) { return c.failover(); },
+      [](const auto& r) { return r.result() + '\n'; });
+}
+
+int cmd_reload(const Globals& globals, const Args& args) {
+  bool json = false;
+  if (auto exit = parse_json_only("reload", args, json)) return *exit;
+  return call_daemon(
+      globals, json, [](AdminClient& c) { return c.reload(); },
+      [](const auto& r) { return r.result() + '\n'; });
+}
+
+// ---------------------------------------------------------------------------------------------
+// passwd
 
 // Turns terminal echo off for its lifetime, so a typed password is not shown.
 class NoEcho {

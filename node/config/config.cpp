@@ -83,6 +83,16 @@ bool valid_listen(const std::string& s) {
   return value <= 65535;
 }
 
+// "10.200.0.10/24": an interface address, host bits allowed.
+bool valid_address_prefix(const std::string& s) {
+  auto slash = s.find('/');
+  if (slash == std::string::npos || !session::parse_ipv4(s.substr(0, slash))) return false;
+  const std::string p = s.substr(slash + 1);
+  if (p.empty() || p.size() > 2 || p.find_first_not_of("0123456789") != std::string::npos) return false;
+  int prefix = std::stoi(p);
+  return prefix >= 1 && prefix <= 32;
+}
+
 bool valid_tun_name(const std::string& s) {
   // IFNAMSIZ is 16 with the NUL; the kernel also refuses "." and "..".
   return valid_name(s) && s.size() <= 15 && s != "." && s != "..";
@@ -238,6 +248,7 @@ class Reader {
   }
 
   void read_node(const toml::table& t, Config& c);
+  void read_peer(const toml::table& t, Config& c);
   void read_pool(const toml::table& t, Config& c);
   Policy read_policy(const toml::table& t, const std::string& name, const std::string& prefix);
   TunnelGroup read_tunnel_group(const toml::table& t, const std::string& name,
@@ -250,7 +261,21 @@ class Reader {
 
 void Reader::read_node(const toml::table& t, Config& c) {
   const std::string p = "node";
-  check_keys(t, p, {"id", "listen", "admin_socket", "state_dir", "log_level", "tun_name"});
+  check_keys(t, p,
+             {"id", "listen", "admin_socket", "state_dir", "log_level", "tun_name",
+              "service_address", "service_interface", "inside_address", "inside_interface",
+              "metrics_listen"});
+  const char* kPrefixShape = "\"ip/prefix\" (IPv4 address and prefix length 1..32)";
+  string_key(t, p, "service_address", c.service_address, kPrefixShape, valid_address_prefix);
+  string_key(t, p, "service_interface", c.service_interface, "an interface name", valid_tun_name);
+  string_key(t, p, "inside_address", c.inside_address, kPrefixShape, valid_address_prefix);
+  string_key(t, p, "inside_interface", c.inside_interface, "an interface name", valid_tun_name);
+  string_key(t, p, "metrics_listen", c.metrics_listen,
+             "\"ip:port\" (IPv4 address, port 1..65535)", valid_listen);
+  if (c.service_address.empty() != c.service_interface.empty())
+    error(p, "service_address and service_interface must be given together", &t);
+  if (c.inside_address.empty() != c.inside_interface.empty())
+    error(p, "inside_address and inside_interface must be given together", &t);
   string_key(t, p, "id", c.node_id, kNameShape, valid_name);
   string_key(t, p, "listen", c.listen, "\"ip:port\" (IPv4 address, port 1..65535)", valid_listen);
   path_key(t, p, "admin_socket", c.admin_socket, sizeof(sockaddr_un::sun_path) - 1);
@@ -321,10 +346,32 @@ TunnelGroup Reader::read_tunnel_group(const toml::table& t, const std::string& n
   return group;
 }
 
+void Reader::read_peer(const toml::table& t, Config& c) {
+  const std::string p = "peer";
+  check_keys(t, p, {"listen", "address", "ca", "certificate", "private_key", "priority",
+                    "poll_interval", "hold_time"});
+  Peer& peer = c.peer;
+  peer.enabled = true;
+  const char* kEndpoint = "\"ip:port\" (IPv4 address, port 1..65535)";
+  string_key(t, p, "listen", peer.listen, kEndpoint, valid_listen);
+  string_key(t, p, "address", peer.address, kEndpoint, valid_listen);
+  path_key(t, p, "ca", peer.ca);
+  path_key(t, p, "certificate", peer.certificate);
+  path_key(t, p, "private_key", peer.private_key);
+  int_key(t, p, "priority", peer.priority, 0, 65535);
+  duration_key(t, p, "poll_interval", peer.poll_interval, false);
+  duration_key(t, p, "hold_time", peer.hold_time, false);
+  for (const char* key : {"listen", "address", "ca", "certificate", "private_key"}) {
+    if (t.get(key) == nullptr) error(p + "." + key, "required in [peer] (mutual TLS to the peer)", &t);
+  }
+  if (peer.hold_time <= peer.poll_interval)
+    error(p + ".hold_time", "must be longer than peer.poll_interval", &t);
+}
+
 Result<Config> Reader::read(const toml::table& root) {
   Config c = default_config();
   c.source = source_;
-  check_keys(root, "", {"node", "tls", "auth", "pool", "policy", "tunnel_group"});
+  check_keys(root, "", {"node", "tls", "auth", "pool", "policy", "tunnel_group", "peer"});
 
   if (const auto* t = table(root, "", "node")) read_node(*t, c);
   if (const auto* t = table(root, "", "tls")) {
@@ -340,6 +387,7 @@ Result<Config> Reader::read(const toml::table& root) {
     path_key(*t, "auth", "users_file", c.users_file);
   }
   if (const auto* t = table(root, "", "pool")) read_pool(*t, c);
+  if (const auto* t = table(root, "", "peer")) read_peer(*t, c);
 
   named_tables(root, "policy",
                [&](const std::string& name, const std::string& prefix, const toml::table& t) {
@@ -373,6 +421,8 @@ Config default_config() {
   c.tun_name = defaults::kTunName;
   c.users_file = defaults::kUsersFile;
   c.pool_ipv4 = defaults::kPoolIpv4;
+  c.peer.poll_interval = defaults::kPollInterval;
+  c.peer.hold_time = defaults::kHoldTime;
   c.policies[defaults::kPolicyName] = builtin_policy(defaults::kPolicyName);
   c.tunnel_groups[defaults::kTunnelGroupName] =
       TunnelGroup{defaults::kTunnelGroupName, defaults::kPolicyName};

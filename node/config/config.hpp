@@ -27,6 +27,19 @@ struct TunnelGroup {
   std::string policy;  // name of a Policy
 };
 
+// [peer]: the other node of this member. Absent = a standalone node (still persistent).
+struct Peer {
+  bool enabled = false;
+  std::string listen;   // "ip:port" our replication server listens on
+  std::string address;  // "ip:port" of the peer's replication server
+  std::string ca;       // CA that signed both nodes' certificates (mutual TLS)
+  std::string certificate;
+  std::string private_key;
+  int priority = 100;   // breaks ties when both nodes start at once (higher wins)
+  Duration poll_interval;  // heartbeat period
+  Duration hold_time;      // silence after which the standby promotes itself
+};
+
 struct Config {
   std::string source;  // file path, or "<built-in defaults>"
 
@@ -37,6 +50,14 @@ struct Config {
   std::string state_dir;
   std::string log_level;  // debug|info|warn|error
   std::string tun_name;
+  // The member's service address (moves with the active role), "ip/prefix" on an interface;
+  // empty = the node's own address serves (single node). inside_*: the same on the inside
+  // network, where the pool is routed to.
+  std::string service_address;
+  std::string service_interface;
+  std::string inside_address;
+  std::string inside_interface;
+  std::string metrics_listen;  // "ip:port" for Prometheus text; empty = off
 
   // [tls]; empty = self-signed certificate made in state_dir
   std::string tls_certificate;
@@ -49,6 +70,8 @@ struct Config {
   std::string pool_ipv4;  // CIDR
   std::vector<std::string> dns;
   std::vector<std::string> routes;  // split-include CIDRs; empty = full tunnel
+
+  Peer peer;
 
   std::map<std::string, Policy> policies;           // always has "default"
   std::map<std::string, TunnelGroup> tunnel_groups;  // always has "default"

@@ -43,6 +43,11 @@ inline constexpr std::size_t kMaxTunnelWriteQueue = 512;
 }  // namespace tandem::defaults
 
 namespace tandem::defaults {
+// Replication (S18: a crash failover must be visible to clients within seconds).
+inline constexpr auto kPollInterval = std::chrono::milliseconds(500);
+inline constexpr auto kHoldTime = std::chrono::milliseconds(3000);
+inline constexpr auto kAckTimeout = std::chrono::milliseconds(1000);
+
 // TLS connections that have not (yet) become tunnels; beyond this new ones are refused.
 inline constexpr std::size_t kMaxFrontConnections = 4096;
 }  // namespace tandem::defaults

@@ -19,6 +19,7 @@
 # then kills whatever is left inside its own namespaces and deletes them.
 
 set -euo pipefail
+set -o errtrace
 shopt -s inherit_errexit
 
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -52,7 +53,8 @@ Usage: $0 [options]          (as root)
                         TLS-only and DTLS download; top symbols go to <out>-perf.txt
   --deadline S          bound for the whole run, 60..3600 (default $DEADLINE)
   --keep                keep the work directory (logs, configs) even on success
-Environment: TANDEM_BUILD_DIR (default <repo>/build), OCSERV (default /usr/sbin/ocserv).
+Environment: TANDEM_BUILD_DIR (default <repo>/build), OCSERV (default /usr/sbin/ocserv),
+  OC_VERBOSITY (openconnect's, default -v; -vv logs every packet: debugging only).
 EOF
 }
 
@@ -137,7 +139,7 @@ track() { PIDS+=("$1"); }
 cleanup() {
   local rc=$? i pid ns deadline
   set +e
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM ERR
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
     pid=${PIDS[i]}
     alive "$pid" && ours "$pid" && kill -TERM "$pid" 2>/dev/null
@@ -165,6 +167,7 @@ cleanup() {
   fi
   exit "$rc"
 }
+trap 'printf "[bench] command failed (rc=%s) at line %s: %s\n" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
 trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT TERM
 
@@ -199,12 +202,21 @@ if [[ " ${SERVERS[*]} " == *" tandem "* ]]; then
 fi
 OC_VERSION=$(openconnect --version 2>/dev/null | sed -n 's/^OpenConnect version //p' | head -n1)
 [[ $OC_VERSION == v9.01* ]] || say "warning: openconnect $OC_VERSION (figures were made with v9.01)"
-OCSERV_VERSION=$("$OCSERV" --version 2>/dev/null | head -n1 || true)
+OCSERV_VERSION=$("$OCSERV" --version 2>&1 | head -n1 || true)  # printed on stderr
 IPERF_VERSION=$(iperf3 --version 2>/dev/null | head -n1 | awk '{print $2}')
 
 mkdir -p "$(dirname "$OUT")"
 WORK=$(mktemp -d /tmp/tandem-bench.XXXXXX)
 chmod 0755 "$WORK"  # ocserv's workers run as nobody
+TANDEMD_BUILT=
+if [[ " ${SERVERS[*]} " == *" tandem "* ]]; then
+  # Run private copies: the build tree may be rebuilt while we run (and perf needs the file).
+  TANDEMD_BUILT=$(date -u -r "$TANDEMD" '+%Y-%m-%d %H:%M UTC')
+  cp "$TANDEMD" "$WORK/tandemd"
+  cp "$TANDEMCTL" "$WORK/tandemctl"
+  TANDEMD=$WORK/tandemd
+  TANDEMCTL=$WORK/tandemctl
+fi
 VPNC_SCRIPT=$WORK/vpnc-script
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -295,10 +307,15 @@ sum_status_kb() { # FIELD (VmRSS) over the server's processes
   echo "$total"
 }
 server_rss_kb() { sum_status_kb VmRSS; }
-server_pss_kb() {
+# Anonymous memory actually used by the server's process group: the sum of Pss_Anon. Anonymous
+# pages are shared only between a process and its forks, so the sum counts each page once (ocserv's
+# copy-on-write pages are split between main and workers). File pages (libraries) are left out:
+# their RSS/PSS/"private" share changes when unrelated processes (openconnect, iperf3) map the
+# same libraries (libcrypto), which made those figures drift, even negative, for tandemd.
+server_anon_kb() {
   local pid total=0 v
   for pid in $(server_pids); do
-    v=$(awk '$1 == "Pss:" {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null) || v=0
+    v=$(awk '$1 == "Pss_Anon:" {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null) || v=0
     total=$((total + ${v:-0}))
   done
   echo "$total"
@@ -489,7 +506,7 @@ client_start() {
   C_LOGPOS[$id]=$(wc -l <"$SERVER_LOG")  # server log lines before this client
   ip netns exec "$ns" openconnect --protocol=anyconnect --non-inter --user="$USER_NAME" \
     --passwd-on-stdin --servercert "$PIN" --script "$VPNC_SCRIPT" --interface "${C_IF[$id]}" \
-    --timestamp "$@" "$URL" >"${C_LOG[$id]}" 2>&1 <<<"$PASS" &
+    --timestamp "${OC_VERBOSITY:--v}" "$@" "$URL" >"${C_LOG[$id]}" 2>&1 <<<"$PASS" &
   C_PID[$id]=$!
   track "${C_PID[$id]}"
 }
@@ -506,6 +523,8 @@ client_up() {
   grep -q 'Configured as ' "${C_LOG[$1]}" && [[ -n $(client_ip "$1") ]]
 }
 client_dtls() { grep -q 'Established DTLS connection' "${C_LOG[$1]}"; }
+
+tandem_events() { awk -v e="$1" '$3 == e {n++} END {print n + 0}' "$SERVER_LOG"; }
 
 # tandemd log lines about this client's tunnel KIND (ssl|dtls), logged since the client started.
 tandem_tunnel_up() { # ID KIND
@@ -679,7 +698,7 @@ throughput_mode() {
     client_stop "$id"
     return 0
   fi
-  R[$SERVER.mtu]=$(client_mtu "$id")
+  R[$SERVER.mtu_$mode]=$(client_mtu "$id")
   R[$SERVER.tls_cipher]=$(sed -n 's/.*Connected to HTTPS on [^ ]* with ciphersuite \(.*\)$/\1/p' "${C_LOG[$id]}" | tail -n1)
   [[ $mode == dtls ]] && R[$SERVER.dtls_cipher]=$(sed -n 's/.*Established DTLS connection (using [^)]*)\. Ciphersuite \(.*\)\.$/\1/p' "${C_LOG[$id]}" | tail -n1)
 
@@ -750,8 +769,9 @@ measure_connect() {
 }
 
 measure_logins() {
-  local i t0 t1 ok=0 log
+  local i t0 t1 ok=0 log logins0=0 logins1
   say "$SERVER: login rate, $LOGIN_RUNS sequential openconnect --authenticate"
+  [[ $SERVER == tandem ]] && logins0=$(tandem_events login_ok)
   t0=$(now_us)
   for ((i = 1; i <= LOGIN_RUNS; i++)); do
     log=$WORK/$SERVER/auth-$i.log
@@ -763,6 +783,10 @@ measure_logins() {
     fi
   done
   t1=$(now_us)
+  if [[ $SERVER == tandem ]]; then
+    logins1=$(tandem_events login_ok)
+    ((logins1 - logins0 == ok)) || note "tandem: $ok logins succeeded but tandemd logged $((logins1 - logins0)) login_ok"
+  fi
   R[$SERVER.login_rate]=$(awk -v n="$ok" -v us=$((t1 - t0)) 'BEGIN {printf "%.1f", n / (us / 1e6)}')
   ((ok == LOGIN_RUNS)) || {
     note "$SERVER: only $ok of $LOGIN_RUNS logins succeeded"
@@ -775,11 +799,11 @@ measure_logins() {
 # Memory per connected client
 
 measure_clients() {
-  local k id rss0 pss0 rss1 pss1 up=0 dtls=0 ids=()
+  local k id rss0 anon0 rss1 anon1 up=0 dtls=0 ids=()
   say "$SERVER: memory per client, $CLIENTS clients in $BID-c1..c$CLIENTS"
   sleep 1
   rss0=$(server_rss_kb)
-  pss0=$(server_pss_kb)
+  anon0=$(server_anon_kb)
   for ((k = 1; k <= CLIENTS; k++)); do
     id=mc$k
     ids+=("$id")
@@ -792,18 +816,18 @@ measure_clients() {
   for id in "${ids[@]}"; do ping_ok "${C_NS[$id]}" 2 || note "$SERVER: client $id: no ping"; done
   sleep 1
   rss1=$(server_rss_kb)
-  pss1=$(server_pss_kb)
+  anon1=$(server_anon_kb)
   R[$SERVER.procs]=$(server_pids | wc -l)
   if ((up == CLIENTS)); then
     R[$SERVER.mem_rss]=$(((rss1 - rss0) / CLIENTS))
-    R[$SERVER.mem_pss]=$(((pss1 - pss0) / CLIENTS))
+    R[$SERVER.mem_anon]=$(((anon1 - anon0) / CLIENTS))
   else
     R[$SERVER.mem_rss]="only $up of $CLIENTS connected"
-    R[$SERVER.mem_pss]=${R[$SERVER.mem_rss]}
+    R[$SERVER.mem_anon]=${R[$SERVER.mem_rss]}
   fi
   ((dtls == CLIENTS)) || note "$SERVER: DTLS established for $dtls of $CLIENTS memory-test clients"
   R[$SERVER.rss_n]=$rss1
-  say "$SERVER: RSS $rss0 -> $rss1 KB, PSS $pss0 -> $pss1 KB with $up clients ($dtls DTLS), ${R[$SERVER.procs]} processes"
+  say "$SERVER: RSS $rss0 -> $rss1 KB, anonymous (sum Pss_Anon) $anon0 -> $anon1 KB with $up clients ($dtls DTLS), ${R[$SERVER.procs]} processes"
   for id in "${ids[@]}"; do client_stop "$id"; done
 }
 
@@ -811,13 +835,25 @@ measure_clients() {
 # Optional profile (after the measurements, so perf does not disturb them)
 
 PERF_OUT=${OUT%.md}-perf.txt
+
+# perf_report DATA SORT LIMIT: flat profile (self time), header and empty lines dropped.
+perf_report() {
+  timeout 120 perf report -i "$1" --no-children --sort "$2" --stdio -g none --percent-limit 0.5 \
+    2>/dev/null | grep -Ev '^(#|$)' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//' |
+    head -n "$3" || true
+}
+
+# Per server and mode (tls, dtls): one extra download of DURATION s; perf record over its first
+# half, then `perf trace -s` (syscall counts) for 2 s. Results appended to PERF_OUT.
 profile_server() {
-  local mode id args=() pid ppid data
+  local mode id args=() pid ppid data pids rec_s log
   command -v perf >/dev/null || { note "perf not installed: no profile"; return 0; }
+  rec_s=$((DURATION / 2 > 1 ? DURATION / 2 : 1))
   for mode in tls dtls; do
     id=perf-$mode
     args=()
     [[ $mode == tls ]] && args=(--no-dtls)
+    say "$SERVER: profiling a $mode download (perf record ${rec_s}s, perf trace 2s)"
     client_start "$id" "$NS_CLI" "${args[@]}"
     if ! poll_until 30 client_up "$id" || { [[ $mode == dtls ]] && ! poll_until 15 client_dtls "$id"; }; then
       note "$SERVER perf $mode: tunnel not up"
@@ -825,25 +861,35 @@ profile_server() {
       continue
     fi
     data=$WORK/$SERVER/perf-$mode.data
-    local pids
+    log=$WORK/$SERVER/iperf-perf-$mode.txt
     pids=$(server_pids | paste -sd, -)
-    ip netns exec "$NS_CLI" iperf3 -c "$INSIDE_IP" -p "$IPERF_PORT" -t "$DURATION" -R \
-      >"$WORK/$SERVER/iperf-perf-$mode.txt" 2>&1 &
+    ip netns exec "$NS_CLI" iperf3 -c "$INSIDE_IP" -p "$IPERF_PORT" -t "$DURATION" -R >"$log" 2>&1 &
     pid=$!
     track "$pid"
     sleep 1
-    timeout $((DURATION + 10)) perf record -q -F 499 -g -p "$pids" -o "$data" -- \
-      sleep $((DURATION > 3 ? DURATION - 2 : 1)) >/dev/null 2>&1 &
+    timeout $((rec_s + 10)) perf record -q -F 999 -g -p "$pids" -o "$data" -- sleep "$rec_s" \
+      >/dev/null 2>&1 &
     ppid=$!
     track "$ppid"
-    poll_until $((DURATION + 15)) not_alive "$ppid" || kill -KILL "$ppid" 2>/dev/null || true
+    poll_until $((rec_s + 15)) not_alive "$ppid" || kill -KILL "$ppid" 2>/dev/null || true
+    wait "$ppid" 2>/dev/null || true
+    timeout 15 perf trace -s -p "$pids" -o "$WORK/$SERVER/perf-trace-$mode.txt" -- sleep 2 \
+      >/dev/null 2>&1 &
+    ppid=$!
+    track "$ppid"
+    poll_until 20 not_alive "$ppid" || kill -KILL "$ppid" 2>/dev/null || true
     wait "$ppid" 2>/dev/null || true
     poll_until $((DURATION + 15)) not_alive "$pid" || kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     {
-      echo "===== $SERVER, $mode download ($(grep -E 'receiver' "$WORK/$SERVER/iperf-perf-$mode.txt" | tail -n1 | awk '{print $7, $8}')), pids $pids"
-      timeout 120 perf report -i "$data" --no-children --sort comm,dso,symbol --stdio -g none \
-        --percent-limit 1 2>/dev/null | grep -Ev '^(#|$)' | head -n 40
+      echo "===== $SERVER, $mode download: $(grep -E 'receiver' "$log" | tail -n1 | awk '{print $7, $8}') (under perf), server pids $pids"
+      echo "--- self time by object"
+      perf_report "$data" dso 8
+      echo "--- top symbols (self time)"
+      perf_report "$data" comm,dso,symbol 25
+      echo "--- syscalls in 2 s (perf trace -s; slows the server while it runs)"
+      grep -E '^ +[a-z_0-9]+ +[0-9]+ ' "$WORK/$SERVER/perf-trace-$mode.txt" | sort -k2,2nr |
+        awk '{c[$1] += $2} END {for (k in c) print c[k], k}' | sort -nr | head -n 12 || true
       echo
     } >>"$PERF_OUT"
     client_stop "$id"
@@ -901,11 +947,11 @@ ROWS=(
   "cpu_per_gbit|server CPU per Gbit/s, DTLS download (%)|lower|"
   "cpu_tls|server CPU during TLS-only download (% of one core)|lower|"
   "cpu_per_gbit_tls|server CPU per Gbit/s, TLS-only download (%)|lower|"
-  "ccpu_dtls|openconnect CPU during DTLS download (% of one core)|-|"
+  "ccpu_dtls|openconnect CPU during DTLS download (% of one core)|info|"
   "mem_rss|memory per connected client, RSS growth (KB)|lower|"
-  "mem_pss|memory per connected client, PSS growth (KB)|lower|"
+  "mem_anon|memory per connected client, anonymous memory growth (KB)|lower|"
   "rss_n|server RSS with N clients connected (MB)|lower|"
-  "procs|server processes with N clients connected|-|"
+  "procs|server processes with N clients connected|info|"
 )
 
 render() {
@@ -919,7 +965,7 @@ render() {
     ov=${R[ocserv.$key]:-n/a}
     [[ " ${SERVERS[*]} " == *" tandem "* ]] || tv="(not run)"
     [[ " ${SERVERS[*]} " == *" ocserv "* ]] || ov="(not run)"
-    ratio="—"
+    ratio="-"
     if is_num "$tv" && is_num "$ov" && [[ $ov != 0 && $ov != 0.0 ]]; then
       ratio=$(awk -v a="$tv" -v b="$ov" 'BEGIN {printf "%.2f", a / b}')
       verdict=
@@ -929,7 +975,7 @@ render() {
       esac
       [[ -n $verdict ]] && ratio="$ratio ($verdict)"
     fi
-    table+=("$label|${better/-/—}|${nv:+${R[$nv]:-n/a}}|$tv|$ov|$ratio")
+    table+=("$label|$better|${nv:+${R[$nv]:-n/a}}|$tv|$ov|$ratio")
   done
   # Padded Markdown: readable on a terminal and valid Markdown.
   local -a w=(0 0 0 0 0 0)
@@ -962,18 +1008,18 @@ report() {
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, kernel $(uname -r), load average before: $LOAD_BEFORE," \
     "after: $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "openconnect $OC_VERSION, $OCSERV_VERSION, iperf3 $IPERF_VERSION; tandemd $(git -C "$SRC_DIR" describe --always --dirty 2>/dev/null || echo '?')."
+  echo "openconnect $OC_VERSION, $OCSERV_VERSION, iperf3 $IPERF_VERSION; tandemd from $(git -C "$SRC_DIR" describe --always --dirty 2>/dev/null || echo '?') (binary built $TANDEMD_BUILT)."
   echo "iperf3 ${DURATION}s per transfer; connect time over $CONNECT_RUNS runs; login rate over $LOGIN_RUNS logins; $CLIENTS clients for memory."
   echo
   render
   echo
   echo "Notes:"
   for s in "${SERVERS[@]}"; do
-    echo "- $s: TLS ${R[$s.tls_cipher]:-?}; DTLS ${R[$s.dtls_cipher]:-?}; client tun MTU ${R[$s.mtu]:-?}; connect times (ms): ${R[$s.conn_all]:-?}."
+    echo "- $s: TLS ${R[$s.tls_cipher]:-?}; DTLS ${R[$s.dtls_cipher]:-?}; client tun MTU ${R[$s.mtu_dtls]:-?} (DTLS mode) / ${R[$s.mtu_tls]:-?} (TLS-only); connect times (ms): ${R[$s.conn_all]:-?}."
   done
   echo "- Ratio is tandem/ocserv; 'better' says which direction wins; within ±3 % is 'same'."
   echo "- CPU: utime+stime of all server processes (ocserv: main, sec-mod, workers) over the transfer, as % of one core."
-  echo "- Memory per client: (sum RSS or PSS with $CLIENTS clients − before) / $CLIENTS; ocserv forks one worker per client, so RSS counts shared pages once per worker; PSS splits them."
+  echo "- Memory per client: (sum over server processes with $CLIENTS clients - before) / $CLIENTS, of RSS and of anonymous memory (sum of Pss_Anon, each page counted once); ocserv forks one worker per client, so its RSS counts shared pages once per worker."
   echo "- DTLS figures are only reported when the client logged 'Established DTLS connection' (and tandemd logged tunnel_up kind=dtls), and CSTP/TCP stayed idle during the transfer."
   local n
   for n in "${NOTES[@]}"; do echo "- $n"; done
@@ -983,6 +1029,7 @@ report() {
 # Main
 
 say "work dir $WORK; servers: ${SERVERS[*]}; ${DURATION}s transfers; deadline ${DEADLINE}s"
+((PERF == 0)) || : >"$PERF_OUT"
 setup_topology
 write_vpnc_script
 start_iperf_server

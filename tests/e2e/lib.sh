@@ -456,14 +456,15 @@ start_client_cookie() {
   td_launch "$id" "$ns" "$cookie" --cookie-on-stdin "$@" "$TD_URL"
 }
 
-# authenticate [--ns NS] ID USER PASSWORD: `openconnect --authenticate`; sets TD_COOKIE (the
-# printed COOKIE string, for --cookie-on-stdin) and TD_TOKEN (the webvpn cookie's value).
+# authenticate [--ns NS] ID USER PASSWORD [EXTRA_OPENCONNECT_ARGS...]: `openconnect
+# --authenticate`; sets TD_COOKIE (the printed COOKIE string, for --cookie-on-stdin) and
+# TD_TOKEN (the webvpn cookie's value).
 authenticate() {
   local ns=$TD_NS_CLIENT
   if [[ $1 == --ns ]]; then ns=$2; shift 2; fi
   local id=$1
-  step "client $id: openconnect --authenticate as $2"
-  td_launch "$id" "$ns" "$3" --authenticate --user="$2" --passwd-on-stdin "$TD_URL"
+  step "client $id: openconnect --authenticate as $2${4:+ (${*:4})}"
+  td_launch "$id" "$ns" "$3" --authenticate --user="$2" --passwd-on-stdin "${@:4}" "$TD_URL"
   client_wait_exit "$id" 30
   assert_eq 0 "$TD_RC" "exit code of openconnect --authenticate ($id)"
   TD_COOKIE=$(sed -n "s/^COOKIE='\{0,1\}\([^']*\)'\{0,1\}\$/\1/p" "${TD_CLIENT_LOG[$id]}" |
@@ -580,3 +581,85 @@ transfer_roundtrip() {
   step "download $bytes bytes: sha256 matches ($TD_DOWN_MS ms)"
   rm -f "$TD_DIR"/up.* "$TD_DIR"/down.*
 }
+
+# ---------------------------------------------------------------------------------------------
+# Timer / DPD / UDP-failure scenarios: log timestamps and a timestamped ping stream
+
+# log_ms LINE: the timestamp of a tandemd log line, in epoch milliseconds.
+log_ms() { date -d "${1%% *}" +%s%3N; }
+
+# start_ping_stream ID NS DEST INTERVAL: background `ping -D` (every reply stamped with its
+# arrival time) into $TD_DIR/ping-ID.log, until stop_ping_stream ID (or the trap).
+declare -A TD_PING_PID=()
+start_ping_stream() {
+  [[ -z ${TD_PING_PID[$1]:-} ]] || fail "ping stream '$1' started twice"
+  step "ping stream $1: $2 -> $3 every ${4}s"
+  ip netns exec "$2" ping -D -n -i "$4" -W 2 "$3" >"$TD_DIR/ping-$1.log" 2>&1 &
+  TD_PING_PID[$1]=$!
+  td_track "${TD_PING_PID[$1]}"
+}
+
+# stop_ping_stream ID: SIGINT the ping (it must still be running) and reap it.
+stop_ping_stream() {
+  local pid=${TD_PING_PID[$1]}
+  td_alive "$pid" || fail "ping stream $1 ended early (see $TD_DIR/ping-$1.log)"
+  kill -INT "$pid"
+  wait_for 5 "ping stream $1 to stop" td_not_alive "$pid"
+  wait "$pid" || true
+}
+
+# ping_replies ID: "SEQ ARRIVAL_MS" for each distinct reply so far, in arrival order.
+ping_replies() {
+  sed -n 's/^\[\([0-9]*\)\.\([0-9]\{3\}\)[0-9]*\] .* icmp_seq=\([0-9]*\) .*/\3 \1\2/p' \
+    "$TD_DIR/ping-$1.log" 2>/dev/null | awk '!seen[$1]++'
+}
+
+# ping_last_reply_ms ID: arrival time of the newest reply (0 if none yet).
+ping_last_reply_ms() { ping_replies "$1" | awk 'END {print (NR ? $2 : 0)}'; }
+
+# ping_stream_stats ID INTERVAL_MS: over the replies so far, sets TD_PING_SENT (first to last
+# answered sequence number), TD_PING_RECV, TD_PING_LOST, TD_PING_GAP_MS (longest time between
+# two consecutive replies) and TD_PING_GAP_END_MS (arrival of the reply that ended it), and
+# TD_PING_LOST_AT (one estimated send time in epoch ms per lost echo, space separated).
+ping_stream_stats() {
+  local out
+  out=$(ping_replies "$1" | awk -v iv="$2" '
+    { seq[NR] = $1; t[NR] = $2; got[$1] = $2
+      if (NR == 1 || $1 < lo) lo = $1
+      if (NR == 1 || $1 > hi) hi = $1
+      if (NR > 1 && $2 - t[NR - 1] > gap) { gap = $2 - t[NR - 1]; gap_end = $2 } }
+    END {
+      if (NR == 0) { print "0 0 0 0 0"; exit }
+      lost = 0; at = ""; prev = lo
+      for (s = lo; s <= hi; s++) {
+        if (s in got) { prev = s; continue }
+        lost++; at = at " " sprintf("%.0f", got[prev] + (s - prev) * iv)
+      }
+      printf "%d %d %d %.0f %.0f%s\n", hi - lo + 1, NR, lost, gap, gap_end, at
+    }')
+  read -r TD_PING_SENT TD_PING_RECV TD_PING_LOST TD_PING_GAP_MS TD_PING_GAP_END_MS \
+    TD_PING_LOST_AT <<<"$out"
+}
+
+# ---------------------------------------------------------------------------------------------
+# tandemctl against this test's tandemd
+
+# The admin socket named in the test's config.
+td_admin_socket() {
+  sed -n 's/^admin_socket *= *"\(.*\)"/\1/p' "${TD_CONFIG:?write_config first}"
+}
+
+# tctl ARGS...: tandemctl in the headend namespace, on this test's admin socket.
+tctl() { ip netns exec "$TD_NS_HEADEND" "$TD_TANDEMCTL" --socket "$(td_admin_socket)" "$@"; }
+
+# sessions_jq JQ_FILTER [SHOW_ARGS...]: `show sessions --json [SHOW_ARGS]` through jq -r.
+sessions_jq() {
+  command -v jq >/dev/null || fail "jq is needed (apt-get install jq)"
+  local filter=$1 out
+  shift
+  out=$(tctl show sessions --json "$@") || fail "tandemctl show sessions --json $* failed"
+  jq -r "$filter" <<<"$out"
+}
+
+# listed INDEX: the session is in `show sessions`.
+listed() { [[ $(sessions_jq "[.sessions[] | select(.index == \"$1\")] | length") == 1 ]]; }

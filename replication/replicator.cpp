@@ -1,0 +1,430 @@
+#include "replication/replicator.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "node/common/log.hpp"
+#include "node/config/defaults.hpp"
+#include "replication/grpc_link.hpp"
+#include "replication/replicator_core.hpp"
+#include "replication/session_codec.hpp"
+
+namespace tandem::replication {
+
+namespace {
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void post_ack(ReplicatorHost& host, const session::ReplicationSink::Acked& acked, bool ok) {
+  if (acked) host.post([acked, ok] { acked(ok); });
+}
+
+}  // namespace
+
+Replicator::Core::Core(const config::Config& config, ReplicatorHost& h,
+                       std::unique_ptr<SessionStore> s)
+    : node_id(config.node_id),
+      peer(config.peer),
+      ack_timeout(defaults::kAckTimeout),
+      host(h),
+      store(std::move(s)),
+      role({config.node_id, static_cast<std::uint32_t>(config.peer.priority)}, store->epoch(),
+           config.peer.hold_time, clock.now()) {}
+
+proto::NodeInfo Replicator::Core::self_info_locked() const {
+  proto::NodeInfo n;
+  n.set_node_id(node_id);
+  n.set_role(to_string(role.role()));
+  n.set_epoch(role.epoch());
+  n.set_priority(static_cast<std::uint32_t>(peer.priority));
+  n.set_last_sequence(store->position().sequence);
+  n.set_last_epoch(store->position().epoch);
+  n.set_accepting_logins(!draining);
+  return n;
+}
+
+proto::NodeInfo Replicator::Core::self_info() const {
+  std::lock_guard lock(mutex);
+  return self_info_locked();
+}
+
+void Replicator::Core::enqueue_locked(const proto::Change& change,
+                                      session::ReplicationSink::Acked acked) {
+  if (follower && !follower->gone) {
+    proto::LeaderMessage msg;
+    *msg.mutable_change() = change;
+    follower->outbound.push_back(std::move(msg));
+    unacked_at_ms[change.seq()] = change.at_unix_ms();
+    if (acked) waiters.push_back({change.seq(), clock.now() + ack_timeout, std::move(acked)});
+    wake.notify_all();
+    return;
+  }
+  // No standby to wait for: the change is on our disk; the client need not wait (degraded).
+  if (peer.enabled) degraded = true;
+  post_ack(host, acked, false);
+}
+
+void Replicator::Core::fail_waiters_locked() {
+  for (auto& w : waiters) post_ack(host, w.acked, false);
+  waiters.clear();
+  unacked_at_ms.clear();
+}
+
+void Replicator::Core::promote_locked(const char* reason) {
+  if (role.role() == Role::active) return;
+  const std::uint64_t epoch = role.next_epoch();
+  if (auto r = store->set_epoch(epoch); !r) {
+    log::error("promotion_failed", {{"reason", r.error()}});
+    return;
+  }
+  role.promoted(epoch);
+  ++failovers;
+  degraded = peer.enabled;  // until a standby follows us
+  draining = false;
+  if (cancel_follow) cancel_follow();
+  log::warn("role_change", {{"role", "active"}, {"epoch", std::to_string(epoch)},
+                            {"reason", reason}, {"node", node_id},
+                            {"last_sequence", std::to_string(store->last_sequence())}});
+  const std::uint64_t next_index = store->next_session_index();
+  host.post([&h = host, epoch, next_index] { h.become_active(epoch, next_index); });
+}
+
+void Replicator::Core::step_down_locked(const char* reason, bool handover) {
+  if (role.role() != Role::active) return;
+  role.stepped_down();
+  if (follower) {
+    follower->gone = true;
+    follower.reset();
+  }
+  fail_waiters_locked();
+  draining = false;
+  wake.notify_all();
+  const std::uint64_t epoch = role.epoch();
+  log::warn("role_change", {{"role", "standby"}, {"epoch", std::to_string(epoch)},
+                            {"reason", reason}, {"node", node_id}});
+  host.post([&h = host, epoch, handover] { h.become_standby(epoch, handover); });
+}
+
+void Replicator::Core::apply_action_locked(Action action, const char* reason) {
+  if (action == Action::promote) promote_locked(reason);
+  else if (action == Action::step_down) step_down_locked(reason, false);
+}
+
+void Replicator::Core::on_peer_info(const proto::NodeInfo& info, bool is_heartbeat) {
+  std::lock_guard lock(mutex);
+  peer_reachable = true;
+  PeerState p{{info.node_id(), info.priority()}, info.role() == "active", info.epoch()};
+  if (is_heartbeat) leader_last_sequence = info.last_sequence();
+  apply_action_locked(role.on_peer(p, clock.now()),
+                      p.active ? "a peer with a higher epoch is active" : "elected at start-up");
+}
+
+void Replicator::Core::on_peer_refused() {
+  std::lock_guard lock(mutex);
+  peer_reachable = false;
+  apply_action_locked(role.on_peer_refused(clock.now()), "the active's process is gone");
+}
+
+void Replicator::Core::on_peer_unreachable() {
+  std::lock_guard lock(mutex);
+  peer_reachable = false;
+}
+
+std::shared_ptr<Follower> Replicator::Core::attach_follower(const proto::NodeInfo& start) {
+  std::lock_guard lock(mutex);
+  if (role.role() != Role::active) return nullptr;
+  if (follower) follower->gone = true;  // a reconnecting standby replaces its old stream
+  auto f = std::make_shared<Follower>();
+  f->info = start;
+  Position from{start.last_sequence(), start.last_epoch()};
+  auto catchup = store->changes_after(from, 200000);
+  if (catchup && !catchup->need_snapshot) {
+    for (auto& change : catchup->changes) {
+      proto::LeaderMessage msg;
+      *msg.mutable_change() = std::move(change);
+      f->outbound.push_back(std::move(msg));
+    }
+    f->acked = start.last_sequence();
+  } else {
+    auto snap = store->snapshot();
+    if (!snap) {
+      log::error("snapshot_failed", {{"reason", snap.error()}});
+      return nullptr;
+    }
+    // Chunks keep each message far below gRPC's message size limit.
+    constexpr std::size_t kChunk = 1000;
+    std::size_t i = 0;
+    do {
+      proto::LeaderMessage msg;
+      auto* s = msg.mutable_snapshot();
+      for (std::size_t n = 0; n < kChunk && i < snap->sessions.size(); ++n, ++i)
+        *s->add_sessions() = snap->sessions[i];
+      if (i == snap->sessions.size()) {
+        s->set_last(true);
+        s->set_last_sequence(snap->position.sequence);
+        s->set_last_epoch(snap->position.epoch);
+        s->set_epoch(snap->epoch);
+        s->set_next_session_index(snap->next_session_index);
+      }
+      f->outbound.push_back(std::move(msg));
+    } while (i < snap->sessions.size());
+    f->acked = 0;
+    log::info("replication_snapshot", {{"sessions", std::to_string(snap->sessions.size())},
+                                       {"to", start.node_id()}});
+  }
+  follower = f;
+  log::info("standby_connected", {{"node", start.node_id()},
+                                  {"its_sequence", std::to_string(start.last_sequence())},
+                                  {"our_sequence", std::to_string(store->last_sequence())}});
+  wake.notify_all();
+  return f;
+}
+
+void Replicator::Core::on_ack(const std::shared_ptr<Follower>& f, std::uint64_t seq) {
+  std::lock_guard lock(mutex);
+  if (f != follower) return;
+  f->acked = std::max(f->acked, seq);
+  while (!waiters.empty() && waiters.front().seq <= f->acked) {
+    post_ack(host, waiters.front().acked, true);
+    waiters.pop_front();
+  }
+  unacked_at_ms.erase(unacked_at_ms.begin(), unacked_at_ms.upper_bound(f->acked));
+  if (f->acked >= store->last_sequence()) degraded = false;
+  if (draining && !f->take_over_sent && f->acked >= store->last_sequence()) {
+    // Everything we have is on the standby's disk: hand over.
+    proto::LeaderMessage msg;
+    *msg.mutable_take_over() = self_info_locked();
+    f->outbound.push_back(std::move(msg));
+    f->take_over_sent = true;
+    wake.notify_all();
+  }
+}
+
+void Replicator::Core::on_follower_promoted(const std::shared_ptr<Follower>& f,
+                                            const proto::NodeInfo& info) {
+  std::lock_guard lock(mutex);
+  if (f != follower) return;
+  role.on_peer({{info.node_id(), info.priority()}, true, info.epoch()}, clock.now());
+  auto done = std::move(handover_done);
+  handover_done = nullptr;
+  step_down_locked("planned handover", true);
+  if (done) {
+    std::string msg = "handed over to " + info.node_id() + " (epoch " +
+                      std::to_string(info.epoch()) + ")";
+    host.post([done, msg] { done(msg); });
+  }
+}
+
+void Replicator::Core::detach_follower(const std::shared_ptr<Follower>& f) {
+  std::lock_guard lock(mutex);
+  f->gone = true;
+  if (f != follower) return;
+  follower.reset();
+  fail_waiters_locked();
+  if (role.role() == Role::active && peer.enabled) degraded = true;
+  if (draining) {
+    draining = false;
+    if (handover_done) {
+      auto done = std::move(handover_done);
+      handover_done = nullptr;
+      host.post([done] { done(fail("the standby went away during the handover")); });
+    }
+  }
+  log::warn("standby_disconnected", {{"node", f->info.node_id()}});
+  wake.notify_all();
+}
+
+Result<bool> Replicator::Core::apply_change(const proto::Change& change) {
+  std::lock_guard lock(mutex);
+  if (role.role() != Role::standby) return fail("not a standby");
+  auto r = store->apply(change);
+  if (!r) return r;
+  if (change.has_upsert()) {
+    auto rec = change.upsert();
+    host.post([&h = host, rec] { h.replica_upsert(rec); });
+  } else {
+    auto index = change.remove_index();
+    host.post([&h = host, index] { h.replica_remove(index); });
+  }
+  return true;
+}
+
+Result<bool> Replicator::Core::install_snapshot(const Snapshot& snap) {
+  std::lock_guard lock(mutex);
+  if (role.role() != Role::standby) return fail("not a standby");
+  auto r = store->install_snapshot(snap);
+  if (!r) return r;
+  auto records = snap.sessions;
+  host.post([&h = host, records = std::move(records)] { h.replica_reset(records); });
+  log::info("replication_snapshot_installed", {{"sessions", std::to_string(snap.sessions.size())},
+                                               {"sequence", std::to_string(snap.position.sequence)}});
+  return true;
+}
+
+proto::NodeInfo Replicator::Core::take_over() {
+  std::lock_guard lock(mutex);
+  if (role.on_handover(clock.now()) == Action::promote) promote_locked("planned handover");
+  return self_info_locked();
+}
+
+void Replicator::Core::control_loop() {
+  const Duration tick = std::max(Duration{20}, std::min(Duration{100}, peer.poll_interval / 4));
+  while (running) {
+    std::this_thread::sleep_for(tick);
+    std::lock_guard lock(mutex);
+    if (!peer.enabled) {
+      promote_locked("standalone node");
+      continue;
+    }
+    apply_action_locked(role.on_tick(clock.now()), "the active was silent for hold_time");
+    // Waits for the standby are bounded: past the deadline the client gets its answer anyway.
+    const TimePoint now = clock.now();
+    while (!waiters.empty() && waiters.front().deadline <= now) {
+      post_ack(host, waiters.front().acked, false);
+      waiters.pop_front();
+      if (!degraded) log::warn("replication_degraded", {{"reason", "standby acknowledgement timed out"}});
+      degraded = true;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Result<std::unique_ptr<Replicator>> Replicator::create(const config::Config& config,
+                                                       ReplicatorHost& host) {
+  auto store = SessionStore::open(config.state_dir + "/db");
+  if (!store) return fail("session store: " + store.error());
+  auto core = std::make_unique<Core>(config, host, std::move(*store));
+  return std::unique_ptr<Replicator>(new Replicator(std::move(core)));
+}
+
+Replicator::Replicator(std::unique_ptr<Core> core) : core_(std::move(core)) {}
+
+Replicator::~Replicator() { stop(); }
+
+Result<std::vector<proto::SessionRecord>> Replicator::stored_sessions() const {
+  std::lock_guard lock(core_->mutex);
+  return core_->store->load_sessions();
+}
+
+Result<bool> Replicator::start() {
+  core_->running = true;
+  if (core_->peer.enabled) {
+    core_->link = std::make_unique<GrpcLink>(*core_);
+    if (auto r = core_->link->start(); !r) return r;
+  }
+  core_->control_thread = std::thread([c = core_.get()] { c->control_loop(); });
+  return true;
+}
+
+void Replicator::stop() {
+  if (!core_ || !core_->running.exchange(false)) return;
+  {
+    std::lock_guard lock(core_->mutex);
+    if (core_->cancel_follow) core_->cancel_follow();
+    core_->wake.notify_all();
+  }
+  if (core_->link) core_->link->stop();
+  if (core_->control_thread.joinable()) core_->control_thread.join();
+  core_->link.reset();
+}
+
+void Replicator::upsert(const session::Session& s, bool durable, Acked acked) {
+  proto::SessionRecord record = to_record(s);
+  std::lock_guard lock(core_->mutex);
+  if (core_->role.role() != Role::active) {
+    post_ack(core_->host, acked, false);
+    return;
+  }
+  auto change = core_->store->record_upsert(record, core_->role.epoch(), durable);
+  if (!change) {
+    log::error("store_write_failed", {{"index", std::to_string(s.index)}, {"reason", change.error()}});
+    post_ack(core_->host, acked, false);
+    return;
+  }
+  change->set_at_unix_ms(change->at_unix_ms() ? change->at_unix_ms() : now_unix_ms());
+  core_->enqueue_locked(*change, std::move(acked));
+}
+
+void Replicator::remove(std::uint64_t index, Acked acked) {
+  std::lock_guard lock(core_->mutex);
+  if (core_->role.role() != Role::active) {
+    post_ack(core_->host, acked, false);
+    return;
+  }
+  auto change = core_->store->record_remove(index, core_->role.epoch(), true);
+  if (!change) {
+    log::error("store_write_failed", {{"index", std::to_string(index)}, {"reason", change.error()}});
+    post_ack(core_->host, acked, false);
+    return;
+  }
+  core_->enqueue_locked(*change, std::move(acked));
+}
+
+ReplicationStatus Replicator::status() const {
+  std::lock_guard lock(core_->mutex);
+  const Core& c = *core_;
+  ReplicationStatus s;
+  s.role = to_string(c.role.role());
+  s.epoch = c.role.epoch();
+  s.last_sequence = c.store->last_sequence();
+  s.degraded = c.degraded;
+  s.accepting_logins = !c.draining;
+  s.failovers = c.failovers;
+  if (!c.peer.enabled) {
+    s.peer_state = "none";
+  } else if (c.role.role() == Role::active) {
+    s.peer_state = c.follower ? "standby connected" : "no standby";
+    if (c.follower) s.lag_sequence = s.last_sequence - std::min(s.last_sequence, c.follower->acked);
+    if (!c.unacked_at_ms.empty())
+      s.lag_ms = static_cast<std::uint64_t>(
+          std::max<std::int64_t>(0, now_unix_ms() - c.unacked_at_ms.begin()->second));
+  } else {
+    s.peer_state = c.following ? "following" : (c.peer_reachable ? "connecting" : "unreachable");
+    s.lag_sequence = c.leader_last_sequence - std::min(c.leader_last_sequence, s.last_sequence);
+  }
+  return s;
+}
+
+bool Replicator::accepting_logins() const {
+  std::lock_guard lock(core_->mutex);
+  return core_->role.role() == Role::active && !core_->draining;
+}
+
+void Replicator::request_failover(std::function<void(Result<std::string>)> done) {
+  Core& c = *core_;
+  if (!c.peer.enabled) {
+    c.host.post([done] { done(fail("standalone node: there is no standby to hand over to")); });
+    return;
+  }
+  bool standby = [&] {
+    std::lock_guard lock(c.mutex);
+    return c.role.role() == Role::standby;
+  }();
+  // On the standby, ask the active to hand over to us; the link calls it off the node's thread.
+  if (standby) c.link->ask_peer_to_hand_over(std::move(done));
+  else c.begin_handover(std::move(done));
+}
+
+void Replicator::Core::begin_handover(std::function<void(Result<std::string>)> done) {
+  std::unique_lock lock(mutex);
+  Core& c = *this;
+  auto answer = [&](Result<std::string> r) { c.host.post([done, r] { done(r); }); };
+  if (c.role.role() != Role::active) return answer(fail("this node is not the active one"));
+  if (!c.follower) return answer(fail("no standby is connected: a handover would lose the member"));
+  if (c.draining) return answer(fail("a handover is already in progress"));
+  c.draining = true;  // no new logins from now on
+  c.handover_done = std::move(done);
+  log::warn("failover_requested", {{"to", c.follower->info.node_id()}});
+  // on_ack sends take_over once the standby has everything; nudge it in case it already has.
+  c.wake.notify_all();
+  auto f = c.follower;
+  lock.unlock();
+  c.on_ack(f, f->acked);
+}
+
+}  // namespace tandem::replication

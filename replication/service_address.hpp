@@ -1,0 +1,44 @@
+#pragma once
+// Taking and giving up the member's service address (DESIGN step 7): the address itself over
+// rtnetlink, gratuitous ARP so neighbours move to us at once, "tickle" ACKs that make clients'
+// stale TCP connections reset immediately, and a SYN guard so that a node whose daemon died
+// drops (rather than refuses) reconnect attempts while the standby takes over: a refused
+// connection costs an openconnect client 10 s, a dropped SYN is retried after 1 s.
+#include <cstdint>
+#include <string>
+
+#include "node/common/result.hpp"
+
+namespace tandem::replication {
+
+struct ServiceAddress {
+  std::string interface;  // "eth0"
+  std::uint32_t address;  // host byte order
+  int prefix;
+
+  std::string text() const;  // "10.200.0.10/24"
+};
+
+// "10.200.0.10/24" on "eth0".
+Result<ServiceAddress> parse_service_address(const std::string& cidr, const std::string& interface);
+
+// Idempotent: adding an address that is there, or removing one that is not, succeeds.
+Result<bool> add_address(const ServiceAddress& a);
+Result<bool> remove_address(const ServiceAddress& a);
+bool has_address(const ServiceAddress& a);
+
+// Broadcast `count` gratuitous ARP requests announcing the address from our interface.
+Result<bool> announce(const ServiceAddress& a, int count);
+
+// One bare ACK with sequence 0 to the client's end of an old connection: the client answers
+// with its own ACK, our kernel (which has no such connection) answers that with a RST, and the
+// client reconnects at once instead of waiting for its own timers.
+Result<bool> tickle(std::uint32_t local_address, std::uint16_t local_port,
+                    std::uint32_t client_address, std::uint16_t client_port);
+
+// The SYN guard: nftables rules that drop SYNs to address:port when no socket listens there.
+// Installed for the life of the node (both roles); removed on clean exit.
+Result<bool> install_syn_guard(std::uint32_t address, std::uint16_t port);
+Result<bool> remove_syn_guard();
+
+}  // namespace tandem::replication

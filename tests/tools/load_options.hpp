@@ -1,0 +1,52 @@
+#pragma once
+// tandem-load's command line: a plain value, parsed without I/O except reading the password file.
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "node/common/result.hpp"
+
+namespace tandem::load {
+
+using Seconds = std::chrono::duration<double>;
+
+struct Options {
+  std::string server_ip;  // literal address only: the tool never resolves or follows redirects
+  unsigned short server_port = 0;
+  std::string user;
+  std::string password_file;
+  std::string password;  // first line of password_file
+  std::size_t sessions = 0;
+  std::size_t concurrency = 50;
+  bool connect = false;
+  // nullopt = hold until SIGINT/SIGTERM ("--hold forever"); 0 = release each tunnel at once.
+  std::optional<Seconds> hold = Seconds{0};
+  std::optional<Seconds> keepalive;  // unset: the server's X-CSTP-Keepalive, else 20 s
+  Seconds step_timeout{10};          // each TCP connect, handshake, request and response
+  std::optional<Seconds> retry_for;  // unset: 30 s with --resume-from, else no retries
+  std::string tokens_out;
+  std::string resume_from;
+  std::string pin;  // "pin-sha256:<base64>", empty = certificate not checked
+  std::string report_json;
+  bool quiet = false;  // no per-session error lines, only the summary
+
+  bool resume() const { return !resume_from.empty(); }
+  bool holds_tunnels() const { return connect || resume(); }
+  Seconds effective_retry_for() const {
+    return retry_for.value_or(resume() ? Seconds{30} : Seconds{0});
+  }
+};
+
+// The usage text, for --help and usage errors.
+std::string usage_text();
+
+// Parses argv[1..]. `--help` yields an error whose message is empty.
+Result<Options> parse_options(const std::vector<std::string_view>& args);
+
+// Reads FILE for --resume-from: one token per line; blank lines and '#' comments are skipped.
+Result<std::vector<std::string>> read_tokens(const std::string& path);
+
+}  // namespace tandem::load

@@ -1,0 +1,119 @@
+#include "tests/tools/load_session.hpp"
+
+#include <charconv>
+
+#include "tests/tools/auth_exchange.hpp"
+
+namespace tandem::load {
+namespace {
+
+// At most this many POSTs per login: init, the reply, and one more step a server may add.
+constexpr int kMaxAuthPosts = 4;
+
+std::optional<std::chrono::seconds> seconds_header(const HttpResponse& r, std::string_view name) {
+  auto v = r.header_exact(name);
+  if (!v) return std::nullopt;
+  long n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || p != v->data() + v->size() || n <= 0) return std::nullopt;
+  return std::chrono::seconds(n);
+}
+
+}  // namespace
+
+asio::awaitable<Result<std::string>> login(const Target& target, const std::string& user,
+                                           const std::string& password) {
+  CookieJar jar;
+  std::shared_ptr<TlsConnection> conn;
+  std::string path = "/";
+  std::string body = build_init_body("https://" + target.host + "/");
+  for (int post = 1; post <= kMaxAuthPosts; ++post) {
+    // A server that closed the connection (or said it would) gets a new one, as openconnect does.
+    if (!conn || !conn->is_open()) {
+      auto opened = co_await TlsConnection::open(target);
+      if (!opened) co_return fail(opened.error());
+      conn = std::move(*opened);
+    }
+    auto headers = auth_post_headers(target.host, cookie_header(jar), body.size());
+    auto response = co_await conn->exchange(build_request("POST", path, headers, body), false);
+    if (!response) co_return fail("POST " + path + ": " + response.error());
+    store_cookies(*response, jar);
+    if (!response->keep_alive()) conn->close();
+    if (response->status != 200) {
+      std::string what = "POST " + path + ": " + response->status_line;
+      if (auto location = response->header("Location")) {
+        what += " (redirect to " + std::string(*location) + " not followed)";
+      }
+      co_return fail(what);
+    }
+    auto reply = parse_auth_reply(response->body);
+    if (!reply) co_return fail("POST " + path + ": " + reply.error());
+    if (reply->kind == AuthReply::Kind::success) {
+      std::string token = reply->session_token;
+      if (auto cookie = jar.find("webvpn"); token.empty() && cookie != jar.end()) {
+        token = cookie->second;
+      }
+      if (token.empty()) co_return fail("login succeeded but no session token was sent");
+      co_return token;
+    }
+    // A form: the first one is the login form; one coming back after our reply is a refusal.
+    if (post > 1 && !reply->error.empty()) co_return fail("login refused: " + reply->error);
+    if (reply->password_field.empty() && reply->user_field.empty()) {
+      co_return fail("form '" + reply->auth_id + "' asks for neither user nor password" +
+                     (reply->error.empty() ? "" : " (error: " + reply->error + ")"));
+    }
+    if (!reply->action.starts_with("/")) {
+      co_return fail("form action '" + reply->action + "' leaves this server: not followed");
+    }
+    path = reply->action;
+    body = build_auth_reply_body(*reply, user, password);
+  }
+  co_return fail("no success after " + std::to_string(kMaxAuthPosts) + " POSTs");
+}
+
+asio::awaitable<Connected> connect_tunnel(const Target& target, const std::string& token) {
+  Connected out;
+  const auto started = std::chrono::steady_clock::now();
+  auto opened = co_await TlsConnection::open(target);
+  if (!opened) {
+    out.detail = opened.error();
+    co_return out;
+  }
+  auto conn = std::move(*opened);
+  auto response =
+      co_await conn->exchange(build_connect_request(target.host, token), true, &out.leftover);
+  out.latency = std::chrono::steady_clock::now() - started;
+  if (!response) {
+    out.detail = "CONNECT: " + response.error();
+    co_return out;
+  }
+  const HttpResponse& r = *response;
+  out.detail = r.status_line;
+  if (r.status == 401) {
+    out.outcome = ConnectOutcome::unauthorized;
+  } else if (r.status == 503) {
+    out.outcome = ConnectOutcome::unavailable;
+    if (auto reason = r.header("X-Reason")) out.detail += " (X-Reason: " + std::string(*reason) + ")";
+  } else if (!r.status_line.starts_with("HTTP/1.1 200 ")) {
+    // openconnect's test, byte for byte: HTTP/1.0, or a 200 without a reason phrase, fail there.
+    out.outcome = ConnectOutcome::other_status;
+  } else if (!r.header_exact("X-CSTP-Address")) {
+    out.outcome = ConnectOutcome::other_status;
+    out.detail = "200 without X-CSTP-Address (openconnect aborts)";
+  } else if (!r.header_exact("X-CSTP-MTU") && !r.header_exact("X-DTLS-MTU")) {
+    out.outcome = ConnectOutcome::other_status;
+    out.detail = "200 without X-CSTP-MTU (openconnect aborts)";
+  } else {
+    out.outcome = ConnectOutcome::ok;
+    out.detail.clear();
+    out.address = std::string(*r.header_exact("X-CSTP-Address"));
+    out.keepalive = seconds_header(r, "X-CSTP-Keepalive");
+    out.dpd = seconds_header(r, "X-CSTP-DPD");
+    out.connection = std::move(conn);
+    co_return out;
+  }
+  conn->close();
+  co_return out;
+}
+
+}  // namespace tandem::load

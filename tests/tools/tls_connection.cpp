@@ -1,0 +1,94 @@
+#include "tests/tools/tls_connection.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+
+#include <openssl/ssl.h>
+
+#include <vector>
+
+#include "node/server/tls_setup.hpp"
+
+namespace tandem::load {
+
+asio::ssl::context make_client_tls() {
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.set_options(asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                  asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  ctx.set_verify_mode(asio::ssl::verify_none);
+  return ctx;
+}
+
+TlsConnection::TlsConnection(const Target& target)
+    : stream_(target.io, target.tls), deadline_(target.io), step_timeout_(target.step_timeout) {}
+
+TlsConnection::~TlsConnection() { close(); }
+
+void TlsConnection::arm(SteadyDuration d) {
+  deadline_.expires_after(d);  // cancels the previous wait
+  deadline_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (ec) return;  // re-armed, disarmed or destroyed
+    if (auto self = weak.lock()) {
+      self->timed_out_ = true;
+      self->close();
+    }
+  });
+}
+
+void TlsConnection::disarm() { deadline_.cancel(); }
+
+void TlsConnection::close() {
+  deadline_.cancel();
+  boost::system::error_code ignored;
+  stream_.lowest_layer().close(ignored);
+}
+
+asio::awaitable<Result<std::shared_ptr<TlsConnection>>> TlsConnection::open(const Target& t) {
+  auto c = std::make_shared<TlsConnection>(t);
+  c->arm(c->step_timeout_);
+  if (auto [ec] = co_await c->stream_.lowest_layer().async_connect(t.endpoint, use_nothrow); ec) {
+    co_return fail(c->timed_out_ ? "TCP connect timed out" : "TCP connect: " + ec.message());
+  }
+  c->arm(c->step_timeout_);
+  if (auto [ec] = co_await c->stream_.async_handshake(asio::ssl::stream_base::client, use_nothrow);
+      ec) {
+    co_return fail(c->timed_out_ ? "TLS handshake timed out" : "TLS handshake: " + ec.message());
+  }
+  c->disarm();
+  if (!t.pin.empty()) {
+    X509* cert = SSL_get0_peer_certificate(c->stream_.native_handle());
+    if (!cert) co_return fail("server sent no certificate");
+    auto pin = server::public_key_pin(cert);
+    if (!pin) co_return fail("server certificate: " + pin.error());
+    if (*pin != t.pin) co_return fail("server public key pin mismatch: got " + *pin);
+  }
+  co_return c;
+}
+
+asio::awaitable<Result<HttpResponse>> TlsConnection::exchange(std::string request, bool head_only,
+                                                              std::string* leftover) {
+  arm(step_timeout_);
+  if (auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(request), use_nothrow); ec) {
+    co_return fail(timed_out_ ? "sending the request timed out" : "sending: " + ec.message());
+  }
+  arm(step_timeout_);
+  ResponseParser parser(head_only);
+  std::vector<char> buf(16 * 1024);
+  while (parser.state() == ResponseParser::State::need_more) {
+    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buf), use_nothrow);
+    if (timed_out_) co_return fail("no complete response in time");
+    if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+      parser.feed_eof();
+    } else if (ec) {
+      co_return fail("reading the response: " + ec.message());
+    } else {
+      parser.feed(std::string_view(buf.data(), n));
+    }
+  }
+  disarm();
+  if (parser.state() == ResponseParser::State::error) co_return fail("response: " + parser.error());
+  if (leftover) *leftover = parser.take_leftover();
+  co_return parser.response();
+}
+
+}  // namespace tandem::load
