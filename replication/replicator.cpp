@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
+#include <thread>
+
+#include "node/session/address_pool.hpp"
 
 #include "node/common/log.hpp"
 #include "node/config/defaults.hpp"
 #include "replication/grpc_link.hpp"
 #include "replication/replicator_core.hpp"
-#include "replication/session_codec.hpp"
+#include "node/session/session_record.hpp"
 
 namespace tandem::replication {
 
@@ -25,11 +29,30 @@ void post_ack(ReplicatorHost& host, const session::ReplicationSink::Acked& acked
 
 }  // namespace
 
+namespace {
+
+std::optional<ServiceAddress> service_address(const std::string& cidr, const std::string& ifname) {
+  if (cidr.empty()) return std::nullopt;
+  auto a = parse_service_address(cidr, ifname);
+  if (!a) return std::nullopt;  // the config loader validated it already
+  return *a;
+}
+
+std::uint16_t listen_port(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  return static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1)));
+}
+
+}  // namespace
+
 Replicator::Core::Core(const config::Config& config, ReplicatorHost& h,
                        std::unique_ptr<SessionStore> s)
     : node_id(config.node_id),
       peer(config.peer),
       ack_timeout(defaults::kAckTimeout),
+      service(service_address(config.service_address, config.service_interface)),
+      inside(service_address(config.inside_address, config.inside_interface)),
+      service_port(listen_port(config.listen)),
       host(h),
       store(std::move(s)),
       role({config.node_id, static_cast<std::uint32_t>(config.peer.priority)}, store->epoch(),
@@ -91,6 +114,50 @@ void Replicator::Core::promote_locked(const char* reason) {
                             {"last_sequence", std::to_string(store->last_sequence())}});
   const std::uint64_t next_index = store->next_session_index();
   host.post([&h = host, epoch, next_index] { h.become_active(epoch, next_index); });
+  if (service || inside) {
+    // Off this thread and off the lock: a few system calls per session for the tickles.
+    auto records = store->load_sessions();
+    if (takeover_thread.joinable()) takeover_thread.join();
+    takeover_thread = std::thread([this, records = records ? std::move(*records)
+                                                           : std::vector<proto::SessionRecord>{}] {
+      take_service_address(records);
+    });
+  }
+}
+
+void Replicator::Core::take_service_address(const std::vector<proto::SessionRecord>& sessions) {
+  for (const auto* a : {&service, &inside}) {
+    if (!*a) continue;
+    if (auto r = add_address(**a); !r) {
+      log::error("service_address_failed", {{"address", (*a)->text()}, {"reason", r.error()}});
+      continue;
+    }
+    if (auto r = announce(**a, 3); !r)
+      log::warn("gratuitous_arp_failed", {{"address", (*a)->text()}, {"reason", r.error()}});
+    log::info("service_address_taken", {{"address", (*a)->text()}, {"interface", (*a)->interface}});
+  }
+  if (!service) return;
+  std::size_t tickled = 0;
+  for (const auto& rec : sessions) {
+    for (const auto& t : rec.tunnels()) {
+      if (t.kind() != proto::TunnelRecord::SSL || t.public_port() == 0) continue;
+      auto client = session::parse_ipv4(t.public_ip());
+      if (!client) continue;
+      if (tickle(service->address, service_port, *client, static_cast<std::uint16_t>(t.public_port())))
+        ++tickled;
+    }
+  }
+  log::info("clients_tickled", {{"connections", std::to_string(tickled)}});
+}
+
+void Replicator::Core::release_service_address() {
+  for (const auto* a : {&service, &inside}) {
+    if (!*a) continue;
+    if (auto r = remove_address(**a); !r)
+      log::error("service_address_release_failed", {{"address", (*a)->text()}, {"reason", r.error()}});
+    else
+      log::info("service_address_released", {{"address", (*a)->text()}});
+  }
 }
 
 void Replicator::Core::step_down_locked(const char* reason, bool handover) {
@@ -106,7 +173,12 @@ void Replicator::Core::step_down_locked(const char* reason, bool handover) {
   const std::uint64_t epoch = role.epoch();
   log::warn("role_change", {{"role", "standby"}, {"epoch", std::to_string(epoch)},
                             {"reason", reason}, {"node", node_id}});
-  host.post([&h = host, epoch, handover] { h.become_standby(epoch, handover); });
+  // The node drops its client transports first (a handover resets them, so clients come back
+  // at once to the new active, which already holds the address), then the address goes.
+  host.post([this, epoch, handover] {
+    host.become_standby(epoch, handover);
+    release_service_address();
+  });
 }
 
 void Replicator::Core::apply_action_locked(Action action, const char* reason) {
@@ -313,7 +385,17 @@ Result<std::vector<proto::SessionRecord>> Replicator::stored_sessions() const {
 
 Result<bool> Replicator::start() {
   core_->running = true;
-  if (core_->peer.enabled) {
+  // A node starts as standby: an address left behind by a crashed predecessor goes, and the
+  // SYN guard (service_address.hpp) stands for as long as the node runs.
+  if (core_->peer.enabled) core_->release_service_address();
+  if (core_->service) {
+    if (auto r = install_syn_guard(core_->service->address, core_->service_port); !r)
+      log::warn("syn_guard_unavailable", {{"reason", r.error()}});
+  }
+  if (!core_->peer.enabled) {
+    std::lock_guard lock(core_->mutex);
+    core_->promote_locked("standalone node");  // serves from the first request on
+  } else {
     core_->link = std::make_unique<GrpcLink>(*core_);
     if (auto r = core_->link->start(); !r) return r;
   }
@@ -330,6 +412,7 @@ void Replicator::stop() {
   }
   if (core_->link) core_->link->stop();
   if (core_->control_thread.joinable()) core_->control_thread.join();
+  if (core_->takeover_thread.joinable()) core_->takeover_thread.join();
   core_->link.reset();
 }
 

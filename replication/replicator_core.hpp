@@ -15,6 +15,7 @@
 #include "proto/replication.pb.h"
 #include "replication/replicator.hpp"
 #include "replication/role_machine.hpp"
+#include "replication/service_address.hpp"
 #include "replication/session_store.hpp"
 
 namespace tandem::replication {
@@ -37,6 +38,9 @@ struct Replicator::Core {
   std::string node_id;
   config::Peer peer;
   Duration ack_timeout;
+  std::optional<ServiceAddress> service;  // moves with the active role
+  std::optional<ServiceAddress> inside;
+  std::uint16_t service_port = 0;         // the client-facing listen port
   ReplicatorHost& host;
   SteadyClock clock;
 
@@ -64,6 +68,7 @@ struct Replicator::Core {
 
   std::atomic<bool> running{false};
   std::thread control_thread;
+  std::thread takeover_thread;
   std::unique_ptr<GrpcLink> link;
 
   // --- called with the mutex held ---
@@ -94,6 +99,10 @@ struct Replicator::Core {
   void begin_handover(std::function<void(Result<std::string>)> done);
 
   void control_loop();
+  // Address takeover on promotion: the address, gratuitous ARP, and tickles that make every
+  // client of the old active reconnect to us at once. Called without the mutex.
+  void take_service_address(const std::vector<proto::SessionRecord>& sessions);
+  void release_service_address();
 };
 
 }  // namespace tandem::replication

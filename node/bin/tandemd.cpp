@@ -1,4 +1,10 @@
 // tandemd: the Tandem VPN headend node.
+#include <sys/prctl.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -6,6 +12,8 @@
 #include "node/common/log.hpp"
 #include "node/config/config.hpp"
 #include "node/server/headend.hpp"
+#include "replication/replicator.hpp"
+#include "replication/service_address.hpp"
 
 namespace {
 
@@ -14,6 +22,35 @@ void usage() {
                "usage: tandemd [--config FILE]\n"
                "  Runs a Tandem headend node in the foreground, logging to stderr.\n"
                "  Without --config it runs a standalone node on built-in defaults.\n");
+}
+
+// The keeper: a tiny child forked before any thread exists. It waits for the daemon to die
+// (its end of a pipe closes, however the daemon ends, kill -9 included) and then gives up the
+// service address at once, so that the node's kernel stops answering for a member it no
+// longer serves while the standby takes over.
+void start_keeper(const tandem::config::Config& c) {
+  using namespace tandem::replication;
+  std::vector<ServiceAddress> addresses;
+  if (auto a = parse_service_address(c.service_address, c.service_interface)) addresses.push_back(*a);
+  if (auto a = parse_service_address(c.inside_address, c.inside_interface)) addresses.push_back(*a);
+  if (addresses.empty()) return;
+  int fds[2];
+  if (::pipe(fds) != 0) return;
+  pid_t pid = ::fork();
+  if (pid < 0) return;
+  if (pid == 0) {
+    ::close(fds[1]);
+    ::prctl(PR_SET_NAME, "tandemd-keeper");
+    std::signal(SIGINT, SIG_IGN);  // the daemon's Ctrl-C is the daemon's
+    std::signal(SIGTERM, SIG_IGN);
+    char byte;
+    while (::read(fds[0], &byte, 1) > 0) {
+    }
+    for (const auto& a : addresses) remove_address(a);
+    ::_exit(0);
+  }
+  ::close(fds[0]);
+  ::fcntl(fds[1], F_SETFD, FD_CLOEXEC);  // held by the daemon alone, not by what it spawns
 }
 
 }  // namespace
@@ -36,11 +73,20 @@ int main(int argc, char** argv) {
                                           tandem::config::default_config())
                                     : tandem::config::load_config(config_path);
   if (!config) {
+    // Operators read this on a terminal: one problem per line, as the loader reports them.
+    std::fprintf(stderr, "tandemd: invalid configuration:\n%s\n", config.error().c_str());
     tandem::log::error("config_invalid", {{"reason", config.error()}});
     return 2;
   }
-  tandem::server::Headend headend(std::move(*config));
-  if (auto started = headend.start(); !started) {
+  start_keeper(*config);
+
+  tandem::server::Headend headend(*config);
+  auto replication = tandem::replication::Replicator::create(*config, headend.replica_host());
+  if (!replication) {
+    tandem::log::error("startup_failed", {{"reason", replication.error()}});
+    return 1;
+  }
+  if (auto started = headend.start(**replication); !started) {
     tandem::log::error("startup_failed", {{"reason", started.error()}});
     return 1;
   }

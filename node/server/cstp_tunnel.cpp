@@ -134,6 +134,7 @@ void CstpTunnel::handle_data(std::span<const std::uint8_t> packet) {
   t.counters.bytes_rx += packet.size();
   ++t.counters.packets_rx;
   t.last_data = t.last_rx;
+  session_->dirty = true;
 }
 
 bool CstpTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
@@ -150,6 +151,7 @@ bool CstpTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   t.counters.bytes_tx += ip_packet.size();
   ++t.counters.packets_tx;
   t.last_data = rt_.clock.now();
+  session_->dirty = true;
   return true;
 }
 
@@ -200,7 +202,13 @@ void CstpTunnel::close(EndReason reason, bool notify_client) {
     queue_.push_back(cstp::encode(cstp::Type::disconnect));
   } else {
     boost::system::error_code ignored;
-    stream_->lowest_layer().cancel(ignored);
+    if (reason == EndReason::handover) {
+      // A reset, not a FIN: the client reconnects at once, to the new active.
+      stream_->lowest_layer().set_option(tcp::socket::linger(true, 0), ignored);
+      stream_->lowest_layer().close(ignored);
+    } else {
+      stream_->lowest_layer().cancel(ignored);
+    }
   }
   wake_writer_.cancel();
 }

@@ -39,6 +39,10 @@ Result<std::unique_ptr<DtlsServer>> DtlsServer::open(Runtime& rt, const udp::end
   boost::system::error_code ec;
   socket.open(at.protocol(), ec);
   if (!ec) socket.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) {
+    int one = 1;  // may be the service address, held only while active
+    ::setsockopt(socket.native_handle(), IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+  }
   if (!ec) socket.bind(at, ec);
   if (!ec) socket.non_blocking(true, ec);
   if (ec) return fail("udp " + at.address().to_string() + ":" + std::to_string(at.port()) + ": " + ec.message());

@@ -103,6 +103,7 @@ void DtlsTunnel::handle_record(const std::vector<std::uint8_t>& record) {
       info.counters.bytes_rx += payload.size();
       ++info.counters.packets_rx;
       info.last_data = info.last_rx;
+      session_->dirty = true;
       return;
     }
     case kDpdRequest:
@@ -131,6 +132,7 @@ bool DtlsTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   info.counters.bytes_tx += ip_packet.size();
   ++info.counters.packets_tx;
   info.last_data = rt_.clock.now();
+  session_->dirty = true;
   return true;
 }
 

@@ -95,6 +95,35 @@ asio::awaitable<bool> check_password(Runtime& rt, std::string user, std::string 
       asio::use_awaitable);
 }
 
+// Persist the session and wait (bounded, inside the replicator) until the standby has it too:
+// a session the client is told about must survive a failover (DESIGN step 3).
+asio::awaitable<bool> replicate(Runtime& rt, std::uint64_t index) {
+  session::Session* s = rt.sessions.find(index);
+  if (!s || !rt.replication) co_return false;
+  struct Wait {
+    explicit Wait(asio::io_context& io) : timer(io, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer;
+    bool done = false, acked = false;
+  };
+  auto wait = std::make_shared<Wait>(rt.io);
+  s->dirty = false;
+  rt.replication->upsert(*s, true, [wait](bool acked) {
+    wait->done = true;
+    wait->acked = acked;
+    wait->timer.cancel();
+  });
+  if (!wait->done) co_await wait->timer.async_wait(use_nothrow);
+  co_return wait->acked;
+}
+
+// Only the active node of a member takes logins and tunnels; a standby (or an active handing
+// over) answers "try again", which openconnect retries (notes §6.4).
+const char* not_serving_reason(const Runtime& rt) {
+  if (!rt.serving) return "this node is a standby";
+  if (rt.replication && !rt.replication->accepting_logins()) return "handing over to the standby";
+  return nullptr;
+}
+
 // One POST of the login exchange. Returns the response; `close` is set on bad input.
 asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& req,
                                              const Peer& peer, bool& close) {
@@ -108,6 +137,10 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
   if (msg->type != "auth-reply" || msg->username.empty())
     co_return login_form_response(rt.config, group, "");
 
+  if (const char* why = not_serving_reason(rt)) {
+    log::warn("login_refused", {{"user", msg->username}, {"public", peer.text()}, {"reason", why}});
+    co_return login_form_response(rt.config, group, "The service is moving. Please try again.");
+  }
   if (rt.pending_logins >= defaults::kMaxPendingLogins) {
     log::warn("login_refused", {{"user", msg->username}, {"public", peer.text()},
                                 {"reason", "too many logins in progress"}});
@@ -133,14 +166,20 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
                {{"user", msg->username}, {"public", peer.text()}, {"reason", created.error()}});
     co_return login_form_response(rt.config, group, "No address is available. Please try later.");
   }
-  const session::Session& s = *created->session;
+  const std::uint64_t index = created->session->index;
+  const std::string token = std::move(created->token);
+  bool acked = co_await replicate(rt, index);
+  session::Session* created_session = rt.sessions.find(index);
+  if (!created_session) co_return login_form_response(rt.config, group, "Please try again.");
+  const session::Session& s = *created_session;
   log::info("login_ok", {{"index", std::to_string(s.index)},
                          {"user", s.user},
                          {"ip", session::format_ipv4(s.ip)},
                          {"public", peer.text()},
                          {"tunnel_group", s.tunnel_group},
-                         {"policy", s.policy}});
-  co_return login_success_response(created->token);
+                         {"policy", s.policy},
+                         {"replicated", acked ? "yes" : "no"}});
+  co_return login_success_response(token);
 }
 
 std::string hex_bytes(const std::string& raw) {
@@ -172,6 +211,10 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     co_await refuse(404, "CONNECT to unknown path " + req.target);
     co_return;
   }
+  if (const char* why = not_serving_reason(rt)) {
+    co_await refuse(503, why);
+    co_return;
+  }
   auto token = req.cookie("webvpn");
   if (!token || token->empty()) {
     co_await refuse(401, "no session token");
@@ -184,6 +227,16 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     co_return;
   }
   const std::uint64_t index = s->index;
+  // S11: the session follows the client to where it is now; the resume is on the standby's
+  // disk before the client hears it worked.
+  s->public_ip = peer.ip;
+  s->public_port = peer.port;
+  co_await replicate(rt, index);
+  s = rt.sessions.find(index);
+  if (!s) {
+    co_await refuse(401, "session ended while resuming");
+    co_return;
+  }
 
   TunnelParams params;
   params.client_ip = s->ip;

@@ -5,6 +5,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +17,8 @@
 #include "node/server/admin_backend.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/server/front_door.hpp"
+#include "node/server/role.hpp"
+#include "node/session/session_record.hpp"
 #include "node/server/tls_setup.hpp"
 #include "node/server/tun_router.hpp"
 #include "node/tun/tun_device.hpp"
@@ -51,6 +56,11 @@ Result<tcp::endpoint> parse_listen(const std::string& listen) {
   return tcp::endpoint(addr, static_cast<unsigned short>(port));
 }
 
+void allow_nonlocal_bind(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+}
+
 void warn_if_not_forwarding(const config::Config& config) {
   std::ifstream f("/proc/sys/net/ipv4/ip_forward");
   char c = '0';
@@ -64,7 +74,11 @@ void warn_if_not_forwarding(const config::Config& config) {
 
 struct Headend::Impl {
   explicit Impl(config::Config c)
-      : config(std::move(c)), hash_pool(2), signals(io, SIGINT, SIGTERM), reload_signal(io, SIGHUP),
+      : config(std::move(c)),
+        hash_pool(2),
+        role(io),
+        signals(io, SIGINT, SIGTERM),
+        reload_signal(io, SIGHUP),
         acceptor(io) {}
 
   config::Config config;
@@ -76,6 +90,8 @@ struct Headend::Impl {
   std::unique_ptr<Runtime> rt;
   std::unique_ptr<TunRouter> tun;
   std::unique_ptr<DtlsServer> dtls;
+  NodeRole role;
+  session::Replication* replication = nullptr;
   asio::signal_set signals;
   asio::signal_set reload_signal;
   tcp::acceptor acceptor;
@@ -98,9 +114,23 @@ struct Headend::Impl {
       tick.expires_after(std::chrono::milliseconds(250));
       auto [ec] = co_await tick.async_wait(use_nothrow);
       if (ec) co_return;
-      sessions->run_timers(
-          [this](const session::Session& s) -> const config::Policy& { return rt->policy_for(s.tunnel_group); });
+      // Only the active expires sessions; a standby's mirror follows the active's decisions.
+      if (!rt->serving) continue;
+      sessions->run_timers([this](const session::Session& s) -> const config::Policy& {
+        return rt->policy_for(s.tunnel_group);
+      });
+      if (++ticks % 4 == 0) flush_counters();
     }
+  }
+  unsigned ticks = 0;
+
+  // Counters and tunnel changes reach the standby about once a second (not acknowledged).
+  void flush_counters() {
+    sessions->for_each([this](session::Session& s) {
+      if (!s.dirty) return;
+      s.dirty = false;
+      replication->upsert(s, false, nullptr);
+    });
   }
 
   asio::awaitable<void> accept_loop() {
@@ -121,7 +151,9 @@ struct Headend::Impl {
 Headend::Headend(config::Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 Headend::~Headend() = default;
 
-Result<bool> Headend::start() {
+session::ReplicaHost& Headend::replica_host() { return impl_->role; }
+
+Result<bool> Headend::start(session::Replication& replication) {
   Impl& m = *impl_;
   const config::Config& cfg = m.config;
   log::Level level = log::Level::info;
@@ -156,6 +188,12 @@ Result<bool> Headend::start() {
   auto net = session::parse_cidr(cfg.pool_ipv4);
   if (!net) return fail("pool.ipv4: " + net.error());
   m.sessions = std::make_unique<session::SessionTable>(session::AddressPool(*net), m.clock);
+  m.replication = &replication;
+  m.sessions->set_sink(&replication);
+  // A restarted node comes back with every session it had; clients resume with their tokens.
+  auto stored = replication.stored_sessions();
+  if (!stored) return fail("session store: " + stored.error());
+  for (const auto& record : *stored) m.sessions->restore(session::from_record(record));
 
   int mtu = 0;
   for (const auto& [name, p] : cfg.policies) mtu = std::max(mtu, p.mtu);
@@ -165,8 +203,11 @@ Result<bool> Headend::start() {
   std::string tun_name = dev->name();
 
   m.rt = std::make_unique<Runtime>(Runtime{m.io, *m.tls, m.hash_pool, m.clock, cfg, users,
-                                           *m.sessions, nullptr, nullptr, 0, 0,
-                                           "tandem " + std::string("0.1") + " (" + cfg.node_id + ")"});
+                                           *m.sessions, nullptr, nullptr, &replication, false, 0,
+                                           0, "tandem 0.1 (" + cfg.node_id + ")"});
+  // Down until this node is the active one: a standby must not attract the pool's traffic.
+  if (auto r = tun::TunDevice::set_link_up(tun_name, false); !r) return fail("tun: " + r.error());
+  m.role.attach(*m.rt, tun_name);
   m.tun = std::make_unique<TunRouter>(*m.rt, dev->release());
   m.rt->tun = m.tun.get();
 
@@ -175,6 +216,8 @@ Result<bool> Headend::start() {
   boost::system::error_code ec;
   m.acceptor.open(ep->protocol(), ec);
   if (!ec) m.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  // The listen address may be the member's service address, which only the active holds.
+  if (!ec) allow_nonlocal_bind(m.acceptor.native_handle());
   if (!ec) m.acceptor.bind(*ep, ec);
   if (!ec) m.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail("listen " + cfg.listen + ": " + ec.message());
@@ -205,13 +248,16 @@ Result<bool> Headend::start() {
                           {"tun", tun_name},
                           {"pool", cfg.pool_ipv4},
                           {"users", std::to_string(users->size())},
+                          {"sessions", std::to_string(m.sessions->size())},
                           {"config", cfg.source}});
+  if (auto r = replication.start(); !r) return fail("replication: " + r.error());
   return true;
 }
 
 void Headend::run() {
   impl_->io.run();
   impl_->admin_server.reset();  // before the I/O loop's state goes away
+  if (impl_->replication) impl_->replication->stop();
 }
 void Headend::stop() { impl_->io.stop(); }
 

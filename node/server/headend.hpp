@@ -5,6 +5,7 @@
 
 #include "node/common/result.hpp"
 #include "node/config/config.hpp"
+#include "node/session/replication_sink.hpp"
 
 namespace tandem::server {
 
@@ -13,8 +14,12 @@ class Headend {
   explicit Headend(config::Config config);
   ~Headend();
 
-  // Create the state dir, TLS identity, TUN device and listener; errors name what failed.
-  Result<bool> start();
+  // What replication reports to (valid from construction).
+  session::ReplicaHost& replica_host();
+
+  // Create the state dir, TLS identity, TUN device and listener, restore the stored sessions,
+  // then start `replication`, which decides when this node serves. Errors name what failed.
+  Result<bool> start(session::Replication& replication);
   // Serve until SIGINT/SIGTERM (or stop()).
   void run();
   void stop();

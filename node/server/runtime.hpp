@@ -18,6 +18,7 @@
 #include "node/auth/users.hpp"
 #include "node/common/clock.hpp"
 #include "node/config/config.hpp"
+#include "node/session/replication_sink.hpp"
 #include "node/session/session_table.hpp"
 
 namespace tandem::server {
@@ -47,6 +48,8 @@ struct Runtime {
   session::SessionTable& sessions;
   TunWriter* tun = nullptr;
   DtlsServer* dtls = nullptr;  // null when DTLS is off
+  session::Replication* replication = nullptr;
+  bool serving = false;  // this node is the member's active node
   std::size_t open_front_connections = 0;  // TLS connections not yet turned into tunnels
   std::size_t pending_logins = 0;          // password checks in flight
   std::string server_name;

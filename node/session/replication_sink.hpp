@@ -1,11 +1,19 @@
 #pragma once
-// The one narrow interface through which the node's session table reaches replication
-// (DESIGN: node/ talks to replication/ through one interface). Implemented by
-// replication::Replicator; called on the node's I/O thread.
+// The one narrow interface between the node and replication (DESIGN: node/ talks to
+// replication/ through one interface), both directions:
+//  - Replication: what the node asks of it (persist and replicate session changes, the role,
+//    planned failover). Implemented by replication::Replicator.
+//  - ReplicaHost: what replication asks of the node (serve or stop serving, mirror the active's
+//    sessions). Implemented by the headend.
+// tandemd's main wires the two together, so node/ does not depend on replication/.
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <vector>
 
+#include "node/common/result.hpp"
 #include "node/session/session.hpp"
+#include "proto/session.pb.h"
 
 namespace tandem::session {
 
@@ -21,6 +29,48 @@ class ReplicationSink {
   // `acked` may be empty when nobody waits.
   virtual void upsert(const Session& s, bool durable, Acked acked) = 0;
   virtual void remove(std::uint64_t index, Acked acked) = 0;
+};
+
+struct ReplicationStatus {
+  std::string role = "active";  // "active" | "standby"
+  std::uint64_t epoch = 0;
+  std::string peer_state = "none";
+  std::uint64_t lag_sequence = 0;
+  std::uint64_t lag_ms = 0;
+  bool degraded = false;
+  bool accepting_logins = true;
+  std::uint64_t last_sequence = 0;
+  std::uint64_t failovers = 0;  // promotions of this node since start
+};
+
+class Replication : public ReplicationSink {
+ public:
+  // Sessions on disk at start-up, to restore before serving.
+  virtual Result<std::vector<proto::SessionRecord>> stored_sessions() const = 0;
+  virtual Result<bool> start() = 0;
+  virtual void stop() = 0;
+  virtual ReplicationStatus status() const = 0;
+  virtual bool accepting_logins() const = 0;
+  // Planned failover from either node; `done` runs on the node's thread.
+  virtual void request_failover(std::function<void(Result<std::string>)> done) = 0;
+};
+
+// What replication asks of the node. post() may be called from any thread; everything else
+// runs inside the posted work, on the node's thread.
+class ReplicaHost {
+ public:
+  virtual ~ReplicaHost() = default;
+  virtual void post(std::function<void()> work) = 0;
+  // This node now serves the member: take the service address, bring the TUN up, accept
+  // clients coming back with their tokens. `next_index` is where new session indexes start.
+  virtual void become_active(std::uint64_t epoch, std::uint64_t next_index) = 0;
+  // This node no longer serves: give up the address, drop client transports. `handover`: a
+  // planned failover, so transports are reset at once and clients reconnect to the new active.
+  virtual void become_standby(std::uint64_t epoch, bool handover) = 0;
+  // The standby's mirror of the active's sessions.
+  virtual void replica_upsert(const proto::SessionRecord& record) = 0;
+  virtual void replica_remove(std::uint64_t index) = 0;
+  virtual void replica_reset(const std::vector<proto::SessionRecord>& records) = 0;
 };
 
 }  // namespace tandem::session

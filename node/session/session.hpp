@@ -25,6 +25,7 @@ enum class EndReason {
   simultaneous_login,  // S14: the user's (N+1)th login
   admin_logoff,
   shutdown,
+  handover,  // this node stopped serving: the client reconnects to the new active
 };
 const char* to_string(EndReason r);
 
@@ -77,6 +78,8 @@ struct Session {
   std::string client_type;  // User-Agent
   Counters counters;
   unsigned resumes = 0;
+  // Changed since last replicated (counters, tunnels): the periodic flush sends it.
+  bool dirty = false;
 
   // S5: set while there is no SSL tunnel; the inactivity clock counts from here.
   std::optional<TimePoint> inactive_since;

@@ -1,5 +1,7 @@
 #include "node/session/session_table.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "node/common/log.hpp"
@@ -20,6 +22,7 @@ const char* to_string(EndReason r) {
     case EndReason::simultaneous_login: return "simultaneous_login";
     case EndReason::admin_logoff: return "admin_logoff";
     case EndReason::shutdown: return "shutdown";
+    case EndReason::handover: return "handover";
   }
   return "unknown";
 }
@@ -113,11 +116,13 @@ void SessionTable::attach_ssl(Session& s, std::shared_ptr<Transport> transport, 
   s.public_ip = s.ssl_info.public_ip;
   s.public_port = s.ssl_info.public_port;
   s.inactive_since.reset();
+  s.dirty = true;
 }
 
 void SessionTable::detach_ssl(Session& s, const Transport* transport, EndReason reason) {
   if (!s.ssl || s.ssl.get() != transport) return;
   s.ssl.reset();
+  s.dirty = true;
   close_dtls(s, reason);
   s.inactive_since = clock_.now();
   log::info("session_waiting", {{"index", std::to_string(s.index)},
@@ -138,6 +143,7 @@ void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client
     auto transport = std::move(s->ssl);
     transport->close(reason, notify_client);
   }
+  if (sink_) sink_->remove(s->index, nullptr);
   log::info("session_end", {{"index", std::to_string(s->index)},
                             {"user", s->user},
                             {"ip", format_ipv4(s->ip)},
@@ -210,6 +216,70 @@ void SessionTable::apply_timers(Session& s, const config::Policy& policy) {
     s.dtls->send_dpd_request();
   }
 }
+
+void SessionTable::restore(Session s) {
+  bool lease_kept = false;
+  if (Session* old = find(s.index)) {
+    lease_kept = old->ip == s.ip;
+    if (!lease_kept) {
+      by_ip_.erase(old->ip);
+      pool_.release(old->ip);
+    }
+    sessions_.erase(s.index);
+  }
+  if (!lease_kept && !pool_.claim(s.ip)) {
+    log::error("restore_refused", {{"index", std::to_string(s.index)},
+                                   {"ip", format_ipv4(s.ip)},
+                                   {"reason", "address outside the pool or already leased"}});
+    return;
+  }
+  // Steady-clock times are per process: rebuild them from the wall clock.
+  const TimePoint now = clock_.now();
+  s.login_time = now - std::chrono::duration_cast<Duration>(
+                           std::chrono::seconds(std::max(0LL, wall_seconds() - s.login_time_unix)));
+  s.inactive_since = now;
+  s.ssl.reset();
+  s.dtls.reset();
+  next_index_ = std::max(next_index_, s.index + 1);
+  auto owned = std::make_unique<Session>(std::move(s));
+  Session* raw = owned.get();
+  by_ip_[raw->ip] = raw;
+  sessions_[raw->index] = std::move(owned);
+}
+
+void SessionTable::drop_replica(std::uint64_t index) {
+  auto it = sessions_.find(index);
+  if (it == sessions_.end()) return;
+  Session& s = *it->second;
+  close_dtls(s, EndReason::handover);
+  if (s.ssl) std::exchange(s.ssl, nullptr)->close(EndReason::handover, false);
+  by_ip_.erase(s.ip);
+  pool_.release(s.ip);
+  sessions_.erase(it);
+}
+
+void SessionTable::drop_all_replicas() {
+  std::vector<std::uint64_t> all;
+  for (auto& [index, s] : sessions_) all.push_back(index);
+  for (auto index : all) drop_replica(index);
+}
+
+void SessionTable::drop_transports(EndReason reason) {
+  const TimePoint now = clock_.now();
+  for (auto& [index, s] : sessions_) {
+    close_dtls(*s, reason);
+    if (s->ssl) std::exchange(s->ssl, nullptr)->close(reason, false);
+    if (!s->inactive_since) s->inactive_since = now;
+  }
+}
+
+void SessionTable::start_waiting_all() {
+  const TimePoint now = clock_.now();
+  for (auto& [index, s] : sessions_)
+    if (!s->ssl) s->inactive_since = now;
+}
+
+void SessionTable::raise_next_index(std::uint64_t next) { next_index_ = std::max(next_index_, next); }
 
 void SessionTable::for_each(const std::function<void(Session&)>& fn) {
   for (auto& [index, s] : sessions_) fn(*s);

@@ -14,6 +14,7 @@
 #include "node/common/result.hpp"
 #include "node/config/config.hpp"
 #include "node/session/address_pool.hpp"
+#include "node/session/replication_sink.hpp"
 #include "node/session/session.hpp"
 
 namespace tandem::session {
@@ -76,6 +77,24 @@ class SessionTable {
   // token and free the address (S15).
   void end(std::uint64_t index, EndReason reason, bool notify_client);
 
+  // Replication: removals go to the sink as they happen; creations and resumes are sent by the
+  // caller, who waits for the acknowledgement before answering the client.
+  void set_sink(ReplicationSink* sink) { sink_ = sink; }
+  ReplicationSink* sink() const { return sink_; }
+
+  // A session from the store or the active's stream: it exists, waits to resume, and holds its
+  // address. Replaces a session with the same index (the standby's mirror is kept current).
+  void restore(Session s);
+  // The active removed it: drop the mirror quietly (no client to tell, nothing to replicate).
+  void drop_replica(std::uint64_t index);
+  void drop_all_replicas();
+  // Close every transport without ending sessions (this node stops serving).
+  void drop_transports(EndReason reason);
+  // After a promotion: every session waits to resume from now on (S17).
+  void start_waiting_all();
+  // New indexes continue after every index the member ever used.
+  void raise_next_index(std::uint64_t next);
+
   std::size_t size() const { return sessions_.size(); }
   const AddressPool& pool() const { return pool_; }
   void for_each(const std::function<void(Session&)>& fn);
@@ -86,6 +105,7 @@ class SessionTable {
   void close_dtls(Session& s, EndReason reason);
   void apply_timers(Session& s, const config::Policy& policy);
 
+  ReplicationSink* sink_ = nullptr;
   std::uint64_t next_index_ = 1;
   TimerStats timer_stats_;
   std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;  // by index, oldest first

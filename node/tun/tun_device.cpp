@@ -86,6 +86,23 @@ TunDevice::~TunDevice() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+Result<bool> TunDevice::set_link_up(const std::string& name, bool up) {
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return fail(errno_text("socket"));
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  bool ok = ::ioctl(sock, SIOCGIFFLAGS, &ifr) == 0;
+  if (ok) {
+    ifr.ifr_flags = static_cast<short>(up ? (ifr.ifr_flags | IFF_UP | IFF_RUNNING)
+                                          : (ifr.ifr_flags & ~IFF_UP));
+    ok = ::ioctl(sock, SIOCSIFFLAGS, &ifr) == 0;
+  }
+  std::string err = ok ? "" : errno_text(("setting " + name + (up ? " up" : " down")).c_str());
+  ::close(sock);
+  if (!ok) return fail(err);
+  return true;
+}
+
 int TunDevice::release() { return std::exchange(fd_, -1); }
 
 }  // namespace tandem::tun

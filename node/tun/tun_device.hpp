@@ -27,6 +27,9 @@ class TunDevice {
 
   int fd() const { return fd_; }
   const std::string& name() const { return name_; }
+  // Up brings the pool route back; down removes it (a standby must not attract pool traffic).
+  static Result<bool> set_link_up(const std::string& name, bool up);
+
   // Hand the fd over to an owner that closes it (an Asio descriptor); this object forgets it.
   int release();
 

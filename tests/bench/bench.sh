@@ -600,7 +600,7 @@ start_iperf_server() {
 # the data.
 tcp_bytes() { # NS
   ip netns exec "$1" ss -Htin state established "( dst $SERVER_IP and dport = :$PORT )" 2>/dev/null |
-    grep -Eo 'bytes_(acked|received):[0-9]+' | awk -F: '{s += $2} END {print s + 0}'
+    grep -Eo 'bytes_(acked|received):[0-9]+' | awk -F: '{s += $2} END {printf "%.0f\n", s}'
 }
 
 # transfer NS DIRECTION(up|down) JSON [CLIENT_ID]: iperf3 from NS to the inside host for
@@ -900,6 +900,7 @@ profile_server() {
 # One server, all figures
 
 bench_server() {
+  R[$1.load]=$(cut -d' ' -f1-3 /proc/loadavg)
   start_server "$1"
   sleep 1
   R[$SERVER.rss_idle]=$(server_rss_kb)
@@ -1015,7 +1016,7 @@ report() {
   echo
   echo "Notes:"
   for s in "${SERVERS[@]}"; do
-    echo "- $s: TLS ${R[$s.tls_cipher]:-?}; DTLS ${R[$s.dtls_cipher]:-?}; client tun MTU ${R[$s.mtu_dtls]:-?} (DTLS mode) / ${R[$s.mtu_tls]:-?} (TLS-only); connect times (ms): ${R[$s.conn_all]:-?}."
+    echo "- $s: load average when its phase started ${R[$s.load]:-?}; TLS ${R[$s.tls_cipher]:-?}; DTLS ${R[$s.dtls_cipher]:-?}; client tun MTU ${R[$s.mtu_dtls]:-?} (DTLS mode) / ${R[$s.mtu_tls]:-?} (TLS-only); connect times (ms): ${R[$s.conn_all]:-?}."
   done
   echo "- Ratio is tandem/ocserv; 'better' says which direction wins; within ±3 % is 'same'."
   echo "- CPU: utime+stime of all server processes (ocserv: main, sec-mod, workers) over the transfer, as % of one core."

@@ -49,7 +49,7 @@ rejected() {
   assert_not_contains "$(client_log "$1")" 'Configured as' "no tunnel for $1"
 }
 
-# still_there ID...: the clients are still running and their sessions still listed.
+# still_there ID...: these clients are still running (their sessions are checked with listed).
 still_there() {
   local id
   for id in "$@"; do

@@ -9,7 +9,8 @@ namespace {
 // Enough to echo <opaque> back unchanged in meaning: element order, attributes and text.
 void serialize(const auth::XmlElement& e, std::string& out) {
   out += "<" + e.name;
-  for (const auto& [name, value] : e.attributes) out += " " + name + "=\"" + auth::xml_escape(value) + "\"";
+  for (const auto& [name, value] : e.attributes)
+    out += " " + name + "=\"" + auth::xml_escape(value) + "\"";
   out += ">" + auth::xml_escape(e.text);
   for (const auto& child : e.children) serialize(child, out);
   out += "</" + e.name + ">";
@@ -52,7 +53,8 @@ constexpr std::string_view kCapabilities =
 Result<AuthReply> parse_auth_reply(std::string_view xml) {
   auto root = auth::parse_xml(xml);
   if (!root) return fail("reply is not XML: " + root.error());
-  if (root->name != "config-auth") return fail("reply root is <" + root->name + ">, not config-auth");
+  if (root->name != "config-auth")
+    return fail("reply root is <" + root->name + ">, not config-auth");
   AuthReply reply;
   const auth::XmlElement* auth_element = root->child("auth");
   if (!auth_element) return fail("reply has no <auth> element");

@@ -15,12 +15,12 @@ inline constexpr std::string_view kUserAgent = "tandem-load/0.1";
 // What the server answered to a POST.
 struct AuthReply {
   enum class Kind { form, success } kind = Kind::form;
-  std::string auth_id;        // <auth id="...">
-  std::string message;        // <auth><message>
-  std::string error;          // <auth><error>: a failed login when a form comes back with it
-  std::string action = "/";   // <form action>: where the next POST goes
-  std::string user_field;     // text input named user* / uname*, empty if none
-  std::string password_field; // password input, empty if none
+  std::string auth_id;         // <auth id="...">
+  std::string message;         // <auth><message>
+  std::string error;           // <auth><error>: a failed login when a form comes back with it
+  std::string action = "/";    // <form action>: where the next POST goes
+  std::string user_field;      // text input named user* / uname*, empty if none
+  std::string password_field;  // password input, empty if none
   std::vector<std::pair<std::string, std::string>> hidden;  // hidden inputs, returned verbatim
   std::string group_select;   // selected (else first) option of a group_list select
   std::string opaque_xml;     // the top-level <opaque> element, re-serialized to echo back

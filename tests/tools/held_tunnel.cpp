@@ -3,7 +3,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
-
 #include <vector>
 
 namespace tandem::load {
@@ -18,8 +17,7 @@ constexpr std::size_t kMaxQueue = 64;
 }  // namespace
 
 HeldTunnel::HeldTunnel(std::size_t index, std::shared_ptr<TlsConnection> connection,
-                       std::string leftover, SteadyDuration keepalive,
-                       SteadyDuration write_timeout,
+                       std::string leftover, SteadyDuration keepalive, SteadyDuration write_timeout,
                        std::function<void(const HeldTunnel&)> on_end)
     : index_(index),
       connection_(std::move(connection)),
@@ -34,9 +32,12 @@ HeldTunnel::HeldTunnel(std::size_t index, std::shared_ptr<TlsConnection> connect
 void HeldTunnel::start() {
   auto self = shared_from_this();
   auto executor = connection_->stream().get_executor();
-  asio::co_spawn(executor, [self] { return self->read_loop(); }, asio::detached);
-  asio::co_spawn(executor, [self] { return self->write_loop(); }, asio::detached);
-  asio::co_spawn(executor, [self] { return self->keepalive_loop(); }, asio::detached);
+  asio::co_spawn(
+      executor, [self] { return self->read_loop(); }, asio::detached);
+  asio::co_spawn(
+      executor, [self] { return self->write_loop(); }, asio::detached);
+  asio::co_spawn(
+      executor, [self] { return self->keepalive_loop(); }, asio::detached);
 }
 
 void HeldTunnel::release() {
@@ -129,8 +130,8 @@ asio::awaitable<void> HeldTunnel::write_loop() {
     while (!queue_.empty() && !ended_) {
       // One async_write of one whole frame: one SSL_write, so one TLS record per frame.
       connection_->arm(write_timeout_);
-      auto [ec, n] = co_await asio::async_write(connection_->stream(),
-                                                asio::buffer(queue_.front()), use_nothrow);
+      auto [ec, n] = co_await asio::async_write(connection_->stream(), asio::buffer(queue_.front()),
+                                                use_nothrow);
       if (ended_) co_return;
       connection_->disarm();
       if (ec) {

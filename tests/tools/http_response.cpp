@@ -16,7 +16,8 @@ bool iequals(std::string_view a, std::string_view b) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -124,8 +125,8 @@ ResponseParser::State ResponseParser::parse_head() {
     if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.") ||
         (status_line[7] != '0' && status_line[7] != '1') || status_line[8] != ' ' ||
         (status_line.size() > 12 && status_line[12] != ' ')) {
-      return set_error("not an HTTP/1.x status line: '" +
-                       std::string(status_line.substr(0, 60)) + "'");
+      return set_error("not an HTTP/1.x status line: '" + std::string(status_line.substr(0, 60)) +
+                       "'");
     }
     int status = 0;
     auto [p, ec] = std::from_chars(status_line.data() + 9, status_line.data() + 12, status);
@@ -213,7 +214,8 @@ ResponseParser::State ResponseParser::parse_chunked() {
       state_ = State::complete;
       return state_;
     }
-    if (body.size() + size > limits_.max_body_bytes) return set_error("chunked body over the limit");
+    if (body.size() + size > limits_.max_body_bytes)
+      return set_error("chunked body over the limit");
     if (buffer_.size() < pos + size + 2) return State::need_more;
     body.append(buffer_, pos, size);
     pos += size;
@@ -235,7 +237,8 @@ std::string build_request(std::string_view method, std::string_view target,
   out.reserve(512 + body.size());
   out.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
   for (const auto& h : headers) out.append(h.name).append(": ").append(h.value).append("\r\n");
-  if (!body.empty()) out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+  if (!body.empty())
+    out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
   out.append("\r\n").append(body);
   return out;
 }

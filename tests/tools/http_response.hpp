@@ -48,7 +48,7 @@ class ResponseParser {
   State state() const { return state_; }
   const std::string& error() const { return error_; }
   const HttpResponse& response() const { return response_; }  // valid when complete
-  std::string take_leftover();  // bytes after the complete response
+  std::string take_leftover();                                // bytes after the complete response
 
  private:
   State parse();

@@ -6,13 +6,12 @@
 // progress; a tunnel that comes up is handed to a HeldTunnel and the worker moves on. Every
 // network step has a deadline (--step-timeout), retries have a deadline (--retry-for), and the
 // hold ends after --hold seconds or at SIGINT/SIGTERM.
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/signal_set.hpp>
-
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -54,7 +53,8 @@ class Runner {
     auto address = asio::ip::make_address(options_.server_ip);
     target_.endpoint = tcp::endpoint(address, options_.server_port);
     std::string host = address.is_v6() ? "[" + options_.server_ip + "]" : options_.server_ip;
-    target_.host = options_.server_port == 443 ? host : host + ":" + std::to_string(options_.server_port);
+    target_.host =
+        options_.server_port == 443 ? host : host + ":" + std::to_string(options_.server_port);
     stats_.resume = options_.resume();
     stats_.planned = options_.resume() ? tokens_.size() : options_.sessions;
   }
@@ -125,12 +125,18 @@ class Runner {
       // Flushed before anything else happens: the failover test relies on every token the
       // headend handed out being in this file, even if we are killed a moment later.
       tokens_out_ << *token << '\n' << std::flush;
+      if (!tokens_out_) {
+        report(i, "could not record the token in --tokens-out");
+        co_return false;
+      }
     }
     if (!options_.connect) co_return true;
     co_return co_await connect_and_hold(i, *token);
   }
 
-  asio::awaitable<bool> resume_one(std::size_t i) { co_return co_await connect_and_hold(i, tokens_[i]); }
+  asio::awaitable<bool> resume_one(std::size_t i) {
+    co_return co_await connect_and_hold(i, tokens_[i]);
+  }
 
   // CONNECT with retries on connection errors and 503 (the active may be promoting), then hold.
   asio::awaitable<bool> connect_and_hold(std::size_t i, std::string token) {
@@ -141,9 +147,10 @@ class Runner {
       Connected c = co_await connect_tunnel(target_, token);
       bool retryable = c.outcome == ConnectOutcome::connection_failed ||
                        c.outcome == ConnectOutcome::unavailable;
-      if (retryable && !stopping_ && Clock::now() + delay < deadline) {
+      if (const auto now = Clock::now(); retryable && !stopping_ && now < deadline) {
+        // The last attempt lands on the deadline, so the whole --retry-for window is covered.
         ++stats_.connect_retries;
-        asio::steady_timer pause(io_, delay);
+        asio::steady_timer pause(io_, std::min<SteadyDuration>(delay, deadline - now));
         co_await pause.async_wait(use_nothrow);
         delay = std::min<SteadyDuration>(delay * 2, kMaxRetryDelay);
         continue;
@@ -161,12 +168,12 @@ class Runner {
 
   void hold(std::size_t i, Connected c) {
     ++stats_.tunnels_up;
-    SteadyDuration keepalive = options_.keepalive ? to_steady(*options_.keepalive)
-                                                  : SteadyDuration(c.keepalive.value_or(
-                                                        kDefaultKeepalive));
-    auto tunnel = std::make_shared<HeldTunnel>(
-        i, std::move(c.connection), std::move(c.leftover), keepalive,
-        to_steady(options_.step_timeout), [this](const HeldTunnel& t) { on_tunnel_end(t); });
+    SteadyDuration keepalive = options_.keepalive
+                                   ? to_steady(*options_.keepalive)
+                                   : SteadyDuration(c.keepalive.value_or(kDefaultKeepalive));
+    auto tunnel = std::make_shared<HeldTunnel>(i, std::move(c.connection), std::move(c.leftover),
+                                               keepalive, to_steady(options_.step_timeout),
+                                               [this](const HeldTunnel& t) { on_tunnel_end(t); });
     tunnels_.push_back(tunnel);
     ++live_tunnels_;
     tunnel->start();

@@ -1,7 +1,6 @@
 #include "tests/tools/load_options.hpp"
 
 #include <boost/asio/ip/address.hpp>
-
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -34,8 +33,8 @@ Result<Seconds> parse_seconds(std::string_view flag, std::string_view text, bool
 // "IP:PORT" or "[IPv6]:PORT". A name is refused: tests must say exactly where to connect.
 Result<bool> parse_server(std::string_view text, Options& o) {
   auto colon = text.rfind(':');
-  if (colon == std::string_view::npos) return fail("--server: expected IP:PORT, got '" +
-                                                   std::string(text) + "'");
+  if (colon == std::string_view::npos)
+    return fail("--server: expected IP:PORT, got '" + std::string(text) + "'");
   std::string_view host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
@@ -163,8 +162,9 @@ Result<Options> parse_options(const std::vector<std::string_view>& args) {
   }
   if (o.resume()) {
     if (o.sessions != 0 || !o.user.empty() || !o.password_file.empty() || !o.tokens_out.empty()) {
-      return fail("--resume-from replaces logging in: drop --sessions/--user/--password-file/"
-                  "--tokens-out");
+      return fail(
+          "--resume-from replaces logging in: drop --sessions/--user/--password-file/"
+          "--tokens-out");
     }
     return o;
   }

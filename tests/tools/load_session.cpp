@@ -93,10 +93,12 @@ asio::awaitable<Connected> connect_tunnel(const Target& target, const std::strin
     out.outcome = ConnectOutcome::unauthorized;
   } else if (r.status == 503) {
     out.outcome = ConnectOutcome::unavailable;
-    if (auto reason = r.header("X-Reason")) out.detail += " (X-Reason: " + std::string(*reason) + ")";
+    if (auto reason = r.header("X-Reason"))
+      out.detail += " (X-Reason: " + std::string(*reason) + ")";
   } else if (!r.status_line.starts_with("HTTP/1.1 200 ")) {
     // openconnect's test, byte for byte: HTTP/1.0, or a 200 without a reason phrase, fail there.
     out.outcome = ConnectOutcome::other_status;
+    if (r.status == 200) out.detail += " (openconnect needs \"HTTP/1.1 200 <reason>\")";
   } else if (!r.header_exact("X-CSTP-Address")) {
     out.outcome = ConnectOutcome::other_status;
     out.detail = "200 without X-CSTP-Address (openconnect aborts)";

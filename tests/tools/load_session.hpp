@@ -22,7 +22,7 @@ struct Connected {
   // On ok: the tunnel, the first CSTP bytes that came with the head, and what the server said.
   std::shared_ptr<TlsConnection> connection;
   std::string leftover;
-  std::string address;  // X-CSTP-Address
+  std::string address;                            // X-CSTP-Address
   std::optional<std::chrono::seconds> keepalive;  // X-CSTP-Keepalive
   std::optional<std::chrono::seconds> dpd;        // X-CSTP-DPD
 };

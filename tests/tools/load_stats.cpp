@@ -35,7 +35,9 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
-double rate(std::size_t n, double seconds) { return seconds > 0 ? static_cast<double>(n) / seconds : 0; }
+double rate(std::size_t n, double seconds) {
+  return seconds > 0 ? static_cast<double>(n) / seconds : 0;
+}
 
 }  // namespace
 
@@ -46,11 +48,16 @@ std::size_t Stats::connect_count(ConnectOutcome o) const {
 
 const char* to_string(ConnectOutcome o) {
   switch (o) {
-    case ConnectOutcome::ok: return "200";
-    case ConnectOutcome::unauthorized: return "401";
-    case ConnectOutcome::unavailable: return "503";
-    case ConnectOutcome::other_status: return "other";
-    case ConnectOutcome::connection_failed: return "connection_failed";
+    case ConnectOutcome::ok:
+      return "200";
+    case ConnectOutcome::unauthorized:
+      return "401";
+    case ConnectOutcome::unavailable:
+      return "503";
+    case ConnectOutcome::other_status:
+      return "other";
+    case ConnectOutcome::connection_failed:
+      return "connection_failed";
   }
   return "?";
 }
@@ -91,9 +98,8 @@ std::string summary_text(const Stats& s) {
                                 fixed(percentile(s.connect_ms, 99), 1) + " ms");
     line("tunnels", std::to_string(s.tunnels_up) + " up, " + std::to_string(s.tunnels_lost) +
                         " lost while held; " + std::to_string(s.keepalives_sent) +
-                        " keepalives sent, " + std::to_string(s.dpd_answered) +
-                        " DPD answered, " + std::to_string(s.frames_received) +
-                        " frames received");
+                        " keepalives sent, " + std::to_string(s.dpd_answered) + " DPD answered, " +
+                        std::to_string(s.frames_received) + " frames received");
   }
   line("elapsed", fixed(s.elapsed_s, 2) + " s");
   for (const auto& [message, count] : s.errors) line("error x" + std::to_string(count), message);

@@ -1,10 +1,9 @@
 #include "tests/tools/tls_connection.hpp"
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/write.hpp>
-
 #include <openssl/ssl.h>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
 #include <vector>
 
 #include "node/server/tls_setup.hpp"
@@ -28,14 +27,18 @@ void TlsConnection::arm(SteadyDuration d) {
   deadline_.expires_after(d);  // cancels the previous wait
   deadline_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     if (ec) return;  // re-armed, disarmed or destroyed
-    if (auto self = weak.lock()) {
+    auto self = weak.lock();
+    // A wait that had already fired when the deadline was moved cannot be cancelled any more:
+    // only a deadline that really passed closes the connection.
+    if (self && self->deadline_.expiry() <= asio::steady_timer::clock_type::now()) {
       self->timed_out_ = true;
       self->close();
     }
   });
 }
 
-void TlsConnection::disarm() { deadline_.cancel(); }
+// Moving the expiry to "never" also defuses a wait that fired but has not run yet.
+void TlsConnection::disarm() { deadline_.expires_at(asio::steady_timer::time_point::max()); }
 
 void TlsConnection::close() {
   deadline_.cancel();

@@ -4,10 +4,10 @@
 #include "node/session/session.hpp"
 #include "proto/session.pb.h"
 
-namespace tandem::replication {
+namespace tandem::session {
 
-proto::SessionRecord to_record(const session::Session& s);
+proto::SessionRecord to_record(const Session& s);
 // The parent and counters come back; transports never do (they are rebuilt on resume, S17).
-session::Session from_record(const proto::SessionRecord& r);
+Session from_record(const proto::SessionRecord& r);
 
-}  // namespace tandem::replication
+}  // namespace tandem::session

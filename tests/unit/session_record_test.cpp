@@ -1,14 +1,14 @@
-#include "replication/session_codec.hpp"
+#include "node/session/session_record.hpp"
 
 #include <gtest/gtest.h>
 
 #include "node/session/token.hpp"
 
-namespace tandem::replication {
+namespace tandem::session {
 namespace {
 
-session::Session sample() {
-  session::Session s;
+Session sample() {
+  Session s;
   s.index = 42;
   s.user = "alice";
   s.tunnel_group = "default";
@@ -24,7 +24,7 @@ session::Session sample() {
 
 TEST(SessionCodec, RoundTripsTheParentRecord) {
   auto s = sample();
-  auto token = session::issue_token(s.index);
+  auto token = issue_token(s.index);
   s.token_hash = token.hash;
   auto back = from_record(to_record(s));
   EXPECT_EQ(back.index, 42u);
@@ -39,7 +39,7 @@ TEST(SessionCodec, RoundTripsTheParentRecord) {
 // S9/S16: the replicated record carries the token's hash, never the token or its secret.
 TEST(SessionCodec, SerializedRecordNeverContainsTheTokenSecret) {
   auto s = sample();
-  auto token = session::issue_token(s.index);
+  auto token = issue_token(s.index);
   s.token_hash = token.hash;
   std::string wire = to_record(s).SerializeAsString();
   std::string secret = token.text.substr(token.text.find('-') + 1);
@@ -49,4 +49,4 @@ TEST(SessionCodec, SerializedRecordNeverContainsTheTokenSecret) {
 }
 
 }  // namespace
-}  // namespace tandem::replication
+}  // namespace tandem::session

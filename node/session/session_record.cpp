@@ -1,0 +1,86 @@
+#include "node/session/session_record.hpp"
+
+#include <algorithm>
+
+namespace tandem::session {
+namespace {
+
+void put_tunnel(const TunnelInfo& info, proto::TunnelRecord::Kind kind, proto::TunnelRecord& t) {
+  t.set_kind(kind);
+  t.set_public_ip(info.public_ip);
+  t.set_public_port(info.public_port);
+  t.set_local_port(info.local_port);
+  t.set_encapsulation(info.encapsulation);
+  t.set_cipher(info.cipher);
+  t.set_connected_at_unix(info.connected_at_unix);
+  t.set_bytes_tx(info.counters.bytes_tx);
+  t.set_bytes_rx(info.counters.bytes_rx);
+  t.set_packets_tx(info.counters.packets_tx);
+  t.set_packets_rx(info.counters.packets_rx);
+}
+
+TunnelInfo get_tunnel(const proto::TunnelRecord& t) {
+  TunnelInfo info;
+  info.public_ip = t.public_ip();
+  info.public_port = static_cast<std::uint16_t>(t.public_port());
+  info.local_port = static_cast<std::uint16_t>(t.local_port());
+  info.encapsulation = t.encapsulation();
+  info.cipher = t.cipher();
+  info.connected_at_unix = t.connected_at_unix();
+  info.counters.bytes_tx = t.bytes_tx();
+  info.counters.bytes_rx = t.bytes_rx();
+  info.counters.packets_tx = t.packets_tx();
+  info.counters.packets_rx = t.packets_rx();
+  return info;
+}
+
+}  // namespace
+
+proto::SessionRecord to_record(const Session& s) {
+  proto::SessionRecord r;
+  r.set_index(s.index);
+  r.set_username(s.user);
+  r.set_tunnel_group(s.tunnel_group);
+  r.set_group_policy(s.policy);
+  r.set_assigned_ipv4(s.ip);
+  r.set_token_hash(std::string(s.token_hash.begin(), s.token_hash.end()));
+  r.set_login_time_unix(s.login_time_unix);
+  r.set_public_ip(s.public_ip);
+  r.set_public_port(s.public_port);
+  r.set_client_type(s.client_type);
+  r.set_bytes_tx(s.counters.bytes_tx);
+  r.set_bytes_rx(s.counters.bytes_rx);
+  r.set_packets_tx(s.counters.packets_tx);
+  r.set_packets_rx(s.counters.packets_rx);
+  r.set_drops_tx(s.counters.drops_tx);
+  r.set_drops_rx(s.counters.drops_rx);
+  r.set_resumes(s.resumes);
+  // The last known tunnel endpoints travel too: a new active uses them to reset the clients'
+  // old connections at once (service_address.hpp, tickle).
+  if (s.ssl_info.connected_at_unix != 0)
+    put_tunnel(s.ssl_info, proto::TunnelRecord::SSL, *r.add_tunnels());
+  if (s.dtls) put_tunnel(s.dtls_info, proto::TunnelRecord::DTLS, *r.add_tunnels());
+  return r;
+}
+
+Session from_record(const proto::SessionRecord& r) {
+  Session s;
+  s.index = r.index();
+  s.user = r.username();
+  s.tunnel_group = r.tunnel_group();
+  s.policy = r.group_policy();
+  s.ip = r.assigned_ipv4();
+  const std::string& h = r.token_hash();
+  std::copy_n(h.begin(), std::min(h.size(), s.token_hash.size()), s.token_hash.begin());
+  s.login_time_unix = r.login_time_unix();
+  s.public_ip = r.public_ip();
+  s.public_port = static_cast<std::uint16_t>(r.public_port());
+  s.client_type = r.client_type();
+  s.counters = {r.bytes_tx(), r.bytes_rx(), r.packets_tx(), r.packets_rx(), r.drops_tx(), r.drops_rx()};
+  s.resumes = r.resumes();
+  for (const auto& t : r.tunnels())
+    if (t.kind() == proto::TunnelRecord::SSL) s.ssl_info = get_tunnel(t);
+  return s;
+}
+
+}  // namespace tandem::session
