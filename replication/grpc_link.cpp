@@ -229,6 +229,9 @@ struct GrpcLink::Impl final : public proto::Replication::Service {
         *promoted.mutable_promoted() = core.take_over();
         stream->Write(promoted);
         stream->WritesDone();
+        // Let the old active read it and end the call itself; cancelling now could drop it.
+        while (stream->Read(&msg)) {
+        }
         break;
       }
     }

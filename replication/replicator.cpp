@@ -162,7 +162,7 @@ void Replicator::Core::release_service_address() {
 
 void Replicator::Core::step_down_locked(const char* reason, bool handover) {
   if (role.role() != Role::active) return;
-  role.stepped_down();
+  role.stepped_down(clock.now());
   if (follower) {
     follower->gone = true;
     follower.reset();
@@ -339,6 +339,8 @@ Result<bool> Replicator::Core::install_snapshot(const Snapshot& snap) {
 
 proto::NodeInfo Replicator::Core::take_over() {
   std::lock_guard lock(mutex);
+  // The follow thread still needs this stream, to report the promotion: don't cancel it.
+  cancel_follow = nullptr;
   if (role.on_handover(clock.now()) == Action::promote) promote_locked("planned handover");
   return self_info_locked();
 }
@@ -481,7 +483,7 @@ bool Replicator::accepting_logins() const {
 void Replicator::request_failover(std::function<void(Result<std::string>)> done) {
   Core& c = *core_;
   if (!c.peer.enabled) {
-    c.host.post([done] { done(fail("standalone node: there is no standby to hand over to")); });
+    c.host.post([done] { done(fail("this node is standalone: it has no standby to hand over to (configure [peer])")); });
     return;
   }
   bool standby = [&] {

@@ -55,9 +55,10 @@ void RoleMachine::promoted(std::uint64_t epoch) {
   peer_is_active_ = false;
 }
 
-void RoleMachine::stepped_down() {
+void RoleMachine::stepped_down(TimePoint now) {
   role_ = Role::standby;
   peer_is_active_ = true;  // the peer that made us step down is the active now
+  last_heard_ = now;       // and it gets a full hold time before we doubt it
 }
 
 }  // namespace tandem::replication

@@ -53,7 +53,7 @@ class RoleMachine {
 
   // The caller carried out the action.
   void promoted(std::uint64_t epoch);
-  void stepped_down();
+  void stepped_down(TimePoint now);
 
   bool peer_alive(TimePoint now) const { return now - last_heard_ < hold_time_; }
 

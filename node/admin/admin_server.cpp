@@ -48,12 +48,15 @@ class Service final : public proto::Admin::CallbackService {
   grpc::ServerUnaryReactor* Failover(grpc::CallbackServerContext* ctx,
                                      const proto::FailoverRequest*,
                                      proto::FailoverReply* reply) override {
-    return on_io_thread(ctx, [this, reply] {
-      auto r = backend_.failover();
-      if (!r) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, r.error());
-      reply->set_result(*r);
-      return grpc::Status::OK;
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    backend_.post([this, reactor, reply] {
+      backend_.failover([reactor, reply](Result<std::string> r) {
+        if (!r) return reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, r.error()));
+        reply->set_result(*r);
+        reactor->Finish(grpc::Status::OK);
+      });
     });
+    return reactor;
   }
 
   grpc::ServerUnaryReactor* Reload(grpc::CallbackServerContext* ctx, const proto::ReloadRequest*,

@@ -19,7 +19,8 @@ class AdminBackend {
   virtual proto::StatusReply status() = 0;
   virtual proto::ShowSessionsReply show_sessions(const proto::ShowSessionsRequest& request) = 0;
   virtual Result<proto::LogoffReply> logoff(const proto::LogoffRequest& request) = 0;
-  virtual Result<std::string> failover() = 0;
+  // Completes later (a handover waits for the standby); `done` is called on the I/O thread.
+  virtual void failover(std::function<void(Result<std::string>)> done) = 0;
   virtual Result<std::string> reload() = 0;
 };
 

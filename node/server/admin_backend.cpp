@@ -17,10 +17,16 @@ proto::StatusReply HeadendAdmin::status() {
   proto::StatusReply r;
   r.set_node_id(rt_.config.node_id);
   r.set_version("0.1.0");
-  r.set_role("standalone");
-  r.set_peer_state("none");
+  session::ReplicationStatus repl;
+  if (rt_.replication) repl = rt_.replication->status();
+  r.set_role(rt_.config.peer.enabled ? repl.role : "standalone");
+  r.set_epoch(repl.epoch);
+  r.set_peer_state(repl.peer_state);
+  r.set_replication_lag_seq(repl.lag_sequence);
+  r.set_replication_lag_ms(repl.lag_ms);
+  r.set_degraded(repl.degraded);
   r.set_listen(rt_.config.listen);
-  r.set_accepting_logins(true);
+  r.set_accepting_logins(rt_.serving && repl.accepting_logins);
   std::uint64_t active = 0, ssl = 0, dtls = 0;
   rt_.sessions.for_each([&](session::Session& s) {
     if (s.ssl) ++active, ++ssl;
@@ -77,8 +83,9 @@ Result<proto::LogoffReply> HeadendAdmin::logoff(const proto::LogoffRequest& requ
   return r;
 }
 
-Result<std::string> HeadendAdmin::failover() {
-  return fail("this node is standalone: it has no standby to hand over to (configure [peer])");
+void HeadendAdmin::failover(std::function<void(Result<std::string>)> done) {
+  if (!rt_.replication) return done(fail("replication is not running"));
+  rt_.replication->request_failover(std::move(done));
 }
 
 Result<std::string> HeadendAdmin::reload() { return reload_configuration(rt_); }

@@ -16,7 +16,7 @@ class HeadendAdmin final : public admin::AdminBackend {
   proto::StatusReply status() override;
   proto::ShowSessionsReply show_sessions(const proto::ShowSessionsRequest& request) override;
   Result<proto::LogoffReply> logoff(const proto::LogoffRequest& request) override;
-  Result<std::string> failover() override;
+  void failover(std::function<void(Result<std::string>)> done) override;
   Result<std::string> reload() override;
 
  private:

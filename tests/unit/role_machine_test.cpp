@@ -68,9 +68,14 @@ TEST(RoleMachine, ActiveStepsDownForAHigherEpochOnly) {
   EXPECT_EQ(m.on_peer(peer(true, 2), clock.now()), Action::none);  // stale peer: it steps down
   EXPECT_EQ(m.on_peer(peer(false, 9), clock.now()), Action::none);  // a standby is no threat
   EXPECT_EQ(m.on_peer(peer(true, 4), clock.now()), Action::step_down);
-  m.stepped_down();
+  m.stepped_down(clock.now());
   EXPECT_EQ(m.role(), Role::standby);
   EXPECT_EQ(m.next_epoch(), 10u);
+  // A fresh hold time for the new active: no promotion straight back.
+  clock.advance(1s);
+  EXPECT_EQ(m.on_tick(clock.now()), Action::none);
+  clock.advance(1s);
+  EXPECT_EQ(m.on_tick(clock.now()), Action::promote);
 }
 
 TEST(RoleMachine, HandoverPromotesAStandbyOnly) {
