@@ -30,6 +30,7 @@ Action RoleMachine::on_peer(const PeerState& peer, TimePoint now) {
   if (peer.active) {
     last_heard_ = now;
     peer_is_active_ = true;
+    epoch_ = std::max(epoch_, peer.epoch);  // a follower lives in its active's epoch
     return Action::none;
   }
   // Both standby (the pair is starting): the stronger one takes the role, the other waits.

@@ -603,14 +603,38 @@ tcp_bytes() { # NS
     grep -Eo 'bytes_(acked|received):[0-9]+' | awk -F: '{s += $2} END {printf "%.0f\n", s}'
 }
 
+# Where packets were lost: UDP receive-buffer overflows (/proc/net/snmp of the namespace) and tun
+# devices dropping what their reader did not take in time (tx_dropped), on both ends.
+udp_rcvbuf_errors() { # NS
+  ip netns exec "$1" cat /proc/net/snmp 2>/dev/null |
+    awk '$1 == "Udp:" { if (!h) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1 } else v = $c }
+         END { print v + 0 }'
+}
+tun_tx_dropped() { # NS IF
+  ip netns exec "$1" cat "/sys/class/net/$2/statistics/tx_dropped" 2>/dev/null || echo 0
+}
+# The headend's tun device for a client (tandem0, or ocserv's vpnsN): the route to the client's IP.
+server_tun_of() { # CLIENT_ID
+  ip -n "$NS_HUB" route get "$(client_ip "$1")" 2>/dev/null | grep -Eo ' dev [^ ]+' | awk '{print $2; exit}'
+}
+drop_snapshot() { # CLIENT_ID -> "client-udp client-tun headend-udp headend-tun"
+  local stun
+  stun=$(server_tun_of "$1")
+  echo "$(udp_rcvbuf_errors "${C_NS[$1]}") $(tun_tx_dropped "${C_NS[$1]}" "${C_IF[$1]}")" \
+    "$(udp_rcvbuf_errors "$NS_HUB") $(tun_tx_dropped "$NS_HUB" "${stun:-none}")"
+}
+
 # transfer NS DIRECTION(up|down) JSON [CLIENT_ID]: iperf3 from NS to the inside host for
 # DURATION s. Sets X_MBPS (or a message), X_SCPU / X_CCPU (% of one core: server processes, the
-# openconnect process), X_RSS_MAX (KB, server) and X_TCP_MB (MB over CSTP/TCP meanwhile).
+# openconnect process), X_RSS_MAX (KB, server), X_TCP_MB (MB over CSTP/TCP meanwhile), X_RETR
+# (the inner TCP's retransmits, from iperf3) and X_DROPS (drop counters' deltas, see drop_snapshot).
 transfer() {
   local ns=$1 dir=$2 json=$3 id=${4:-} pid t0 t1 s0=0 s1=0 c0=0 c1=0 tb0=0 tb1=0 rss args=()
   [[ $dir == down ]] && args=(-R)
-  X_MBPS=failed X_SCPU='' X_CCPU='' X_RSS_MAX=0 X_TCP_MB=''
+  X_MBPS=failed X_SCPU='' X_CCPU='' X_RSS_MAX=0 X_TCP_MB='' X_RETR='' X_DROPS=''
+  local d0=() d1=()
   if [[ -n $id ]]; then
+    read -r -a d0 <<<"$(drop_snapshot "$id")"
     tb0=$(tcp_bytes "$ns")
     s0=$(server_ticks)
     c0=$(proc_ticks "${C_PID[$id]}")
@@ -641,7 +665,10 @@ transfer() {
     X_SCPU=$(awk -v d=$((s1 - s0)) -v hz="$CLK_TCK" -v us=$((t1 - t0)) 'BEGIN {printf "%.0f", d / hz / (us / 1e6) * 100}')
     X_CCPU=$(awk -v d=$((c1 - c0)) -v hz="$CLK_TCK" -v us=$((t1 - t0)) 'BEGIN {printf "%.0f", d / hz / (us / 1e6) * 100}')
     X_TCP_MB=$(awk -v b=$((tb1 - tb0)) 'BEGIN {printf "%.1f", b / 1e6}')
+    read -r -a d1 <<<"$(drop_snapshot "$id")"
+    X_DROPS="client UDP rcvbuf $((d1[0] - d0[0])), client tun $((d1[1] - d0[1])), headend UDP rcvbuf $((d1[2] - d0[2])), headend tun $((d1[3] - d0[3]))"
   fi
+  X_RETR=$(jq -r '.end.sum_sent.retransmits // ""' "$json" 2>/dev/null) || X_RETR=
   local bps
   bps=$(jq -r 'if .error then "" else (.end.sum_received.bits_per_second // "") end' "$json" 2>/dev/null) || bps=
   if [[ -n $bps ]]; then
@@ -693,6 +720,8 @@ throughput_mode() {
     note "$SERVER $mode: $msg (client log $(basename "${C_LOG[$id]}"))"
     R[$SERVER.${mode}_up]=$msg
     R[$SERVER.${mode}_down]=$msg
+    R[$SERVER.retr_${mode}_up]=$msg
+    R[$SERVER.retr_${mode}_down]=$msg
     [[ $mode == dtls ]] && { R[$SERVER.rss_xfer]=$msg; R[$SERVER.cpu_dtls]=$msg; R[$SERVER.ccpu_dtls]=$msg; }
     [[ $mode == tls ]] && R[$SERVER.cpu_tls]=$msg
     client_stop "$id"
@@ -708,6 +737,8 @@ throughput_mode() {
     R[$SERVER.${mode}_$dir]=$X_MBPS
     R[$SERVER.cpu_${mode}_$dir]=$X_SCPU
     R[$SERVER.ccpu_${mode}_$dir]=$X_CCPU
+    R[$SERVER.retr_${mode}_$dir]=${X_RETR:-n/a}
+    R[$SERVER.drops_${mode}_$dir]=$X_DROPS
     # Which transport carried it: in DTLS mode CSTP/TCP must stay near zero.
     local moved_mb
     moved_mb=$(awk -v m="$X_MBPS" -v d="$DURATION" 'BEGIN {printf "%.0f", (m + 0) * d / 8}')
@@ -717,7 +748,7 @@ throughput_mode() {
     fi
     if [[ $mode == dtls ]] && ! alive "${C_PID[$id]}"; then note "$SERVER dtls: client died"; fi
     [[ $mode == dtls && $dir == down ]] && R[$SERVER.rss_xfer]=$X_RSS_MAX
-    say "$SERVER $mode $dir: ${R[$SERVER.${mode}_$dir]} Mbit/s, server CPU $X_SCPU %, openconnect CPU $X_CCPU %, TCP $X_TCP_MB MB"
+    say "$SERVER $mode $dir: ${R[$SERVER.${mode}_$dir]} Mbit/s, server CPU $X_SCPU %, openconnect CPU $X_CCPU %, TCP $X_TCP_MB MB, retransmits ${X_RETR:-?}; drops: $X_DROPS"
   done
   if [[ $mode == dtls ]] && grep -Eiq 'DTLS (Dead Peer|handshake (failed|timed out))|Failed to .*DTLS' "${C_LOG[$id]}"; then
     note "$SERVER: DTLS trouble in the client log: $(grep -Eim1 'DTLS (Dead Peer|handshake (failed|timed out))|Failed to .*DTLS' "${C_LOG[$id]}")"
@@ -939,6 +970,10 @@ ROWS=(
   "dtls_down|throughput DTLS download (Mbit/s)|higher|novpn.down"
   "tls_up|throughput TLS-only upload (Mbit/s)|higher|novpn.up"
   "tls_down|throughput TLS-only download (Mbit/s)|higher|novpn.down"
+  "retr_dtls_up|inner TCP retransmits, DTLS upload|lower|"
+  "retr_dtls_down|inner TCP retransmits, DTLS download|lower|"
+  "retr_tls_up|inner TCP retransmits, TLS-only upload|lower|"
+  "retr_tls_down|inner TCP retransmits, TLS-only download|lower|"
   "conn_med|connect: openconnect start -> first ping, median (ms)|lower|"
   "conn_max|connect: openconnect start -> first ping, max (ms)|lower|"
   "login_rate|sequential logins (openconnect --authenticate) per s|higher|"
@@ -1017,6 +1052,14 @@ report() {
   echo "Notes:"
   for s in "${SERVERS[@]}"; do
     echo "- $s: load average when its phase started ${R[$s.load]:-?}; TLS ${R[$s.tls_cipher]:-?}; DTLS ${R[$s.dtls_cipher]:-?}; client tun MTU ${R[$s.mtu_dtls]:-?} (DTLS mode) / ${R[$s.mtu_tls]:-?} (TLS-only); connect times (ms): ${R[$s.conn_all]:-?}."
+  done
+  local m d
+  for s in "${SERVERS[@]}"; do
+    for m in dtls tls; do
+      for d in up down; do
+        [[ -n ${R[$s.drops_${m}_$d]:-} ]] && echo "- $s $m $d: drops: ${R[$s.drops_${m}_$d]}."
+      done
+    done
   done
   echo "- Ratio is tandem/ocserv; 'better' says which direction wins; within ±3 % is 'same'."
   echo "- CPU: utime+stime of all server processes (ocserv: main, sec-mod, workers) over the transfer, as % of one core."
