@@ -20,8 +20,8 @@ packages=(
   librocksdb-dev libboost1.81-dev libgtest-dev libgmock-dev libtomlplusplus-dev libsystemd-dev
   libsodium-dev libmnl-dev libcap-dev libcrypt-dev
   # end-to-end tests and the demo: the real client, a reference server, namespaces and traffic
-  # (socat carries the checksummed transfers; iperf3 gives no checksum)
-  openconnect ocserv iperf3 iproute2 nftables iputils-ping procps psmisc socat jq
+  # (socat carries the checksummed transfers; iperf3 gives no checksum; curl scrapes metrics)
+  openconnect ocserv iperf3 iproute2 nftables iputils-ping procps psmisc socat jq curl
 )
 
 say() { printf '[setup] %s\n' "$*"; }

@@ -53,6 +53,8 @@ Replicator::Core::Core(const config::Config& config, ReplicatorHost& h,
       service(service_address(config.service_address, config.service_interface)),
       inside(service_address(config.inside_address, config.inside_interface)),
       service_port(listen_port(config.listen)),
+      listen_address(session::parse_ipv4(config.listen.substr(0, config.listen.rfind(':')))
+                         .value_or(0)),
       host(h),
       store(std::move(s)),
       role({config.node_id, static_cast<std::uint32_t>(config.peer.priority)}, store->epoch(),
@@ -126,6 +128,12 @@ void Replicator::Core::promote_locked(const char* reason) {
 }
 
 void Replicator::Core::take_service_address(const std::vector<proto::SessionRecord>& sessions) {
+  std::lock_guard address_lock(address_mutex);
+  {
+    // A step-down may have come first: its release already ran, and must not be undone.
+    std::lock_guard lock(mutex);
+    if (role.role() != Role::active) return;
+  }
   for (const auto* a : {&service, &inside}) {
     if (!*a) continue;
     if (auto r = add_address(**a); !r) {
@@ -151,6 +159,7 @@ void Replicator::Core::take_service_address(const std::vector<proto::SessionReco
 }
 
 void Replicator::Core::release_service_address() {
+  std::lock_guard address_lock(address_mutex);
   for (const auto* a : {&service, &inside}) {
     if (!*a) continue;
     if (auto r = remove_address(**a); !r)
@@ -390,8 +399,9 @@ Result<bool> Replicator::start() {
   // A node starts as standby: an address left behind by a crashed predecessor goes, and the
   // SYN guard (service_address.hpp) stands for as long as the node runs.
   if (core_->peer.enabled) core_->release_service_address();
-  if (core_->service) {
-    if (auto r = install_syn_guard(core_->service->address, core_->service_port); !r)
+  {
+    std::uint32_t guarded = core_->service ? core_->service->address : core_->listen_address;
+    if (auto r = install_syn_guard(guarded, core_->service_port); !r)
       log::warn("syn_guard_unavailable", {{"reason", r.error()}});
   }
   if (!core_->peer.enabled) {

@@ -41,6 +41,7 @@ struct Replicator::Core {
   std::optional<ServiceAddress> service;  // moves with the active role
   std::optional<ServiceAddress> inside;
   std::uint16_t service_port = 0;         // the client-facing listen port
+  std::uint32_t listen_address = 0;       // the client-facing listen address (0 = any)
   ReplicatorHost& host;
   SteadyClock clock;
 
@@ -69,6 +70,8 @@ struct Replicator::Core {
   std::atomic<bool> running{false};
   std::thread control_thread;
   std::thread takeover_thread;
+  // Taking and releasing the service address never interleave (see take_service_address).
+  std::mutex address_mutex;
   std::unique_ptr<GrpcLink> link;
 
   // --- called with the mutex held ---

@@ -33,6 +33,9 @@ Action RoleMachine::on_peer(const PeerState& peer, TimePoint now) {
     epoch_ = std::max(epoch_, peer.epoch);  // a follower lives in its active's epoch
     return Action::none;
   }
+  // While we follow a live active, a message saying the peer is a standby is stale (sent before
+  // it promoted): no election.
+  if (peer_is_active_ && now - last_heard_ < hold_time_) return Action::none;
   // Both standby (the pair is starting): the stronger one takes the role, the other waits.
   peer_is_active_ = false;
   return stronger_than(peer) ? Action::promote : Action::none;

@@ -237,14 +237,15 @@ Result<bool> tickle(std::uint32_t local_address, std::uint16_t local_port,
 }
 
 Result<bool> install_syn_guard(std::uint32_t address, std::uint16_t port) {
-  std::string ip = session::format_ipv4(address), p = std::to_string(port);
-  std::string match = "ip daddr " + ip + " tcp dport " + p + " tcp flags & (syn | ack) == syn";
+  std::string match = "tcp dport " + std::to_string(port) + " tcp flags & (syn | ack) == syn";
+  if (address != 0) match = "ip daddr " + session::format_ipv4(address) + " " + match;
   std::string script = std::string("table inet ") + kGuardTable + " {}\n" + "delete table inet " +
                        kGuardTable + "\n" + "table inet " + kGuardTable +
                        " {\n"
                        "  chain input {\n"
                        "    type filter hook input priority -10; policy accept;\n    " +
-                       match + " socket wildcard 0 accept\n    " + match + " drop\n  }\n}\n";
+                       match + " socket wildcard 0 accept\n    " + match +
+                       " socket wildcard 1 accept\n    " + match + " drop\n  }\n}\n";
   return run_nft(script);
 }
 

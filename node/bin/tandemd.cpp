@@ -2,6 +2,7 @@
 #include <sys/prctl.h>
 #include <fcntl.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -53,6 +54,37 @@ void start_keeper(const tandem::config::Config& c) {
   ::fcntl(fds[1], F_SETFD, FD_CLOEXEC);  // held by the daemon alone, not by what it spawns
 }
 
+// systemd (Type=notify): READY=1 once the node listens, STOPPING=1 on SIGTERM/SIGINT,
+// RELOADING=1 then READY=1 around a SIGHUP reload, and a one-line STATUS= for
+// `systemctl status`. libsystemd's sd_notify does nothing when NOTIFY_SOCKET is unset, so
+// outside systemd (a terminal, the tests) this costs nothing.
+void notify_systemd(const std::string& state, const std::string& status = {}) {
+  std::string message = state;
+  if (!status.empty()) {
+    std::string line = status;  // STATUS= is one line; reload errors may span several
+    for (char& c : line) {
+      if (c == '\n') c = ' ';
+    }
+    message += "\nSTATUS=" + line;
+  }
+  ::sd_notify(0, message.c_str());
+}
+
+void notify_lifecycle(tandem::server::Headend::Lifecycle event, const std::string& detail) {
+  using Lifecycle = tandem::server::Headend::Lifecycle;
+  switch (event) {
+    case Lifecycle::stopping:
+      notify_systemd("STOPPING=1", "stopping (" + detail + ")");
+      break;
+    case Lifecycle::reloading:
+      notify_systemd("RELOADING=1", "reloading the configuration");
+      break;
+    case Lifecycle::reloaded:
+      notify_systemd("READY=1", detail);
+      break;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,6 +113,7 @@ int main(int argc, char** argv) {
   start_keeper(*config);
 
   tandem::server::Headend headend(*config);
+  headend.on_lifecycle(notify_lifecycle);
   auto replication = tandem::replication::Replicator::create(*config, headend.replica_host());
   if (!replication) {
     tandem::log::error("startup_failed", {{"reason", replication.error()}});
@@ -90,6 +123,7 @@ int main(int argc, char** argv) {
     tandem::log::error("startup_failed", {{"reason", started.error()}});
     return 1;
   }
+  notify_systemd("READY=1", "listening on " + config->listen + " (" + config->source + ")");
   headend.run();
   tandem::log::info("stopped");
   return 0;

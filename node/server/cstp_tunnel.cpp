@@ -60,6 +60,7 @@ asio::awaitable<void> CstpTunnel::read_loop() {
       auto status = decoder_.next(frame);
       if (status == cstp::Decoder::Status::need_more) break;
       if (status == cstp::Decoder::Status::error) {
+        ++rt_.counters.input_refused;
         log::warn("input_refused", {{"index", std::to_string(index_)},
                                     {"public", public_address_},
                                     {"reason", "CSTP: " + decoder_.error()}});
@@ -108,6 +109,7 @@ bool CstpTunnel::handle_frame(const cstp::Frame& frame) {
       }
       return false;
     default:
+      ++rt_.counters.input_refused;
       log::warn("input_refused",
                 {{"index", std::to_string(index_)},
                  {"public", public_address_},

@@ -59,7 +59,8 @@ struct Peer {
   std::string text() const { return ip + ":" + std::to_string(port); }
 };
 
-void refuse_input(const Peer& peer, const std::string& reason) {
+void refuse_input(Runtime& rt, const Peer& peer, const std::string& reason) {
+  ++rt.counters.input_refused;
   log::warn("input_refused", {{"public", peer.text()}, {"reason", reason}});
 }
 
@@ -129,7 +130,7 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
                                              const Peer& peer, bool& close) {
   auto msg = auth::parse_client_message(req.body);
   if (!msg) {
-    refuse_input(peer, "config-auth XML: " + msg.error());
+    refuse_input(rt, peer, "config-auth XML: " + msg.error());
     close = true;
     co_return error_response(400);
   }
@@ -138,10 +139,12 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
     co_return login_form_response(rt.config, group, "");
 
   if (const char* why = not_serving_reason(rt)) {
+    ++rt.counters.logins_refused;
     log::warn("login_refused", {{"user", msg->username}, {"public", peer.text()}, {"reason", why}});
     co_return login_form_response(rt.config, group, "The service is moving. Please try again.");
   }
   if (rt.pending_logins >= defaults::kMaxPendingLogins) {
+    ++rt.counters.logins_refused;
     log::warn("login_refused", {{"user", msg->username}, {"public", peer.text()},
                                 {"reason", "too many logins in progress"}});
     co_return login_form_response(rt.config, group, "The server is busy. Please try again.");
@@ -150,6 +153,7 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
   bool ok = co_await check_password(rt, msg->username, msg->password);
   --rt.pending_logins;
   if (!ok) {
+    ++rt.counters.logins_failed;
     // Same answer for an unknown user and a wrong password; the log tells them apart.
     log::warn("login_failed",
               {{"user", msg->username}, {"public", peer.text()},
@@ -162,6 +166,7 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
                               policy.simultaneous_logins};
   auto created = rt.sessions.create(request);
   if (!created) {
+    ++rt.counters.logins_refused;
     log::error("login_refused",
                {{"user", msg->username}, {"public", peer.text()}, {"reason", created.error()}});
     co_return login_form_response(rt.config, group, "No address is available. Please try later.");
@@ -172,6 +177,7 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
   session::Session* created_session = rt.sessions.find(index);
   if (!created_session) co_return login_form_response(rt.config, group, "Please try again.");
   const session::Session& s = *created_session;
+  ++rt.counters.logins_ok;
   log::info("login_ok", {{"index", std::to_string(s.index)},
                          {"user", s.user},
                          {"ip", session::format_ipv4(s.ip)},
@@ -295,6 +301,7 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
   rt.sessions.attach_ssl(*s, tunnel, info);
   if (resume) {
     ++s->resumes;
+    ++rt.counters.resumes;
     log::info("session_resumed", {{"index", std::to_string(index)},
                                   {"user", s->user},
                                   {"ip", session::format_ipv4(s->ip)},
@@ -322,7 +329,7 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
     peer.port = ep.port();
   }
   if (rt.open_front_connections >= defaults::kMaxFrontConnections) {
-    refuse_input(peer, "too many connections in progress");
+    refuse_input(rt, peer, "too many connections in progress");
     co_return;
   }
   ++rt.open_front_connections;
@@ -346,7 +353,7 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
 
   if (auto [ec] = co_await c->stream->async_handshake(asio::ssl::stream_base::server, use_nothrow);
       ec) {
-    refuse_input(peer, c->timed_out ? std::string("TLS handshake not completed in time")
+    refuse_input(rt, peer, c->timed_out ? std::string("TLS handshake not completed in time")
                                     : "TLS handshake failed: " + ec.message());
     co_return;
   }
@@ -364,7 +371,7 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
       auto [ec, n] = co_await c->stream->async_read_some(asio::buffer(buf), use_nothrow);
       if (ec) {
         if (c->timed_out)
-          refuse_input(peer, started ? "request not completed in time" : "idle connection timed out");
+          refuse_input(rt, peer, started ? "request not completed in time" : "idle connection timed out");
         co_return;
       }
       if (!started) {
@@ -374,7 +381,7 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
       parser.feed(std::string_view(buf.data(), n));
     }
     if (parser.state() == http::RequestParser::State::error) {
-      refuse_input(peer, "HTTP: " + parser.error());
+      refuse_input(rt, peer, "HTTP: " + parser.error());
       co_await send(*c, error_response(parser.error_status()));
       co_return;
     }
@@ -386,7 +393,7 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
       co_return;
     }
     if (req.method != "POST") {
-      refuse_input(peer, "HTTP: " + req.method + " " + req.target + " is not served");
+      refuse_input(rt, peer, "HTTP: " + req.method + " " + req.target + " is not served");
       co_await send(*c, error_response(req.method == "GET" ? 404 : 405));
       co_return;
     }

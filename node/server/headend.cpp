@@ -14,9 +14,11 @@
 
 #include "node/common/log.hpp"
 #include "node/admin/admin_server.hpp"
+#include "node/metrics/http_endpoint.hpp"
 #include "node/server/admin_backend.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/server/front_door.hpp"
+#include "node/server/metrics_source.hpp"
 #include "node/server/role.hpp"
 #include "node/session/session_record.hpp"
 #include "node/server/tls_setup.hpp"
@@ -97,11 +99,17 @@ struct Headend::Impl {
   tcp::acceptor acceptor;
   std::unique_ptr<HeadendAdmin> admin_backend;
   std::unique_ptr<admin::AdminServer> admin_server;
+  std::shared_ptr<metrics::HttpEndpoint> metrics;  // null unless metrics_listen is set
+  const std::uint64_t started_unix = static_cast<std::uint64_t>(wall_seconds());
+  std::function<void(Headend::Lifecycle, const std::string&)> lifecycle;
 
   void wait_for_reload() {
     reload_signal.async_wait([this](const boost::system::error_code& ec, int) {
       if (ec) return;
+      if (lifecycle) lifecycle(Headend::Lifecycle::reloading, "");
       auto r = reload_configuration(*rt);  // logs its own outcome
+      if (lifecycle)
+        lifecycle(Headend::Lifecycle::reloaded, r ? *r : "reload refused: " + r.error());
       wait_for_reload();
     });
   }
@@ -240,9 +248,21 @@ Result<bool> Headend::start(session::Replication& replication) {
   m.signals.async_wait([&m](const boost::system::error_code& sig_ec, int signo) {
     if (sig_ec) return;
     log::info("shutdown", {{"signal", std::to_string(signo)}});
+    if (m.lifecycle) m.lifecycle(Lifecycle::stopping, "signal " + std::to_string(signo));
     m.io.stop();
   });
   m.wait_for_reload();
+  if (!cfg.metrics_listen.empty()) {
+    auto at = parse_listen(cfg.metrics_listen);
+    if (!at) return fail("metrics_listen: " + at.error());
+    auto endpoint = metrics::HttpEndpoint::open(m.io, *at, [&m] {
+      return metrics::render(metrics_snapshot(*m.rt, m.started_unix));
+    });
+    if (!endpoint) return fail("metrics_listen " + endpoint.error());
+    m.metrics = std::move(*endpoint);
+    m.metrics->start();
+    log::info("metrics_listening", {{"address", cfg.metrics_listen}});
+  }
   log::info("listening", {{"address", cfg.listen},
                           {"node", cfg.node_id},
                           {"tun", tun_name},
@@ -260,5 +280,8 @@ void Headend::run() {
   if (impl_->replication) impl_->replication->stop();
 }
 void Headend::stop() { impl_->io.stop(); }
+void Headend::on_lifecycle(std::function<void(Lifecycle, const std::string&)> observer) {
+  impl_->lifecycle = std::move(observer);
+}
 
 }  // namespace tandem::server

@@ -1,7 +1,9 @@
 #pragma once
 // The headend node: owns the I/O loop, the session table, the TUN device and the listener.
 // Asio stays behind this interface (pimpl), so tandemd's main and tests need none of it.
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "node/common/result.hpp"
 #include "node/config/config.hpp"
@@ -23,6 +25,12 @@ class Headend {
   // Serve until SIGINT/SIGTERM (or stop()).
   void run();
   void stop();
+
+  // Lifecycle events for a service manager (tandemd forwards them to systemd's sd_notify):
+  // `stopping` when SIGINT/SIGTERM arrives, `reloading` and then `reloaded` around a SIGHUP
+  // reload (detail: its outcome, as logged). Called on the I/O thread; set before start().
+  enum class Lifecycle { stopping, reloading, reloaded };
+  void on_lifecycle(std::function<void(Lifecycle, const std::string& detail)> observer);
 
  private:
   struct Impl;

@@ -18,6 +18,7 @@
 #include "node/auth/users.hpp"
 #include "node/common/clock.hpp"
 #include "node/config/config.hpp"
+#include "node/metrics/registry.hpp"
 #include "node/session/replication_sink.hpp"
 #include "node/session/session_table.hpp"
 
@@ -53,6 +54,7 @@ struct Runtime {
   std::size_t open_front_connections = 0;  // TLS connections not yet turned into tunnels
   std::size_t pending_logins = 0;          // password checks in flight
   std::string server_name;
+  metrics::Counters counters;  // events seen only here, at the I/O edge
 
   const config::Policy& policy_for(const std::string& tunnel_group) const;
 };

@@ -1,6 +1,8 @@
 #pragma once
 // A session (S1/S2): the parent record that outlives its transports, and the transports
 // attached to it right now. Plain data; the SessionTable owns every Session.
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -28,6 +30,19 @@ enum class EndReason {
   handover,  // this node stopped serving: the client reconnects to the new active
 };
 const char* to_string(EndReason r);
+// Every reason, so per-reason counters exist (at zero) before the first end. A new reason
+// belongs here too.
+inline constexpr std::array kAllEndReasons{
+    EndReason::client_logout,        EndReason::client_closed,   EndReason::transport_error,
+    EndReason::replaced,             EndReason::dpd,             EndReason::idle_timeout,
+    EndReason::disconnected_timeout, EndReason::session_timeout, EndReason::simultaneous_login,
+    EndReason::admin_logoff,         EndReason::shutdown,        EndReason::handover};
+// Counters index by the enum's value, so the list must follow the declaration order.
+static_assert([] {
+  for (std::size_t i = 0; i < kAllEndReasons.size(); ++i)
+    if (static_cast<std::size_t>(kAllEndReasons[i]) != i) return false;
+  return true;
+}());
 
 // The node-side end of one tunnel towards the client. Implemented at the I/O edge (a CSTP
 // tunnel over TLS, later DTLS); the session table only asks it to send or to close.
@@ -47,6 +62,13 @@ struct Counters {
   std::uint64_t bytes_tx = 0, bytes_rx = 0;      // tx = headend -> client
   std::uint64_t packets_tx = 0, packets_rx = 0;
   std::uint64_t drops_tx = 0, drops_rx = 0;
+
+  Counters& operator+=(const Counters& o) {
+    bytes_tx += o.bytes_tx, bytes_rx += o.bytes_rx;
+    packets_tx += o.packets_tx, packets_rx += o.packets_rx;
+    drops_tx += o.drops_tx, drops_rx += o.drops_rx;
+    return *this;
+  }
 };
 
 struct TunnelInfo {

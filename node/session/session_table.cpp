@@ -144,6 +144,8 @@ void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client
     transport->close(reason, notify_client);
   }
   if (sink_) sink_->remove(s->index, nullptr);
+  ++end_stats_.by_reason[static_cast<std::size_t>(reason)];
+  end_stats_.traffic += s->counters;
   log::info("session_end", {{"index", std::to_string(s->index)},
                             {"user", s->user},
                             {"ip", format_ipv4(s->ip)},

@@ -1,6 +1,7 @@
 #pragma once
 // The session table: the one owner of sessions, their tokens and their addresses.
 // No I/O: transports are reached through the Transport interface, time through the Clock.
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -73,6 +74,13 @@ class SessionTable {
   };
   const TimerStats& timer_stats() const { return timer_stats_; }
 
+  // What ended sessions leave behind, so traffic totals do not fall when a session goes.
+  struct EndStats {
+    std::array<std::uint64_t, kAllEndReasons.size()> by_reason{};  // indexed by EndReason
+    Counters traffic;
+  };
+  const EndStats& end_stats() const { return end_stats_; }
+
   // End the session: close its tunnels (telling the client when `notify_client`), revoke the
   // token and free the address (S15).
   void end(std::uint64_t index, EndReason reason, bool notify_client);
@@ -108,6 +116,7 @@ class SessionTable {
   ReplicationSink* sink_ = nullptr;
   std::uint64_t next_index_ = 1;
   TimerStats timer_stats_;
+  EndStats end_stats_;
   std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;  // by index, oldest first
   std::unordered_map<std::uint32_t, Session*> by_ip_;
 };

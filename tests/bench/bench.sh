@@ -54,7 +54,8 @@ Usage: $0 [options]          (as root)
   --deadline S          bound for the whole run, 60..3600 (default $DEADLINE)
   --keep                keep the work directory (logs, configs) even on success
 Environment: TANDEM_BUILD_DIR (default <repo>/build), OCSERV (default /usr/sbin/ocserv),
-  OC_VERBOSITY (openconnect's, default -v; -vv logs every packet: debugging only).
+  OC_VERBOSITY (openconnect's, default -v; -vv logs every packet: debugging only),
+  PERF_CALLGRAPH (perf record --call-graph, default fp; dwarf gives callers in tandemd).
 EOF
 }
 
@@ -898,7 +899,7 @@ profile_server() {
     pid=$!
     track "$pid"
     sleep 1
-    timeout $((rec_s + 10)) perf record -q -F 999 -g -p "$pids" -o "$data" -- sleep "$rec_s" \
+    timeout $((rec_s + 10)) perf record -q -F 999 --call-graph "${PERF_CALLGRAPH:-fp}" -p "$pids" -o "$data" -- sleep "$rec_s" \
       >/dev/null 2>&1 &
     ppid=$!
     track "$ppid"

@@ -61,6 +61,16 @@ TEST(RoleMachine, StartingPairElectsTheStrongerNode) {
   EXPECT_EQ(id.on_peer(peer(false, 5, 100, "b"), clock.now()), Action::none);
 }
 
+TEST(RoleMachine, AStaleStandbyMessageDoesNotStartAnElectionWhileFollowing) {
+  FakeClock clock;
+  RoleMachine m({"z", 100}, 0, 2s, clock.now());
+  m.on_peer(peer(true, 1), clock.now());  // following an active at epoch 1 (adopted)
+  EXPECT_EQ(m.epoch(), 1u);
+  // The peer's Hello from before it promoted arrives late: ignored, although we now look stronger.
+  EXPECT_EQ(m.on_peer(peer(false, 0), clock.now()), Action::none);
+  EXPECT_EQ(m.role(), Role::standby);
+}
+
 TEST(RoleMachine, ActiveStepsDownForAHigherEpochOnly) {
   FakeClock clock;
   RoleMachine m({"a", 100}, 2, 2s, clock.now());

@@ -1,0 +1,174 @@
+#include "node/metrics/registry.hpp"
+
+#include <charconv>
+#include <initializer_list>
+#include <utility>
+
+namespace tandem::metrics {
+namespace {
+
+constexpr std::string_view kPrefix = "tandem_";
+
+using Label = std::pair<std::string_view, std::string_view>;
+
+// HELP text escapes only backslash and newline (a quote is literal there).
+std::string escape_help(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string number(std::uint64_t v) { return std::to_string(v); }
+
+// Shortest text that reads back as the same double.
+std::string number(double v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::string("NaN");
+}
+
+class Writer {
+ public:
+  // Starts a family: every sample after it until the next family() belongs to it.
+  void family(std::string_view name, std::string_view type, std::string_view help) {
+    name_ = kPrefix;
+    name_ += name;
+    out_ += "# HELP " + name_ + " " + escape_help(help) + "\n";
+    out_ += "# TYPE " + name_ + " " + std::string(type) + "\n";
+  }
+
+  void sample(std::initializer_list<Label> labels, const std::string& value) {
+    out_ += name_;
+    if (labels.size() != 0) {
+      out_ += '{';
+      bool first = true;
+      for (const auto& [key, v] : labels) {
+        if (!first) out_ += ',';
+        first = false;
+        out_ += key;
+        out_ += "=\"";
+        out_ += escape_label_value(v);
+        out_ += '"';
+      }
+      out_ += '}';
+    }
+    out_ += ' ';
+    out_ += value;
+    out_ += '\n';
+  }
+  void sample(const std::string& value) { sample({}, value); }
+
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+  std::string name_;
+};
+
+void write_state(Writer& w, const Snapshot& s) {
+  w.family("info", "gauge", "Build and node identity; always 1.");
+  w.sample({{"version", s.version}, {"node", s.node}}, "1");
+  w.family("process_start_time_seconds", "gauge", "Start time of the process, Unix seconds.");
+  w.sample(number(s.process_start_unix));
+
+  w.family("sessions", "gauge",
+           "Sessions in the table: active (SSL tunnel up) or waiting to resume (S5).");
+  w.sample({{"state", "active"}}, number(s.sessions_active));
+  w.sample({{"state", "waiting_to_resume"}}, number(s.sessions_waiting));
+  w.family("tunnels", "gauge", "Tunnels attached to sessions, by kind.");
+  w.sample({{"kind", "ssl"}}, number(s.tunnels_ssl));
+  w.sample({{"kind", "dtls"}}, number(s.tunnels_dtls));
+  w.family("pool_addresses", "gauge", "Client addresses of the pool, leased or free.");
+  w.sample({{"state", "used"}}, number(s.pool_used));
+  w.sample({{"state", "free"}}, number(s.pool_free));
+}
+
+void write_traffic(Writer& w, const Snapshot& s) {
+  const session::Counters& t = s.traffic;
+  w.family("bytes_total", "counter",
+           "IP payload bytes through tunnels (tx: headend to client), live and ended sessions.");
+  w.sample({{"direction", "tx"}}, number(t.bytes_tx));
+  w.sample({{"direction", "rx"}}, number(t.bytes_rx));
+  w.family("packets_total", "counter", "IP packets through tunnels, live and ended sessions.");
+  w.sample({{"direction", "tx"}}, number(t.packets_tx));
+  w.sample({{"direction", "rx"}}, number(t.packets_rx));
+  w.family("drops_total", "counter",
+           "Packets dropped: tx when a client's queue is full, rx when refused inside.");
+  w.sample({{"direction", "tx"}}, number(t.drops_tx));
+  w.sample({{"direction", "rx"}}, number(t.drops_rx));
+}
+
+void write_events(Writer& w, const Snapshot& s) {
+  const Counters& e = s.events;
+  w.family("logins_total", "counter", "Password logins by outcome.");
+  w.sample({{"result", "ok"}}, number(e.logins_ok));
+  w.sample({{"result", "failed"}}, number(e.logins_failed));
+  w.sample({{"result", "refused"}}, number(e.logins_refused));
+  w.family("resumes_total", "counter", "Sessions resumed with their token (S11).");
+  w.sample(number(e.resumes));
+  w.family("input_refused_total", "counter", "Client input refused as malformed or unwanted.");
+  w.sample(number(e.input_refused));
+
+  const auto& t = s.timers;
+  w.family("dpd_teardowns_total", "counter", "Tunnels torn down by dead-peer detection (S3).");
+  w.sample({{"kind", "ssl"}}, number(t.dpd_ssl));
+  w.sample({{"kind", "dtls"}}, number(t.dpd_dtls));
+  w.family("timer_expiries_total", "counter", "Policy timers that expired (S6-S8).");
+  w.sample({{"kind", "idle"}}, number(t.idle));
+  w.sample({{"kind", "dtls_idle"}}, number(t.dtls_idle));
+  w.sample({{"kind", "disconnected"}}, number(t.disconnected));
+  w.sample({{"kind", "session"}}, number(t.session_timeout));
+
+  w.family("session_ends_total", "counter", "Sessions ended, by reason.");
+  for (std::size_t i = 0; i < session::kAllEndReasons.size(); ++i)
+    w.sample({{"reason", session::to_string(session::kAllEndReasons[i])}},
+             number(s.session_ends[i]));
+}
+
+void write_replication(Writer& w, const Snapshot& s) {
+  w.family("role", "gauge", "This node's role: 1 for the current one.");
+  for (std::string_view role : {"active", "standby", "standalone"})
+    w.sample({{"role", role}}, s.role == role ? "1" : "0");
+  w.family("epoch", "gauge", "Replication epoch (raised at every promotion).");
+  w.sample(number(s.epoch));
+  w.family("failovers_total", "counter", "Promotions of this node since it started.");
+  w.sample(number(s.failovers));
+  w.family("degraded", "gauge", "1 when changes are not reaching a standby.");
+  w.sample(s.degraded ? "1" : "0");
+  w.family("replication_lag_sequence", "gauge",
+           "Changes the standby has not acknowledged (on the standby: not yet received).");
+  w.sample(number(s.lag_sequence));
+  w.family("replication_lag_seconds", "gauge",
+           "Age of the oldest change the standby has not acknowledged.");
+  w.sample(number(static_cast<double>(s.lag_ms) / 1000.0));
+}
+
+}  // namespace
+
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string render(const Snapshot& s) {
+  Writer w;
+  write_state(w, s);
+  write_traffic(w, s);
+  write_events(w, s);
+  write_replication(w, s);
+  return w.take();
+}
+
+}  // namespace tandem::metrics

@@ -1,0 +1,60 @@
+#pragma once
+// Prometheus metrics: the node's event counters and a pure renderer of the text exposition
+// format 0.0.4. Each counter lives with the type that owns its event: the session table counts
+// timer expiries and session ends, the replicator its failovers, and Counters (owned by the
+// Runtime) what only the I/O edge sees. A scrape gathers them into a Snapshot and renders it.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "node/session/session.hpp"
+#include "node/session/session_table.hpp"
+
+namespace tandem::metrics {
+
+// Events seen only at the I/O edge. Everything runs on the daemon's I/O thread, so plain
+// integers suffice.
+struct Counters {
+  std::uint64_t logins_ok = 0;
+  std::uint64_t logins_failed = 0;   // wrong password or unknown user
+  std::uint64_t logins_refused = 0;  // not serving, busy, or no address left
+  std::uint64_t resumes = 0;         // a session's SSL tunnel came back (S11)
+  std::uint64_t input_refused = 0;   // malformed or unwanted client input
+};
+
+// Everything one scrape shows, as plain values: render() needs nothing else.
+struct Snapshot {
+  std::string version;
+  std::string node;
+  std::uint64_t process_start_unix = 0;
+
+  std::uint64_t sessions_active = 0;   // with an SSL tunnel
+  std::uint64_t sessions_waiting = 0;  // waiting to resume (S5)
+  std::uint64_t tunnels_ssl = 0;
+  std::uint64_t tunnels_dtls = 0;
+  session::Counters traffic;  // live sessions plus every ended one, so totals never fall
+
+  Counters events;
+  session::SessionTable::TimerStats timers;
+  std::array<std::uint64_t, session::kAllEndReasons.size()> session_ends{};  // by EndReason
+
+  std::string role = "standalone";  // "active" | "standby" | "standalone"
+  std::uint64_t epoch = 0;
+  std::uint64_t failovers = 0;
+  bool degraded = false;
+  std::uint64_t lag_sequence = 0;
+  std::uint64_t lag_ms = 0;
+
+  std::uint64_t pool_used = 0;
+  std::uint64_t pool_free = 0;
+};
+
+// The text exposition format 0.0.4: HELP and TYPE for every family, and every sample even
+// when it is zero (a series that appears only after its first event breaks rate()).
+std::string render(const Snapshot& s);
+
+// Label values may hold any text; backslash, double quote and newline are escaped.
+std::string escape_label_value(std::string_view value);
+
+}  // namespace tandem::metrics

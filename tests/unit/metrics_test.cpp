@@ -1,0 +1,204 @@
+#include "node/metrics/registry.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace tandem::metrics {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// Sample lines as "name{labels}" -> value text.
+std::map<std::string, std::string> samples_of(const std::string& text) {
+  std::map<std::string, std::string> out;
+  for (const auto& line : lines_of(text)) {
+    if (line.empty() || line[0] == '#') continue;
+    auto space = line.rfind(' ');
+    out[line.substr(0, space)] = line.substr(space + 1);
+  }
+  return out;
+}
+
+TEST(MetricsRender, EveryFamilyHasHelpThenTypeAndWellFormedSamples) {
+  const std::string text = render(Snapshot{});
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ('\n', text.back());
+  const std::regex help(R"(# HELP (tandem_[a-z_]+) \S.*)");
+  const std::regex type(R"(# TYPE (tandem_[a-z_]+) (counter|gauge))");
+  // name, optional {k="v",...}, one space, a number.
+  const std::regex sample(
+      R"((tandem_[a-z_]+)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9]+(\.[0-9]+)?)");
+  std::string family;
+  std::smatch m;
+  auto lines = lines_of(text);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string& line = lines[i];
+    if (std::regex_match(line, m, help)) {
+      family = m[1];
+      ASSERT_LT(i + 1, lines.size());
+      ASSERT_TRUE(std::regex_match(lines[i + 1], m, type)) << lines[i + 1];
+      EXPECT_EQ(family, m[1]);
+      if (m[2] == "counter") {
+        EXPECT_TRUE(family.ends_with("_total")) << family;
+      }
+      ++i;
+      continue;
+    }
+    ASSERT_TRUE(std::regex_match(line, m, sample)) << "line " << i << ": " << line;
+    EXPECT_EQ(family, m[1]) << "sample outside its family: " << line;
+  }
+}
+
+TEST(MetricsRender, EveryMetricIsPresentEvenWhenZero) {
+  Snapshot s;
+  s.version = "0.1.0";
+  s.node = "hub-a";
+  auto got = samples_of(render(s));
+  const std::vector<std::string> zero = {
+      R"(tandem_sessions{state="active"})",
+      R"(tandem_sessions{state="waiting_to_resume"})",
+      R"(tandem_tunnels{kind="ssl"})",
+      R"(tandem_tunnels{kind="dtls"})",
+      R"(tandem_bytes_total{direction="tx"})",
+      R"(tandem_bytes_total{direction="rx"})",
+      R"(tandem_packets_total{direction="tx"})",
+      R"(tandem_packets_total{direction="rx"})",
+      R"(tandem_drops_total{direction="tx"})",
+      R"(tandem_drops_total{direction="rx"})",
+      R"(tandem_logins_total{result="ok"})",
+      R"(tandem_logins_total{result="failed"})",
+      R"(tandem_logins_total{result="refused"})",
+      "tandem_resumes_total",
+      R"(tandem_dpd_teardowns_total{kind="ssl"})",
+      R"(tandem_dpd_teardowns_total{kind="dtls"})",
+      R"(tandem_timer_expiries_total{kind="idle"})",
+      R"(tandem_timer_expiries_total{kind="dtls_idle"})",
+      R"(tandem_timer_expiries_total{kind="disconnected"})",
+      R"(tandem_timer_expiries_total{kind="session"})",
+      "tandem_input_refused_total",
+      "tandem_replication_lag_sequence",
+      "tandem_replication_lag_seconds",
+      R"(tandem_role{role="active"})",
+      R"(tandem_role{role="standby"})",
+      "tandem_epoch",
+      "tandem_failovers_total",
+      "tandem_degraded",
+      R"(tandem_pool_addresses{state="used"})",
+      R"(tandem_pool_addresses{state="free"})",
+      "tandem_process_start_time_seconds",
+  };
+  for (const auto& name : zero) {
+    ASSERT_TRUE(got.count(name)) << name << " missing";
+    EXPECT_EQ("0", got[name]) << name;
+  }
+  for (auto reason : session::kAllEndReasons) {
+    std::string name = std::string(R"(tandem_session_ends_total{reason=")") +
+                       session::to_string(reason) + "\"}";
+    ASSERT_TRUE(got.count(name)) << name << " missing";
+    EXPECT_EQ("0", got[name]) << name;
+  }
+  EXPECT_EQ("1", got[R"(tandem_role{role="standalone"})"]);  // the default role
+  EXPECT_EQ("1", got[R"(tandem_info{version="0.1.0",node="hub-a"})"]);
+}
+
+TEST(MetricsRender, ValuesLandOnTheirSeries) {
+  Snapshot s;
+  s.process_start_unix = 1700000000;
+  s.sessions_active = 2;
+  s.sessions_waiting = 1;
+  s.tunnels_ssl = 2;
+  s.tunnels_dtls = 1;
+  s.traffic.bytes_tx = 1234567890123;
+  s.traffic.packets_rx = 42;
+  s.traffic.drops_tx = 3;
+  s.events.logins_failed = 5;
+  s.events.resumes = 7;
+  s.events.input_refused = 9;
+  s.timers.dpd_dtls = 4;
+  s.timers.session_timeout = 6;
+  s.session_ends[static_cast<std::size_t>(session::EndReason::client_logout)] = 11;
+  s.role = "standby";
+  s.epoch = 3;
+  s.failovers = 2;
+  s.degraded = true;
+  s.lag_sequence = 17;
+  s.lag_ms = 1500;
+  s.pool_used = 3;
+  s.pool_free = 250;
+  auto got = samples_of(render(s));
+  EXPECT_EQ("1700000000", got["tandem_process_start_time_seconds"]);
+  EXPECT_EQ("2", got[R"(tandem_sessions{state="active"})"]);
+  EXPECT_EQ("1", got[R"(tandem_sessions{state="waiting_to_resume"})"]);
+  EXPECT_EQ("1", got[R"(tandem_tunnels{kind="dtls"})"]);
+  EXPECT_EQ("1234567890123", got[R"(tandem_bytes_total{direction="tx"})"]);
+  EXPECT_EQ("0", got[R"(tandem_bytes_total{direction="rx"})"]);
+  EXPECT_EQ("42", got[R"(tandem_packets_total{direction="rx"})"]);
+  EXPECT_EQ("3", got[R"(tandem_drops_total{direction="tx"})"]);
+  EXPECT_EQ("5", got[R"(tandem_logins_total{result="failed"})"]);
+  EXPECT_EQ("7", got["tandem_resumes_total"]);
+  EXPECT_EQ("9", got["tandem_input_refused_total"]);
+  EXPECT_EQ("4", got[R"(tandem_dpd_teardowns_total{kind="dtls"})"]);
+  EXPECT_EQ("6", got[R"(tandem_timer_expiries_total{kind="session"})"]);
+  EXPECT_EQ("11", got[R"(tandem_session_ends_total{reason="logout"})"]);
+  EXPECT_EQ("0", got[R"(tandem_role{role="active"})"]);
+  EXPECT_EQ("1", got[R"(tandem_role{role="standby"})"]);
+  EXPECT_EQ("0", got[R"(tandem_role{role="standalone"})"]);
+  EXPECT_EQ("3", got["tandem_epoch"]);
+  EXPECT_EQ("2", got["tandem_failovers_total"]);
+  EXPECT_EQ("1", got["tandem_degraded"]);
+  EXPECT_EQ("17", got["tandem_replication_lag_sequence"]);
+  EXPECT_EQ("1.5", got["tandem_replication_lag_seconds"]);
+  EXPECT_EQ("250", got[R"(tandem_pool_addresses{state="free"})"]);
+}
+
+TEST(MetricsRender, LabelValuesAreEscaped) {
+  EXPECT_EQ("plain", escape_label_value("plain"));
+  EXPECT_EQ(R"(a\"b)", escape_label_value("a\"b"));
+  EXPECT_EQ(R"(a\\b)", escape_label_value("a\\b"));
+  EXPECT_EQ(R"(a\nb)", escape_label_value("a\nb"));
+  EXPECT_EQ(R"(\\\"\n)", escape_label_value("\\\"\n"));
+  Snapshot s;
+  s.version = "1.0 \"beta\"";
+  s.node = "hub\\a\nb";
+  EXPECT_THAT(render(s), HasSubstr(R"(tandem_info{version="1.0 \"beta\"",node="hub\\a\nb"} 1)"
+                                   "\n"));
+}
+
+// The session table keeps what ended sessions leave behind, so traffic totals never fall.
+TEST(MetricsEndStats, EndedSessionsKeepTheirCountersAndReason) {
+  FakeClock clock;
+  session::SessionTable table(session::AddressPool(*session::parse_cidr("10.77.0.0/29")),
+                              clock);
+  auto a = table.create({"alice", "default", "default", "10.200.0.2", 4000, "oc", 0});
+  auto b = table.create({"bob", "default", "default", "10.200.0.3", 4000, "oc", 0});
+  ASSERT_TRUE(a && b);
+  a->session->counters.bytes_rx = 100;
+  a->session->counters.packets_tx = 2;
+  b->session->counters.bytes_rx = 50;
+  table.end(a->session->index, session::EndReason::client_logout, false);
+  table.end(b->session->index, session::EndReason::admin_logoff, false);
+  table.end(12345, session::EndReason::admin_logoff, false);  // no such session: not counted
+
+  const auto& ended = table.end_stats();
+  EXPECT_EQ(150u, ended.traffic.bytes_rx);
+  EXPECT_EQ(2u, ended.traffic.packets_tx);
+  EXPECT_EQ(1u, ended.by_reason[static_cast<std::size_t>(session::EndReason::client_logout)]);
+  EXPECT_EQ(1u, ended.by_reason[static_cast<std::size_t>(session::EndReason::admin_logoff)]);
+  EXPECT_EQ(0u, ended.by_reason[static_cast<std::size_t>(session::EndReason::dpd)]);
+}
+
+}  // namespace
+}  // namespace tandem::metrics
