@@ -45,6 +45,7 @@ source "$repo/tests/e2e/lib_pair.sh"
 
 # The default port (443) rather than the tests' 4443.
 TD_PORT=443
+# shellcheck disable=SC2034  # used by lib.sh's start_client
 TD_URL=https://$TD_SERVER_IP/
 PING_MS=50
 
@@ -193,7 +194,7 @@ write_demo_config() { # NODE
   local n=$1 other
   other=$(other_node "$n")
   mkdir -p "$TD_DIR/state-$n"
-  TD_NODE_CONFIG[$n]=$TD_DIR/node-$n.toml
+  TD_NODE_CONFIG[$n]=$TD_DIR/node-$n.toml # lib_pair.sh's start_node reads it
   cat >"${TD_NODE_CONFIG[$n]}" <<EOF
 [node]
 id = "node-$n"                              # how status, logs and the peer name this node
@@ -250,11 +251,11 @@ summary_row "start" "node-$ACT" "-" "-" "$CLIENT_IP" "$INDEX" ""
 
 section "4/6 planned failover drill: tandemctl failover on node-$ACT"
 before=$(session_json "$ACT")
+n0=$(resumed_count "$STB" "$INDEX")
 t0=$(td_now_ms)
 printf '\n  %snode-%s# tandemctl failover%s\n' "$bold" "$ACT" "$plain"
 out=$(nctl "$ACT" failover 2>&1) || fail "tandemctl failover on node $ACT: $out"
 say "  $out ($(($(td_now_ms) - t0)) ms)"
-n0=$(resumed_count "$STB" "$INDEX")
 wait_for 15 "node $STB active" td_is_active "$STB"
 wait_for 20 "the session resumed on node $STB" td_resumed_more "$STB" "$INDEX" "$n0"
 wait_for 15 "node $ACT following node $STB" td_following "$ACT"

@@ -145,9 +145,15 @@ asio::awaitable<void> HttpEndpoint::serve(tcp::socket socket) {
   if (response.status == 405) response.headers.push_back({"Allow", "GET"});
   std::string bytes = response.serialize();
   auto [ec, n] = co_await asio::async_write(c->socket, asio::buffer(bytes), use_nothrow);
-  if (!ec) {
-    boost::system::error_code ignored;
-    c->socket.shutdown(tcp::socket::shutdown_both, ignored);
+  if (ec) co_return;
+  // Closing with unread input would reset the connection and could destroy the answer before
+  // the client reads it (a refused oversized request): send FIN, then drain until the client
+  // closes or the deadline passes.
+  boost::system::error_code ignored;
+  c->socket.shutdown(tcp::socket::shutdown_send, ignored);
+  for (;;) {
+    auto [read_ec, discarded] = co_await c->socket.async_read_some(asio::buffer(buf), use_nothrow);
+    if (read_ec) co_return;
   }
 }
 

@@ -111,6 +111,7 @@ void DtlsTunnel::handle_record(const std::vector<std::uint8_t>& record) {
       if (endpoint_->send(kDpdResponse, payload) == dtls::DtlsEndpoint::SendStatus::too_big)
         endpoint_->send(kDpdResponse, {});
       flush();
+      nudge_client();
       return;
     case kDpdResponse:
     case kKeepalive:
@@ -140,6 +141,21 @@ void DtlsTunnel::send_dpd_request() {
   if (!attached_ || closed_) return;
   endpoint_->send(kDpdRequest, {});
   flush();
+}
+
+// openconnect brings its tun device up only after its MTU probe is answered, and when the answer
+// lands in the same pass of its main loop it first sleeps for up to a second. A keepalive shortly
+// after the first echoes wakes it, so the tunnel comes up in tens of milliseconds every time.
+void DtlsTunnel::nudge_client() {
+  if (nudges_left_ <= 0) return;
+  --nudges_left_;
+  handshake_timer_.expires_after(std::chrono::milliseconds(20));
+  handshake_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->closed_ || !self->attached_) return;
+    self->endpoint_->send(kKeepalive, {});
+    self->flush();
+  });
 }
 
 void DtlsTunnel::arm_handshake_timer() {
