@@ -67,9 +67,12 @@ status_both() {
   local a b
   a=$(nctl a status 2>&1 || true)
   b=$(nctl b status 2>&1 || true)
-  printf '\n  %s%-50s%s%s\n' "$bold" "node-a# tandemctl status" "node-b# tandemctl status" "$plain"
+  local w
+  w=$(awk '{ if (length($0) > w) w = length($0) } END { print w + 3 }' <<<"$a")
+  printf '\n  %s%-*s%s%s\n' "$bold" $((w + 2)) "node-a# tandemctl status" \
+    "node-b# tandemctl status" "$plain"
   paste -d '\t' <(printf '%s\n' "$a") <(printf '%s\n' "$b") |
-    awk -F'\t' '{ printf "    %-48s  %s\n", $1, $2 }'
+    awk -F'\t' -v w="$w" '{ printf "    %-*s%s\n", w, $1, $2 }'
 }
 
 session_json() { nctl "$1" show sessions --json | jq -c '.sessions[0] // empty'; }
@@ -95,7 +98,7 @@ phase_stats() {
       if (n == 0) { print "0 0 0 0"; exit }
       lost = 0
       for (s = lo; s <= hi; s++) if (!(s in got)) lost++
-      printf "%d %d %d %d\n", hi - lo + 1, lost, gap, gap_at
+      printf "%d %d %.0f %.0f\n", hi - lo + 1, lost, gap, gap_at  # (%d is 32-bit in mawk)
     }')
   read -r P_SENT P_LOST P_GAP_MS P_GAP_AT_MS <<<"$out"
 }
@@ -146,10 +149,12 @@ report_failover() {
 
   printf '\n  %swhat both nodes logged (ms after the %s):%s\n' "$bold" "$kind" "$plain"
   timeline "$t0" "$now"
+  on_node "$new" show sessions
   printf '\n  %sresult%s\n' "$bold" "$plain"
   say "active now      node-$new (epoch $(node_field "$new" epoch)); node-$old is $(role_of "$old")"
   say "gap             longest silence between ping replies: $P_GAP_MS ms" \
-    "(pings every $PING_MS ms; started +$((P_GAP_AT_MS - t0)) ms)"
+    "$(printf '(from %+d to %+d ms; pings every %d ms)' $((P_GAP_AT_MS - t0)) \
+      $((P_GAP_AT_MS + P_GAP_MS - t0)) "$PING_MS")"
   say "lost pings      $P_LOST of $P_SENT"
   local idx0 idx1 rx0 rx1 tx0 tx1 res
   idx0=$(jq -r .index <<<"$before")
@@ -165,7 +170,7 @@ report_failover() {
   ((rx1 > rx0 && tx1 > tx0)) ||
     fail "counters did not continue: packets from the client $rx0 -> $rx1, to it $tx0 -> $tx1"
   say "client address  $ip_now on the client's tun, $(jq -r .assigned_ip <<<"$after") on node-$new: kept"
-  say "session index   $idx0 -> $idx1: kept (resumed $res times, same token, no new login)"
+  say "session index   $idx0 -> $idx1: kept (same token, no new login; resumes so far: $res)"
   say "counters        packets from the client $rx0 -> $rx1, to the client $tx0 -> $tx1: continuing"
   summary_row "$kind" "node-$new" "$P_GAP_MS ms" "$P_LOST/$P_SENT" "kept" "kept" \
     "pkts rx $rx0->$rx1, tx $tx0->$tx1"
@@ -247,7 +252,7 @@ T_START=$(td_now_ms)
 sleep 2
 on_node "$ACT" show sessions
 status_both
-summary_row "start" "node-$ACT" "-" "-" "$CLIENT_IP" "$INDEX" ""
+summary_row "start" "node-$ACT" "-" "-" "$CLIENT_IP" "$INDEX" "-"
 
 section "4/6 planned failover drill: tandemctl failover on node-$ACT"
 before=$(session_json "$ACT")
@@ -282,10 +287,11 @@ guard=absent
 ip netns exec "${TD_NODE_NS[$ACT]}" nft list table inet tandem_syn_guard >/dev/null 2>&1 &&
   guard=present
 report_failover "crash (kill -9)" "$ACT" "$STB" "$t0" "$before"
-reason=$(grep -E '^[^ ]+ [a-z]+ role_change .*role=active' "$(node_log "$STB")" | tail -n1)
-say "why so fast     node-$STB: $(field reason "$reason" || echo '?')" \
-  "(the dead process's port refused; hold_time ${hold_ms:-?} ms is for a silent peer)"
-say "dead node       service address still on node-$ACT: $vip_left (tandemd-keeper removes it);" \
+promoted=$(grep -E '^[^ ]+ [a-z]+ role_change .*role=active' "$(node_log "$STB")" | tail -n1)
+say "promotion       node-$STB at +$(($(log_ms "$promoted") - t0)) ms:" \
+  "\"$(field reason "$promoted" || echo '?')\" (its replication port refused)"
+say "                (hold_time, ${hold_ms:-?} ms, is for a peer that goes silent: a dead machine)"
+say "dead node       service address still on node-$ACT: $vip_left (tandemd-keeper removed it);" \
   "nft table tandem_syn_guard: $guard"
 KILLED=$ACT
 ACT=$STB
@@ -300,6 +306,9 @@ assert_eq standby "$(node_field "$KILLED" role)" "role of the restarted node"
 lag=$(node_field "$KILLED" replication_lag_seq)
 sessions_b=$(node_field "$KILLED" sessions)
 status_both
+printf '\n  %sresult%s\n' "$bold" "$plain"
+say "node-$KILLED       standby, following node-$ACT, replication lag $lag records," \
+  "$sessions_b session(s) in its table; no service address"
 summary_row "restart node-$KILLED" "node-$ACT" "-" "-" "-" "-" \
   "node-$KILLED standby, lag $lag, $sessions_b session(s) replicated"
 

@@ -258,6 +258,9 @@ std::shared_ptr<Follower> Replicator::Core::attach_follower(const proto::NodeInf
                                        {"to", start.node_id()}});
   }
   follower = f;
+  // Degraded means "a change could be lost with this node": no longer once the standby has
+  // everything (acks clear it when it catches up from a snapshot or a backlog).
+  if (f->acked >= store->last_sequence() && f->outbound.empty()) degraded = false;
   log::info("standby_connected", {{"node", start.node_id()},
                                   {"its_sequence", std::to_string(start.last_sequence())},
                                   {"our_sequence", std::to_string(store->last_sequence())}});
@@ -467,7 +470,7 @@ ReplicationStatus Replicator::status() const {
   s.role = to_string(c.role.role());
   s.epoch = c.role.epoch();
   s.last_sequence = c.store->last_sequence();
-  s.degraded = c.degraded;
+  s.degraded = c.peer.enabled && c.role.role() == Role::active && (!c.follower || c.degraded);
   s.accepting_logins = !c.draining;
   s.failovers = c.failovers;
   if (!c.peer.enabled) {

@@ -1,7 +1,12 @@
 #include "node/admin/admin_server.hpp"
 
 #include <grpcpp/grpcpp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <chrono>
 #include <filesystem>
@@ -80,6 +85,18 @@ class Service final : public proto::Admin::CallbackService {
   AdminBackend& backend_;
 };
 
+// A live daemon accepts connections on its socket; a stale file from a crash refuses them.
+bool socket_in_use(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return live;
+}
+
 }  // namespace
 
 struct AdminServer::Impl {
@@ -97,6 +114,8 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string& socke
     fs::create_directories(path.parent_path(), ec);
     if (ec) return fail("admin socket directory " + path.parent_path().string() + ": " + ec.message());
   }
+  if (socket_in_use(socket_path))
+    return fail("admin socket " + socket_path + " is in use: is another tandemd running?");
   fs::remove(path, ec);  // a stale socket from a previous run
   auto impl = std::make_unique<Impl>(backend);
   grpc::ServerBuilder builder;

@@ -7,7 +7,6 @@ namespace tandem::defaults {
 
 using namespace std::chrono_literals;
 
-inline constexpr const char* kVersion = "0.1.0";  // as in the top-level CMakeLists.txt
 inline constexpr const char* kListen = "0.0.0.0:443";
 inline constexpr const char* kStateDir = "/var/lib/tandem";
 inline constexpr const char* kAdminSocket = "/run/tandem/admin.sock";

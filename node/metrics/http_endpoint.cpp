@@ -51,6 +51,15 @@ http::Response respond(int status, std::string body, std::string_view content_ty
   return r;
 }
 
+// Reads and discards until the peer closes or the socket is closed under us.
+asio::awaitable<void> drain(tcp::socket& socket) {
+  std::vector<char> buf(1024);
+  for (;;) {
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_nothrow);
+    if (ec) co_return;
+  }
+}
+
 bool is_metrics_path(std::string_view target) {
   return target == "/metrics" || target.starts_with("/metrics?");
 }
@@ -75,11 +84,6 @@ HttpEndpoint::HttpEndpoint(asio::io_context& io, tcp::acceptor acceptor, Render 
 void HttpEndpoint::start() {
   asio::co_spawn(io_, [self = shared_from_this()] { return self->accept_loop(); },
                  asio::detached);
-}
-
-void HttpEndpoint::stop() {
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
 }
 
 asio::awaitable<void> HttpEndpoint::accept_loop() {
@@ -135,14 +139,15 @@ asio::awaitable<void> HttpEndpoint::serve(tcp::socket socket) {
     response = respond(parser.error_status(), parser.error() + "\n", "text/plain");
   } else {
     http::Request req = parser.take();
-    if (req.method != "GET")
+    if (req.method != "GET") {
       response = respond(405, "only GET is served\n", "text/plain");
-    else if (!is_metrics_path(req.target))
+      response.headers.push_back({"Allow", "GET"});
+    } else if (!is_metrics_path(req.target)) {
       response = respond(404, "not found; metrics are at /metrics\n", "text/plain");
-    else
+    } else {
       response = respond(200, render_(), "text/plain; version=0.0.4; charset=utf-8");
+    }
   }
-  if (response.status == 405) response.headers.push_back({"Allow", "GET"});
   std::string bytes = response.serialize();
   auto [ec, n] = co_await asio::async_write(c->socket, asio::buffer(bytes), use_nothrow);
   if (ec) co_return;
@@ -151,10 +156,7 @@ asio::awaitable<void> HttpEndpoint::serve(tcp::socket socket) {
   // closes or the deadline passes.
   boost::system::error_code ignored;
   c->socket.shutdown(tcp::socket::shutdown_send, ignored);
-  for (;;) {
-    auto [read_ec, discarded] = co_await c->socket.async_read_some(asio::buffer(buf), use_nothrow);
-    if (read_ec) co_return;
-  }
+  co_await drain(c->socket);
 }
 
 }  // namespace tandem::metrics

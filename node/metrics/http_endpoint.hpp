@@ -23,7 +23,6 @@ class HttpEndpoint : public std::enable_shared_from_this<HttpEndpoint> {
   HttpEndpoint(server::asio::io_context& io, server::tcp::acceptor acceptor, Render render);
 
   void start();
-  void stop();  // closes the listener; connections in flight finish or hit their deadline
 
  private:
   server::asio::awaitable<void> accept_loop();

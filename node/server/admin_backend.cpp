@@ -16,7 +16,7 @@ void HeadendAdmin::post(std::function<void()> work) { asio::post(rt_.io, std::mo
 proto::StatusReply HeadendAdmin::status() {
   proto::StatusReply r;
   r.set_node_id(rt_.config.node_id);
-  r.set_version("0.1.0");
+  r.set_version(TANDEM_VERSION);
   session::ReplicationStatus repl;
   if (rt_.replication) repl = rt_.replication->status();
   r.set_role(rt_.config.peer.enabled ? repl.role : "standalone");

@@ -212,7 +212,7 @@ Result<bool> Headend::start(session::Replication& replication) {
 
   m.rt = std::make_unique<Runtime>(Runtime{m.io, *m.tls, m.hash_pool, m.clock, cfg, users,
                                            *m.sessions, nullptr, nullptr, &replication, false, 0,
-                                           0, "tandem 0.1 (" + cfg.node_id + ")"});
+                                           0, std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
   // Down until this node is the active one: a standby must not attract the pool's traffic.
   if (auto r = tun::TunDevice::set_link_up(tun_name, false); !r) return fail("tun: " + r.error());
   m.role.attach(*m.rt, tun_name);

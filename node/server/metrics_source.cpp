@@ -2,13 +2,12 @@
 
 #include <algorithm>
 
-#include "node/config/defaults.hpp"
 
 namespace tandem::server {
 
 metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix) {
   metrics::Snapshot m;
-  m.version = defaults::kVersion;
+  m.version = TANDEM_VERSION;  // from the project version (node/CMakeLists.txt)
   m.node = rt.config.node_id;
   m.process_start_unix = process_start_unix;
 

@@ -131,7 +131,7 @@ nctl() { # NODE tandemctl-args...
   ip netns exec "${TD_NODE_NS[$n]}" "$TD_TANDEMCTL" --socket "$TD_DIR/admin-$n.sock" "$@"
 }
 node_status() { nctl "$1" status --json 2>/dev/null; }
-node_field() { node_status "$1" | jq -r ".$2 // empty"; }
+node_field() { node_status "$1" | jq -r ".$2 | if . == null then empty else . end"; }
 td_is_active() { [[ $(node_field "$1" role) == active ]]; }
 td_has_vip() { ip -n "${TD_NODE_NS[$1]}" -4 addr show | grep -q " $TD_SERVER_IP/"; }
 td_following() { [[ $(node_field "$1" peer_state) == following ]]; }

@@ -14,9 +14,9 @@ set_metrics_listen() {
   grep -q "^metrics_listen = \"$1\"\$" "$TD_CONFIG" || fail "metrics_listen not set in $TD_CONFIG"
 }
 
-# scrape [PATH]: the body, from inside the headend namespace (where the address lives).
+# scrape: the body of GET /metrics, from inside the headend namespace (where the address lives).
 scrape() {
-  ip netns exec "$TD_NS_HEADEND" curl -sS --fail --max-time 5 "http://$METRICS${1:-/metrics}"
+  ip netns exec "$TD_NS_HEADEND" curl -sS --fail --max-time 5 "http://$METRICS/metrics"
 }
 
 # metric SERIES: its value in a fresh scrape, SERIES written as exposed, labels included.
