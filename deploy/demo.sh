@@ -137,17 +137,17 @@ default_ms() { # NAME in node/config/defaults.hpp
     head -n1
 }
 
-# report_failover KIND OLD NEW T0 BEFORE_JSON: everything the operator wants to know after a
-# failover, plus a summary row.
+# report_failover KIND ACTION OLD NEW T0 BEFORE_JSON: everything the operator wants to know
+# after a failover, plus a summary row.
 report_failover() {
-  local kind=$1 old=$2 new=$3 t0=$4 before=$5 now after ip_now
+  local kind=$1 action=$2 old=$3 new=$4 t0=$5 before=$6 now after ip_now
   now=$(td_now_ms)
   after=$(session_json "$new")
   [[ -n $after ]] || fail "no session on node $new after the $kind failover"
   ip_now=$(client_ip c1)
   phase_stats $((t0 - 1000)) "$now"
 
-  printf '\n  %swhat both nodes logged (ms after the %s):%s\n' "$bold" "$kind" "$plain"
+  printf '\n  %swhat both nodes logged (ms after %s):%s\n' "$bold" "$action" "$plain"
   timeline "$t0" "$now"
   on_node "$new" show sessions
   printf '\n  %sresult%s\n' "$bold" "$plain"
@@ -265,7 +265,7 @@ wait_for 15 "node $STB active" td_is_active "$STB"
 wait_for 20 "the session resumed on node $STB" td_resumed_more "$STB" "$INDEX" "$n0"
 wait_for 15 "node $ACT following node $STB" td_following "$ACT"
 sleep 2.5 # let pings flow, and the counters reach the new active's table
-report_failover "planned failover" "$ACT" "$STB" "$t0" "$before"
+report_failover "planned failover" "tandemctl failover" "$ACT" "$STB" "$t0" "$before"
 ACT=$(active_node)
 STB=$(other_node "$ACT")
 
@@ -286,7 +286,7 @@ td_has_vip "$ACT" || vip_left=no
 guard=absent
 ip netns exec "${TD_NODE_NS[$ACT]}" nft list table inet tandem_syn_guard >/dev/null 2>&1 &&
   guard=present
-report_failover "crash (kill -9)" "$ACT" "$STB" "$t0" "$before"
+report_failover "crash (kill -9)" "the kill -9" "$ACT" "$STB" "$t0" "$before"
 promoted=$(grep -E '^[^ ]+ [a-z]+ role_change .*role=active' "$(node_log "$STB")" | tail -n1)
 say "promotion       node-$STB at +$(($(log_ms "$promoted") - t0)) ms:" \
   "\"$(field reason "$promoted" || echo '?')\" (its replication port refused)"
@@ -307,8 +307,8 @@ lag=$(node_field "$KILLED" replication_lag_seq)
 sessions_b=$(node_field "$KILLED" sessions)
 status_both
 printf '\n  %sresult%s\n' "$bold" "$plain"
-say "node-$KILLED       standby, following node-$ACT, replication lag $lag records," \
-  "$sessions_b session(s) in its table; no service address"
+say "$(printf '%-15s' "node-$KILLED")" "standby, following node-$ACT, replication lag $lag records," \
+  "$sessions_b session(s) in its table, no service address"
 summary_row "restart node-$KILLED" "node-$ACT" "-" "-" "-" "-" \
   "node-$KILLED standby, lag $lag, $sessions_b session(s) replicated"
 

@@ -371,7 +371,8 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
       auto [ec, n] = co_await c->stream->async_read_some(asio::buffer(buf), use_nothrow);
       if (ec) {
         if (c->timed_out)
-          refuse_input(rt, peer, started ? "request not completed in time" : "idle connection timed out");
+          refuse_input(rt, peer,
+                       started ? "request not completed in time" : "idle connection timed out");
         co_return;
       }
       if (!started) {

@@ -34,6 +34,7 @@ RATE_SESSIONS=500
 RATE_CONCURRENCY=20
 RATE_ROUNDS=2
 LOAD_CONCURRENCY=50
+SNAPSHOT_CHURN_MAX=20000
 PARTS="gap,catchup,rate"
 OUT=/tmp/tandem-failover-bench.md
 DEADLINE=1140
@@ -49,6 +50,9 @@ Usage: $0 [options]          (as root)
   --catchup "N1 N2 .."   session counts for the catch-up figure, each 1..1000000
                          (default "$CATCHUP_COUNTS"; "" skips it)
   --load-concurrency C   tandem-load concurrency when creating the catch-up sessions (default $LOAD_CONCURRENCY)
+  --snapshot-churn-max N the snapshot catch-up needs the change log trimmed (106 250 changes): at
+                         most N extra logins+logoffs are spent on that per count (default
+                         $SNAPSHOT_CHURN_MAX: measured at 100k, not at 10k, which needs ~48k)
   --rate-sessions N      logins per creation-rate run, 10..100000 (default $RATE_SESSIONS)
   --rate-concurrency C   tandem-load concurrency for the rate runs, 1..1000 (default $RATE_CONCURRENCY)
   --rate-rounds N        alternating ack-on/ack-off rounds per password hash, 1..10 (default $RATE_ROUNDS)
@@ -85,6 +89,7 @@ while (($#)); do
       for c in $CATCHUP_COUNTS; do int_arg --catchup "$c" 1 1000000 >/dev/null; done
       shift 2 ;;
     --load-concurrency) LOAD_CONCURRENCY=$(int_arg --load-concurrency "${2:-}" 1 1000); shift 2 ;;
+    --snapshot-churn-max) SNAPSHOT_CHURN_MAX=$(int_arg --snapshot-churn-max "${2:-}" 0 200000); shift 2 ;;
     --rate-sessions) RATE_SESSIONS=$(int_arg --rate-sessions "${2:-}" 10 100000); shift 2 ;;
     --rate-concurrency) RATE_CONCURRENCY=$(int_arg --rate-concurrency "${2:-}" 1 1000); shift 2 ;;
     --rate-rounds) RATE_ROUNDS=$(int_arg --rate-rounds "${2:-}" 1 10); shift 2 ;;
@@ -211,7 +216,7 @@ printf 'secret-a\n' >"$TD_DIR/password-a"
 BOB_SALT=$(head -c 64 /dev/urandom | tr -dc 'A-Za-z0-9./' | head -c 16)
 BOB_HASH=$(perl -e 'print crypt($ARGV[0], $ARGV[1])' secret-b "\$6\$rounds=1000\$$BOB_SALT\$")
 [[ $BOB_HASH == '$6$rounds=1000$'* ]] || fail "perl crypt() did not give a sha512crypt hash"
-printf 'bob:%s\n' "$BOB_HASH" >>"$TD_USERS"
+printf 'bob:%s\ncarol:%s\n' "$BOB_HASH" "$BOB_HASH" >>"$TD_USERS" # carol: churn, same password
 printf 'secret-b\n' >"$TD_DIR/password-b"
 YESCRYPT_PARAMS=$(awk -F'$' '/^alice:/ {print "$" $2 "$" $3 "$"}' "$TD_USERS")
 
@@ -293,7 +298,7 @@ syn_retrans() {
 # ---------------------------------------------------------------------------------------------
 # 1. Failover gap
 
-declare -A GAPS=() LOSTS=() PROMOTES=() RESUMES=() SYNS=() MISSED=()
+declare -A GAPS=() LOSTS=() PROMOTES=() VIPS=() RESUMES=() SYNS=() MISSED=()
 CAP_PID=
 
 td_capture_ready() { grep -q 'listening on' "$1" 2>/dev/null; }
@@ -352,8 +357,11 @@ gap_sample() { # KIND(planned|crash|machine) MODE(dtls|tls) HOLD(default|tuned) 
     planned) nctl "$act" failover >"$TD_DIR/s-$id.failover" 2>&1 || true ;;
     crash) kill -KILL "${TD_NODE_PID[$act]}" ;;
     machine)
-      kill -KILL "${TD_NODE_PID[$act]}"
+      # Links first: a dead machine sends nothing, not even the FIN/RST its kernel would send
+      # for the killed daemon's sockets (with kill first, those escape and the standby and the
+      # client see a process crash instead).
       links "$act" down
+      kill -KILL "${TD_NODE_PID[$act]}"
       ;;
   esac
 
@@ -379,6 +387,9 @@ gap_sample() { # KIND(planned|crash|machine) MODE(dtls|tls) HOLD(default|tuned) 
   [[ -n $line ]] && t_act=$(($(log_ms "$line") - t0))
   t_res=-1
   ((res_ms > 0)) && t_res=$((res_ms - t0))
+  line=$(grep -m1 "service_address_taken address=$TD_SERVER_IP/" "$(node_log "$stb")" 2>/dev/null || true)
+  local t_vip=-1
+  [[ -n $line ]] && t_vip=$(($(log_ms "$line") - t0))
   events=
   [[ -s $cap ]] && events=$(capture_events "$cap" "$t0")
   ev_brief=$(head -n 12 <<<"$events" | paste -sd ';' - | sed 's/;/; /g')
@@ -386,14 +397,15 @@ gap_sample() { # KIND(planned|crash|machine) MODE(dtls|tls) HOLD(default|tuned) 
     GAPS[$key]+=" $TD_PING_GAP_MS"
     LOSTS[$key]+=" $TD_PING_LOST"
     PROMOTES[$key]+=" $t_act"
+    VIPS[$key]+=" $t_vip"
     RESUMES[$key]+=" $t_res"
     SYNS[$key]+=" $((syn1 - syn0))"
   else
     MISSED[$key]=$((${MISSED[$key]:-0} + 1))
     note "$id: NOT RESUMED within ${RESUME_LIMIT}s (client $(td_alive "$(client_pid "c-$id")" && echo alive || echo exited)); logs in $TD_DIR"
   fi
-  step "SAMPLE $id: gap ${TD_PING_GAP_MS} ms, lost $TD_PING_LOST, promoted +${t_act} ms, resumed +${t_res} ms, SYN retransmits $((syn1 - syn0)); handshake packets: ${ev_brief:-none}"
-  SAMPLE_LINES+=("$id: gap ${TD_PING_GAP_MS} ms, lost $TD_PING_LOST, new active +${t_act} ms, session_resumed +${t_res} ms, client SYN retransmits $((syn1 - syn0)); client TCP SYN/FIN/RST after the trigger: ${ev_brief:-(no capture)}")
+  step "SAMPLE $id: gap ${TD_PING_GAP_MS} ms, lost $TD_PING_LOST, promoted +${t_act} ms, address +${t_vip} ms, resumed +${t_res} ms, SYN retransmits $((syn1 - syn0)); handshake packets: ${ev_brief:-none}"
+  SAMPLE_LINES+=("$id: gap ${TD_PING_GAP_MS} ms, lost $TD_PING_LOST, new active +${t_act} ms, service address taken +${t_vip} ms, session_resumed +${t_res} ms, client SYN retransmits $((syn1 - syn0)); client TCP SYN/FIN/RST after the trigger: ${ev_brief:-(no capture)}")
 
   stop_pid "$(client_pid "c-$id")" INT 10
   if [[ $kind == machine ]]; then links "$act" up; fi
@@ -401,7 +413,7 @@ gap_sample() { # KIND(planned|crash|machine) MODE(dtls|tls) HOLD(default|tuned) 
 SAMPLE_LINES=()
 
 run_gaps() {
-  local run hold kind mode key gm gx lm lx pm rsm sm label holdlabel
+  local run hold kind mode key gm gx lm lx pm rsm sm vm label holdlabel
   for ((run = 1; run <= RUNS; run++)); do
     for hold in default tuned; do
       for kind in planned crash machine; do
@@ -436,9 +448,11 @@ run_gaps() {
         # shellcheck disable=SC2086
         read -r rsm _ <<<"$(median_max ${RESUMES[$key]:-})"
         # shellcheck disable=SC2086
+        read -r vm _ <<<"$(median_max ${VIPS[$key]:-})"
+        # shellcheck disable=SC2086
         read -r sm _ <<<"$(median_max ${SYNS[$key]:-})"
         row "failover gap, ms" "$label, ${mode^^}, $holdlabel" "$gm" "$gx" \
-          "lost pings median $lm max $lx; new active at +$pm ms, session resumed at +$rsm ms (medians); SYN retransmits median $sm; samples:${GAPS[$key]:- none}${MISSED[$key]:+; ${MISSED[$key]} NOT resumed in ${RESUME_LIMIT} s}"
+          "lost pings median $lm max $lx; medians: new active +$pm ms, service address +$vm ms, session resumed +$rsm ms, client SYN retransmits $sm; samples:${GAPS[$key]:- none}${MISSED[$key]:+; ${MISSED[$key]} NOT resumed in ${RESUME_LIMIT} s}"
       done
     done
   done
@@ -455,23 +469,24 @@ status_line() {
 
 # create_sessions NODE N: N logins as bob (cheap hash) against the service address; sets
 # CREATE_RATE (logins/s) and CREATE_S (wall seconds).
-create_sessions() {
-  local n=$1 count=$2 t0 json
-  json=$TD_DIR/$SAMPLE-create.json
+create_sessions() { # NODE COUNT [USER]
+  local n=$1 count=$2 user=${3:-bob} t0 json log before have
+  json=$TD_DIR/$SAMPLE-create-$user.json
+  log=$TD_DIR/$SAMPLE-create-$user.log
+  before=$(node_field "$n" sessions)
   t0=$(td_now_ms)
   bg_wait timeout $((count / 20 + 120)) ip netns exec "$TD_NS_CLIENT" "$LOAD" \
-    --server "$TD_SERVER_IP:$TD_PORT" --user bob --password-file "$TD_DIR/password-b" \
+    --server "$TD_SERVER_IP:$TD_PORT" --user "$user" --password-file "$TD_DIR/password-b" \
     --sessions "$count" --concurrency "$LOAD_CONCURRENCY" --pin "$TD_PIN" --quiet \
-    --report-json "$json" >"$TD_DIR/$SAMPLE-create.log" 2>&1
+    --report-json "$json" >"$log" 2>&1
   if ((BG_RC != 0)); then
-    tail -n 8 "$TD_DIR/$SAMPLE-create.log" >&2
-    fail "tandem-load could not create $count sessions (see $TD_DIR/$SAMPLE-create.log)"
+    tail -n 8 "$log" >&2
+    fail "tandem-load could not create $count sessions (see $log)"
   fi
   CREATE_S=$(awk -v ms=$(($(td_now_ms) - t0)) 'BEGIN { printf "%.1f", ms / 1000 }')
   CREATE_RATE=$(jq -r .logins_per_second "$json")
-  local have
   have=$(node_field "$n" sessions)
-  ((have >= count)) || fail "node $n has $have sessions after creating $count"
+  ((have >= before + count)) || fail "node $n has $have sessions after creating $count more than $before"
 }
 
 # catchup_run NODE N: start NODE (stopped) and poll its status every 50 ms until it follows with
@@ -521,8 +536,12 @@ catchup_rows() { # CONDITION COUNT
     "standby status: following, lag 0, sessions >= $2; active logged: $CU_PATH"
 }
 
+# The active keeps the last changelog_limit (100 000) changes and trims once it holds over
+# limit + limit/16; a standby whose position is older than the retained log gets a snapshot.
+CHANGELOG_TRIM_AT=106250
+
 run_catchup() {
-  local count act stb label
+  local count act stb label churn t0
   for count in $CATCHUP_COUNTS; do
     label=$(awk -v n="$count" 'BEGIN { if (n % 1000 == 0) printf "%dk", n / 1000; else printf "%d", n }')
     fresh_pair "catchup-$count" default default "$BIG_POOL"
@@ -534,13 +553,34 @@ run_catchup() {
     create_sessions "$act" "$count"
     note "catch-up $label: $count sessions created on the active (standby stopped) in ${CREATE_S} s, $CREATE_RATE logins/s (bob, sha512crypt rounds=1000, concurrency $LOAD_CONCURRENCY); active RSS $(awk '/^VmRSS:/ {print $2}' "/proc/${TD_NODE_PID[$act]}/status") kB"
 
+    # (a) The standby comes back with its state_dir (stopped right after the pair formed, so it
+    # holds nothing): the active replays its change log.
     catchup_run "$stb" "$count"
-    catchup_rows "$label sessions, standby restarted with its old state_dir" "$count"
+    catchup_rows "$label sessions, standby restarted with its state_dir (stopped since the pair formed)" "$count"
     stop_node "$stb"
-    rm -rf "$TD_DIR/state-$stb"
-    mkdir -p "$TD_DIR/state-$stb"
-    catchup_run "$stb" "$count"
-    catchup_rows "$label sessions, standby started with an empty state_dir" "$count"
+
+    # (b) Snapshot: push the active's change log past its trim point with sessions of carol that
+    # are created and logged off again (2 changes each), then start the standby from an empty
+    # state_dir, which is then older than the retained log.
+    churn=$(((CHANGELOG_TRIM_AT - count) / 2 + 500))
+    ((churn < 500)) && churn=500
+    if ((churn > SNAPSHOT_CHURN_MAX)); then
+      row "standby catch-up: all sessions on the standby, s" "$label sessions, standby started with an empty state_dir (active sent: snapshot)" \
+        "not measured" "" "forcing a snapshot needs $churn extra logins + logoffs to push the change log past its trim point ($CHANGELOG_TRIM_AT changes); over --snapshot-churn-max $SNAPSHOT_CHURN_MAX"
+    else
+      step "churn: $churn sessions of carol created and logged off, to trim the change log"
+      create_sessions "$act" "$churn" carol
+      t0=$(td_now_ms)
+      bg_wait timeout 300 ip netns exec "${TD_NODE_NS[$act]}" "$TD_TANDEMCTL" \
+        --socket "$TD_DIR/admin-$act.sock" logoff --user carol >"$TD_DIR/$SAMPLE-logoff.log" 2>&1
+      ((BG_RC == 0)) || fail "tandemctl logoff --user carol failed: $(tail -n 3 "$TD_DIR/$SAMPLE-logoff.log")"
+      [[ $(node_field "$act" sessions) == "$count" ]] || fail "node $act does not hold $count sessions after the churn"
+      note "catch-up $label snapshot set-up: $churn carol sessions created at $CREATE_RATE logins/s and logged off in $(( $(td_now_ms) - t0 )) ms (one tandemctl logoff)"
+      rm -rf "$TD_DIR/state-$stb"
+      mkdir -p "$TD_DIR/state-$stb"
+      catchup_run "$stb" "$count"
+      catchup_rows "$label sessions, standby started with an empty state_dir after the change log was trimmed" "$count"
+    fi
     stop_node a
     stop_node b
   done
