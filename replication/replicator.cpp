@@ -106,8 +106,10 @@ void Replicator::Core::promote_locked(const char* reason) {
     log::error("promotion_failed", {{"reason", r.error()}});
     return;
   }
+  // A failover is taking over from an active; a start-up election or a standalone start is not.
+  const std::string why = reason;
+  if (why != "elected at start-up" && why != "standalone node") ++failovers;
   role.promoted(epoch);
-  ++failovers;
   degraded = peer.enabled;  // until a standby follows us
   draining = false;
   if (cancel_follow) cancel_follow();
