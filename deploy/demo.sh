@@ -187,7 +187,12 @@ cat <<EOF
                                                       +--- replication: gRPC, mutual TLS, :$TD_PEER_PORT
 EOF
 setup_pair_topology
-make_pair_pki
+step "certificates: deploy/examples/gen-pki.sh (replication CA and a certificate per node for"
+step "the mutual-TLS peer link, and the client-facing certificate both nodes present)"
+pki=$(bash "$repo/deploy/examples/gen-pki.sh" --out "$TD_PKI" --node "node-a=${TD_NODE_IP[a]}" \
+  --node "node-b=${TD_NODE_IP[b]}" --service-ip "$TD_SERVER_IP") || fail "gen-pki.sh: $pki"
+TD_PIN=$(grep -o 'pin-sha256:[A-Za-z0-9+/=]*' <<<"$pki")
+say "client pin: $TD_PIN"
 password=$(openssl rand -base64 12)
 add_user demo "$password"
 step "user 'demo' added with tandemctl passwd (users file $TD_USERS)"

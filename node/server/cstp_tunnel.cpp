@@ -32,6 +32,7 @@ CstpTunnel::CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::
       decoder_(defaults::kMaxCstpPayload),
       leftover_(std::move(leftover)),
       dtls_app_id_(std::move(dtls_app_id)),
+      tls_(stream_->native_handle()),
       wake_writer_(rt.io) {}
 
 CstpTunnel::~CstpTunnel() = default;
@@ -49,35 +50,62 @@ void CstpTunnel::start() {
   asio::co_spawn(rt_.io, [self]() { return self->write_loop(); }, asio::detached);
 }
 
+// Decodes and handles every whole frame received so far; false when the tunnel must end.
+bool CstpTunnel::process_plaintext() {
+  if (!plain_.empty()) {
+    decoder_.append(plain_);
+    plain_.clear();
+  }
+  cstp::Frame frame{};
+  for (;;) {
+    auto status = decoder_.next(frame);
+    if (status == cstp::Decoder::Status::need_more) return !finished_;
+    if (status == cstp::Decoder::Status::error) {
+      ++rt_.counters.input_refused;
+      log::warn("input_refused", {{"index", std::to_string(index_)},
+                                  {"public", public_address_},
+                                  {"reason", "CSTP: " + decoder_.error()}});
+      finish(EndReason::transport_error);
+      return false;
+    }
+    if (!handle_frame(frame)) return false;
+  }
+}
+
 asio::awaitable<void> CstpTunnel::read_loop() {
   auto self = shared_from_this();  // keep alive across suspensions
   decoder_.append(leftover_);
   leftover_.clear();
-  std::vector<std::uint8_t> buf(32 * 1024);
+  // Whatever the TLS layer decrypted before we took over comes first.
+  if (tls_.drain(plain_) == TlsChannel::Status::error) {
+    finish(EndReason::transport_error);
+    co_return;
+  }
+  if (!process_plaintext()) co_return;
+  std::vector<std::uint8_t> buf(64 * 1024);
+  auto& socket = stream_->next_layer();
   for (;;) {
-    cstp::Frame frame{};
-    for (;;) {
-      auto status = decoder_.next(frame);
-      if (status == cstp::Decoder::Status::need_more) break;
-      if (status == cstp::Decoder::Status::error) {
-        ++rt_.counters.input_refused;
-        log::warn("input_refused", {{"index", std::to_string(index_)},
-                                    {"public", public_address_},
-                                    {"reason", "CSTP: " + decoder_.error()}});
-        finish(EndReason::transport_error);
-        co_return;
-      }
-      if (!handle_frame(frame)) co_return;
-    }
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_nothrow);
     if (finished_) co_return;
-    auto [ec, n] = co_await stream_->async_read_some(asio::buffer(buf), use_nothrow);
     if (ec) {
-      bool clean = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
-                   ec == asio::error::connection_reset;
+      bool clean = ec == asio::error::eof || ec == asio::error::connection_reset;
       finish(clean ? EndReason::client_closed : EndReason::transport_error);
       co_return;
     }
-    decoder_.append(std::span<const std::uint8_t>(buf.data(), n));
+    auto status = tls_.feed(std::span<const std::uint8_t>(buf.data(), n), plain_);
+    bool keep = process_plaintext();
+    // Reading can make TLS answer (TLS 1.3 key updates): let the writer send it.
+    if (tls_.pending_output() > 0) wake_writer_.cancel();
+    if (!keep) co_return;
+    if (status != TlsChannel::Status::ok) {
+      if (status == TlsChannel::Status::error)
+        log::warn("tunnel_tls_error", {{"index", std::to_string(index_)},
+                                       {"public", public_address_},
+                                       {"reason", tls_.error()}});
+      finish(status == TlsChannel::Status::closed ? EndReason::client_closed
+                                                  : EndReason::transport_error);
+      co_return;
+    }
   }
 }
 
@@ -145,7 +173,9 @@ bool CstpTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
     ++session_->counters.drops_tx;
     return false;
   }
-  enqueue(cstp::encode(cstp::Type::data, ip_packet));
+  auto frame = spare_buffer();
+  cstp::encode(cstp::Type::data, ip_packet, frame);
+  enqueue(std::move(frame));
   auto& c = session_->counters;
   c.bytes_tx += ip_packet.size();
   ++c.packets_tx;
@@ -161,6 +191,13 @@ void CstpTunnel::send_dpd_request() {
   if (!closing_) enqueue(cstp::encode(cstp::Type::dpd_request));
 }
 
+std::vector<std::uint8_t> CstpTunnel::spare_buffer() {
+  if (spare_.empty()) return {};
+  auto b = std::move(spare_.back());
+  spare_.pop_back();
+  return b;
+}
+
 void CstpTunnel::enqueue(std::vector<std::uint8_t> frame) {
   queue_.push_back(std::move(frame));
   if (queue_.size() == 1) wake_writer_.cancel();
@@ -168,22 +205,34 @@ void CstpTunnel::enqueue(std::vector<std::uint8_t> frame) {
 
 asio::awaitable<void> CstpTunnel::write_loop() {
   auto self = shared_from_this();
+  auto& socket = stream_->next_layer();
+  std::vector<std::uint8_t> out;
   for (;;) {
-    while (!queue_.empty()) {
-      auto [ec, n] = co_await asio::async_write(*stream_, asio::buffer(queue_.front()), use_nothrow);
+    while (!queue_.empty() || tls_.pending_output() > 0) {
+      // Encrypt what is queued (each frame its own record), up to a bound, then one write.
+      while (!queue_.empty() && tls_.pending_output() < 256 * 1024) {
+        if (!tls_.write_record(queue_.front())) {
+          finish(EndReason::transport_error);
+          co_return;
+        }
+        spare_.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      out.clear();
+      tls_.take_output(out);
+      auto [ec, n] = co_await asio::async_write(socket, asio::buffer(out), use_nothrow);
       if (ec) {
         finish(EndReason::transport_error);
         co_return;
       }
-      queue_.pop_front();
     }
     if (closing_) break;
     wake_writer_.expires_at(asio::steady_timer::time_point::max());
     co_await wake_writer_.async_wait(use_nothrow);
   }
   boost::system::error_code ignored;
-  stream_->lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_->lowest_layer().close(ignored);
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
 }
 
 void CstpTunnel::close(EndReason reason, bool notify_client) {

@@ -1,7 +1,8 @@
 #pragma once
 // The SSL tunnel (<index>.2): CSTP frames over the TLS connection that carried the CONNECT.
-// A read loop (client -> TUN) and a write loop draining a bounded queue (TUN -> client), each
-// frame written with one SSL_write so it travels in its own TLS record (notes §4.1).
+// A read loop (client -> TUN) and a write loop draining a bounded queue (TUN -> client). Each
+// frame is its own TLS record (one SSL_write, notes §4.1); the records of all queued frames go
+// out in one socket write (TlsChannel).
 #include <boost/asio/steady_timer.hpp>
 
 #include <deque>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "node/cstp/frame.hpp"
+#include "node/server/tls_channel.hpp"
 #include "node/server/runtime.hpp"
 #include "node/session/session.hpp"
 
@@ -35,6 +37,8 @@ class CstpTunnel final : public session::Transport,
   bool handle_frame(const cstp::Frame& frame);
   void handle_data(std::span<const std::uint8_t> packet);
   void enqueue(std::vector<std::uint8_t> frame);
+  std::vector<std::uint8_t> spare_buffer();
+  bool process_plaintext();
   void finish(session::EndReason reason);
   void release_dtls_key();
 
@@ -46,7 +50,10 @@ class CstpTunnel final : public session::Transport,
   cstp::Decoder decoder_;
   std::string leftover_;
   std::string dtls_app_id_;  // registered with the DtlsServer for the life of this connection
+  TlsChannel tls_;
+  std::vector<std::uint8_t> plain_;  // decrypted, not yet decoded
   std::deque<std::vector<std::uint8_t>> queue_;
+  std::vector<std::vector<std::uint8_t>> spare_;  // frame buffers for reuse
   asio::steady_timer wake_writer_;
   bool closing_ = false;
   bool finished_ = false;

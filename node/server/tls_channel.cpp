@@ -1,0 +1,60 @@
+#include "node/server/tls_channel.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+namespace tandem::server {
+
+TlsChannel::TlsChannel(SSL* ssl) : ssl_(ssl), in_(BIO_new(BIO_s_mem())), out_(BIO_new(BIO_s_mem())) {
+  // An empty input BIO means "nothing yet", not end of stream.
+  BIO_set_mem_eof_return(in_, -1);
+  SSL_set_bio(ssl_, in_, out_);  // the SSL owns both now (and drops its old ones)
+}
+
+TlsChannel::Status TlsChannel::read_all(std::vector<std::uint8_t>& plain) {
+  std::uint8_t buf[16 * 1024];
+  for (;;) {
+    ERR_clear_error();
+    int n = SSL_read(ssl_, buf, sizeof buf);
+    if (n > 0) {
+      plain.insert(plain.end(), buf, buf + n);
+      continue;
+    }
+    int err = SSL_get_error(ssl_, n);
+    if (err == SSL_ERROR_WANT_READ) return Status::ok;
+    if (err == SSL_ERROR_ZERO_RETURN) return Status::closed;
+    unsigned long code = ERR_get_error();
+    char text[256] = "TLS error";
+    if (code != 0) ERR_error_string_n(code, text, sizeof text);
+    error_ = text;
+    return Status::error;
+  }
+}
+
+TlsChannel::Status TlsChannel::feed(std::span<const std::uint8_t> network,
+                                    std::vector<std::uint8_t>& plain) {
+  if (!network.empty()) BIO_write(in_, network.data(), static_cast<int>(network.size()));
+  return read_all(plain);
+}
+
+TlsChannel::Status TlsChannel::drain(std::vector<std::uint8_t>& plain) { return read_all(plain); }
+
+bool TlsChannel::write_record(std::span<const std::uint8_t> plaintext) {
+  ERR_clear_error();
+  // A memory BIO never pushes back, so the whole payload is written as one record.
+  return SSL_write(ssl_, plaintext.data(), static_cast<int>(plaintext.size())) ==
+         static_cast<int>(plaintext.size());
+}
+
+std::size_t TlsChannel::pending_output() const { return BIO_ctrl_pending(out_); }
+
+void TlsChannel::take_output(std::vector<std::uint8_t>& out) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(out_, &data);
+  if (n <= 0) return;
+  out.insert(out.end(), data, data + n);
+  (void)BIO_reset(out_);
+}
+
+}  // namespace tandem::server
