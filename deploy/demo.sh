@@ -180,15 +180,19 @@ report_failover() {
 
 section "2/6 the pair in network namespaces"
 cat <<EOF
-  client ns  $TD_CLIENT_ADDR ---+                        +--- node-a ns  ${TD_NODE_IP[a]}  tandemd
-  (openconnect)          +-- switch ns (bridges) --+--- node-b ns  ${TD_NODE_IP[b]}  tandemd
-  inside ns  $TD_INSIDE_IP ---+                        |    the active one also holds the service
-  (ping target)                                       |    addresses $TD_SERVER_IP and $TD_INSIDE_GW
-                                                      +--- replication: gRPC, mutual TLS, :$TD_PEER_PORT
+  client ns  $TD_CLIENT_ADDR --+                         +-- node-a ns  ${TD_NODE_IP[a]}, ${TD_NODE_INSIDE_IP[a]}  tandemd
+  (openconnect)           +-- switch ns (bridges) --+
+  inside ns  $TD_INSIDE_IP --+                         +-- node-b ns  ${TD_NODE_IP[b]}, ${TD_NODE_INSIDE_IP[b]}  tandemd
+  (ping target)
+
+  service addresses: $TD_SERVER_IP (clients connect here) and $TD_INSIDE_GW (the inside
+  host's route to the client pool); only the active node holds them.
+  replication: node-a <-> node-b, gRPC over mutual TLS, port $TD_PEER_PORT.
 EOF
 setup_pair_topology
-step "certificates: deploy/examples/gen-pki.sh (replication CA and a certificate per node for"
-step "the mutual-TLS peer link, and the client-facing certificate both nodes present)"
+step "certificates with deploy/examples/gen-pki.sh:"
+say "a CA and one certificate per node for the peer link (mutual TLS), and one"
+say "client-facing certificate that both nodes present"
 pki=$(bash "$repo/deploy/examples/gen-pki.sh" --out "$TD_PKI" --node "node-a=${TD_NODE_IP[a]}" \
   --node "node-b=${TD_NODE_IP[b]}" --service-ip "$TD_SERVER_IP") || fail "gen-pki.sh: $pki"
 TD_PIN=$(grep -o 'pin-sha256:[A-Za-z0-9+/=]*' <<<"$pki")
@@ -207,23 +211,29 @@ write_demo_config() { # NODE
   TD_NODE_CONFIG[$n]=$TD_DIR/node-$n.toml # lib_pair.sh's start_node reads it
   cat >"${TD_NODE_CONFIG[$n]}" <<EOF
 [node]
-id = "node-$n"                              # how status, logs and the peer name this node
-listen = "$TD_SERVER_IP:$TD_PORT"               # the service address, default port
-service_address = "$TD_SERVER_IP/24"            # moves to whichever node is active
+# Per node: its name, and files apart (both nodes run on this one machine, and the demo
+# writes nothing outside its temp dir).
+id = "node-$n"
+admin_socket = "$TD_DIR/admin-$n.sock"
+state_dir = "$TD_DIR/state-$n"
+# Clients connect to the service address (default port). It, and the inside address the
+# inside network routes the pool to, move to whichever node is active.
+listen = "$TD_SERVER_IP:$TD_PORT"
+service_address = "$TD_SERVER_IP/24"
 service_interface = "${TD_IFP}${n}o"
-inside_address = "$TD_INSIDE_GW/24"             # the inside network routes the pool here
+inside_address = "$TD_INSIDE_GW/24"
 inside_interface = "${TD_IFP}${n}i"
-admin_socket = "$TD_DIR/admin-$n.sock"   # per node: both run on one machine
-state_dir = "$TD_DIR/state-$n"           # (and nothing outside the demo's temp dir)
 
-[tls]                                       # both nodes present one certificate
+# One client-facing certificate for both nodes (clients pin it).
+[tls]
 certificate = "$TD_PKI/vpn.pem"
 private_key = "$TD_PKI/vpn.key"
 
 [auth]
 users_file = "$TD_USERS"
 
-[peer]                                      # replication link, mutual TLS
+# The replication link to the other node, mutual TLS.
+[peer]
 listen = "${TD_NODE_IP[$n]}:$TD_PEER_PORT"
 address = "${TD_NODE_IP[$other]}:$TD_PEER_PORT"
 ca = "$TD_PKI/ca.pem"
