@@ -149,7 +149,7 @@ void DtlsTunnel::send_dpd_request() {
 void DtlsTunnel::nudge_client() {
   if (nudges_left_ <= 0) return;
   --nudges_left_;
-  handshake_timer_.expires_after(std::chrono::milliseconds(20));
+  handshake_timer_.expires_after(std::chrono::milliseconds(5));
   handshake_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
     auto self = weak.lock();
     if (ec || !self || self->closed_ || !self->attached_) return;
