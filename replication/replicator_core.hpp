@@ -72,6 +72,11 @@ struct Replicator::Core {
   std::thread takeover_thread;
   // Taking and releasing the service address never interleave (see take_service_address).
   std::mutex address_mutex;
+  // The epoch whose promotion has put the address up (and announced it); a handover waits for
+  // it before reporting the promotion, so the old active resets its clients only then.
+  std::mutex address_state_mutex;
+  std::condition_variable address_cv;
+  std::uint64_t address_taken_epoch = 0;
   std::unique_ptr<GrpcLink> link;
 
   // --- called with the mutex held ---

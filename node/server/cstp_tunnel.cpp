@@ -8,18 +8,11 @@
 #include "node/config/defaults.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/session/address_pool.hpp"
+#include "node/session/traffic.hpp"
 
 namespace tandem::server {
 
 using session::EndReason;
-
-namespace {
-
-std::uint32_t read_be32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
-
-}  // namespace
 
 CstpTunnel::CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::Session& session,
                        std::string public_address, std::string leftover,
@@ -150,21 +143,12 @@ bool CstpTunnel::handle_frame(const cstp::Frame& frame) {
 
 void CstpTunnel::handle_data(std::span<const std::uint8_t> packet) {
   if (!session_) return;
-  auto& c = session_->counters;
-  // Only well-formed IPv4 from the address we assigned goes inside: no spoofing via the tunnel.
-  bool ok = packet.size() >= 20 && (packet[0] >> 4) == 4 &&
-            read_be32(packet.data() + 12) == session_->ip;
-  if (!ok || !rt_.tun->write_packet(packet)) {
-    ++c.drops_rx;
+  if (!session::may_enter(packet, *session_) || !rt_.tun->write_packet(packet)) {
+    ++session_->counters.drops_rx;
     return;
   }
-  c.bytes_rx += packet.size();
-  ++c.packets_rx;
-  auto& t = session_->ssl_info;
-  t.counters.bytes_rx += packet.size();
-  ++t.counters.packets_rx;
-  t.last_data = t.last_rx;
-  session_->dirty = true;
+  session::count_from_client(*session_, session_->ssl_info, packet.size(),
+                             session_->ssl_info.last_rx);
 }
 
 bool CstpTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
@@ -176,14 +160,7 @@ bool CstpTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   auto frame = spare_buffer();
   cstp::encode(cstp::Type::data, ip_packet, frame);
   enqueue(std::move(frame));
-  auto& c = session_->counters;
-  c.bytes_tx += ip_packet.size();
-  ++c.packets_tx;
-  auto& t = session_->ssl_info;
-  t.counters.bytes_tx += ip_packet.size();
-  ++t.counters.packets_tx;
-  t.last_data = rt_.clock.now();
-  session_->dirty = true;
+  session::count_to_client(*session_, session_->ssl_info, ip_packet.size(), rt_.clock.now());
   return true;
 }
 
@@ -240,12 +217,7 @@ void CstpTunnel::close(EndReason reason, bool notify_client) {
   session_ = nullptr;  // the session let go of us
   finished_ = true;
   closing_ = true;
-  close_reason_ = reason;
-  log::info("tunnel_down", {{"index", std::to_string(index_)},
-                            {"tunnel", std::to_string(index_) + ".2"},
-                            {"kind", "ssl"},
-                            {"public", public_address_},
-                            {"reason", session::to_string(reason)}});
+  log_down(reason);
   release_dtls_key();
   if (notify_client) {
     // Drop queued data: the DISCONNECT must go out next, and nothing after it.
@@ -264,6 +236,14 @@ void CstpTunnel::close(EndReason reason, bool notify_client) {
   wake_writer_.cancel();
 }
 
+void CstpTunnel::log_down(EndReason reason) {
+  log::info("tunnel_down", {{"index", std::to_string(index_)},
+                            {"tunnel", std::to_string(index_) + ".2"},
+                            {"kind", "ssl"},
+                            {"public", public_address_},
+                            {"reason", session::to_string(reason)}});
+}
+
 void CstpTunnel::finish(EndReason reason) {
   if (finished_) {
     closing_ = true;
@@ -272,12 +252,7 @@ void CstpTunnel::finish(EndReason reason) {
   }
   finished_ = true;
   closing_ = true;
-  close_reason_ = reason;
-  log::info("tunnel_down", {{"index", std::to_string(index_)},
-                            {"tunnel", std::to_string(index_) + ".2"},
-                            {"kind", "ssl"},
-                            {"public", public_address_},
-                            {"reason", session::to_string(reason)}});
+  log_down(reason);
   release_dtls_key();
   if (session_) {
     auto* s = session_;

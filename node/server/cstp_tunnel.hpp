@@ -40,6 +40,7 @@ class CstpTunnel final : public session::Transport,
   std::vector<std::uint8_t> spare_buffer();
   bool process_plaintext();
   void finish(session::EndReason reason);
+  void log_down(session::EndReason reason);
   void release_dtls_key();
 
   Runtime& rt_;
@@ -57,7 +58,6 @@ class CstpTunnel final : public session::Transport,
   asio::steady_timer wake_writer_;
   bool closing_ = false;
   bool finished_ = false;
-  session::EndReason close_reason_ = session::EndReason::client_closed;
 };
 
 }  // namespace tandem::server

@@ -2,6 +2,7 @@
 
 #include "node/common/log.hpp"
 #include "node/server/dtls_server.hpp"
+#include "node/session/traffic.hpp"
 
 namespace tandem::server {
 
@@ -10,10 +11,6 @@ using session::EndReason;
 namespace {
 
 constexpr std::uint8_t kData = 0x00, kDpdRequest = 0x03, kDpdResponse = 0x04, kKeepalive = 0x07;
-
-std::uint32_t read_be32(const std::uint8_t* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
 
 }  // namespace
 
@@ -91,19 +88,11 @@ void DtlsTunnel::handle_record(const std::vector<std::uint8_t>& record) {
   std::span<const std::uint8_t> payload(record.data() + 1, record.size() - 1);
   switch (record[0]) {
     case kData: {
-      auto& c = session_->counters;
-      bool ok = payload.size() >= 20 && (payload[0] >> 4) == 4 &&
-                read_be32(payload.data() + 12) == session_->ip;
-      if (!ok || !rt_.tun->write_packet(payload)) {
-        ++c.drops_rx;
+      if (!session::may_enter(payload, *session_) || !rt_.tun->write_packet(payload)) {
+        ++session_->counters.drops_rx;
         return;
       }
-      c.bytes_rx += payload.size();
-      ++c.packets_rx;
-      info.counters.bytes_rx += payload.size();
-      ++info.counters.packets_rx;
-      info.last_data = info.last_rx;
-      session_->dirty = true;
+      session::count_from_client(*session_, info, payload.size(), info.last_rx);
       return;
     }
     case kDpdRequest:
@@ -126,14 +115,7 @@ bool DtlsTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   auto status = endpoint_->send(kData, ip_packet);
   if (status != dtls::DtlsEndpoint::SendStatus::sent) return false;  // caller falls back to CSTP
   flush();
-  auto& c = session_->counters;
-  c.bytes_tx += ip_packet.size();
-  ++c.packets_tx;
-  auto& info = session_->dtls_info;
-  info.counters.bytes_tx += ip_packet.size();
-  ++info.counters.packets_tx;
-  info.last_data = rt_.clock.now();
-  session_->dirty = true;
+  session::count_to_client(*session_, session_->dtls_info, ip_packet.size(), rt_.clock.now());
   return true;
 }
 

@@ -22,7 +22,6 @@
 #include "node/server/login.hpp"
 
 namespace tandem::server {
-namespace {
 
 // The connection and its deadline, shared by the serving coroutine and its watchdog.
 struct FrontConnection {
@@ -39,6 +38,17 @@ struct FrontConnection {
     stream->lowest_layer().close(ignored);
   }
 };
+
+void reset_front_connections(Runtime& rt) {
+  for (FrontConnection* c : rt.front_connections) {
+    if (c->handed_over) continue;
+    boost::system::error_code ignored;
+    c->stream->lowest_layer().set_option(tcp::socket::linger(true, 0), ignored);
+    c->close();
+  }
+}
+
+namespace {
 
 // Closes the connection when its deadline passes; moving the deadline re-arms it.
 asio::awaitable<void> watchdog(std::shared_ptr<FrontConnection> c) {
@@ -339,17 +349,20 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
   } counted{rt.open_front_connections};
 
   auto c = std::make_shared<FrontConnection>(rt, std::move(socket));
+  rt.front_connections.insert(c.get());
   c->expire_in(defaults::kTlsHandshakeTimeout);
   asio::co_spawn(rt.io, watchdog(c), asio::detached);
   struct StopWatchdog {
+    Runtime& rt;
     std::shared_ptr<FrontConnection>& c;
     ~StopWatchdog() {
+      rt.front_connections.erase(c.get());
       if (!c->handed_over) {
         c->close();
         c->deadline.cancel();
       }
     }
-  } stop{c};
+  } stop{rt, c};
 
   if (auto [ec] = co_await c->stream->async_handshake(asio::ssl::stream_base::server, use_nothrow);
       ec) {

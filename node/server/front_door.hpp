@@ -8,4 +8,8 @@ namespace tandem::server {
 
 asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket);
 
+// Reset (RST) every connection still in the login or CONNECT stage: this node stopped serving,
+// and a client waiting on it would otherwise wait for its own timeouts.
+void reset_front_connections(Runtime& rt);
+
 }  // namespace tandem::server

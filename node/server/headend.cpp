@@ -210,9 +210,16 @@ Result<bool> Headend::start(session::Replication& replication) {
   if (!dev) return fail("tun: " + dev.error());
   std::string tun_name = dev->name();
 
-  m.rt = std::make_unique<Runtime>(Runtime{m.io, *m.tls, m.hash_pool, m.clock, cfg, users,
-                                           *m.sessions, nullptr, nullptr, &replication, false, 0,
-                                           0, std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
+  m.rt = std::make_unique<Runtime>(Runtime{
+      .io = m.io,
+      .tls = *m.tls,
+      .hash_pool = m.hash_pool,
+      .clock = m.clock,
+      .config = cfg,
+      .users = users,
+      .sessions = *m.sessions,
+      .replication = &replication,
+      .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
   // Down until this node is the active one: a standby must not attract the pool's traffic.
   if (auto r = tun::TunDevice::set_link_up(tun_name, false); !r) return fail("tun: " + r.error());
   m.role.attach(*m.rt, tun_name);

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include "node/common/log.hpp"
+#include "node/server/front_door.hpp"
 #include "node/session/session_record.hpp"
 #include "node/tun/tun_device.hpp"
 
@@ -28,6 +29,7 @@ void NodeRole::become_standby(std::uint64_t epoch, bool handover) {
   rt_->serving = false;
   rt_->sessions.drop_transports(handover ? session::EndReason::handover
                                          : session::EndReason::shutdown);
+  reset_front_connections(*rt_);
   if (auto r = tun::TunDevice::set_link_up(tun_name_, false); !r)
     log::error("tun_down_failed", {{"reason", r.error()}});
   log::info("standing_by", {{"epoch", std::to_string(epoch)},

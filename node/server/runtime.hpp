@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 
@@ -31,6 +32,7 @@ using TlsStream = asio::ssl::stream<tcp::socket>;
 inline constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 class DtlsServer;
+struct FrontConnection;
 
 // Writes packets from clients into the TUN device (implemented by TunRouter).
 class TunWriter {
@@ -52,6 +54,7 @@ struct Runtime {
   session::Replication* replication = nullptr;
   bool serving = false;  // this node is the member's active node
   std::size_t open_front_connections = 0;  // TLS connections not yet turned into tunnels
+  std::set<FrontConnection*> front_connections;  // the same, to reset them on a step-down
   std::size_t pending_logins = 0;          // password checks in flight
   std::string server_name;
   metrics::Counters counters;  // events seen only here, at the I/O edge

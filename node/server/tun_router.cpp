@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "node/common/log.hpp"
+#include "node/session/traffic.hpp"
 
 namespace tandem::server {
 
@@ -43,13 +44,8 @@ asio::awaitable<void> TunRouter::read_loop() {
 }
 
 void TunRouter::route(std::span<const std::uint8_t> packet) {
-  if (packet.size() < 20 || (packet[0] >> 4) != 4) {
-    ++unroutable_;
-    return;
-  }
-  std::uint32_t dst = (std::uint32_t{packet[16]} << 24) | (std::uint32_t{packet[17]} << 16) |
-                      (std::uint32_t{packet[18]} << 8) | packet[19];
-  session::Session* s = rt_.sessions.find_by_ip(dst);
+  auto dst = session::ipv4_destination(packet);
+  session::Session* s = dst ? rt_.sessions.find_by_ip(*dst) : nullptr;
   if (!s) {
     ++unroutable_;
     return;

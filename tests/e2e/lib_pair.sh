@@ -170,3 +170,31 @@ longest_reply_gap_ms() {
   awk -F'[][]' '/bytes from/ { t = $2 * 1000; if (prev && t - prev > max) max = t - prev; prev = t }
     END { printf "%d\n", max }' "$1"
 }
+
+# The common start of the failover tests: a pair, user alice, and client c1 connected through it
+# (MODE dtls or tls). Sets TD_ACT, TD_STB (the nodes), TD_IP1 (the client's address) and
+# TD_INDEX (its session index on the active).
+pair_with_client() {
+  local mode=${1:-dtls} extra=()
+  setup_pair_topology
+  make_pair_pki
+  add_user alice secret-a
+  write_node_config a "${2:-}"
+  write_node_config b "${2:-}"
+  start_pair
+  TD_ACT=$(active_node)
+  TD_STB=$(other_node "$TD_ACT")
+  [[ $mode == tls ]] && extra+=(--no-dtls)
+  start_client c1 alice secret-a "${extra[@]}"
+  wait_tunnel c1
+  TD_IP1=$(client_ip c1)
+  TD_INDEX=$(session_field "$TD_ACT" index)
+  step "client up: $TD_IP1, session index $TD_INDEX on node $TD_ACT"
+}
+
+# session_field NODE FIELD: a field of the first session in the node's table.
+session_field() { nctl "$1" show sessions --json | jq -r ".sessions[0].$2"; }
+
+# wait_resumed NODE: the test's session resumed on NODE (logged session_resumed).
+td_resumed_on() { grep -q "session_resumed index=$TD_INDEX " "$(node_log "$1")"; }
+wait_resumed() { wait_for "${2:-20}" "the session resumed on node $1" td_resumed_on "$1"; }

@@ -11,25 +11,11 @@ source "$(dirname "$0")/lib_pair.sh"
 MODE=${1:-dtls}
 CRASH=${2:-process}
 TD_HOLD=${TD_HOLD:-2s}
-setup_pair_topology
-make_pair_pki
-add_user alice secret-a
-write_node_config a
-write_node_config b
-start_pair
-act=$(active_node)
-stb=$(other_node "$act")
-
-extra=()
-[[ $MODE == tls ]] && extra+=(--no-dtls)
-start_client c1 alice secret-a "${extra[@]}"
-wait_tunnel c1
-ip1=$(client_ip c1)
-index=$(nctl "$act" show sessions --json | jq -r '.sessions[0].index')
-step "client up: $ip1, session index $index on node $act"
+pair_with_client "$MODE"
+act=$TD_ACT stb=$TD_STB ip1=$TD_IP1 index=$TD_INDEX
 start_ping_stream p "$TD_NS_CLIENT" "$TD_INSIDE_IP" 0.05
 sleep 2
-rx_before=$(nctl "$act" show sessions --json | jq -r '.sessions[0].bytes_rx')
+rx_before=$(session_field "$act" bytes_rx)
 sleep 1.2 # counters reach the standby about once a second
 
 step "CRASH ($CRASH): kill -9 node $act"
@@ -40,8 +26,7 @@ if [[ $CRASH == machine ]]; then
   ip -n "${TD_NODE_NS[$act]}" link set "${TD_IFP}${act}i" down
 fi
 wait_for 15 "node $stb active" td_is_active "$stb"
-wait_for 20 "the session resumed on node $stb" \
-  bash -c "grep -q 'session_resumed index=$index ' '$(node_log "$stb")'"
+wait_resumed "$stb"
 sleep 2
 assert_eq "$ip1" "$(client_ip c1)" "client address after the crash failover"
 view=$(nctl "$stb" show sessions --json | jq -c '.sessions[0]')
@@ -69,8 +54,7 @@ step "node $act rejoined as standby: $(node_status "$act" | jq -c '{role, epoch,
 out=$(nctl "$stb" failover) || fail "failover back: $out"
 step "failover back: $out"
 wait_for 10 "node $act active again" td_is_active "$act"
-wait_for 15 "the session resumed on node $act" \
-  bash -c "grep -q 'session_resumed index=$index ' '$(node_log "$act")'"
+wait_resumed "$act"
 sleep 1
 assert_eq "$ip1" "$(client_ip c1)" "client address after failing back"
 stop_ping_stream p

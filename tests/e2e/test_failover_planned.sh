@@ -7,25 +7,11 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_pair.sh"
 
 MODE=${1:-dtls}  # dtls | tls
-setup_pair_topology
-make_pair_pki
-add_user alice secret-a
-write_node_config a
-write_node_config b
-start_pair
-act=$(active_node)
-stb=$(other_node "$act")
-
-extra=()
-[[ $MODE == tls ]] && extra+=(--no-dtls)
-start_client c1 alice secret-a "${extra[@]}"
-wait_tunnel c1
-ip1=$(client_ip c1)
-index=$(nctl "$act" show sessions --json | jq -r '.sessions[0].index')
-step "client up: $ip1, session index $index on node $act"
+pair_with_client "$MODE"
+act=$TD_ACT stb=$TD_STB ip1=$TD_IP1 index=$TD_INDEX
 start_ping_stream p "$TD_NS_CLIENT" "$TD_INSIDE_IP" 0.05
 sleep 2
-rx_before=$(nctl "$act" show sessions --json | jq -r '.sessions[0].bytes_rx')
+rx_before=$(session_field "$act" bytes_rx)
 
 drill() { # FROM-NODE (where tandemctl failover runs)
   local from=$1 t0 out
@@ -37,8 +23,7 @@ drill() { # FROM-NODE (where tandemctl failover runs)
 drill "$act"
 wait_for 10 "node $stb active" td_is_active "$stb"
 wait_for 10 "node $stb holding the service address" td_has_vip "$stb"
-wait_for 15 "the session resumed on node $stb" \
-  bash -c "grep -q 'session_resumed index=$index ' '$(node_log "$stb")'"
+wait_resumed "$stb"
 wait_for 10 "node $act following node $stb" td_following "$act"
 sleep 2
 assert_eq "$ip1" "$(client_ip c1)" "client address after the failover"
@@ -54,8 +39,7 @@ step "GAP planned failover ($MODE): longest silence between replies ${TD_PING_GA
 # And back, asked on the standby this time.
 drill "$act"
 wait_for 10 "node $act active again" td_is_active "$act"
-wait_for 15 "the session resumed on node $act" \
-  bash -c "[[ \$(grep -c 'session_resumed index=$index ' '$(node_log "$act")') -ge 1 ]]"
+wait_resumed "$act"
 sleep 2
 assert_eq "$ip1" "$(client_ip c1)" "client address after the failover back"
 stop_ping_stream p

@@ -4,18 +4,8 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_pair.sh"
 
-setup_pair_topology
-make_pair_pki
-add_user alice secret-a
-write_node_config a
-write_node_config b
-start_pair
-act=$(active_node)
-start_client c1 alice secret-a
-wait_tunnel c1
-ip1=$(client_ip c1)
-index=$(nctl "$act" show sessions --json | jq -r '.sessions[0].index')
-step "client up: $ip1, session index $index on node $act"
+pair_with_client dtls
+ip1=$TD_IP1
 sleep 1.5 # the standby has the session and its latest counters
 
 step "kill -9 both daemons"
@@ -26,8 +16,7 @@ act=$(active_node)
 for n in a b; do
   assert_eq 1 "$(nctl "$n" show sessions --json | jq '.sessions | length')" "sessions on node $n"
 done
-wait_for 40 "the session resumed on node $act" \
-  bash -c "grep -q 'session_resumed index=$index ' '$(node_log "$act")'"
+wait_resumed "$act" 40
 wait_for 10 "ping through the tunnel again" ping_inside
 assert_eq "$ip1" "$(client_ip c1)" "client address after the pair restart"
 td_alive "$(client_pid c1)" || fail "openconnect exited"

@@ -1,0 +1,44 @@
+#include "node/session/traffic.hpp"
+
+namespace tandem::session {
+namespace {
+
+std::uint32_t read_be32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         p[3];
+}
+
+bool is_ipv4(std::span<const std::uint8_t> packet) {
+  return packet.size() >= 20 && (packet[0] >> 4) == 4;
+}
+
+}  // namespace
+
+std::optional<std::uint32_t> ipv4_destination(std::span<const std::uint8_t> packet) {
+  if (!is_ipv4(packet)) return std::nullopt;
+  return read_be32(packet.data() + 16);
+}
+
+bool may_enter(std::span<const std::uint8_t> packet, const Session& s) {
+  return is_ipv4(packet) && read_be32(packet.data() + 12) == s.ip;
+}
+
+void count_from_client(Session& s, TunnelInfo& t, std::size_t bytes, TimePoint now) {
+  s.counters.bytes_rx += bytes;
+  ++s.counters.packets_rx;
+  t.counters.bytes_rx += bytes;
+  ++t.counters.packets_rx;
+  t.last_data = now;  // data, not keepalives, is activity (S4)
+  s.dirty = true;
+}
+
+void count_to_client(Session& s, TunnelInfo& t, std::size_t bytes, TimePoint now) {
+  s.counters.bytes_tx += bytes;
+  ++s.counters.packets_tx;
+  t.counters.bytes_tx += bytes;
+  ++t.counters.packets_tx;
+  t.last_data = now;
+  s.dirty = true;
+}
+
+}  // namespace tandem::session

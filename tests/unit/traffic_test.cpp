@@ -1,0 +1,52 @@
+#include "node/session/traffic.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace tandem::session {
+namespace {
+
+std::vector<std::uint8_t> ipv4(std::uint32_t src, std::uint32_t dst) {
+  std::vector<std::uint8_t> p(28, 0);
+  p[0] = 0x45;
+  for (int i = 0; i < 4; ++i) {
+    p[12 + i] = static_cast<std::uint8_t>(src >> (24 - 8 * i));
+    p[16 + i] = static_cast<std::uint8_t>(dst >> (24 - 8 * i));
+  }
+  return p;
+}
+
+TEST(Traffic, OnlyTheAssignedSourceMayEnter) {
+  Session s;
+  s.ip = 0x0a4d0002;
+  EXPECT_TRUE(may_enter(ipv4(0x0a4d0002, 0x0ac90002), s));
+  EXPECT_FALSE(may_enter(ipv4(0x0a4d0003, 0x0ac90002), s));  // spoofed source
+  auto v6 = ipv4(0x0a4d0002, 0x0ac90002);
+  v6[0] = 0x60;
+  EXPECT_FALSE(may_enter(v6, s));
+  EXPECT_FALSE(may_enter(std::vector<std::uint8_t>(19, 0x45), s));  // truncated
+}
+
+TEST(Traffic, DestinationOfIpv4Only) {
+  EXPECT_EQ(ipv4_destination(ipv4(1, 0x0a4d0009)), 0x0a4d0009u);
+  EXPECT_FALSE(ipv4_destination(std::vector<std::uint8_t>{0x45, 0}).has_value());
+}
+
+TEST(Traffic, CountsGoToTheSessionAndTheTunnelThatCarriedThem) {
+  FakeClock clock;
+  Session s;
+  count_from_client(s, s.dtls_info, 100, clock.now());
+  clock.advance(Duration{5});
+  count_to_client(s, s.dtls_info, 60, clock.now());
+  EXPECT_EQ(s.counters.bytes_rx, 100u);
+  EXPECT_EQ(s.counters.bytes_tx, 60u);
+  EXPECT_EQ(s.dtls_info.counters.packets_rx, 1u);
+  EXPECT_EQ(s.dtls_info.counters.packets_tx, 1u);
+  EXPECT_EQ(s.ssl_info.counters.bytes_rx, 0u);  // the SSL tunnel carried none of it
+  EXPECT_EQ(s.dtls_info.last_data, clock.now());
+  EXPECT_TRUE(s.dirty);
+}
+
+}  // namespace
+}  // namespace tandem::session
