@@ -174,6 +174,17 @@ void Replicator::Core::release_service_address() {
 
 void Replicator::Core::step_down_locked(const char* reason, bool handover) {
   if (role.role() != Role::active) return;
+  // During a handover the new active's heartbeat can arrive before its promotion report: that
+  // is the handover completing, not a conflict.
+  if (draining) {
+    handover = true;
+    if (handover_done) {
+      auto done = std::move(handover_done);
+      handover_done = nullptr;
+      std::string msg = "handed over to the standby (it is active now)";
+      host.post([done, msg] { done(msg); });
+    }
+  }
   role.stepped_down(clock.now());
   if (follower) {
     follower->gone = true;
@@ -187,12 +198,12 @@ void Replicator::Core::step_down_locked(const char* reason, bool handover) {
                             {"reason", reason}, {"node", node_id}});
   // The node drops its client transports first (a handover resets them, so clients come back
   // at once to the new active, which already holds the address), then the address goes.
-  // The address goes first, then the node resets its clients' transports: their immediate
-  // reconnect must not reach this node (whose address it no longer is) but the new active,
-  // which announced the address before it reported its promotion.
+  // The node resets its clients' transports while the address is still its own (a reset needs
+  // it as its source), then gives the address up. After a handover the new active announced
+  // the address before it reported its promotion, so the clients' immediate reconnects go there.
   host.post([this, epoch, handover] {
-    release_service_address();
     host.become_standby(epoch, handover);
+    release_service_address();
   });
 }
 

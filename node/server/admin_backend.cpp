@@ -124,6 +124,20 @@ Result<std::string> reload_configuration(Runtime& rt) {
   keep("tls.certificate", &config::Config::tls_certificate);
   keep("tls.private_key", &config::Config::tls_private_key);
   keep("pool.ipv4", &config::Config::pool_ipv4);
+  keep("node.service_address", &config::Config::service_address);
+  keep("node.service_interface", &config::Config::service_interface);
+  keep("node.inside_address", &config::Config::inside_address);
+  keep("node.inside_interface", &config::Config::inside_interface);
+  keep("node.metrics_listen", &config::Config::metrics_listen);
+  const auto& np = next->peer;
+  const auto& op = old.peer;
+  if (np.enabled != op.enabled || np.listen != op.listen || np.address != op.address ||
+      np.ca != op.ca || np.certificate != op.certificate || np.private_key != op.private_key ||
+      np.priority != op.priority || np.poll_interval != op.poll_interval ||
+      np.hold_time != op.hold_time) {
+    kept.push_back("peer");
+    next.value().peer = op;
+  }
   // The TUN device's MTU was sized at startup; a larger policy MTU needs a restart too.
   rt.config = std::move(*next);
   rt.users = std::move(users);

@@ -108,7 +108,10 @@ asio::awaitable<bool> check_password(Runtime& rt, std::string user, std::string 
 
 // Persist the session and wait (bounded, inside the replicator) until the standby has it too:
 // a session the client is told about must survive a failover (DESIGN step 3).
-asio::awaitable<bool> replicate(Runtime& rt, std::uint64_t index) {
+// `new_ssl`: the SSL tunnel about to be attached; it goes into the record, so that a standby
+// promoted right after knows where this client's connection ends (for the tickle).
+asio::awaitable<bool> replicate(Runtime& rt, std::uint64_t index,
+                                const session::TunnelInfo* new_ssl = nullptr) {
   session::Session* s = rt.sessions.find(index);
   if (!s || !rt.replication) co_return false;
   struct Wait {
@@ -118,7 +121,14 @@ asio::awaitable<bool> replicate(Runtime& rt, std::uint64_t index) {
   };
   auto wait = std::make_shared<Wait>(rt.io);
   s->dirty = false;
-  rt.replication->upsert(*s, true, [wait](bool acked) {
+  session::Session record_view;
+  const session::Session* record = s;
+  if (new_ssl) {
+    record_view = *s;
+    record_view.ssl_info = *new_ssl;
+    record = &record_view;
+  }
+  rt.replication->upsert(*record, true, [wait](bool acked) {
     wait->done = true;
     wait->acked = acked;
     wait->timer.cancel();
@@ -247,7 +257,16 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
   // disk before the client hears it worked.
   s->public_ip = peer.ip;
   s->public_port = peer.port;
-  co_await replicate(rt, index);
+  session::TunnelInfo info;
+  info.public_ip = peer.ip;
+  info.public_port = peer.port;
+  boost::system::error_code ec;
+  info.local_port = c->stream->lowest_layer().local_endpoint(ec).port();
+  SSL* ssl = c->stream->native_handle();
+  info.encapsulation = SSL_get_version(ssl);
+  info.cipher = SSL_get_cipher_name(ssl);
+  info.connected_at_unix = wall_seconds();
+  co_await replicate(rt, index, &info);
   s = rt.sessions.find(index);
   if (!s) {
     co_await refuse(401, "session ended while resuming");
@@ -293,15 +312,6 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     co_return;
   }
 
-  session::TunnelInfo info;
-  info.public_ip = peer.ip;
-  info.public_port = peer.port;
-  boost::system::error_code ec;
-  info.local_port = c->stream->lowest_layer().local_endpoint(ec).port();
-  SSL* ssl = c->stream->native_handle();
-  info.encapsulation = SSL_get_version(ssl);
-  info.cipher = SSL_get_cipher_name(ssl);
-  info.connected_at_unix = wall_seconds();
   const bool resume = s->ssl_info.connected_at_unix != 0;
 
   c->handed_over = true;

@@ -463,7 +463,8 @@ run_gaps() {
 
 # One status poll of node N: "role peer_state lag sessions" ("- - - -" when it does not answer).
 status_line() {
-  node_status "$1" | jq -r '"\(.role) \(.peer_state) \(.replication_lag_seq) \(.sessions)"' 2>/dev/null ||
+  node_status "$1" |
+    jq -r '"\(.role) \(.peer_state | gsub(" "; "_")) \(.replication_lag_seq) \(.sessions)"' 2>/dev/null ||
     echo "- - - -"
 }
 
@@ -489,16 +490,21 @@ create_sessions() { # NODE COUNT [USER]
   ((have >= before + count)) || fail "node $n has $have sessions after creating $count more than $before"
 }
 
-# catchup_run NODE N: start NODE (stopped) and poll its status every 50 ms until it follows with
-# lag 0 and holds N sessions. Sets CU_FOLLOW_S, CU_ALL_S (seconds, "-" if never), CU_PATH.
+# catchup_run NODE N: start NODE (stopped) and poll its status, and the active's, every 50 ms
+# until it follows with lag 0 and holds N sessions and the active says its standby is connected
+# with lag 0. Sets CU_FOLLOW_S (the standby first said following + lag 0), CU_ALL_S, CU_ACTIVE_S
+# (seconds, "-" if never) and CU_PATH.
 catchup_run() {
-  local n=$1 count=$2 t0 now role=- ps=- lag=- ses=- limit_ms seen alog
+  local n=$1 count=$2 t0 now role=- ps=- lag=- ses=- limit_ms seen alog other aps alag
+  other=$(other_node "$n")
   limit_ms=$((60000 + count * 3)) # generous: 60 s + 3 ms per session
   CU_FOLLOW_S=-
   CU_FOLLOW_SES=-
   CU_ALL_S=-
   CU_MAX_LAG=0
   CU_POLLS=0
+  CU_ACTIVE_S=-
+  CU_ACTIVE_MAX_LAG=0
   alog=$(node_log "$(other_node "$n")")
   seen=$(wc -l <"$alog")
   t0=$(td_now_ms)
@@ -508,14 +514,22 @@ catchup_run() {
     ((now - t0 < limit_ms)) || break
     read -r role ps lag ses <<<"$(status_line "$n")"
     CU_POLLS=$((CU_POLLS + 1))
+    # The active's view: its last sequence minus what the standby acknowledged.
+    if [[ $CU_ACTIVE_S == - ]]; then
+      read -r _ aps alag _ <<<"$(status_line "$other")"
+      [[ $alag =~ ^[0-9]+$ ]] && ((alag > CU_ACTIVE_MAX_LAG)) && CU_ACTIVE_MAX_LAG=$alag
+      if [[ $aps == standby_connected && $alag == 0 ]]; then
+        CU_ACTIVE_S=$(awk -v ms=$(($(td_now_ms) - t0)) 'BEGIN { printf "%.2f", ms / 1000 }')
+      fi
+    fi
     [[ $lag =~ ^[0-9]+$ ]] && ((lag > CU_MAX_LAG)) && CU_MAX_LAG=$lag
     if [[ $ps == following && $lag == 0 ]]; then
       if [[ $CU_FOLLOW_S == - ]]; then
         CU_FOLLOW_S=$(awk -v ms=$((now - t0)) 'BEGIN { printf "%.2f", ms / 1000 }')
         CU_FOLLOW_SES=$ses
       fi
-      if [[ $ses =~ ^[0-9]+$ ]] && ((ses >= count)); then
-        CU_ALL_S=$(awk -v ms=$((now - t0)) 'BEGIN { printf "%.2f", ms / 1000 }')
+      if [[ $ses =~ ^[0-9]+$ ]] && ((ses >= count)) && [[ $CU_ACTIVE_S != - ]]; then
+        CU_ALL_S=$(awk -v ms=$(($(td_now_ms) - t0)) 'BEGIN { printf "%.2f", ms / 1000 }')
         break
       fi
     fi
@@ -533,7 +547,7 @@ catchup_rows() { # CONDITION COUNT
   row "standby catch-up: status says following + lag 0, s" "$1 (active sent: $how)" "$CU_FOLLOW_S" "" \
     "at that moment the standby held $CU_FOLLOW_SES of $2 sessions; highest lag seen $CU_MAX_LAG; $CU_POLLS polls"
   row "standby catch-up: all sessions on the standby, s" "$1 (active sent: $how)" "$CU_ALL_S" "" \
-    "standby status: following, lag 0, sessions >= $2; active logged: $CU_PATH"
+    "standby status: following, lag 0, sessions >= $2, and the active's status: standby connected, lag 0 (first seen at $CU_ACTIVE_S s; its highest lag $CU_ACTIVE_MAX_LAG); active logged: $CU_PATH"
 }
 
 # The active keeps the last changelog_limit (100 000) changes and trims once it holds over
