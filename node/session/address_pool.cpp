@@ -57,7 +57,10 @@ Result<Ipv4Net> parse_cidr(const std::string& text) {
   return net;
 }
 
-AddressPool::AddressPool(Ipv4Net net) : net_(net) { net_.network &= net_.netmask(); }
+AddressPool::AddressPool(Ipv4Net net) : net_(net) {
+  net_.network &= net_.netmask();
+  lowest_maybe_free_ = std::uint64_t{net_.network} + 2;
+}
 
 std::uint32_t AddressPool::gateway() const { return net_.network + 1; }
 
@@ -76,7 +79,7 @@ bool AddressPool::leasable(std::uint32_t addr) const {
 std::optional<std::uint32_t> AddressPool::allocate() {
   if (capacity() == 0) return std::nullopt;
   // 64-bit so the walk cannot wrap past 255.255.255.255 in a /0 or /1.
-  std::uint64_t candidate = std::uint64_t{net_.network} + 2;
+  std::uint64_t candidate = lowest_maybe_free_;
   const std::uint64_t last = std::uint64_t{net_.network | ~net_.netmask()} - 1;
   // leased_ is ordered and holds only leasable addresses: the first gap is the lowest free one.
   for (auto it = leased_.lower_bound(static_cast<std::uint32_t>(candidate));
@@ -86,6 +89,7 @@ std::optional<std::uint32_t> AddressPool::allocate() {
   if (candidate > last) return std::nullopt;
   const auto addr = static_cast<std::uint32_t>(candidate);
   leased_.insert(addr);
+  lowest_maybe_free_ = candidate + 1;
   return addr;
 }
 
@@ -93,6 +97,8 @@ bool AddressPool::claim(std::uint32_t addr) {
   return leasable(addr) && leased_.insert(addr).second;
 }
 
-void AddressPool::release(std::uint32_t addr) { leased_.erase(addr); }
+void AddressPool::release(std::uint32_t addr) {
+  if (leased_.erase(addr) != 0 && addr < lowest_maybe_free_) lowest_maybe_free_ = addr;
+}
 
 }  // namespace tandem::session
