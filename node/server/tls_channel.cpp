@@ -4,6 +4,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <cstring>
+
 namespace tandem::server {
 
 TlsChannel::TlsChannel(SSL* ssl) : ssl_(ssl), in_(BIO_new(BIO_s_mem())), out_(BIO_new(BIO_s_mem())) {
@@ -18,7 +20,9 @@ TlsChannel::Status TlsChannel::read_all(std::vector<std::uint8_t>& plain) {
     ERR_clear_error();
     int n = SSL_read(ssl_, buf, sizeof buf);
     if (n > 0) {
-      plain.insert(plain.end(), buf, buf + n);
+      const std::size_t at = plain.size();
+      plain.resize(at + static_cast<std::size_t>(n));
+      std::memcpy(plain.data() + at, buf, static_cast<std::size_t>(n));
       continue;
     }
     int err = SSL_get_error(ssl_, n);
@@ -53,7 +57,10 @@ void TlsChannel::take_output(std::vector<std::uint8_t>& out) {
   char* data = nullptr;
   long n = BIO_get_mem_data(out_, &data);
   if (n <= 0) return;
-  out.insert(out.end(), data, data + n);
+  // One memcpy: inserting char data into a vector of bytes would copy element by element.
+  const std::size_t at = out.size();
+  out.resize(at + static_cast<std::size_t>(n));
+  std::memcpy(out.data() + at, data, static_cast<std::size_t>(n));
   (void)BIO_reset(out_);
 }
 
