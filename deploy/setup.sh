@@ -21,7 +21,7 @@ packages=(
   libsodium-dev libmnl-dev libcap-dev libcrypt-dev
   # end-to-end tests and the demo: the real client, a reference server, namespaces and traffic
   # (socat carries the checksummed transfers; iperf3 gives no checksum; curl scrapes metrics)
-  openconnect ocserv iperf3 iproute2 nftables iputils-ping procps psmisc socat jq curl
+  openconnect ocserv iperf3 iproute2 nftables iputils-ping procps psmisc socat jq curl systemd
 )
 
 say() { printf '[setup] %s\n' "$*"; }

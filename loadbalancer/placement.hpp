@@ -10,7 +10,7 @@ namespace tandem::director {
 
 struct MemberLoad {
   std::string name;
-  std::string url;           // "https://vpn-a.example.net:443/"
+  std::string url;  // "https://vpn-a.example.net:443/"
   std::uint32_t sessions = 0;
   std::uint32_t capacity = 0;  // addresses in the member's pool
   bool accepting = false;      // active node up, not draining

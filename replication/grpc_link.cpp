@@ -90,9 +90,9 @@ struct GrpcLink::Impl final : public proto::Replication::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status Follow(grpc::ServerContext* ctx,
-                      grpc::ServerReaderWriter<proto::LeaderMessage, proto::FollowerMessage>* stream)
-      override {
+  grpc::Status Follow(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<proto::LeaderMessage, proto::FollowerMessage>* stream) override {
     proto::FollowerMessage first;
     if (!stream->Read(&first) || !first.has_start())
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "expected a start message");
@@ -104,8 +104,10 @@ struct GrpcLink::Impl final : public proto::Replication::Service {
     std::thread reader([this, stream, f] {
       proto::FollowerMessage msg;
       while (stream->Read(&msg)) {
-        if (msg.has_promoted()) core.on_follower_promoted(f, msg.promoted());
-        else if (msg.kind_case() == proto::FollowerMessage::kAck) core.on_ack(f, msg.ack());
+        if (msg.has_promoted())
+          core.on_follower_promoted(f, msg.promoted());
+        else if (msg.kind_case() == proto::FollowerMessage::kAck)
+          core.on_ack(f, msg.ack());
       }
       core.detach_follower(f);
     });
@@ -165,8 +167,10 @@ struct GrpcLink::Impl final : public proto::Replication::Service {
       hello_ctx.set_deadline(deadline_in(std::max(core.peer.poll_interval * 2, Duration{500})));
       grpc::Status st = stub->Hello(&hello_ctx, req, &hello);
       if (!st.ok()) {
-        if (refused(st)) core.on_peer_refused();
-        else core.on_peer_unreachable();
+        if (refused(st))
+          core.on_peer_refused();
+        else
+          core.on_peer_unreachable();
         sleep_poll();
         continue;
       }
@@ -200,8 +204,8 @@ struct GrpcLink::Impl final : public proto::Replication::Service {
       } else if (msg.has_change()) {
         auto r = core.apply_change(msg.change());
         if (!r) {
-          log::warn("replication_apply_failed", {{"seq", std::to_string(msg.change().seq())},
-                                                 {"reason", r.error()}});
+          log::warn("replication_apply_failed",
+                    {{"seq", std::to_string(msg.change().seq())}, {"reason", r.error()}});
           break;  // reconnect: the start message tells the active where we really are
         }
         proto::FollowerMessage ack;
@@ -311,8 +315,9 @@ void GrpcLink::ask_peer_to_hand_over(std::function<void(Result<std::string>)> do
     *req.mutable_from() = i->core.self_info();
     proto::HandoverReply reply;
     grpc::Status st = stub->Handover(&ctx, req, &reply);
-    Result<std::string> r = st.ok() ? Result<std::string>(reply.result())
-                                    : Result<std::string>(fail("the active refused: " + st.error_message()));
+    Result<std::string> r =
+        st.ok() ? Result<std::string>(reply.result())
+                : Result<std::string>(fail("the active refused: " + st.error_message()));
     i->core.host.post([done, r] { done(r); });
   });
 }

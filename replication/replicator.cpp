@@ -25,7 +25,6 @@ std::int64_t now_unix_ms() {
 
 }  // namespace
 
-
 Result<std::unique_ptr<Replicator>> Replicator::create(const config::Config& config,
                                                        ReplicatorHost& host) {
   auto store = SessionStore::open(config.state_dir + "/db");
@@ -86,7 +85,8 @@ void Replicator::upsert(const session::Session& s, bool durable, Acked acked) {
   }
   auto change = core_->store->record_upsert(record, core_->role.epoch(), durable);
   if (!change) {
-    log::error("store_write_failed", {{"index", std::to_string(s.index)}, {"reason", change.error()}});
+    log::error("store_write_failed",
+               {{"index", std::to_string(s.index)}, {"reason", change.error()}});
     post_ack(core_->host, acked, false);
     return;
   }
@@ -102,7 +102,8 @@ void Replicator::remove(std::uint64_t index, Acked acked) {
   }
   auto change = core_->store->record_remove(index, core_->role.epoch(), true);
   if (!change) {
-    log::error("store_write_failed", {{"index", std::to_string(index)}, {"reason", change.error()}});
+    log::error("store_write_failed",
+               {{"index", std::to_string(index)}, {"reason", change.error()}});
     post_ack(core_->host, acked, false);
     return;
   }
@@ -142,7 +143,9 @@ bool Replicator::accepting_logins() const {
 void Replicator::request_failover(std::function<void(Result<std::string>)> done) {
   Core& c = *core_;
   if (!c.peer.enabled) {
-    c.host.post([done] { done(fail("this node is standalone: it has no standby to hand over to (configure [peer])")); });
+    c.host.post([done] {
+      done(fail("this node is standalone: it has no standby to hand over to (configure [peer])"));
+    });
     return;
   }
   bool standby = [&] {
@@ -150,8 +153,10 @@ void Replicator::request_failover(std::function<void(Result<std::string>)> done)
     return c.role.role() == Role::standby;
   }();
   // On the standby, ask the active to hand over to us; the link calls it off the node's thread.
-  if (standby) c.link->ask_peer_to_hand_over(std::move(done));
-  else c.begin_handover(std::move(done));
+  if (standby)
+    c.link->ask_peer_to_hand_over(std::move(done));
+  else
+    c.begin_handover(std::move(done));
 }
 
 void Replicator::Core::begin_handover(std::function<void(Result<std::string>)> done) {

@@ -47,8 +47,8 @@ Replicator::Core::Core(const config::Config& config, ReplicatorHost& h,
       service(service_address(config.service_address, config.service_interface)),
       inside(service_address(config.inside_address, config.inside_interface)),
       service_port(listen_port(config.listen)),
-      listen_address(session::parse_ipv4(config.listen.substr(0, config.listen.rfind(':')))
-                         .value_or(0)),
+      listen_address(
+          session::parse_ipv4(config.listen.substr(0, config.listen.rfind(':'))).value_or(0)),
       host(h),
       store(std::move(s)),
       role({config.node_id, static_cast<std::uint32_t>(config.peer.priority)}, store->epoch(),
@@ -107,8 +107,10 @@ void Replicator::Core::promote_locked(const char* reason) {
   degraded = peer.enabled;  // until a standby follows us
   draining = false;
   if (cancel_follow) cancel_follow();
-  log::warn("role_change", {{"role", "active"}, {"epoch", std::to_string(epoch)},
-                            {"reason", reason}, {"node", node_id},
+  log::warn("role_change", {{"role", "active"},
+                            {"epoch", std::to_string(epoch)},
+                            {"reason", reason},
+                            {"node", node_id},
                             {"last_sequence", std::to_string(store->last_sequence())}});
   const std::uint64_t next_index = store->next_session_index();
   host.post([&h = host, epoch, next_index] { h.become_active(epoch, next_index); });
@@ -116,10 +118,10 @@ void Replicator::Core::promote_locked(const char* reason) {
     // Off this thread and off the lock: a few system calls per session for the tickles.
     auto records = store->load_sessions();
     if (takeover_thread.joinable()) takeover_thread.join();
-    takeover_thread = std::thread([this, records = records ? std::move(*records)
-                                                           : std::vector<proto::SessionRecord>{}] {
-      take_service_address(records);
-    });
+    takeover_thread = std::thread(
+        [this, records = records ? std::move(*records) : std::vector<proto::SessionRecord>{}] {
+          take_service_address(records);
+        });
   }
 }
 
@@ -154,7 +156,8 @@ void Replicator::Core::take_service_address(const std::vector<proto::SessionReco
       if (t.kind() != proto::TunnelRecord::SSL || t.public_port() == 0) continue;
       auto client = session::parse_ipv4(t.public_ip());
       if (!client) continue;
-      if (tickle(service->address, service_port, *client, static_cast<std::uint16_t>(t.public_port())))
+      if (tickle(service->address, service_port, *client,
+                 static_cast<std::uint16_t>(t.public_port())))
         ++tickled;
     }
   }
@@ -166,7 +169,8 @@ void Replicator::Core::release_service_address() {
   for (const auto* a : {&service, &inside}) {
     if (!*a) continue;
     if (auto r = remove_address(**a); !r)
-      log::error("service_address_release_failed", {{"address", (*a)->text()}, {"reason", r.error()}});
+      log::error("service_address_release_failed",
+                 {{"address", (*a)->text()}, {"reason", r.error()}});
     else
       log::info("service_address_released", {{"address", (*a)->text()}});
   }
@@ -194,8 +198,10 @@ void Replicator::Core::step_down_locked(const char* reason, bool handover) {
   draining = false;
   wake.notify_all();
   const std::uint64_t epoch = role.epoch();
-  log::warn("role_change", {{"role", "standby"}, {"epoch", std::to_string(epoch)},
-                            {"reason", reason}, {"node", node_id}});
+  log::warn("role_change", {{"role", "standby"},
+                            {"epoch", std::to_string(epoch)},
+                            {"reason", reason},
+                            {"node", node_id}});
   // The node drops its client transports first (a handover resets them, so clients come back
   // at once to the new active, which already holds the address), then the address goes.
   // The node resets its clients' transports while the address is still its own (a reset needs
@@ -208,8 +214,10 @@ void Replicator::Core::step_down_locked(const char* reason, bool handover) {
 }
 
 void Replicator::Core::apply_action_locked(Action action, const char* reason) {
-  if (action == Action::promote) promote_locked(reason);
-  else if (action == Action::step_down) step_down_locked(reason, false);
+  if (action == Action::promote)
+    promote_locked(reason);
+  else if (action == Action::step_down)
+    step_down_locked(reason, false);
 }
 
 void Replicator::Core::on_peer_info(const proto::NodeInfo& info, bool is_heartbeat) {
@@ -281,8 +289,8 @@ std::shared_ptr<Follower> Replicator::Core::attach_follower(const proto::NodeInf
       f->outbound.push_back(std::move(msg));
     } while (i < snap->sessions.size());
     f->acked = 0;
-    log::info("replication_snapshot", {{"sessions", std::to_string(snap->sessions.size())},
-                                       {"to", start.node_id()}});
+    log::info("replication_snapshot",
+              {{"sessions", std::to_string(snap->sessions.size())}, {"to", start.node_id()}});
   }
   follower = f;
   // Degraded means "a change could be lost with this node": no longer once the standby has
@@ -324,8 +332,8 @@ void Replicator::Core::on_follower_promoted(const std::shared_ptr<Follower>& f,
   handover_done = nullptr;
   step_down_locked("planned handover", true);
   if (done) {
-    std::string msg = "handed over to " + info.node_id() + " (epoch " +
-                      std::to_string(info.epoch()) + ")";
+    std::string msg =
+        "handed over to " + info.node_id() + " (epoch " + std::to_string(info.epoch()) + ")";
     host.post([done, msg] { done(msg); });
   }
 }
@@ -371,8 +379,9 @@ Result<bool> Replicator::Core::install_snapshot(const Snapshot& snap) {
   if (!r) return r;
   auto records = snap.sessions;
   host.post([&h = host, records = std::move(records)] { h.replica_reset(records); });
-  log::info("replication_snapshot_installed", {{"sessions", std::to_string(snap.sessions.size())},
-                                               {"sequence", std::to_string(snap.position.sequence)}});
+  log::info("replication_snapshot_installed",
+            {{"sessions", std::to_string(snap.sessions.size())},
+             {"sequence", std::to_string(snap.position.sequence)}});
   return true;
 }
 
@@ -410,7 +419,8 @@ void Replicator::Core::control_loop() {
     while (!waiters.empty() && waiters.front().deadline <= now) {
       post_ack(host, waiters.front().acked, false);
       waiters.pop_front();
-      if (!degraded) log::warn("replication_degraded", {{"reason", "standby acknowledgement timed out"}});
+      if (!degraded)
+        log::warn("replication_degraded", {{"reason", "standby acknowledgement timed out"}});
       degraded = true;
     }
   }

@@ -40,8 +40,8 @@ struct Replicator::Core {
   Duration ack_timeout;
   std::optional<ServiceAddress> service;  // moves with the active role
   std::optional<ServiceAddress> inside;
-  std::uint16_t service_port = 0;         // the client-facing listen port
-  std::uint32_t listen_address = 0;       // the client-facing listen address (0 = any)
+  std::uint16_t service_port = 0;    // the client-facing listen port
+  std::uint32_t listen_address = 0;  // the client-facing listen address (0 = any)
   ReplicatorHost& host;
   SteadyClock clock;
 

@@ -65,7 +65,7 @@ class RoleMachine {
   std::uint64_t epoch_;
   std::uint64_t highest_seen_ = 0;
   Duration hold_time_;
-  TimePoint last_heard_;     // last sign of life of an active peer (or start-up)
+  TimePoint last_heard_;  // last sign of life of an active peer (or start-up)
   bool peer_is_active_ = false;
 };
 

@@ -2,14 +2,14 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
-#include <netpacket/packet.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
+#include <netpacket/packet.h>
 #include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -127,7 +127,8 @@ std::string ServiceAddress::text() const {
   return session::format_ipv4(address) + "/" + std::to_string(prefix);
 }
 
-Result<ServiceAddress> parse_service_address(const std::string& cidr, const std::string& interface) {
+Result<ServiceAddress> parse_service_address(const std::string& cidr,
+                                             const std::string& interface) {
   auto slash = cidr.find('/');
   if (slash == std::string::npos) return fail("'" + cidr + "' is not address/prefix");
   auto addr = session::parse_ipv4(cidr.substr(0, slash));
@@ -172,7 +173,8 @@ Result<bool> announce(const ServiceAddress& a, int count) {
   if (sock.fd < 0) return fail(errno_text("packet socket"));
   ifreq ifr{};
   std::strncpy(ifr.ifr_name, a.interface.c_str(), IFNAMSIZ - 1);
-  if (::ioctl(sock.fd, SIOCGIFHWADDR, &ifr) < 0) return fail(errno_text("SIOCGIFHWADDR " + a.interface));
+  if (::ioctl(sock.fd, SIOCGIFHWADDR, &ifr) < 0)
+    return fail(errno_text("SIOCGIFHWADDR " + a.interface));
   unsigned index = ::if_nametoindex(a.interface.c_str());
 
   // ARP request "who has VIP, tell VIP" from our MAC: every neighbour updates its cache.
@@ -250,7 +252,8 @@ Result<bool> install_syn_guard(std::uint32_t address, std::uint16_t port) {
 }
 
 Result<bool> remove_syn_guard() {
-  return run_nft(std::string("table inet ") + kGuardTable + " {}\ndelete table inet " + kGuardTable + "\n");
+  return run_nft(std::string("table inet ") + kGuardTable + " {}\ndelete table inet " +
+                 kGuardTable + "\n");
 }
 
 }  // namespace tandem::replication

@@ -6,9 +6,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cstring>
-
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 
 #include "proto/admin.grpc.pb.h"
@@ -56,7 +55,8 @@ class Service final : public proto::Admin::CallbackService {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     backend_.post([this, reactor, reply] {
       backend_.failover([reactor, reply](Result<std::string> r) {
-        if (!r) return reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, r.error()));
+        if (!r)
+          return reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, r.error()));
         reply->set_result(*r);
         reactor->Finish(grpc::Status::OK);
       });
@@ -112,7 +112,8 @@ Result<std::unique_ptr<AdminServer>> AdminServer::start(const std::string& socke
   fs::path path(socket_path);
   if (path.has_parent_path()) {
     fs::create_directories(path.parent_path(), ec);
-    if (ec) return fail("admin socket directory " + path.parent_path().string() + ": " + ec.message());
+    if (ec)
+      return fail("admin socket directory " + path.parent_path().string() + ": " + ec.message());
   }
   if (socket_in_use(socket_path))
     return fail("admin socket " + socket_path + " is in use: is another tandemd running?");

@@ -8,21 +8,33 @@
 namespace tandem::admin {
 namespace {
 
-long long seconds(Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
+long long seconds(Duration d) {
+  return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+}
 
 // "TLS_AES_256_GCM_SHA384" / "PSK-AES256-GCM-SHA384" -> encryption and hashing as ASA shows them.
 void split_cipher(const std::string& cipher, std::string& encryption, std::string& hashing) {
   auto has = [&](const char* s) { return cipher.find(s) != std::string::npos; };
-  if (has("AES_256_GCM") || has("AES256-GCM")) encryption = "AES-GCM-256";
-  else if (has("AES_128_GCM") || has("AES128-GCM")) encryption = "AES-GCM-128";
-  else if (has("CHACHA20")) encryption = "CHACHA20-POLY1305";
-  else if (has("AES256")) encryption = "AES256";
-  else if (has("AES128")) encryption = "AES128";
-  else encryption = cipher.empty() ? "none" : cipher;
-  if (has("SHA384")) hashing = "SHA384";
-  else if (has("SHA256")) hashing = "SHA256";
-  else if (has("SHA")) hashing = "SHA1";
-  else hashing = "none";
+  if (has("AES_256_GCM") || has("AES256-GCM"))
+    encryption = "AES-GCM-256";
+  else if (has("AES_128_GCM") || has("AES128-GCM"))
+    encryption = "AES-GCM-128";
+  else if (has("CHACHA20"))
+    encryption = "CHACHA20-POLY1305";
+  else if (has("AES256"))
+    encryption = "AES256";
+  else if (has("AES128"))
+    encryption = "AES128";
+  else
+    encryption = cipher.empty() ? "none" : cipher;
+  if (has("SHA384"))
+    hashing = "SHA384";
+  else if (has("SHA256"))
+    hashing = "SHA256";
+  else if (has("SHA"))
+    hashing = "SHA1";
+  else
+    hashing = "none";
 }
 
 // openconnect's User-Agent is "Open AnyConnect VPN Agent v9.01-3": type and version apart.
@@ -119,8 +131,8 @@ proto::SessionView make_session_view(const session::Session& s, const config::Po
     fill_tunnel(*t, s.dtls_info, s.client_type);
     t->set_auth_mode("userPassword");
     t->set_idle_timeout_s(seconds(policy.idle_timeout));
-    t->set_idle_left_s(std::max<long long>(
-        0, seconds(policy.idle_timeout - (now - s.dtls_info.last_data))));
+    t->set_idle_left_s(
+        std::max<long long>(0, seconds(policy.idle_timeout - (now - s.dtls_info.last_data))));
   }
   v.set_encryption(s.ssl ? enc : "none");
   v.set_hashing(s.ssl ? hash : "none");

@@ -14,13 +14,13 @@ namespace tandem::auth {
 
 // What the client sent in a POST body.
 struct ClientMessage {
-  std::string type;          // "init" | "auth-reply" | "logout" | ...
-  std::string version;       // <version who="vpn">
-  std::string device_id;     // <device-id>
-  std::string group_select;  // <group-select>, top level (empty if absent)
-  std::string group_access;  // <group-access>
-  std::string username;      // <auth><username>
-  std::string password;      // <auth><password>
+  std::string type;                 // "init" | "auth-reply" | "logout" | ...
+  std::string version;              // <version who="vpn">
+  std::string device_id;            // <device-id>
+  std::string group_select;         // <group-select>, top level (empty if absent)
+  std::string group_access;         // <group-access>
+  std::string username;             // <auth><username>
+  std::string password;             // <auth><password>
   std::string opaque_tunnel_group;  // <opaque><tunnel-group> echoed back
 };
 

@@ -1,6 +1,6 @@
 // tandemd: the Tandem VPN headend node.
-#include <sys/prctl.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -32,7 +32,8 @@ void usage() {
 void start_keeper(const tandem::config::Config& c) {
   using namespace tandem::replication;
   std::vector<ServiceAddress> addresses;
-  if (auto a = parse_service_address(c.service_address, c.service_interface)) addresses.push_back(*a);
+  if (auto a = parse_service_address(c.service_address, c.service_interface))
+    addresses.push_back(*a);
   if (auto a = parse_service_address(c.inside_address, c.inside_interface)) addresses.push_back(*a);
   if (addresses.empty()) return;
   int fds[2];
@@ -101,9 +102,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  auto config = config_path.empty() ? tandem::Result<tandem::config::Config>(
-                                          tandem::config::default_config())
-                                    : tandem::config::load_config(config_path);
+  auto config = config_path.empty()
+                    ? tandem::Result<tandem::config::Config>(tandem::config::default_config())
+                    : tandem::config::load_config(config_path);
   if (!config) {
     // Operators read this on a terminal: one problem per line, as the loader reports them.
     std::fprintf(stderr, "tandemd: invalid configuration:\n%s\n", config.error().c_str());

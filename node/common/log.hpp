@@ -18,9 +18,17 @@ bool parse_level(std::string_view text, Level& out);
 
 void event(Level level, std::string_view name, std::initializer_list<Field> fields = {});
 
-inline void debug(std::string_view name, std::initializer_list<Field> f = {}) { event(Level::debug, name, f); }
-inline void info(std::string_view name, std::initializer_list<Field> f = {}) { event(Level::info, name, f); }
-inline void warn(std::string_view name, std::initializer_list<Field> f = {}) { event(Level::warn, name, f); }
-inline void error(std::string_view name, std::initializer_list<Field> f = {}) { event(Level::error, name, f); }
+inline void debug(std::string_view name, std::initializer_list<Field> f = {}) {
+  event(Level::debug, name, f);
+}
+inline void info(std::string_view name, std::initializer_list<Field> f = {}) {
+  event(Level::info, name, f);
+}
+inline void warn(std::string_view name, std::initializer_list<Field> f = {}) {
+  event(Level::warn, name, f);
+}
+inline void error(std::string_view name, std::initializer_list<Field> f = {}) {
+  event(Level::error, name, f);
+}
 
 }  // namespace tandem::log

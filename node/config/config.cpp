@@ -88,7 +88,8 @@ bool valid_address_prefix(const std::string& s) {
   auto slash = s.find('/');
   if (slash == std::string::npos || !session::parse_ipv4(s.substr(0, slash))) return false;
   const std::string p = s.substr(slash + 1);
-  if (p.empty() || p.size() > 2 || p.find_first_not_of("0123456789") != std::string::npos) return false;
+  if (p.empty() || p.size() > 2 || p.find_first_not_of("0123456789") != std::string::npos)
+    return false;
   int prefix = std::stoi(p);
   return prefix >= 1 && prefix <= 32;
 }
@@ -261,17 +262,17 @@ class Reader {
 
 void Reader::read_node(const toml::table& t, Config& c) {
   const std::string p = "node";
-  check_keys(t, p,
-             {"id", "listen", "admin_socket", "state_dir", "log_level", "tun_name",
-              "service_address", "service_interface", "inside_address", "inside_interface",
-              "metrics_listen"});
+  check_keys(
+      t, p,
+      {"id", "listen", "admin_socket", "state_dir", "log_level", "tun_name", "service_address",
+       "service_interface", "inside_address", "inside_interface", "metrics_listen"});
   const char* kPrefixShape = "\"ip/prefix\" (IPv4 address and prefix length 1..32)";
   string_key(t, p, "service_address", c.service_address, kPrefixShape, valid_address_prefix);
   string_key(t, p, "service_interface", c.service_interface, "an interface name", valid_tun_name);
   string_key(t, p, "inside_address", c.inside_address, kPrefixShape, valid_address_prefix);
   string_key(t, p, "inside_interface", c.inside_interface, "an interface name", valid_tun_name);
-  string_key(t, p, "metrics_listen", c.metrics_listen,
-             "\"ip:port\" (IPv4 address, port 1..65535)", valid_listen);
+  string_key(t, p, "metrics_listen", c.metrics_listen, "\"ip:port\" (IPv4 address, port 1..65535)",
+             valid_listen);
   if (c.service_address.empty() != c.service_interface.empty())
     error(p, "service_address and service_interface must be given together", &t);
   if (c.inside_address.empty() != c.inside_interface.empty())
@@ -348,8 +349,9 @@ TunnelGroup Reader::read_tunnel_group(const toml::table& t, const std::string& n
 
 void Reader::read_peer(const toml::table& t, Config& c) {
   const std::string p = "peer";
-  check_keys(t, p, {"listen", "address", "ca", "certificate", "private_key", "priority",
-                    "poll_interval", "hold_time"});
+  check_keys(t, p,
+             {"listen", "address", "ca", "certificate", "private_key", "priority", "poll_interval",
+              "hold_time"});
   Peer& peer = c.peer;
   peer.enabled = true;
   const char* kEndpoint = "\"ip:port\" (IPv4 address, port 1..65535)";
@@ -362,7 +364,8 @@ void Reader::read_peer(const toml::table& t, Config& c) {
   duration_key(t, p, "poll_interval", peer.poll_interval, false);
   duration_key(t, p, "hold_time", peer.hold_time, false);
   for (const char* key : {"listen", "address", "ca", "certificate", "private_key"}) {
-    if (t.get(key) == nullptr) error(p + "." + key, "required in [peer] (mutual TLS to the peer)", &t);
+    if (t.get(key) == nullptr)
+      error(p + "." + key, "required in [peer] (mutual TLS to the peer)", &t);
   }
   if (peer.hold_time <= peer.poll_interval)
     error(p + ".hold_time", "must be longer than peer.poll_interval", &t);

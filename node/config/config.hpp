@@ -19,7 +19,7 @@ struct Policy {
   Duration dpd_interval;          // 0 = off
   Duration keepalive;             // 0 = off
   int mtu;
-  int simultaneous_logins;        // 0 = unlimited
+  int simultaneous_logins;  // 0 = unlimited
 };
 
 struct TunnelGroup {
@@ -35,7 +35,7 @@ struct Peer {
   std::string ca;       // CA that signed both nodes' certificates (mutual TLS)
   std::string certificate;
   std::string private_key;
-  int priority = 100;   // breaks ties when both nodes start at once (higher wins)
+  int priority = 100;      // breaks ties when both nodes start at once (higher wins)
   Duration poll_interval;  // heartbeat period
   Duration hold_time;      // silence after which the standby promotes itself
 };
@@ -73,7 +73,7 @@ struct Config {
 
   Peer peer;
 
-  std::map<std::string, Policy> policies;           // always has "default"
+  std::map<std::string, Policy> policies;            // always has "default"
   std::map<std::string, TunnelGroup> tunnel_groups;  // always has "default"
 };
 

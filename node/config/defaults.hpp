@@ -32,7 +32,7 @@ inline constexpr std::size_t kMaxBodyBytes = 64 * 1024;
 inline constexpr auto kTlsHandshakeTimeout = std::chrono::milliseconds(10s);
 inline constexpr auto kRequestTimeout = std::chrono::milliseconds(10s);  // whole request, head+body
 inline constexpr auto kKeepAliveIdleTimeout = std::chrono::milliseconds(30s);
-inline constexpr auto kAuthTimeout = std::chrono::milliseconds(120s);   // whole login exchange
+inline constexpr auto kAuthTimeout = std::chrono::milliseconds(120s);  // whole login exchange
 inline constexpr std::size_t kMaxPendingLogins = 256;
 
 // CSTP: the largest frame payload accepted from a client (openconnect reads up to 16 KiB).

@@ -43,7 +43,9 @@ class Decoder {
   void append(std::string_view bytes);
   // On `frame`, `out` is valid until the next call to next() or append().
   Status next(Frame& out);
-  const std::string& error() const { return error_; }  // on `error`: bad magic, length over max, ...
+  const std::string& error() const {
+    return error_;
+  }  // on `error`: bad magic, length over max, ...
   std::size_t buffered() const { return buffer_.size() - consumed_; }
 
  private:

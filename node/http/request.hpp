@@ -14,8 +14,8 @@ struct Header {
 };
 
 struct Request {
-  std::string method;  // "POST", "CONNECT", "GET", ...
-  std::string target;  // "/", "/CSCOSSLC/tunnel", ...
+  std::string method;     // "POST", "CONNECT", "GET", ...
+  std::string target;     // "/", "/CSCOSSLC/tunnel", ...
   int version_minor = 1;  // HTTP/1.<minor>
   std::vector<Header> headers;
   std::string body;
@@ -64,7 +64,7 @@ class RequestParser {
   Limits limits_;
   State state_ = State::need_more;
   std::string buffer_;
-  std::size_t head_end_ = 0;  // offset just past the blank line ending the head, 0 until found
+  std::size_t head_end_ = 0;   // offset just past the blank line ending the head, 0 until found
   std::size_t scan_from_ = 0;  // where the blank-line search resumes, so feeding stays linear
   std::size_t body_length_ = 0;
   Request request_;

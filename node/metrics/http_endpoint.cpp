@@ -4,7 +4,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-
 #include <chrono>
 #include <string_view>
 #include <utility>
@@ -30,14 +29,22 @@ constexpr std::size_t kMaxConnections = 8;
 
 const char* reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Bad Request";
+    case 200:
+      return "OK";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Bad Request";
   }
 }
 
@@ -82,8 +89,8 @@ HttpEndpoint::HttpEndpoint(asio::io_context& io, tcp::acceptor acceptor, Render 
     : io_(io), acceptor_(std::move(acceptor)), render_(std::move(render)) {}
 
 void HttpEndpoint::start() {
-  asio::co_spawn(io_, [self = shared_from_this()] { return self->accept_loop(); },
-                 asio::detached);
+  asio::co_spawn(
+      io_, [self = shared_from_this()] { return self->accept_loop(); }, asio::detached);
 }
 
 asio::awaitable<void> HttpEndpoint::accept_loop() {

@@ -18,8 +18,7 @@ class HttpEndpoint : public std::enable_shared_from_this<HttpEndpoint> {
 
   // Binds now, so a bad or busy address fails start-up; serving starts with start().
   static Result<std::shared_ptr<HttpEndpoint>> open(server::asio::io_context& io,
-                                                    const server::tcp::endpoint& at,
-                                                    Render render);
+                                                    const server::tcp::endpoint& at, Render render);
   HttpEndpoint(server::asio::io_context& io, server::tcp::acceptor acceptor, Render render);
 
   void start();

@@ -1,7 +1,6 @@
 #include "node/server/admin_backend.hpp"
 
 #include <boost/asio/post.hpp>
-
 #include <filesystem>
 
 #include "node/admin/session_view.hpp"
@@ -40,9 +39,9 @@ proto::StatusReply HeadendAdmin::status() {
   r.set_pool(rt_.config.pool_ipv4);
   r.set_pool_in_use(rt_.sessions.pool().leased());
   r.set_pool_capacity(rt_.sessions.pool().capacity());
-  r.set_uptime_s(std::chrono::duration_cast<std::chrono::seconds>(
-                     std::chrono::steady_clock::now() - started_)
-                     .count());
+  r.set_uptime_s(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)
+          .count());
   return r;
 }
 
@@ -52,7 +51,8 @@ proto::ShowSessionsReply HeadendAdmin::show_sessions(const proto::ShowSessionsRe
   const long long now_unix = wall_seconds();
   rt_.sessions.for_each([&](session::Session& s) {
     if (admin::matches(request.filter(), s))
-      *r.add_sessions() = admin::make_session_view(s, rt_.policy_for(s.tunnel_group), now, now_unix);
+      *r.add_sessions() =
+          admin::make_session_view(s, rt_.policy_for(s.tunnel_group), now, now_unix);
   });
   return r;
 }
@@ -62,8 +62,9 @@ Result<proto::LogoffReply> HeadendAdmin::logoff(const proto::LogoffRequest& requ
   bool empty_filter = f.index() == 0 && f.user().empty() && f.protocol().empty() &&
                       f.tunnel_group().empty() && !f.inactive();
   if (empty_filter && !request.all())
-    return fail("name the sessions to log off (index, user, protocol, tunnel group, inactive) "
-                "or ask for all");
+    return fail(
+        "name the sessions to log off (index, user, protocol, tunnel group, inactive) "
+        "or ask for all");
   std::vector<std::uint64_t> chosen;
   rt_.sessions.for_each([&](session::Session& s) {
     if (admin::matches(f, s)) chosen.push_back(s.index);

@@ -15,8 +15,7 @@ namespace tandem::server {
 using session::EndReason;
 
 CstpTunnel::CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::Session& session,
-                       std::string public_address, std::string leftover,
-                       std::string dtls_app_id)
+                       std::string public_address, std::string leftover, std::string dtls_app_id)
     : rt_(rt),
       stream_(std::move(stream)),
       session_(&session),
@@ -39,8 +38,10 @@ void CstpTunnel::release_dtls_key() {
 
 void CstpTunnel::start() {
   auto self = shared_from_this();
-  asio::co_spawn(rt_.io, [self]() { return self->read_loop(); }, asio::detached);
-  asio::co_spawn(rt_.io, [self]() { return self->write_loop(); }, asio::detached);
+  asio::co_spawn(
+      rt_.io, [self]() { return self->read_loop(); }, asio::detached);
+  asio::co_spawn(
+      rt_.io, [self]() { return self->write_loop(); }, asio::detached);
 }
 
 // Decodes and handles every whole frame received so far; false when the tunnel must end.
@@ -131,11 +132,10 @@ bool CstpTunnel::handle_frame(const cstp::Frame& frame) {
       return false;
     default:
       ++rt_.counters.input_refused;
-      log::warn("input_refused",
-                {{"index", std::to_string(index_)},
-                 {"public", public_address_},
-                 {"reason", "CSTP: unexpected frame type " +
-                                std::to_string(static_cast<int>(frame.type))}});
+      log::warn("input_refused", {{"index", std::to_string(index_)},
+                                  {"public", public_address_},
+                                  {"reason", "CSTP: unexpected frame type " +
+                                                 std::to_string(static_cast<int>(frame.type))}});
       finish(EndReason::transport_error);
       return false;
   }

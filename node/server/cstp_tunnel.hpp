@@ -4,15 +4,14 @@
 // frame is its own TLS record (one SSL_write, notes §4.1); the records of all queued frames go
 // out in one socket write (TlsChannel).
 #include <boost/asio/steady_timer.hpp>
-
 #include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "node/cstp/frame.hpp"
-#include "node/server/tls_channel.hpp"
 #include "node/server/runtime.hpp"
+#include "node/server/tls_channel.hpp"
 #include "node/session/session.hpp"
 
 namespace tandem::server {

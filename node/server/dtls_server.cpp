@@ -1,11 +1,10 @@
 #include "node/server/dtls_server.hpp"
 
+#include <openssl/rand.h>
 #include <sys/socket.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-
-#include <openssl/rand.h>
 
 #include "node/common/log.hpp"
 #include "node/server/dtls_tunnel.hpp"
@@ -45,13 +44,16 @@ Result<std::unique_ptr<DtlsServer>> DtlsServer::open(Runtime& rt, const udp::end
   }
   if (!ec) socket.bind(at, ec);
   if (!ec) socket.non_blocking(true, ec);
-  if (ec) return fail("udp " + at.address().to_string() + ":" + std::to_string(at.port()) + ": " + ec.message());
+  if (ec)
+    return fail("udp " + at.address().to_string() + ":" + std::to_string(at.port()) + ": " +
+                ec.message());
   enlarge_buffers(socket);
   return std::unique_ptr<DtlsServer>(
       new DtlsServer(rt, std::move(socket), std::move(*ctx), std::move(*guard)));
 }
 
-DtlsServer::DtlsServer(Runtime& rt, udp::socket socket, dtls::ContextPtr ctx, dtls::CookieGuard guard)
+DtlsServer::DtlsServer(Runtime& rt, udp::socket socket, dtls::ContextPtr ctx,
+                       dtls::CookieGuard guard)
     : rt_(rt),
       socket_(std::move(socket)),
       port_(socket_.local_endpoint().port()),
@@ -133,8 +135,8 @@ void DtlsServer::start_handshake(const udp::endpoint& peer, std::span<const std:
   auto reg = registrations_.find(std::string(session_id.begin(), session_id.end()));
   if (reg == registrations_.end()) {
     ++dropped_;
-    log::debug("dtls_unknown_app_id", {{"public", peer.address().to_string() + ":" +
-                                                      std::to_string(peer.port())}});
+    log::debug("dtls_unknown_app_id",
+               {{"public", peer.address().to_string() + ":" + std::to_string(peer.port())}});
     return;
   }
   auto verdict = guard_.check(datagram, peer_bytes(peer), rt_.clock.now());

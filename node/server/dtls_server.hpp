@@ -3,9 +3,8 @@
 // DTLS tunnels by source address, and new handshakes by the ClientHello's session id, which
 // openconnect fills with the X-DTLS-App-ID we gave it on CONNECT (notes §5.2). A cookie exchange
 // keeps spoofed sources from creating state.
-#include <boost/asio/ip/udp.hpp>
-
 #include <array>
+#include <boost/asio/ip/udp.hpp>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,7 +38,8 @@ class DtlsServer {
   std::uint64_t dropped_datagrams() const { return dropped_; }
 
  private:
-  DtlsServer(Runtime& rt, asio::ip::udp::socket socket, dtls::ContextPtr ctx, dtls::CookieGuard guard);
+  DtlsServer(Runtime& rt, asio::ip::udp::socket socket, dtls::ContextPtr ctx,
+             dtls::CookieGuard guard);
   asio::awaitable<void> receive_loop();
   void on_datagram(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram);
   void start_handshake(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram,

@@ -39,9 +39,10 @@ void DtlsTunnel::after_io() {
   flush();
   if (endpoint_->failed() || endpoint_->peer_closed()) {
     if (!attached_)
-      log::warn("dtls_handshake_failed", {{"index", std::to_string(index_)},
-                                          {"public", peer_text_},
-                                          {"reason", endpoint_->failed() ? endpoint_->error() : "peer closed"}});
+      log::warn("dtls_handshake_failed",
+                {{"index", std::to_string(index_)},
+                 {"public", peer_text_},
+                 {"reason", endpoint_->failed() ? endpoint_->error() : "peer closed"}});
     finish(endpoint_->failed() ? EndReason::transport_error : EndReason::client_closed);
     return;
   }

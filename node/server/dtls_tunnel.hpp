@@ -4,7 +4,6 @@
 // stays on CSTP (S1). Datagrams arrive from the DtlsServer, which owns the UDP socket.
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <memory>
 #include <string>
 #include <vector>

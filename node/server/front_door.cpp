@@ -1,14 +1,13 @@
 #include "node/server/front_door.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
-
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
 #include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <string>
 
@@ -101,9 +100,9 @@ asio::awaitable<bool> verify_on_pool(std::shared_ptr<const auth::UserDb> users, 
 
 asio::awaitable<bool> check_password(Runtime& rt, std::string user, std::string password) {
   // rt.users is a snapshot: a reload may swap it while the hash runs.
-  co_return co_await asio::co_spawn(
-      rt.hash_pool, verify_on_pool(rt.users, std::move(user), std::move(password)),
-      asio::use_awaitable);
+  co_return co_await asio::co_spawn(rt.hash_pool,
+                                    verify_on_pool(rt.users, std::move(user), std::move(password)),
+                                    asio::use_awaitable);
 }
 
 // Persist the session and wait (bounded, inside the replicator) until the standby has it too:
@@ -165,7 +164,8 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
   }
   if (rt.pending_logins >= defaults::kMaxPendingLogins) {
     ++rt.counters.logins_refused;
-    log::warn("login_refused", {{"user", msg->username}, {"public", peer.text()},
+    log::warn("login_refused", {{"user", msg->username},
+                                {"public", peer.text()},
                                 {"reason", "too many logins in progress"}});
     co_return login_form_response(rt.config, group, "The server is busy. Please try again.");
   }
@@ -176,13 +176,18 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
     ++rt.counters.logins_failed;
     // Same answer for an unknown user and a wrong password; the log tells them apart.
     log::warn("login_failed",
-              {{"user", msg->username}, {"public", peer.text()},
+              {{"user", msg->username},
+               {"public", peer.text()},
                {"reason", rt.users->has(msg->username) ? "wrong password" : "unknown user"}});
     co_return login_form_response(rt.config, group, "Login failed.");
   }
   const config::Policy& policy = rt.policy_for(group);
-  session::NewSession request{msg->username, group,     policy.name,
-                              peer.ip,       peer.port, std::string(req.header("User-Agent").value_or("")),
+  session::NewSession request{msg->username,
+                              group,
+                              policy.name,
+                              peer.ip,
+                              peer.port,
+                              std::string(req.header("User-Agent").value_or("")),
                               policy.simultaneous_logins};
   auto created = rt.sessions.create(request);
   if (!created) {
@@ -376,12 +381,14 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
 
   if (auto [ec] = co_await c->stream->async_handshake(asio::ssl::stream_base::server, use_nothrow);
       ec) {
-    refuse_input(rt, peer, c->timed_out ? std::string("TLS handshake not completed in time")
-                                    : "TLS handshake failed: " + ec.message());
+    refuse_input(rt, peer,
+                 c->timed_out ? std::string("TLS handshake not completed in time")
+                              : "TLS handshake failed: " + ec.message());
     co_return;
   }
 
-  http::Limits limits{defaults::kMaxHeaderBytes, defaults::kMaxHeaderCount, defaults::kMaxBodyBytes};
+  http::Limits limits{defaults::kMaxHeaderBytes, defaults::kMaxHeaderCount,
+                      defaults::kMaxBodyBytes};
   http::RequestParser parser(limits);
   std::vector<char> buf(16 * 1024);
   bool first = true;

@@ -1,28 +1,27 @@
 #include "node/server/headend.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <fstream>
 
-#include "node/common/log.hpp"
 #include "node/admin/admin_server.hpp"
+#include "node/common/log.hpp"
 #include "node/metrics/http_endpoint.hpp"
 #include "node/server/admin_backend.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/server/front_door.hpp"
 #include "node/server/metrics_source.hpp"
 #include "node/server/role.hpp"
-#include "node/session/session_record.hpp"
 #include "node/server/tls_setup.hpp"
 #include "node/server/tun_router.hpp"
+#include "node/session/session_record.hpp"
 #include "node/tun/tun_device.hpp"
 
 namespace tandem::server {
@@ -184,8 +183,8 @@ Result<bool> Headend::start(session::Replication& replication) {
     users = std::make_shared<const auth::UserDb>();
   }
 
-  auto identity = make_server_tls(cfg.tls_certificate, cfg.tls_private_key, cfg.state_dir,
-                                  cfg.node_id);
+  auto identity =
+      make_server_tls(cfg.tls_certificate, cfg.tls_private_key, cfg.state_dir, cfg.node_id);
   if (!identity) return fail("tls: " + identity.error());
   m.tls = std::make_unique<asio::ssl::context>(identity->ctx);
   if (identity->self_signed)
@@ -210,16 +209,16 @@ Result<bool> Headend::start(session::Replication& replication) {
   if (!dev) return fail("tun: " + dev.error());
   std::string tun_name = dev->name();
 
-  m.rt = std::make_unique<Runtime>(Runtime{
-      .io = m.io,
-      .tls = *m.tls,
-      .hash_pool = m.hash_pool,
-      .clock = m.clock,
-      .config = cfg,
-      .users = users,
-      .sessions = *m.sessions,
-      .replication = &replication,
-      .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
+  m.rt = std::make_unique<Runtime>(
+      Runtime{.io = m.io,
+              .tls = *m.tls,
+              .hash_pool = m.hash_pool,
+              .clock = m.clock,
+              .config = cfg,
+              .users = users,
+              .sessions = *m.sessions,
+              .replication = &replication,
+              .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
   // Down until this node is the active one: a standby must not attract the pool's traffic.
   if (auto r = tun::TunDevice::set_link_up(tun_name, false); !r) return fail("tun: " + r.error());
   m.role.attach(*m.rt, tun_name);
@@ -262,9 +261,8 @@ Result<bool> Headend::start(session::Replication& replication) {
   if (!cfg.metrics_listen.empty()) {
     auto at = parse_listen(cfg.metrics_listen);
     if (!at) return fail("metrics_listen: " + at.error());
-    auto endpoint = metrics::HttpEndpoint::open(m.io, *at, [&m] {
-      return metrics::render(metrics_snapshot(*m.rt, m.started_unix));
-    });
+    auto endpoint = metrics::HttpEndpoint::open(
+        m.io, *at, [&m] { return metrics::render(metrics_snapshot(*m.rt, m.started_unix)); });
     if (!endpoint) return fail("metrics_listen " + endpoint.error());
     m.metrics = std::move(*endpoint);
     m.metrics->start();

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace tandem::server {
 
 metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix) {

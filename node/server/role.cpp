@@ -20,8 +20,8 @@ void NodeRole::become_active(std::uint64_t epoch, std::uint64_t next_index) {
   if (auto r = tun::TunDevice::set_link_up(tun_name_, true); !r)
     log::error("tun_up_failed", {{"reason", r.error()}});
   rt_->serving = true;
-  log::info("serving", {{"epoch", std::to_string(epoch)},
-                        {"sessions", std::to_string(rt_->sessions.size())}});
+  log::info("serving",
+            {{"epoch", std::to_string(epoch)}, {"sessions", std::to_string(rt_->sessions.size())}});
 }
 
 void NodeRole::become_standby(std::uint64_t epoch, bool handover) {
@@ -32,8 +32,8 @@ void NodeRole::become_standby(std::uint64_t epoch, bool handover) {
   reset_front_connections(*rt_);
   if (auto r = tun::TunDevice::set_link_up(tun_name_, false); !r)
     log::error("tun_down_failed", {{"reason", r.error()}});
-  log::info("standing_by", {{"epoch", std::to_string(epoch)},
-                            {"handover", handover ? "yes" : "no"}});
+  log::info("standing_by",
+            {{"epoch", std::to_string(epoch)}, {"handover", handover ? "yes" : "no"}});
 }
 
 void NodeRole::replica_upsert(const proto::SessionRecord& record) {

@@ -1,15 +1,14 @@
 #pragma once
 // Internal to node/server: the state every connection and tunnel shares, and the Asio types
 // they use. Only the few .cpp files of the I/O edge include this (it pulls in Asio).
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -52,10 +51,10 @@ struct Runtime {
   TunWriter* tun = nullptr;
   DtlsServer* dtls = nullptr;  // null when DTLS is off
   session::Replication* replication = nullptr;
-  bool serving = false;  // this node is the member's active node
-  std::size_t open_front_connections = 0;  // TLS connections not yet turned into tunnels
+  bool serving = false;                          // this node is the member's active node
+  std::size_t open_front_connections = 0;        // TLS connections not yet turned into tunnels
   std::set<FrontConnection*> front_connections;  // the same, to reset them on a step-down
-  std::size_t pending_logins = 0;          // password checks in flight
+  std::size_t pending_logins = 0;                // password checks in flight
   std::string server_name;
   metrics::Counters counters;  // events seen only here, at the I/O edge
 

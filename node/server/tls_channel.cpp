@@ -8,7 +8,8 @@
 
 namespace tandem::server {
 
-TlsChannel::TlsChannel(SSL* ssl) : ssl_(ssl), in_(BIO_new(BIO_s_mem())), out_(BIO_new(BIO_s_mem())) {
+TlsChannel::TlsChannel(SSL* ssl)
+    : ssl_(ssl), in_(BIO_new(BIO_s_mem())), out_(BIO_new(BIO_s_mem())) {
   // An empty input BIO means "nothing yet", not end of stream.
   BIO_set_mem_eof_return(in_, -1);
   SSL_set_bio(ssl_, in_, out_);  // the SSL owns both now (and drops its old ones)

@@ -43,9 +43,11 @@ Result<bool> write_self_signed(const std::string& cert_path, const std::string& 
   X509_set_pubkey(cert.get(), key.get());
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                             0);
   X509_set_issuer_name(cert.get(), name);
-  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) return fail("signing: " + openssl_error());
+  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0)
+    return fail("signing: " + openssl_error());
 
   // The key file must never be readable by others, even for a moment.
   auto old_mask = ::umask(077);

@@ -10,9 +10,9 @@
 namespace tandem::server {
 
 struct TlsIdentity {
-  SSL_CTX* ctx = nullptr;     // caller owns it (Asio's ssl::context takes it over)
-  std::string certificate;    // path used
-  std::string pin;            // "pin-sha256:<base64>" of the public key, what clients pin
+  SSL_CTX* ctx = nullptr;   // caller owns it (Asio's ssl::context takes it over)
+  std::string certificate;  // path used
+  std::string pin;          // "pin-sha256:<base64>" of the public key, what clients pin
   bool self_signed = false;
 };
 

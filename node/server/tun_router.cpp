@@ -4,7 +4,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-
 #include <cerrno>
 
 #include "node/common/log.hpp"
@@ -15,7 +14,8 @@ namespace tandem::server {
 TunRouter::TunRouter(Runtime& rt, int tun_fd) : rt_(rt), tun_(rt.io, tun_fd) {}
 
 void TunRouter::start() {
-  asio::co_spawn(rt_.io, [this]() { return read_loop(); }, asio::detached);
+  asio::co_spawn(
+      rt_.io, [this]() { return read_loop(); }, asio::detached);
 }
 
 bool TunRouter::write_packet(std::span<const std::uint8_t> packet) {

@@ -2,7 +2,6 @@
 // Moves packets between the TUN device and the sessions: a packet read from the TUN goes to
 // the session that owns its destination address; a packet from a client is written to the TUN.
 #include <boost/asio/posix/stream_descriptor.hpp>
-
 #include <cstdint>
 #include <vector>
 

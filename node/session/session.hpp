@@ -16,11 +16,11 @@ namespace tandem::session {
 
 // Why a tunnel or a session ended; shown in logs and, later, to operators.
 enum class EndReason {
-  client_logout,     // CSTP BYE with 0xb0 (S15)
-  client_closed,     // TLS/TCP closed or reset without BYE
-  transport_error,   // read/write error, protocol error
-  replaced,          // the client resumed on a new connection
-  dpd,               // dead-peer detection
+  client_logout,    // CSTP BYE with 0xb0 (S15)
+  client_closed,    // TLS/TCP closed or reset without BYE
+  transport_error,  // read/write error, protocol error
+  replaced,         // the client resumed on a new connection
+  dpd,              // dead-peer detection
   idle_timeout,
   disconnected_timeout,
   session_timeout,
@@ -32,11 +32,18 @@ enum class EndReason {
 const char* to_string(EndReason r);
 // Every reason, so per-reason counters exist (at zero) before the first end. A new reason
 // belongs here too.
-inline constexpr std::array kAllEndReasons{
-    EndReason::client_logout,        EndReason::client_closed,   EndReason::transport_error,
-    EndReason::replaced,             EndReason::dpd,             EndReason::idle_timeout,
-    EndReason::disconnected_timeout, EndReason::session_timeout, EndReason::simultaneous_login,
-    EndReason::admin_logoff,         EndReason::shutdown,        EndReason::handover};
+inline constexpr std::array kAllEndReasons{EndReason::client_logout,
+                                           EndReason::client_closed,
+                                           EndReason::transport_error,
+                                           EndReason::replaced,
+                                           EndReason::dpd,
+                                           EndReason::idle_timeout,
+                                           EndReason::disconnected_timeout,
+                                           EndReason::session_timeout,
+                                           EndReason::simultaneous_login,
+                                           EndReason::admin_logoff,
+                                           EndReason::shutdown,
+                                           EndReason::handover};
 // Counters index by the enum's value, so the list must follow the declaration order.
 static_assert([] {
   for (std::size_t i = 0; i < kAllEndReasons.size(); ++i)
@@ -59,7 +66,7 @@ class Transport {
 };
 
 struct Counters {
-  std::uint64_t bytes_tx = 0, bytes_rx = 0;      // tx = headend -> client
+  std::uint64_t bytes_tx = 0, bytes_rx = 0;  // tx = headend -> client
   std::uint64_t packets_tx = 0, packets_rx = 0;
   std::uint64_t drops_tx = 0, drops_rx = 0;
 

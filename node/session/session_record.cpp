@@ -76,7 +76,8 @@ Session from_record(const proto::SessionRecord& r) {
   s.public_ip = r.public_ip();
   s.public_port = static_cast<std::uint16_t>(r.public_port());
   s.client_type = r.client_type();
-  s.counters = {r.bytes_tx(), r.bytes_rx(), r.packets_tx(), r.packets_rx(), r.drops_tx(), r.drops_rx()};
+  s.counters = {r.bytes_tx(),   r.bytes_rx(), r.packets_tx(),
+                r.packets_rx(), r.drops_tx(), r.drops_rx()};
   s.resumes = r.resumes();
   for (const auto& t : r.tunnels())
     if (t.kind() == proto::TunnelRecord::SSL) s.ssl_info = get_tunnel(t);

@@ -11,28 +11,44 @@ namespace tandem::session {
 
 const char* to_string(EndReason r) {
   switch (r) {
-    case EndReason::client_logout: return "logout";
-    case EndReason::client_closed: return "client_closed";
-    case EndReason::transport_error: return "transport_error";
-    case EndReason::replaced: return "replaced_by_resume";
-    case EndReason::dpd: return "dpd";
-    case EndReason::idle_timeout: return "idle_timeout";
-    case EndReason::disconnected_timeout: return "disconnected_timeout";
-    case EndReason::session_timeout: return "session_timeout";
-    case EndReason::simultaneous_login: return "simultaneous_login";
-    case EndReason::admin_logoff: return "admin_logoff";
-    case EndReason::shutdown: return "shutdown";
-    case EndReason::handover: return "handover";
+    case EndReason::client_logout:
+      return "logout";
+    case EndReason::client_closed:
+      return "client_closed";
+    case EndReason::transport_error:
+      return "transport_error";
+    case EndReason::replaced:
+      return "replaced_by_resume";
+    case EndReason::dpd:
+      return "dpd";
+    case EndReason::idle_timeout:
+      return "idle_timeout";
+    case EndReason::disconnected_timeout:
+      return "disconnected_timeout";
+    case EndReason::session_timeout:
+      return "session_timeout";
+    case EndReason::simultaneous_login:
+      return "simultaneous_login";
+    case EndReason::admin_logoff:
+      return "admin_logoff";
+    case EndReason::shutdown:
+      return "shutdown";
+    case EndReason::handover:
+      return "handover";
   }
   return "unknown";
 }
 
 const char* to_string(TokenRefusal r) {
   switch (r) {
-    case TokenRefusal::none: return "none";
-    case TokenRefusal::malformed: return "malformed token";
-    case TokenRefusal::unknown_session: return "no such session (ended or never existed)";
-    case TokenRefusal::wrong_secret: return "token secret does not match the session";
+    case TokenRefusal::none:
+      return "none";
+    case TokenRefusal::malformed:
+      return "malformed token";
+    case TokenRefusal::unknown_session:
+      return "no such session (ended or never existed)";
+    case TokenRefusal::wrong_secret:
+      return "token secret does not match the session";
   }
   return "unknown";
 }
@@ -281,7 +297,9 @@ void SessionTable::start_waiting_all() {
     if (!s->ssl) s->inactive_since = now;
 }
 
-void SessionTable::raise_next_index(std::uint64_t next) { next_index_ = std::max(next_index_, next); }
+void SessionTable::raise_next_index(std::uint64_t next) {
+  next_index_ = std::max(next_index_, next);
+}
 
 void SessionTable::for_each(const std::function<void(Session&)>& fn) {
   for (auto& [index, s] : sessions_) fn(*s);

@@ -44,8 +44,10 @@ TimerDecision evaluate_timers(const Session& s, const config::Policy& p, TimePoi
   if (s.dtls) evaluate_dpd(s.dtls_info, p.dpd_interval, now, d.dtls_send_dpd, d.dtls_dead);
   if (positive(p.idle_timeout)) {
     // The SSL tunnel is idle only when DTLS is idle too (S6); keepalives never count (S4).
-    if (now - last_data(s) >= p.idle_timeout) d.idle = true;
-    else if (s.dtls && now - s.dtls_info.last_data >= p.idle_timeout) d.dtls_idle = true;
+    if (now - last_data(s) >= p.idle_timeout)
+      d.idle = true;
+    else if (s.dtls && now - s.dtls_info.last_data >= p.idle_timeout)
+      d.dtls_idle = true;
   }
   return d;
 }

@@ -9,14 +9,14 @@
 namespace tandem::session {
 
 struct TimerDecision {
-  bool end_session_timeout = false;    // S7: ends the session whatever it is doing
-  bool end_disconnected = false;       // S6/S8: no SSL tunnel for disconnected_timeout
-  bool ssl_dead = false;               // S3: nothing received on TLS for 2 x DPD
+  bool end_session_timeout = false;  // S7: ends the session whatever it is doing
+  bool end_disconnected = false;     // S6/S8: no SSL tunnel for disconnected_timeout
+  bool ssl_dead = false;             // S3: nothing received on TLS for 2 x DPD
   bool ssl_send_dpd = false;
-  bool dtls_dead = false;              // S3: same on DTLS; data falls back to CSTP
+  bool dtls_dead = false;  // S3: same on DTLS; data falls back to CSTP
   bool dtls_send_dpd = false;
-  bool idle = false;                   // S6: no data on SSL nor DTLS for idle_timeout
-  bool dtls_idle = false;              // S6: the DTLS tunnel alone has been idle
+  bool idle = false;       // S6: no data on SSL nor DTLS for idle_timeout
+  bool dtls_idle = false;  // S6: the DTLS tunnel alone has been idle
 
   bool any() const {
     return end_session_timeout || end_disconnected || ssl_dead || ssl_send_dpd || dtls_dead ||

@@ -93,8 +93,8 @@ Result<bool> TunDevice::set_link_up(const std::string& name, bool up) {
   std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
   bool ok = ::ioctl(sock, SIOCGIFFLAGS, &ifr) == 0;
   if (ok) {
-    ifr.ifr_flags = static_cast<short>(up ? (ifr.ifr_flags | IFF_UP | IFF_RUNNING)
-                                          : (ifr.ifr_flags & ~IFF_UP));
+    ifr.ifr_flags =
+        static_cast<short>(up ? (ifr.ifr_flags | IFF_UP | IFF_RUNNING) : (ifr.ifr_flags & ~IFF_UP));
     ok = ::ioctl(sock, SIOCSIFFLAGS, &ifr) == 0;
   }
   std::string err = ok ? "" : errno_text(("setting " + name + (up ? " up" : " down")).c_str());

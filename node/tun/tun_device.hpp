@@ -9,9 +9,9 @@
 namespace tandem::tun {
 
 struct TunSettings {
-  std::string name;          // "tandem0"
-  std::uint32_t address;     // host byte order: the pool's gateway
-  int prefix;                // pool prefix length
+  std::string name;       // "tandem0"
+  std::uint32_t address;  // host byte order: the pool's gateway
+  int prefix;             // pool prefix length
   int mtu;
 };
 

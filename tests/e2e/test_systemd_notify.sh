@@ -18,12 +18,11 @@ wait_states() {
 }
 
 unit=$TANDEM_SOURCE_DIR/deploy/systemd/tandemd.service
-if command -v systemd-analyze >/dev/null; then
-  sed "s|^ExecStart=/usr/local/sbin/tandemd |ExecStart=$TD_TANDEMD |" "$unit" >"$TD_DIR/tandemd.service"
-  out=$(systemd-analyze verify "$TD_DIR/tandemd.service" 2>&1) || fail "systemd-analyze verify: $out"
-  [[ -z $out ]] || fail "systemd-analyze verify complains: $out"
-  step "systemd-analyze verify: clean"
-fi
+command -v systemd-analyze >/dev/null || fail "systemd-analyze is missing (deploy/setup.sh installs systemd)"
+sed "s|^ExecStart=/usr/local/sbin/tandemd |ExecStart=$TD_TANDEMD |" "$unit" >"$TD_DIR/tandemd.service"
+out=$(systemd-analyze verify "$TD_DIR/tandemd.service" 2>&1) || fail "systemd-analyze verify: $out"
+[[ -z $out ]] || fail "systemd-analyze verify complains: $out"
+step "systemd-analyze verify: clean"
 grep -q '^Type=notify$' "$unit" || fail "the unit is not Type=notify"
 
 setup_topology

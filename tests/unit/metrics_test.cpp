@@ -1,5 +1,3 @@
-#include "node/metrics/registry.hpp"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -8,6 +6,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "node/metrics/registry.hpp"
 
 namespace tandem::metrics {
 namespace {
@@ -105,8 +105,8 @@ TEST(MetricsRender, EveryMetricIsPresentEvenWhenZero) {
     EXPECT_EQ("0", got[name]) << name;
   }
   for (auto reason : session::kAllEndReasons) {
-    std::string name = std::string(R"(tandem_session_ends_total{reason=")") +
-                       session::to_string(reason) + "\"}";
+    std::string name =
+        std::string(R"(tandem_session_ends_total{reason=")") + session::to_string(reason) + "\"}";
     ASSERT_TRUE(got.count(name)) << name << " missing";
     EXPECT_EQ("0", got[name]) << name;
   }
@@ -180,8 +180,7 @@ TEST(MetricsRender, LabelValuesAreEscaped) {
 // The session table keeps what ended sessions leave behind, so traffic totals never fall.
 TEST(MetricsEndStats, EndedSessionsKeepTheirCountersAndReason) {
   FakeClock clock;
-  session::SessionTable table(session::AddressPool(*session::parse_cidr("10.77.0.0/29")),
-                              clock);
+  session::SessionTable table(session::AddressPool(*session::parse_cidr("10.77.0.0/29")), clock);
   auto a = table.create({"alice", "default", "default", "10.200.0.2", 4000, "oc", 0});
   auto b = table.create({"bob", "default", "default", "10.200.0.3", 4000, "oc", 0});
   ASSERT_TRUE(a && b);

@@ -75,7 +75,7 @@ TEST(RoleMachine, ActiveStepsDownForAHigherEpochOnly) {
   FakeClock clock;
   RoleMachine m({"a", 100}, 2, 2s, clock.now());
   m.promoted(3);
-  EXPECT_EQ(m.on_peer(peer(true, 2), clock.now()), Action::none);  // stale peer: it steps down
+  EXPECT_EQ(m.on_peer(peer(true, 2), clock.now()), Action::none);   // stale peer: it steps down
   EXPECT_EQ(m.on_peer(peer(false, 9), clock.now()), Action::none);  // a standby is no threat
   EXPECT_EQ(m.on_peer(peer(true, 4), clock.now()), Action::step_down);
   m.stepped_down(clock.now());

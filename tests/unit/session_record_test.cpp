@@ -89,11 +89,14 @@ TEST(SessionRecord, ReplicationMessagesCarryNoKeyMaterial) {
   const auto* d = proto::SessionRecord::descriptor();
   std::vector<std::string> names;
   for (int i = 0; i < d->field_count(); ++i) names.push_back(d->field(i)->name());
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "index", "username", "tunnel_group", "group_policy", "assigned_ipv4",
-                       "token_hash", "login_time_unix", "public_ip", "public_port", "client_type",
-                       "client_version", "bytes_tx", "bytes_rx", "packets_tx", "packets_rx",
-                       "drops_tx", "drops_rx", "inactive_since_unix_ms", "tunnels", "resumes"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"index",           "username",       "tunnel_group",
+                                      "group_policy",    "assigned_ipv4",  "token_hash",
+                                      "login_time_unix", "public_ip",      "public_port",
+                                      "client_type",     "client_version", "bytes_tx",
+                                      "bytes_rx",        "packets_tx",     "packets_rx",
+                                      "drops_tx",        "drops_rx",       "inactive_since_unix_ms",
+                                      "tunnels",         "resumes"}));
   const auto* t = proto::TunnelRecord::descriptor();
   for (int i = 0; i < t->field_count(); ++i) {
     const std::string n = t->field(i)->name();

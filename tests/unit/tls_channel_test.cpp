@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -42,7 +41,8 @@ class TlsChannelTest : public ::testing::Test {
     SSL_set_bio(client_, c_in_, c_out_);
     SSL_set_accept_state(server_);
     SSL_set_connect_state(client_);
-    for (int i = 0; i < 10 && !(SSL_is_init_finished(server_) && SSL_is_init_finished(client_)); ++i) {
+    for (int i = 0; i < 10 && !(SSL_is_init_finished(server_) && SSL_is_init_finished(client_));
+         ++i) {
       SSL_do_handshake(client_);
       pump(c_out_, s_in_);
       SSL_do_handshake(server_);
