@@ -19,12 +19,13 @@ rx_before=$(session_field "$act" bytes_rx)
 sleep 1.2 # counters reach the standby about once a second
 
 step "CRASH ($CRASH): kill -9 node $act"
-kill -KILL "${TD_NODE_PID[$act]}"
 if [[ $CRASH == machine ]]; then
-  # The machine is gone, not just the daemon: nothing it would send reaches anyone.
+  # The machine is gone, not just the daemon: its links go first, so that nothing the dying
+  # process's kernel sends (FINs, resets) reaches anyone.
   ip -n "${TD_NODE_NS[$act]}" link set "${TD_IFP}${act}o" down
   ip -n "${TD_NODE_NS[$act]}" link set "${TD_IFP}${act}i" down
 fi
+kill -KILL "${TD_NODE_PID[$act]}"
 wait_for 15 "node $stb active" td_is_active "$stb"
 wait_resumed "$stb"
 sleep 2
