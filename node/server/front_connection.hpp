@@ -1,0 +1,60 @@
+#pragma once
+// Internal to node/server: a client connection before it becomes a tunnel, and the helpers the
+// three stages share (front_door.cpp: TLS and HTTP; login_exchange.cpp: the config-auth POSTs;
+// tunnel_connect.cpp: the CONNECT). Includes Asio: only those files include it.
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <string>
+
+#include "node/http/request.hpp"
+#include "node/server/runtime.hpp"
+
+namespace tandem::server {
+
+// The connection and its deadline, shared by the serving coroutine and its watchdog.
+struct FrontConnection {
+  FrontConnection(Runtime& rt, tcp::socket socket)
+      : stream(std::make_unique<TlsStream>(std::move(socket), rt.tls)), deadline(rt.io) {}
+  std::unique_ptr<TlsStream> stream;
+  asio::steady_timer deadline;
+  bool handed_over = false;  // the stream now belongs to a tunnel
+  bool timed_out = false;
+
+  void expire_in(Duration d) { deadline.expires_after(d); }
+  void close() {
+    boost::system::error_code ignored;
+    stream->lowest_layer().close(ignored);
+  }
+};
+
+struct Peer {
+  std::string ip;
+  std::uint16_t port = 0;
+  std::string text() const { return ip + ":" + std::to_string(port); }
+};
+
+void refuse_input(Runtime& rt, const Peer& peer, const std::string& reason);
+asio::awaitable<bool> send(FrontConnection& c, const http::Response& r);
+http::Response error_response(int status);
+
+// Only the active node of a member takes logins and tunnels; a standby (or an active handing
+// over) answers "try again", which openconnect retries (notes §6.4). nullptr when serving.
+const char* not_serving_reason(const Runtime& rt);
+
+// Persist the session and wait (bounded, inside the replicator) until the standby has it too:
+// a session the client is told about must survive a failover (DESIGN step 3). `new_ssl`: the
+// SSL tunnel about to be attached, written into the record so that a standby promoted right
+// after knows where this client's connection ends (for the tickle).
+asio::awaitable<bool> replicate(Runtime& rt, std::uint64_t index,
+                                const session::TunnelInfo* new_ssl = nullptr);
+
+// One POST of the login exchange. Returns the response; `close` is set on bad input.
+asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& req,
+                                             const Peer& peer, bool& close);
+
+// CONNECT: find the session by token, answer with the tunnel configuration, hand over.
+asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnection> c,
+                                     const http::Request& req, http::RequestParser& parser,
+                                     const Peer& peer);
+
+}  // namespace tandem::server

@@ -1,0 +1,148 @@
+// CONNECT /CSCOSSLC/tunnel: the token finds the session, the answer configures the client (and
+// DTLS, keyed from this TLS connection), and the connection becomes the session's SSL tunnel.
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+
+#include <array>
+#include <string>
+
+#include "node/common/log.hpp"
+#include "node/server/connect_response.hpp"
+#include "node/server/cstp_tunnel.hpp"
+#include "node/server/dtls_server.hpp"
+#include "node/server/front_connection.hpp"
+
+namespace tandem::server {
+namespace {
+
+std::string hex_bytes(const std::string& raw) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char b : raw) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 15]);
+  }
+  return out;
+}
+
+bool is_tunnel_path(const std::string& target) {
+  return target == "/CSCOSSLC/tunnel" || target.rfind("/CSTP", 0) == 0;
+}
+
+}  // namespace
+
+asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnection> c,
+                                     const http::Request& req, http::RequestParser& parser,
+                                     const Peer& peer) {
+  auto refuse = [&](int status, const std::string& reason) -> asio::awaitable<void> {
+    log::warn("connect_refused",
+              {{"public", peer.text()}, {"status", std::to_string(status)}, {"reason", reason}});
+    co_await send(*c, build_connect_refusal(status, reason));
+    c->close();
+  };
+  if (!is_tunnel_path(req.target)) {
+    co_await refuse(404, "CONNECT to unknown path " + req.target);
+    co_return;
+  }
+  if (const char* why = not_serving_reason(rt)) {
+    co_await refuse(503, why);
+    co_return;
+  }
+  auto token = req.cookie("webvpn");
+  if (!token || token->empty()) {
+    co_await refuse(401, "no session token");
+    co_return;
+  }
+  session::TokenRefusal why{};
+  session::Session* s = rt.sessions.find_by_token(*token, why);
+  if (!s) {
+    co_await refuse(401, session::to_string(why));
+    co_return;
+  }
+  const std::uint64_t index = s->index;
+  // S11: the session follows the client to where it is now; the resume is on the standby's
+  // disk before the client hears it worked.
+  s->public_ip = peer.ip;
+  s->public_port = peer.port;
+  session::TunnelInfo info;
+  info.public_ip = peer.ip;
+  info.public_port = peer.port;
+  boost::system::error_code ec;
+  info.local_port = c->stream->lowest_layer().local_endpoint(ec).port();
+  SSL* ssl = c->stream->native_handle();
+  info.encapsulation = SSL_get_version(ssl);
+  info.cipher = SSL_get_cipher_name(ssl);
+  info.connected_at_unix = wall_seconds();
+  co_await replicate(rt, index, &info);
+  s = rt.sessions.find(index);
+  if (!s) {
+    co_await refuse(401, "session ended while resuming");
+    co_return;
+  }
+
+  TunnelParams params;
+  params.client_ip = s->ip;
+  params.pool = rt.sessions.pool().net();
+  params.dns = rt.config.dns;
+  params.routes = rt.config.routes;
+  params.policy = rt.policy_for(s->tunnel_group);
+  params.server_name = rt.server_name;
+  if (auto base = req.header("X-CSTP-Base-MTU")) {
+    try {
+      params.client_base_mtu = std::stoi(std::string(*base));
+    } catch (...) {
+      // A bad hint is ignored; the default applies.
+    }
+  }
+  std::string dtls_app_id;
+  if (rt.dtls && offers_psk_negotiate(req.header("X-DTLS-CipherSuite").value_or(""))) {
+    // PSK-NEGOTIATE: both sides derive the DTLS key from this TLS connection (notes §5.2).
+    std::array<std::uint8_t, 32> psk{};
+    static constexpr char kLabel[] = "EXPORTER-openconnect-psk";
+    if (SSL_export_keying_material(c->stream->native_handle(), psk.data(), psk.size(), kLabel,
+                                   sizeof kLabel - 1, nullptr, 0, 0) == 1) {
+      dtls_app_id = rt.dtls->register_tunnel(index, psk);
+      params.dtls = TunnelParams::Dtls{rt.dtls->port(), hex_bytes(dtls_app_id)};
+    }
+    OPENSSL_cleanse(psk.data(), psk.size());
+  }
+  if (!co_await send(*c, build_connect_response(params))) {
+    if (rt.dtls && !dtls_app_id.empty()) rt.dtls->unregister_tunnel(dtls_app_id);
+    c->close();
+    co_return;
+  }
+  // The session may have ended while we were writing.
+  s = rt.sessions.find(index);
+  if (!s) {
+    if (rt.dtls && !dtls_app_id.empty()) rt.dtls->unregister_tunnel(dtls_app_id);
+    c->close();
+    co_return;
+  }
+
+  const bool resume = s->ssl_info.connected_at_unix != 0;
+
+  c->handed_over = true;
+  c->deadline.cancel();
+  auto tunnel = std::make_shared<CstpTunnel>(rt, std::move(c->stream), *s, peer.text(),
+                                             parser.take_leftover(), std::move(dtls_app_id));
+  rt.sessions.attach_ssl(*s, tunnel, info);
+  if (resume) {
+    ++s->resumes;
+    ++rt.counters.resumes;
+    log::info("session_resumed", {{"index", std::to_string(index)},
+                                  {"user", s->user},
+                                  {"ip", session::format_ipv4(s->ip)},
+                                  {"public", peer.text()}});
+  }
+  log::info("tunnel_up", {{"index", std::to_string(index)},
+                          {"tunnel", std::to_string(index) + ".2"},
+                          {"kind", "ssl"},
+                          {"ip", session::format_ipv4(s->ip)},
+                          {"public", peer.text()},
+                          {"encapsulation", info.encapsulation},
+                          {"cipher", info.cipher}});
+  tunnel->start();
+}
+
+}  // namespace tandem::server
