@@ -22,6 +22,8 @@ packages=(
   # end-to-end tests and the demo: the real client, a reference server, namespaces and traffic
   # (socat carries the checksummed transfers; iperf3 gives no checksum; curl scrapes metrics)
   openconnect ocserv iperf3 iproute2 nftables iputils-ping procps psmisc socat jq curl systemd
+  # RocksDB's ldb writes corrupt rows for the quarantine tests
+  rocksdb-tools
 )
 
 say() { printf '[setup] %s\n' "$*"; }

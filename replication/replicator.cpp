@@ -30,6 +30,10 @@ Result<std::unique_ptr<Replicator>> Replicator::create(const config::Config& con
   auto store = SessionStore::open(config.state_dir + "/db");
   if (!store) return fail("session store: " + store.error());
   auto core = std::make_unique<Core>(config, host, std::move(*store));
+  {
+    std::lock_guard lock(core->mutex);
+    core->report_quarantine_locked();  // before a promotion can remove them
+  }
   return std::unique_ptr<Replicator>(new Replicator(std::move(core)));
 }
 
@@ -39,7 +43,9 @@ Replicator::~Replicator() { stop(); }
 
 Result<std::vector<proto::SessionRecord>> Replicator::stored_sessions() const {
   std::lock_guard lock(core_->mutex);
-  return core_->store->load_sessions();
+  auto rows = core_->store->load_sessions();
+  core_->report_quarantine_locked();
+  return rows;
 }
 
 Result<bool> Replicator::start() {

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "node/common/clock.hpp"
@@ -66,6 +67,7 @@ struct Replicator::Core {
   bool peer_reachable = false;
   std::uint64_t leader_last_sequence = 0;
   std::uint64_t failovers = 0;
+  std::set<std::uint64_t> reported_quarantine;  // quarantined rows already logged
 
   std::atomic<bool> running{false};
   std::thread control_thread;
@@ -86,6 +88,10 @@ struct Replicator::Core {
   void step_down_locked(const char* reason, bool handover);
   void fail_waiters_locked();
   void apply_action_locked(Action action, const char* reason);
+  // Logs the store's quarantined rows not logged before.
+  void report_quarantine_locked();
+  // On promotion: records (and replicates) the removal of every quarantined row.
+  void remove_quarantined_locked(std::uint64_t epoch);
 
   // --- entry points for the link (lock inside) ---
   proto::NodeInfo self_info() const;

@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -15,9 +16,14 @@ namespace tandem::replication {
 namespace {
 
 // Column families, in the order open() passes them (and so the order of the handles).
-enum Cf : std::size_t { kDefault, kSessions, kChangelog, kMeta, kCfCount };
+// `quarantine` keeps a copy of every row that could not be read, with the reason, for forensics.
+enum Cf : std::size_t { kDefault, kSessions, kChangelog, kMeta, kQuarantine, kCfCount };
 const std::array<std::string, kCfCount> kCfNames = {rocksdb::kDefaultColumnFamilyName, "sessions",
-                                                    "changelog", "meta"};
+                                                    "changelog", "meta", "quarantine"};
+
+// The base of a log whose first retained entry could not be read: no real epoch matches it, so
+// a peer positioned exactly there is sent a snapshot.
+constexpr std::uint64_t kUnknownEpoch = ~std::uint64_t{0};
 
 // Bumped when the layout changes incompatibly; an unknown version is refused, never guessed at.
 constexpr std::uint64_t kFormatVersion = 1;
@@ -85,6 +91,10 @@ struct SessionStore::Impl {
   rocksdb::DB* db = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
   Meta meta;
+  // Session rows that did not parse, by index: skipped by every reader, kept in place so that the
+  // rows stay the effect of the log. The next change to the index (an upsert from the active, or
+  // the removal an active records for it) replaces or deletes the row and clears the entry.
+  mutable std::map<std::uint64_t, std::string> quarantined;
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -176,8 +186,9 @@ struct SessionStore::Impl {
     if (next.last_seq - next.base_seq <= limit + limit / 16) return true;
     const std::uint64_t new_base = next.last_seq - limit;
     // limit >= 1, so new_base's entry is an earlier one, already on disk rather than in `batch`.
+    // An unreadable entry costs only the ability to continue a peer from exactly there.
     auto entry = read_change(new_base);
-    if (!entry) return fail(entry.error());
+    const std::uint64_t new_base_epoch = entry ? entry->epoch() : kUnknownEpoch;
     const std::string begin = be64(next.base_seq + 1);
     if (new_base == next.base_seq + 1) {
       batch.Delete(cf(kChangelog), begin);
@@ -185,7 +196,7 @@ struct SessionStore::Impl {
       batch.DeleteRange(cf(kChangelog), begin, be64(new_base + 1));
     }
     next.base_seq = new_base;
-    next.base_epoch = entry->epoch();
+    next.base_epoch = new_base_epoch;
     return true;
   }
 
@@ -212,7 +223,51 @@ struct SessionStore::Impl {
     next.last_epoch = c.epoch();
     next.epoch = std::max(next.epoch, c.epoch());
     if (auto t = trim(batch, next); !t) return t;
-    return commit(batch, sync, next);
+    if (auto r = commit(batch, sync, next); !r) return r;
+    quarantined.erase(c.has_upsert() ? c.upsert().index() : c.remove_index());
+    return true;
+  }
+
+  // Copies an unreadable session row aside with its reason and keeps it out of every reader.
+  // A key that is not an index at all was never written by a change: it is moved, not kept.
+  void quarantine(const rocksdb::Slice& key, const rocksdb::Slice& value,
+                  const std::string& why) const {
+    rocksdb::WriteBatch batch;
+    batch.Put(cf(kQuarantine), "row/" + key.ToString(), value);
+    batch.Put(cf(kQuarantine), "why/" + key.ToString(), why);
+    auto index = from_be64(key);
+    if (!index) batch.Delete(cf(kSessions), key);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rocksdb::Status s = db->Write(wo, &batch);  // best effort: the row is skipped either way
+    if (index)
+      quarantined[*index] = why + (s.ok() ? "" : " (copy not saved: " + s.ToString() + ")");
+  }
+
+  // One pass over the session rows: good ones to `out`, bad ones to the quarantine.
+  Result<std::vector<proto::SessionRecord>> read_rows() const {
+    std::vector<proto::SessionRecord> out;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator({}, cf(kSessions)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const auto index = from_be64(it->key());
+      if (index && quarantined.contains(*index)) continue;
+      std::string why;
+      proto::SessionRecord r;
+      if (!index) {
+        why = "key is not an 8-byte index";
+      } else if (!parse(r, it->value())) {
+        why = "not a SessionRecord";
+      } else if (r.index() != *index) {
+        why = "record carries index " + std::to_string(r.index());
+      }
+      if (!why.empty()) {
+        quarantine(it->key(), it->value(), why);
+        continue;
+      }
+      out.push_back(std::move(r));
+    }
+    if (!it->status().ok()) return failure("read sessions", it->status());
+    return out;
   }
 
   Result<proto::Change> record(proto::Change c, std::uint64_t epoch, bool durable) {
@@ -266,6 +321,8 @@ Result<std::unique_ptr<SessionStore>> SessionStore::open(const std::string& dir,
       rocksdb::DB::Open(rocksdb::DBOptions(opts), dir, descs, &impl->cfs, &impl->db);
   if (!s.ok()) return impl->failure("open", s);
   if (auto m = impl->read_meta(); !m) return fail(m.error());
+  // Find the unreadable rows now, so that every reader skips them from the start.
+  if (auto rows = impl->read_rows(); !rows) return fail(rows.error());
   return std::unique_ptr<SessionStore>(new SessionStore(std::move(impl)));
 }
 
@@ -335,16 +392,18 @@ Result<bool> SessionStore::install_snapshot(const Snapshot& snap) {
   next.epoch = snap.epoch;
   next.last_seq = next.base_seq = snap.position.sequence;
   next.last_epoch = next.base_epoch = snap.position.epoch;
-  return d.commit(batch, /*sync=*/true, next);
+  if (auto r = d.commit(batch, /*sync=*/true, next); !r) return r;
+  d.quarantined.clear();  // every row was replaced
+  return true;
 }
 
 Result<Catchup> SessionStore::changes_after(Position from, std::size_t max_count) const {
   const Impl& d = *impl_;
   Catchup out;
   auto matches = d.on_our_history(from);
-  if (!matches) return fail(matches.error());
-  if (!*matches) {
+  if (!matches || !*matches) {
     out.need_snapshot = true;
+    out.why = matches ? "not on this history" : matches.error();
     return out;
   }
   std::uint64_t want = from.sequence + 1;
@@ -352,37 +411,27 @@ Result<Catchup> SessionStore::changes_after(Position from, std::size_t max_count
   for (it->Seek(be64(want));
        it->Valid() && want <= d.meta.last_seq && out.changes.size() < max_count;
        it->Next(), ++want) {
-    if (from_be64(it->key()) != want) {
-      return d.corrupt(kChangelog, be64(want), "missing inside the retained log");
-    }
     proto::Change c;
-    if (!parse(c, it->value()) || c.seq() != want) {
-      return d.corrupt(kChangelog, it->key(), "not a Change for that seq");
-    }
+    if (from_be64(it->key()) != want || !parse(c, it->value()) || c.seq() != want) break;
     out.changes.push_back(std::move(c));
   }
   if (!it->status().ok()) return d.failure("read changelog", it->status());
   if (want <= d.meta.last_seq && out.changes.size() < max_count) {
-    return d.corrupt(kChangelog, be64(want), "missing inside the retained log");
+    // A hole or an unreadable entry in the log: the peer still gets everything, as a snapshot.
+    out.changes.clear();
+    out.need_snapshot = true;
+    out.why = "changelog/" + std::to_string(want) + " missing or unreadable";
   }
   return out;
 }
 
 Result<std::vector<proto::SessionRecord>> SessionStore::load_sessions() const {
-  const Impl& d = *impl_;
-  std::vector<proto::SessionRecord> out;
-  std::unique_ptr<rocksdb::Iterator> it(d.db->NewIterator({}, d.cf(kSessions)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const auto index = from_be64(it->key());
-    if (!index) return d.corrupt(kSessions, it->key(), "key is not an 8-byte index");
-    proto::SessionRecord r;
-    if (!parse(r, it->value())) return d.corrupt(kSessions, it->key(), "not a SessionRecord");
-    if (r.index() != *index) {
-      return d.corrupt(kSessions, it->key(), "record carries index " + std::to_string(r.index()));
-    }
-    out.push_back(std::move(r));
-  }
-  if (!it->status().ok()) return d.failure("read sessions", it->status());
+  return impl_->read_rows();
+}
+
+std::vector<QuarantinedRow> SessionStore::quarantined() const {
+  std::vector<QuarantinedRow> out;
+  for (const auto& [index, why] : impl_->quarantined) out.push_back({index, why});
   return out;
 }
 

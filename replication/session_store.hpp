@@ -50,6 +50,14 @@ struct Catchup {
   // P is older than the trimmed log, ahead of this store, or on another history (a deposed
   // active's unreplicated tail): send a snapshot instead. `changes` is then empty.
   bool need_snapshot = false;
+  std::string why;  // when need_snapshot: the reason, for the log
+};
+
+// A session row that could not be read (a corrupt disk, a record from a build with a bug): kept
+// out of every reader, with a copy and the reason in the store's quarantine.
+struct QuarantinedRow {
+  std::uint64_t index = 0;
+  std::string reason;
 };
 
 class SessionStore {
@@ -80,19 +88,24 @@ class SessionStore {
   // starts with that word so the caller can tell them apart.
   Result<bool> apply(const proto::Change& change);
 
-  // All sessions plus the position and epoch; fails (naming the key) on a corrupt row rather than
-  // hand a standby a partial copy.
+  // All readable sessions plus the position and epoch (quarantined rows are left out, as they
+  // are everywhere on this node).
   Result<Snapshot> snapshot() const;
   // Replaces every row and the log with the snapshot's, in one synced batch; afterwards the store
   // follows from snapshot.position. Refused when snapshot.epoch is below the store's epoch.
   Result<bool> install_snapshot(const Snapshot& snapshot);
 
-  // The changes after `from` for a standby catching up (see Catchup).
+  // The changes after `from` for a standby catching up (see Catchup). An unreadable or missing
+  // log entry turns into need_snapshot, never into an error: the peer is served either way.
   Result<Catchup> changes_after(Position from, std::size_t max_count) const;
 
-  // Every session row, ascending index: what the node loads at startup. A row that does not
-  // parse (or whose index differs from its key) is an error naming the key, never a crash.
+  // Every readable session row, ascending index: what the node loads at startup. A row that does
+  // not parse (or whose index differs from its key) is quarantined, never fatal: one bad record
+  // must not keep a node down. Errors only when RocksDB itself fails.
   Result<std::vector<proto::SessionRecord>> load_sessions() const;
+  // Rows quarantined since open (and not yet replaced or removed by a change). An active records
+  // a removal for each, so that its standby drops the session too; a standby asks for a snapshot.
+  std::vector<QuarantinedRow> quarantined() const;
 
   // --- Meta --------------------------------------------------------------------------------
   std::uint64_t epoch() const noexcept;

@@ -6,6 +6,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "node/common/text.hpp"
+
 namespace tandem::log {
 namespace {
 
@@ -26,7 +28,16 @@ const char* level_name(Level l) {
   return "?";
 }
 
-void append_value(std::string& out, std::string_view v) {
+// Values may carry client bytes: a log line stays valid UTF-8 and bounded whatever they hold.
+constexpr std::size_t kMaxValueBytes = 1024;
+
+void append_value(std::string& out, std::string_view raw) {
+  std::string cleaned;
+  std::string_view v = raw;
+  if (raw.size() > kMaxValueBytes || !text::is_valid_utf8(raw)) {
+    cleaned = text::sanitize(raw, kMaxValueBytes);
+    v = cleaned;
+  }
   bool needs_quotes = v.empty();
   for (char c : v) {
     if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {

@@ -5,6 +5,7 @@
 
 #include "node/auth/config_auth.hpp"
 #include "node/common/log.hpp"
+#include "node/common/text.hpp"
 #include "node/config/defaults.hpp"
 #include "node/server/front_connection.hpp"
 #include "node/server/login.hpp"
@@ -39,29 +40,36 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
   std::string group = resolve_tunnel_group(rt.config, *msg, req.target);
   if (msg->type != "auth-reply" || msg->username.empty())
     co_return login_form_response(rt.config, group, "");
+  // The username as logs show it: the client's bytes, made printable and bounded.
+  const std::string who = text::sanitize(msg->username, text::kMaxUsername);
 
   if (const char* why = not_serving_reason(rt)) {
     ++rt.counters.logins_refused;
-    log::warn("login_refused", {{"user", msg->username}, {"public", peer.text()}, {"reason", why}});
+    log::warn("login_refused", {{"user", who}, {"public", peer.text()}, {"reason", why}});
     co_return login_form_response(rt.config, group, "The service is moving. Please try again.");
   }
   if (rt.pending_logins >= defaults::kMaxPendingLogins) {
     ++rt.counters.logins_refused;
-    log::warn("login_refused", {{"user", msg->username},
-                                {"public", peer.text()},
-                                {"reason", "too many logins in progress"}});
+    log::warn("login_refused",
+              {{"user", who}, {"public", peer.text()}, {"reason", "too many logins in progress"}});
     co_return login_form_response(rt.config, group, "The server is busy. Please try again.");
   }
+  // A name no users file can hold (not UTF-8, controls, too long) is refused unhashed; the client
+  // sees the same answer as for any failed login.
+  const bool well_formed = text::is_valid_utf8(msg->username) &&
+                           msg->username.size() <= text::kMaxUsername && who == msg->username;
   ++rt.pending_logins;
-  bool ok = co_await check_password(rt, msg->username, msg->password);
+  bool ok = false;
+  if (well_formed) ok = co_await check_password(rt, msg->username, msg->password);
   --rt.pending_logins;
   if (!ok) {
     ++rt.counters.logins_failed;
     // Same answer for an unknown user and a wrong password; the log tells them apart.
-    log::warn("login_failed",
-              {{"user", msg->username},
-               {"public", peer.text()},
-               {"reason", rt.users->has(msg->username) ? "wrong password" : "unknown user"}});
+    log::warn("login_failed", {{"user", who},
+                               {"public", peer.text()},
+                               {"reason", !well_formed                   ? "malformed username"
+                                          : rt.users->has(msg->username) ? "wrong password"
+                                                                         : "unknown user"}});
     co_return login_form_response(rt.config, group, "Login failed.");
   }
   const config::Policy& policy = rt.policy_for(group);
@@ -70,13 +78,13 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
                               policy.name,
                               peer.ip,
                               peer.port,
-                              std::string(req.header("User-Agent").value_or("")),
+                              text::sanitize(req.header("User-Agent").value_or("")),
                               policy.simultaneous_logins};
   auto created = rt.sessions.create(request);
   if (!created) {
     ++rt.counters.logins_refused;
     log::error("login_refused",
-               {{"user", msg->username}, {"public", peer.text()}, {"reason", created.error()}});
+               {{"user", who}, {"public", peer.text()}, {"reason", created.error()}});
     co_return login_form_response(rt.config, group, "No address is available. Please try later.");
   }
   const std::uint64_t index = created->session->index;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "node/common/text.hpp"
+
 namespace tandem::session {
 namespace {
 
@@ -19,13 +21,16 @@ void put_tunnel(const TunnelInfo& info, proto::TunnelRecord::Kind kind, proto::T
   t.set_packets_rx(info.counters.packets_rx);
 }
 
+// A record may come from disk or from the peer: its text is re-checked, whatever wrote it.
+std::string clean(const std::string& s) { return text::sanitize(s); }
+
 TunnelInfo get_tunnel(const proto::TunnelRecord& t) {
   TunnelInfo info;
-  info.public_ip = t.public_ip();
+  info.public_ip = clean(t.public_ip());
   info.public_port = static_cast<std::uint16_t>(t.public_port());
   info.local_port = static_cast<std::uint16_t>(t.local_port());
-  info.encapsulation = t.encapsulation();
-  info.cipher = t.cipher();
+  info.encapsulation = clean(t.encapsulation());
+  info.cipher = clean(t.cipher());
   info.connected_at_unix = t.connected_at_unix();
   info.counters.bytes_tx = t.bytes_tx();
   info.counters.bytes_rx = t.bytes_rx();
@@ -66,16 +71,16 @@ proto::SessionRecord to_record(const Session& s) {
 Session from_record(const proto::SessionRecord& r) {
   Session s;
   s.index = r.index();
-  s.user = r.username();
-  s.tunnel_group = r.tunnel_group();
-  s.policy = r.group_policy();
+  s.user = text::sanitize(r.username(), text::kMaxUsername);
+  s.tunnel_group = clean(r.tunnel_group());
+  s.policy = clean(r.group_policy());
   s.ip = r.assigned_ipv4();
   const std::string& h = r.token_hash();
   std::copy_n(h.begin(), std::min(h.size(), s.token_hash.size()), s.token_hash.begin());
   s.login_time_unix = r.login_time_unix();
-  s.public_ip = r.public_ip();
+  s.public_ip = clean(r.public_ip());
   s.public_port = static_cast<std::uint16_t>(r.public_port());
-  s.client_type = r.client_type();
+  s.client_type = clean(r.client_type());
   s.counters = {r.bytes_tx(),   r.bytes_rx(), r.packets_tx(),
                 r.packets_rx(), r.drops_tx(), r.drops_rx()};
   s.resumes = r.resumes();

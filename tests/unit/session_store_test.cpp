@@ -78,7 +78,7 @@ class RawDb {
  public:
   explicit RawDb(const std::string& dir) {
     std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-    for (const char* n : {"default", "sessions", "changelog", "meta"})
+    for (const char* n : {"default", "sessions", "changelog", "meta", "quarantine"})
       descs.emplace_back(n, rocksdb::ColumnFamilyOptions());
     auto s = rocksdb::DB::Open(rocksdb::DBOptions(), dir, descs, &cfs_, &db_);
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -104,6 +104,7 @@ class RawDb {
 
   static constexpr int kSessions = 1;
   static constexpr int kChangelog = 2;
+  static constexpr int kQuarantine = 4;
 
  private:
   rocksdb::DB* db_ = nullptr;
@@ -426,41 +427,103 @@ TEST(SessionStore, RemoveDeletesTheRowOnBothSides) {
   EXPECT_EQ(active->last_sequence(), 3u);  // a refused change takes no sequence number
 }
 
-TEST(SessionStore, CorruptRowsAreErrorsNamingTheirKey) {
+// One bad record never keeps a node down: unreadable rows are set aside with their reason, every
+// reader skips them, and the log still serves a peer (as a snapshot past a bad entry).
+TEST(SessionStore, CorruptRowsAreQuarantinedNotFatal) {
   TempDir tmp;
   {
     auto store = open_store(tmp.db());
     ASSERT_TRUE(store);
     ASSERT_TRUE(store->record_upsert(record(1, "ok"), 1, true).ok());
     ASSERT_TRUE(store->record_upsert(record(2, "ok"), 1, true).ok());
+    ASSERT_TRUE(store->record_upsert(record(3, "ok"), 1, true).ok());
+    ASSERT_TRUE(store->record_upsert(record(4, "ok"), 1, true).ok());
   }
   {
     RawDb raw(tmp.db());
     raw.put(RawDb::kSessions, be64(7), "\xff\xff\xff");
+    raw.put(RawDb::kSessions, be64(3), record(8, "moved").SerializeAsString());
+    raw.put(RawDb::kSessions, "odd-key", "x");
     raw.put(RawDb::kChangelog, be64(2), "\xff\xff\xff");
   }
   auto store = open_store(tmp.db());
   ASSERT_TRUE(store);
   auto rows = store->load_sessions();
-  ASSERT_FALSE(rows.ok());
-  EXPECT_NE(rows.error().find("sessions/7"), std::string::npos) << rows.error();
-  auto snap = store->snapshot();
-  ASSERT_FALSE(snap.ok());
-  EXPECT_NE(snap.error().find("sessions/7"), std::string::npos) << snap.error();
-  auto log = store->changes_after({0, 0}, 10);
-  ASSERT_FALSE(log.ok());
-  EXPECT_NE(log.error().find("changelog/2"), std::string::npos) << log.error();
+  ASSERT_TRUE(rows.ok()) << rows.error();
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].index(), 1u);
+  EXPECT_EQ((*rows)[1].index(), 2u);
+  EXPECT_EQ((*rows)[2].index(), 4u);
+  auto bad = store->quarantined();
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_EQ(bad[0].index, 3u);
+  EXPECT_NE(bad[0].reason.find("carries index 8"), std::string::npos) << bad[0].reason;
+  EXPECT_EQ(bad[1].index, 7u);
+  EXPECT_NE(bad[1].reason.find("not a SessionRecord"), std::string::npos) << bad[1].reason;
 
-  {
-    store.reset();
-    RawDb raw(tmp.db());
-    raw.put(RawDb::kSessions, be64(7), record(8, "moved").SerializeAsString());
-  }
-  store = open_store(tmp.db());
-  ASSERT_TRUE(store);
+  auto snap = store->snapshot();
+  ASSERT_TRUE(snap.ok()) << snap.error();
+  EXPECT_EQ(snap->sessions.size(), 3u);
+  // Past the unreadable log entry a peer is sent a snapshot instead.
+  auto log = store->changes_after({0, 0}, 10);
+  ASSERT_TRUE(log.ok()) << log.error();
+  EXPECT_TRUE(log->need_snapshot);
+  EXPECT_TRUE(log->changes.empty());
+  EXPECT_NE(log->why.find("changelog/2"), std::string::npos) << log->why;
+  // A peer positioned on the unreadable entry cannot be checked against it: a snapshot too.
+  auto on_bad = store->changes_after({2, 1}, 10);
+  ASSERT_TRUE(on_bad.ok());
+  EXPECT_TRUE(on_bad->need_snapshot);
+  // Past it, the log serves as before.
+  auto tail = store->changes_after({3, 1}, 10);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_FALSE(tail->need_snapshot);
+  EXPECT_EQ(tail->changes.size(), 1u);
+
+  // An active records a removal for a quarantined index: the row goes, the copy stays.
+  ASSERT_TRUE(store->record_remove(7, 1, true).ok());
+  bad = store->quarantined();
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].index, 3u);
+  // An upsert from the active replaces the bad row with a good one.
+  ASSERT_TRUE(store->record_upsert(record(3, "again"), 1, true).ok());
+  EXPECT_TRUE(store->quarantined().empty());
   rows = store->load_sessions();
-  ASSERT_FALSE(rows.ok());
-  EXPECT_NE(rows.error().find("sessions/7"), std::string::npos) << rows.error();
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), 4u);
+
+  store.reset();
+  RawDb raw(tmp.db());
+  auto copies = raw.rows(RawDb::kQuarantine);
+  EXPECT_EQ(copies["row/" + be64(7)], "\xff\xff\xff");
+  EXPECT_EQ(copies["why/" + be64(7)], "not a SessionRecord");
+  EXPECT_EQ(copies["row/odd-key"], "x");
+  EXPECT_TRUE(raw.rows(RawDb::kSessions).count("odd-key") == 0);  // never an index: moved out
+}
+
+// A snapshot replaces every row: nothing stays quarantined after it.
+TEST(SessionStore, SnapshotClearsTheQuarantine) {
+  TempDir tmp;
+  auto active = open_store(tmp.sub("a"));
+  ASSERT_TRUE(active);
+  ASSERT_TRUE(active->record_upsert(record(1, "u"), 1, true).ok());
+  {
+    auto standby = open_store(tmp.sub("b"));
+    ASSERT_TRUE(standby->apply(*active->changes_after({0, 0}, 1)->changes.begin()).ok());
+  }
+  {
+    RawDb raw(tmp.sub("b"));
+    raw.put(RawDb::kSessions, be64(1), "\x01");
+  }
+  auto standby = open_store(tmp.sub("b"));
+  ASSERT_TRUE(standby);
+  EXPECT_EQ(standby->quarantined().size(), 1u);
+  ASSERT_TRUE(standby->install_snapshot(*active->snapshot()).ok());
+  EXPECT_TRUE(standby->quarantined().empty());
+  auto rows = standby->load_sessions();
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].username(), "u");
 }
 
 }  // namespace
