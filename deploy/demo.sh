@@ -234,6 +234,7 @@ users_file = "$TD_USERS"
 
 # The replication link to the other node, mutual TLS.
 [peer]
+node_id = "node-$other"
 listen = "${TD_NODE_IP[$n]}:$TD_PEER_PORT"
 address = "${TD_NODE_IP[$other]}:$TD_PEER_PORT"
 ca = "$TD_PKI/ca.pem"

@@ -1,31 +1,36 @@
+// The replication link: credentials, the server's unary calls (Hello, Handover), the client's
+// Hello round with its connect probe, and the standby's Handover request. The Follow streams are
+// in grpc_streams.cpp.
 #include "replication/grpc_link.hpp"
 
+#include <grpc/grpc_security_constants.h>
 #include <grpc/support/log.h>
-#include <grpcpp/grpcpp.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <fstream>
 #include <future>
 #include <sstream>
-#include <thread>
-#include <vector>
 
 #include "node/common/log.hpp"
-#include "proto/replication.grpc.pb.h"
-#include "replication/replicator_core.hpp"
+#include "replication/grpc_link_impl.hpp"
 
 namespace tandem::replication {
+namespace asio = boost::asio;
+
 namespace {
 
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return fail("cannot read " + path);
+  if (!in) return fail(Errc::io, "cannot read " + path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
 
-// gRPC's own log lines join ours, at warning level and above.
+// gRPC's own log lines join ours, at error level only.
 void route_grpc_logs() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -40,286 +45,285 @@ std::chrono::system_clock::time_point deadline_in(Duration d) {
   return std::chrono::system_clock::now() + d;
 }
 
-bool refused(const grpc::Status& s) {
-  return s.error_code() == grpc::StatusCode::UNAVAILABLE &&
-         s.error_message().find("onnection refused") != std::string::npos;
+Result<asio::ip::tcp::endpoint> parse_endpoint(const std::string& address) {
+  auto colon = address.rfind(':');
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(address.substr(0, colon), ec);
+  if (ec || colon == std::string::npos) return fail(Errc::invalid, "bad address " + address);
+  return asio::ip::tcp::endpoint(ip,
+                                 static_cast<unsigned short>(std::stoi(address.substr(colon + 1))));
 }
 
 }  // namespace
 
-struct GrpcLink::Impl final : public proto::Replication::Service {
-  explicit Impl(Replicator::Core& c) : core(c) {}
+void GrpcLink::Impl::retain() {
+  std::lock_guard lock(live_mutex);
+  ++live;
+}
 
-  Replicator::Core& core;
-  std::shared_ptr<grpc::ServerCredentials> server_creds;
-  std::shared_ptr<grpc::ChannelCredentials> client_creds;
-  std::unique_ptr<grpc::Server> server;
-  std::thread follow_thread;
-  std::mutex threads_mutex;
-  std::vector<std::thread> helper_threads;
+void GrpcLink::Impl::release() {
+  std::lock_guard lock(live_mutex);
+  if (--live == 0) live_cv.notify_all();
+}
 
-  std::shared_ptr<grpc::Channel> channel() {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 * 1024 * 1024);
-    return grpc::CreateCustomChannel(core.peer.address, client_creds, args);
+std::string GrpcLink::Impl::identity_problem(const grpc::AuthContext& auth) const {
+  std::string named;
+  for (const char* property : {GRPC_X509_CN_PROPERTY_NAME, GRPC_X509_SAN_PROPERTY_NAME}) {
+    for (const auto& value : auth.FindPropertyValues(property)) {
+      const std::string v(value.data(), value.size());
+      if (v == peer.node_id) return {};
+      if (named.empty()) named = v;
+    }
   }
+  return "the certificate names '" + named + "', not the configured peer '" + peer.node_id + "'";
+}
 
-  // ---- server side: we are (or may be) the active ----
+// ---- Server side ----------------------------------------------------------------------------
 
-  grpc::Status Hello(grpc::ServerContext*, const proto::HelloRequest* req,
-                     proto::HelloReply* reply) override {
-    if (req->has_from()) core.on_peer_info(req->from(), false);
+grpc::ServerUnaryReactor* GrpcLink::Impl::Hello(grpc::CallbackServerContext* ctx,
+                                                const proto::HelloRequest* req,
+                                                proto::HelloReply* reply) {
+  grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+  std::string why = identity_problem(*ctx->auth_context());
+  if (why.empty() && req->from().node_id() != peer.node_id) why = "claims another node id";
+  if (!why.empty()) {
+    log::error("peer_refused", {{"call", "Hello"}, {"reason", why}, {"from", ctx->peer()}});
+    r->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why));
+    return r;
+  }
+  post([this, r, req, reply] {
+    core.on_peer_info(req->from(), clock.now());
     *reply->mutable_node() = core.self_info();
-    return grpc::Status::OK;
+    r->Finish(grpc::Status::OK);
+  });
+  return r;
+}
+
+grpc::ServerUnaryReactor* GrpcLink::Impl::Handover(grpc::CallbackServerContext* ctx,
+                                                   const proto::HelloRequest* req,
+                                                   proto::HandoverReply* reply) {
+  grpc::ServerUnaryReactor* r = ctx->DefaultReactor();
+  std::string why = identity_problem(*ctx->auth_context());
+  if (why.empty() && req->from().node_id() != peer.node_id) why = "claims another node id";
+  if (!why.empty()) {
+    log::error("peer_refused", {{"call", "Handover"}, {"reason", why}, {"from", ctx->peer()}});
+    r->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why));
+    return r;
   }
-
-  grpc::Status Handover(grpc::ServerContext*, const proto::HelloRequest*,
-                        proto::HandoverReply* reply) override {
-    auto promise = std::make_shared<std::promise<Result<std::string>>>();
-    auto future = promise->get_future();
-    core.begin_handover([promise](Result<std::string> r) { promise->set_value(std::move(r)); });
-    if (future.wait_for(std::chrono::seconds(20)) != std::future_status::ready)
-      return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "handover did not complete");
-    auto r = future.get();
-    if (!r) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, r.error());
-    reply->set_result(*r);
-    return grpc::Status::OK;
-  }
-
-  grpc::Status Follow(
-      grpc::ServerContext* ctx,
-      grpc::ServerReaderWriter<proto::LeaderMessage, proto::FollowerMessage>* stream) override {
-    proto::FollowerMessage first;
-    if (!stream->Read(&first) || !first.has_start())
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "expected a start message");
-    core.on_peer_info(first.start(), false);
-    auto f = core.attach_follower(first.start());
-    if (!f) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "not the active node");
-
-    // Acks (and the promotion report) arrive on their own thread; writes stay on this one.
-    std::thread reader([this, stream, f] {
-      proto::FollowerMessage msg;
-      while (stream->Read(&msg)) {
-        if (msg.has_promoted())
-          core.on_follower_promoted(f, msg.promoted());
-        else if (msg.kind_case() == proto::FollowerMessage::kAck)
-          core.on_ack(f, msg.ack());
-      }
-      core.detach_follower(f);
-    });
-
-    auto last_heartbeat = std::chrono::steady_clock::time_point{};
-    for (;;) {
-      std::vector<proto::LeaderMessage> batch;
-      {
-        std::unique_lock lock(core.mutex);
-        core.wake.wait_for(lock, core.peer.poll_interval / 2, [&] {
-          return !f->outbound.empty() || f->gone || !core.running || ctx->IsCancelled();
-        });
-        if (f->gone || !core.running || ctx->IsCancelled()) break;
-        while (!f->outbound.empty()) {
-          batch.push_back(std::move(f->outbound.front()));
-          f->outbound.pop_front();
-        }
-        auto now = std::chrono::steady_clock::now();
-        if (now - last_heartbeat >= core.peer.poll_interval) {
-          proto::LeaderMessage hb;
-          *hb.mutable_heartbeat()->mutable_node() = core.self_info_locked();
-          hb.mutable_heartbeat()->set_sent_unix_ms(
-              std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count());
-          batch.push_back(std::move(hb));
-          last_heartbeat = now;
-        }
-      }
-      bool ok = true;
-      for (auto& msg : batch) {
-        if (!stream->Write(msg)) {
-          ok = false;
-          break;
-        }
-      }
-      if (!ok) break;
-    }
-    ctx->TryCancel();  // unblocks the reader
-    reader.join();
-    return grpc::Status::OK;
-  }
-
-  // ---- client side: we are the standby ----
-
-  void follow_loop() {
-    while (core.running) {
-      const bool active = [&] {
-        std::lock_guard lock(core.mutex);
-        return core.role.role() == Role::active;
-      }();
-      auto stub = proto::Replication::NewStub(channel());
-      proto::HelloRequest req;
-      *req.mutable_from() = core.self_info();
-      proto::HelloReply hello;
-      grpc::ClientContext hello_ctx;
-      hello_ctx.set_deadline(deadline_in(std::max(core.peer.poll_interval * 2, Duration{500})));
-      grpc::Status st = stub->Hello(&hello_ctx, req, &hello);
-      if (!st.ok()) {
-        if (refused(st))
-          core.on_peer_refused();
-        else
-          core.on_peer_unreachable();
-        sleep_poll();
-        continue;
-      }
-      // An active uses Hello only to notice a second active (fencing); on_peer_info decides.
-      core.on_peer_info(hello.node(), false);
-      if (active || hello.node().role() != "active") {
-        sleep_poll();
-        continue;
-      }
-      follow(*stub);
-    }
-  }
-
-  void follow(proto::Replication::Stub& stub) {
-    grpc::ClientContext ctx;
-    {
-      std::lock_guard lock(core.mutex);
-      if (core.role.role() == Role::active) return;
-      core.cancel_follow = [&ctx] { ctx.TryCancel(); };
-      core.following = true;
-    }
-    auto stream = stub.Follow(&ctx);
-    proto::FollowerMessage start;
-    *start.mutable_start() = core.self_info();
-    bool ok = stream->Write(start);
-    Snapshot pending;
-    proto::LeaderMessage msg;
-    while (ok && stream->Read(&msg)) {
-      if (msg.has_heartbeat()) {
-        core.on_peer_info(msg.heartbeat().node(), true);
-      } else if (msg.has_change()) {
-        auto r = core.apply_change(msg.change());
-        if (!r) {
-          log::warn("replication_apply_failed",
-                    {{"seq", std::to_string(msg.change().seq())}, {"reason", r.error()}});
-          break;  // reconnect: the start message tells the active where we really are
-        }
-        proto::FollowerMessage ack;
-        ack.set_ack(msg.change().seq());
-        ok = stream->Write(ack);
-      } else if (msg.has_snapshot()) {
-        const auto& s = msg.snapshot();
-        for (const auto& rec : s.sessions()) pending.sessions.push_back(rec);
-        if (s.last()) {
-          pending.position = {s.last_sequence(), s.last_epoch()};
-          pending.epoch = s.epoch();
-          pending.next_session_index = s.next_session_index();
-          auto r = core.install_snapshot(pending);
-          pending = Snapshot{};
-          if (!r) {
-            log::error("snapshot_install_failed", {{"reason", r.error()}});
-            break;
+  post([this, r, reply] {
+    // The core answers within its handover timeout, or at shutdown.
+    core.begin_handover(
+        [r, reply](Result<std::string> result) {
+          if (!result) {
+            r->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, result.error()));
+            return;
           }
-          proto::FollowerMessage ack;
-          ack.set_ack(s.last_sequence());
-          ok = stream->Write(ack);
-        }
-      } else if (msg.has_take_over()) {
-        proto::FollowerMessage promoted;
-        *promoted.mutable_promoted() = core.take_over();
-        stream->Write(promoted);
-        stream->WritesDone();
-        // Let the old active read it and end the call itself; cancelling now could drop it.
-        while (stream->Read(&msg)) {
-        }
-        break;
-      }
-    }
-    {
-      std::lock_guard lock(core.mutex);
-      core.cancel_follow = nullptr;
-      core.following = false;
-    }
-    ctx.TryCancel();
-    grpc::Status st = stream->Finish();
-    if (refused(st)) core.on_peer_refused();
-  }
+          reply->set_result(*result);
+          r->Finish(grpc::Status::OK);
+        },
+        clock.now());
+  });
+  return r;
+}
 
-  void sleep_poll() {
-    auto until = std::chrono::steady_clock::now() + core.peer.poll_interval;
-    while (core.running && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-};
+grpc::ServerBidiReactor<proto::FollowerMessage, proto::LeaderMessage>* GrpcLink::Impl::Follow(
+    grpc::CallbackServerContext* ctx) {
+  return new FollowerStream(*this, ctx);
+}
 
-GrpcLink::GrpcLink(Replicator::Core& core) : impl_(std::make_unique<Impl>(core)) {}
+// ---- Client side (executor) -----------------------------------------------------------------
+
+void GrpcLink::Impl::hello() {
+  if (hello_in_flight || stopping || leader != nullptr) return;
+  hello_in_flight = true;
+  struct Call {
+    grpc::ClientContext ctx;
+    proto::HelloRequest req;
+    proto::HelloReply reply;
+  };
+  auto call = std::make_shared<Call>();
+  call->ctx.set_deadline(deadline_in(std::max(peer.poll_interval * 2, Duration{500})));
+  *call->req.mutable_from() = core.self_info();
+  retain();
+  stub->async()->Hello(&call->ctx, &call->req, &call->reply, [this, call](grpc::Status st) {
+    post([this, call, st] {
+      hello_in_flight = false;
+      if (!stopping) on_hello_answer(st, call->ctx, call->reply);
+      release();
+    });
+  });
+}
+
+void GrpcLink::Impl::on_hello_answer(const grpc::Status& status, const grpc::ClientContext& ctx,
+                                     const proto::HelloReply& reply) {
+  const TimePoint now = clock.now();
+  if (status.ok()) {
+    auto auth = ctx.auth_context();
+    std::string why = auth ? identity_problem(*auth) : "no peer certificate";
+    if (why.empty() && reply.node().node_id() != peer.node_id) why = "answers as another node id";
+    if (!why.empty()) {
+      log::error("peer_refused", {{"call", "Hello answer"}, {"reason", why}});
+      core.on_peer_unreachable(now);
+      return;
+    }
+    core.on_peer_info(reply.node(), now);
+    if (core.should_follow() && leader == nullptr) start_following();
+    return;
+  }
+  // UNAVAILABLE: no connection. A connect probe tells a dead process (its port refuses) from a
+  // silent or unreachable machine; only the first lets a standby promote before hold_time.
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) return probe();
+  core.on_peer_unreachable(now);
+}
+
+void GrpcLink::Impl::start_following() {
+  leader = new LeaderStream(*this);
+  core.on_following(clock.now());
+  leader->begin(core.follow_start());
+}
+
+void GrpcLink::Impl::probe() {
+  if (probing || stopping) return;
+  auto endpoint = parse_endpoint(peer.address);
+  if (!endpoint) return core.on_peer_unreachable(clock.now());
+  probing = true;
+  auto socket = std::make_shared<asio::ip::tcp::socket>(io);
+  auto timer = std::make_shared<asio::steady_timer>(io);
+  timer->expires_after(std::chrono::milliseconds(500));
+  timer->async_wait([socket](const boost::system::error_code& ec) {
+    if (!ec) socket->close();  // no answer at all: unreachable
+  });
+  socket->async_connect(*endpoint, [this, socket, timer](const boost::system::error_code& ec) {
+    timer->cancel();
+    probing = false;
+    if (stopping) return;
+    if (ec == asio::error::connection_refused) {
+      post([this] { core.on_peer_refused(clock.now()); });
+    } else {
+      post([this] { core.on_peer_unreachable(clock.now()); });
+    }
+  });
+}
+
+// ---- GrpcLink -------------------------------------------------------------------------------
+
+GrpcLink::GrpcLink(const config::Peer& peer, ReplicationCore& core, const Clock& clock, Post post,
+                   asio::io_context& io)
+    : impl_(std::make_unique<Impl>(peer, core, clock, std::move(post), io)) {}
 
 GrpcLink::~GrpcLink() { stop(); }
 
-Result<bool> GrpcLink::start() {
+Result<void> GrpcLink::start() {
   route_grpc_logs();
-  auto& peer = impl_->core.peer;
+  const config::Peer& peer = impl_->peer;
   auto ca = read_file(peer.ca);
-  if (!ca) return fail("peer.ca: " + ca.error());
+  if (!ca) return fail(Errc::io, "peer.ca: " + ca.error());
   auto cert = read_file(peer.certificate);
-  if (!cert) return fail("peer.certificate: " + cert.error());
+  if (!cert) return fail(Errc::io, "peer.certificate: " + cert.error());
   auto key = read_file(peer.private_key);
-  if (!key) return fail("peer.private_key: " + key.error());
+  if (!key) return fail(Errc::io, "peer.private_key: " + key.error());
 
   grpc::SslServerCredentialsOptions server_opts(
       GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   server_opts.pem_root_certs = *ca;
   server_opts.pem_key_cert_pairs.push_back({*key, *cert});
-  impl_->server_creds = grpc::SslServerCredentials(server_opts);
   grpc::SslCredentialsOptions client_opts;
   client_opts.pem_root_certs = *ca;
   client_opts.pem_private_key = *key;
   client_opts.pem_cert_chain = *cert;
-  impl_->client_creds = grpc::SslCredentials(client_opts);
+
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 * 1024 * 1024);
+  impl_->channel = grpc::CreateCustomChannel(peer.address, grpc::SslCredentials(client_opts), args);
+  impl_->stub = proto::Replication::NewStub(impl_->channel);
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(peer.listen, impl_->server_creds);
+  builder.AddListeningPort(peer.listen, grpc::SslServerCredentials(server_opts));
   builder.RegisterService(impl_.get());
   builder.SetMaxSendMessageSize(64 * 1024 * 1024);
+  builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);  // a standby sends only small messages
   impl_->server = builder.BuildAndStart();
-  if (!impl_->server) return fail("peer.listen " + peer.listen + ": cannot listen");
-  log::info("replication_listening", {{"address", peer.listen}, {"peer", peer.address}});
-  impl_->follow_thread = std::thread([i = impl_.get()] { i->follow_loop(); });
-  return true;
+  if (!impl_->server) return fail(Errc::io, "peer.listen " + peer.listen + ": cannot listen");
+  log::info("replication_listening",
+            {{"address", peer.listen}, {"peer", peer.address}, {"peer_id", peer.node_id}});
+  return {};
 }
 
 void GrpcLink::stop() {
-  if (!impl_) return;
-  if (impl_->server) {
-    impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
-    impl_->server.reset();
+  if (!impl_ || !impl_->stub) return;
+  Impl& d = *impl_;
+  // Mark stopping and end our streams on the executor; then the server, whose shutdown waits for
+  // its reactors (their last work runs on the executor, which still runs).
+  {
+    std::promise<void> ended;
+    auto ended_future = ended.get_future();
+    d.post([&d, &ended] {
+      d.stopping = true;
+      for (auto& [id, stream] : d.followers)
+        stream->close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "stopping"));
+      if (d.leader) d.leader->cancel();
+      ended.set_value();
+    });
+    ended_future.wait_for(std::chrono::seconds(2));
   }
-  if (impl_->follow_thread.joinable()) impl_->follow_thread.join();
-  std::lock_guard lock(impl_->threads_mutex);
-  for (auto& t : impl_->helper_threads)
-    if (t.joinable()) t.join();
-  impl_->helper_threads.clear();
+  if (d.server) {
+    d.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+    d.server.reset();
+  }
+  std::unique_lock lock(d.live_mutex);
+  if (!d.live_cv.wait_for(lock, std::chrono::seconds(3), [&] { return d.live == 0; }))
+    log::error("replication_stop_incomplete", {{"calls_left", std::to_string(d.live)}});
+  d.stub.reset();
 }
 
-void GrpcLink::ask_peer_to_hand_over(std::function<void(Result<std::string>)> done) {
-  std::lock_guard lock(impl_->threads_mutex);
-  impl_->helper_threads.emplace_back([i = impl_.get(), done] {
-    auto stub = proto::Replication::NewStub(i->channel());
+void GrpcLink::hello() { impl_->hello(); }
+
+bool GrpcLink::following() const { return impl_->leader != nullptr; }
+
+void GrpcLink::send_to_follower(StreamId id, proto::LeaderMessage msg) {
+  auto it = impl_->followers.find(id);
+  if (it != impl_->followers.end()) it->second->send(std::move(msg));
+}
+
+void GrpcLink::close_follower(StreamId id) {
+  auto it = impl_->followers.find(id);
+  if (it != impl_->followers.end()) it->second->close(grpc::Status::OK);
+}
+
+void GrpcLink::send_to_leader(proto::FollowerMessage msg) {
+  if (impl_->leader) impl_->leader->send(std::move(msg));
+}
+
+void GrpcLink::stop_following() {
+  if (impl_->leader) impl_->leader->cancel();
+}
+
+void GrpcLink::ask_peer_to_hand_over(HandoverDone done) {
+  Impl& d = *impl_;
+  struct Call {
     grpc::ClientContext ctx;
-    ctx.set_deadline(deadline_in(std::chrono::seconds(25)));
     proto::HelloRequest req;
-    *req.mutable_from() = i->core.self_info();
     proto::HandoverReply reply;
-    grpc::Status st = stub->Handover(&ctx, req, &reply);
-    Result<std::string> r =
-        st.ok() ? Result<std::string>(reply.result())
-                : Result<std::string>(fail("the active refused: " + st.error_message()));
-    i->core.host.post([done, r] { done(r); });
-  });
+  };
+  auto call = std::make_shared<Call>();
+  call->ctx.set_deadline(deadline_in(std::chrono::seconds(25)));
+  *call->req.mutable_from() = d.core.self_info();
+  d.retain();
+  d.stub->async()->Handover(
+      &call->ctx, &call->req, &call->reply,
+      [&d, call, done = std::move(done)](grpc::Status st) mutable {
+        d.post([&d, call, st, done = std::move(done)] {
+          if (st.ok())
+            done(call->reply.result());
+          else
+            done(fail(Errc::unavailable, "the active refused: " + st.error_message()));
+          d.release();
+        });
+      });
 }
 
 }  // namespace tandem::replication

@@ -1,185 +1,257 @@
 #include "replication/replicator.hpp"
 
 #include <algorithm>
-#include <chrono>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <future>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "node/common/log.hpp"
+#include "node/config/defaults.hpp"
 #include "node/session/session_record.hpp"
+#include "replication/address_owner.hpp"
+#include "replication/core.hpp"
 #include "replication/grpc_link.hpp"
-#include "replication/replicator_core.hpp"
 
 namespace tandem::replication {
+namespace asio = boost::asio;
 
 namespace {
 
-void post_ack(ReplicatorHost& host, const session::ReplicationSink::Acked& acked, bool ok) {
-  if (acked) host.post([acked, ok] { acked(ok); });
-}
-
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+CoreSettings core_settings(const config::Config& c) {
+  CoreSettings s;
+  s.node_id = c.node_id;
+  s.priority = static_cast<std::uint32_t>(c.peer.priority);
+  s.standalone = !c.peer.enabled;
+  s.hold_time = c.peer.hold_time;
+  s.heartbeat_interval = c.peer.poll_interval;
+  s.ack_timeout = defaults::kAckTimeout;
+  return s;
 }
 
 }  // namespace
 
+struct Replicator::Impl final : public CoreEffects {
+  Impl(const config::Config& c, ReplicatorHost& h, std::unique_ptr<SessionStore> store)
+      : config(c),
+        host(h),
+        addresses(c),
+        core(core_settings(c), std::move(store), *this, clock.now()),
+        tick_timer(io),
+        hello_timer(io) {}
+
+  const config::Config config;
+  ReplicatorHost& host;
+  SteadyClock clock;
+  asio::io_context io{1};
+  AddressOwner addresses;
+  ReplicationCore core;
+  std::unique_ptr<GrpcLink> link;
+  asio::steady_timer tick_timer;
+  asio::steady_timer hello_timer;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::thread thread;
+  bool running = false;
+
+  mutable std::mutex status_mutex;
+  CoreStatus status_copy;  // guarded by status_mutex
+
+  // Runs `fn` on the executor, then refreshes the status the node reads.
+  void post(std::function<void()> fn) {
+    asio::post(io, [this, fn = std::move(fn)] {
+      fn();
+      refresh();
+    });
+  }
+  void refresh() {
+    CoreStatus s = core.status(clock.now());
+    std::lock_guard lock(status_mutex);
+    status_copy = s;
+  }
+
+  // Time: the core's deadlines (hold time, acks, heartbeats, handover) are checked a few times
+  // per heartbeat interval.
+  Duration tick_period() const {
+    return std::clamp(config.peer.poll_interval / 4, Duration{20}, Duration{100});
+  }
+  void arm_tick() {
+    tick_timer.expires_after(tick_period());
+    tick_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      core.tick(clock.now());
+      refresh();
+      arm_tick();
+    });
+  }
+  // The peer is asked who it is once per poll interval, unless we follow its stream.
+  void arm_hello() {
+    hello_timer.expires_after(config.peer.poll_interval);
+    hello_timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (!link->following()) link->hello();
+      arm_hello();
+    });
+  }
+
+  // --- CoreEffects (on the executor) ---
+  void send_to_follower(StreamId id, proto::LeaderMessage msg) override {
+    if (link) link->send_to_follower(id, std::move(msg));
+  }
+  void close_follower(StreamId id) override {
+    if (link) link->close_follower(id);
+  }
+  void send_to_leader(proto::FollowerMessage msg) override {
+    if (link) link->send_to_leader(std::move(msg));
+  }
+  void stop_following() override {
+    if (link) link->stop_following();
+  }
+  void acknowledge(Acked acked, bool on_standby) override {
+    if (acked) host.post([acked = std::move(acked), on_standby] { acked(on_standby); });
+  }
+  void become_active(std::uint64_t epoch, std::uint64_t next_index,
+                     std::vector<proto::SessionRecord> sessions) override {
+    host.post([&h = host, epoch, next_index] { h.become_active(epoch, next_index); });
+    // Before the core reports a planned promotion, so the old active's clients find us at once.
+    if (addresses.any()) addresses.take(sessions);
+  }
+  void become_standby(std::uint64_t epoch, bool handover) override {
+    // The node resets its clients' transports while the address is still its own (a reset needs
+    // it as its source); then the address goes, back on this executor.
+    host.post([this, epoch, handover] {
+      host.become_standby(epoch, handover);
+      asio::post(io, [this] { addresses.release(); });
+    });
+  }
+  void replica_upsert(const proto::SessionRecord& record) override {
+    host.post([&h = host, record] { h.replica_upsert(record); });
+  }
+  void replica_remove(std::uint64_t index) override {
+    host.post([&h = host, index] { h.replica_remove(index); });
+  }
+  void replica_reset(std::vector<proto::SessionRecord> records) override {
+    host.post([&h = host, records = std::move(records)] { h.replica_reset(records); });
+  }
+  void handover_finished(HandoverDone done, Result<std::string> result) override {
+    done(std::move(result));
+  }
+};
+
 Result<std::unique_ptr<Replicator>> Replicator::create(const config::Config& config,
                                                        ReplicatorHost& host) {
   auto store = SessionStore::open(config.state_dir + "/db");
-  if (!store) return fail("session store: " + store.error());
-  auto core = std::make_unique<Core>(config, host, std::move(*store));
-  {
-    std::lock_guard lock(core->mutex);
-    core->report_quarantine_locked();  // before a promotion can remove them
-  }
-  return std::unique_ptr<Replicator>(new Replicator(std::move(core)));
+  if (!store) return fail(store.code(), "session store: " + store.error());
+  return std::unique_ptr<Replicator>(
+      new Replicator(std::make_unique<Impl>(config, host, std::move(*store))));
 }
 
-Replicator::Replicator(std::unique_ptr<Core> core) : core_(std::move(core)) {}
+Replicator::Replicator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Replicator::~Replicator() { stop(); }
 
 Result<std::vector<proto::SessionRecord>> Replicator::stored_sessions() const {
-  std::lock_guard lock(core_->mutex);
-  auto rows = core_->store->load_sessions();
-  core_->report_quarantine_locked();
-  return rows;
+  return impl_->core.stored_sessions();  // before start(): the executor is not running yet
 }
 
-Result<bool> Replicator::start() {
-  core_->running = true;
-  // A node starts as standby: an address left behind by a crashed predecessor goes, and the
-  // SYN guard (service_address.hpp) stands for as long as the node runs.
-  if (core_->peer.enabled) core_->release_service_address();
-  {
-    std::uint32_t guarded = core_->service ? core_->service->address : core_->listen_address;
-    if (auto r = install_syn_guard(guarded, core_->service_port); !r)
-      log::warn("syn_guard_unavailable", {{"reason", r.error()}});
+Result<void> Replicator::start() {
+  Impl& d = *impl_;
+  // A node starts as standby: an address left behind by a crashed predecessor goes.
+  if (d.config.peer.enabled) d.addresses.release();
+  d.addresses.install_guard();
+  if (d.config.peer.enabled) {
+    d.link = std::make_unique<GrpcLink>(
+        d.config.peer, d.core, d.clock, [&d](std::function<void()> fn) { d.post(std::move(fn)); },
+        d.io);
+    if (auto r = d.link->start(); !r) return r;
   }
-  if (!core_->peer.enabled) {
-    std::lock_guard lock(core_->mutex);
-    core_->promote_locked("standalone node");  // serves from the first request on
-  } else {
-    core_->link = std::make_unique<GrpcLink>(*core_);
-    if (auto r = core_->link->start(); !r) return r;
-  }
-  core_->control_thread = std::thread([c = core_.get()] { c->control_loop(); });
-  return true;
+  d.work.emplace(d.io.get_executor());
+  d.running = true;
+  d.thread = std::thread([&d] { d.io.run(); });
+  d.post([&d] {
+    d.core.start(d.clock.now());
+    d.arm_tick();
+    if (d.link) {
+      d.link->hello();
+      d.arm_hello();
+    }
+  });
+  return {};
 }
 
 void Replicator::stop() {
-  if (!core_ || !core_->running.exchange(false)) return;
-  {
-    std::lock_guard lock(core_->mutex);
-    if (core_->cancel_follow) core_->cancel_follow();
-    core_->wake.notify_all();
-  }
-  if (core_->link) core_->link->stop();
-  if (core_->control_thread.joinable()) core_->control_thread.join();
-  if (core_->takeover_thread.joinable()) core_->takeover_thread.join();
-  core_->link.reset();
+  if (!impl_ || !impl_->running) return;
+  Impl& d = *impl_;
+  d.running = false;
+  std::promise<void> done;
+  auto done_future = done.get_future();
+  d.post([&d, &done] {
+    d.core.shutdown();
+    d.tick_timer.cancel();
+    d.hello_timer.cancel();
+    done.set_value();
+  });
+  done_future.wait_for(std::chrono::seconds(2));
+  if (d.link) d.link->stop();  // needs the executor running
+  d.work.reset();
+  d.io.stop();
+  if (d.thread.joinable()) d.thread.join();
+  d.link.reset();
 }
 
 void Replicator::upsert(const session::Session& s, bool durable, Acked acked) {
-  proto::SessionRecord record = session::to_record(s);
-  std::lock_guard lock(core_->mutex);
-  if (core_->role.role() != Role::active) {
-    post_ack(core_->host, acked, false);
-    return;
-  }
-  auto change = core_->store->record_upsert(record, core_->role.epoch(), durable);
-  if (!change) {
-    log::error("store_write_failed",
-               {{"index", std::to_string(s.index)}, {"reason", change.error()}});
-    post_ack(core_->host, acked, false);
-    return;
-  }
-  change->set_at_unix_ms(change->at_unix_ms() ? change->at_unix_ms() : now_unix_ms());
-  core_->enqueue_locked(*change, std::move(acked));
+  Impl& d = *impl_;
+  d.post([&d, record = session::to_record(s), durable, acked = std::move(acked)]() mutable {
+    d.core.publish_upsert(record, durable, std::move(acked), d.clock.now());
+  });
 }
 
 void Replicator::remove(std::uint64_t index, Acked acked) {
-  std::lock_guard lock(core_->mutex);
-  if (core_->role.role() != Role::active) {
-    post_ack(core_->host, acked, false);
-    return;
-  }
-  auto change = core_->store->record_remove(index, core_->role.epoch(), true);
-  if (!change) {
-    log::error("store_write_failed",
-               {{"index", std::to_string(index)}, {"reason", change.error()}});
-    post_ack(core_->host, acked, false);
-    return;
-  }
-  core_->enqueue_locked(*change, std::move(acked));
+  Impl& d = *impl_;
+  d.post([&d, index, acked = std::move(acked)]() mutable {
+    d.core.publish_remove(index, std::move(acked), d.clock.now());
+  });
 }
 
 ReplicationStatus Replicator::status() const {
-  std::lock_guard lock(core_->mutex);
-  const Core& c = *core_;
-  ReplicationStatus s;
-  s.role = to_string(c.role.role());
-  s.epoch = c.role.epoch();
-  s.last_sequence = c.store->last_sequence();
-  s.degraded = c.peer.enabled && c.role.role() == Role::active && (!c.follower || c.degraded);
-  s.accepting_logins = !c.draining;
-  s.failovers = c.failovers;
-  if (!c.peer.enabled) {
-    s.peer_state = "none";
-  } else if (c.role.role() == Role::active) {
-    s.peer_state = c.follower ? "standby connected" : "no standby";
-    if (c.follower) s.lag_sequence = s.last_sequence - std::min(s.last_sequence, c.follower->acked);
-    if (!c.unacked_at_ms.empty())
-      s.lag_ms = static_cast<std::uint64_t>(
-          std::max<std::int64_t>(0, now_unix_ms() - c.unacked_at_ms.begin()->second));
-  } else {
-    s.peer_state = c.following ? "following" : (c.peer_reachable ? "connecting" : "unreachable");
-    s.lag_sequence = c.leader_last_sequence - std::min(c.leader_last_sequence, s.last_sequence);
+  CoreStatus c;
+  {
+    std::lock_guard lock(impl_->status_mutex);
+    c = impl_->status_copy;
   }
+  ReplicationStatus s;
+  s.role = c.role;
+  s.epoch = c.epoch;
+  s.peer_state = to_string(c.peer);
+  s.lag_sequence = c.lag_sequence;
+  s.lag_ms = static_cast<std::uint64_t>(c.lag.count());
+  s.degraded = c.degraded;
+  s.accepting_logins = c.accepting_logins;
+  s.last_sequence = c.last_sequence;
+  s.failovers = c.failovers;
   return s;
 }
 
 bool Replicator::accepting_logins() const {
-  std::lock_guard lock(core_->mutex);
-  return core_->role.role() == Role::active && !core_->draining;
+  std::lock_guard lock(impl_->status_mutex);
+  return impl_->status_copy.accepting_logins;
 }
 
 void Replicator::request_failover(std::function<void(Result<std::string>)> done) {
-  Core& c = *core_;
-  if (!c.peer.enabled) {
-    c.host.post([done] {
-      done(fail("this node is standalone: it has no standby to hand over to (configure [peer])"));
-    });
-    return;
-  }
-  bool standby = [&] {
-    std::lock_guard lock(c.mutex);
-    return c.role.role() == Role::standby;
-  }();
-  // On the standby, ask the active to hand over to us; the link calls it off the node's thread.
-  if (standby)
-    c.link->ask_peer_to_hand_over(std::move(done));
-  else
-    c.begin_handover(std::move(done));
-}
-
-void Replicator::Core::begin_handover(std::function<void(Result<std::string>)> done) {
-  std::unique_lock lock(mutex);
-  Core& c = *this;
-  auto answer = [&](Result<std::string> r) { c.host.post([done, r] { done(r); }); };
-  if (c.role.role() != Role::active) return answer(fail("this node is not the active one"));
-  if (!c.follower) return answer(fail("no standby is connected: a handover would lose the member"));
-  if (c.draining) return answer(fail("a handover is already in progress"));
-  c.draining = true;  // no new logins from now on
-  c.handover_done = std::move(done);
-  log::warn("failover_requested", {{"to", c.follower->info.node_id()}});
-  // on_ack sends take_over once the standby has everything; nudge it in case it already has.
-  c.wake.notify_all();
-  auto f = c.follower;
-  lock.unlock();
-  c.on_ack(f, f->acked);
+  Impl& d = *impl_;
+  // The answer goes back to the node's thread, wherever it comes from.
+  HandoverDone answer = [&h = d.host, done = std::move(done)](Result<std::string> r) {
+    h.post([done, r = std::move(r)] { done(r); });
+  };
+  d.post([&d, answer = std::move(answer)]() mutable {
+    if (d.core.role() == Role::standby && d.link)
+      d.link->ask_peer_to_hand_over(std::move(answer));
+    else
+      d.core.begin_handover(std::move(answer), d.clock.now());
+  });
 }
 
 }  // namespace tandem::replication

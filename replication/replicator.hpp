@@ -3,12 +3,15 @@
 // role. The node sees it through session::Replication (its changes go in) and serves a
 // session::ReplicaHost (replicated sessions and role changes come out, on the node's thread).
 //
+// Inside: one executor (an io_context on a thread of its own) runs the pure ReplicationCore,
+// the RocksDB store it owns, the gRPC link's reactions and the address takeover. The node's
+// thread never waits for the disk or the peer: it posts, and hears back through ReplicaHost.
+//
 // Every node persists its sessions in RocksDB through this class, so a standalone node (no
 // [peer]) also comes back with its sessions after a restart; it is simply always active.
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,24 +35,26 @@ class Replicator final : public session::Replication {
   // Sessions on disk at start-up (before start()), to restore into the session table.
   Result<std::vector<proto::SessionRecord>> stored_sessions() const override;
 
-  // Starts the role machine (and, with a peer, the replication server and link).
-  Result<bool> start() override;
+  // Starts the executor and the core (and, with a peer, the replication server and link).
+  Result<void> start() override;
   void stop() override;
 
+  // Any thread; the work happens on the executor.
   void upsert(const session::Session& s, bool durable, Acked acked) override;
   void remove(std::uint64_t index, Acked acked) override;
 
+  // A copy refreshed after every event (at most a tick old).
   ReplicationStatus status() const override;
   // Planned failover, from either node: the active stops taking logins, drains the stream to
   // the standby and hands over. `done` runs on the node's thread.
   void request_failover(std::function<void(Result<std::string>)> done) override;
   bool accepting_logins() const override;
 
-  struct Core;
+  struct Impl;
 
  private:
-  explicit Replicator(std::unique_ptr<Core> core);
-  std::unique_ptr<Core> core_;
+  explicit Replicator(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace tandem::replication

@@ -5,8 +5,6 @@
 
 namespace tandem::replication {
 
-const char* to_string(Role r) { return r == Role::active ? "active" : "standby"; }
-
 RoleMachine::RoleMachine(Identity self, std::uint64_t epoch, Duration hold_time, TimePoint now)
     : self_(std::move(self)), epoch_(epoch), hold_time_(hold_time), last_heard_(now) {}
 

@@ -15,11 +15,12 @@
 #include <string>
 
 #include "node/common/clock.hpp"
+#include "node/common/role.hpp"
 
 namespace tandem::replication {
 
-enum class Role { standby, active };
-const char* to_string(Role r);
+// The machine moves between Role::standby and Role::active; a standalone node has no machine.
+using tandem::Role;
 
 struct Identity {
   std::string node_id;
@@ -56,6 +57,8 @@ class RoleMachine {
   void stepped_down(TimePoint now);
 
   bool peer_alive(TimePoint now) const { return now - last_heard_ < hold_time_; }
+  // A standby believes the peer is the active (it heard so and has not given up on it).
+  bool peer_is_active() const { return peer_is_active_; }
 
  private:
   bool stronger_than(const PeerState& peer) const;

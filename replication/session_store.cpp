@@ -111,10 +111,10 @@ struct SessionStore::Impl {
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return cfs[c]; }
   std::string prefix() const { return "session store " + dir + ": "; }
   Error failure(const std::string& what, const rocksdb::Status& s) const {
-    return fail(prefix() + what + ": " + s.ToString());
+    return fail(Errc::io, prefix() + what + ": " + s.ToString());
   }
   Error corrupt(Cf c, const rocksdb::Slice& key, const std::string& why) const {
-    return fail(prefix() + "corrupt row " + key_name(c, key) + ": " + why);
+    return fail(Errc::corrupt, prefix() + "corrupt row " + key_name(c, key) + ": " + why);
   }
 
   std::int64_t now_ms() const {
@@ -124,7 +124,7 @@ struct SessionStore::Impl {
         .count();
   }
 
-  Result<bool> read_meta() {
+  Result<void> read_meta() {
     std::string v;
     rocksdb::Status s = db->Get({}, cf(kMeta), kFormatKey, &v);
     if (s.IsNotFound()) {
@@ -135,8 +135,8 @@ struct SessionStore::Impl {
     } else if (!s.ok()) {
       return failure("read meta", s);
     } else if (from_be64(v) != kFormatVersion) {
-      return fail(prefix() + "unknown format_version (this build reads version " +
-                  std::to_string(kFormatVersion) + ")");
+      return fail(Errc::corrupt, prefix() + "unknown format_version (this build reads version " +
+                                     std::to_string(kFormatVersion) + ")");
     }
     for (const auto& f : kMetaFields) {
       s = db->Get({}, cf(kMeta), f.key, &v);
@@ -147,15 +147,16 @@ struct SessionStore::Impl {
       meta.*f.field = *n;
     }
     if (meta.base_seq > meta.last_seq || meta.last_epoch > meta.epoch) {
-      return fail(prefix() + "inconsistent meta (log base after last_sequence, or epoch behind)");
+      return fail(Errc::corrupt,
+                  prefix() + "inconsistent meta (log base after last_sequence, or epoch behind)");
     }
-    return true;
+    return {};
   }
 
   // Writes the batch plus the meta fields that differ from the cached meta; on success the cache
   // becomes `next`. On failure nothing changed in memory (RocksDB refuses further writes after a
   // failed WAL write, so the owner should treat a failure here as fatal for its role).
-  Result<bool> commit(rocksdb::WriteBatch& batch, bool sync, const Meta& next) {
+  Result<void> commit(rocksdb::WriteBatch& batch, bool sync, const Meta& next) {
     for (const auto& f : kMetaFields) {
       if (meta.*f.field != next.*f.field) batch.Put(cf(kMeta), f.key, be64(next.*f.field));
     }
@@ -164,7 +165,7 @@ struct SessionStore::Impl {
     rocksdb::Status s = db->Write(wo, &batch);
     if (!s.ok()) return failure("write", s);
     meta = next;
-    return true;
+    return {};
   }
 
   Result<proto::Change> read_change(std::uint64_t seq) const {
@@ -181,9 +182,9 @@ struct SessionStore::Impl {
 
   // Keeps at least changelog_limit entries; cuts in steps of limit/16 so that the default limit
   // costs one range tombstone per ~6000 changes rather than a delete per change.
-  Result<bool> trim(rocksdb::WriteBatch& batch, Meta& next) const {
+  Result<void> trim(rocksdb::WriteBatch& batch, Meta& next) const {
     const std::uint64_t limit = options.changelog_limit;
-    if (next.last_seq - next.base_seq <= limit + limit / 16) return true;
+    if (next.last_seq - next.base_seq <= limit + limit / 16) return {};
     const std::uint64_t new_base = next.last_seq - limit;
     // limit >= 1, so new_base's entry is an earlier one, already on disk rather than in `batch`.
     // An unreadable entry costs only the ability to continue a peer from exactly there.
@@ -197,11 +198,11 @@ struct SessionStore::Impl {
     }
     next.base_seq = new_base;
     next.base_epoch = new_base_epoch;
-    return true;
+    return {};
   }
 
   // The one write path for both sides: row + log entry + meta, atomically.
-  Result<bool> write_change(const proto::Change& c, bool sync) {
+  Result<void> write_change(const proto::Change& c, bool sync) {
     rocksdb::WriteBatch batch;
     Meta next = meta;
     switch (c.kind_case()) {
@@ -215,8 +216,8 @@ struct SessionStore::Impl {
         batch.Delete(cf(kSessions), be64(c.remove_index()));
         break;
       default:
-        return fail("bad change: seq " + std::to_string(c.seq()) +
-                    " has neither upsert nor remove");
+        return fail(Errc::invalid, "bad change: seq " + std::to_string(c.seq()) +
+                                       " has neither upsert nor remove");
     }
     batch.Put(cf(kChangelog), be64(c.seq()), c.SerializeAsString());
     next.last_seq = c.seq();
@@ -225,7 +226,7 @@ struct SessionStore::Impl {
     if (auto t = trim(batch, next); !t) return t;
     if (auto r = commit(batch, sync, next); !r) return r;
     quarantined.erase(c.has_upsert() ? c.upsert().index() : c.remove_index());
-    return true;
+    return {};
   }
 
   // Copies an unreadable session row aside with its reason and keeps it out of every reader.
@@ -272,13 +273,13 @@ struct SessionStore::Impl {
 
   Result<proto::Change> record(proto::Change c, std::uint64_t epoch, bool durable) {
     if (epoch < meta.epoch) {
-      return fail("fenced: change epoch " + std::to_string(epoch) + " is below the store's epoch " +
-                  std::to_string(meta.epoch));
+      return fail(Errc::fenced, "fenced: change epoch " + std::to_string(epoch) +
+                                    " is below the store's epoch " + std::to_string(meta.epoch));
     }
     c.set_seq(meta.last_seq + 1);
     c.set_epoch(epoch);
     c.set_at_unix_ms(now_ms());
-    if (auto w = write_change(c, durable); !w) return fail(w.error());
+    if (auto w = write_change(c, durable); !w) return w.failure();
     return c;
   }
 
@@ -288,7 +289,7 @@ struct SessionStore::Impl {
     if (from.sequence == meta.base_seq) return from.epoch == meta.base_epoch;
     if (from.sequence == meta.last_seq) return from.epoch == meta.last_epoch;
     auto c = read_change(from.sequence);
-    if (!c) return fail(c.error());
+    if (!c) return c.failure();
     return c->epoch() == from.epoch;
   }
 };
@@ -320,9 +321,9 @@ Result<std::unique_ptr<SessionStore>> SessionStore::open(const std::string& dir,
   rocksdb::Status s =
       rocksdb::DB::Open(rocksdb::DBOptions(opts), dir, descs, &impl->cfs, &impl->db);
   if (!s.ok()) return impl->failure("open", s);
-  if (auto m = impl->read_meta(); !m) return fail(m.error());
+  if (auto m = impl->read_meta(); !m) return m.failure();
   // Find the unreadable rows now, so that every reader skips them from the start.
-  if (auto rows = impl->read_rows(); !rows) return fail(rows.error());
+  if (auto rows = impl->read_rows(); !rows) return rows.failure();
   return std::unique_ptr<SessionStore>(new SessionStore(std::move(impl)));
 }
 
@@ -337,22 +338,24 @@ Result<proto::Change> SessionStore::record_remove(std::uint64_t index, std::uint
                                                   bool durable) {
   rocksdb::PinnableSlice row;
   rocksdb::Status s = impl_->db->Get({}, impl_->cf(kSessions), be64(index), &row);
-  if (s.IsNotFound()) return fail("no session " + std::to_string(index) + " to remove");
+  if (s.IsNotFound())
+    return fail(Errc::not_found, "no session " + std::to_string(index) + " to remove");
   if (!s.ok()) return impl_->failure("read sessions/" + std::to_string(index), s);
   proto::Change c;
   c.set_remove_index(index);
   return impl_->record(std::move(c), epoch, durable);
 }
 
-Result<bool> SessionStore::apply(const proto::Change& change) {
+Result<void> SessionStore::apply(const proto::Change& change) {
   const std::uint64_t last = impl_->meta.last_seq;
   const std::string at =
       "change " + std::to_string(change.seq()) + ", last_sequence " + std::to_string(last);
-  if (change.seq() <= last) return fail("duplicate: " + at);
-  if (change.seq() != last + 1) return fail("gap: " + at);
+  if (change.seq() <= last) return fail(Errc::duplicate, "duplicate: " + at);
+  if (change.seq() != last + 1) return fail(Errc::gap, "gap: " + at);
   if (change.epoch() < impl_->meta.epoch) {
-    return fail("stale epoch: " + at + ", change epoch " + std::to_string(change.epoch()) +
-                " below " + std::to_string(impl_->meta.epoch));
+    return fail(Errc::stale_epoch, "stale epoch: " + at + ", change epoch " +
+                                       std::to_string(change.epoch()) + " below " +
+                                       std::to_string(impl_->meta.epoch));
   }
   return impl_->write_change(change, /*sync=*/true);
 }
@@ -360,7 +363,7 @@ Result<bool> SessionStore::apply(const proto::Change& change) {
 Result<Snapshot> SessionStore::snapshot() const {
   // Single owner: no write can slip between reading the meta and the rows.
   auto rows = load_sessions();
-  if (!rows) return fail(rows.error());
+  if (!rows) return rows.failure();
   Snapshot snap;
   snap.position = position();
   snap.epoch = impl_->meta.epoch;
@@ -369,13 +372,14 @@ Result<Snapshot> SessionStore::snapshot() const {
   return snap;
 }
 
-Result<bool> SessionStore::install_snapshot(const Snapshot& snap) {
+Result<void> SessionStore::install_snapshot(const Snapshot& snap) {
   Impl& d = *impl_;
   if (snap.epoch < d.meta.epoch) {
-    return fail("stale epoch: snapshot epoch " + std::to_string(snap.epoch) + " below " +
-                std::to_string(d.meta.epoch));
+    return fail(Errc::stale_epoch, "stale epoch: snapshot epoch " + std::to_string(snap.epoch) +
+                                       " below " + std::to_string(d.meta.epoch));
   }
-  if (snap.position.epoch > snap.epoch) return fail("bad snapshot: position epoch after epoch");
+  if (snap.position.epoch > snap.epoch)
+    return fail(Errc::invalid, "bad snapshot: position epoch after epoch");
   rocksdb::WriteBatch batch;
   // One range tombstone per family instead of a delete per old row. The puts after it in the same
   // batch get later sequence numbers, so the tombstone does not hide them.
@@ -394,7 +398,7 @@ Result<bool> SessionStore::install_snapshot(const Snapshot& snap) {
   next.last_epoch = next.base_epoch = snap.position.epoch;
   if (auto r = d.commit(batch, /*sync=*/true, next); !r) return r;
   d.quarantined.clear();  // every row was replaced
-  return true;
+  return {};
 }
 
 Result<Catchup> SessionStore::changes_after(Position from, std::size_t max_count) const {
@@ -437,10 +441,10 @@ std::vector<QuarantinedRow> SessionStore::quarantined() const {
 
 std::uint64_t SessionStore::epoch() const noexcept { return impl_->meta.epoch; }
 
-Result<bool> SessionStore::set_epoch(std::uint64_t epoch) {
+Result<void> SessionStore::set_epoch(std::uint64_t epoch) {
   if (epoch < impl_->meta.epoch) {
-    return fail("epoch never goes backwards: " + std::to_string(epoch) + " < " +
-                std::to_string(impl_->meta.epoch));
+    return fail(Errc::invalid, "epoch never goes backwards: " + std::to_string(epoch) + " < " +
+                                   std::to_string(impl_->meta.epoch));
   }
   Meta next = impl_->meta;
   next.epoch = epoch;
@@ -458,10 +462,10 @@ std::uint64_t SessionStore::oldest_sequence() const noexcept { return impl_->met
 
 std::uint64_t SessionStore::next_session_index() const noexcept { return impl_->meta.next_index; }
 
-Result<bool> SessionStore::set_next_session_index(std::uint64_t index) {
+Result<void> SessionStore::set_next_session_index(std::uint64_t index) {
   if (index < impl_->meta.next_index) {
-    return fail("next_session_index never goes down: " + std::to_string(index) + " < " +
-                std::to_string(impl_->meta.next_index));
+    return fail(Errc::invalid, "next_session_index never goes down: " + std::to_string(index) +
+                                   " < " + std::to_string(impl_->meta.next_index));
   }
   Meta next = impl_->meta;
   next.next_index = index;
@@ -469,10 +473,10 @@ Result<bool> SessionStore::set_next_session_index(std::uint64_t index) {
   return impl_->commit(batch, /*sync=*/true, next);
 }
 
-Result<bool> SessionStore::sync() {
+Result<void> SessionStore::sync() {
   rocksdb::Status s = impl_->db->SyncWAL();
   if (!s.ok()) return impl_->failure("sync WAL", s);
-  return true;
+  return {};
 }
 
 }  // namespace tandem::replication

@@ -74,26 +74,26 @@ class SessionStore {
   // meta in one batch. `durable` fsyncs the WAL before returning: use it for every change a
   // client is told about (creation, resume, removal). A non-durable change survives a process
   // crash (it is in the OS page cache) but not a power loss; counter updates may take that risk.
-  // Refused when `epoch` is below the store's epoch (this node has been fenced); a higher one is
-  // adopted. An upsert also raises next_session_index past the record's index.
+  // Refused (Errc::fenced) when `epoch` is below the store's epoch (this node has been fenced);
+  // a higher one is adopted. An upsert also raises next_session_index past the record's index.
   Result<proto::Change> record_upsert(const proto::SessionRecord& record, std::uint64_t epoch,
                                       bool durable);
-  // Refused for an index with no row: the session table and the store disagree.
+  // Refused (Errc::not_found) for an index with no row: the session table and the store disagree.
   Result<proto::Change> record_remove(std::uint64_t index, std::uint64_t epoch, bool durable);
 
   // --- Standby side ------------------------------------------------------------------------
   // Applies a change from the active, always synced (the standby's ack means "on disk").
-  // Errors: "gap" (seq > last_sequence + 1: catch up first), "duplicate" (seq <= last_sequence),
-  // "stale epoch" (change.epoch below this store's epoch: the sender is fenced). The message
-  // starts with that word so the caller can tell them apart.
-  Result<bool> apply(const proto::Change& change);
+  // Error codes: Errc::gap (seq > last_sequence + 1: catch up first), Errc::duplicate
+  // (seq <= last_sequence), Errc::stale_epoch (change.epoch below this store's epoch: the sender
+  // is fenced), Errc::invalid (neither upsert nor remove), Errc::io.
+  Result<void> apply(const proto::Change& change);
 
   // All readable sessions plus the position and epoch (quarantined rows are left out, as they
   // are everywhere on this node).
   Result<Snapshot> snapshot() const;
   // Replaces every row and the log with the snapshot's, in one synced batch; afterwards the store
   // follows from snapshot.position. Refused when snapshot.epoch is below the store's epoch.
-  Result<bool> install_snapshot(const Snapshot& snapshot);
+  Result<void> install_snapshot(const Snapshot& snapshot);
 
   // The changes after `from` for a standby catching up (see Catchup). An unreadable or missing
   // log entry turns into need_snapshot, never into an error: the peer is served either way.
@@ -110,7 +110,7 @@ class SessionStore {
   // --- Meta --------------------------------------------------------------------------------
   std::uint64_t epoch() const noexcept;
   // Synced. The epoch never goes backwards (fencing relies on it): a lower value is refused.
-  Result<bool> set_epoch(std::uint64_t epoch);
+  Result<void> set_epoch(std::uint64_t epoch);
   std::uint64_t last_sequence() const noexcept;
   Position position() const noexcept;
   // The first sequence number changes_after can still return (last_sequence + 1 when empty).
@@ -118,9 +118,9 @@ class SessionStore {
   // The next index the session table may hand out. Upserts raise it; it never goes down, so an
   // index is never reused after a restart or a failover.
   std::uint64_t next_session_index() const noexcept;
-  Result<bool> set_next_session_index(std::uint64_t index);  // synced; a lower value is refused
+  Result<void> set_next_session_index(std::uint64_t index);  // synced; a lower value is refused
   // fsyncs the WAL: makes every earlier non-durable change durable (e.g. on clean shutdown).
-  Result<bool> sync();
+  Result<void> sync();
 
  private:
   struct Impl;

@@ -350,11 +350,12 @@ TunnelGroup Reader::read_tunnel_group(const toml::table& t, const std::string& n
 void Reader::read_peer(const toml::table& t, Config& c) {
   const std::string p = "peer";
   check_keys(t, p,
-             {"listen", "address", "ca", "certificate", "private_key", "priority", "poll_interval",
-              "hold_time"});
+             {"node_id", "listen", "address", "ca", "certificate", "private_key", "priority",
+              "poll_interval", "hold_time"});
   Peer& peer = c.peer;
   peer.enabled = true;
   const char* kEndpoint = "\"ip:port\" (IPv4 address, port 1..65535)";
+  string_key(t, p, "node_id", peer.node_id, kNameShape, valid_name);
   string_key(t, p, "listen", peer.listen, kEndpoint, valid_listen);
   string_key(t, p, "address", peer.address, kEndpoint, valid_listen);
   path_key(t, p, "ca", peer.ca);
@@ -363,10 +364,13 @@ void Reader::read_peer(const toml::table& t, Config& c) {
   int_key(t, p, "priority", peer.priority, 0, 65535);
   duration_key(t, p, "poll_interval", peer.poll_interval, false);
   duration_key(t, p, "hold_time", peer.hold_time, false);
-  for (const char* key : {"listen", "address", "ca", "certificate", "private_key"}) {
+  for (const char* key : {"node_id", "listen", "address", "ca", "certificate", "private_key"}) {
     if (t.get(key) == nullptr)
       error(p + "." + key, "required in [peer] (mutual TLS to the peer)", &t);
   }
+  if (!peer.node_id.empty() && peer.node_id == c.node_id)
+    error(p + ".node_id", "is this node's own id: name the other node of the pair",
+          t.get("node_id"));
   if (peer.hold_time <= peer.poll_interval)
     error(p + ".hold_time", "must be longer than peer.poll_interval", &t);
 }

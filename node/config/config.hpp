@@ -30,6 +30,9 @@ struct TunnelGroup {
 // [peer]: the other node of this member. Absent = a standalone node (still persistent).
 struct Peer {
   bool enabled = false;
+  // The other node's id. Only a peer whose replication certificate names it (CN or a DNS
+  // subjectAltName) may follow this node, hand over to it or speak for the peer at all.
+  std::string node_id;
   std::string listen;   // "ip:port" our replication server listens on
   std::string address;  // "ip:port" of the peer's replication server
   std::string ca;       // CA that signed both nodes' certificates (mutual TLS)

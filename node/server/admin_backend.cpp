@@ -18,7 +18,7 @@ proto::StatusReply HeadendAdmin::status() {
   r.set_version(TANDEM_VERSION);
   session::ReplicationStatus repl;
   if (rt_.replication) repl = rt_.replication->status();
-  r.set_role(rt_.config.peer.enabled ? repl.role : "standalone");
+  r.set_role(to_string(repl.role));
   r.set_epoch(repl.epoch);
   r.set_peer_state(repl.peer_state);
   r.set_replication_lag_seq(repl.lag_sequence);

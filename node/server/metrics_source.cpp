@@ -25,7 +25,7 @@ metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix
 
   session::ReplicationStatus repl;
   if (rt.replication) repl = rt.replication->status();
-  m.role = rt.config.peer.enabled ? repl.role : "standalone";  // as the admin status says
+  m.role = to_string(repl.role);  // as the admin status says
   m.epoch = repl.epoch;
   m.failovers = repl.failovers;
   m.degraded = repl.degraded;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "node/common/result.hpp"
+#include "node/common/role.hpp"
 #include "node/session/session.hpp"
 #include "proto/session.pb.h"
 
@@ -32,7 +33,7 @@ class ReplicationSink {
 };
 
 struct ReplicationStatus {
-  std::string role = "active";  // "active" | "standby"
+  Role role = Role::standalone;
   std::uint64_t epoch = 0;
   std::string peer_state = "none";
   std::uint64_t lag_sequence = 0;
@@ -47,7 +48,7 @@ class Replication : public ReplicationSink {
  public:
   // Sessions on disk at start-up, to restore before serving.
   virtual Result<std::vector<proto::SessionRecord>> stored_sessions() const = 0;
-  virtual Result<bool> start() = 0;
+  virtual Result<void> start() = 0;
   virtual void stop() = 0;
   virtual ReplicationStatus status() const = 0;
   virtual bool accepting_logins() const = 0;

@@ -102,6 +102,7 @@ ipv4 = "$TD_POOL"
 routes = ["10.201.0.0/24"]
 
 [peer]
+node_id = "node-$other"
 listen = "${TD_NODE_IP[$n]}:$TD_PEER_PORT"
 address = "${TD_NODE_IP[$other]}:$TD_PEER_PORT"
 ca = "$TD_PKI/ca.pem"

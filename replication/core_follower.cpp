@@ -1,0 +1,155 @@
+// The standby's side of the replication stream: applying changes in order, installing a
+// snapshot from its chunks, acknowledging what is on disk, and taking over when the active
+// hands over. Everything the active sends that sizes or indexes something is range-checked.
+#include "node/common/log.hpp"
+#include "replication/core.hpp"
+
+namespace tandem::replication {
+namespace {
+
+constexpr std::uint64_t kMaxSequence = std::uint64_t{1} << 62;
+
+// Why a record from the active cannot be taken, or empty.
+std::string check_record(const proto::SessionRecord& r) {
+  if (r.index() == 0 || r.index() >= kMaxSessionIndex) return "session index out of range";
+  if (r.token_hash().size() != 32) return "token hash is not 32 bytes";
+  return {};
+}
+
+}  // namespace
+
+bool ReplicationCore::should_follow() const {
+  return started_ && !settings_.standalone && machine_.role() == Role::standby &&
+         machine_.peer_is_active() && !following_;
+}
+
+proto::FollowerMessage ReplicationCore::follow_start() const {
+  proto::FollowerMessage m;
+  *m.mutable_start() = self_info();
+  return m;
+}
+
+void ReplicationCore::on_following(TimePoint) {
+  following_ = true;
+  pending_snapshot_.reset();
+}
+
+void ReplicationCore::on_follow_ended(TimePoint) {
+  following_ = false;
+  pending_snapshot_.reset();
+}
+
+void ReplicationCore::on_leader_message(const proto::LeaderMessage& msg, TimePoint now) {
+  if (!following_ || machine_.role() != Role::standby) return;
+  switch (msg.kind_case()) {
+    case proto::LeaderMessage::kHeartbeat:
+      leader_last_sequence_ = std::min(msg.heartbeat().node().last_sequence(), kMaxSequence);
+      on_peer_info(msg.heartbeat().node(), now);
+      break;
+    case proto::LeaderMessage::kChange:
+      apply_change(msg.change());
+      break;
+    case proto::LeaderMessage::kSnapshot:
+      add_snapshot_chunk(msg.snapshot());
+      break;
+    case proto::LeaderMessage::kTakeOver:
+      take_over(now);
+      break;
+    default:
+      log::warn("leader_message_ignored", {{"reason", "unexpected message kind"}});
+  }
+}
+
+void ReplicationCore::apply_change(const proto::Change& change) {
+  std::string bad;
+  if (change.epoch() > kMaxEpoch) bad = "epoch out of range";
+  if (change.has_upsert()) bad = check_record(change.upsert());
+  if (!bad.empty()) {
+    log::error("replication_change_refused",
+               {{"seq", std::to_string(change.seq())}, {"reason", bad}});
+    fx_.stop_following();
+    following_ = false;
+    return;
+  }
+  auto r = store_->apply(change);
+  if (!r) {
+    // A gap, a duplicate, a stale epoch or a disk error: reconnect, and the start message tells
+    // the active where our log really ends.
+    log::warn("replication_apply_failed", {{"seq", std::to_string(change.seq())},
+                                           {"code", to_string(r.code())},
+                                           {"reason", r.error()}});
+    fx_.stop_following();
+    following_ = false;
+    return;
+  }
+  if (change.has_upsert())
+    fx_.replica_upsert(change.upsert());
+  else
+    fx_.replica_remove(change.remove_index());
+  send_ack(change.seq());
+}
+
+void ReplicationCore::add_snapshot_chunk(const proto::Snapshot& chunk) {
+  if (!pending_snapshot_) pending_snapshot_.emplace();
+  Snapshot& snap = *pending_snapshot_;
+  std::string bad;
+  if (snap.sessions.size() + static_cast<std::size_t>(chunk.sessions_size()) > kMaxSnapshotSessions)
+    bad = "snapshot larger than " + std::to_string(kMaxSnapshotSessions) + " sessions";
+  for (const auto& r : chunk.sessions()) {
+    if (!bad.empty()) break;
+    bad = check_record(r);
+  }
+  if (bad.empty() && chunk.last()) {
+    if (chunk.epoch() > kMaxEpoch || chunk.last_epoch() > chunk.epoch())
+      bad = "snapshot epoch out of range";
+    else if (chunk.next_session_index() > kMaxSessionIndex)
+      bad = "next session index out of range";
+    else if (chunk.last_sequence() > kMaxSequence)
+      bad = "snapshot position out of range";
+  }
+  if (!bad.empty()) {
+    log::error("snapshot_refused", {{"reason", bad}});
+    pending_snapshot_.reset();
+    fx_.stop_following();
+    following_ = false;
+    return;
+  }
+  for (const auto& r : chunk.sessions()) snap.sessions.push_back(r);
+  if (!chunk.last()) return;
+  snap.position = {chunk.last_sequence(), chunk.last_epoch()};
+  snap.epoch = chunk.epoch();
+  snap.next_session_index = chunk.next_session_index();
+  auto r = store_->install_snapshot(snap);
+  if (!r) {
+    log::error("snapshot_install_failed", {{"code", to_string(r.code())}, {"reason", r.error()}});
+    pending_snapshot_.reset();
+    fx_.stop_following();
+    following_ = false;
+    return;
+  }
+  log::info("replication_snapshot_installed",
+            {{"sessions", std::to_string(snap.sessions.size())},
+             {"sequence", std::to_string(snap.position.sequence)}});
+  fx_.replica_reset(std::move(snap.sessions));
+  pending_snapshot_.reset();
+  send_ack(chunk.last_sequence());
+}
+
+void ReplicationCore::take_over(TimePoint now) {
+  if (machine_.on_handover(now) != Action::promote) return;
+  promote(PromotionReason::planned_handover, now);
+  if (machine_.role() != Role::active) return;
+  // The old active reads this, steps down and resets its clients, which come back to us: the
+  // address is ours already (become_active took it before this returns).
+  proto::FollowerMessage promoted;
+  *promoted.mutable_promoted() = self_info();
+  fx_.send_to_leader(std::move(promoted));
+}
+
+void ReplicationCore::send_ack(std::uint64_t seq) {
+  proto::FollowerMessage ack;
+  ack.set_ack(seq);
+  fx_.send_to_leader(std::move(ack));
+}
+
+}  // namespace tandem::replication

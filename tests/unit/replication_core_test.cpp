@@ -1,0 +1,548 @@
+// The replication core, event by event, on a fake clock and a real RocksDB store: every role
+// transition, the active's and the standby's side of the stream, the handover, and the faults a
+// pair must survive (a silent or dead peer, a lying peer, a lost or stuck standby, bad input).
+#include <gtest/gtest.h>
+
+#include "replication/core.hpp"
+#include "tests/unit/temp_dir.hpp"
+
+namespace tandem::replication {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Recorder final : CoreEffects {
+  std::vector<std::pair<StreamId, proto::LeaderMessage>> to_follower;
+  std::vector<StreamId> closed;
+  std::vector<proto::FollowerMessage> to_leader;
+  int stopped_following = 0;
+  std::vector<bool> acks;
+  std::vector<std::uint64_t> active_epochs;
+  std::vector<std::pair<std::uint64_t, bool>> standby;  // epoch, handover
+  std::vector<proto::SessionRecord> upserts;
+  std::vector<std::uint64_t> removes;
+  std::vector<std::size_t> resets;  // sizes
+  std::vector<Result<std::string>> handovers;
+
+  void send_to_follower(StreamId id, proto::LeaderMessage msg) override {
+    to_follower.emplace_back(id, std::move(msg));
+  }
+  void close_follower(StreamId id) override { closed.push_back(id); }
+  void send_to_leader(proto::FollowerMessage msg) override { to_leader.push_back(std::move(msg)); }
+  void stop_following() override { ++stopped_following; }
+  void acknowledge(Acked acked, bool ok) override {
+    acks.push_back(ok);
+    if (acked) acked(ok);
+  }
+  void become_active(std::uint64_t epoch, std::uint64_t,
+                     std::vector<proto::SessionRecord>) override {
+    active_epochs.push_back(epoch);
+  }
+  void become_standby(std::uint64_t epoch, bool handover) override {
+    standby.emplace_back(epoch, handover);
+  }
+  void replica_upsert(const proto::SessionRecord& r) override { upserts.push_back(r); }
+  void replica_remove(std::uint64_t index) override { removes.push_back(index); }
+  void replica_reset(std::vector<proto::SessionRecord> records) override {
+    resets.push_back(records.size());
+  }
+  void handover_finished(HandoverDone done, Result<std::string> r) override {
+    handovers.push_back(r);
+    if (done) done(r);
+  }
+
+  // Kinds of the messages sent to follower `id`, in order: 'h'eartbeat, 'c'hange, 's'napshot,
+  // 't'ake-over.
+  std::string kinds(StreamId id) const {
+    std::string out;
+    for (const auto& [to, m] : to_follower) {
+      if (to != id) continue;
+      out += m.has_heartbeat() ? 'h' : m.has_change() ? 'c' : m.has_snapshot() ? 's' : 't';
+    }
+    return out;
+  }
+};
+
+proto::SessionRecord record(std::uint64_t index) {
+  proto::SessionRecord r;
+  r.set_index(index);
+  r.set_username("user" + std::to_string(index));
+  r.set_assigned_ipv4(0x0a4d0000u + static_cast<std::uint32_t>(index));
+  r.set_token_hash(std::string(32, 'h'));
+  return r;
+}
+
+proto::NodeInfo peer(proto::Role role, std::uint64_t epoch, std::uint64_t last_seq = 0,
+                     std::uint64_t last_epoch = 0) {
+  proto::NodeInfo n;
+  n.set_node_id("node-b");
+  n.set_role(role);
+  n.set_epoch(epoch);
+  n.set_priority(100);
+  n.set_last_sequence(last_seq);
+  n.set_last_epoch(last_epoch);
+  return n;
+}
+
+class CoreTest : public ::testing::Test {
+ protected:
+  void make(CoreSettings s = {}) {
+    if (s.node_id.empty()) s.node_id = "node-a";
+    auto store = SessionStore::open(dir_.sub(s.node_id));
+    ASSERT_TRUE(store.ok()) << store.error();
+    core_ = std::make_unique<ReplicationCore>(s, std::move(*store), fx_, clock_.now());
+    core_->start(clock_.now());
+  }
+  TimePoint now() const { return clock_.now(); }
+  void advance(Duration d) {
+    clock_.advance(d);
+    core_->tick(clock_.now());
+  }
+  // Makes this node the active of a fresh pair (alone at start-up) with follower stream 1.
+  void make_active_with_follower(CoreSettings s = {}) {
+    make(s);
+    advance(2s);
+    ASSERT_EQ(core_->role(), Role::active);
+    ASSERT_TRUE(core_->on_follower_start(1, peer(proto::ROLE_STANDBY, core_->epoch()), now()));
+  }
+  void ack(std::uint64_t seq) {
+    proto::FollowerMessage m;
+    m.set_ack(seq);
+    core_->on_follower_message(1, m, now());
+  }
+  // The standby side following an active peer at epoch `epoch`.
+  void make_following(std::uint64_t epoch = 3) {
+    make();
+    core_->on_peer_info(peer(proto::ROLE_ACTIVE, epoch), now());
+    ASSERT_TRUE(core_->should_follow());
+    core_->on_following(now());
+  }
+  void leader_says(const proto::LeaderMessage& m) { core_->on_leader_message(m, now()); }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+  Recorder fx_;
+  std::unique_ptr<ReplicationCore> core_;
+};
+
+// ---- Roles ----------------------------------------------------------------------------------
+
+TEST_F(CoreTest, StandaloneServesAtOnceAndPersists) {
+  CoreSettings s;
+  s.standalone = true;
+  make(s);
+  EXPECT_EQ(core_->role(), Role::standalone);
+  ASSERT_EQ(fx_.active_epochs, std::vector<std::uint64_t>{1});
+  core_->publish_upsert(
+      record(1), true, [](bool) {}, now());
+  EXPECT_EQ(fx_.acks, std::vector<bool>{false});  // on our disk; nobody else to wait for
+  auto rows = core_->stored_sessions();
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), 1u);
+  EXPECT_EQ(core_->status(now()).failovers, 0u);
+  EXPECT_FALSE(core_->status(now()).degraded);
+}
+
+TEST_F(CoreTest, AloneAtStartPromotesAfterHoldTimeWithoutCountingAFailover) {
+  make();
+  advance(1900ms);
+  EXPECT_EQ(core_->role(), Role::standby);
+  EXPECT_TRUE(fx_.active_epochs.empty());
+  advance(100ms);
+  EXPECT_EQ(core_->role(), Role::active);
+  EXPECT_EQ(fx_.active_epochs, std::vector<std::uint64_t>{1});
+  EXPECT_EQ(core_->status(now()).failovers, 0u);
+  EXPECT_TRUE(core_->status(now()).degraded);  // nobody follows yet
+}
+
+TEST_F(CoreTest, StandbyPromotesWhenTheActiveIsSilentForHoldTime) {
+  make_following(3);
+  advance(1500ms);
+  proto::LeaderMessage hb;
+  *hb.mutable_heartbeat()->mutable_node() = peer(proto::ROLE_ACTIVE, 3);
+  leader_says(hb);  // a sign of life restarts the hold time
+  advance(1900ms);
+  EXPECT_EQ(core_->role(), Role::standby);
+  advance(200ms);
+  EXPECT_EQ(core_->role(), Role::active);
+  EXPECT_EQ(core_->epoch(), 4u);
+  EXPECT_EQ(core_->status(now()).failovers, 1u);
+}
+
+TEST_F(CoreTest, StandbyPromotesAtOnceWhenTheActivesProcessIsGone) {
+  make_following(3);
+  core_->on_follow_ended(now());
+  core_->on_peer_refused(now());
+  EXPECT_EQ(core_->role(), Role::active);
+  EXPECT_EQ(core_->epoch(), 4u);
+  EXPECT_EQ(core_->status(now()).failovers, 1u);
+}
+
+TEST_F(CoreTest, UnreachablePeerIsNotADeadProcess) {
+  make_following(3);
+  core_->on_follow_ended(now());
+  core_->on_peer_unreachable(now());
+  EXPECT_EQ(core_->role(), Role::standby);
+  EXPECT_EQ(core_->status(now()).peer, PeerLink::unreachable);
+}
+
+TEST_F(CoreTest, AtStartTheStrongerNodeIsElected) {
+  make();
+  auto weaker = peer(proto::ROLE_STANDBY, 0);
+  weaker.set_priority(50);
+  core_->on_peer_info(weaker, now());
+  EXPECT_EQ(core_->role(), Role::active);
+  EXPECT_EQ(core_->status(now()).failovers, 0u);
+}
+
+TEST_F(CoreTest, AtStartTheWeakerNodeWaits) {
+  make();
+  auto stronger = peer(proto::ROLE_STANDBY, 0);
+  stronger.set_priority(200);
+  core_->on_peer_info(stronger, now());
+  EXPECT_EQ(core_->role(), Role::standby);
+}
+
+TEST_F(CoreTest, AnActiveWithAHigherEpochFencesUs) {
+  make_active_with_follower();
+  bool answered = true;
+  core_->publish_upsert(
+      record(1), true, [&](bool ok) { answered = ok; }, now());
+  core_->on_peer_info(peer(proto::ROLE_ACTIVE, core_->epoch() + 5), now());
+  EXPECT_EQ(core_->role(), Role::standby);
+  ASSERT_EQ(fx_.standby.size(), 1u);
+  EXPECT_FALSE(fx_.standby[0].second);  // not a handover
+  EXPECT_FALSE(answered);               // the waiting client got its answer
+  EXPECT_EQ(fx_.closed, std::vector<StreamId>{1});
+}
+
+TEST_F(CoreTest, APeerClaimingAnImpossibleEpochIsRefused) {
+  make_active_with_follower();
+  const std::uint64_t epoch = core_->epoch();
+  core_->on_peer_info(peer(proto::ROLE_ACTIVE, ~std::uint64_t{0}), now());
+  EXPECT_EQ(core_->role(), Role::active);
+  EXPECT_EQ(core_->epoch(), epoch);
+  // A standby that heard the lie does not adopt it either, and can still promote later.
+  CoreSettings other;
+  other.node_id = "node-c";
+  make(other);
+  core_->on_peer_info(peer(proto::ROLE_ACTIVE, kMaxEpoch + 1), now());
+  EXPECT_FALSE(core_->should_follow());
+  advance(2s);
+  EXPECT_EQ(core_->role(), Role::active);
+  EXPECT_LT(core_->epoch(), kMaxEpoch);
+}
+
+// ---- The active's side ----------------------------------------------------------------------
+
+TEST_F(CoreTest, ACaughtUpStandbyGetsAHeartbeatThenEveryChange) {
+  make_active_with_follower();
+  EXPECT_EQ(fx_.kinds(1), "h");
+  bool on_standby = false;
+  core_->publish_upsert(
+      record(1), true, [&](bool ok) { on_standby = ok; }, now());
+  EXPECT_EQ(fx_.kinds(1), "hc");
+  EXPECT_EQ(core_->status(now()).lag_sequence, 1u);
+  advance(50ms);
+  EXPECT_EQ(core_->status(now()).lag, 50ms);
+  ack(1);
+  EXPECT_TRUE(on_standby);
+  auto st = core_->status(now());
+  EXPECT_FALSE(st.degraded);
+  EXPECT_EQ(st.lag_sequence, 0u);
+  EXPECT_EQ(st.lag, 0ms);
+  EXPECT_EQ(st.peer, PeerLink::standby_connected);
+}
+
+TEST_F(CoreTest, HeartbeatsFollowTheInterval) {
+  CoreSettings s;
+  s.heartbeat_interval = 200ms;
+  make_active_with_follower(s);
+  advance(100ms);
+  EXPECT_EQ(fx_.kinds(1), "h");
+  advance(100ms);
+  EXPECT_EQ(fx_.kinds(1), "hh");
+}
+
+TEST_F(CoreTest, AStandbyALittleBehindGetsTheMissingChanges) {
+  make();
+  advance(2s);
+  for (std::uint64_t i = 1; i <= 3; ++i) core_->publish_upsert(record(i), true, nullptr, now());
+  ASSERT_TRUE(core_->on_follower_start(1, peer(proto::ROLE_STANDBY, 1, 1, 1), now()));
+  EXPECT_EQ(fx_.kinds(1), "hcc");
+  EXPECT_EQ(fx_.to_follower[1].second.change().seq(), 2u);
+  EXPECT_TRUE(core_->status(now()).degraded);  // until it acknowledges them
+  ack(3);
+  EXPECT_FALSE(core_->status(now()).degraded);
+}
+
+TEST_F(CoreTest, AStandbyFarBehindOrAskingGetsASnapshotInChunks) {
+  CoreSettings s;
+  s.max_replay = 2;
+  s.snapshot_chunk = 2;
+  make(s);
+  advance(2s);
+  for (std::uint64_t i = 1; i <= 5; ++i) core_->publish_upsert(record(i), true, nullptr, now());
+  ASSERT_TRUE(core_->on_follower_start(1, peer(proto::ROLE_STANDBY, 0), now()));
+  EXPECT_EQ(fx_.kinds(1), "hsss");  // 5 sessions, 2 per chunk
+  const auto& last = fx_.to_follower.back().second.snapshot();
+  EXPECT_TRUE(last.last());
+  EXPECT_EQ(last.last_sequence(), 5u);
+  EXPECT_EQ(last.next_session_index(), 6u);
+
+  auto asking = peer(proto::ROLE_STANDBY, 1, 5, 1);
+  asking.set_want_snapshot(true);
+  ASSERT_TRUE(core_->on_follower_start(2, asking, now()));
+  EXPECT_EQ(fx_.kinds(2), "hsss");
+  EXPECT_EQ(fx_.closed, std::vector<StreamId>{1});  // the new stream replaced the old one
+}
+
+TEST_F(CoreTest, AStandbyOnAnotherHistoryGetsASnapshot) {
+  make();
+  advance(2s);
+  core_->publish_upsert(record(1), true, nullptr, now());
+  ASSERT_TRUE(core_->on_follower_start(1, peer(proto::ROLE_STANDBY, 2, 1, 2), now()));
+  EXPECT_EQ(fx_.kinds(1), "hs");
+}
+
+TEST_F(CoreTest, WithoutAStandbyChangesAreAnsweredAtOnceAndDegraded) {
+  make();
+  advance(2s);
+  bool answer = true;
+  core_->publish_upsert(
+      record(1), true, [&](bool ok) { answer = ok; }, now());
+  EXPECT_FALSE(answer);
+  EXPECT_TRUE(core_->status(now()).degraded);
+  EXPECT_EQ(core_->status(now()).peer, PeerLink::no_standby);
+}
+
+TEST_F(CoreTest, AnAckThatDoesNotComeInTimeDegradesAndALateOneHeals) {
+  CoreSettings s;
+  s.ack_timeout = 500ms;
+  make_active_with_follower(s);
+  std::vector<bool> answers;
+  core_->publish_upsert(
+      record(1), true, [&](bool ok) { answers.push_back(ok); }, now());
+  advance(400ms);
+  EXPECT_TRUE(answers.empty());
+  advance(100ms);
+  EXPECT_EQ(answers, std::vector<bool>{false});
+  EXPECT_TRUE(core_->status(now()).degraded);
+  ack(1);
+  EXPECT_FALSE(core_->status(now()).degraded);
+  EXPECT_EQ(answers.size(), 1u);  // answered once only
+}
+
+TEST_F(CoreTest, AnAckForWhatWasNeverSentDropsTheStandby) {
+  make_active_with_follower();
+  bool answer = true;
+  core_->publish_upsert(
+      record(1), true, [&](bool ok) { answer = ok; }, now());
+  ack(99);
+  EXPECT_EQ(fx_.closed, std::vector<StreamId>{1});
+  EXPECT_EQ(core_->status(now()).peer, PeerLink::no_standby);
+  advance(3s);
+  EXPECT_FALSE(answer);  // never counted as on the standby's disk
+}
+
+TEST_F(CoreTest, ALostStandbyLeavesUsDegradedAndServing) {
+  make_active_with_follower();
+  core_->publish_upsert(record(1), true, nullptr, now());
+  core_->on_follower_gone(1, now());
+  auto st = core_->status(now());
+  EXPECT_EQ(st.role, Role::active);
+  EXPECT_TRUE(st.degraded);
+  EXPECT_TRUE(st.accepting_logins);
+  // A stale stream's words change nothing.
+  ack(1);
+  EXPECT_TRUE(core_->status(now()).degraded);
+}
+
+TEST_F(CoreTest, AStandbyNodeRefusesFollowers) {
+  make_following();
+  EXPECT_FALSE(core_->on_follower_start(1, peer(proto::ROLE_STANDBY, 0), now()));
+}
+
+// ---- Planned handover -----------------------------------------------------------------------
+
+TEST_F(CoreTest, HandoverNeedsAStandby) {
+  make();
+  advance(2s);
+  core_->begin_handover([](Result<std::string>) {}, now());
+  ASSERT_EQ(fx_.handovers.size(), 1u);
+  EXPECT_EQ(fx_.handovers[0].code(), Errc::unavailable);
+  EXPECT_EQ(core_->role(), Role::active);
+}
+
+TEST_F(CoreTest, HandoverWaitsForTheStandbyThenHandsOver) {
+  make_active_with_follower();
+  core_->publish_upsert(record(1), true, nullptr, now());
+  core_->begin_handover([](Result<std::string>) {}, now());
+  EXPECT_FALSE(core_->status(now()).accepting_logins);  // draining
+  EXPECT_EQ(fx_.kinds(1), "hc");                        // not before the standby has it all
+  ack(1);
+  EXPECT_EQ(fx_.kinds(1), "hct");
+  // A second request while one runs is refused.
+  core_->begin_handover([](Result<std::string>) {}, now());
+  ASSERT_EQ(fx_.handovers.size(), 1u);
+  EXPECT_EQ(fx_.handovers[0].code(), Errc::busy);
+  proto::FollowerMessage promoted;
+  *promoted.mutable_promoted() = peer(proto::ROLE_ACTIVE, core_->epoch() + 1);
+  core_->on_follower_message(1, promoted, now());
+  EXPECT_EQ(core_->role(), Role::standby);
+  ASSERT_EQ(fx_.standby.size(), 1u);
+  EXPECT_TRUE(fx_.standby[0].second);  // a handover: clients are reset at once
+  ASSERT_EQ(fx_.handovers.size(), 2u);
+  ASSERT_TRUE(fx_.handovers[1].ok());
+  EXPECT_NE(fx_.handovers[1]->find("handed over to node-b"), std::string::npos);
+}
+
+TEST_F(CoreTest, APromotionReportWithoutAHandoverIsRefused) {
+  make_active_with_follower();
+  proto::FollowerMessage promoted;
+  *promoted.mutable_promoted() = peer(proto::ROLE_ACTIVE, core_->epoch() + 1);
+  core_->on_follower_message(1, promoted, now());
+  EXPECT_EQ(core_->role(), Role::active);
+}
+
+TEST_F(CoreTest, TheStandbyLostMidHandoverLeavesUsActive) {
+  make_active_with_follower();
+  core_->begin_handover([](Result<std::string>) {}, now());
+  EXPECT_EQ(fx_.kinds(1), "ht");
+  core_->on_follower_gone(1, now());
+  ASSERT_EQ(fx_.handovers.size(), 1u);
+  EXPECT_EQ(fx_.handovers[0].code(), Errc::unavailable);
+  EXPECT_EQ(core_->role(), Role::active);
+  EXPECT_TRUE(core_->status(now()).accepting_logins);
+}
+
+TEST_F(CoreTest, AHandoverThatNeverCompletesTimesOut) {
+  CoreSettings s;
+  s.handover_timeout = 1s;
+  make_active_with_follower(s);
+  core_->begin_handover([](Result<std::string>) {}, now());
+  advance(1s);
+  ASSERT_EQ(fx_.handovers.size(), 1u);
+  EXPECT_EQ(fx_.handovers[0].code(), Errc::timeout);
+  EXPECT_EQ(core_->role(), Role::active);
+  EXPECT_TRUE(core_->status(now()).accepting_logins);
+}
+
+TEST_F(CoreTest, ShutdownAnswersEveryoneWaiting) {
+  make_active_with_follower();
+  bool answer = true;
+  core_->publish_upsert(
+      record(1), true, [&](bool ok) { answer = ok; }, now());
+  core_->begin_handover([](Result<std::string>) {}, now());
+  core_->shutdown();
+  EXPECT_FALSE(answer);
+  ASSERT_EQ(fx_.handovers.size(), 1u);
+  EXPECT_FALSE(fx_.handovers[0].ok());
+}
+
+// ---- The standby's side ---------------------------------------------------------------------
+
+// Changes as a real active's store makes them.
+std::vector<proto::Change> changes_from_an_active(const std::string& dir, int n,
+                                                  std::uint64_t epoch = 3) {
+  auto store = SessionStore::open(dir);
+  std::vector<proto::Change> out;
+  for (int i = 1; i <= n; ++i)
+    out.push_back(*(*store)->record_upsert(record(static_cast<std::uint64_t>(i)), epoch, true));
+  return out;
+}
+
+TEST_F(CoreTest, TheStandbyAppliesChangesInOrderAndAcknowledges) {
+  make_following(3);
+  auto changes = changes_from_an_active(dir_.sub("active"), 2);
+  for (const auto& c : changes) {
+    proto::LeaderMessage m;
+    *m.mutable_change() = c;
+    leader_says(m);
+  }
+  ASSERT_EQ(fx_.upserts.size(), 2u);
+  ASSERT_EQ(fx_.to_leader.size(), 2u);
+  EXPECT_EQ(fx_.to_leader[1].ack(), 2u);
+  EXPECT_EQ(core_->self_info().last_sequence(), 2u);
+}
+
+TEST_F(CoreTest, AGapEndsTheStreamSoTheStandbyReconnectsFromWhereItIs) {
+  make_following(3);
+  auto changes = changes_from_an_active(dir_.sub("active"), 2);
+  proto::LeaderMessage m;
+  *m.mutable_change() = changes[1];
+  leader_says(m);
+  EXPECT_EQ(fx_.stopped_following, 1);
+  EXPECT_TRUE(fx_.upserts.empty());
+  EXPECT_TRUE(fx_.to_leader.empty());
+}
+
+TEST_F(CoreTest, ARecordWithAnImpossibleIndexIsRefused) {
+  make_following(3);
+  auto changes = changes_from_an_active(dir_.sub("active"), 1);
+  changes[0].mutable_upsert()->set_index(~std::uint64_t{0});
+  proto::LeaderMessage m;
+  *m.mutable_change() = changes[0];
+  leader_says(m);
+  EXPECT_EQ(fx_.stopped_following, 1);
+  EXPECT_EQ(core_->self_info().last_sequence(), 0u);
+}
+
+proto::LeaderMessage snapshot_chunk(std::vector<std::uint64_t> indexes, bool last,
+                                    std::uint64_t next_index = 10) {
+  proto::LeaderMessage m;
+  auto* s = m.mutable_snapshot();
+  for (auto i : indexes) *s->add_sessions() = record(i);
+  if (last) {
+    s->set_last(true);
+    s->set_last_sequence(7);
+    s->set_last_epoch(3);
+    s->set_epoch(3);
+    s->set_next_session_index(next_index);
+  }
+  return m;
+}
+
+TEST_F(CoreTest, TheStandbyInstallsASnapshotFromItsChunks) {
+  make_following(3);
+  leader_says(snapshot_chunk({1, 2}, false));
+  EXPECT_TRUE(fx_.resets.empty());
+  leader_says(snapshot_chunk({5}, true));
+  EXPECT_EQ(fx_.resets, std::vector<std::size_t>{3});
+  ASSERT_EQ(fx_.to_leader.size(), 1u);
+  EXPECT_EQ(fx_.to_leader[0].ack(), 7u);
+  EXPECT_EQ(core_->self_info().last_sequence(), 7u);
+}
+
+TEST_F(CoreTest, ASnapshotThatWouldWrapTheIndexIsRefused) {
+  make_following(3);
+  leader_says(snapshot_chunk({1}, true, ~std::uint64_t{0}));
+  EXPECT_TRUE(fx_.resets.empty());
+  EXPECT_EQ(fx_.stopped_following, 1);
+  EXPECT_EQ(core_->self_info().last_sequence(), 0u);
+}
+
+TEST_F(CoreTest, TakeOverPromotesAndReportsOnTheSameStream) {
+  make_following(3);
+  proto::LeaderMessage m;
+  *m.mutable_take_over() = peer(proto::ROLE_ACTIVE, 3);
+  leader_says(m);
+  EXPECT_EQ(core_->role(), Role::active);
+  EXPECT_EQ(core_->epoch(), 4u);
+  EXPECT_EQ(fx_.stopped_following, 0);  // the old active ends the call once it has read this
+  ASSERT_EQ(fx_.to_leader.size(), 1u);
+  ASSERT_TRUE(fx_.to_leader[0].has_promoted());
+  EXPECT_EQ(fx_.to_leader[0].promoted().epoch(), 4u);
+  EXPECT_EQ(fx_.to_leader[0].promoted().role(), proto::ROLE_ACTIVE);
+  EXPECT_EQ(core_->status(now()).failovers, 1u);
+}
+
+TEST_F(CoreTest, WordsFromTheLeaderAfterTheStreamEndedAreIgnored) {
+  make_following(3);
+  core_->on_follow_ended(now());
+  leader_says(snapshot_chunk({1}, true));
+  EXPECT_TRUE(fx_.resets.empty());
+}
+
+}  // namespace
+}  // namespace tandem::replication
