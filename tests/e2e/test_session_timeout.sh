@@ -25,6 +25,7 @@ index=$(field index "$line")
 t_login=$(log_ms "$line")
 assert_contains "$(client_log c1)" "X-CSTP-Session-Timeout: $session_s\$" "advertised session timeout"
 start_ping_stream p "$TD_NS_CLIENT" "$TD_INSIDE_IP" 0.1
+t_ping=$(td_now_ms)
 
 line=$(wait_log $((session_s + 5)) session_end "index=$index( |$)")
 t_end=$(log_ms "$line")
@@ -47,7 +48,11 @@ stop_ping_stream p
 ping_stream_stats p 100
 last=$(ping_last_reply_ms p)
 step "pings: $TD_PING_RECV answered, $TD_PING_LOST lost; last reply $((t_end - last)) ms before the end"
-((TD_PING_RECV >= 10 * (session_s - 2))) || fail "only $TD_PING_RECV ping replies"
+# Counted from when the pings started (a loaded box may bring the tunnel up late): at least 70 %
+# of the pings sent while the session lived were answered.
+sent_while_alive=$(((t_end - t_ping) / 100))
+((TD_PING_RECV * 10 >= sent_while_alive * 7)) ||
+  fail "only $TD_PING_RECV ping replies of about $sent_while_alive sent while the session lived"
 ((t_end - last <= 1000)) || fail "the client was not active up to the end"
 assert_eq 0 "$(log_count connect_refused)" "refused CONNECTs (the told client must not retry)"
 assert_eq 1 "$(log_count login_ok)" "logins"
