@@ -82,7 +82,7 @@ void ReplicationCore::tick(TimePoint now) {
         now);
   // A client waits for the standby only so long; then it gets its answer, and we are degraded.
   while (!waiters_.empty() && waiters_.front().deadline <= now) {
-    fx_.acknowledge(std::move(waiters_.front().acked), false);
+    fx_.acknowledge(std::move(waiters_.front().acked), session::Persisted::local_only);
     waiters_.pop_front();
     if (!degraded_)
       log::warn("replication_degraded", {{"reason", "standby acknowledgement timed out"}});
@@ -172,7 +172,8 @@ void ReplicationCore::step_down(StepDownReason why, TimePoint now) {
 }
 
 void ReplicationCore::fail_waiters() {
-  for (auto& w : waiters_) fx_.acknowledge(std::move(w.acked), false);
+  // The new active may not have these changes: their clients must not be told they happened.
+  for (auto& w : waiters_) fx_.acknowledge(std::move(w.acked), session::Persisted::failed);
   waiters_.clear();
   unacked_.clear();
 }

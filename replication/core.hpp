@@ -91,8 +91,8 @@ class CoreEffects {
   // owner reconnects later; the start message then says where our log ends).
   virtual void send_to_leader(proto::FollowerMessage msg) = 0;
   virtual void stop_following() = 0;
-  // The node's waiting client gets its answer (true: on the standby's disk too).
-  virtual void acknowledge(Acked acked, bool on_standby) = 0;
+  // The node's waiting client gets its answer.
+  virtual void acknowledge(Acked acked, session::Persisted where) = 0;
   // Role changes. `sessions` are the stored ones, for the address takeover's tickles.
   virtual void become_active(std::uint64_t epoch, std::uint64_t next_index,
                              std::vector<proto::SessionRecord> sessions) = 0;
@@ -182,7 +182,7 @@ class ReplicationCore {
   void step_down(StepDownReason why, TimePoint now);
   void report_quarantine();
   void remove_quarantined(std::uint64_t epoch);
-  void fail_waiters();
+  void fail_waiters();  // stepping down or stopping: nothing pending may be claimed
   void finish_handover(Result<std::string> result);
   // core_leader.cpp: the active's side of the stream
   void publish(Result<proto::Change> change, Acked acked, TimePoint now);

@@ -11,7 +11,7 @@ namespace tandem::replication {
 void ReplicationCore::publish_upsert(const proto::SessionRecord& record, bool durable, Acked acked,
                                      TimePoint now) {
   if (!serves(role())) {
-    fx_.acknowledge(std::move(acked), false);
+    fx_.acknowledge(std::move(acked), session::Persisted::failed);
     return;
   }
   publish(store_->record_upsert(record, machine_.epoch(), durable), std::move(acked), now);
@@ -19,7 +19,7 @@ void ReplicationCore::publish_upsert(const proto::SessionRecord& record, bool du
 
 void ReplicationCore::publish_remove(std::uint64_t index, Acked acked, TimePoint now) {
   if (!serves(role())) {
-    fx_.acknowledge(std::move(acked), false);
+    fx_.acknowledge(std::move(acked), session::Persisted::failed);
     return;
   }
   publish(store_->record_remove(index, machine_.epoch(), /*durable=*/true), std::move(acked), now);
@@ -31,17 +31,17 @@ void ReplicationCore::publish(Result<proto::Change> change, Acked acked, TimePoi
     // what it has. A full disk lands here.
     log::error("store_write_failed",
                {{"reason", change.error()}, {"code", to_string(change.code())}});
-    fx_.acknowledge(std::move(acked), false);
+    fx_.acknowledge(std::move(acked), session::Persisted::failed);
     return;
   }
   if (settings_.standalone) {
-    fx_.acknowledge(std::move(acked), false);  // on our disk; there is no standby to wait for
+    fx_.acknowledge(std::move(acked), session::Persisted::local_only);
     return;
   }
   if (!follower_) {
     // No standby: the change is on our disk only, and the client need not wait for anyone.
     degraded_ = true;
-    fx_.acknowledge(std::move(acked), false);
+    fx_.acknowledge(std::move(acked), session::Persisted::local_only);
     return;
   }
   unacked_[change->seq()] = now;
@@ -56,7 +56,7 @@ void ReplicationCore::send(proto::LeaderMessage msg) {
 }
 
 bool ReplicationCore::on_follower_start(StreamId id, const proto::NodeInfo& start, TimePoint now) {
-  if (machine_.role() != Role::active || settings_.standalone) return false;
+  if (!started_ || machine_.role() != Role::active || settings_.standalone) return false;
   if (start.last_epoch() > start.epoch() || start.epoch() > kMaxEpoch) {
     log::error("follower_refused",
                {{"reason", "position out of range"}, {"node", start.node_id()}});
@@ -151,7 +151,7 @@ void ReplicationCore::on_ack(std::uint64_t seq, TimePoint) {
   }
   follower_->acked = std::max(follower_->acked, seq);
   while (!waiters_.empty() && waiters_.front().seq <= follower_->acked) {
-    fx_.acknowledge(std::move(waiters_.front().acked), true);
+    fx_.acknowledge(std::move(waiters_.front().acked), session::Persisted::replicated);
     waiters_.pop_front();
   }
   unacked_.erase(unacked_.begin(), unacked_.upper_bound(follower_->acked));

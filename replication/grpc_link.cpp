@@ -22,6 +22,8 @@ namespace asio = boost::asio;
 
 namespace {
 
+constexpr int kKeepaliveMs = 1000;
+
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) return fail(Errc::io, "cannot read " + path);
@@ -238,6 +240,12 @@ Result<void> GrpcLink::start() {
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 * 1024 * 1024);
+  // A connection whose peer vanished (a cut link, a dead machine) is found by pings and replaced,
+  // rather than trusted until TCP gives up: after a heal the pair talks again within seconds.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   impl_->channel = grpc::CreateCustomChannel(peer.address, grpc::SslCredentials(client_opts), args);
   impl_->stub = proto::Replication::NewStub(impl_->channel);
 
@@ -246,6 +254,12 @@ Result<void> GrpcLink::start() {
   builder.RegisterService(impl_.get());
   builder.SetMaxSendMessageSize(64 * 1024 * 1024);
   builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);  // a standby sends only small messages
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             kKeepaliveMs / 2);
   impl_->server = builder.BuildAndStart();
   if (!impl_->server) return fail(Errc::io, "peer.listen " + peer.listen + ": cannot listen");
   log::info("replication_listening",

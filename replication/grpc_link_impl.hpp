@@ -88,6 +88,7 @@ class FollowerStream final
  private:
   void on_message(proto::FollowerMessage msg);
   void gone();
+  void do_finish();
 
   GrpcLink::Impl& link_;
   grpc::CallbackServerContext* ctx_;
@@ -95,8 +96,10 @@ class FollowerStream final
   proto::FollowerMessage in_;
   std::deque<proto::LeaderMessage> out_;
   bool writing_ = false;
-  bool finished_ = false;
-  bool dropped_ = false;  // its queue overflowed: no more writes, the call ends
+  bool finished_ = false;       // closing: no more writes
+  bool finish_called_ = false;  // Finish() was called (exactly once per call)
+  bool dropped_ = false;        // its queue overflowed: no more writes, the call ends
+  grpc::Status finish_status_;
 };
 
 // The standby's end: writes the start, acks and the promotion report; reads the active's stream.

@@ -72,12 +72,10 @@ void FollowerStream::OnWriteDone(bool ok) {
   link_.post([this, ok] {
     writing_ = false;
     if (!out_.empty()) out_.pop_front();
+    // A close waited for this write, which may have failed (a cancelled call): finish either way,
+    // or the call never ends and the server's shutdown waits for it forever.
+    if (finished_) return do_finish();
     if (!ok) return gone();
-    if (finished_) {
-      out_.clear();
-      Finish(grpc::Status::OK);
-      return;
-    }
     if (!out_.empty()) {
       writing_ = true;
       StartWrite(&out_.front());
@@ -102,11 +100,16 @@ void FollowerStream::close(const grpc::Status& status) {
   }
   if (finished_) return;
   finished_ = true;
+  finish_status_ = status;
   // Finish only between writes; OnWriteDone finishes otherwise.
-  if (!writing_) {
-    out_.clear();
-    Finish(status);
-  }
+  if (!writing_) do_finish();
+}
+
+void FollowerStream::do_finish() {
+  if (finish_called_) return;
+  finish_called_ = true;
+  out_.clear();
+  Finish(finish_status_);
 }
 
 void FollowerStream::OnDone() {

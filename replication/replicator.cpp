@@ -110,8 +110,8 @@ struct Replicator::Impl final : public CoreEffects {
   void stop_following() override {
     if (link) link->stop_following();
   }
-  void acknowledge(Acked acked, bool on_standby) override {
-    if (acked) host.post([acked = std::move(acked), on_standby] { acked(on_standby); });
+  void acknowledge(Acked acked, session::Persisted where) override {
+    if (acked) host.post([acked = std::move(acked), where] { acked(where); });
   }
   void become_active(std::uint64_t epoch, std::uint64_t next_index,
                      std::vector<proto::SessionRecord> sessions) override {

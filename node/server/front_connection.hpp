@@ -45,8 +45,10 @@ const char* not_serving_reason(const Runtime& rt);
 // a session the client is told about must survive a failover (DESIGN step 3). `new_ssl`: the
 // SSL tunnel about to be attached, written into the record so that a standby promoted right
 // after knows where this client's connection ends (for the tickle).
-asio::awaitable<bool> replicate(Runtime& rt, std::uint64_t index,
-                                const session::TunnelInfo* new_ssl = nullptr);
+// Persisted::failed means the client must not be told (the store refused the write, or this node
+// stopped being the active one meanwhile).
+asio::awaitable<session::Persisted> replicate(Runtime& rt, std::uint64_t index,
+                                              const session::TunnelInfo* new_ssl = nullptr);
 
 // One POST of the login exchange. Returns the response; `close` is set on bad input.
 asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& req,

@@ -45,14 +45,15 @@ http::Response error_response(int status) {
   return r;
 }
 
-asio::awaitable<bool> replicate(Runtime& rt, std::uint64_t index,
-                                const session::TunnelInfo* new_ssl) {
+asio::awaitable<session::Persisted> replicate(Runtime& rt, std::uint64_t index,
+                                              const session::TunnelInfo* new_ssl) {
   session::Session* s = rt.sessions.find(index);
-  if (!s || !rt.replication) co_return false;
+  if (!s || !rt.replication) co_return session::Persisted::failed;
   struct Wait {
     explicit Wait(asio::io_context& io) : timer(io, asio::steady_timer::time_point::max()) {}
     asio::steady_timer timer;
-    bool done = false, acked = false;
+    bool done = false;
+    session::Persisted where = session::Persisted::failed;
   };
   auto wait = std::make_shared<Wait>(rt.io);
   s->dirty = false;
@@ -63,13 +64,13 @@ asio::awaitable<bool> replicate(Runtime& rt, std::uint64_t index,
     record_view.ssl_info = *new_ssl;
     record = &record_view;
   }
-  rt.replication->upsert(*record, true, [wait](bool acked) {
+  rt.replication->upsert(*record, true, [wait](session::Persisted where) {
     wait->done = true;
-    wait->acked = acked;
+    wait->where = where;
     wait->timer.cancel();
   });
   if (!wait->done) co_await wait->timer.async_wait(use_nothrow);
-  co_return wait->acked;
+  co_return wait->where;
 }
 
 const char* not_serving_reason(const Runtime& rt) {

@@ -89,7 +89,18 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
   }
   const std::uint64_t index = created->session->index;
   const std::string token = std::move(created->token);
-  bool acked = co_await replicate(rt, index);
+  const session::Persisted where = co_await replicate(rt, index);
+  if (where == session::Persisted::failed) {
+    // Not on disk (a full or failing state disk; the replicator logged why), or no longer the
+    // active node: a session the client is told of must survive a restart and a failover.
+    rt.sessions.forget(index);
+    ++rt.counters.logins_refused;
+    log::error(
+        "login_refused",
+        {{"user", who}, {"public", peer.text()}, {"reason", "the session could not be recorded"}});
+    co_return login_form_response(rt.config, group,
+                                  "The service could not record your session. Please try later.");
+  }
   session::Session* created_session = rt.sessions.find(index);
   if (!created_session) co_return login_form_response(rt.config, group, "Please try again.");
   const session::Session& s = *created_session;
@@ -100,7 +111,7 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
                          {"public", peer.text()},
                          {"tunnel_group", s.tunnel_group},
                          {"policy", s.policy},
-                         {"replicated", acked ? "yes" : "no"}});
+                         {"persisted", session::to_string(where)}});
   co_return login_success_response(token);
 }
 

@@ -18,12 +18,20 @@
 
 namespace tandem::session {
 
+// Where a change ended up, as the node's waiting client is told.
+enum class Persisted : std::uint8_t {
+  replicated,  // on this node's disk and the standby's
+  local_only,  // on this node's disk only: standalone, no standby, or it did not answer in time
+  failed,      // not recorded (the store refused the write, or this node stopped being active):
+               // the client must not be told the change happened
+};
+const char* to_string(Persisted p) noexcept;
+
 class ReplicationSink {
  public:
   virtual ~ReplicationSink() = default;
-  // Called on the node's thread once the change is on the standby's disk (true), or when
-  // there is no standby or it did not answer in time (false: the node is degraded).
-  using Acked = std::function<void(bool acknowledged)>;
+  // Called on the node's thread with where the change ended up.
+  using Acked = std::function<void(Persisted)>;
 
   // Persist (and replicate) the session as it is now. `durable`: synced to disk before the call
   // returns, for what a client is told about (creation, resume); counters need not be.

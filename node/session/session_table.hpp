@@ -95,6 +95,9 @@ class SessionTable {
   void restore(Session s);
   // The active removed it: drop the mirror quietly (no client to tell, nothing to replicate).
   void drop_replica(std::uint64_t index);
+  // Drops a session that was never recorded (its creation failed to persist): nothing is
+  // replicated, the address goes back to the pool.
+  void forget(std::uint64_t index) { drop_replica(index); }
   void drop_all_replicas();
   // Close every transport without ending sessions (this node stops serving).
   void drop_transports(EndReason reason);

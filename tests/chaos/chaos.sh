@@ -42,8 +42,13 @@ hold_s=2 # TD_HOLD of lib_pair
 load() { ip netns exec "$TD_NS_CLIENT" "$LOAD" --server "$TD_SERVER_IP:$TD_PORT" --pin "$TD_PIN" "$@"; }
 
 login_batch() { # N: new sessions; their tokens join HELD
-  load --user alice --password-file "$TD_DIR/password" --sessions "$1" --concurrency 25 \
-    --hold 0 --tokens-out "$HELD" --step-timeout 5 --quiet >>"$TD_DIR/logins.log" 2>&1 || true
+  rm -f "$TD_DIR/new-tokens"
+  # Password hashing is slow on purpose: a generous step timeout, few logins at a time.
+  load --user alice --password-file "$TD_DIR/password" --sessions "$1" --concurrency 8 \
+    --hold 0 --tokens-out "$TD_DIR/new-tokens" --step-timeout 30 --quiet \
+    >>"$TD_DIR/logins.log" 2>&1 || true
+  [[ -f $TD_DIR/new-tokens ]] && cat "$TD_DIR/new-tokens" >>"$HELD"
+  return 0
 }
 
 # resume_all: every held token CONNECTs once (retrying connection failures and 503 for 30 s).
@@ -61,7 +66,9 @@ resume_all() {
 logoff_some() {
   local act idx n=0
   act=$(active_node)
-  for idx in $(cut -d- -f1 "$HELD" | shuf -n "$1" --random-source=<(yes "$RANDOM")); do
+  # K random held sessions, from the run's seed (awk reads all its input: no broken pipe).
+  for idx in $(cut -d- -f1 "$HELD" | awk -v seed="$RANDOM" 'BEGIN { srand(seed) } { print rand() "\t" $0 }' |
+    sort | awk -v k="$1" -F'\t' 'NR <= k { print $2 }'); do
     nctl "$act" logoff --index "$idx" >/dev/null 2>&1 || true
     sed -i "/^$idx-/d" "$HELD"
     n=$((n + 1))

@@ -32,7 +32,7 @@ wait_tunnel c1
 td_degraded() { [[ $(node_field "$1" degraded) == "$2" ]]; }
 wait_for 5 "node $act degraded" td_degraded "$act" true
 step "degraded active: $(node_status "$act" | jq -c '{role, peer_state, degraded}')"
-assert_contains "$(node_log "$act")" 'login_ok .*user=alice .*replicated=no' "login answered without a standby"
+assert_contains "$(node_log "$act")" 'login_ok .*user=alice .*persisted=local_only' "login answered without a standby"
 authenticate a1 bob secret-b
 ping_inside
 

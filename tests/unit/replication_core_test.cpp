@@ -10,13 +10,14 @@ namespace tandem::replication {
 namespace {
 
 using namespace std::chrono_literals;
+using session::Persisted;
 
 struct Recorder final : CoreEffects {
   std::vector<std::pair<StreamId, proto::LeaderMessage>> to_follower;
   std::vector<StreamId> closed;
   std::vector<proto::FollowerMessage> to_leader;
   int stopped_following = 0;
-  std::vector<bool> acks;
+  std::vector<Persisted> acks;
   std::vector<std::uint64_t> active_epochs;
   std::vector<std::pair<std::uint64_t, bool>> standby;  // epoch, handover
   std::vector<proto::SessionRecord> upserts;
@@ -30,9 +31,9 @@ struct Recorder final : CoreEffects {
   void close_follower(StreamId id) override { closed.push_back(id); }
   void send_to_leader(proto::FollowerMessage msg) override { to_leader.push_back(std::move(msg)); }
   void stop_following() override { ++stopped_following; }
-  void acknowledge(Acked acked, bool ok) override {
-    acks.push_back(ok);
-    if (acked) acked(ok);
+  void acknowledge(Acked acked, Persisted where) override {
+    acks.push_back(where);
+    if (acked) acked(where);
   }
   void become_active(std::uint64_t epoch, std::uint64_t,
                      std::vector<proto::SessionRecord>) override {
@@ -134,8 +135,8 @@ TEST_F(CoreTest, StandaloneServesAtOnceAndPersists) {
   EXPECT_EQ(core_->role(), Role::standalone);
   ASSERT_EQ(fx_.active_epochs, std::vector<std::uint64_t>{1});
   core_->publish_upsert(
-      record(1), true, [](bool) {}, now());
-  EXPECT_EQ(fx_.acks, std::vector<bool>{false});  // on our disk; nobody else to wait for
+      record(1), true, [](Persisted) {}, now());
+  EXPECT_EQ(fx_.acks, std::vector<Persisted>{Persisted::local_only});  // nobody else to wait for
   auto rows = core_->stored_sessions();
   ASSERT_TRUE(rows.ok());
   EXPECT_EQ(rows->size(), 1u);
@@ -205,14 +206,15 @@ TEST_F(CoreTest, AtStartTheWeakerNodeWaits) {
 
 TEST_F(CoreTest, AnActiveWithAHigherEpochFencesUs) {
   make_active_with_follower();
-  bool answered = true;
+  Persisted answered = Persisted::replicated;
   core_->publish_upsert(
-      record(1), true, [&](bool ok) { answered = ok; }, now());
+      record(1), true, [&](Persisted p) { answered = p; }, now());
   core_->on_peer_info(peer(proto::ROLE_ACTIVE, core_->epoch() + 5), now());
   EXPECT_EQ(core_->role(), Role::standby);
   ASSERT_EQ(fx_.standby.size(), 1u);
   EXPECT_FALSE(fx_.standby[0].second);  // not a handover
-  EXPECT_FALSE(answered);               // the waiting client got its answer
+  // The new active may not have it: the waiting client must not be told it happened.
+  EXPECT_EQ(answered, Persisted::failed);
   EXPECT_EQ(fx_.closed, std::vector<StreamId>{1});
 }
 
@@ -238,15 +240,15 @@ TEST_F(CoreTest, APeerClaimingAnImpossibleEpochIsRefused) {
 TEST_F(CoreTest, ACaughtUpStandbyGetsAHeartbeatThenEveryChange) {
   make_active_with_follower();
   EXPECT_EQ(fx_.kinds(1), "h");
-  bool on_standby = false;
+  Persisted where = Persisted::failed;
   core_->publish_upsert(
-      record(1), true, [&](bool ok) { on_standby = ok; }, now());
+      record(1), true, [&](Persisted p) { where = p; }, now());
   EXPECT_EQ(fx_.kinds(1), "hc");
   EXPECT_EQ(core_->status(now()).lag_sequence, 1u);
   advance(50ms);
   EXPECT_EQ(core_->status(now()).lag, 50ms);
   ack(1);
-  EXPECT_TRUE(on_standby);
+  EXPECT_EQ(where, Persisted::replicated);
   auto st = core_->status(now());
   EXPECT_FALSE(st.degraded);
   EXPECT_EQ(st.lag_sequence, 0u);
@@ -308,10 +310,10 @@ TEST_F(CoreTest, AStandbyOnAnotherHistoryGetsASnapshot) {
 TEST_F(CoreTest, WithoutAStandbyChangesAreAnsweredAtOnceAndDegraded) {
   make();
   advance(2s);
-  bool answer = true;
+  Persisted answer = Persisted::failed;
   core_->publish_upsert(
-      record(1), true, [&](bool ok) { answer = ok; }, now());
-  EXPECT_FALSE(answer);
+      record(1), true, [&](Persisted p) { answer = p; }, now());
+  EXPECT_EQ(answer, Persisted::local_only);
   EXPECT_TRUE(core_->status(now()).degraded);
   EXPECT_EQ(core_->status(now()).peer, PeerLink::no_standby);
 }
@@ -320,29 +322,47 @@ TEST_F(CoreTest, AnAckThatDoesNotComeInTimeDegradesAndALateOneHeals) {
   CoreSettings s;
   s.ack_timeout = 500ms;
   make_active_with_follower(s);
-  std::vector<bool> answers;
+  std::vector<Persisted> answers;
   core_->publish_upsert(
-      record(1), true, [&](bool ok) { answers.push_back(ok); }, now());
+      record(1), true, [&](Persisted p) { answers.push_back(p); }, now());
   advance(400ms);
   EXPECT_TRUE(answers.empty());
   advance(100ms);
-  EXPECT_EQ(answers, std::vector<bool>{false});
+  EXPECT_EQ(answers, std::vector<Persisted>{Persisted::local_only});
   EXPECT_TRUE(core_->status(now()).degraded);
   ack(1);
   EXPECT_FALSE(core_->status(now()).degraded);
   EXPECT_EQ(answers.size(), 1u);  // answered once only
 }
 
+TEST_F(CoreTest, AChangeTheStoreRefusesIsReportedAsFailed) {
+  make();
+  advance(2s);
+  Persisted answer = Persisted::replicated;
+  core_->publish_remove(
+      42, [&](Persisted p) { answer = p; }, now());  // no such row
+  EXPECT_EQ(answer, Persisted::failed);
+  EXPECT_EQ(core_->role(), Role::active);
+}
+
+TEST_F(CoreTest, AStandbyNeverClaimsAChange) {
+  make_following();
+  Persisted answer = Persisted::replicated;
+  core_->publish_upsert(
+      record(1), true, [&](Persisted p) { answer = p; }, now());
+  EXPECT_EQ(answer, Persisted::failed);
+}
+
 TEST_F(CoreTest, AnAckForWhatWasNeverSentDropsTheStandby) {
   make_active_with_follower();
-  bool answer = true;
+  Persisted answer = Persisted::failed;
   core_->publish_upsert(
-      record(1), true, [&](bool ok) { answer = ok; }, now());
+      record(1), true, [&](Persisted p) { answer = p; }, now());
   ack(99);
   EXPECT_EQ(fx_.closed, std::vector<StreamId>{1});
   EXPECT_EQ(core_->status(now()).peer, PeerLink::no_standby);
   advance(3s);
-  EXPECT_FALSE(answer);  // never counted as on the standby's disk
+  EXPECT_EQ(answer, Persisted::local_only);  // never counted as on the standby's disk
 }
 
 TEST_F(CoreTest, ALostStandbyLeavesUsDegradedAndServing) {
@@ -430,12 +450,12 @@ TEST_F(CoreTest, AHandoverThatNeverCompletesTimesOut) {
 
 TEST_F(CoreTest, ShutdownAnswersEveryoneWaiting) {
   make_active_with_follower();
-  bool answer = true;
+  Persisted answer = Persisted::replicated;
   core_->publish_upsert(
-      record(1), true, [&](bool ok) { answer = ok; }, now());
+      record(1), true, [&](Persisted p) { answer = p; }, now());
   core_->begin_handover([](Result<std::string>) {}, now());
   core_->shutdown();
-  EXPECT_FALSE(answer);
+  EXPECT_EQ(answer, Persisted::failed);
   ASSERT_EQ(fx_.handovers.size(), 1u);
   EXPECT_FALSE(fx_.handovers[0].ok());
 }

@@ -1,0 +1,17 @@
+#include "node/session/replication_sink.hpp"
+
+namespace tandem::session {
+
+const char* to_string(Persisted p) noexcept {
+  switch (p) {
+    case Persisted::replicated:
+      return "replicated";
+    case Persisted::local_only:
+      return "local_only";
+    case Persisted::failed:
+      return "failed";
+  }
+  return "?";
+}
+
+}  // namespace tandem::session
