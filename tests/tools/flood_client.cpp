@@ -5,15 +5,17 @@
 // as the server sees it. `--tls N` workers complete the handshake, then send the first POST of
 // the login exchange every --every seconds on the same keep-alive connection, and never log in.
 // When the server closes a connection (or refuses it), the worker opens another after
-// --reconnect-delay, unless --once. Everything ends at --duration: every loop is bounded. At the
-// end, one line of key=value figures on stdout.
+// --reconnect-delay, unless --once. `--dpd-flood TOKEN` opens one tunnel with a session's token
+// and sends CSTP DPD requests as fast as the server takes them, never reading the replies.
+// Everything ends at --duration: every loop is bounded. At the end, one line of key=value
+// figures on stdout.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
-#include <cstdio>
 #include <iostream>
 #include <memory>
+#include <tuple>
 
 #include "tests/tools/auth_exchange.hpp"
 #include "tests/tools/http_response.hpp"
@@ -28,13 +30,15 @@ using Ms = std::chrono::milliseconds;
 constexpr const char* kUsage =
     "usage: tandem-flood --server IP:PORT [--raw N] [--tls N] [--every SECONDS]\n"
     "                    [--duration SECONDS] [--reconnect-delay MS] [--once]\n"
+    "                    [--dpd-flood TOKEN]\n"
     "  --raw N              TCP connections that send nothing (default 0, at most 2000)\n"
     "  --tls N              TLS connections sending a login-form POST every --every s\n"
     "                       (default 0, at most 2000)\n"
     "  --every S            seconds between POSTs on a TLS connection (default 2)\n"
     "  --duration S         stop after S seconds (default 30, at most 600)\n"
     "  --reconnect-delay MS pause before reopening a closed connection (default 250)\n"
-    "  --once               do not reopen closed connections\n";
+    "  --once               do not reopen closed connections\n"
+    "  --dpd-flood TOKEN    one tunnel (CONNECT with TOKEN) flooded with DPD requests\n";
 
 struct Options {
   tcp::endpoint server;
@@ -42,6 +46,7 @@ struct Options {
   int raw = 0, tls = 0;
   Ms every{2000}, duration{30000}, reconnect_delay{250};
   bool once = false;
+  std::string dpd_token;
 };
 
 struct Figures {
@@ -53,6 +58,9 @@ struct Figures {
   std::uint64_t tls_responses = 0;
   std::int64_t tls_lifetime_min_ms = -1, tls_lifetime_max_ms = -1;  // of those the server closed
   std::int64_t raw_lifetime_max_ms = -1;                            // after kRefusedWithin
+  int dpd_status = 0;                                               // the CONNECT's status
+  std::uint64_t dpd_requests_sent = 0;
+  bool dpd_closed = false;  // by the server, before the end
 
   void tls_lifetime(Ms d) {
     const auto ms = d.count();
@@ -60,24 +68,46 @@ struct Figures {
     if (ms > tls_lifetime_max_ms) tls_lifetime_max_ms = ms;
   }
   void print() const {
-    std::printf(
-        "connect_failed=%llu raw_opened=%llu raw_refused=%llu raw_closed=%llu "
-        "raw_open_at_end=%llu raw_lifetime_max_ms=%lld tls_opened=%llu tls_refused=%llu "
-        "tls_closed=%llu tls_open_at_end=%llu tls_responses=%llu tls_lifetime_min_ms=%lld "
-        "tls_lifetime_max_ms=%lld\n",
-        static_cast<unsigned long long>(connect_failed),
-        static_cast<unsigned long long>(raw_opened), static_cast<unsigned long long>(raw_refused),
-        static_cast<unsigned long long>(raw_closed),
-        static_cast<unsigned long long>(raw_open_at_end),
-        static_cast<long long>(raw_lifetime_max_ms), static_cast<unsigned long long>(tls_opened),
-        static_cast<unsigned long long>(tls_refused), static_cast<unsigned long long>(tls_closed),
-        static_cast<unsigned long long>(tls_open_at_end),
-        static_cast<unsigned long long>(tls_responses), static_cast<long long>(tls_lifetime_min_ms),
-        static_cast<long long>(tls_lifetime_max_ms));
+    std::cout << "connect_failed=" << connect_failed << " raw_opened=" << raw_opened
+              << " raw_refused=" << raw_refused << " raw_closed=" << raw_closed
+              << " raw_open_at_end=" << raw_open_at_end
+              << " raw_lifetime_max_ms=" << raw_lifetime_max_ms << " tls_opened=" << tls_opened
+              << " tls_refused=" << tls_refused << " tls_closed=" << tls_closed
+              << " tls_open_at_end=" << tls_open_at_end << " tls_responses=" << tls_responses
+              << " tls_lifetime_min_ms=" << tls_lifetime_min_ms
+              << " tls_lifetime_max_ms=" << tls_lifetime_max_ms << " dpd_status=" << dpd_status
+              << " dpd_requests_sent=" << dpd_requests_sent << " dpd_closed=" << dpd_closed
+              << std::endl;
   }
 };
 
 Ms since(Clock::time_point t0) { return std::chrono::duration_cast<Ms>(Clock::now() - t0); }
+
+// Bounds one step (connect, handshake, response): closes the socket at `at` unless the step
+// ended first. A SYN can go unanswered for minutes of retransmissions; a flood must not wait.
+class StepDeadline {
+ public:
+  StepDeadline(asio::io_context& io, tcp::socket& socket, Clock::time_point at)
+      : timer_(io, at), live_(std::make_shared<bool>(true)) {
+    timer_.async_wait([live = live_, &socket](boost::system::error_code ec) {
+      if (ec || !*live) return;  // the step ended (and the socket may be gone)
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    });
+  }
+  ~StepDeadline() {
+    *live_ = false;
+    timer_.cancel();
+  }
+  StepDeadline(const StepDeadline&) = delete;
+  StepDeadline& operator=(const StepDeadline&) = delete;
+
+ private:
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> live_;
+};
+
+constexpr Ms kStepTimeout{10000};
 
 class Flood {
  public:
@@ -87,6 +117,7 @@ class Flood {
   int run() {
     for (int i = 0; i < o_.raw; ++i) asio::co_spawn(io_, raw_worker(), asio::detached);
     for (int i = 0; i < o_.tls; ++i) asio::co_spawn(io_, tls_worker(), asio::detached);
+    if (!o_.dpd_token.empty()) asio::co_spawn(io_, dpd_worker(), asio::detached);
     io_.run();
     f_.print();
     return 0;
@@ -94,6 +125,7 @@ class Flood {
 
  private:
   bool over() const { return Clock::now() >= end_; }
+  Clock::time_point step_end() const { return std::min(Clock::now() + kStepTimeout, end_); }
 
   asio::awaitable<void> pause(Ms d) {
     asio::steady_timer t(io_);
@@ -127,7 +159,14 @@ class Flood {
   asio::awaitable<void> raw_worker() {
     while (!over()) {
       tcp::socket s(io_);
-      if (auto [ec] = co_await s.async_connect(o_.server, use_nothrow); ec) {
+      boost::system::error_code ec;
+      {
+        StepDeadline step(io_, s, step_end());
+        std::tie(ec) = co_await s.async_connect(o_.server, use_nothrow);
+      }
+      if (ec == asio::error::connection_reset) {
+        ++f_.raw_refused;  // reset on accept before the connect completed here
+      } else if (ec) {
         ++f_.connect_failed;
       } else {
         ++f_.raw_opened;
@@ -155,11 +194,18 @@ class Flood {
         build_request("POST", "/", auth_post_headers(o_.host, "", body.size()), body);
     while (!over()) {
       TlsStream stream(io_, tls_);
-      if (auto [ec] = co_await stream.lowest_layer().async_connect(o_.server, use_nothrow); ec) {
+      boost::system::error_code ec, hs;
+      {
+        StepDeadline step(io_, stream.next_layer(), step_end());
+        std::tie(ec) = co_await stream.lowest_layer().async_connect(o_.server, use_nothrow);
+        if (!ec)
+          std::tie(hs) =
+              co_await stream.async_handshake(asio::ssl::stream_base::client, use_nothrow);
+      }
+      if (ec == asio::error::connection_reset || (!ec && hs)) {
+        ++f_.tls_refused;  // reset on accept, sometimes before the connect completes here
+      } else if (ec) {
         ++f_.connect_failed;
-      } else if (auto [hs] =
-                     co_await stream.async_handshake(asio::ssl::stream_base::client, use_nothrow);
-                 hs) {
         ++f_.tls_refused;
       } else {
         ++f_.tls_opened;
@@ -183,10 +229,47 @@ class Flood {
     }
   }
 
+  // One tunnel, then DPD requests (8-byte CSTP frames) in 64 KiB writes until the end; the
+  // replies are never read, so they pile up on the server unless it bounds them.
+  asio::awaitable<void> dpd_worker() {
+    TlsStream stream(io_, tls_);
+    {
+      StepDeadline step(io_, stream.next_layer(), step_end());
+      auto [ec] = co_await stream.lowest_layer().async_connect(o_.server, use_nothrow);
+      if (ec) co_return;
+      auto [hs] = co_await stream.async_handshake(asio::ssl::stream_base::client, use_nothrow);
+      if (hs) co_return;
+      const std::string connect = build_connect_request(o_.host, o_.dpd_token);
+      auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(connect), use_nothrow);
+      if (wec) co_return;
+      ResponseParser parser(true);
+      std::vector<char> buf(16 * 1024);
+      while (parser.state() == ResponseParser::State::need_more) {
+        auto [rec, n] = co_await stream.async_read_some(asio::buffer(buf), use_nothrow);
+        if (rec) co_return;
+        parser.feed(std::string_view(buf.data(), n));
+      }
+      if (parser.state() != ResponseParser::State::complete) co_return;
+      f_.dpd_status = parser.response().status;
+    }
+    if (f_.dpd_status != 200) co_return;
+    static constexpr std::uint8_t kDpdRequest[8] = {'S', 'T', 'F', 1, 0, 0, 3, 0};
+    std::vector<std::uint8_t> batch;
+    for (int i = 0; i < 8192; ++i) batch.insert(batch.end(), kDpdRequest, kDpdRequest + 8);
+    StepDeadline until_end(io_, stream.next_layer(), end_);
+    while (!over()) {
+      auto [ec, n] = co_await asio::async_write(stream, asio::buffer(batch), use_nothrow);
+      f_.dpd_requests_sent += n / sizeof kDpdRequest;
+      if (ec) break;
+    }
+    f_.dpd_closed = !over();
+  }
+
   // Reads one response and waits until `next` (or the end). False when the server closed.
   asio::awaitable<bool> response_then_quiet(TlsStream& stream, Clock::time_point next) {
     ResponseParser parser(false);
     std::vector<char> buf(16 * 1024);
+    StepDeadline step(io_, stream.next_layer(), step_end());
     while (parser.state() == ResponseParser::State::need_more) {
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(buf), use_nothrow);
       if (ec) co_return false;
@@ -234,6 +317,8 @@ bool parse_args(int argc, char** argv, Options& o) {
       o.server = tcp::endpoint(addr, static_cast<unsigned short>(port));
       o.host = std::string(v);
       have_server = true;
+    } else if (a == "--dpd-flood" && !v.empty()) {
+      o.dpd_token = std::string(v);
     } else if (a == "--raw" && parse_int(v, 0, 2000, n)) {
       o.raw = n;
     } else if (a == "--tls" && parse_int(v, 0, 2000, n)) {
