@@ -140,6 +140,9 @@ lived=$(figure raw_lifetime_max_ms "$out")
   fail "silent connections were not closed at the login deadline"
 
 wait_for 15 "the front door to empty" td_metric_is_zero tandem_front_connections
+assert_eq 0 "$(metric tandem_tls_handshakes)" "TLS handshakes in progress after the floods"
+assert_eq 0 "$(metric tandem_dtls_handshakes)" "DTLS handshakes in progress (the second client's is up)"
+assert_eq 1 "$(metric 'tandem_tunnels{kind="dtls"}')" "the second client's DTLS tunnel"
 hwm=$(hwm_kb)
 step "RESULT: tandemd peak RSS (VmHWM) $hwm kB (limit $PEAK_RSS_LIMIT_KB kB); front door peak" \
   "$peak_front connections; $(metric 'tandem_connections_refused_total{reason="connections_per_address"}')" \
