@@ -44,7 +44,7 @@ ip netns exec "$TD_NS_CLIENT" "$FLOOD" --server "$TD_SERVER_IP:$TD_PORT" --dpd-f
   --duration "$FLOOD_S" >"$TD_DIR/dpd.out" 2>&1 &
 flood_pid=$!
 td_track "$flood_pid"
-wait_log 10 tunnel_up 'user=alice|kind=ssl' >/dev/null
+wait_log 10 tunnel_up "index=${TD_TOKEN%%-*} .*kind=ssl" >/dev/null
 assert_ping "$TD_NS_CLIENT2" "$TD_INSIDE_IP" 5
 wait_for $((FLOOD_S + 20)) "tandem-flood to finish" td_not_alive "$flood_pid"
 wait "$flood_pid" || fail "tandem-flood failed: $(cat "$TD_DIR/dpd.out")"
