@@ -249,6 +249,7 @@ class Reader {
   }
 
   void read_node(const toml::table& t, Config& c);
+  void read_limits(const toml::table& t, Limits& l);
   void read_peer(const toml::table& t, Config& c);
   void read_pool(const toml::table& t, Config& c);
   Policy read_policy(const toml::table& t, const std::string& name, const std::string& prefix);
@@ -375,10 +376,54 @@ void Reader::read_peer(const toml::table& t, Config& c) {
     error(p + ".hold_time", "must be longer than peer.poll_interval", &t);
 }
 
+void Reader::read_limits(const toml::table& t, Limits& l) {
+  const std::string p = "limits";
+  struct IntKey {
+    const char* key;
+    int Limits::*field;
+    int lo, hi;
+  };
+  static constexpr IntKey kInts[] = {
+      {"connections_per_address", &Limits::connections_per_address, 0, 100'000},
+      {"tls_handshakes", &Limits::tls_handshakes, 1, 100'000},
+      {"tls_handshakes_per_address", &Limits::tls_handshakes_per_address, 0, 100'000},
+      {"logins_in_flight_per_address", &Limits::logins_in_flight_per_address, 0, 10'000},
+      {"login_failures_per_user_address", &Limits::login_failures_per_user_address, 0, 1'000'000},
+      {"login_failures_per_address", &Limits::login_failures_per_address, 0, 1'000'000},
+      {"login_failures_per_user", &Limits::login_failures_per_user, 0, 1'000'000},
+      {"login_throttle_entries", &Limits::login_throttle_entries, 100, 10'000'000},
+      {"dtls_handshakes", &Limits::dtls_handshakes, 1, 100'000},
+      {"dtls_handshakes_per_session", &Limits::dtls_handshakes_per_session, 0, 64},
+  };
+  static constexpr std::pair<const char*, Duration Limits::*> kDurations[] = {
+      {"login_deadline", &Limits::login_deadline},
+      {"login_backoff_initial", &Limits::login_backoff_initial},
+      {"login_backoff_max", &Limits::login_backoff_max},
+      {"login_forget_after", &Limits::login_forget_after},
+  };
+  std::vector<std::string_view> names;
+  for (const auto& k : kInts) names.push_back(k.key);
+  for (const auto& k : kDurations) names.push_back(k.first);
+  for (const auto& [key, node] : t) {
+    if (std::find(names.begin(), names.end(), key.str()) == names.end())
+      report("unknown key '" + join(p, key.str()) + "'", &node);
+  }
+  for (const auto& k : kInts) int_key(t, p, k.key, l.*k.field, k.lo, k.hi);
+  for (const auto& [key, field] : kDurations) duration_key(t, p, key, l.*field, false);
+  // Waiting out the forget time must not be quicker than waiting out the longest back-off.
+  auto at = [&t](const char* key) { return t.get(key) != nullptr ? t.get(key) : &t; };
+  if (l.login_backoff_max < l.login_backoff_initial)
+    error(p + ".login_backoff_max", "must not be shorter than limits.login_backoff_initial",
+          at("login_backoff_max"));
+  if (l.login_forget_after <= l.login_backoff_max)
+    error(p + ".login_forget_after", "must be longer than limits.login_backoff_max",
+          at("login_forget_after"));
+}
+
 Result<Config> Reader::read(const toml::table& root) {
   Config c = default_config();
   c.source = source_;
-  check_keys(root, "", {"node", "tls", "auth", "pool", "policy", "tunnel_group", "peer"});
+  check_keys(root, "", {"node", "tls", "auth", "pool", "policy", "tunnel_group", "peer", "limits"});
 
   if (const auto* t = table(root, "", "node")) read_node(*t, c);
   if (const auto* t = table(root, "", "tls")) {
@@ -395,6 +440,7 @@ Result<Config> Reader::read(const toml::table& root) {
   }
   if (const auto* t = table(root, "", "pool")) read_pool(*t, c);
   if (const auto* t = table(root, "", "peer")) read_peer(*t, c);
+  if (const auto* t = table(root, "", "limits")) read_limits(*t, c.limits);
 
   named_tables(root, "policy",
                [&](const std::string& name, const std::string& prefix, const toml::table& t) {
@@ -430,10 +476,29 @@ Config default_config() {
   c.pool_ipv4 = defaults::kPoolIpv4;
   c.peer.poll_interval = defaults::kPollInterval;
   c.peer.hold_time = defaults::kHoldTime;
+  c.limits = default_limits();
   c.policies[defaults::kPolicyName] = builtin_policy(defaults::kPolicyName);
   c.tunnel_groups[defaults::kTunnelGroupName] =
       TunnelGroup{defaults::kTunnelGroupName, defaults::kPolicyName};
   return c;
+}
+
+Limits default_limits() {
+  auto n = [](std::size_t v) { return static_cast<int>(v); };
+  return Limits{n(defaults::kConnectionsPerAddress),
+                n(defaults::kTlsHandshakes),
+                n(defaults::kTlsHandshakesPerAddress),
+                defaults::kLoginDeadline,
+                n(defaults::kLoginsInFlightPerAddress),
+                n(defaults::kLoginFailuresPerUserAddress),
+                n(defaults::kLoginFailuresPerAddress),
+                n(defaults::kLoginFailuresPerUser),
+                defaults::kLoginBackoffInitial,
+                defaults::kLoginBackoffMax,
+                defaults::kLoginForgetAfter,
+                n(defaults::kLoginThrottleEntries),
+                n(defaults::kDtlsHandshakes),
+                n(defaults::kDtlsHandshakesPerSession)};
 }
 
 Result<Config> parse_config(const std::string& toml_text, const std::string& source) {

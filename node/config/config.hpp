@@ -43,6 +43,27 @@ struct Peer {
   Duration hold_time;      // silence after which the standby promotes itself
 };
 
+// [limits]: what one address, one user or one session may hold or try before the node refuses
+// it (docs/limits.md). For the per-address, per-user and per-session counts, 0 = no limit.
+struct Limits {
+  int connections_per_address;     // connections not yet tunnels (handshake, login, CONNECT)
+  int tls_handshakes;              // TLS handshakes in progress, in total (>= 1)
+  int tls_handshakes_per_address;  //   ... from one address
+  Duration login_deadline;         // accept -> login done or CONNECT with a token
+  int logins_in_flight_per_address;
+  int login_failures_per_user_address;  // failures before back-off, per (user, address)
+  int login_failures_per_address;       //   ... per address, any user
+  int login_failures_per_user;          //   ... per user, from addresses it never logged in from
+  Duration login_backoff_initial;
+  Duration login_backoff_max;
+  Duration login_forget_after;  // a key's failures are forgotten after this long without one
+  int login_throttle_entries;   // bound on each of the throttle's tables
+  int dtls_handshakes;          // DTLS handshakes in progress, in total (>= 1)
+  int dtls_handshakes_per_session;
+
+  bool operator==(const Limits&) const = default;
+};
+
 struct Config {
   std::string source;  // file path, or "<built-in defaults>"
 
@@ -75,6 +96,7 @@ struct Config {
   std::vector<std::string> routes;  // split-include CIDRs; empty = full tunnel
 
   Peer peer;
+  Limits limits;
 
   std::map<std::string, Policy> policies;            // always has "default"
   std::map<std::string, TunnelGroup> tunnel_groups;  // always has "default"
@@ -82,6 +104,7 @@ struct Config {
 
 // Built-in defaults: a standalone node.
 Config default_config();
+Limits default_limits();
 
 // Parse TOML text; `source` names the file in error messages.
 Result<Config> parse_config(const std::string& toml_text, const std::string& source);

@@ -33,12 +33,18 @@ inline constexpr auto kTlsHandshakeTimeout = std::chrono::milliseconds(10s);
 inline constexpr auto kRequestTimeout = std::chrono::milliseconds(10s);  // whole request, head+body
 inline constexpr auto kKeepAliveIdleTimeout = std::chrono::milliseconds(30s);
 inline constexpr auto kAuthTimeout = std::chrono::milliseconds(120s);  // whole login exchange
-inline constexpr std::size_t kMaxPendingLogins = 256;
+inline constexpr std::size_t kMaxPendingLogins = 256;  // password checks in flight, in total
 
 // CSTP: the largest frame payload accepted from a client (openconnect reads up to 16 KiB).
 inline constexpr std::size_t kMaxCstpPayload = 16 * 1024;
 // Frames queued towards one client before new data packets are dropped (counted as tx drops).
 inline constexpr std::size_t kMaxTunnelWriteQueue = 512;
+// Control frames (DPD requests and replies) queued towards one client; beyond, they are dropped:
+// a client that asks without reading gets no more answers, and DPD treats it as dead.
+inline constexpr std::size_t kMaxTunnelControlQueue = 16;
+// Encrypted bytes waiting for a slow client before its tunnel stops reading from it (the client's
+// own input then waits in TCP, not in our memory).
+inline constexpr std::size_t kMaxTunnelTlsBacklog = 1024 * 1024;
 
 }  // namespace tandem::defaults
 
@@ -50,4 +56,34 @@ inline constexpr auto kAckTimeout = std::chrono::milliseconds(1000);
 
 // TLS connections that have not (yet) become tunnels; beyond this new ones are refused.
 inline constexpr std::size_t kMaxFrontConnections = 4096;
+}  // namespace tandem::defaults
+
+namespace tandem::defaults {
+// [limits]: a node facing the internet (docs/limits.md). Per-address caps count connections that
+// have not become tunnels: users behind one NAT share an address, and their tunnels are not
+// capped. 0 disables a per-address, per-user or per-session cap in the config.
+inline constexpr std::size_t kConnectionsPerAddress = 16;
+inline constexpr std::size_t kTlsHandshakes = 512;  // TLS handshakes in progress, in total
+inline constexpr std::size_t kTlsHandshakesPerAddress = 8;
+inline constexpr auto kLoginDeadline = kAuthTimeout;  // accept -> login or CONNECT with a token
+inline constexpr std::size_t kLoginsInFlightPerAddress = 4;
+
+// Login throttling: failures allowed per key before exponential back-off starts. With these, a
+// guesser gets 5 tries, then about 5 more in the next minute, then one every 5 minutes.
+inline constexpr std::size_t kLoginFailuresPerUserAddress = 5;
+inline constexpr std::size_t kLoginFailuresPerAddress = 20;  // any user: password spraying
+inline constexpr std::size_t kLoginFailuresPerUser = 50;     // all addresses, at most 5 each
+inline constexpr auto kLoginBackoffInitial = std::chrono::milliseconds(2s);
+inline constexpr auto kLoginBackoffMax = std::chrono::milliseconds(5min);
+inline constexpr auto kLoginForgetAfter = std::chrono::milliseconds(1h);  // quiet: state dropped
+inline constexpr std::size_t kLoginThrottleEntries = 20000;  // per table (failures, trusted)
+
+// DTLS handshakes in progress (after the cookie exchange), in total and per session.
+inline constexpr std::size_t kDtlsHandshakes = 256;
+inline constexpr std::size_t kDtlsHandshakesPerSession = 2;
+
+// Log lines per kind of refusal: a burst, then one per interval; the rest are counted and the
+// count is logged with the next line (metrics count every one).
+inline constexpr std::size_t kRefusalLogBurst = 20;
+inline constexpr auto kRefusalLogInterval = std::chrono::milliseconds(1s);
 }  // namespace tandem::defaults

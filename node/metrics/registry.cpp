@@ -112,6 +112,7 @@ void write_events(Writer& w, const Snapshot& s) {
   w.sample({{"result", "ok"}}, number(e.logins_ok));
   w.sample({{"result", "failed"}}, number(e.logins_failed));
   w.sample({{"result", "refused"}}, number(e.logins_refused));
+  w.sample({{"result", "throttled"}}, number(e.logins_throttled));
   w.family("resumes_total", "counter", "Sessions resumed with their token (S11).");
   w.sample(number(e.resumes));
   w.family("input_refused_total", "counter", "Client input refused as malformed or unwanted.");
@@ -131,6 +132,49 @@ void write_events(Writer& w, const Snapshot& s) {
   for (std::size_t i = 0; i < session::kAllEndReasons.size(); ++i)
     w.sample({{"reason", session::to_string(session::kAllEndReasons[i])}},
              number(s.session_ends[i]));
+}
+
+void write_limits(Writer& w, const Snapshot& s) {
+  const LimitStats& l = s.limits;
+  w.family("front_connections", "gauge",
+           "Client connections not yet tunnels (TLS handshake, login, CONNECT).");
+  w.sample(number(l.front_connections));
+  w.family("tls_handshakes", "gauge", "TLS handshakes in progress on the front door.");
+  w.sample(number(l.tls_handshakes));
+  w.family("connections_refused_total", "counter",
+           "Client connections refused on accept, by the limit they hit.");
+  w.sample({{"reason", "connections"}}, number(l.refused_connections));
+  w.sample({{"reason", "connections_per_address"}}, number(l.refused_connections_per_address));
+  w.sample({{"reason", "tls_handshakes"}}, number(l.refused_tls_handshakes));
+  w.sample({{"reason", "tls_handshakes_per_address"}},
+           number(l.refused_tls_handshakes_per_address));
+  w.family("login_deadline_expired_total", "counter",
+           "Connections closed because they had not logged in within the login deadline.");
+  w.sample(number(s.events.login_deadline_expired));
+  w.family("logins_in_flight", "gauge", "Password checks running.");
+  w.sample(number(l.logins_in_flight));
+  w.family("logins_throttled_total", "counter",
+           "Logins refused unhashed after repeated failures, by the key that was throttled.");
+  w.sample({{"scope", "user_address"}}, number(l.throttled_user_address));
+  w.sample({{"scope", "address"}}, number(l.throttled_address));
+  w.sample({{"scope", "user"}}, number(l.throttled_user));
+  w.family("login_throttle_entries", "gauge",
+           "Entries of the login throttle's tables (failures; addresses users logged in from).");
+  w.sample({{"table", "failures"}}, number(l.throttle_entries));
+  w.sample({{"table", "trusted"}}, number(l.trusted_entries));
+  w.family("login_throttle_evictions_total", "counter",
+           "Login throttle entries dropped, oldest first, to stay within login_throttle_entries.");
+  w.sample(number(l.throttle_evictions));
+  w.family("dtls_handshakes", "gauge", "DTLS handshakes in progress.");
+  w.sample(number(l.dtls_handshakes));
+  w.family("dtls_handshakes_refused_total", "counter",
+           "DTLS handshakes refused, by the limit they hit.");
+  w.sample({{"reason", "dtls_handshakes"}}, number(l.refused_dtls_handshakes));
+  w.sample({{"reason", "dtls_handshakes_per_session"}},
+           number(l.refused_dtls_handshakes_per_session));
+  w.family("control_frames_dropped_total", "counter",
+           "CSTP control replies dropped because the client was not reading them.");
+  w.sample(number(s.events.control_frames_dropped));
 }
 
 void write_replication(Writer& w, const Snapshot& s) {
@@ -174,6 +218,7 @@ std::string render(const Snapshot& s) {
   write_state(w, s);
   write_traffic(w, s);
   write_events(w, s);
+  write_limits(w, s);
   write_replication(w, s);
   return w.take();
 }

@@ -17,10 +17,35 @@ namespace tandem::metrics {
 // integers suffice.
 struct Counters {
   std::uint64_t logins_ok = 0;
-  std::uint64_t logins_failed = 0;   // wrong password or unknown user
-  std::uint64_t logins_refused = 0;  // not serving, busy, or no address left
-  std::uint64_t resumes = 0;         // a session's SSL tunnel came back (S11)
-  std::uint64_t input_refused = 0;   // malformed or unwanted client input
+  std::uint64_t logins_failed = 0;           // wrong password or unknown user
+  std::uint64_t logins_refused = 0;          // not serving, busy, or no address left
+  std::uint64_t logins_throttled = 0;        // refused unhashed by the login throttle
+  std::uint64_t resumes = 0;                 // a session's SSL tunnel came back (S11)
+  std::uint64_t input_refused = 0;           // malformed or unwanted client input
+  std::uint64_t login_deadline_expired = 0;  // connections closed before they logged in
+  std::uint64_t control_frames_dropped = 0;  // CSTP control replies dropped: client not reading
+};
+
+// The limits of docs/limits.md: what their owners (the front door's limits, the login
+// throttle, the DTLS server) count.
+struct LimitStats {
+  std::uint64_t front_connections = 0;  // gauges
+  std::uint64_t tls_handshakes = 0;
+  std::uint64_t dtls_handshakes = 0;
+  std::uint64_t throttle_entries = 0;
+  std::uint64_t trusted_entries = 0;
+  std::uint64_t logins_in_flight = 0;
+  // Counters.
+  std::uint64_t refused_connections = 0;  // by reason:
+  std::uint64_t refused_connections_per_address = 0;
+  std::uint64_t refused_tls_handshakes = 0;
+  std::uint64_t refused_tls_handshakes_per_address = 0;
+  std::uint64_t throttled_user_address = 0;  // logins, by throttle key
+  std::uint64_t throttled_address = 0;
+  std::uint64_t throttled_user = 0;
+  std::uint64_t throttle_evictions = 0;
+  std::uint64_t refused_dtls_handshakes = 0;  // by reason:
+  std::uint64_t refused_dtls_handshakes_per_session = 0;
 };
 
 // Everything one scrape shows, as plain values: render() needs nothing else.
@@ -36,6 +61,7 @@ struct Snapshot {
   session::Counters traffic;  // live sessions plus every ended one, so totals never fall
 
   Counters events;
+  LimitStats limits;
   session::SessionTable::TimerStats timers;
   std::array<std::uint64_t, session::kAllEndReasons.size()> session_ends{};  // by EndReason
 

@@ -5,6 +5,7 @@
 
 #include "node/admin/session_view.hpp"
 #include "node/common/log.hpp"
+#include "node/config/defaults.hpp"
 
 namespace tandem::server {
 
@@ -142,6 +143,10 @@ Result<std::string> reload_configuration(Runtime& rt) {
   // The TUN device's MTU was sized at startup; a larger policy MTU needs a restart too.
   rt.config = std::move(*next);
   rt.users = std::move(users);
+  // [limits] apply at once, to new connections and logins; nothing open is cut.
+  rt.front_limits.configure(front_door_settings(rt.config.limits, defaults::kMaxFrontConnections));
+  rt.login_throttle.configure(
+      auth::throttle_settings(rt.config.limits, defaults::kMaxPendingLogins));
   log::Level level;
   if (log::parse_level(rt.config.log_level, level)) log::set_level(level);
   std::string result = "reloaded " + rt.config.source + ": " +

@@ -25,7 +25,8 @@ CstpTunnel::CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::
       leftover_(std::move(leftover)),
       dtls_app_id_(std::move(dtls_app_id)),
       tls_(stream_->native_handle()),
-      wake_writer_(rt.io) {}
+      wake_writer_(rt.io),
+      wake_reader_(rt.io) {}
 
 CstpTunnel::~CstpTunnel() = default;
 
@@ -79,6 +80,14 @@ asio::awaitable<void> CstpTunnel::read_loop() {
   std::vector<std::uint8_t> buf(64 * 1024);
   auto& socket = stream_->next_layer();
   for (;;) {
+    // A client that sends but does not read (TLS 1.3 key updates answered, say) stops being
+    // read until the writer has caught up: its input then waits in TCP, not in our memory.
+    while (tls_.pending_output() > defaults::kMaxTunnelTlsBacklog && !finished_) {
+      wake_writer_.cancel();
+      wake_reader_.expires_at(asio::steady_timer::time_point::max());
+      co_await wake_reader_.async_wait(use_nothrow);
+    }
+    if (finished_) co_return;
     auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_nothrow);
     if (finished_) co_return;
     if (ec) {
@@ -110,8 +119,9 @@ bool CstpTunnel::handle_frame(const cstp::Frame& frame) {
       handle_data(frame.payload);
       return true;
     case cstp::Type::dpd_request:
-      // Same payload back, type flipped (the client's MTU probes rely on it).
-      enqueue(cstp::encode(cstp::Type::dpd_response, frame.payload));
+      // Same payload back, type flipped (the client's MTU probes rely on it). A client asking
+      // faster than it reads loses answers, not our memory.
+      enqueue_control(cstp::Type::dpd_response, frame.payload);
       return true;
     case cstp::Type::dpd_response:
     case cstp::Type::keepalive:
@@ -159,13 +169,24 @@ bool CstpTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   }
   auto frame = spare_buffer();
   cstp::encode(cstp::Type::data, ip_packet, frame);
-  enqueue(std::move(frame));
+  enqueue(std::move(frame), false);
   session::count_to_client(*session_, session_->ssl_info, ip_packet.size(), rt_.clock.now());
   return true;
 }
 
 void CstpTunnel::send_dpd_request() {
-  if (!closing_) enqueue(cstp::encode(cstp::Type::dpd_request));
+  if (!closing_) enqueue_control(cstp::Type::dpd_request);
+}
+
+bool CstpTunnel::enqueue_control(cstp::Type type, std::span<const std::uint8_t> payload) {
+  if (control_queued_ >= defaults::kMaxTunnelControlQueue) {
+    ++rt_.counters.control_frames_dropped;
+    return false;
+  }
+  auto frame = spare_buffer();
+  cstp::encode(type, payload, frame);
+  enqueue(std::move(frame), true);
+  return true;
 }
 
 std::vector<std::uint8_t> CstpTunnel::spare_buffer() {
@@ -175,8 +196,9 @@ std::vector<std::uint8_t> CstpTunnel::spare_buffer() {
   return b;
 }
 
-void CstpTunnel::enqueue(std::vector<std::uint8_t> frame) {
-  queue_.push_back(std::move(frame));
+void CstpTunnel::enqueue(std::vector<std::uint8_t> frame, bool control) {
+  if (control) ++control_queued_;
+  queue_.push_back(Queued{std::move(frame), control});
   if (queue_.size() == 1) wake_writer_.cancel();
 }
 
@@ -188,11 +210,13 @@ asio::awaitable<void> CstpTunnel::write_loop() {
     while (!queue_.empty() || tls_.pending_output() > 0) {
       // Encrypt what is queued (each frame its own record), up to a bound, then one write.
       while (!queue_.empty() && tls_.pending_output() < 256 * 1024) {
-        if (!tls_.write_record(queue_.front())) {
+        if (!tls_.write_record(queue_.front().frame)) {
           finish(EndReason::transport_error);
           co_return;
         }
-        spare_.push_back(std::move(queue_.front()));
+        if (queue_.front().control) --control_queued_;
+        if (spare_.size() < defaults::kMaxTunnelWriteQueue)
+          spare_.push_back(std::move(queue_.front().frame));
         queue_.pop_front();
       }
       out.clear();
@@ -202,6 +226,7 @@ asio::awaitable<void> CstpTunnel::write_loop() {
         finish(EndReason::transport_error);
         co_return;
       }
+      wake_reader_.cancel();
     }
     if (closing_) break;
     wake_writer_.expires_at(asio::steady_timer::time_point::max());
@@ -222,7 +247,8 @@ void CstpTunnel::close(EndReason reason, bool notify_client) {
   if (notify_client) {
     // Drop queued data: the DISCONNECT must go out next, and nothing after it.
     if (queue_.size() > 1) queue_.erase(queue_.begin() + 1, queue_.end());
-    queue_.push_back(cstp::encode(cstp::Type::disconnect));
+    control_queued_ = queue_.empty() ? 0 : (queue_.front().control ? 1 : 0);
+    enqueue(cstp::encode(cstp::Type::disconnect), true);
   } else {
     boost::system::error_code ignored;
     if (reason == EndReason::handover) {
@@ -234,6 +260,7 @@ void CstpTunnel::close(EndReason reason, bool notify_client) {
     }
   }
   wake_writer_.cancel();
+  wake_reader_.cancel();
 }
 
 void CstpTunnel::log_down(EndReason reason) {
@@ -262,6 +289,7 @@ void CstpTunnel::finish(EndReason reason) {
   boost::system::error_code ignored;
   stream_->lowest_layer().cancel(ignored);
   wake_writer_.cancel();
+  wake_reader_.cancel();
 }
 
 }  // namespace tandem::server

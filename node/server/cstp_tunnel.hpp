@@ -2,7 +2,9 @@
 // The SSL tunnel (<index>.2): CSTP frames over the TLS connection that carried the CONNECT.
 // A read loop (client -> TUN) and a write loop draining a bounded queue (TUN -> client). Each
 // frame is its own TLS record (one SSL_write, notes §4.1); the records of all queued frames go
-// out in one socket write (TlsChannel).
+// out in one socket write (TlsChannel). Everything queued towards the client is bounded: data
+// frames (kMaxTunnelWriteQueue), control frames such as DPD replies (kMaxTunnelControlQueue),
+// and encrypted bytes (kMaxTunnelTlsBacklog: beyond it the tunnel stops reading the client).
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <memory>
@@ -35,7 +37,8 @@ class CstpTunnel final : public session::Transport,
   // Returns false when the tunnel must end.
   bool handle_frame(const cstp::Frame& frame);
   void handle_data(std::span<const std::uint8_t> packet);
-  void enqueue(std::vector<std::uint8_t> frame);
+  void enqueue(std::vector<std::uint8_t> frame, bool control);
+  bool enqueue_control(cstp::Type type, std::span<const std::uint8_t> payload = {});
   std::vector<std::uint8_t> spare_buffer();
   bool process_plaintext();
   void finish(session::EndReason reason);
@@ -52,9 +55,15 @@ class CstpTunnel final : public session::Transport,
   std::string dtls_app_id_;  // registered with the DtlsServer for the life of this connection
   TlsChannel tls_;
   std::vector<std::uint8_t> plain_;  // decrypted, not yet decoded
-  std::deque<std::vector<std::uint8_t>> queue_;
+  struct Queued {
+    std::vector<std::uint8_t> frame;
+    bool control;
+  };
+  std::deque<Queued> queue_;
+  std::size_t control_queued_ = 0;                // of queue_, the control frames
   std::vector<std::vector<std::uint8_t>> spare_;  // frame buffers for reuse
   asio::steady_timer wake_writer_;
+  asio::steady_timer wake_reader_;  // the reader waits here while the TLS backlog is too large
   bool closing_ = false;
   bool finished_ = false;
 };

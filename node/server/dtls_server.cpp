@@ -94,6 +94,38 @@ void DtlsServer::forget(const udp::endpoint& peer, const DtlsTunnel* tunnel) {
   if (it != by_peer_.end() && it->second.get() == tunnel) by_peer_.erase(it);
 }
 
+void DtlsServer::handshake_over(const std::string& app_id) {
+  if (handshakes_ > 0) --handshakes_;
+  auto it = registrations_.find(app_id);
+  if (it != registrations_.end() && it->second.handshakes > 0) --it->second.handshakes;
+}
+
+// Each handshake holds an OpenSSL object and its retransmission state until it completes or
+// times out (15 s): bounded in total, and per session so that one client (or whoever learnt its
+// App-ID) cannot take them all. The cookie exchange already proved the source address.
+bool DtlsServer::admit_handshake(const udp::endpoint& peer, Registration& reg) {
+  const auto& l = rt_.config.limits;
+  const char* why = nullptr;
+  if (handshakes_ >= static_cast<std::size_t>(l.dtls_handshakes)) {
+    ++refused_total_;
+    why = "dtls_handshakes";
+  } else if (l.dtls_handshakes_per_session > 0 &&
+             reg.handshakes >= static_cast<std::size_t>(l.dtls_handshakes_per_session)) {
+    ++refused_per_session_;
+    why = "dtls_handshakes_per_session";
+  }
+  if (why == nullptr) return true;
+  ++dropped_;
+  std::uint64_t suppressed = 0;
+  if (rt_.connection_refusal_log.allow(rt_.clock.now(), suppressed))
+    log::warn("dtls_handshake_refused",
+              {{"index", std::to_string(reg.session_index)},
+               {"public", peer.address().to_string() + ":" + std::to_string(peer.port())},
+               {"reason", why},
+               {"suppressed", std::to_string(suppressed)}});
+  return false;
+}
+
 asio::awaitable<void> DtlsServer::receive_loop() {
   std::vector<std::uint8_t> buf(65536);
   for (;;) {
@@ -148,11 +180,14 @@ void DtlsServer::start_handshake(const udp::endpoint& peer, std::span<const std:
     ++dropped_;
     return;
   }
+  if (!admit_handshake(peer, reg->second)) return;
   auto endpoint = std::make_unique<dtls::DtlsEndpoint>(
       ctx_.get(), std::span<const std::uint8_t, 32>(reg->second.psk), rt_.clock.now());
   auto tunnel = std::make_shared<DtlsTunnel>(rt_, *this, peer, reg->second.session_index,
                                              reg->first, std::move(endpoint));
   reg->second.latest = tunnel;
+  ++reg->second.handshakes;
+  ++handshakes_;
   by_peer_[peer] = tunnel;
   tunnel->on_datagram(datagram);
 }

@@ -34,8 +34,15 @@ class DtlsServer {
   // For DtlsTunnel.
   void send_to(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram);
   void forget(const asio::ip::udp::endpoint& peer, const DtlsTunnel* tunnel);
+  // Once per association, when its handshake ended (completed, failed or abandoned).
+  void handshake_over(const std::string& app_id);
 
   std::uint64_t dropped_datagrams() const { return dropped_; }
+  // Handshakes past the cookie exchange and not yet done; [limits] dtls_handshakes caps them,
+  // and dtls_handshakes_per_session caps those made with one registration (App-ID).
+  std::size_t handshakes() const { return handshakes_; }
+  std::uint64_t refused_handshakes() const { return refused_total_; }
+  std::uint64_t refused_handshakes_per_session() const { return refused_per_session_; }
 
  private:
   DtlsServer(Runtime& rt, asio::ip::udp::socket socket, dtls::ContextPtr ctx,
@@ -49,7 +56,9 @@ class DtlsServer {
     std::uint64_t session_index;
     std::array<std::uint8_t, 32> psk;
     std::weak_ptr<DtlsTunnel> latest;  // the association made from it, if any
+    std::size_t handshakes = 0;        // of its associations, those still handshaking
   };
+  bool admit_handshake(const asio::ip::udp::endpoint& peer, Registration& reg);
 
   Runtime& rt_;
   asio::ip::udp::socket socket_;
@@ -59,6 +68,9 @@ class DtlsServer {
   std::unordered_map<std::string, Registration> registrations_;
   std::map<asio::ip::udp::endpoint, std::shared_ptr<DtlsTunnel>> by_peer_;
   std::uint64_t dropped_ = 0;
+  std::size_t handshakes_ = 0;
+  std::uint64_t refused_total_ = 0;
+  std::uint64_t refused_per_session_ = 0;
 };
 
 }  // namespace tandem::server

@@ -1,5 +1,7 @@
 #include "node/server/dtls_tunnel.hpp"
 
+#include <utility>
+
 #include "node/common/log.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/session/traffic.hpp"
@@ -53,6 +55,7 @@ void DtlsTunnel::after_io() {
       return;
     }
     handshake_timer_.cancel();
+    handshake_over();
     attached_ = true;
     session_ = s;
     session::TunnelInfo info;
@@ -153,6 +156,10 @@ void DtlsTunnel::arm_handshake_timer() {
   });
 }
 
+void DtlsTunnel::handshake_over() {
+  if (std::exchange(handshaking_, false)) server_.handshake_over(app_id_);
+}
+
 void DtlsTunnel::log_down(EndReason reason) {
   log::info("tunnel_down", {{"index", std::to_string(index_)},
                             {"tunnel", std::to_string(index_) + ".3"},
@@ -165,6 +172,7 @@ void DtlsTunnel::log_down(EndReason reason) {
 void DtlsTunnel::close(EndReason reason, bool) {
   if (closed_) return;
   closed_ = true;
+  handshake_over();
   if (attached_) log_down(reason);
   session_ = nullptr;
   handshake_timer_.cancel();
@@ -178,6 +186,7 @@ void DtlsTunnel::close(EndReason reason, bool) {
 void DtlsTunnel::finish(EndReason reason) {
   if (closed_) return;
   closed_ = true;
+  handshake_over();
   handshake_timer_.cancel();
   auto self = shared_from_this();
   if (attached_) log_down(reason);

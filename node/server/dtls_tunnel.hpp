@@ -40,6 +40,7 @@ class DtlsTunnel final : public session::Transport,
   void finish(session::EndReason reason);
   void log_down(session::EndReason reason);
   void nudge_client();
+  void handshake_over();
 
   Runtime& rt_;
   DtlsServer& server_;
@@ -52,6 +53,7 @@ class DtlsTunnel final : public session::Transport,
   session::Session* session_ = nullptr;  // set once attached, cleared when let go
   bool attached_ = false;
   bool closed_ = false;
+  bool handshaking_ = true;  // counted in the DtlsServer's handshakes until it ends
   int nudges_left_ = 3;
   std::vector<std::uint8_t> scratch_;
 };

@@ -2,6 +2,7 @@
 // Internal to node/server: a client connection before it becomes a tunnel, and the helpers the
 // three stages share (front_door.cpp: TLS and HTTP; login_exchange.cpp: the config-auth POSTs;
 // tunnel_connect.cpp: the CONNECT). Includes Asio: only those files include it.
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
@@ -11,16 +12,27 @@
 
 namespace tandem::server {
 
-// The connection and its deadline, shared by the serving coroutine and its watchdog.
+// The connection and its deadlines, shared by the serving coroutine and its watchdog. Each stage
+// (handshake, request, idle between requests) sets its own deadline, but none reaches past the
+// login deadline: until the client has logged in on this connection (or handed it over with a
+// valid token), keep-alive requests cannot keep it open.
 struct FrontConnection {
+  using TimerPoint = asio::steady_timer::time_point;
   FrontConnection(Runtime& rt, tcp::socket socket)
-      : stream(std::make_unique<TlsStream>(std::move(socket), rt.tls)), deadline(rt.io) {}
+      : stream(std::make_unique<TlsStream>(std::move(socket), rt.tls)),
+        deadline(rt.io),
+        login_deadline(asio::steady_timer::clock_type::now() + rt.config.limits.login_deadline) {}
   std::unique_ptr<TlsStream> stream;
   asio::steady_timer deadline;
-  bool handed_over = false;  // the stream now belongs to a tunnel
+  TimerPoint login_deadline;  // TimerPoint::max() once logged in
+  bool handed_over = false;   // the stream now belongs to a tunnel
   bool timed_out = false;
+  bool login_expired = false;  // the timeout was the login deadline
 
-  void expire_in(Duration d) { deadline.expires_after(d); }
+  void expire_in(Duration d) {
+    deadline.expires_at(std::min(asio::steady_timer::clock_type::now() + d, login_deadline));
+  }
+  void logged_in() { login_deadline = TimerPoint::max(); }
   void close() {
     boost::system::error_code ignored;
     stream->lowest_layer().close(ignored);
@@ -50,9 +62,14 @@ const char* not_serving_reason(const Runtime& rt);
 asio::awaitable<session::Persisted> replicate(Runtime& rt, std::uint64_t index,
                                               const session::TunnelInfo* new_ssl = nullptr);
 
-// One POST of the login exchange. Returns the response; `close` is set on bad input.
-asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& req,
-                                             const Peer& peer, bool& close);
+// One POST of the login exchange: the response, whether to close (bad input), and whether the
+// client logged in (which lifts the connection's login deadline).
+struct LoginReply {
+  http::Response response;
+  bool close = false;
+  bool logged_in = false;
+};
+asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, const Peer& peer);
 
 // CONNECT: find the session by token, answer with the tunnel configuration, hand over.
 asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnection> c,

@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "node/common/log.hpp"
@@ -86,13 +87,61 @@ asio::awaitable<void> watchdog(std::shared_ptr<FrontConnection> c) {
   for (;;) {
     co_await c->deadline.async_wait(use_nothrow);
     if (c->handed_over || !c->stream->lowest_layer().is_open()) co_return;
-    if (c->deadline.expiry() <= asio::steady_timer::clock_type::now()) {
+    const auto now = asio::steady_timer::clock_type::now();
+    if (c->deadline.expiry() <= now) {
       c->timed_out = true;
+      c->login_expired = now >= c->login_deadline;
       c->close();
       co_return;
     }
   }
 }
+
+// Refused before any byte is read: a reset, so that neither side keeps state for it. The log
+// is rate-limited (a flood would flood it); the metric counts every refusal.
+void refuse_connection(Runtime& rt, tcp::socket& socket, const Peer& peer,
+                       FrontDoorLimits::Refusal why) {
+  boost::system::error_code ignored;
+  socket.set_option(tcp::socket::linger(true, 0), ignored);
+  socket.close(ignored);
+  std::uint64_t suppressed = 0;
+  if (!rt.connection_refusal_log.allow(rt.clock.now(), suppressed)) return;
+  const auto& l = rt.config.limits;
+  int limit = static_cast<int>(defaults::kMaxFrontConnections);
+  if (why == FrontDoorLimits::Refusal::connections_per_address) limit = l.connections_per_address;
+  if (why == FrontDoorLimits::Refusal::handshakes) limit = l.tls_handshakes;
+  if (why == FrontDoorLimits::Refusal::handshakes_per_address) limit = l.tls_handshakes_per_address;
+  log::warn("connection_refused", {{"public", peer.text()},
+                                   {"reason", std::string(to_string(why))},
+                                   {"limit", std::to_string(limit)},
+                                   {"suppressed", std::to_string(suppressed)}});
+}
+
+// A deadline closed the connection: say which one.
+void refuse_timeout(Runtime& rt, const Peer& peer, const FrontConnection& c,
+                    const std::string& stage_reason) {
+  if (!c.login_expired) return refuse_input(rt, peer, stage_reason);
+  ++rt.counters.login_deadline_expired;
+  const auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>(rt.config.limits.login_deadline);
+  refuse_input(
+      rt, peer,
+      "login not completed within the login deadline (" + std::to_string(secs.count()) + " s)");
+}
+
+// The connection's places in the front door's counts, given back however the coroutine ends.
+struct LimitSlot {
+  FrontDoorLimits& limits;  // not through the Runtime: this may run at shutdown
+  std::string address;
+  bool handshaking = true;
+  void handshake_over() {
+    if (std::exchange(handshaking, false)) limits.handshake_over(address);
+  }
+  ~LimitSlot() {
+    handshake_over();
+    limits.release(address);
+  }
+};
 
 }  // namespace
 
@@ -105,15 +154,11 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
     peer.ip = ep.address().to_string();
     peer.port = ep.port();
   }
-  if (rt.open_front_connections >= defaults::kMaxFrontConnections) {
-    refuse_input(rt, peer, "too many connections in progress");
+  if (auto why = rt.front_limits.admit(peer.ip); why != FrontDoorLimits::Refusal::none) {
+    refuse_connection(rt, socket, peer, why);
     co_return;
   }
-  ++rt.open_front_connections;
-  struct Counted {
-    std::size_t& n;
-    ~Counted() { --n; }
-  } counted{rt.open_front_connections};
+  LimitSlot slot{rt.front_limits, peer.ip};
 
   auto c = std::make_shared<FrontConnection>(rt, std::move(socket));
   rt.front_connections.insert(c.get());
@@ -131,11 +176,13 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
     }
   } stop{rt, c};
 
-  if (auto [ec] = co_await c->stream->async_handshake(asio::ssl::stream_base::server, use_nothrow);
-      ec) {
-    refuse_input(rt, peer,
-                 c->timed_out ? std::string("TLS handshake not completed in time")
-                              : "TLS handshake failed: " + ec.message());
+  auto [hs_ec] = co_await c->stream->async_handshake(asio::ssl::stream_base::server, use_nothrow);
+  slot.handshake_over();
+  if (hs_ec) {
+    if (c->timed_out)
+      refuse_timeout(rt, peer, *c, "TLS handshake not completed in time");
+    else
+      refuse_input(rt, peer, "TLS handshake failed: " + hs_ec.message());
     co_return;
   }
 
@@ -153,8 +200,8 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
       auto [ec, n] = co_await c->stream->async_read_some(asio::buffer(buf), use_nothrow);
       if (ec) {
         if (c->timed_out)
-          refuse_input(rt, peer,
-                       started ? "request not completed in time" : "idle connection timed out");
+          refuse_timeout(rt, peer, *c,
+                         started ? "request not completed in time" : "idle connection timed out");
         co_return;
       }
       if (!started) {
@@ -180,10 +227,15 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
       co_await send(*c, error_response(req.method == "GET" ? 404 : 405));
       co_return;
     }
-    bool close = false;
-    http::Response resp = co_await handle_login(rt, req, peer, close);
-    if (!req.keep_alive() || close) resp.headers.push_back({"Connection", "close"});
-    if (!co_await send(*c, resp) || close || !req.keep_alive()) co_return;
+    LoginReply reply = co_await handle_login(rt, req, peer);
+    if (c->timed_out) {  // a deadline passed while the password was checked
+      refuse_timeout(rt, peer, *c, "request not completed in time");
+      co_return;
+    }
+    if (reply.logged_in) c->logged_in();
+    const bool close = reply.close || !req.keep_alive();
+    if (close) reply.response.headers.push_back({"Connection", "close"});
+    if (!co_await send(*c, reply.response) || close) co_return;
   }
 }
 

@@ -13,6 +13,7 @@
 
 #include "node/admin/admin_server.hpp"
 #include "node/common/log.hpp"
+#include "node/config/defaults.hpp"
 #include "node/metrics/http_endpoint.hpp"
 #include "node/server/admin_backend.hpp"
 #include "node/server/dtls_server.hpp"
@@ -76,6 +77,8 @@ void warn_if_not_forwarding(const config::Config& config) {
 struct Headend::Impl {
   explicit Impl(config::Config c)
       : config(std::move(c)),
+        front_limits(front_door_settings(config.limits, defaults::kMaxFrontConnections)),
+        login_throttle(clock, auth::throttle_settings(config.limits, defaults::kMaxPendingLogins)),
         hash_pool(2),
         role(io),
         signals(io, SIGINT, SIGTERM),
@@ -83,9 +86,13 @@ struct Headend::Impl {
         acceptor(io) {}
 
   config::Config config;
+  SteadyClock clock;
+  // Before the io_context: connection coroutines still suspended when it is destroyed give
+  // their places back to these on the way out.
+  FrontDoorLimits front_limits;
+  auth::LoginThrottle login_throttle;
   asio::io_context io{1};
   asio::thread_pool hash_pool;
-  SteadyClock clock;
   std::unique_ptr<asio::ssl::context> tls;
   std::unique_ptr<session::SessionTable> sessions;
   std::unique_ptr<Runtime> rt;
@@ -217,6 +224,8 @@ Result<bool> Headend::start(session::Replication& replication) {
               .config = cfg,
               .users = users,
               .sessions = *m.sessions,
+              .front_limits = m.front_limits,
+              .login_throttle = m.login_throttle,
               .replication = &replication,
               .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
   // Down until this node is the active one: a standby must not attract the pool's traffic.

@@ -27,41 +27,80 @@ asio::awaitable<bool> check_password(Runtime& rt, std::string user, std::string 
                                     asio::use_awaitable);
 }
 
+// Throttled: refused without running the hash (docs/limits.md). The client sees the form again
+// with an error, as for any failed login; the log (rate-limited) says which key and until when.
+void log_throttled(Runtime& rt, const std::string& who, const Peer& peer,
+                   const auth::LoginThrottle::Admission& a) {
+  ++rt.counters.logins_throttled;
+  std::uint64_t suppressed = 0;
+  if (!rt.login_refusal_log.allow(rt.clock.now(), suppressed)) return;
+  static constexpr const char* kWhy[] = {"failed logins for this user from this address",
+                                         "failed logins from this address",
+                                         "failed logins for this user from other addresses"};
+  const auto ms = a.retry_after.count();
+  log::warn("login_throttled",
+            {{"user", who},
+             {"public", peer.text()},
+             {"scope", std::string(auth::to_string(a.scope))},
+             {"failures", std::to_string(a.failures)},
+             {"retry_after", std::to_string((ms + 999) / 1000) + "s"},
+             {"reason", std::to_string(a.failures) + " " + kWhy[static_cast<int>(a.scope)]},
+             {"suppressed", std::to_string(suppressed)}});
+}
+
 }  // namespace
 
-asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& req,
-                                             const Peer& peer, bool& close) {
+asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, const Peer& peer) {
+  LoginReply out;
   auto msg = auth::parse_client_message(req.body);
   if (!msg) {
     refuse_input(rt, peer, "config-auth XML: " + msg.error());
-    close = true;
-    co_return error_response(400);
+    out.close = true;
+    out.response = error_response(400);
+    co_return out;
   }
   std::string group = resolve_tunnel_group(rt.config, *msg, req.target);
-  if (msg->type != "auth-reply" || msg->username.empty())
-    co_return login_form_response(rt.config, group, "");
+  auto form = [&](const char* error) {
+    out.response = login_form_response(rt.config, group, error);
+    return out;
+  };
+  if (msg->type != "auth-reply" || msg->username.empty()) co_return form("");
   // The username as logs show it: the client's bytes, made printable and bounded.
   const std::string who = text::sanitize(msg->username, text::kMaxUsername);
 
   if (const char* why = not_serving_reason(rt)) {
     ++rt.counters.logins_refused;
     log::warn("login_refused", {{"user", who}, {"public", peer.text()}, {"reason", why}});
-    co_return login_form_response(rt.config, group, "The service is moving. Please try again.");
-  }
-  if (rt.pending_logins >= defaults::kMaxPendingLogins) {
-    ++rt.counters.logins_refused;
-    log::warn("login_refused",
-              {{"user", who}, {"public", peer.text()}, {"reason", "too many logins in progress"}});
-    co_return login_form_response(rt.config, group, "The server is busy. Please try again.");
+    co_return form("The service is moving. Please try again.");
   }
   // A name no users file can hold (not UTF-8, controls, too long) is refused unhashed; the client
-  // sees the same answer as for any failed login.
+  // sees the same answer as for any failed login, and only its address is throttled.
   const bool well_formed = text::is_valid_utf8(msg->username) &&
                            msg->username.size() <= text::kMaxUsername && who == msg->username;
-  ++rt.pending_logins;
+  const std::string user_key = well_formed ? msg->username : std::string();
+  const auto admission = rt.login_throttle.admit(user_key, peer.ip);
+  using Verdict = auth::LoginThrottle::Verdict;
+  if (admission.verdict == Verdict::throttled) {
+    log_throttled(rt, who, peer, admission);
+    co_return form("Too many failed logins. Please try again later.");
+  }
+  if (admission.verdict != Verdict::allowed) {
+    ++rt.counters.logins_refused;
+    std::uint64_t suppressed = 0;
+    if (rt.login_refusal_log.allow(rt.clock.now(), suppressed))
+      log::warn("login_refused", {{"user", who},
+                                  {"public", peer.text()},
+                                  {"reason", admission.verdict == Verdict::busy
+                                                 ? "too many logins in progress"
+                                                 : "too many logins in progress from this address"},
+                                  {"suppressed", std::to_string(suppressed)}});
+    co_return form("The server is busy. Please try again.");
+  }
+  auth::LoginAttempt attempt(rt.login_throttle, user_key, peer.ip);
   bool ok = false;
   if (well_formed) ok = co_await check_password(rt, msg->username, msg->password);
-  --rt.pending_logins;
+  attempt.finish(ok ? auth::LoginThrottle::Outcome::success
+                    : auth::LoginThrottle::Outcome::failure);
   if (!ok) {
     ++rt.counters.logins_failed;
     // Same answer for an unknown user and a wrong password; the log tells them apart.
@@ -70,7 +109,7 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
                                {"reason", !well_formed                   ? "malformed username"
                                           : rt.users->has(msg->username) ? "wrong password"
                                                                          : "unknown user"}});
-    co_return login_form_response(rt.config, group, "Login failed.");
+    co_return form("Login failed.");
   }
   const config::Policy& policy = rt.policy_for(group);
   session::NewSession request{msg->username,
@@ -85,7 +124,7 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
     ++rt.counters.logins_refused;
     log::error("login_refused",
                {{"user", who}, {"public", peer.text()}, {"reason", created.error()}});
-    co_return login_form_response(rt.config, group, "No address is available. Please try later.");
+    co_return form("No address is available. Please try later.");
   }
   const std::uint64_t index = created->session->index;
   const std::string token = std::move(created->token);
@@ -98,11 +137,10 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
     log::error(
         "login_refused",
         {{"user", who}, {"public", peer.text()}, {"reason", "the session could not be recorded"}});
-    co_return login_form_response(rt.config, group,
-                                  "The service could not record your session. Please try later.");
+    co_return form("The service could not record your session. Please try later.");
   }
   session::Session* created_session = rt.sessions.find(index);
-  if (!created_session) co_return login_form_response(rt.config, group, "Please try again.");
+  if (!created_session) co_return form("Please try again.");
   const session::Session& s = *created_session;
   ++rt.counters.logins_ok;
   log::info("login_ok", {{"index", std::to_string(s.index)},
@@ -112,7 +150,9 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
                          {"tunnel_group", s.tunnel_group},
                          {"policy", s.policy},
                          {"persisted", session::to_string(where)}});
-  co_return login_success_response(token);
+  out.logged_in = true;
+  out.response = login_success_response(token);
+  co_return out;
 }
 
 }  // namespace tandem::server

@@ -15,10 +15,14 @@
 #include <span>
 #include <string>
 
+#include "node/auth/login_throttle.hpp"
 #include "node/auth/users.hpp"
 #include "node/common/clock.hpp"
+#include "node/common/log_limiter.hpp"
 #include "node/config/config.hpp"
+#include "node/config/defaults.hpp"
 #include "node/metrics/registry.hpp"
+#include "node/server/front_door_limits.hpp"
 #include "node/session/replication_sink.hpp"
 #include "node/session/session_table.hpp"
 
@@ -48,15 +52,18 @@ struct Runtime {
   config::Config config;
   std::shared_ptr<const auth::UserDb> users;
   session::SessionTable& sessions;
+  FrontDoorLimits& front_limits;        // connections per address, TLS handshakes in progress
+  auth::LoginThrottle& login_throttle;  // back-off after failed logins, logins in flight
   TunWriter* tun = nullptr;
   DtlsServer* dtls = nullptr;  // null when DTLS is off
   session::Replication* replication = nullptr;
   bool serving = false;                          // this node is the member's active node
-  std::size_t open_front_connections = 0;        // TLS connections not yet turned into tunnels
-  std::set<FrontConnection*> front_connections;  // the same, to reset them on a step-down
-  std::size_t pending_logins = 0;                // password checks in flight
+  std::set<FrontConnection*> front_connections;  // not yet tunnels, to reset them on a step-down
   std::string server_name;
   metrics::Counters counters;  // events seen only here, at the I/O edge
+  // A flood of refusals must not flood the log (docs/limits.md).
+  log::LogLimiter connection_refusal_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
+  log::LogLimiter login_refusal_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
 
   const config::Policy& policy_for(const std::string& tunnel_group) const;
 };

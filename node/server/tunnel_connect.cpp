@@ -7,6 +7,7 @@
 #include <string>
 
 #include "node/common/log.hpp"
+#include "node/config/defaults.hpp"
 #include "node/server/connect_response.hpp"
 #include "node/server/cstp_tunnel.hpp"
 #include "node/server/dtls_server.hpp"
@@ -61,6 +62,9 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     co_return;
   }
   const std::uint64_t index = s->index;
+  // A valid token counts as a login: the login deadline no longer applies (the request's does).
+  c->logged_in();
+  c->expire_in(defaults::kRequestTimeout);
   // S11: the session follows the client to where it is now; the resume is on the standby's
   // disk before the client hears it worked.
   s->public_ip = peer.ip;

@@ -225,6 +225,10 @@ printf 'secret-b\n' >"$TD_DIR/password-b"
 YESCRYPT_PARAMS=$(awk -F'$' '/^alice:/ {print "$" $2 "$" $3 "$"}' "$TD_USERS")
 
 POLICY=$'[policy.default]\nsimultaneous_logins = 0'
+# tandem-load logs in up to --load-concurrency/--rate-concurrency at a time from one address:
+# the per-address caps (docs/limits.md) would refuse most of it, so they are off here.
+POLICY+=$'\n[limits]\nconnections_per_address = 0\ntls_handshakes_per_address = 0'
+POLICY+=$'\nlogins_in_flight_per_address = 0'
 BIG_POOL=10.64.0.0/14 # sessions lease an address at login: room for 262 141 of them
 
 # Per-sample logs: the harness names a node's log with node_log; SAMPLE prefixes it.

@@ -32,6 +32,9 @@ make_pair_pki
 add_user alice secret-a
 printf 'secret-a\n' >"$TD_DIR/password"
 policy=$'[policy.default]\nsimultaneous_logins = 0\ndisconnected_timeout = "30m"'
+# Every load session comes from one client address: the per-address caps (docs/limits.md) are for
+# the internet, not for this load client.
+policy+=$'\n[limits]\nconnections_per_address = 0\ntls_handshakes_per_address = 0\nlogins_in_flight_per_address = 0'
 write_node_config a "$policy"
 write_node_config b "$policy"
 start_pair

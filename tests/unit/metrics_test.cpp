@@ -81,7 +81,26 @@ TEST(MetricsRender, EveryMetricIsPresentEvenWhenZero) {
       R"(tandem_logins_total{result="ok"})",
       R"(tandem_logins_total{result="failed"})",
       R"(tandem_logins_total{result="refused"})",
+      R"(tandem_logins_total{result="throttled"})",
       "tandem_resumes_total",
+      "tandem_front_connections",
+      "tandem_tls_handshakes",
+      R"(tandem_connections_refused_total{reason="connections"})",
+      R"(tandem_connections_refused_total{reason="connections_per_address"})",
+      R"(tandem_connections_refused_total{reason="tls_handshakes"})",
+      R"(tandem_connections_refused_total{reason="tls_handshakes_per_address"})",
+      "tandem_login_deadline_expired_total",
+      "tandem_logins_in_flight",
+      R"(tandem_logins_throttled_total{scope="user_address"})",
+      R"(tandem_logins_throttled_total{scope="address"})",
+      R"(tandem_logins_throttled_total{scope="user"})",
+      R"(tandem_login_throttle_entries{table="failures"})",
+      R"(tandem_login_throttle_entries{table="trusted"})",
+      "tandem_login_throttle_evictions_total",
+      "tandem_dtls_handshakes",
+      R"(tandem_dtls_handshakes_refused_total{reason="dtls_handshakes"})",
+      R"(tandem_dtls_handshakes_refused_total{reason="dtls_handshakes_per_session"})",
+      "tandem_control_frames_dropped_total",
       R"(tandem_dpd_teardowns_total{kind="ssl"})",
       R"(tandem_dpd_teardowns_total{kind="dtls"})",
       R"(tandem_timer_expiries_total{kind="idle"})",
@@ -138,7 +157,34 @@ TEST(MetricsRender, ValuesLandOnTheirSeries) {
   s.lag_ms = 1500;
   s.pool_used = 3;
   s.pool_free = 250;
+  s.events.logins_throttled = 13;
+  s.events.login_deadline_expired = 14;
+  s.events.control_frames_dropped = 15;
+  s.limits.front_connections = 21;
+  s.limits.tls_handshakes = 22;
+  s.limits.refused_connections_per_address = 23;
+  s.limits.refused_tls_handshakes_per_address = 24;
+  s.limits.throttled_user_address = 25;
+  s.limits.throttled_user = 26;
+  s.limits.throttle_entries = 27;
+  s.limits.trusted_entries = 28;
+  s.limits.dtls_handshakes = 29;
+  s.limits.refused_dtls_handshakes_per_session = 30;
   auto got = samples_of(render(s));
+  EXPECT_EQ("13", got[R"(tandem_logins_total{result="throttled"})"]);
+  EXPECT_EQ("14", got["tandem_login_deadline_expired_total"]);
+  EXPECT_EQ("15", got["tandem_control_frames_dropped_total"]);
+  EXPECT_EQ("21", got["tandem_front_connections"]);
+  EXPECT_EQ("22", got["tandem_tls_handshakes"]);
+  EXPECT_EQ("23", got[R"(tandem_connections_refused_total{reason="connections_per_address"})"]);
+  EXPECT_EQ("24", got[R"(tandem_connections_refused_total{reason="tls_handshakes_per_address"})"]);
+  EXPECT_EQ("25", got[R"(tandem_logins_throttled_total{scope="user_address"})"]);
+  EXPECT_EQ("26", got[R"(tandem_logins_throttled_total{scope="user"})"]);
+  EXPECT_EQ("27", got[R"(tandem_login_throttle_entries{table="failures"})"]);
+  EXPECT_EQ("28", got[R"(tandem_login_throttle_entries{table="trusted"})"]);
+  EXPECT_EQ("29", got["tandem_dtls_handshakes"]);
+  EXPECT_EQ("30",
+            got[R"(tandem_dtls_handshakes_refused_total{reason="dtls_handshakes_per_session"})"]);
   EXPECT_EQ("1700000000", got["tandem_process_start_time_seconds"]);
   EXPECT_EQ("2", got[R"(tandem_sessions{state="active"})"]);
   EXPECT_EQ("1", got[R"(tandem_sessions{state="waiting_to_resume"})"]);
