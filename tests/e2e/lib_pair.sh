@@ -346,10 +346,10 @@ start_vip_sampler() {
   (
     set +e
     while :; do
-      a=0 b=0
-      [[ $(td_node_addrs a) == *service* ]] && a=1
-      [[ $(td_node_addrs b) == *service* ]] && b=1
-      echo "$(td_now_ms) $a $b"
+      t=$(td_now_ms) a=0 b=0
+      [[ $(ip -n "$TD_NS_NODE_A" -4 -o addr show 2>/dev/null) == *" $TD_SERVER_IP/"* ]] && a=1
+      [[ $(ip -n "$TD_NS_NODE_B" -4 -o addr show 2>/dev/null) == *" $TD_SERVER_IP/"* ]] && b=1
+      echo "$t $a $b"
       sleep 0.1
     done
   ) >"$TD_DIR/vip-samples.log" 2>/dev/null &
@@ -359,7 +359,8 @@ start_vip_sampler() {
 # vip_overlap FROM_MS [TO_MS]: over the samples in that window sets TD_OVERLAP_MS (time both
 # nodes held the service address: the spans between consecutive samples both showing it),
 # TD_OVERLAP_FIRST_MS / TD_OVERLAP_LAST_MS (first and last such sample, 0 if none),
-# TD_OVERLAP_SAMPLES and TD_SAMPLES.
+# TD_OVERLAP_SAMPLES, TD_SAMPLES and TD_SAMPLE_EVERY_MS (the mean interval actually achieved:
+# on a loaded machine each sample costs two `ip` runs, so it can be well over 100 ms).
 vip_overlap() {
   local out
   out=$(awk -v from="$1" -v to="${2:-0}" '
@@ -368,6 +369,9 @@ vip_overlap() {
       if ($2 == 1 && $3 == 1) { k++; if (!first) first = $1; last = $1
         if (pboth) ms += $1 - pt }
       pboth = ($2 == 1 && $3 == 1); pt = $1 }
-    END { printf "%d %.0f %.0f %d %d\n", ms, first, last, k, n }' "$TD_DIR/vip-samples.log")
-  read -r TD_OVERLAP_MS TD_OVERLAP_FIRST_MS TD_OVERLAP_LAST_MS TD_OVERLAP_SAMPLES TD_SAMPLES <<<"$out"
+    n == 1 { t0 = $1 }
+    END { printf "%d %.0f %.0f %d %d %d\n", ms, first, last, k, n, n > 1 ? (pt - t0) / (n - 1) : 0 }' \
+    "$TD_DIR/vip-samples.log")
+  read -r TD_OVERLAP_MS TD_OVERLAP_FIRST_MS TD_OVERLAP_LAST_MS TD_OVERLAP_SAMPLES TD_SAMPLES \
+    TD_SAMPLE_EVERY_MS <<<"$out"
 }
