@@ -140,6 +140,7 @@ start_node() {
     --config "${TD_NODE_CONFIG[$n]}" >>"$(node_log "$n")" 2>&1 &
   TD_NODE_PID[$n]=$!
   td_track "${TD_NODE_PID[$n]}"
+  step "node $n: pid ${TD_NODE_PID[$n]}"
 }
 
 nctl() { # NODE tandemctl-args...
@@ -230,8 +231,10 @@ TD_FO_SEQ=0
 TD_FO_EVENT_MS=0
 TD_FO_PING=p    # the ping stream (start_ping_stream) the gap is measured on
 TD_FO_CLIENT=c1 # the openconnect client whose tunnel address must not change ("" for none)
-TD_FO_TOLD=     # a tandem-load --tokens-out file: a session missing after a crash is allowed
-                # only when no client was told of it (its login was still in flight)
+TD_FO_TOLD=     # the tokens the old active had handed out at the event (a copy of a tandem-load
+                # --tokens-out file made right after it): a session the old active listed may
+                # be gone after a crash, and its index given to a new session, only when no
+                # client was told of it (its login was still in flight)
 
 # td_duration_ms 2s|500ms: a config duration in milliseconds.
 td_duration_ms() {
@@ -256,11 +259,14 @@ td_node_addrs() {
 td_has_vips() { [[ $(td_node_addrs "$1") == "service inside" ]]; }
 td_holds_none() { [[ -z $(td_node_addrs "$1") ]]; }
 
-# session_map NODE: "INDEX ASSIGNED_IP" for every session in the node's table, by index.
+# session_map NODE: "INDEX ASSIGNED_IP USER LOGIN_TIME" for every session in the node's table,
+# by index. The user and login time tell a session from another one given the same index and
+# address later (a lost session's index and address handed out again).
 session_map() {
   local out
   out=$(nctl "$1" show sessions --json) || fail "tandemctl show sessions --json on node $1 failed"
-  jq -r '.sessions[] | "\(.index) \(.assigned_ip)"' <<<"$out" | sort -n
+  jq -r '.sessions[] | "\(.index) \(.assigned_ip) \(.username) \(.login_time_unix)"' <<<"$out" |
+    sort -n
 }
 
 failover_begin() { # OLD [PING_ID]
@@ -279,8 +285,8 @@ failover_begin() { # OLD [PING_ID]
 #  - the other node (OLD, unless the same node is active again) holds neither address, if its
 #    namespace is up (within 3 s of the check: a crashed node's keeper or a stepping-down node
 #    drops them at once);
-#  - every session OLD listed before the event is on NEW with the same index and address (see
-#    TD_FO_TOLD), INDEX has IP there, and no address is assigned twice; if the other node runs
+#  - every session OLD listed before the event is on NEW with the same index, address, user and
+#    login time (see TD_FO_TOLD), INDEX has IP there, and no address is assigned twice; if the other node runs
 #    as NEW's standby, it lists the same sessions once caught up.
 assert_failover_outcome() {
   local old=$1 new=$2 ip=$3 index=$4 bound=$5 before after report bad other what t0
@@ -314,21 +320,26 @@ assert_failover_outcome() {
   session_map "$new" >"$after"
   report=$(awk -v told="${TD_FO_TOLD:-}" '
     BEGIN { if (told != "") while ((getline line < told) > 0) { split(line, p, "-"); t[p[1]] = 1 } }
-    FNR == NR { b[$1] = $2; nb++; next }
-    { a[$1] = $2; na++; if (++seen[$2] == 2) printf "address %s assigned twice\n", $2 }
+    { v = $2 " " $3 " login " $4 }
+    FNR == NR { b[$1] = v; nb++; next }
+    { a[$1] = v; na++; if (++seen[$2] == 2) printf "address %s assigned twice\n", $2 }
     END {
       for (i in b) {
+        untold = told != "" && !(i in t)
         if (!(i in a)) {
-          if (told != "" && !(i in t)) { vanished++; continue }
+          if (untold) { vanished++; continue }
           printf "session %s (%s) missing\n", i, b[i]
-        } else if (a[i] != b[i]) printf "session %s: address %s -> %s\n", i, b[i], a[i]
+        } else if (a[i] != b[i]) {
+          if (untold) { vanished++; reused++; continue }
+          printf "session %s: %s -> %s\n", i, b[i], a[i]
+        }
       }
       if (told != "") for (i in t) if (!(i in a)) printf "session %s, told to a client, missing\n", i
-      printf "SUMMARY %d before, %d after, %d untold in flight and gone\n", nb, na, vanished
+      printf "SUMMARY %d before, %d after, %d untold (login in flight) and gone, %d of their indexes given to new sessions\n", nb, na, vanished, reused
     }' "$before" "$after")
   bad=$(grep -v '^SUMMARY' <<<"$report" || true)
   [[ -z $bad ]] || fail "sessions changed across the failover (maps in $before, $after): $(head -n 5 <<<"$bad" | tr '\n' ';')"
-  grep -qx "$index $ip" "$after" || fail "session $index with $ip is not on node $new"
+  grep -q "^$index $ip " "$after" || fail "session $index with $ip is not on node $new"
   step "sessions: index -> address unchanged ($(sed -n 's/^SUMMARY //p' <<<"$report"))"
 
   if td_alive "${TD_NODE_PID[$other]:-0}" && ! td_is_active "$other"; then

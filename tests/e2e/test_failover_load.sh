@@ -40,6 +40,7 @@ wait_for 60 "half of the sessions created" td_tokens_at_least $((SESSIONS / 2))
 failover_begin "$act"
 step "CRASH: kill -9 node $act after $(grep -c . "$TD_DIR/tokens") tokens were handed out"
 kill -KILL "${TD_NODE_PID[$act]}"
+cp "$TD_DIR/tokens" "$TD_DIR/tokens-at-crash"
 wait_for 15 "node $stb active" td_is_active "$stb"
 wait "$load_pid" || true  # logins in flight at the crash fail; that is fine
 told=$(grep -c . "$TD_DIR/tokens")
@@ -47,7 +48,7 @@ step "clients were told of $told sessions (load client: $(tail -n 3 "$TD_DIR/loa
 ((told >= SESSIONS / 2)) || fail "too few tokens recorded: $told"
 # Sessions the old active listed may be missing only if their login was still in flight (no
 # client was told of them); every told one must be there.
-TD_FO_TOLD=$TD_DIR/tokens
+TD_FO_TOLD=$TD_DIR/tokens-at-crash
 assert_failover_outcome "$act" "$stb" "$ip1" "$index1" "$(td_crash_gap_bound_ms)"
 
 step "resume every token on node $stb"
