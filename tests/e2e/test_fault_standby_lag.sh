@@ -110,7 +110,7 @@ step "logins node $act answered without the standby's acknowledgement: $unacked"
 wait_for 15 "node $stb active" td_is_active "$stb"
 if [[ $LAG == slowed ]]; then
   # Promoted means the stream from the dead active has ended: nothing it sent is still queued.
-  step "throttle queue towards node $stb: $(ip netns exec "$TD_NS_SWITCH" tc -s qdisc show dev "${stb_if}s" | grep -o 'backlog [^ ]*' | head -n 1)"
+  step "throttle queue towards node $stb: $(ip netns exec "$TD_NS_SWITCH" tc -s qdisc show dev "${stb_if}s" | grep -m1 -o 'backlog [^ ]*' || true)"
   throttle off
   step "throttle removed"
 fi
