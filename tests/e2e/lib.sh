@@ -679,6 +679,44 @@ ping_gap_since() {
   read -r TD_GAP_MS TD_GAP_FIRST_MS TD_GAP_TRAIL_MS TD_GAP_AFTER <<<"$out"
 }
 
+# td_kill_on_log FILE ERE DELAY_MS PID: a watcher that sends SIGKILL to PID DELAY_MS after a line
+# matching ERE is appended to FILE, for faults that must land inside a window of a few ms. It
+# follows FILE with `tail -F` (inotify) and runs at real-time priority (chrt -f), so it reacts
+# within about a millisecond even on a loaded machine; it gives up after 10 s without a match.
+# td_kill_on_log_wait SECONDS then waits for it and sets TD_KOL_MATCH_MS and TD_KOL_KILL_MS
+# (epoch ms; empty if nothing matched) and TD_KOL_LINE.
+td_kill_on_log() {
+  local out=$TD_DIR/kill-on-log.out
+  rm -f "$out" "$out.ready"
+  chrt -f 20 bash -c '
+    file=$1 re=$2 delay=$3 pid=$4 out=$5
+    exec {fd}< <(exec tail -n0 -F "$file" 2>/dev/null)
+    tail_pid=$!
+    : >"$out.ready"
+    while IFS= read -r -t 10 -u "$fd" line; do
+      [[ $line =~ $re ]] || continue
+      t=$((${EPOCHREALTIME/./} / 1000))
+      while ((${EPOCHREALTIME/./} / 1000 < t + delay)); do :; done
+      kill -KILL "$pid"
+      printf "%s %s %s\n" "$t" "$((${EPOCHREALTIME/./} / 1000))" "$line" >"$out"
+      break
+    done
+    kill "$tail_pid" 2>/dev/null
+  ' td-kill-on-log "$1" "$2" "$3" "$4" "$out" &
+  TD_KOL_PID=$!
+  td_track "$TD_KOL_PID"
+  wait_for 5 "the log watcher to start" test -e "$out.ready"
+  sleep 0.2 # tail has opened the file and sits at its end
+}
+td_kill_on_log_wait() {
+  local out=$TD_DIR/kill-on-log.out
+  wait_for "$1" "the log watcher to end" td_not_alive "$TD_KOL_PID"
+  wait "$TD_KOL_PID" 2>/dev/null || true
+  TD_KOL_MATCH_MS='' TD_KOL_KILL_MS='' TD_KOL_LINE=''
+  [[ -s $out ]] && read -r TD_KOL_MATCH_MS TD_KOL_KILL_MS TD_KOL_LINE <"$out"
+  return 0
+}
+
 # ping_fresh [NS] [DEST]: one new echo (sent now, not the stream's history) is answered.
 ping_fresh() {
   ip netns exec "${1:-$TD_NS_CLIENT}" ping -n -q -c 1 -W 1 "${2:-$TD_INSIDE_IP}" >/dev/null 2>&1

@@ -352,8 +352,17 @@ assert_failover_outcome() {
 }
 
 # The service address holders over time: every 100 ms, "EPOCH_MS A B" (1 = holds 10.200.0.1)
-# into $TD_DIR/vip-samples.log, until the trap stops it.
+# into $TD_DIR/vip-samples.log, until the trap stops it. Besides, each node's kernel address
+# events (`ip -ts monitor address`) into $TD_DIR/vip-events-NODE.log, for exact times
+# (vip_overlap_events).
 start_vip_sampler() {
+  local n
+  for n in a b; do
+    echo "$(td_now_ms) initial $([[ $(td_node_addrs "$n") == *service* ]] && echo 1 || echo 0)" \
+      >"$TD_DIR/vip-initial-$n.log"
+    ip -n "${TD_NODE_NS[$n]}" -ts -4 monitor address >"$TD_DIR/vip-events-$n.log" 2>/dev/null &
+    td_track $!
+  done
   (
     set +e
     while :; do
@@ -381,8 +390,34 @@ vip_overlap() {
         if (pboth) ms += $1 - pt }
       pboth = ($2 == 1 && $3 == 1); pt = $1 }
     n == 1 { t0 = $1 }
-    END { printf "%d %.0f %.0f %d %d %d\n", ms, first, last, k, n, n > 1 ? (pt - t0) / (n - 1) : 0 }' \
+    END { printf "%d %.0f %.0f %d %d %d\n", ms, first, last, k, n, (n > 1 ? (pt - t0) / (n - 1) : 0) }' \
     "$TD_DIR/vip-samples.log")
   read -r TD_OVERLAP_MS TD_OVERLAP_FIRST_MS TD_OVERLAP_LAST_MS TD_OVERLAP_SAMPLES TD_SAMPLES \
     TD_SAMPLE_EVERY_MS <<<"$out"
+}
+
+# vip_overlap_events FROM_MS TO_MS: from the address events, TD_EV_OVERLAP_MS (time both nodes held
+# the service address within the window) and TD_EV_LIST ("node +MS add|del" per event of the
+# service address, MS from FROM_MS).
+vip_overlap_events() {
+  local from=$1 to=$2 n line ts ms kind
+  {
+    for n in a b; do
+      read -r ms _ kind <"$TD_DIR/vip-initial-$n.log"
+      echo "$ms $n $kind"
+      while IFS= read -r line; do
+        [[ $line == *" $TD_SERVER_IP/"* && $line =~ ^\[([^]]+)\] ]] || continue
+        ts=${BASH_REMATCH[1]}
+        ms=$(date -d "$ts" +%s%3N)
+        [[ $line == *"] Deleted "* ]] && kind=0 || kind=1
+        echo "$ms $n $kind"
+      done <"$TD_DIR/vip-events-$n.log"
+    done
+  } | sort -n -k1,1 >"$TD_DIR/vip-events.sorted"
+  read -r TD_EV_OVERLAP_MS TD_EV_LIST < <(awk -v from="$from" -v to="$to" '
+    function acc(t) { if (ha && hb) { s = (pt > from ? pt : from); e = (t < to ? t : to); if (e > s) ov += e - s } pt = t }
+    { t = $1; acc(t)
+      if ($2 == "a") ha = $3; else hb = $3
+      if ($1 >= from && $1 <= to) list = list sprintf("%s +%d %s; ", $2, $1 - from, $3 ? "add" : "del") }
+    END { acc(to); printf "%d %s\n", ov, list }' "$TD_DIR/vip-events.sorted")
 }

@@ -62,6 +62,10 @@ if ((TD_OVERLAP_SAMPLES > 0)); then
 else
   step "OVERLAP: none seen in $TD_SAMPLES samples (one every ~${TD_SAMPLE_EVERY_MS} ms); the woken node released the address ${released:-?} ms after SIGCONT"
 fi
+vip_overlap_events "$t_stop" "$t_check"
+step "OVERLAP from the kernels' address events: ${TD_EV_OVERLAP_MS} ms with two holders between SIGSTOP and the check (events, ms after SIGSTOP: ${TD_EV_LIST:-none})"
+vip_overlap_events "$((t_cont + 2000))" "$(td_now_ms)"
+assert_eq 0 "$TD_EV_OVERLAP_MS" "ms with two holders of $TD_SERVER_IP from waking + 2 s on (address events)"
 vip_overlap "$((t_cont + 2000))"
 assert_eq 0 "$TD_OVERLAP_SAMPLES" "samples with two holders of $TD_SERVER_IP from waking + 2 s on (of $TD_SAMPLES)"
 step "node $act's last role change: $(grep -E ' role_change ' "$(node_log "$act")" | tail -n 1 || true)"

@@ -6,10 +6,11 @@
 # and assert_failover_outcome holds for a real openconnect client pinging through its tunnel
 # meanwhile (fresh ping, gap within hold_time + 1 s, addresses released, no session's index or
 # address changed, every told session present).
-#   $1: slowed  the standby's link throttled once a quarter of the logins are done (this kernel
-#               has no netem; tbf at RATE on its outside interface, for its acks, and on the
-#               switch port towards it, for the stream) until the active reports a lag of
-#               LAG_MIN or THROTTLE_MS passed; removed once the new active is up
+#   $1: slowed  the standby's replication traffic throttled once a quarter of the logins are done
+#               (this kernel has no netem: an HTB class at RATE for port TD_PEER_PORT, on its
+#               outside interface, for its acks, and on the switch port towards it, for the
+#               stream; client traffic is not slowed) until the active reports a lag of LAG_MIN
+#               or THROTTLE_MS passed; removed once the new active is up
 #       stopped the standby stopped (SIGSTOP) for STOP_MS during the logins, longer than the 1 s
 #               the active waits for an acknowledgement (so logins are answered unacknowledged),
 #               woken (SIGCONT), and the active killed right after (stopped plus the admin
@@ -51,11 +52,21 @@ index1=$(session_field "$act" index)
 start_ping_stream p "$TD_NS_CLIENT" "$TD_INSIDE_IP" 0.05
 
 stb_if=${TD_IFP}${stb}o
-throttle() { # on|off
-  local q=(root tbf rate "$RATE" burst 3000 latency 1s)
+# throttle on|off: the replication traffic (port TD_PEER_PORT either way) to and from the standby
+# goes through an HTB class at RATE; everything else (clients) is not slowed.
+throttle() {
+  local ns dev
   if [[ $1 == on ]]; then
-    ip netns exec "${TD_NODE_NS[$stb]}" tc qdisc add dev "$stb_if" "${q[@]}"
-    ip netns exec "$TD_NS_SWITCH" tc qdisc add dev "${stb_if}s" "${q[@]}"
+    for ns_dev in "${TD_NODE_NS[$stb]} $stb_if" "$TD_NS_SWITCH ${stb_if}s"; do
+      read -r ns dev <<<"$ns_dev"
+      ip netns exec "$ns" tc qdisc add dev "$dev" root handle 1: htb default 20
+      ip netns exec "$ns" tc class add dev "$dev" parent 1: classid 1:10 htb rate "$RATE" ceil "$RATE"
+      ip netns exec "$ns" tc class add dev "$dev" parent 1: classid 1:20 htb rate 1gbit
+      for dir in sport dport; do
+        ip netns exec "$ns" tc filter add dev "$dev" parent 1: protocol ip prio 1 u32 \
+          match ip "$dir" "$TD_PEER_PORT" 0xffff flowid 1:10
+      done
+    done
   else
     ip netns exec "${TD_NODE_NS[$stb]}" tc qdisc del dev "$stb_if" root 2>/dev/null || true
     ip netns exec "$TD_NS_SWITCH" tc qdisc del dev "${stb_if}s" root 2>/dev/null || true
@@ -85,14 +96,17 @@ if [[ $LAG == stopped ]]; then
 else
   # Slowed for a bounded time only: the heartbeats share the stream, and a standby that hears
   # nothing for hold_time promotes itself (the documented no-witness split).
-  step "throttle node $stb's link to $RATE (tbf) on $stb_if (out) and on the switch port to it (in)"
+  step "throttle node $stb's replication traffic to $RATE (htb) on $stb_if (out) and on the switch port to it (in)"
   throttle on
   t_thr=$(td_now_ms)
-  td_lagging() { (($(node_field "$act" replication_lag_seq) >= LAG_MIN)); }
+  td_lagging() {
+    status=$(node_status "$act" | jq -c '{replication_lag_seq, replication_lag_ms, degraded}')
+    (($(jq -r .replication_lag_seq <<<"$status") >= LAG_MIN))
+  }
   until td_lagging || (($(td_now_ms) - t_thr >= THROTTLE_MS)); do sleep 0.05; done
-  step "throttled for $(($(td_now_ms) - t_thr)) ms"
 fi
-status=$(node_status "$act" | jq -c '{replication_lag_seq, replication_lag_ms, degraded}')
+[[ $LAG == slowed ]] ||
+  status=$(node_status "$act" | jq -c '{replication_lag_seq, replication_lag_ms, degraded}')
 (($(jq -r .replication_lag_seq <<<"$status") > 0)) ||
   fail "the standby did not lag (node $act's status: $status): the scenario was not set up"
 failover_begin "$act"
@@ -102,6 +116,7 @@ if [[ $LAG == stopped ]]; then
 fi
 kill -KILL "${TD_NODE_PID[$act]}"
 cp "$TD_DIR/tokens" "$TD_DIR/tokens-at-crash"
+[[ $LAG != slowed ]] || step "throttled for $(($(td_now_ms) - t_thr)) ms when the active was killed"
 told_at_crash=$(td_tokens)
 step "CRASH: kill -9 node $act with $told_at_crash tokens handed out; its status just before: $status"
 unacked=$(grep -c 'login_ok .*replicated=no' "$(node_log "$act")" || true)
@@ -110,7 +125,7 @@ step "logins node $act answered without the standby's acknowledgement: $unacked"
 wait_for 15 "node $stb active" td_is_active "$stb"
 if [[ $LAG == slowed ]]; then
   # Promoted means the stream from the dead active has ended: nothing it sent is still queued.
-  step "throttle queue towards node $stb: $(ip netns exec "$TD_NS_SWITCH" tc -s qdisc show dev "${stb_if}s" | grep -m1 -o 'backlog [^ ]*' || true)"
+  step "throttle queue towards node $stb: $(ip netns exec "$TD_NS_SWITCH" tc -s class show dev "${stb_if}s" classid 1:10 | grep -m1 -o 'backlog [^ ]*' || true)"
   throttle off
   step "throttle removed"
 fi
