@@ -24,6 +24,8 @@ packages=(
   openconnect ocserv iperf3 iproute2 nftables iputils-ping procps psmisc socat jq curl systemd
   # RocksDB's ldb writes corrupt rows for the quarantine tests
   rocksdb-tools
+  # libfaketime moves one node's wall clock in the clock-jump fault test
+  faketime
 )
 
 say() { printf '[setup] %s\n' "$*"; }

@@ -64,6 +64,7 @@ TD_DOWN_MS=0
 
 TD_PIDS=()   # every background process we started, in start order
 TD_NETNS=()  # every namespace we created
+TD_CLEANUP_CMDS=()  # td_on_cleanup: run by the trap after our processes are gone, newest first
 TD_CLIENT_SEQ=0
 declare -A TD_CLIENT_PID=() TD_CLIENT_LOG=() TD_CLIENT_IF=() TD_CLIENT_NS=()
 
@@ -105,6 +106,10 @@ td_is_ours() {
 
 td_track() { TD_PIDS+=("$1"); }
 
+# td_on_cleanup CMD [ARGS...]: the trap runs CMD once every process this test started has been
+# stopped and before the namespaces go (unmount a tmpfs, delete a qdisc, ...); newest first.
+td_on_cleanup() { TD_CLEANUP_CMDS+=("$(printf '%q ' "$@")"); }
+
 td_dump_logs() {
   local f
   for f in "$TD_TANDEMD_LOG" "$TD_DIR"/client-*.log; do
@@ -120,7 +125,9 @@ td_cleanup() {
   trap - EXIT INT TERM ERR
   for ((i = ${#TD_PIDS[@]} - 1; i >= 0; i--)); do
     pid=${TD_PIDS[i]}
-    td_alive "$pid" && td_is_ours "$pid" && kill -TERM "$pid" 2>/dev/null
+    # CONT after TERM: a test may leave a process stopped (SIGSTOP); it must still get to exit.
+    td_alive "$pid" && td_is_ours "$pid" && kill -TERM "$pid" 2>/dev/null &&
+      kill -CONT "$pid" 2>/dev/null
   done
   deadline=$(($(td_now_ms) + 5000))
   for pid in "${TD_PIDS[@]}"; do
@@ -132,6 +139,10 @@ td_cleanup() {
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
   done
   for pid in "${TD_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  for ((i = ${#TD_CLEANUP_CMDS[@]} - 1; i >= 0; i--)); do
+    eval "${TD_CLEANUP_CMDS[i]}" >/dev/null 2>&1 ||
+      printf '[%s] warning: cleanup step failed: %s\n' "$TD_TEST" "${TD_CLEANUP_CMDS[i]}" >&2
+  done
   for ((i = ${#TD_NETNS[@]} - 1; i >= 0; i--)); do
     ip netns del "${TD_NETNS[i]}" 2>/dev/null ||
       printf '[%s] warning: could not delete netns %s\n' "$TD_TEST" "${TD_NETNS[i]}" >&2
@@ -639,6 +650,76 @@ ping_stream_stats() {
     }')
   read -r TD_PING_SENT TD_PING_RECV TD_PING_LOST TD_PING_GAP_MS TD_PING_GAP_END_MS \
     TD_PING_LOST_AT <<<"$out"
+}
+
+# ping_gap_since ID EVENT_MS: the client's view of an event (a failover, a fault) at EVENT_MS
+# (epoch ms), from the replies so far, counting trailing silence up to now. Sets
+#   TD_GAP_MS        the longest silence from the last reply at or before the event up to now:
+#                    to the first reply after the event (or until now if none came), between
+#                    any two replies after it, and from the newest reply until now;
+#   TD_GAP_FIRST_MS  from the last reply at or before the event to the first one after it (or
+#                    until now: the stream is still silent);
+#   TD_GAP_TRAIL_MS  from the newest reply until now;
+#   TD_GAP_AFTER     replies that arrived after the event.
+# A tunnel that never comes back therefore shows a gap growing with the time waited, never 0.
+ping_gap_since() {
+  local out
+  out=$(ping_replies "$1" | awk -v ev="$2" -v now="$(td_now_ms)" '
+    $2 <= ev { last = $2; next }
+    { n++; if (n == 1) first = $2; t[n] = $2 }
+    END {
+      if (last == "") last = ev
+      if (n == 0) { g = now - last; printf "%d %d %d 0\n", g, g, g; exit }
+      gap = first - last; g1 = gap
+      for (i = 2; i <= n; i++) if (t[i] - t[i - 1] > gap) gap = t[i] - t[i - 1]
+      trail = now - t[n]; if (trail < 0) trail = 0  # a reply newer than our "now"
+      if (trail > gap) gap = trail
+      printf "%d %d %d %d\n", gap, g1, trail, n
+    }')
+  read -r TD_GAP_MS TD_GAP_FIRST_MS TD_GAP_TRAIL_MS TD_GAP_AFTER <<<"$out"
+}
+
+# td_kill_on_log FILE ERE DELAY_MS PID: a watcher that sends SIGKILL to PID DELAY_MS after a line
+# matching ERE is appended to FILE, for faults that must land inside a window of a few ms. It
+# follows FILE with `tail -F` (inotify) and runs at real-time priority (chrt -f), so it reacts
+# within about a millisecond even on a loaded machine; it gives up after 10 s without a match.
+# td_kill_on_log_wait SECONDS then waits for it and sets TD_KOL_MATCH_MS and TD_KOL_KILL_MS
+# (epoch ms; empty if nothing matched) and TD_KOL_LINE.
+td_kill_on_log() {
+  local out=$TD_DIR/kill-on-log.out
+  rm -f "$out" "$out.ready"
+  chrt -f 20 bash -c '
+    file=$1 re=$2 delay=$3 pid=$4 out=$5
+    exec {fd}< <(exec tail -n0 -F "$file" 2>/dev/null)
+    tail_pid=$!
+    : >"$out.ready"
+    while IFS= read -r -t 10 -u "$fd" line; do
+      [[ $line =~ $re ]] || continue
+      t=$((${EPOCHREALTIME/./} / 1000))
+      while ((${EPOCHREALTIME/./} / 1000 < t + delay)); do :; done
+      kill -KILL "$pid"
+      printf "%s %s %s\n" "$t" "$((${EPOCHREALTIME/./} / 1000))" "$line" >"$out"
+      break
+    done
+    kill "$tail_pid" 2>/dev/null
+  ' td-kill-on-log "$1" "$2" "$3" "$4" "$out" &
+  TD_KOL_PID=$!
+  td_track "$TD_KOL_PID"
+  wait_for 5 "the log watcher to start" test -e "$out.ready"
+  sleep 0.2 # tail has opened the file and sits at its end
+}
+td_kill_on_log_wait() {
+  local out=$TD_DIR/kill-on-log.out
+  wait_for "$1" "the log watcher to end" td_not_alive "$TD_KOL_PID"
+  wait "$TD_KOL_PID" 2>/dev/null || true
+  TD_KOL_MATCH_MS='' TD_KOL_KILL_MS='' TD_KOL_LINE=''
+  [[ -s $out ]] && read -r TD_KOL_MATCH_MS TD_KOL_KILL_MS TD_KOL_LINE <"$out"
+  return 0
+}
+
+# ping_fresh [NS] [DEST]: one new echo (sent now, not the stream's history) is answered.
+ping_fresh() {
+  ip netns exec "${1:-$TD_NS_CLIENT}" ping -n -q -c 1 -W 1 "${2:-$TD_INSIDE_IP}" >/dev/null 2>&1
 }
 
 # ---------------------------------------------------------------------------------------------
