@@ -30,6 +30,7 @@ using TlsStream = asio::ssl::stream<tcp::socket>;
 // I/O errors are values on the data plane, not exceptions.
 inline constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
+class CertificateMonitor;
 class DtlsServer;
 struct FrontConnection;
 
@@ -49,7 +50,8 @@ struct Runtime {
   std::shared_ptr<const auth::UserDb> users;
   session::SessionTable& sessions;
   TunWriter* tun = nullptr;
-  DtlsServer* dtls = nullptr;  // null when DTLS is off
+  DtlsServer* dtls = nullptr;                        // null when DTLS is off
+  const CertificateMonitor* certificates = nullptr;  // expiry of the certificates in use
   session::Replication* replication = nullptr;
   bool serving = false;                          // this node is the member's active node
   std::size_t open_front_connections = 0;        // TLS connections not yet turned into tunnels
