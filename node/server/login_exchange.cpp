@@ -62,14 +62,17 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
   bool ok = false;
   if (well_formed) ok = co_await check_password(rt, msg->username, msg->password);
   --rt.pending_logins;
+  // A reload during the hash may have removed or disabled the user: the current file decides.
+  ok = ok && rt.users->enabled(msg->username);
   if (!ok) {
     ++rt.counters.logins_failed;
     // Same answer for an unknown user and a wrong password; the log tells them apart.
     log::warn("login_failed", {{"user", who},
                                {"public", peer.text()},
-                               {"reason", !well_formed                   ? "malformed username"
-                                          : rt.users->has(msg->username) ? "wrong password"
-                                                                         : "unknown user"}});
+                               {"reason", !well_formed                        ? "malformed username"
+                                          : rt.users->disabled(msg->username) ? "disabled user"
+                                          : rt.users->has(msg->username)      ? "wrong password"
+                                                                              : "unknown user"}});
     co_return login_form_response(rt.config, group, "Login failed.");
   }
   const config::Policy& policy = rt.policy_for(group);
@@ -95,7 +98,7 @@ asio::awaitable<http::Response> handle_login(Runtime& rt, const http::Request& r
   const session::Session& s = *created_session;
   ++rt.counters.logins_ok;
   log::info("login_ok", {{"index", std::to_string(s.index)},
-                         {"user", s.user},
+                         {"user", text::sanitize(s.user, text::kMaxUsername)},
                          {"ip", session::format_ipv4(s.ip)},
                          {"public", peer.text()},
                          {"tunnel_group", s.tunnel_group},

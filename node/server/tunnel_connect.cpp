@@ -7,6 +7,7 @@
 #include <string>
 
 #include "node/common/log.hpp"
+#include "node/common/text.hpp"
 #include "node/server/connect_response.hpp"
 #include "node/server/cstp_tunnel.hpp"
 #include "node/server/dtls_server.hpp"
@@ -61,6 +62,17 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     co_return;
   }
   const std::uint64_t index = s->index;
+  if (!rt.users->enabled(s->user)) {
+    // A user removed or disabled since the login (a reload on another node, or one that raced
+    // this login): the session ends here rather than resume (S12 re-checks only the token, but
+    // a revoked user's token must not outlive the reload).
+    const bool disabled = rt.users->disabled(s->user);
+    rt.sessions.end(index,
+                    disabled ? session::EndReason::user_disabled : session::EndReason::user_removed,
+                    false);
+    co_await refuse(401, disabled ? "user disabled" : "user not in the users file");
+    co_return;
+  }
   // S11: the session follows the client to where it is now; the resume is on the standby's
   // disk before the client hears it worked.
   s->public_ip = peer.ip;
@@ -131,7 +143,7 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     ++s->resumes;
     ++rt.counters.resumes;
     log::info("session_resumed", {{"index", std::to_string(index)},
-                                  {"user", s->user},
+                                  {"user", text::sanitize(s->user, text::kMaxUsername)},
                                   {"ip", session::format_ipv4(s->ip)},
                                   {"public", peer.text()}});
   }
