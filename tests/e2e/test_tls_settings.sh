@@ -40,13 +40,47 @@ metric() { # SERIES: its value in a fresh scrape
   printf '%s\n' "$value"
 }
 
-# probe [PORT] S_CLIENT_ARGS...: one s_client run from the client namespace, output on stdout.
-# stdin stays open for a second, so post-handshake messages (TLS 1.3 tickets) are read.
+# Source ports. tandemd closes first when it refuses a handshake, so the server keeps those
+# connections in TIME_WAIT for a minute, and the node's SYN guard (nftables, `socket wildcard`,
+# which does not match time-wait sockets) drops a new SYN that reuses such a 4-tuple: the probe
+# would hang until its timeout. So each probe binds a source port of its own (from 20000 up,
+# never reused within the test), and the client namespace's ephemeral ports (openconnect,
+# `-reconnect`) are moved to 40000-60999, away from them.
+echo 21000 >"$TD_DIR/next-port"
+next_port() { # the next unused source port (the counter is a file: probes run in subshells)
+  local p
+  p=$(<"$TD_DIR/next-port")
+  echo $((p + 1)) >"$TD_DIR/next-port"
+  echo "$p"
+}
+
+# probe [PORT] S_CLIENT_ARGS...: one s_client run from the client namespace, output on stdout,
+# from source port TD_BIND_PORT (default: next_port; "none": an ephemeral one). stdin stays
+# open for TD_PROBE_WAIT seconds, so post-handshake messages (TLS 1.3 tickets) are read.
 probe() {
-  local port=$TD_PORT
+  local port=$TD_PORT rc=0 out bind=${TD_BIND_PORT:-} from=()
   if [[ ${1:-} =~ ^[0-9]+$ ]]; then port=$1; shift; fi
-  { sleep "${TD_PROBE_WAIT:-0}"; } | timeout 10 ip netns exec "$TD_NS_CLIENT" \
-    openssl s_client -connect "$TD_SERVER_IP:$port" -servername vpn.test "$@" 2>&1 || true
+  [[ -n $bind ]] || bind=$(next_port)
+  [[ $bind == none ]] || from=(-bind "$TD_CLIENT_ADDR:$bind")
+  out=$({ sleep "${TD_PROBE_WAIT:-0}"; } | timeout 10 ip netns exec "$TD_NS_CLIENT" \
+    openssl s_client -connect "$TD_SERVER_IP:$port" "${from[@]}" -servername vpn.test "$@" \
+    2>&1) || rc=$?
+  if ((rc == 124)); then
+    # A probe that hangs: keep what the sockets looked like, for the logs.
+    {
+      echo "=== s_client $* (port $port) timed out at $(date +%T.%N)"
+      printf '%s\n' "$out"
+      echo "--- client sockets"
+      ip netns exec "$TD_NS_CLIENT" ss -tanoi
+      echo "--- headend sockets"
+      ip netns exec "$TD_NS_HEADEND" ss -tanoi
+      echo "--- headend counters"
+      ip netns exec "$TD_NS_HEADEND" nstat -az 2>/dev/null | grep -Ei 'listen|drop|syn|timewait|TW' || true
+      echo "--- nft"
+      ip netns exec "$TD_NS_HEADEND" nft list ruleset
+    } >>"$TD_DIR/hung-probes.log" 2>&1
+  fi
+  printf '%s\n' "$out"
 }
 
 # The cipher a probe negotiated ("" when the handshake failed).
@@ -55,6 +89,7 @@ negotiated() {
 }
 
 setup_topology
+ip netns exec "$TD_NS_CLIENT" sysctl -qw net.ipv4.ip_local_port_range="40000 60999"
 add_user alice 'alice pw'
 step "an RSA-2048 certificate valid for 10 days"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$KEY" -out "$CERT" -days 10 \
@@ -94,9 +129,15 @@ mapfile -t tls12 < <(openssl ciphers 'ALL:COMPLEMENTOFALL:@SECLEVEL=0' | tr ':' 
 ((${#tls12[@]} > 50)) || fail "openssl ciphers listed only ${#tls12[@]} TLS 1.2 suites"
 # Eight probes at a time; each writes what it negotiated to suites/NAME.
 mkdir -p "$TD_DIR/suites"
+((${#tls12[@]} < 1000)) || fail "more TLS 1.2 suites than source ports set aside for them"
 pids=()
+bind=20000
 for c in "${tls12[@]}"; do
-  (negotiated "$(probe -tls1_2 -cipher "$c:@SECLEVEL=0")" >"$TD_DIR/suites/$c") &
+  (
+    export TD_BIND_PORT=$bind
+    negotiated "$(probe -tls1_2 -cipher "$c:@SECLEVEL=0")" >"$TD_DIR/suites/$c"
+  ) &
+  bind=$((bind + 1))
   pids+=($!)
   if ((${#pids[@]} == 8)); then
     wait "${pids[@]}"
@@ -171,7 +212,7 @@ resumption_probe() {
     out2=$(probe "$port" "-$version" -sess_in "$sess")
     grep -q '^Reused, ' <<<"$out2" && REUSED=$((REUSED + 1))
   fi
-  out3=$(probe "$port" "-$version" -reconnect)
+  out3=$(TD_BIND_PORT=none probe "$port" "-$version" -reconnect) # one port per reconnect
   REUSED=$((REUSED + $(grep -c '^Reused, ' <<<"$out3" || true)))
   RECONNECTS=$(grep -Ec '^(New|Reused), ' <<<"$out3" || true)
 }
@@ -201,7 +242,8 @@ done
 
 # --- 3. renegotiation ---------------------------------------------------------------------------
 out=$({ echo R; sleep 1; } | timeout 10 ip netns exec "$TD_NS_CLIENT" \
-  openssl s_client -connect "$TD_SERVER_IP:$TD_PORT" -tls1_2 2>&1 || true)
+  openssl s_client -connect "$TD_SERVER_IP:$TD_PORT" -bind "$TD_CLIENT_ADDR:$(next_port)" \
+  -tls1_2 2>&1 || true)
 assert_match "$out" 'RENEGOTIATING' "s_client asked to renegotiate"
 assert_match "$out" 'no renegotiation' "the server's answer to a renegotiation"
 step "client-initiated renegotiation refused (no_renegotiation)"
