@@ -373,20 +373,20 @@ int change_user(std::string_view command, const Args& args, tandem::auth::UserCh
                  changed.error().c_str());
     return kExitFailed;
   }
-  std::printf("user %s %s in %s%s; reload tandemd to apply it (tandemctl reload)\n",
+  std::printf("user %s %s %s%s; reload tandemd to apply it (tandemctl reload)\n",
               parsed->user.c_str(), done, parsed->users_file.c_str(),
               *changed ? "" : " (it already was)");
   return kExitOk;
 }
 
 int cmd_disable(const Globals& /*no daemon*/, const Args& args) {
-  return change_user("disable", args, tandem::auth::UserChange::disable, "disabled");
+  return change_user("disable", args, tandem::auth::UserChange::disable, "disabled in");
 }
 int cmd_enable(const Globals& /*no daemon*/, const Args& args) {
-  return change_user("enable", args, tandem::auth::UserChange::enable, "enabled");
+  return change_user("enable", args, tandem::auth::UserChange::enable, "enabled in");
 }
 int cmd_deluser(const Globals& /*no daemon*/, const Args& args) {
-  return change_user("deluser", args, tandem::auth::UserChange::remove, "removed");
+  return change_user("deluser", args, tandem::auth::UserChange::remove, "removed from");
 }
 
 }  // namespace
