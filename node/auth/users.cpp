@@ -216,43 +216,71 @@ Result<UserDb> UserDb::parse(std::string_view text, const std::string& source) {
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) return fail(where + "expected 'name:hash'");
     const std::string name(line.substr(0, colon));
-    const std::string hash(line.substr(colon + 1));
+    std::string hash(line.substr(colon + 1));
     if (!valid_username(name)) {
       return fail(where + "invalid user name '" + name +
                   "' (1-64 characters of A-Z a-z 0-9 . _ @ + -)");
     }
-    if (!supported_hash(hash)) {
+    const bool disabled = !hash.empty() && hash.front() == '!';
+    if (disabled) hash.erase(0, 1);
+    if (!(disabled && hash.empty()) && !supported_hash(hash)) {
       return fail(where + "user '" + name +
                   "': not a supported password hash (use yescrypt \"$y$...\" or sha512crypt "
-                  "\"$6$...\", e.g. from `tandemctl passwd`)");
+                  "\"$6$...\", e.g. from `tandemctl passwd`; a leading '!' disables the user)");
     }
     if (const auto it = first_line.find(name); it != first_line.end()) {
       return fail(where + "duplicate user '" + name + "' (first on line " +
                   std::to_string(it->second) + ")");
     }
     first_line.emplace(name, line_no);
-    db.users_.emplace(name, hash);
+    db.users_.emplace(name, Entry{std::move(hash), disabled});
   }
   return db;
 }
 
 bool UserDb::check(std::string_view user, std::string_view password) const {
   const auto it = users_.find(user);
-  if (it == users_.end()) {
+  if (it == users_.end() || it->second.disabled) {
     (void)verify_password(password, dummy_hash());
     return false;
   }
-  return verify_password(password, it->second);
+  return verify_password(password, it->second.hash);
 }
 
 bool UserDb::has(std::string_view user) const { return users_.find(user) != users_.end(); }
 
-void UserDb::set(const std::string& user, const std::string& hash) { users_[user] = hash; }
+bool UserDb::enabled(std::string_view user) const {
+  const auto it = users_.find(user);
+  return it != users_.end() && !it->second.disabled;
+}
+
+bool UserDb::disabled(std::string_view user) const {
+  const auto it = users_.find(user);
+  return it != users_.end() && it->second.disabled;
+}
+
+void UserDb::set(const std::string& user, const std::string& hash) { users_[user].hash = hash; }
+
+bool UserDb::set_enabled(std::string_view user, bool enabled) {
+  const auto it = users_.find(user);
+  if (it == users_.end()) return false;
+  it->second.disabled = !enabled;
+  return true;
+}
+
+bool UserDb::erase(std::string_view user) {
+  const auto it = users_.find(user);
+  if (it == users_.end()) return false;
+  users_.erase(it);
+  return true;
+}
 
 std::string UserDb::serialize() const {
   std::string out =
-      "# Tandem users: one 'name:hash' per line (crypt(3)); set with tandemctl passwd\n";
-  for (const auto& [name, hash] : users_) out += name + ':' + hash + '\n';
+      "# Tandem users: one 'name:hash' per line (crypt(3)); set with tandemctl passwd.\n"
+      "# A '!' before the hash disables the user (tandemctl disable / enable).\n";
+  for (const auto& [name, entry] : users_)
+    out += name + ':' + (entry.disabled ? "!" : "") + entry.hash + '\n';
   return out;
 }
 
@@ -281,6 +309,35 @@ Result<bool> set_user_password(const std::string& path, const std::string& user,
   if (!hash) return fail(hash.error());
   db.set(user, hash.value());
   return replace_file(path, db.serialize());
+}
+
+Result<bool> set_user_state(const std::string& path, const std::string& user, UserChange change) {
+  std::string text;
+  std::string error;
+  if (read_file(path, text, error) != ReadStatus::ok)
+    return fail("cannot read users file " + path + ": " + error);
+  auto parsed = UserDb::parse(text, path);
+  if (!parsed) return fail(parsed.error());
+  UserDb db = std::move(parsed).value();
+  if (!db.has(user)) return fail("no user '" + user + "' in " + path);
+  bool changed = true;
+  switch (change) {
+    case UserChange::enable:
+      changed = db.disabled(user);
+      db.set_enabled(user, true);
+      break;
+    case UserChange::disable:
+      changed = db.enabled(user);
+      db.set_enabled(user, false);
+      break;
+    case UserChange::remove:
+      db.erase(user);
+      break;
+  }
+  if (!changed) return false;
+  auto written = replace_file(path, db.serialize());
+  if (!written) return fail(written.error());
+  return true;
 }
 
 }  // namespace tandem::auth

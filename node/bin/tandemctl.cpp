@@ -4,7 +4,8 @@
 //
 // Commands are rows in kCommands; each parses its own arguments. Commands that talk to a running
 // tandemd (status, show sessions, logoff, failover, reload) use `Globals::socket`, the daemon's
-// admin socket, through admin::AdminClient; passwd works on the users file and needs no daemon.
+// admin socket, through admin::AdminClient; passwd, disable, enable and deluser work on the users
+// file and need no daemon.
 // Exit codes: 0 done, 1 the daemon or the connection said no (reason on stderr), 2 usage.
 #include <openssl/crypto.h>
 #include <termios.h>
@@ -49,6 +50,9 @@ int cmd_logoff(const Globals& globals, const Args& args);
 int cmd_failover(const Globals& globals, const Args& args);
 int cmd_reload(const Globals& globals, const Args& args);
 int cmd_passwd(const Globals& globals, const Args& args);
+int cmd_disable(const Globals& globals, const Args& args);
+int cmd_enable(const Globals& globals, const Args& args);
+int cmd_deluser(const Globals& globals, const Args& args);
 
 constexpr Command kCommands[] = {
     {"status", "status [--json]", "The node: role, peer, sessions, tunnels, address pool.",
@@ -68,8 +72,17 @@ constexpr Command kCommands[] = {
      cmd_reload},
     {"passwd", "passwd [--users-file FILE] USER",
      "Set USER's password in the users file, adding USER if new. The password is the\n"
-     "      first line of stdin; on a terminal it is asked for twice.",
+     "      first line of stdin; on a terminal it is asked for twice. A disabled user\n"
+     "      stays disabled.",
      cmd_passwd},
+    {"disable", "disable [--users-file FILE] USER",
+     "Disable USER in the users file ('!' before the hash; the password is kept): logins\n"
+     "      are refused, and the next reload ends USER's sessions.",
+     cmd_disable},
+    {"enable", "enable [--users-file FILE] USER",
+     "Enable a disabled USER again, with the password USER had.", cmd_enable},
+    {"deluser", "deluser [--users-file FILE] USER",
+     "Remove USER from the users file; the next reload ends USER's sessions.", cmd_deluser},
 };
 
 void usage(std::FILE* out) {
@@ -264,8 +277,17 @@ std::optional<std::string> read_password(const std::string& user, std::string& e
   return first;
 }
 
-int cmd_passwd(const Globals& /*globals: passwd needs no daemon*/, const Args& args) {
+// What the users-file commands take: [--users-file FILE] USER.
+struct UserArgs {
   std::string users_file = tandem::defaults::kUsersFile;
+  std::string user;
+};
+
+// nullopt with `exit_code` set when the command is done (--help) or refused (usage).
+std::optional<UserArgs> parse_user_args(std::string_view command, const Args& args,
+                                        int& exit_code) {
+  const std::string name(command);
+  UserArgs out;
   std::vector<std::string> positional;
   bool options_done = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -279,22 +301,41 @@ int cmd_passwd(const Globals& /*globals: passwd needs no daemon*/, const Args& a
       options_done = true;  // so a user name may start with '-'
     } else if (a == "--help" || a == "-h") {
       usage(stdout);
-      return kExitOk;
+      exit_code = kExitOk;
+      return std::nullopt;
     } else if (auto v = take_option(args, i, "--users-file", missing)) {
-      users_file = *v;
+      out.users_file = *v;
     } else if (missing) {
-      return usage_error("passwd: --users-file needs a FILE");
+      exit_code = usage_error(name + ": --users-file needs a FILE");
+      return std::nullopt;
     } else {
-      return usage_error("passwd: unknown option '" + std::string(a) + "'");
+      exit_code = usage_error(name + ": unknown option '" + std::string(a) + "'");
+      return std::nullopt;
     }
   }
-  if (positional.size() != 1) return usage_error("passwd: expected exactly one USER");
-  const std::string& user = positional[0];
-  if (users_file.empty()) return usage_error("passwd: --users-file is empty");
-  if (!tandem::auth::valid_username(user)) {
-    return usage_error("passwd: invalid user name '" + user +
-                       "' (1-64 characters of A-Z a-z 0-9 . _ @ + -)");
+  if (positional.size() != 1) {
+    exit_code = usage_error(name + ": expected exactly one USER");
+    return std::nullopt;
   }
+  out.user = positional[0];
+  if (out.users_file.empty()) {
+    exit_code = usage_error(name + ": --users-file is empty");
+    return std::nullopt;
+  }
+  if (!tandem::auth::valid_username(out.user)) {
+    exit_code = usage_error(name + ": invalid user name '" + out.user +
+                            "' (1-64 characters of A-Z a-z 0-9 . _ @ + -)");
+    return std::nullopt;
+  }
+  return out;
+}
+
+int cmd_passwd(const Globals& /*globals: passwd needs no daemon*/, const Args& args) {
+  int exit_code = kExitOk;
+  auto parsed = parse_user_args("passwd", args, exit_code);
+  if (!parsed) return exit_code;
+  const std::string& user = parsed->user;
+  const std::string& users_file = parsed->users_file;
 
   std::string error;
   auto password = read_password(user, error);
@@ -313,7 +354,39 @@ int cmd_passwd(const Globals& /*globals: passwd needs no daemon*/, const Args& a
     return kExitFailed;
   }
   std::printf("user %s set in %s\n", user.c_str(), users_file.c_str());
+  if (auto db = tandem::auth::UserDb::load(users_file); db && db->disabled(user))
+    std::printf("user %s is disabled: `tandemctl enable %s` lets them log in\n", user.c_str(),
+                user.c_str());
   return kExitOk;
+}
+
+// disable, enable, deluser: one line of the users file, no daemon needed; a running node
+// applies it at its next reload.
+int change_user(std::string_view command, const Args& args, tandem::auth::UserChange change,
+                const char* done) {
+  int exit_code = kExitOk;
+  auto parsed = parse_user_args(command, args, exit_code);
+  if (!parsed) return exit_code;
+  auto changed = tandem::auth::set_user_state(parsed->users_file, parsed->user, change);
+  if (!changed) {
+    std::fprintf(stderr, "tandemctl: %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+                 changed.error().c_str());
+    return kExitFailed;
+  }
+  std::printf("user %s %s %s%s; reload tandemd to apply it (tandemctl reload)\n",
+              parsed->user.c_str(), done, parsed->users_file.c_str(),
+              *changed ? "" : " (it already was)");
+  return kExitOk;
+}
+
+int cmd_disable(const Globals& /*no daemon*/, const Args& args) {
+  return change_user("disable", args, tandem::auth::UserChange::disable, "disabled in");
+}
+int cmd_enable(const Globals& /*no daemon*/, const Args& args) {
+  return change_user("enable", args, tandem::auth::UserChange::enable, "enabled in");
+}
+int cmd_deluser(const Globals& /*no daemon*/, const Args& args) {
+  return change_user("deluser", args, tandem::auth::UserChange::remove, "removed from");
 }
 
 }  // namespace

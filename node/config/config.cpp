@@ -427,9 +427,10 @@ Result<Config> Reader::read(const toml::table& root) {
 
   if (const auto* t = table(root, "", "node")) read_node(*t, c);
   if (const auto* t = table(root, "", "tls")) {
-    check_keys(*t, "tls", {"certificate", "private_key"});
+    check_keys(*t, "tls", {"certificate", "private_key", "expiry_warning"});
     path_key(*t, "tls", "certificate", c.tls_certificate);
     path_key(*t, "tls", "private_key", c.tls_private_key);
+    duration_key(*t, "tls", "expiry_warning", c.tls_expiry_warning, true);
     if (c.tls_certificate.empty() != c.tls_private_key.empty()) {
       error("tls", "certificate and private_key must be given together", t);
     }
@@ -473,6 +474,7 @@ Config default_config() {
   c.log_level = "info";
   c.tun_name = defaults::kTunName;
   c.users_file = defaults::kUsersFile;
+  c.tls_expiry_warning = defaults::kCertificateExpiryWarning;
   c.pool_ipv4 = defaults::kPoolIpv4;
   c.peer.poll_interval = defaults::kPollInterval;
   c.peer.hold_time = defaults::kHoldTime;

@@ -86,6 +86,9 @@ struct Config {
   // [tls]; empty = self-signed certificate made in state_dir
   std::string tls_certificate;
   std::string tls_private_key;
+  // A certificate (client-facing or [peer]) with less than this left is logged as a warning;
+  // 0 = never. Reloadable.
+  Duration tls_expiry_warning;
 
   // [auth]
   std::string users_file;

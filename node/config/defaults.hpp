@@ -86,4 +86,25 @@ inline constexpr std::size_t kDtlsHandshakesPerSession = 2;
 // count is logged with the next line (metrics count every one).
 inline constexpr std::size_t kRefusalLogBurst = 20;
 inline constexpr auto kRefusalLogInterval = std::chrono::milliseconds(1s);
+
+// Client-facing TLS (docs/tls.md). TLS 1.2: ECDHE key exchange with an AEAD cipher only (no
+// static RSA, no finite-field DHE, no CBC, no SHA-1 MAC), for ECDSA and RSA certificates; the
+// server's order wins. TLS 1.3: the three AEAD suites every client has (no CCM).
+inline constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
+inline constexpr const char* kTls13Ciphersuites =
+    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+inline constexpr const char* kTlsGroups = "X25519:P-256:X448:P-384:P-521";
+// DTLS 1.2 in PSK-NEGOTIATE mode: AEAD suites only. openconnect 9.01 (GnuTLS) offers plain PSK
+// only and takes PSK-AES256-GCM-SHA384 (anyconnect-protocol.md section 5.2); the ECDHE-PSK suite
+// serves clients that offer it (forward secrecy per DTLS association).
+inline constexpr const char* kDtlsCiphers =
+    "ECDHE-PSK-CHACHA20-POLY1305:PSK-AES256-GCM-SHA384:PSK-CHACHA20-POLY1305:"
+    "PSK-AES128-GCM-SHA256";
+// A certificate closer than this to its notAfter is logged as a warning ([tls] expiry_warning).
+inline constexpr auto kCertificateExpiryWarning = std::chrono::milliseconds(std::chrono::days(30));
+// How often a running node checks its certificates' expiry again (besides start and reload).
+inline constexpr auto kCertificateCheckInterval = std::chrono::milliseconds(std::chrono::hours(24));
 }  // namespace tandem::defaults

@@ -8,15 +8,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include "node/config/defaults.hpp"
 #include "node/dtls/client_hello.hpp"
 
 namespace tandem::dtls {
 namespace {
 
-// openconnect 9.01 (GnuTLS) offers these plain-PSK suites (§5.2); GCM first, CBC as fallback.
-constexpr const char* kCipherList =
-    "PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256:PSK-CHACHA20-POLY1305:"
-    "PSK-AES256-CBC-SHA:PSK-AES128-CBC-SHA";
 constexpr std::size_t kMaxPlaintext = 16384;  // SSL3_RT_MAX_PLAIN_LENGTH
 constexpr std::size_t kMaxSpare = 64;
 constexpr unsigned kMaxRetransmitUs = 60'000'000;  // OpenSSL's own cap
@@ -175,16 +172,18 @@ Result<ContextPtr> make_server_context() {
       SSL_CTX_set_max_proto_version(ctx.get(), DTLS1_2_VERSION) != 1) {
     return fail("dtls: cannot restrict to DTLS 1.2: " + openssl_errors());
   }
-  if (SSL_CTX_set_cipher_list(ctx.get(), kCipherList) != 1) {
+  if (SSL_CTX_set_cipher_list(ctx.get(), defaults::kDtlsCiphers) != 1) {
     return fail("dtls: no usable PSK cipher suite: " + openssl_errors());
   }
   // No EMS requirement: OpenSSL 3.0 servers accept clients without it (openconnect sends none).
-  // Client renegotiation (refused by default since 3.0) is how openconnect rekeys DTLS under
-  // X-CSTP-Rekey-Method: ssl; refusing it would cost a DTLS reconnect. It stays RFC 5746-safe,
-  // and a PSK handshake has no public-key work to abuse.
+  // No renegotiation: the CONNECT answer says X-DTLS-Rekey-Method: none, so a client that wants
+  // new keys makes a new association (openconnect restarts DTLS with a fresh ClientHello); a
+  // renegotiating ClientHello gets a no_renegotiation alert and the association stays as it was.
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_NO_QUERY_MTU |
-                                     SSL_OP_CIPHER_SERVER_PREFERENCE |
-                                     SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
+                                     SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
+                                     SSL_OP_NO_COMPRESSION);
+  SSL_CTX_clear_options(
+      ctx.get(), SSL_OP_ALLOW_CLIENT_RENEGOTIATION | SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION);
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   SSL_CTX_set_psk_server_callback(ctx.get(), psk_server_cb);
   SSL_CTX_set_cookie_generate_cb(ctx.get(), cookie_generate_cb);

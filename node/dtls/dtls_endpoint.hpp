@@ -37,9 +37,9 @@ struct ContextDeleter {
 };
 using ContextPtr = std::unique_ptr<SSL_CTX, ContextDeleter>;
 
-// The shared server context: DTLS 1.2 only, PSK suites openconnect offers (GCM, ChaCha20, CBC
-// fallbacks), no tickets, no session cache, EMS not required, client renegotiation (DTLS rekey)
-// allowed, PSK taken from the endpoint.
+// The shared server context: DTLS 1.2 only, AEAD PSK suites (defaults::kDtlsCiphers: GCM and
+// ChaCha20, what openconnect offers first; no CBC), no tickets, no session cache, EMS not
+// required, no renegotiation (rekeying is a new association), PSK taken from the endpoint.
 // Build once and share between endpoints (read-only after creation).
 Result<ContextPtr> make_server_context();
 
@@ -83,7 +83,8 @@ class DtlsEndpoint {
   // (if it carries a cookie, the CookieGuard already checked it). Invalid records are dropped
   // silently, as DTLS requires; afterwards pop_outgoing()/pop_received() have the results.
   // Once established, a plaintext (epoch 0) ClientHello is dropped here: a client restarting
-  // DTLS needs a new endpoint. (Renegotiation for a rekey is encrypted and handled here.)
+  // DTLS needs a new endpoint. (A renegotiation attempt is encrypted, reaches OpenSSL here,
+  // and is refused with a no_renegotiation alert.)
   void feed(std::span<const std::uint8_t> datagram);
 
   // One record of plaintext `type` + `payload` (one SSL_write). too_big if it would not fit in

@@ -27,6 +27,7 @@ std::string escape_help(std::string_view text) {
 }
 
 std::string number(std::uint64_t v) { return std::to_string(v); }
+std::string signed_number(std::int64_t v) { return std::to_string(v); }
 
 // Shortest text that reads back as the same double.
 std::string number(double v) {
@@ -195,6 +196,14 @@ void write_replication(Writer& w, const Snapshot& s) {
   w.sample(number(static_cast<double>(s.lag_ms) / 1000.0));
 }
 
+void write_certificates(Writer& w, const Snapshot& s) {
+  w.family("certificate_expiry_seconds", "gauge",
+           "Seconds until the certificate in use expires (negative: expired); the soonest of "
+           "its file or chain. tls: client-facing; peer, peer_ca: the replication link.");
+  for (const auto& [name, seconds] : s.certificate_expiry)
+    w.sample({{"certificate", name}}, signed_number(seconds));
+}
+
 }  // namespace
 
 std::string escape_label_value(std::string_view value) {
@@ -220,6 +229,7 @@ std::string render(const Snapshot& s) {
   write_events(w, s);
   write_limits(w, s);
   write_replication(w, s);
+  write_certificates(w, s);
   return w.take();
 }
 

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "node/session/session.hpp"
 #include "node/session/session_table.hpp"
@@ -74,6 +76,10 @@ struct Snapshot {
 
   std::uint64_t pool_used = 0;
   std::uint64_t pool_free = 0;
+
+  // (certificate, seconds until its notAfter; negative once expired): "tls", and in a pair
+  // "peer" and "peer_ca" (server::CertificateMonitor).
+  std::vector<std::pair<std::string, std::int64_t>> certificate_expiry;
 };
 
 // The text exposition format 0.0.4: HELP and TYPE for every family, and every sample even

@@ -6,6 +6,8 @@
 #include "node/admin/session_view.hpp"
 #include "node/common/log.hpp"
 #include "node/config/defaults.hpp"
+#include "node/common/text.hpp"
+#include "node/server/certificate_monitor.hpp"
 
 namespace tandem::server {
 
@@ -74,7 +76,7 @@ Result<proto::LogoffReply> HeadendAdmin::logoff(const proto::LogoffRequest& requ
   for (auto index : chosen) {
     if (session::Session* s = rt_.sessions.find(index)) {
       log::info("admin_logoff", {{"index", std::to_string(index)},
-                                 {"user", s->user},
+                                 {"user", text::sanitize(s->user, text::kMaxUsername)},
                                  {"ip", session::format_ipv4(s->ip)},
                                  {"public", s->public_ip + ":" + std::to_string(s->public_port)}});
       // The client is told at once and exits; the token is revoked with the session (S21).
@@ -91,6 +93,33 @@ void HeadendAdmin::failover(std::function<void(Result<std::string>)> done) {
 }
 
 Result<std::string> HeadendAdmin::reload() { return reload_configuration(rt_); }
+
+std::size_t end_sessions_of_revoked_users(Runtime& rt) {
+  // Only the active ends sessions; a standby's mirror follows what the active replicates, and
+  // a session it inherits is checked again when its client resumes (handle_connect).
+  if (!rt.serving) return 0;
+  std::vector<std::pair<std::uint64_t, session::EndReason>> revoked;
+  rt.sessions.for_each([&](session::Session& s) {
+    if (rt.users->enabled(s.user)) return;
+    revoked.emplace_back(s.index, rt.users->has(s.user) ? session::EndReason::user_disabled
+                                                        : session::EndReason::user_removed);
+  });
+  for (const auto& [index, reason] : revoked) {
+    session::Session* s = rt.sessions.find(index);
+    if (!s) continue;
+    log::info("user_revoked", {{"index", std::to_string(index)},
+                               {"user", text::sanitize(s->user, text::kMaxUsername)},
+                               {"ip", session::format_ipv4(s->ip)},
+                               {"public", s->public_ip + ":" + std::to_string(s->public_port)},
+                               {"reason", reason == session::EndReason::user_disabled
+                                              ? "disabled in the users file"
+                                              : "no longer in the users file"}});
+    // As an admin logoff: the client is told and exits, the token dies with the session, the
+    // address is freed (S15, S21).
+    rt.sessions.end(index, reason, true);
+  }
+  return revoked.size();
+}
 
 Result<std::string> reload_configuration(Runtime& rt) {
   const config::Config& old = rt.config;
@@ -157,7 +186,12 @@ Result<std::string> reload_configuration(Runtime& rt) {
     result += "; needs a restart, running value kept:";
     for (const auto& k : kept) result += " " + k;
   }
+  const std::size_t revoked = end_sessions_of_revoked_users(rt);
+  if (revoked > 0)
+    result += "; logged off " + std::to_string(revoked) +
+              (revoked == 1 ? " session" : " sessions") + " of removed or disabled users";
   log::info("reloaded", {{"detail", result}});
+  if (rt.certificates) rt.certificates->check(wall_seconds(), warn_before(rt.config), true);
   return result;
 }
 

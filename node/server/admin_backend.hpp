@@ -28,6 +28,12 @@ class HeadendAdmin final : public admin::AdminBackend {
 // log level and users change in place, without touching a session; keys that need a restart
 // (listen, pool, state_dir, tun_name, tls, node id, admin socket) keep their running values and
 // are named in the result. An invalid file changes nothing.
+// Sessions of users the users file no longer allows (removed, or disabled with `!`) end at the
+// reload, as an admin logoff would end them; certificate expiry is logged again.
 Result<std::string> reload_configuration(Runtime& rt);
+
+// Ends, on the active node, every session whose user is not an enabled user of rt.users (the
+// client is told, the token stops working, the address is freed). Returns how many ended.
+std::size_t end_sessions_of_revoked_users(Runtime& rt);
 
 }  // namespace tandem::server

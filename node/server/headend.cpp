@@ -16,6 +16,7 @@
 #include "node/config/defaults.hpp"
 #include "node/metrics/http_endpoint.hpp"
 #include "node/server/admin_backend.hpp"
+#include "node/server/certificate_monitor.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/server/front_door.hpp"
 #include "node/server/metrics_source.hpp"
@@ -23,6 +24,7 @@
 #include "node/server/tls_setup.hpp"
 #include "node/server/tun_router.hpp"
 #include "node/session/session_record.hpp"
+#include "node/tls/certificate_expiry.hpp"
 #include "node/tun/tun_device.hpp"
 
 namespace tandem::server {
@@ -94,6 +96,7 @@ struct Headend::Impl {
   asio::io_context io{1};
   asio::thread_pool hash_pool;
   std::unique_ptr<asio::ssl::context> tls;
+  CertificateMonitor certificates;
   std::unique_ptr<session::SessionTable> sessions;
   std::unique_ptr<Runtime> rt;
   std::unique_ptr<TunRouter> tun;
@@ -137,6 +140,18 @@ struct Headend::Impl {
     }
   }
   unsigned ticks = 0;
+
+  // Expiry is logged at start and at every reload; this repeats it daily, so that a node that
+  // runs for months still warns as the date comes closer.
+  asio::awaitable<void> certificate_watch() {
+    asio::steady_timer tick(io);
+    for (;;) {
+      tick.expires_after(defaults::kCertificateCheckInterval);
+      auto [ec] = co_await tick.async_wait(use_nothrow);
+      if (ec) co_return;
+      certificates.check(wall_seconds(), warn_before(rt->config), false);
+    }
+  }
 
   // Counters and tunnel changes reach the standby about once a second (not acknowledged).
   void flush_counters() {
@@ -198,6 +213,12 @@ Result<bool> Headend::start(session::Replication& replication) {
     log::info("tls_self_signed", {{"pin", identity->pin}, {"certificate", identity->certificate}});
   else
     log::info("tls_certificate", {{"pin", identity->pin}, {"certificate", identity->certificate}});
+  auto served = tls::served_certificates(m.tls->native_handle());
+  if (!served)
+    log::warn("certificate_unreadable", {{"certificate", "tls"}, {"reason", served.error()}});
+  m.certificates = CertificateMonitor::create(
+      served ? *served : std::vector<tls::CertificateInfo>{}, identity->certificate, cfg.peer);
+  m.certificates.check(wall_seconds(), warn_before(cfg), false);
 
   auto net = session::parse_cidr(cfg.pool_ipv4);
   if (!net) return fail("pool.ipv4: " + net.error());
@@ -230,6 +251,7 @@ Result<bool> Headend::start(session::Replication& replication) {
               .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
   // Down until this node is the active one: a standby must not attract the pool's traffic.
   if (auto r = tun::TunDevice::set_link_up(tun_name, false); !r) return fail("tun: " + r.error());
+  m.rt->certificates = &m.certificates;
   m.role.attach(*m.rt, tun_name);
   m.tun = std::make_unique<TunRouter>(*m.rt, dev->release());
   m.rt->tun = m.tun.get();
@@ -256,6 +278,7 @@ Result<bool> Headend::start(session::Replication& replication) {
   m.tun->start();
   asio::co_spawn(m.io, m.accept_loop(), asio::detached);
   asio::co_spawn(m.io, m.timer_sweep(), asio::detached);
+  asio::co_spawn(m.io, m.certificate_watch(), asio::detached);
   m.admin_backend = std::make_unique<HeadendAdmin>(*m.rt);
   auto admin = admin::AdminServer::start(cfg.admin_socket, *m.admin_backend);
   if (!admin) return fail(admin.error());

@@ -99,6 +99,8 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   auth::LoginAttempt attempt(rt.login_throttle, user_key, peer.ip);
   bool ok = false;
   if (well_formed) ok = co_await check_password(rt, msg->username, msg->password);
+  // A reload during the hash may have removed or disabled the user: the current file decides.
+  ok = ok && rt.users->enabled(msg->username);
   attempt.finish(ok ? auth::LoginThrottle::Outcome::success
                     : auth::LoginThrottle::Outcome::failure);
   if (!ok) {
@@ -106,9 +108,10 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
     // Same answer for an unknown user and a wrong password; the log tells them apart.
     log::warn("login_failed", {{"user", who},
                                {"public", peer.text()},
-                               {"reason", !well_formed                   ? "malformed username"
-                                          : rt.users->has(msg->username) ? "wrong password"
-                                                                         : "unknown user"}});
+                               {"reason", !well_formed                        ? "malformed username"
+                                          : rt.users->disabled(msg->username) ? "disabled user"
+                                          : rt.users->has(msg->username)      ? "wrong password"
+                                                                              : "unknown user"}});
     co_return form("Login failed.");
   }
   const config::Policy& policy = rt.policy_for(group);
@@ -144,7 +147,7 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   const session::Session& s = *created_session;
   ++rt.counters.logins_ok;
   log::info("login_ok", {{"index", std::to_string(s.index)},
-                         {"user", s.user},
+                         {"user", text::sanitize(s.user, text::kMaxUsername)},
                          {"ip", session::format_ipv4(s.ip)},
                          {"public", peer.text()},
                          {"tunnel_group", s.tunnel_group},

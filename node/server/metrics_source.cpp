@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "node/server/certificate_monitor.hpp"
 #include "node/server/dtls_server.hpp"
 
 namespace tandem::server {
@@ -56,6 +57,8 @@ metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix
   m.degraded = repl.degraded;
   m.lag_sequence = repl.lag_sequence;
   m.lag_ms = repl.lag_ms;
+
+  if (rt.certificates) m.certificate_expiry = rt.certificates->seconds_left(wall_seconds());
 
   const auto& pool = rt.sessions.pool();
   m.pool_used = pool.leased();

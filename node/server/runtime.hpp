@@ -34,6 +34,7 @@ using TlsStream = asio::ssl::stream<tcp::socket>;
 // I/O errors are values on the data plane, not exceptions.
 inline constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
+class CertificateMonitor;
 class DtlsServer;
 struct FrontConnection;
 
@@ -55,7 +56,8 @@ struct Runtime {
   FrontDoorLimits& front_limits;        // connections per address, TLS handshakes in progress
   auth::LoginThrottle& login_throttle;  // back-off after failed logins, logins in flight
   TunWriter* tun = nullptr;
-  DtlsServer* dtls = nullptr;  // null when DTLS is off
+  DtlsServer* dtls = nullptr;                        // null when DTLS is off
+  const CertificateMonitor* certificates = nullptr;  // expiry of the certificates in use
   session::Replication* replication = nullptr;
   bool serving = false;                          // this node is the member's active node
   std::set<FrontConnection*> front_connections;  // not yet tunnels, to reset them on a step-down

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <memory>
 
+#include "node/config/defaults.hpp"
+
 namespace tandem::server {
 namespace {
 
@@ -65,6 +67,29 @@ Result<bool> write_self_signed(const std::string& cert_path, const std::string& 
 
 }  // namespace
 
+Result<bool> apply_tls_policy(SSL_CTX* ctx) {
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1)
+    return fail("cannot restrict to TLS 1.2 and 1.3: " + openssl_error());
+  if (SSL_CTX_set_cipher_list(ctx, defaults::kTls12Ciphers) != 1)
+    return fail("TLS 1.2 cipher list: " + openssl_error());
+  if (SSL_CTX_set_ciphersuites(ctx, defaults::kTls13Ciphersuites) != 1)
+    return fail("TLS 1.3 cipher suites: " + openssl_error());
+  if (SSL_CTX_set1_groups_list(ctx, defaults::kTlsGroups) != 1)
+    return fail("key exchange groups: " + openssl_error());
+  // S10: no TLS session resumption, so a session is never rebuilt from anything but the token.
+  // TLS 1.2: no tickets and no server-side cache (so no session IDs to resume); TLS 1.3: no
+  // tickets at all (NO_TICKET alone would only make 1.3 tickets stateful).
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_clear_options(
+      ctx, SSL_OP_ALLOW_CLIENT_RENEGOTIATION | SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  if (SSL_CTX_set_num_tickets(ctx, 0) != 1)
+    return fail("cannot turn TLS 1.3 tickets off: " + openssl_error());
+  return true;
+}
+
 std::string openssl_error() {
   unsigned long code = ERR_get_error();
   ERR_clear_error();
@@ -104,8 +129,10 @@ Result<TlsIdentity> make_server_tls(const std::string& certificate, const std::s
   }
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) return fail("SSL_CTX_new: " + openssl_error());
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (auto r = apply_tls_policy(ctx); !r) {
+    SSL_CTX_free(ctx);
+    return fail(r.error());
+  }
   if (SSL_CTX_use_certificate_chain_file(ctx, cert_path.c_str()) != 1) {
     SSL_CTX_free(ctx);
     return fail("certificate " + cert_path + ": " + openssl_error());

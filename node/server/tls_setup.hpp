@@ -16,6 +16,11 @@ struct TlsIdentity {
   bool self_signed = false;
 };
 
+// The client-facing TLS policy (docs/tls.md), applied to `ctx`: TLS 1.2 with ECDHE and an AEAD
+// cipher, or TLS 1.3; no session resumption (no tickets, no cache: S10), no renegotiation, no
+// compression, the server's cipher order. Errors name the setting OpenSSL refused.
+Result<bool> apply_tls_policy(SSL_CTX* ctx);
+
 // certificate/private_key empty: use (or create) <state_dir>/self-signed-{cert,key}.pem.
 Result<TlsIdentity> make_server_tls(const std::string& certificate, const std::string& private_key,
                                     const std::string& state_dir, const std::string& common_name);

@@ -8,6 +8,7 @@
 
 #include "node/common/log.hpp"
 #include "node/config/defaults.hpp"
+#include "node/common/text.hpp"
 #include "node/server/connect_response.hpp"
 #include "node/server/cstp_tunnel.hpp"
 #include "node/server/dtls_server.hpp"
@@ -62,6 +63,17 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     co_return;
   }
   const std::uint64_t index = s->index;
+  if (!rt.users->enabled(s->user)) {
+    // A user removed or disabled since the login (a reload on another node, or one that raced
+    // this login): the session ends here rather than resume (S12 re-checks only the token, but
+    // a revoked user's token must not outlive the reload).
+    const bool disabled = rt.users->disabled(s->user);
+    rt.sessions.end(index,
+                    disabled ? session::EndReason::user_disabled : session::EndReason::user_removed,
+                    false);
+    co_await refuse(401, disabled ? "user disabled" : "user not in the users file");
+    co_return;
+  }
   // A valid token counts as a login: the login deadline no longer applies (the request's does).
   c->logged_in();
   c->expire_in(defaults::kRequestTimeout);
@@ -135,7 +147,7 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     ++s->resumes;
     ++rt.counters.resumes;
     log::info("session_resumed", {{"index", std::to_string(index)},
-                                  {"user", s->user},
+                                  {"user", text::sanitize(s->user, text::kMaxUsername)},
                                   {"ip", session::format_ipv4(s->ip)},
                                   {"public", peer.text()}});
   }

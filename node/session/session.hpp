@@ -27,7 +27,9 @@ enum class EndReason {
   simultaneous_login,  // S14: the user's (N+1)th login
   admin_logoff,
   shutdown,
-  handover,  // this node stopped serving: the client reconnects to the new active
+  handover,       // this node stopped serving: the client reconnects to the new active
+  user_removed,   // the user is no longer in the users file (after a reload)
+  user_disabled,  // the user is disabled in the users file (after a reload)
 };
 const char* to_string(EndReason r);
 // Every reason, so per-reason counters exist (at zero) before the first end. A new reason
@@ -43,7 +45,9 @@ inline constexpr std::array kAllEndReasons{EndReason::client_logout,
                                            EndReason::simultaneous_login,
                                            EndReason::admin_logoff,
                                            EndReason::shutdown,
-                                           EndReason::handover};
+                                           EndReason::handover,
+                                           EndReason::user_removed,
+                                           EndReason::user_disabled};
 // Counters index by the enum's value, so the list must follow the declaration order.
 static_assert([] {
   for (std::size_t i = 0; i < kAllEndReasons.size(); ++i)

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "node/common/log.hpp"
+#include "node/common/text.hpp"
 #include "node/session/timers.hpp"
 
 namespace tandem::session {
@@ -35,6 +36,10 @@ const char* to_string(EndReason r) {
       return "shutdown";
     case EndReason::handover:
       return "handover";
+    case EndReason::user_removed:
+      return "user_removed";
+    case EndReason::user_disabled:
+      return "user_disabled";
   }
   return "unknown";
 }
@@ -142,7 +147,7 @@ void SessionTable::detach_ssl(Session& s, const Transport* transport, EndReason 
   close_dtls(s, reason);
   s.inactive_since = clock_.now();
   log::info("session_waiting", {{"index", std::to_string(s.index)},
-                                {"user", s.user},
+                                {"user", text::sanitize(s.user, text::kMaxUsername)},
                                 {"ip", format_ipv4(s.ip)},
                                 {"reason", to_string(reason)}});
 }
@@ -163,7 +168,7 @@ void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client
   ++end_stats_.by_reason[static_cast<std::size_t>(reason)];
   end_stats_.traffic += s->counters;
   log::info("session_end", {{"index", std::to_string(s->index)},
-                            {"user", s->user},
+                            {"user", text::sanitize(s->user, text::kMaxUsername)},
                             {"ip", format_ipv4(s->ip)},
                             {"public", s->public_ip + ":" + std::to_string(s->public_port)},
                             {"reason", to_string(reason)},

@@ -61,6 +61,8 @@ TEST(Config, BuiltInDefaults) {
   EXPECT_EQ(c.users_file, defaults::kUsersFile);
   EXPECT_EQ(c.pool_ipv4, defaults::kPoolIpv4);
   EXPECT_TRUE(c.tls_certificate.empty() && c.tls_private_key.empty());
+  EXPECT_EQ(c.tls_expiry_warning, defaults::kCertificateExpiryWarning);
+  EXPECT_EQ(c.tls_expiry_warning, std::chrono::hours(30 * 24));
   EXPECT_TRUE(c.dns.empty() && c.routes.empty());
   ASSERT_EQ(c.policies.size(), 1u);
   const Policy& p = c.policies.at("default");
@@ -97,6 +99,7 @@ tun_name = "vpn0"
 [tls]
 certificate = "/etc/tandem/cert.pem"
 private_key = "/etc/tandem/key.pem"
+expiry_warning = "45d"
 
 [auth]
 users_file = "/tmp/users"
@@ -129,6 +132,7 @@ policy = "strict"
   EXPECT_EQ(c.tun_name, "vpn0");
   EXPECT_EQ(c.tls_certificate, "/etc/tandem/cert.pem");
   EXPECT_EQ(c.tls_private_key, "/etc/tandem/key.pem");
+  EXPECT_EQ(c.tls_expiry_warning, std::chrono::hours(45 * 24));
   EXPECT_EQ(c.users_file, "/tmp/users");
   EXPECT_EQ(c.pool_ipv4, "10.90.0.0/16");
   EXPECT_EQ(c.dns, (std::vector<std::string>{"192.0.2.53", "192.0.2.54"}));
@@ -282,6 +286,15 @@ TEST(Config, TlsNeedsBothOrNeither) {
   EXPECT_THAT(parse_error("[tls]\ncertificate = \"/c.pem\"\n"),
               HasSubstr("tls: certificate and private_key must be given together"));
   EXPECT_THAT(parse_error("[tls]\nprivate_key = \"/k.pem\"\n"), HasSubstr("tls: "));
+}
+
+TEST(Config, TlsExpiryWarningIsADuration) {
+  auto c = parse_config("[tls]\nexpiry_warning = 0\n", "test.toml");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->tls_expiry_warning.count(), 0);  // never warn
+  EXPECT_TRUE(c->tls_certificate.empty());      // expiry_warning alone keeps the self-signed one
+  EXPECT_THAT(parse_error("[tls]\nexpiry_warning = \"30 days\"\n"),
+              HasSubstr("tls.expiry_warning"));
 }
 
 TEST(Config, SyntaxErrorsGiveLineAndColumn) {

@@ -323,13 +323,53 @@ TEST_F(DtlsEndpointTest, HandshakeRecordsAndMtuProbe) {
   EXPECT_FALSE(server.failed());
 }
 
-TEST_F(DtlsEndpointTest, NegotiatesTheCbcFallback) {
-  Client client(key, "PSK-AES128-CBC-SHA");
+// openconnect 9.01's PSK offer, in its order (anyconnect-protocol.md section 5.2).
+constexpr const char* kOpenconnectOffer =
+    "PSK-AES256-GCM-SHA384:PSK-CHACHA20-POLY1305:PSK-AES256-CCM:PSK-AES256-CBC-SHA:"
+    "PSK-AES128-GCM-SHA256:PSK-AES128-CCM:PSK-AES128-CBC-SHA:PSK-AES128-CBC-SHA256";
+
+TEST_F(DtlsEndpointTest, OpenconnectsOfferGetsAes256Gcm) {
+  Client client(key, kOpenconnectOffer);
   DtlsEndpoint server(ctx.get(), key, t0);
   client.step();
   pump(client, server);
   ASSERT_TRUE(server.handshake_done()) << server.error();
-  EXPECT_EQ(server.cipher_name(), "PSK-AES128-CBC-SHA");
+  EXPECT_EQ(server.cipher_name(), "PSK-AES256-GCM-SHA384");
+}
+
+TEST_F(DtlsEndpointTest, AcceptsOnlyAeadSuites) {
+  struct Case {
+    const char* suite;
+    bool accepted;
+  };
+  const Case cases[] = {
+      {"PSK-AES256-GCM-SHA384", true},
+      {"PSK-CHACHA20-POLY1305", true},
+      {"PSK-AES128-GCM-SHA256", true},
+      {"ECDHE-PSK-CHACHA20-POLY1305", true},
+      {"PSK-AES256-CCM", false},
+      {"PSK-AES128-CCM", false},
+      {"PSK-AES256-CBC-SHA", false},
+      {"PSK-AES128-CBC-SHA", false},
+      {"PSK-AES128-CBC-SHA256", false},
+      {"PSK-AES256-CBC-SHA384", false},
+      {"ECDHE-PSK-AES256-CBC-SHA384", false},
+      {"PSK-NULL-SHA256:@SECLEVEL=0", false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.suite);
+    Client client(key, c.suite);
+    DtlsEndpoint server(ctx.get(), key, t0);
+    client.step();
+    pump(client, server);
+    EXPECT_EQ(server.handshake_done(), c.accepted) << server.error();
+    if (c.accepted) {
+      EXPECT_EQ(server.cipher_name(), std::string(c.suite));
+    } else {
+      EXPECT_TRUE(server.failed());
+      EXPECT_NE(server.error().find("no shared cipher"), std::string::npos) << server.error();
+    }
+  }
 }
 
 TEST_F(DtlsEndpointTest, NoCommonSuiteFailsWithAReadableError) {
@@ -455,7 +495,7 @@ unsigned int fast_client_timer(SSL*, unsigned int previous_us) {
   return previous_us == 0 ? 30'000 : previous_us * 2;
 }
 
-TEST_F(DtlsEndpointTest, RecoversALostFinalFlightAndAllowsRekey) {
+TEST_F(DtlsEndpointTest, RecoversALostFinalFlightAndRefusesRenegotiation) {
   Client client(key);
   DTLS_set_timer_cb(client.ssl(), fast_client_timer);
   DtlsEndpoint server(ctx.get(), key, t0);
@@ -480,18 +520,27 @@ TEST_F(DtlsEndpointTest, RecoversALostFinalFlightAndAllowsRekey) {
   EXPECT_GE(resent, 1);
   ASSERT_TRUE(client.done());
 
-  // openconnect rekeys DTLS by renegotiating when X-CSTP-Rekey-Method is "ssl".
+  // No renegotiation (the CONNECT answer says X-DTLS-Rekey-Method: none): the server answers a
+  // renegotiating ClientHello with a no_renegotiation alert and keeps the association as it is.
   ASSERT_EQ(SSL_renegotiate(client.ssl()), 1);
-  client.step();
   SSL_do_handshake(client.ssl());
-  pump(client, server);
-  EXPECT_EQ(SSL_renegotiate_pending(client.ssl()), 0);
+  ERR_clear_error();
+  const Bytes renegotiation = client.take();
+  ASSERT_FALSE(renegotiation.empty());
+  server.feed(renegotiation);
   EXPECT_FALSE(server.failed()) << server.error();
-  client.write(Bytes{0x07});
-  server.feed(client.take());
-  Bytes r;
-  ASSERT_TRUE(server.pop_received(r));
-  EXPECT_EQ(r, Bytes{0x07});
+  int alerts = 0;
+  while (server.pop_outgoing(d)) {
+    ++alerts;
+    client.deliver(d);
+  }
+  EXPECT_EQ(alerts, 1);
+  EXPECT_NE(SSL_renegotiate_pending(client.ssl()), 0);  // the client never got a ServerHello
+  EXPECT_NE(SSL_get_state(client.ssl()), TLS_ST_OK);
+  // The server still reads what the client sent under the keys of the first handshake.
+  ASSERT_EQ(server.send(0x07, Bytes{}), DtlsEndpoint::SendStatus::sent);
+  EXPECT_TRUE(server.handshake_done());
+  EXPECT_FALSE(server.failed()) << server.error();
 }
 
 TEST_F(DtlsEndpointTest, BoundsQueuesAndValidatesSetup) {

@@ -33,14 +33,16 @@ std::map<std::string, std::string> samples_of(const std::string& text) {
 }
 
 TEST(MetricsRender, EveryFamilyHasHelpThenTypeAndWellFormedSamples) {
-  const std::string text = render(Snapshot{});
+  Snapshot snapshot;
+  snapshot.certificate_expiry = {{"tls", 86400}, {"peer", -5}};
+  const std::string text = render(snapshot);
   ASSERT_FALSE(text.empty());
   EXPECT_EQ('\n', text.back());
   const std::regex help(R"(# HELP (tandem_[a-z_]+) \S.*)");
   const std::regex type(R"(# TYPE (tandem_[a-z_]+) (counter|gauge))");
   // name, optional {k="v",...}, one space, a number.
   const std::regex sample(
-      R"((tandem_[a-z_]+)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9]+(\.[0-9]+)?)");
+      R"((tandem_[a-z_]+)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9]+(\.[0-9]+)?)");
   std::string family;
   std::smatch m;
   auto lines = lines_of(text);
@@ -208,6 +210,17 @@ TEST(MetricsRender, ValuesLandOnTheirSeries) {
   EXPECT_EQ("17", got["tandem_replication_lag_sequence"]);
   EXPECT_EQ("1.5", got["tandem_replication_lag_seconds"]);
   EXPECT_EQ("250", got[R"(tandem_pool_addresses{state="free"})"]);
+}
+
+TEST(MetricsRender, CertificateExpiryIsAGaugeOfSignedSeconds) {
+  Snapshot s;
+  s.certificate_expiry = {{"tls", 864000}, {"peer", -3600}, {"peer_ca", 0}};
+  const std::string text = render(s);
+  EXPECT_THAT(text, HasSubstr("# TYPE tandem_certificate_expiry_seconds gauge\n"));
+  auto got = samples_of(text);
+  EXPECT_EQ("864000", got[R"(tandem_certificate_expiry_seconds{certificate="tls"})"]);
+  EXPECT_EQ("-3600", got[R"(tandem_certificate_expiry_seconds{certificate="peer"})"]);
+  EXPECT_EQ("0", got[R"(tandem_certificate_expiry_seconds{certificate="peer_ca"})"]);
 }
 
 TEST(MetricsRender, LabelValuesAreEscaped) {

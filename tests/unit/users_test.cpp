@@ -106,6 +106,41 @@ TEST(UserDb, WrongPasswordAndUnknownUserAreBothFalse) {
   EXPECT_FALSE(db.check("", ""));
 }
 
+TEST(UserDb, ABangBeforeTheHashDisablesTheUser) {
+  const std::string h = alice_hash();
+  auto db = UserDb::parse("alice:!" + h + "\ncarol:!\nbob:" + h + "\n", "users.txt");
+  ASSERT_TRUE(db.ok()) << db.error();
+  EXPECT_EQ(db->size(), 3u);
+  EXPECT_TRUE(db->has("alice"));
+  EXPECT_TRUE(db->disabled("alice"));
+  EXPECT_FALSE(db->enabled("alice"));
+  EXPECT_FALSE(db->check("alice", "correct horse"));  // the right password, but disabled
+  EXPECT_TRUE(db->disabled("carol"));                 // disabled, no password at all
+  EXPECT_FALSE(db->check("carol", ""));
+  EXPECT_TRUE(db->enabled("bob"));
+  EXPECT_TRUE(db->check("bob", "correct horse"));
+  EXPECT_FALSE(db->enabled("mallory"));
+  EXPECT_FALSE(db->disabled("mallory"));
+
+  // The marker survives a round trip, and enabling gives the old password back.
+  auto again = UserDb::parse(db->serialize(), "x");
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_TRUE(again->disabled("alice"));
+  EXPECT_TRUE(again->disabled("carol"));
+  EXPECT_THAT(db->serialize(), HasSubstr("\nalice:!" + h + "\n"));
+  EXPECT_THAT(db->serialize(), HasSubstr("\ncarol:!\n"));
+  ASSERT_TRUE(again->set_enabled("alice", true));
+  EXPECT_TRUE(again->check("alice", "correct horse"));
+  EXPECT_FALSE(again->set_enabled("mallory", true));
+
+  for (const std::string& bad :
+       std::vector<std::string>{"alice:!!" + h + "\n", "alice:!ab01FAX.bQRSU\n", "alice:!*\n"}) {
+    auto r = UserDb::parse(bad, "users.txt");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_THAT(r.error(), HasSubstr("line 1: user 'alice': not a supported password hash"));
+  }
+}
+
 TEST(UserDb, SerializeRoundTripsWithAHeaderComment) {
   UserDb db;
   db.set("bob", alice_hash());
@@ -158,6 +193,47 @@ TEST(UsersFile, SetUserPasswordRefusesBadInputAndKeepsACorruptFile) {
   EXPECT_THAT(set_user_password(path, "bad:name", "pw").error(), HasSubstr("invalid user name"));
   EXPECT_THAT(set_user_password(path, "alice", "").error(), HasSubstr("empty password"));
   EXPECT_NE(::access(path.c_str(), F_OK), 0);  // nothing was written
+}
+
+TEST(UsersFile, DisableEnableAndRemoveAUser) {
+  const std::string path = temp_path("states");
+  ::unlink(path.c_str());
+  EXPECT_THAT(set_user_state(path, "alice", UserChange::disable).error(),
+              HasSubstr("cannot read users file " + path));
+  ASSERT_TRUE(set_user_password(path, "alice", "pw-a").ok());
+  ASSERT_TRUE(set_user_password(path, "bob", "pw-b").ok());
+
+  auto r = set_user_state(path, "alice", UserChange::disable);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE(*r);
+  EXPECT_THAT(slurp(path), HasSubstr("\nalice:!$y$"));
+  auto db = UserDb::load(path);
+  ASSERT_TRUE(db.ok()) << db.error();
+  EXPECT_FALSE(db->check("alice", "pw-a"));
+  EXPECT_TRUE(db->check("bob", "pw-b"));
+  r = set_user_state(path, "alice", UserChange::disable);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_FALSE(*r);  // already disabled: nothing to write
+
+  // A new password does not enable a disabled user; enabling does, with that password.
+  ASSERT_TRUE(set_user_password(path, "alice", "pw-a2").ok());
+  EXPECT_TRUE(UserDb::load(path)->disabled("alice"));
+  ASSERT_TRUE(set_user_state(path, "alice", UserChange::enable).ok());
+  db = UserDb::load(path);
+  ASSERT_TRUE(db.ok()) << db.error();
+  EXPECT_TRUE(db->check("alice", "pw-a2"));
+
+  ASSERT_TRUE(set_user_state(path, "bob", UserChange::remove).ok());
+  db = UserDb::load(path);
+  ASSERT_TRUE(db.ok()) << db.error();
+  EXPECT_FALSE(db->has("bob"));
+  EXPECT_TRUE(db->has("alice"));
+  EXPECT_THAT(set_user_state(path, "bob", UserChange::enable).error(),
+              HasSubstr("no user 'bob' in " + path));
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ::unlink(path.c_str());
 }
 
 TEST(UserName, Validity) {
