@@ -77,6 +77,13 @@ void ReplicationCore::start(TimePoint now) {
 
 void ReplicationCore::tick(TimePoint now) {
   if (!started_ || settings_.standalone) return;
+  // Ticks come every 20-100 ms. A much longer pause means this node was frozen or starved: the
+  // silence it measured is its own, not the peer's.
+  if (last_tick_ != TimePoint{} && now - last_tick_ > settings_.hold_time / 2) {
+    log::warn("node_stalled", {{"for_ms", std::to_string((now - last_tick_).count())}});
+    machine_.restart_hold(now);
+  }
+  last_tick_ = now;
   apply(machine_.on_tick(now),
         machine_.peer_is_active() ? PromotionReason::peer_silent : PromotionReason::alone_at_start,
         now);
@@ -149,6 +156,21 @@ void ReplicationCore::promote(PromotionReason why, TimePoint now) {
   fx_.become_active(epoch, store_->next_session_index(),
                     sessions ? std::move(*sessions) : std::vector<proto::SessionRecord>{});
   (void)now;
+}
+
+void ReplicationCore::raise_epoch_above(std::uint64_t peer_epoch) {
+  // A standby that promoted and died before we heard of it comes back with a higher epoch than
+  // ours, and rightly refuses a leader behind it. The active, which never stopped serving, moves
+  // its epoch past it; that also fences whatever that node wrote in its short-lived epoch.
+  const std::uint64_t epoch = std::max(machine_.next_epoch(), peer_epoch + 1);
+  if (epoch > kMaxEpoch) return;
+  if (auto r = store_->set_epoch(epoch); !r) {
+    log::error("epoch_raise_failed", {{"reason", r.error()}});
+    return;
+  }
+  machine_.promoted(epoch);
+  log::warn("epoch_raised", {{"epoch", std::to_string(epoch)},
+                             {"reason", "the standby comes back from a newer epoch"}});
 }
 
 void ReplicationCore::step_down(StepDownReason why, TimePoint now) {

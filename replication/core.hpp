@@ -148,7 +148,8 @@ class ReplicationCore {
   void on_follower_gone(StreamId id, TimePoint now);
 
   // --- Standby side ---
-  bool should_follow() const;                   // standby, and the peer is the active
+  // Standby, the peer is the active, and no recent failure asks us to wait before reconnecting.
+  bool should_follow(TimePoint now) const;
   proto::FollowerMessage follow_start() const;  // the first message on a new stream
   void on_following(TimePoint now);             // the stream is open
   void on_leader_message(const proto::LeaderMessage& msg, TimePoint now);
@@ -178,6 +179,7 @@ class ReplicationCore {
 
   // core.cpp: roles
   void apply(Action action, PromotionReason why_promote, TimePoint now);
+  void raise_epoch_above(std::uint64_t peer_epoch);
   void promote(PromotionReason why, TimePoint now);
   void step_down(StepDownReason why, TimePoint now);
   void report_quarantine();
@@ -198,12 +200,14 @@ class ReplicationCore {
   void add_snapshot_chunk(const proto::Snapshot& chunk);
   void take_over(TimePoint now);
   void send_ack(std::uint64_t seq);
+  void end_following(const char* why);  // drop the stream; reconnect after a pause
 
   CoreSettings settings_;
   std::unique_ptr<SessionStore> store_;
   CoreEffects& fx_;
   RoleMachine machine_;
   bool started_ = false;
+  TimePoint last_tick_{};
   std::uint64_t failovers_ = 0;
   std::set<std::uint64_t> reported_quarantine_;
 
@@ -222,6 +226,8 @@ class ReplicationCore {
   bool peer_answers_ = false;
   std::uint64_t leader_last_sequence_ = 0;
   std::optional<Snapshot> pending_snapshot_;  // chunks received so far
+  bool end_pending_ = false;                  // end_following was asked: wait before the next
+  TimePoint follow_not_before_{};
 };
 
 }  // namespace tandem::replication

@@ -18,9 +18,18 @@ std::string check_record(const proto::SessionRecord& r) {
 
 }  // namespace
 
-bool ReplicationCore::should_follow() const {
+bool ReplicationCore::should_follow(TimePoint now) const {
   return started_ && !settings_.standalone && machine_.role() == Role::standby &&
-         machine_.peer_is_active() && !following_;
+         machine_.peer_is_active() && !following_ && now >= follow_not_before_;
+}
+
+void ReplicationCore::end_following(const char* why) {
+  // A pause before the next attempt: a failure that repeats (a full disk, a bad record) must not
+  // turn into a tight reconnect loop.
+  log::warn("follow_stopped", {{"reason", why}});
+  end_pending_ = true;
+  pending_snapshot_.reset();
+  fx_.stop_following();
 }
 
 proto::FollowerMessage ReplicationCore::follow_start() const {
@@ -34,15 +43,24 @@ void ReplicationCore::on_following(TimePoint) {
   pending_snapshot_.reset();
 }
 
-void ReplicationCore::on_follow_ended(TimePoint) {
+void ReplicationCore::on_follow_ended(TimePoint now) {
   following_ = false;
   pending_snapshot_.reset();
+  if (end_pending_) follow_not_before_ = now + Duration{1000};
+  end_pending_ = false;
 }
 
 void ReplicationCore::on_leader_message(const proto::LeaderMessage& msg, TimePoint now) {
-  if (!following_ || machine_.role() != Role::standby) return;
+  if (!following_ || end_pending_ || machine_.role() != Role::standby) return;
   switch (msg.kind_case()) {
     case proto::LeaderMessage::kHeartbeat:
+      // A leader behind the epoch this node has seen is stale: following it would take changes
+      // the member's history may not have.
+      if (msg.heartbeat().node().epoch() < store_->epoch()) {
+        log::warn("leader_refused", {{"its_epoch", std::to_string(msg.heartbeat().node().epoch())},
+                                     {"our_epoch", std::to_string(store_->epoch())}});
+        return end_following("the active is behind our epoch");
+      }
       leader_last_sequence_ = std::min(msg.heartbeat().node().last_sequence(), kMaxSequence);
       on_peer_info(msg.heartbeat().node(), now);
       break;
@@ -67,9 +85,7 @@ void ReplicationCore::apply_change(const proto::Change& change) {
   if (!bad.empty()) {
     log::error("replication_change_refused",
                {{"seq", std::to_string(change.seq())}, {"reason", bad}});
-    fx_.stop_following();
-    following_ = false;
-    return;
+    return end_following("a change out of range");
   }
   auto r = store_->apply(change);
   if (!r) {
@@ -78,9 +94,7 @@ void ReplicationCore::apply_change(const proto::Change& change) {
     log::warn("replication_apply_failed", {{"seq", std::to_string(change.seq())},
                                            {"code", to_string(r.code())},
                                            {"reason", r.error()}});
-    fx_.stop_following();
-    following_ = false;
-    return;
+    return end_following("a change could not be applied");
   }
   if (change.has_upsert())
     fx_.replica_upsert(change.upsert());
@@ -109,10 +123,7 @@ void ReplicationCore::add_snapshot_chunk(const proto::Snapshot& chunk) {
   }
   if (!bad.empty()) {
     log::error("snapshot_refused", {{"reason", bad}});
-    pending_snapshot_.reset();
-    fx_.stop_following();
-    following_ = false;
-    return;
+    return end_following("a snapshot out of range");
   }
   for (const auto& r : chunk.sessions()) snap.sessions.push_back(r);
   if (!chunk.last()) return;
@@ -122,10 +133,7 @@ void ReplicationCore::add_snapshot_chunk(const proto::Snapshot& chunk) {
   auto r = store_->install_snapshot(snap);
   if (!r) {
     log::error("snapshot_install_failed", {{"code", to_string(r.code())}, {"reason", r.error()}});
-    pending_snapshot_.reset();
-    fx_.stop_following();
-    following_ = false;
-    return;
+    return end_following("the snapshot could not be installed");
   }
   log::info("replication_snapshot_installed",
             {{"sessions", std::to_string(snap.sessions.size())},

@@ -64,6 +64,7 @@ bool ReplicationCore::on_follower_start(StreamId id, const proto::NodeInfo& star
   }
   on_peer_info(start, now);
   if (machine_.role() != Role::active) return false;  // its epoch fenced us
+  if (start.epoch() > machine_.epoch()) raise_epoch_above(start.epoch());
   // A reconnecting standby replaces its old stream.
   if (follower_) fx_.close_follower(follower_->id);
   follower_ = Follower{id, start, start.last_sequence(), false};

@@ -169,7 +169,7 @@ void GrpcLink::Impl::on_hello_answer(const grpc::Status& status, const grpc::Cli
       return;
     }
     core.on_peer_info(reply.node(), now);
-    if (core.should_follow() && leader == nullptr) start_following();
+    if (core.should_follow(now) && leader == nullptr) start_following();
     return;
   }
   // UNAVAILABLE: no connection. A connect probe tells a dead process (its port refuses) from a

@@ -57,6 +57,9 @@ class RoleMachine {
   void stepped_down(TimePoint now);
 
   bool peer_alive(TimePoint now) const { return now - last_heard_ < hold_time_; }
+  // This node itself did not run for a while (frozen, starved): silence it did not witness is no
+  // evidence against the peer, which gets a full hold time again.
+  void restart_hold(TimePoint now) { last_heard_ = now; }
   // A standby believes the peer is the active (it heard so and has not given up on it).
   bool peer_is_active() const { return peer_is_active_; }
 

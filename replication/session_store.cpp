@@ -7,10 +7,14 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <utility>
+
+#include "node/common/log.hpp"
 
 namespace tandem::replication {
 namespace {
@@ -78,6 +82,19 @@ std::string key_name(Cf c, const rocksdb::Slice& key) {
   return cf + "/<" + std::to_string(key.size()) + "-byte key>";
 }
 
+// RocksDB's own warnings join our log instead of a LOG file in the state directory: a file that
+// a full disk would make RocksDB's logger abort on (Debian's build keeps its assertions).
+class StoreLogger final : public rocksdb::Logger {
+ public:
+  StoreLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[512];
+    std::vsnprintf(line, sizeof line, format, ap);
+    log::warn("rocksdb", {{"message", line}});
+  }
+};
+
 template <class Message>
 bool parse(Message& m, const rocksdb::Slice& bytes) {
   return m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
@@ -95,14 +112,17 @@ struct SessionStore::Impl {
   // rows stay the effect of the log. The next change to the index (an upsert from the active, or
   // the removal an active records for it) replaces or deletes the row and clears the entry.
   mutable std::map<std::uint64_t, std::string> quarantined;
+  // A write failed (a full disk): RocksDB refuses writes until it is told to resume.
+  bool write_failed = false;
 
   Impl() = default;
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
   ~Impl() {
     if (db == nullptr) return;
-    // A clean stop makes the non-durable tail durable too; then the RocksDB teardown order.
-    db->SyncWAL().PermitUncheckedError();
+    // A clean stop makes the non-durable tail durable too (not after a failed write: the WAL is
+    // then in an error state RocksDB asserts on); then the RocksDB teardown order.
+    if (!write_failed) db->SyncWAL().PermitUncheckedError();
     for (auto* h : cfs) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     db->Close().PermitUncheckedError();
     delete db;
@@ -160,10 +180,19 @@ struct SessionStore::Impl {
     for (const auto& f : kMetaFields) {
       if (meta.*f.field != next.*f.field) batch.Put(cf(kMeta), f.key, be64(next.*f.field));
     }
+    if (write_failed) {
+      // The disk may have room again: let RocksDB leave its error state before this write.
+      if (rocksdb::Status r = db->Resume(); !r.ok())
+        return failure("resume after a failed write", r);
+      write_failed = false;
+    }
     rocksdb::WriteOptions wo;
     wo.sync = sync;
     rocksdb::Status s = db->Write(wo, &batch);
-    if (!s.ok()) return failure("write", s);
+    if (!s.ok()) {
+      write_failed = true;
+      return failure("write", s);
+    }
     meta = next;
     return {};
   }
@@ -311,7 +340,7 @@ Result<std::unique_ptr<SessionStore>> SessionStore::open(const std::string& dir,
   // Every change touches all three families, so a WAL file is freed only once all of them have
   // flushed; bounding the WAL keeps replay at restart short.
   opts.max_total_wal_size = 64u << 20;
-  opts.keep_log_file_num = 4;  // RocksDB's own info LOG files
+  opts.info_log = std::make_shared<StoreLogger>();
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (const auto& name : kCfNames) descs.emplace_back(name, rocksdb::ColumnFamilyOptions(opts));
 
@@ -352,10 +381,13 @@ Result<void> SessionStore::apply(const proto::Change& change) {
       "change " + std::to_string(change.seq()) + ", last_sequence " + std::to_string(last);
   if (change.seq() <= last) return fail(Errc::duplicate, "duplicate: " + at);
   if (change.seq() != last + 1) return fail(Errc::gap, "gap: " + at);
-  if (change.epoch() < impl_->meta.epoch) {
+  // Within a history epochs never go back. (A change replayed to a returning standby may be
+  // older than the standby's own epoch; that the leader itself is current is checked on the
+  // stream, by the replication core.)
+  if (change.epoch() < impl_->meta.last_epoch) {
     return fail(Errc::stale_epoch, "stale epoch: " + at + ", change epoch " +
                                        std::to_string(change.epoch()) + " below " +
-                                       std::to_string(impl_->meta.epoch));
+                                       std::to_string(impl_->meta.last_epoch));
   }
   return impl_->write_change(change, /*sync=*/true);
 }

@@ -84,8 +84,8 @@ class SessionStore {
   // --- Standby side ------------------------------------------------------------------------
   // Applies a change from the active, always synced (the standby's ack means "on disk").
   // Error codes: Errc::gap (seq > last_sequence + 1: catch up first), Errc::duplicate
-  // (seq <= last_sequence), Errc::stale_epoch (change.epoch below this store's epoch: the sender
-  // is fenced), Errc::invalid (neither upsert nor remove), Errc::io.
+  // (seq <= last_sequence), Errc::stale_epoch (change.epoch below the epoch of the last change:
+  // not this history), Errc::invalid (neither upsert nor remove), Errc::io.
   Result<void> apply(const proto::Change& change);
 
   // All readable sessions plus the position and epoch (quarantined rows are left out, as they

@@ -139,7 +139,10 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
     ++rt.counters.logins_refused;
     log::error(
         "login_refused",
-        {{"user", who}, {"public", peer.text()}, {"reason", "the session could not be recorded"}});
+        {{"user", who},
+         {"public", peer.text()},
+         {"reason",
+          "not recorded: the session store refused the write, or this node is no longer active"}});
     co_return form("The service could not record your session. Please try later.");
   }
   session::Session* created_session = rt.sessions.find(index);

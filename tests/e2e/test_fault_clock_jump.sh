@@ -61,7 +61,7 @@ clock_skew_s() { echo $((($(log_ms "$LINE") - T_SEEN) / 1000)); }
 login_replicated() { # ID USER
   authenticate --ns "$TD_NS_CLIENT2" "$1" "$2" "secret-$2"
   wait_a_event 5 " login_ok .*user=$2 "
-  assert_eq yes "$(field replicated "$LINE")" "$2's login acknowledged by the standby"
+  assert_eq replicated "$(field persisted "$LINE")" "$2's login acknowledged by the standby"
   wait_for 10 "node b caught up" td_caught_up b
   assert_eq 1 "$(nctl b show sessions --user "$2" --json | jq '.sessions | length')" "$2's session on node b"
   step "$2 logged in on node a (its clock $(clock_skew_s) s off the real one) and is on node b"

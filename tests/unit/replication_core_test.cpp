@@ -85,6 +85,16 @@ proto::NodeInfo peer(proto::Role role, std::uint64_t epoch, std::uint64_t last_s
   return n;
 }
 
+// Changes as a real active's store makes them.
+std::vector<proto::Change> changes_from_an_active(const std::string& dir, int n,
+                                                  std::uint64_t epoch = 3) {
+  auto store = SessionStore::open(dir);
+  std::vector<proto::Change> out;
+  for (int i = 1; i <= n; ++i)
+    out.push_back(*(*store)->record_upsert(record(static_cast<std::uint64_t>(i)), epoch, true));
+  return out;
+}
+
 class CoreTest : public ::testing::Test {
  protected:
   void make(CoreSettings s = {}) {
@@ -98,6 +108,10 @@ class CoreTest : public ::testing::Test {
   void advance(Duration d) {
     clock_.advance(d);
     core_->tick(clock_.now());
+  }
+  // Time passing as it does for a running node: a tick every 50 ms.
+  void run_for(Duration d) {
+    for (Duration done{0}; done < d; done += Duration{50}) advance(Duration{50});
   }
   // Makes this node the active of a fresh pair (alone at start-up) with follower stream 1.
   void make_active_with_follower(CoreSettings s = {}) {
@@ -115,7 +129,7 @@ class CoreTest : public ::testing::Test {
   void make_following(std::uint64_t epoch = 3) {
     make();
     core_->on_peer_info(peer(proto::ROLE_ACTIVE, epoch), now());
-    ASSERT_TRUE(core_->should_follow());
+    ASSERT_TRUE(core_->should_follow(now()));
     core_->on_following(now());
   }
   void leader_says(const proto::LeaderMessage& m) { core_->on_leader_message(m, now()); }
@@ -158,16 +172,59 @@ TEST_F(CoreTest, AloneAtStartPromotesAfterHoldTimeWithoutCountingAFailover) {
 
 TEST_F(CoreTest, StandbyPromotesWhenTheActiveIsSilentForHoldTime) {
   make_following(3);
-  advance(1500ms);
+  run_for(1500ms);
   proto::LeaderMessage hb;
   *hb.mutable_heartbeat()->mutable_node() = peer(proto::ROLE_ACTIVE, 3);
   leader_says(hb);  // a sign of life restarts the hold time
-  advance(1900ms);
+  run_for(1900ms);
   EXPECT_EQ(core_->role(), Role::standby);
-  advance(200ms);
+  run_for(150ms);
   EXPECT_EQ(core_->role(), Role::active);
   EXPECT_EQ(core_->epoch(), 4u);
   EXPECT_EQ(core_->status(now()).failovers, 1u);
+}
+
+TEST_F(CoreTest, AFrozenStandbyDoesNotBlameTheActiveForItsOwnSilence) {
+  make_following(3);
+  run_for(500ms);
+  advance(5s);  // this node did not run for 5 s (SIGSTOP, a starved machine)
+  EXPECT_EQ(core_->role(), Role::standby);
+  run_for(1500ms);  // the active gets a full hold time to be heard again
+  EXPECT_EQ(core_->role(), Role::standby);
+  run_for(600ms);  // and if it stays silent, the standby takes over
+  EXPECT_EQ(core_->role(), Role::active);
+}
+
+TEST_F(CoreTest, AStandbyFromANewerEpochMakesTheActiveRaiseItsEpoch) {
+  make();
+  advance(2s);
+  ASSERT_EQ(core_->epoch(), 1u);
+  // It promoted to epoch 2 during a handover and died before we heard; now it is back.
+  ASSERT_TRUE(core_->on_follower_start(1, peer(proto::ROLE_STANDBY, 2, 0, 0), now()));
+  EXPECT_EQ(core_->role(), Role::active);
+  EXPECT_EQ(core_->epoch(), 3u);
+  ASSERT_TRUE(fx_.to_follower.front().second.has_heartbeat());
+  EXPECT_EQ(fx_.to_follower.front().second.heartbeat().node().epoch(), 3u);
+}
+
+TEST_F(CoreTest, AStandbyRefusesALeaderBehindItsEpochAndPausesBeforeRetrying) {
+  make();
+  core_->on_peer_info(peer(proto::ROLE_ACTIVE, 3), now());
+  core_->on_following(now());
+  proto::LeaderMessage hb;
+  *hb.mutable_heartbeat()->mutable_node() = peer(proto::ROLE_ACTIVE, 3);
+  leader_says(hb);
+  // Its store saw epoch 5 (it applied a change of epoch 5 before): a leader at 3 is stale.
+  auto changes = changes_from_an_active(dir_.sub("active5"), 1, 5);
+  proto::LeaderMessage c;
+  *c.mutable_change() = changes[0];
+  leader_says(c);
+  leader_says(hb);
+  EXPECT_EQ(fx_.stopped_following, 1);
+  core_->on_follow_ended(now());
+  EXPECT_FALSE(core_->should_follow(now()));
+  clock_.advance(1s);
+  EXPECT_TRUE(core_->should_follow(now()));
 }
 
 TEST_F(CoreTest, StandbyPromotesAtOnceWhenTheActivesProcessIsGone) {
@@ -229,7 +286,7 @@ TEST_F(CoreTest, APeerClaimingAnImpossibleEpochIsRefused) {
   other.node_id = "node-c";
   make(other);
   core_->on_peer_info(peer(proto::ROLE_ACTIVE, kMaxEpoch + 1), now());
-  EXPECT_FALSE(core_->should_follow());
+  EXPECT_FALSE(core_->should_follow(now()));
   advance(2s);
   EXPECT_EQ(core_->role(), Role::active);
   EXPECT_LT(core_->epoch(), kMaxEpoch);
@@ -461,16 +518,6 @@ TEST_F(CoreTest, ShutdownAnswersEveryoneWaiting) {
 }
 
 // ---- The standby's side ---------------------------------------------------------------------
-
-// Changes as a real active's store makes them.
-std::vector<proto::Change> changes_from_an_active(const std::string& dir, int n,
-                                                  std::uint64_t epoch = 3) {
-  auto store = SessionStore::open(dir);
-  std::vector<proto::Change> out;
-  for (int i = 1; i <= n; ++i)
-    out.push_back(*(*store)->record_upsert(record(static_cast<std::uint64_t>(i)), epoch, true));
-  return out;
-}
 
 TEST_F(CoreTest, TheStandbyAppliesChangesInOrderAndAcknowledges) {
   make_following(3);
