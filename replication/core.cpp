@@ -87,9 +87,11 @@ void ReplicationCore::tick(TimePoint now) {
   apply(machine_.on_tick(now),
         machine_.peer_is_active() ? PromotionReason::peer_silent : PromotionReason::alone_at_start,
         now);
-  // A client waits for the standby only so long; then it gets its answer, and we are degraded.
+  // A client waits for a connected standby only so long. Then the change is not claimed: a
+  // client told of it could lose it to a failover. (A standby that is stuck for good is dropped
+  // by the link's keepalive; without a standby, changes are answered at once as local only.)
   while (!waiters_.empty() && waiters_.front().deadline <= now) {
-    fx_.acknowledge(std::move(waiters_.front().acked), session::Persisted::local_only);
+    fx_.acknowledge(std::move(waiters_.front().acked), session::Persisted::failed);
     waiters_.pop_front();
     if (!degraded_)
       log::warn("replication_degraded", {{"reason", "standby acknowledgement timed out"}});

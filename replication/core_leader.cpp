@@ -22,7 +22,13 @@ void ReplicationCore::publish_remove(std::uint64_t index, Acked acked, TimePoint
     fx_.acknowledge(std::move(acked), session::Persisted::failed);
     return;
   }
-  publish(store_->record_remove(index, machine_.epoch(), /*durable=*/true), std::move(acked), now);
+  auto change = store_->record_remove(index, machine_.epoch(), /*durable=*/true);
+  if (!change && change.code() == Errc::not_found) {
+    // Never recorded (its creation failed): nothing to remove, nothing to replicate.
+    fx_.acknowledge(std::move(acked), session::Persisted::local_only);
+    return;
+  }
+  publish(std::move(change), std::move(acked), now);
 }
 
 void ReplicationCore::publish(Result<proto::Change> change, Acked acked, TimePoint now) {

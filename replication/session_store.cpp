@@ -181,10 +181,10 @@ struct SessionStore::Impl {
       if (meta.*f.field != next.*f.field) batch.Put(cf(kMeta), f.key, be64(next.*f.field));
     }
     if (write_failed) {
-      // The disk may have room again: let RocksDB leave its error state before this write.
-      if (rocksdb::Status r = db->Resume(); !r.ok())
-        return failure("resume after a failed write", r);
-      write_failed = false;
+      // The disk may have room again: let RocksDB leave its error state before this write. (Busy:
+      // its own recovery is under way; the write below tells whether it is done.)
+      rocksdb::Status r = db->Resume();
+      if (!r.ok() && !r.IsBusy()) return failure("resume after a failed write", r);
     }
     rocksdb::WriteOptions wo;
     wo.sync = sync;
@@ -193,6 +193,7 @@ struct SessionStore::Impl {
       write_failed = true;
       return failure("write", s);
     }
+    write_failed = false;
     meta = next;
     return {};
   }
@@ -338,8 +339,9 @@ Result<std::unique_ptr<SessionStore>> SessionStore::open(const std::string& dir,
   opts.create_if_missing = true;
   opts.create_missing_column_families = true;
   // Every change touches all three families, so a WAL file is freed only once all of them have
-  // flushed; bounding the WAL keeps replay at restart short.
-  opts.max_total_wal_size = 64u << 20;
+  // flushed; bounding the WAL keeps replay at restart short. RocksDB also waits for this much
+  // free space before it leaves the error state of a full disk: keep it small.
+  opts.max_total_wal_size = 8u << 20;
   opts.info_log = std::make_shared<StoreLogger>();
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (const auto& name : kCfNames) descs.emplace_back(name, rocksdb::ColumnFamilyOptions(opts));

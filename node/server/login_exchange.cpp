@@ -135,7 +135,9 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   if (where == session::Persisted::failed) {
     // Not on disk (a full or failing state disk; the replicator logged why), or no longer the
     // active node: a session the client is told of must survive a restart and a failover.
-    rt.sessions.forget(index);
+    // Its row may be on our disk (the standby did not answer in time): the removal is recorded
+    // and replicated like any session end.
+    rt.sessions.end(index, session::EndReason::not_recorded, false);
     ++rt.counters.logins_refused;
     log::error(
         "login_refused",

@@ -30,6 +30,7 @@ enum class EndReason {
   handover,       // this node stopped serving: the client reconnects to the new active
   user_removed,   // the user is no longer in the users file (after a reload)
   user_disabled,  // the user is disabled in the users file (after a reload)
+  not_recorded,   // its creation did not reach the standby (or the disk): the login was refused
 };
 const char* to_string(EndReason r);
 // Every reason, so per-reason counters exist (at zero) before the first end. A new reason
@@ -47,7 +48,8 @@ inline constexpr std::array kAllEndReasons{EndReason::client_logout,
                                            EndReason::shutdown,
                                            EndReason::handover,
                                            EndReason::user_removed,
-                                           EndReason::user_disabled};
+                                           EndReason::user_disabled,
+                                           EndReason::not_recorded};
 // Counters index by the enum's value, so the list must follow the declaration order.
 static_assert([] {
   for (std::size_t i = 0; i < kAllEndReasons.size(); ++i)
