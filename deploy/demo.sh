@@ -193,7 +193,7 @@ setup_pair_topology
 step "certificates with deploy/examples/gen-pki.sh:"
 say "a CA and one certificate per node for the peer link (mutual TLS), and one"
 say "client-facing certificate that both nodes present"
-pki=$(bash "$repo/deploy/examples/gen-pki.sh" --out "$TD_PKI" --node "node-a=${TD_NODE_IP[a]}" \
+pki=$(bash "$repo/deploy/examples/gen-pki.sh" --out "$TD_PKI" --ca-dir "$TD_DIR/ca" --node "node-a=${TD_NODE_IP[a]}" \
   --node "node-b=${TD_NODE_IP[b]}" --service-ip "$TD_SERVER_IP") || fail "gen-pki.sh: $pki"
 TD_PIN=$(grep -o 'pin-sha256:[A-Za-z0-9+/=]*' <<<"$pki")
 say "client pin: $TD_PIN"

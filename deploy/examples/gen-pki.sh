@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Certificates for a Tandem pair (EC P-256, made with openssl):
 #
-#   ca.pem, ca.key        a private CA for the replication link only. Both nodes trust it
+#   ca.pem (ca.key)       a private CA for the replication link only (its key in --ca-dir). Both nodes trust it
 #                         ([peer] ca) and present a certificate it signed (mutual TLS).
 #   NAME.pem, NAME.key    one per node (--node NAME=IP): the node's replication certificate,
 #                         for TLS server and client use. Its subjectAltName is IP:IP, the
@@ -14,9 +14,11 @@
 #                         have it sign vpn.csr (same key, so the pin does not change) and
 #                         replace vpn.pem.
 #
-# Existing files are kept (run it again to add a node: the CA is reused); --force makes new
-# node and client-facing keys and certificates (the pin changes), never a new CA. Keep ca.key off the nodes once the
-# node certificates are made: only the CA certificate (ca.pem) is needed at run time.
+# The CA's key never goes to --out (the directory copied to the nodes): it lives in --ca-dir
+# (default ./tandem-ca, created 0700), on the machine where certificates are made; --out gets only
+# the CA certificate (ca.pem), which is all a node needs at run time. A --ca-dir inside --out is
+# refused. Existing files are kept (run it again to add a node: the CA is reused); --force makes
+# new node and client-facing keys and certificates (the pin changes), never a new CA.
 #
 # Example (the pair of tandemd-a.toml and tandemd-b.toml):
 #   bash gen-pki.sh --out /etc/tandem/pki --node node-a=10.10.0.11 --node node-b=10.10.0.12 \
@@ -25,6 +27,7 @@
 set -euo pipefail
 
 out=/etc/tandem/pki
+ca_dir=./tandem-ca
 days_ca=3650
 days=825
 force=0
@@ -39,7 +42,8 @@ usage: $0 --node NAME=IP [--node NAME=IP ...] (--service DNS | --service-ip IP).
   --node NAME=IP    a node's replication certificate NAME.pem, for IP (its [peer] listen address)
   --service DNS     a DNS name clients use for the member (subjectAltName of vpn.pem)
   --service-ip IP   the member's service address (subjectAltName of vpn.pem)
-  --out DIR         where the files go (default $out)
+  --out DIR         where the node files go (default $out)
+  --ca-dir DIR      where the CA's key is kept, never on a node (default $ca_dir)
   --days N          validity of node and client-facing certificates (default $days; CA $days_ca)
   --force           new keys and certificates for the nodes and clients (never a new CA)
 EOF
@@ -79,6 +83,11 @@ while (($#)); do
       out=$2
       shift 2
       ;;
+    --ca-dir)
+      [[ -n ${2:-} ]] || die "--ca-dir needs a directory"
+      ca_dir=$2
+      shift 2
+      ;;
     --days)
       [[ ${2:-} =~ ^[1-9][0-9]{0,4}$ ]] || die "--days expects a number of days, got '${2:-}'"
       days=$2
@@ -109,8 +118,17 @@ done
 command -v openssl >/dev/null || die "openssl is needed (apt-get install openssl)"
 
 umask 077
-mkdir -p "$out"
+mkdir -p "$out" "$ca_dir"
 chmod 0755 "$out"
+chmod 0700 "$ca_dir"
+out_real=$(cd "$out" && pwd -P)
+ca_real=$(cd "$ca_dir" && pwd -P)
+if [[ $ca_real/ == "$out_real"/* ]]; then
+  die "--ca-dir $ca_dir is inside --out $out: the CA key must never be copied to a node"
+fi
+if [[ -e $out/ca.key ]]; then
+  die "$out/ca.key exists: move it into --ca-dir ($ca_dir), off the nodes"
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -126,20 +144,21 @@ pin_of() {
 # keep FILE: true when FILE exists and is to be kept.
 keep() { [[ -e $1 ]] && ((force == 0)); }
 
-# The CA.
-if [[ -e $out/ca.pem && -e $out/ca.key ]]; then
-  echo "CA         $out/ca.pem (kept; signing with it)"
-elif [[ -e $out/ca.pem ]]; then
-  die "$out/ca.pem exists without ca.key: cannot sign with it (restore ca.key, or remove ca.pem)"
+# The CA: key and certificate in --ca-dir, the certificate alone copied to --out.
+if [[ -e $ca_dir/ca.pem && -e $ca_dir/ca.key ]]; then
+  echo "CA         $ca_dir/ca.pem (kept; signing with it)"
+elif [[ -e $ca_dir/ca.pem || -e $out/ca.pem ]]; then
+  die "a CA certificate exists without its key in $ca_dir: cannot sign with it (restore ca.key there, or remove ca.pem)"
 else
-  new_key "$out/ca.key"
-  quiet openssl req -x509 -new -key "$out/ca.key" -sha256 -days "$days_ca" \
+  new_key "$ca_dir/ca.key"
+  quiet openssl req -x509 -new -key "$ca_dir/ca.key" -sha256 -days "$days_ca" \
     -subj "/CN=Tandem replication CA" \
     -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \
-    -addext "keyUsage=critical,keyCertSign,cRLSign" -out "$out/ca.pem"
-  chmod 0644 "$out/ca.pem"
-  echo "CA         $out/ca.pem (new; move $out/ca.key off the nodes when done)"
+    -addext "keyUsage=critical,keyCertSign,cRLSign" -out "$ca_dir/ca.pem"
+  echo "CA         $ca_dir/ca.pem (new; its key stays in $ca_dir, never on a node)"
 fi
+cp "$ca_dir/ca.pem" "$out/ca.pem"
+chmod 0644 "$out/ca.pem"
 
 # One replication certificate per node.
 for spec in "${nodes[@]}"; do
@@ -157,7 +176,7 @@ keyUsage=critical,digitalSignature
 extendedKeyUsage=serverAuth,clientAuth
 subjectAltName=IP:$ip
 EOF
-  quiet openssl x509 -req -in "$work/$name.csr" -CA "$out/ca.pem" -CAkey "$out/ca.key" \
+  quiet openssl x509 -req -in "$work/$name.csr" -CA "$ca_dir/ca.pem" -CAkey "$ca_dir/ca.key" \
     -CAcreateserial -CAserial "$work/ca.srl" -sha256 -days "$days" -extfile "$work/$name.ext" \
     -out "$out/$name.pem"
   chmod 0644 "$out/$name.pem"

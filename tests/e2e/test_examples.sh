@@ -58,15 +58,20 @@ for n in a b; do
 done
 
 step "certificates with gen-pki.sh"
-out=$(bash "$EXAMPLES/gen-pki.sh" --out "$TD_PKI" --node node-a=10.10.0.11 --node node-b=10.10.0.12 \
+out=$(bash "$EXAMPLES/gen-pki.sh" --out "$TD_PKI" --ca-dir "$TD_DIR/ca" --node node-a=10.10.0.11 --node node-b=10.10.0.12 \
   --service vpn.example.com --service-ip "$TD_SERVER_IP") || fail "gen-pki.sh failed: $out"
 printf '%s\n' "$out" | sed 's/^/    /'
 TD_PIN=$(grep -o 'pin-sha256:[A-Za-z0-9+/=]*' <<<"$out")
 assert_match "$TD_PIN" '^pin-sha256:[A-Za-z0-9+/]{43}=$' "pin printed by gen-pki.sh"
 openssl verify -CAfile "$TD_PKI/ca.pem" "$TD_PKI/node-a.pem" "$TD_PKI/node-b.pem" >/dev/null ||
   fail "node certificates do not verify against the CA"
-again=$(bash "$EXAMPLES/gen-pki.sh" --out "$TD_PKI" --node node-a=10.10.0.11 --service-ip "$TD_SERVER_IP")
+again=$(bash "$EXAMPLES/gen-pki.sh" --out "$TD_PKI" --ca-dir "$TD_DIR/ca" --node node-a=10.10.0.11 --service-ip "$TD_SERVER_IP")
 assert_match "$again" 'node-a\.pem \(kept' "gen-pki.sh a second time keeps the node certificate"
+[[ -e $TD_PKI/ca.key ]] && fail "gen-pki.sh put the CA key in the nodes' directory"
+[[ -e $TD_DIR/ca/ca.key ]] || fail "gen-pki.sh did not keep the CA key in --ca-dir"
+inside=$(bash "$EXAMPLES/gen-pki.sh" --out "$TD_PKI" --ca-dir "$TD_PKI/ca" --node node-a=10.10.0.11 \
+  --service-ip "$TD_SERVER_IP" 2>&1) && fail "gen-pki.sh accepted a --ca-dir inside --out"
+assert_match "$inside" 'must never be copied to a node' "a --ca-dir inside --out is refused"
 assert_eq "$TD_PIN" "$(grep -o 'pin-sha256:[A-Za-z0-9+/=]*' <<<"$again")" "pin after a second run"
 
 add_user alice secret-a
