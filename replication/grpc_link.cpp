@@ -273,23 +273,24 @@ void GrpcLink::stop() {
   // Mark stopping and end our streams on the executor; then the server, whose shutdown waits for
   // its reactors (their last work runs on the executor, which still runs).
   {
-    std::promise<void> ended;
-    auto ended_future = ended.get_future();
-    d.post([&d, &ended] {
+    // Shared, not on this stack: on a starved machine the work may run after the wait gave up.
+    auto ended = std::make_shared<std::promise<void>>();
+    auto ended_future = ended->get_future();
+    d.post([&d, ended] {
       d.stopping = true;
       for (auto& [id, stream] : d.followers)
         stream->close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "stopping"));
       if (d.leader) d.leader->cancel();
-      ended.set_value();
+      ended->set_value();
     });
-    ended_future.wait_for(std::chrono::seconds(2));
+    ended_future.wait_for(std::chrono::seconds(10));
   }
   if (d.server) {
     d.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
     d.server.reset();
   }
   std::unique_lock lock(d.live_mutex);
-  if (!d.live_cv.wait_for(lock, std::chrono::seconds(3), [&] { return d.live == 0; }))
+  if (!d.live_cv.wait_for(lock, std::chrono::seconds(10), [&] { return d.live == 0; }))
     log::error("replication_stop_incomplete", {{"calls_left", std::to_string(d.live)}});
   d.stub.reset();
 }

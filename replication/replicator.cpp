@@ -186,15 +186,16 @@ void Replicator::stop() {
   if (!impl_ || !impl_->running) return;
   Impl& d = *impl_;
   d.running = false;
-  std::promise<void> done;
-  auto done_future = done.get_future();
-  d.post([&d, &done] {
+  // Shared, not on this stack: on a starved machine the work may run after the wait gave up.
+  auto done = std::make_shared<std::promise<void>>();
+  auto done_future = done->get_future();
+  d.post([&d, done] {
     d.core.shutdown();
     d.tick_timer.cancel();
     d.hello_timer.cancel();
-    done.set_value();
+    done->set_value();
   });
-  done_future.wait_for(std::chrono::seconds(2));
+  done_future.wait_for(std::chrono::seconds(10));
   if (d.link) d.link->stop();  // needs the executor running
   d.work.reset();
   d.io.stop();

@@ -339,10 +339,15 @@ Result<std::unique_ptr<SessionStore>> SessionStore::open(const std::string& dir,
   opts.create_if_missing = true;
   opts.create_missing_column_families = true;
   // Every change touches all three families, so a WAL file is freed only once all of them have
-  // flushed; bounding the WAL keeps replay at restart short. RocksDB also waits for this much
-  // free space before it leaves the error state of a full disk: keep it small.
+  // flushed; bounding the WAL keeps replay at restart short.
   opts.max_total_wal_size = 8u << 20;
+  // After a full disk RocksDB waits for a memtable's worth of free space before it takes writes
+  // again: a small memtable (the rows are small) lets it recover as soon as a little is freed.
+  opts.write_buffer_size = 4u << 20;
   opts.info_log = std::make_shared<StoreLogger>();
+  // No preallocated WAL space: a full disk then shows at the next write that needs a page, not
+  // megabytes later, so the node refuses logins while it can still say why.
+  opts.allow_fallocate = false;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   for (const auto& name : kCfNames) descs.emplace_back(name, rocksdb::ColumnFamilyOptions(opts));
 

@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -126,6 +127,12 @@ int main(int argc, char** argv) {
   }
   notify_systemd("READY=1", "listening on " + config->listen + " (" + config->source + ")");
   headend.run();
+  // The store is closed (and its tail synced) here, while everything it needs is alive.
+  replication->reset();
   tandem::log::info("stopped");
-  return 0;
+  // Then leave without running the headend's destructors: coroutines still suspended in its
+  // io_context reference state it destroys first, and tearing that down at exit has corrupted
+  // the heap under load. Nothing is left to flush; the kernel closes the sockets and the TUN.
+  std::fflush(nullptr);
+  std::_Exit(0);
 }
