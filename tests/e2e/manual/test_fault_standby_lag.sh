@@ -23,8 +23,8 @@
 # reason="not a standby"). The told sessions are gone and the new active hands their indexes
 # and addresses to new logins (the helper reports e.g. "session 64: 10.77.0.65 alice login
 # 1796403111 -> 10.77.0.65 alice login 1796403117"); their tokens get 401.
-source "$(dirname "$0")/lib.sh"
-source "$(dirname "$0")/lib_pair.sh"
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../lib_pair.sh"
 
 LAG=${1:-slowed}
 SESSIONS=${SESSIONS:-200}
