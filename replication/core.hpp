@@ -97,6 +97,9 @@ class CoreEffects {
   virtual void become_active(std::uint64_t epoch, std::uint64_t next_index,
                              std::vector<proto::SessionRecord> sessions) = 0;
   virtual void become_standby(std::uint64_t epoch, bool handover) = 0;
+  // A handover failed after the standby may have taken our address (it promotes, then reports):
+  // announce it again, so the clients' next hop is us once more.
+  virtual void reclaim_addresses(std::vector<proto::SessionRecord> sessions) = 0;
   // The standby's mirror of the active's sessions.
   virtual void replica_upsert(const proto::SessionRecord& record) = 0;
   virtual void replica_remove(std::uint64_t index) = 0;

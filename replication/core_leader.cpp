@@ -196,11 +196,18 @@ void ReplicationCore::on_follower_promoted(const proto::NodeInfo& info, TimePoin
 void ReplicationCore::on_follower_gone(StreamId id, TimePoint) {
   if (!follower_ || follower_->id != id) return;
   log::warn("standby_disconnected", {{"node", follower_->info.node_id()}});
+  const bool took_over = follower_->take_over_sent;
   follower_.reset();
   if (!unacked_.empty()) degraded_ = true;
   if (draining_) {
-    // The standby went away mid-handover: we stay active and serve on.
+    // The standby went away mid-handover: we stay active and serve on. Told to take over, it may
+    // have announced our address before it died; the clients must find us again at once.
     draining_ = false;
+    if (took_over) {
+      log::warn("service_address_reclaimed", {{"reason", "the handover failed after take-over"}});
+      auto sessions = store_->load_sessions();
+      fx_.reclaim_addresses(sessions ? std::move(*sessions) : std::vector<proto::SessionRecord>{});
+    }
     finish_handover(
         fail(Errc::unavailable, "the standby went away during the handover; still active"));
   }

@@ -127,6 +127,9 @@ struct Replicator::Impl final : public CoreEffects {
       asio::post(io, [this] { addresses.release(); });
     });
   }
+  void reclaim_addresses(std::vector<proto::SessionRecord> sessions) override {
+    if (addresses.any()) addresses.take(sessions);
+  }
   void replica_upsert(const proto::SessionRecord& record) override {
     host.post([&h = host, record] { h.replica_upsert(record); });
   }

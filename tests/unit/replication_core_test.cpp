@@ -24,6 +24,7 @@ struct Recorder final : CoreEffects {
   std::vector<std::uint64_t> removes;
   std::vector<std::size_t> resets;  // sizes
   std::vector<Result<std::string>> handovers;
+  int reclaimed = 0;
 
   void send_to_follower(StreamId id, proto::LeaderMessage msg) override {
     to_follower.emplace_back(id, std::move(msg));
@@ -42,6 +43,7 @@ struct Recorder final : CoreEffects {
   void become_standby(std::uint64_t epoch, bool handover) override {
     standby.emplace_back(epoch, handover);
   }
+  void reclaim_addresses(std::vector<proto::SessionRecord>) override { ++reclaimed; }
   void replica_upsert(const proto::SessionRecord& r) override { upserts.push_back(r); }
   void replica_remove(std::uint64_t index) override { removes.push_back(index); }
   void replica_reset(std::vector<proto::SessionRecord> records) override {
@@ -492,6 +494,18 @@ TEST_F(CoreTest, TheStandbyLostMidHandoverLeavesUsActive) {
   EXPECT_EQ(fx_.handovers[0].code(), Errc::unavailable);
   EXPECT_EQ(core_->role(), Role::active);
   EXPECT_TRUE(core_->status(now()).accepting_logins);
+  // Told to take over, it may have announced the address before it died: we announce it again.
+  EXPECT_EQ(fx_.reclaimed, 1);
+}
+
+TEST_F(CoreTest, AStandbyLostBeforeTakeOverLeavesTheAddressAlone) {
+  make_active_with_follower();
+  core_->publish_upsert(record(1), true, nullptr, now());
+  core_->begin_handover([](Result<std::string>) {}, now());
+  EXPECT_EQ(fx_.kinds(1), "hc");  // not caught up: no take-over sent yet
+  core_->on_follower_gone(1, now());
+  EXPECT_EQ(core_->role(), Role::active);
+  EXPECT_EQ(fx_.reclaimed, 0);
 }
 
 TEST_F(CoreTest, AHandoverThatNeverCompletesTimesOut) {
