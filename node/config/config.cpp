@@ -43,6 +43,24 @@ std::string quote(std::string_view s) {
   return out + (s.size() > 80 ? "...\"" : "\"");
 }
 
+// A message from toml++ shows the character it stopped at as it is, even a newline: control
+// characters become \xNN, so that every problem stays on its own line.
+std::string escape_controls(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 std::string describe(const toml::node& n) {
   if (const auto* s = n.as_string()) return quote(s->get());
   if (const auto* i = n.as_integer()) return std::to_string(i->get());
@@ -442,7 +460,7 @@ Result<Config> parse_config(const std::string& toml_text, const std::string& sou
     root = toml::parse(toml_text, source);
   } catch (const toml::parse_error& e) {
     return fail(source + ": line " + std::to_string(e.source().begin.line) + ", column " +
-                std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+                std::to_string(e.source().begin.column) + ": " + escape_controls(e.description()));
   }
   return Reader(source).read(root);
 }

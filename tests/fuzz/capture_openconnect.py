@@ -9,8 +9,9 @@ socket for DTLS) walks openconnect through the login exchange and CONNECT, then 
   http_request/oc_connect.http         the CONNECT request head
   config_auth/oc_init.xml              the two POST bodies
   config_auth/oc_auth_reply.xml
-  cstp_frames/oc_stream.bin            the first CSTP bytes after CONNECT (data, DPD, keepalive,
-                                       and the DISCONNECT sent when openconnect is stopped)
+  cstp_frames/oc_stream.bin            the client's CSTP frames after CONNECT: the first of each
+                                       kind (keepalive, DPD, data: one ICMP echo) and the
+                                       DISCONNECT it sends when stopped
   dtls/oc_client_hello.bin             the first UDP datagram: the DTLS ClientHello for
                                        PSK-NEGOTIATE, App-ID in session_id
 
@@ -94,14 +95,14 @@ def collect(conn, leftover, oc):
     every data frame; stops openconnect (SIGINT: it sends DISCONNECT) once data has flowed."""
     conn.settimeout(0.2)
     buf, kept, seen = leftover, [], set()
-    stopped_at = None
+    stopped = False
     deadline = time.time() + 20
     while time.time() < deadline:
         while len(buf) >= 8 and len(buf) >= 8 + (buf[4] << 8 | buf[5]):
             n = 8 + (buf[4] << 8 | buf[5])
             frame, buf = buf[:n], buf[n:]
             kind = frame[6]
-            print(f"{time.time():.3f} frame type {kind} length {n}", file=sys.stderr)
+            print(f"CSTP frame from the client: type {kind}, {n} bytes")
             if kind == 3:
                 try:
                     conn.sendall(b"STF\x01" + frame[4:6] + b"\x04\x00" + frame[8:])
@@ -112,9 +113,9 @@ def collect(conn, leftover, oc):
                 seen.add((kind, n))
             if kind == 5:
                 return b"".join(kept)
-        if stopped_at is None and any(f[6] == 0 for f in kept) and any(f[6] == 7 for f in kept):
+        if not stopped and any(f[6] == 0 for f in kept) and any(f[6] == 7 for f in kept):
             oc.send_signal(2)
-            stopped_at = time.time()
+            stopped = True
         try:
             chunk = conn.recv(65536)
             if not chunk:

@@ -79,7 +79,7 @@ void check_refusal(const std::string& error, const std::string& source, bool inp
   while (at <= error.size()) {
     const auto nl = error.find('\n', at);
     const std::string line = error.substr(at, nl == std::string::npos ? nl : nl - at);
-    FUZZ_CHECK(line.rfind(source + ": ", 0) == 0, "an error line that names no file: " + line);
+    FUZZ_CHECK(line.rfind(source + ": ", 0) == 0, "an error line that names no file in:\n" + error);
     if (nl == std::string::npos) break;
     at = nl + 1;
   }

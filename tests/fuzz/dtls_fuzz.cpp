@@ -70,7 +70,7 @@ class Client {
     BIO_set_mem_eof_return(in_, -1);
     SSL_set_bio(ssl_, in_, out_);
     SSL_set_options(ssl_, SSL_OP_NO_QUERY_MTU);
-    SSL_set_mtu(ssl_, 1400);
+    SSL_set_mtu(ssl_, static_cast<long>(kDefaultMaxDatagram));  // as the endpoint: same record limit
     SSL_set_connect_state(ssl_);
   }
   ~Client() { SSL_free(ssl_); }

@@ -13,6 +13,8 @@
 #include <system_error>
 #include <vector>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "node/common/log.hpp"
 
 // An invariant of the code under test. A failure prints what broke and aborts: a finding.
@@ -32,8 +34,13 @@ namespace tandem::fuzz {
 }
 
 // Every target runs millions of inputs, and most of them make the code under test log a refusal.
-// Levels above `error` print nothing; the targets check results, not log lines.
-inline void quiet_logs() { log::set_level(static_cast<log::Level>(static_cast<int>(log::Level::error) + 1)); }
+// Levels above `error` print nothing; the targets check results, not log lines. Protobuf's own
+// complaints (a `string` field that is not UTF-8 when parsing) are silenced too.
+inline void quiet_logs() {
+  log::set_level(static_cast<log::Level>(static_cast<int>(log::Level::error) + 1));
+  google::protobuf::SetLogHandler(
+      [](google::protobuf::LogLevel, const char*, int, const std::string&) {});
+}
 
 // Deterministic pseudo-random numbers from the input itself (splitmix64 over an FNV-1a seed): the
 // same input always takes the same path, so every crash file reproduces.

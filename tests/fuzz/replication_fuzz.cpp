@@ -1,11 +1,17 @@
 // Replication as the standby applies it (replication/core.hpp): everything the active sends on
 // the Follow stream, in any order, with any values, with time passing and reconnects between.
 //
-// The input is a tandem.fuzz.Script (replication_script.proto): sessions and an epoch already in
-// the standby's store, the active's epoch, then steps (a LeaderMessage, time passing, a
-// reconnect, a Hello answer). A ReplicationCore in the standby role follows the active over a
-// real SessionStore in a fresh directory (a new one for every input, so every crash reproduces;
-// it lives on tmpfs, see fuzz_support.hpp). Invariants, after every step:
+// The input is a tandem.fuzz.Script (replication_script.proto): sessions and an epoch for the
+// standby's store, the active's epoch, then steps (a LeaderMessage, time passing, a reconnect, a
+// Hello answer). A ReplicationCore in the standby role follows the active over a real
+// SessionStore on tmpfs. Opening RocksDB costs about 0.1 s under ASan, so one core and its store
+// serve up to kFreshEvery inputs in a row; a fresh pair (built from the input's stored sessions
+// and epochs) replaces them after that, or as soon as the core no longer follows (it promoted or
+// cannot follow). Each input that did not get a fresh pair first reconnects the stream.
+// Every input since the last fresh pair is kept in <scratch>/history; after a finding, run.sh
+// copies it out, and `fuzz_replication HISTORY/*` replays the whole sequence in one process.
+//
+// Invariants, after every step:
 //  - the epoch never goes down and never passes kMaxEpoch;
 //  - every stored session is one the standby may hold (index in range, a 32-byte token hash):
 //    nothing the core refuses reaches the disk;
@@ -15,9 +21,10 @@
 //    not on its disk;
 //  - a promotion reports the core's epoch and a next session index above every stored index
 //    (indexes are never reused), and the core is active afterwards;
-//  - the status is consistent (lag within the leader's sequence, the peer link as documented).
+//  - the status is consistent (a standby neither degraded nor accepting logins).
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -37,6 +44,7 @@ using tandem::FakeClock;
 using tandem::Role;
 
 constexpr int kMaxSteps = 256;
+constexpr int kFreshEvery = 64;
 constexpr int kMaxStored = 64;
 
 struct Recorder final : CoreEffects {
@@ -166,9 +174,20 @@ class Run {
     check("step");
   }
 
-  void finish() {
-    core_->shutdown();
-    check("shutdown");
+  // A later input on the same core: the stream starts again, from an active that is at least at
+  // our epoch (the script's active_epoch if higher). False: the core will not follow (any more).
+  bool resume(const tandem::fuzz::Script& script) {
+    if (core_->role() != Role::standby) return false;
+    core_->on_follow_ended(clock_.now());
+    const std::uint64_t epoch = core_->epoch();
+    if (epoch >= kMaxEpoch - 1) return false;
+    core_->on_peer_info(
+        active_peer(std::clamp<std::uint64_t>(script.active_epoch(), epoch, kMaxEpoch - 1)),
+        clock_.now());
+    if (!core_->should_follow()) return false;
+    follow();
+    check("resume");
+    return true;
   }
 
  private:
@@ -210,8 +229,30 @@ class Run {
 };
 
 tandem::fuzz::ScratchDir& scratch() {
-  static tandem::fuzz::ScratchDir dir;  // removed at exit
+  static tandem::fuzz::ScratchDir dir;  // removed at exit, kept after a crash
   return dir;
+}
+
+// Never destroyed: closing RocksDB from a static destructor runs after RocksDB's own statics are
+// gone (a crash at exit). The directory goes with scratch().
+struct World {
+  std::unique_ptr<Run> run;
+  int inputs = 0;  // since the last fresh core
+  std::string store_dir() const { return scratch().path() + "/store"; }
+  std::string history_dir() const { return scratch().path() + "/history"; }
+};
+World& world() {
+  static World* w = new World();
+  return *w;
+}
+
+void remember(const std::uint8_t* data, std::size_t size, int n) {
+  char name[16];
+  std::snprintf(name, sizeof name, "/%06d", n);
+  std::FILE* f = std::fopen((world().history_dir() + name).c_str(), "wb");
+  FUZZ_CHECK(f != nullptr, "cannot write the history");
+  if (size > 0) std::fwrite(data, 1, size, f);
+  std::fclose(f);
 }
 
 }  // namespace
@@ -219,23 +260,33 @@ tandem::fuzz::ScratchDir& scratch() {
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   tandem::fuzz::quiet_logs();
   (void)scratch();
+  (void)world();
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   tandem::fuzz::Script script;
   if (!script.ParseFromArray(data, static_cast<int>(size))) return -1;  // not kept in the corpus
-  const std::string dir = scratch().path() + "/store";
-  std::filesystem::remove_all(dir);
-  {
-    Run run(script, dir);
-    int n = 0;
-    for (const auto& s : script.steps()) {
-      if (++n > kMaxSteps) break;
-      run.step(s);
-    }
-    run.finish();
+  World& w = world();
+  bool fresh = !w.run || w.inputs >= kFreshEvery;
+  if (!fresh) {
+    remember(data, size, w.inputs);  // before resume(): a finding there replays too
+    fresh = !w.run->resume(script);
   }
-  std::filesystem::remove_all(dir);
+  if (fresh) {
+    w.run.reset();  // closes the store
+    std::filesystem::remove_all(w.store_dir());
+    std::filesystem::remove_all(w.history_dir());
+    std::filesystem::create_directories(w.history_dir());
+    w.inputs = 0;
+    remember(data, size, w.inputs);
+    w.run = std::make_unique<Run>(script, w.store_dir());
+  }
+  ++w.inputs;
+  int n = 0;
+  for (const auto& s : script.steps()) {
+    if (++n > kMaxSteps) break;
+    w.run->step(s);
+  }
   return 0;
 }

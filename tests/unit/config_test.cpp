@@ -290,6 +290,14 @@ TEST(Config, SyntaxErrorsGiveLineAndColumn) {
   EXPECT_THAT(parse_error("[node]\nid = \"a\"\nid = \"b\"\n"), HasSubstr("test.toml: line 3"));
 }
 
+// Found by tests/fuzz (config): toml++ quotes the character it stopped at as it is, so a value
+// cut short by a newline made the error two lines, the second naming no file.
+TEST(Config, SyntaxErrorsStayOnOneLineWhateverTheFileHolds) {
+  const std::string e = parse_error("[policy.default]\nidle_timeout = n\nmtu = 1400\n");
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  EXPECT_THAT(e, HasSubstr("test.toml: line 2"));
+}
+
 TEST(Config, LoadConfigNamesAMissingFile) {
   auto c = load_config("/nonexistent/tandem.toml");
   ASSERT_FALSE(c.ok());
