@@ -139,7 +139,8 @@ void check_builders(std::string_view input) {
   FUZZ_CHECK(auth->child("message")->text == expected_text(form.message, false),
              "the login message did not survive");
   if (!form.error.empty()) {
-    FUZZ_CHECK(auth->child("error") && auth->child("error")->text == expected_text(form.error, false));
+    FUZZ_CHECK(auth->child("error") &&
+               auth->child("error")->text == expected_text(form.error, false));
   }
   const XmlElement* f = auth->child("form");
   FUZZ_CHECK(f && f->child("select"), "no group select");
@@ -160,8 +161,9 @@ void check_builders(std::string_view input) {
   FUZZ_CHECK(ok->child("session-token") &&
              ok->child("session-token")->text == expected_text(pieces[0], false));
   const XmlElement* banner = ok->child("auth") ? ok->child("auth")->child("banner") : nullptr;
-  FUZZ_CHECK(pieces[1].empty() ? banner == nullptr
-                               : banner != nullptr && banner->text == expected_text(pieces[1], false));
+  FUZZ_CHECK(pieces[1].empty()
+                 ? banner == nullptr
+                 : banner != nullptr && banner->text == expected_text(pieces[1], false));
 }
 
 }  // namespace

@@ -26,8 +26,8 @@
 
 namespace {
 
-using tandem::config::Config;
 using tandem::Duration;
+using tandem::config::Config;
 
 bool valid_name(const std::string& s) {
   static constexpr std::string_view kChars =
@@ -83,7 +83,8 @@ void check_refusal(const std::string& error, const std::string& source, bool inp
     if (nl == std::string::npos) break;
     at = nl + 1;
   }
-  if (input_utf8) FUZZ_CHECK(tandem::text::is_valid_utf8(error), "a refusal that is not UTF-8: " + error);
+  if (input_utf8)
+    FUZZ_CHECK(tandem::text::is_valid_utf8(error), "a refusal that is not UTF-8: " + error);
 }
 
 struct File {

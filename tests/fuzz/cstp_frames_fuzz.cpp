@@ -37,14 +37,16 @@ void check_frame(const Frame& f, std::span<const std::uint8_t> input, std::size_
   FUZZ_CHECK(f.payload.size() <= max_payload, "payload of " + std::to_string(f.payload.size()));
   const auto bytes = tandem::cstp::encode(f.type, f.payload);
   FUZZ_CHECK(offset + bytes.size() <= input.size(), "a frame longer than the stream");
-  FUZZ_CHECK(std::equal(bytes.begin(), bytes.end(), input.begin() + static_cast<std::ptrdiff_t>(offset)),
-             "frame at offset " + std::to_string(offset) + " is not the bytes it came from");
+  FUZZ_CHECK(
+      std::equal(bytes.begin(), bytes.end(), input.begin() + static_cast<std::ptrdiff_t>(offset)),
+      "frame at offset " + std::to_string(offset) + " is not the bytes it came from");
   offset += bytes.size();
   if (f.type == tandem::cstp::Type::disconnect) {
     const std::string reason = tandem::cstp::disconnect_reason(f);
     FUZZ_CHECK(reason.size() + 1 <= std::max<std::size_t>(f.payload.size(), 1));
-    FUZZ_CHECK(std::all_of(reason.begin(), reason.end(), [](char c) { return c >= 0x20 && c < 0x7f; }),
-               "unprintable DISCONNECT reason");
+    FUZZ_CHECK(
+        std::all_of(reason.begin(), reason.end(), [](char c) { return c >= 0x20 && c < 0x7f; }),
+        "unprintable DISCONNECT reason");
     FUZZ_CHECK(tandem::cstp::is_logout(f) == (!f.payload.empty() && f.payload[0] == 0xb0));
   } else {
     FUZZ_CHECK(!tandem::cstp::is_logout(f), "a logout that is not a DISCONNECT");
@@ -96,14 +98,15 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::uint8_t> input(data, size);
   tandem::fuzz::Rng rng(tandem::fuzz::as_chars(data, size));
-  const std::vector<std::size_t> whole = size ? std::vector<std::size_t>{size} : std::vector<std::size_t>{};
+  const std::vector<std::size_t> whole =
+      size ? std::vector<std::size_t>{size} : std::vector<std::size_t>{};
   const std::vector<std::size_t> cut = tandem::fuzz::chunk_sizes(size, rng);
   for (std::size_t max_payload : {tandem::defaults::kMaxCstpPayload, rng.below(300)}) {
     const Decoded a = decode(input, whole, max_payload);
     const Decoded b = decode(input, cut, max_payload);
-    FUZZ_CHECK(a.frames == b.frames, "frames depend on the chunking: " +
-                                         std::to_string(a.frames.size()) + " vs " +
-                                         std::to_string(b.frames.size()));
+    FUZZ_CHECK(a.frames == b.frames,
+               "frames depend on the chunking: " + std::to_string(a.frames.size()) + " vs " +
+                   std::to_string(b.frames.size()));
     FUZZ_CHECK(a.error == b.error, "an error depends on the chunking");
     if (!a.error) FUZZ_CHECK(a.buffered == b.buffered);
   }

@@ -39,8 +39,9 @@ using tandem::Duration;
 using tandem::TimePoint;
 
 constexpr std::string_view kSeparator = "|DGRAM|";
-constexpr Key kKey = {1, 8, 15, 22, 29, 36, 43, 50, 57, 64, 71, 78, 85, 92, 99, 106,
-                      113, 120, 127, 134, 141, 148, 155, 162, 169, 176, 183, 190, 197, 204, 211, 218};
+constexpr Key kKey = {1,   8,   15,  22,  29,  36,  43,  50,  57,  64,  71,
+                      78,  85,  92,  99,  106, 113, 120, 127, 134, 141, 148,
+                      155, 162, 169, 176, 183, 190, 197, 204, 211, 218};
 
 std::uint64_t get(std::span<const std::uint8_t> b, std::size_t at, std::size_t width) {
   std::uint64_t v = 0;
@@ -48,7 +49,8 @@ std::uint64_t get(std::span<const std::uint8_t> b, std::size_t at, std::size_t w
   return v;
 }
 void set(Bytes& b, std::size_t at, std::uint64_t v, std::size_t width) {
-  for (std::size_t i = width; i-- > 0;) b[at + width - 1 - i] = static_cast<std::uint8_t>(v >> (8 * i));
+  for (std::size_t i = width; i-- > 0;)
+    b[at + width - 1 - i] = static_cast<std::uint8_t>(v >> (8 * i));
 }
 
 // --- a DTLS 1.2 PSK client as openconnect's OpenSSL build is (see tests/unit/dtls_test.cpp) ---
@@ -70,7 +72,8 @@ class Client {
     BIO_set_mem_eof_return(in_, -1);
     SSL_set_bio(ssl_, in_, out_);
     SSL_set_options(ssl_, SSL_OP_NO_QUERY_MTU);
-    SSL_set_mtu(ssl_, static_cast<long>(kDefaultMaxDatagram));  // as the endpoint: same record limit
+    SSL_set_mtu(ssl_,
+                static_cast<long>(kDefaultMaxDatagram));  // as the endpoint: same record limit
     SSL_set_connect_state(ssl_);
   }
   ~Client() { SSL_free(ssl_); }
@@ -147,7 +150,8 @@ void check_hello(std::span<const std::uint8_t> d, const ClientHello& h) {
 // The same ClientHello with `cookie` in place of its own; nullopt when it would not fit.
 std::optional<Bytes> with_cookie(std::span<const std::uint8_t> d, const ClientHello& h,
                                  std::span<const std::uint8_t> cookie) {
-  const std::size_t cookie_at = kRecordHeaderSize + kHandshakeHeaderSize + 2 + 32 + 1 + h.session_id.size();
+  const std::size_t cookie_at =
+      kRecordHeaderSize + kHandshakeHeaderSize + 2 + 32 + 1 + h.session_id.size();
   const std::size_t record_len = get(d, 11, 2);
   const std::size_t message_len = get(d, 14, 3);
   const std::size_t grown = cookie.size() - h.cookie.size();  // may wrap; sizes below fix it
@@ -155,7 +159,8 @@ std::optional<Bytes> with_cookie(std::span<const std::uint8_t> d, const ClientHe
   Bytes out(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(cookie_at));
   out.push_back(static_cast<std::uint8_t>(cookie.size()));
   out.insert(out.end(), cookie.begin(), cookie.end());
-  out.insert(out.end(), d.begin() + static_cast<std::ptrdiff_t>(cookie_at + 1 + h.cookie.size()), d.end());
+  out.insert(out.end(), d.begin() + static_cast<std::ptrdiff_t>(cookie_at + 1 + h.cookie.size()),
+             d.end());
   set(out, 11, record_len + grown, 2);
   set(out, 14, message_len + grown, 3);
   set(out, 22, message_len + grown, 3);
@@ -187,9 +192,10 @@ void check_cookie(std::span<const std::uint8_t> d, const std::optional<ClientHel
   auto second = with_cookie(d, *hello, cookie);
   if (!second) return;
   auto parsed = parse_client_hello(*second);
-  FUZZ_CHECK(parsed && parsed->session_id == hello->session_id &&
-                 std::equal(cookie.begin(), cookie.end(), parsed->cookie.begin(), parsed->cookie.end()),
-             "the ClientHello with its cookie does not parse back");
+  FUZZ_CHECK(
+      parsed && parsed->session_id == hello->session_id &&
+          std::equal(cookie.begin(), cookie.end(), parsed->cookie.begin(), parsed->cookie.end()),
+      "the ClientHello with its cookie does not parse back");
   using Action = CookieVerdict::Action;
   FUZZ_CHECK(env->guard->check(*second, peer, now).action == Action::proceed,
              "our own cookie was refused");

@@ -1,25 +1,24 @@
 #pragma once
 // Shared by the fuzz targets: invariant checks that abort with a message (libFuzzer then saves
 // the input as a crash file), a quiet logger, deterministic chunking, and a scratch directory.
+#include <google/protobuf/stubs/logging.h>
 #include <stdlib.h>
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
-#include <google/protobuf/stubs/logging.h>
-
 #include "node/common/log.hpp"
 
 // An invariant of the code under test. A failure prints what broke and aborts: a finding.
-#define FUZZ_CHECK(cond, ...)                                                             \
-  do {                                                                                    \
+#define FUZZ_CHECK(cond, ...)                                                                   \
+  do {                                                                                          \
     if (!(cond)) ::tandem::fuzz::failed(__FILE__, __LINE__, #cond, ::std::string(__VA_ARGS__)); \
   } while (0)
 
@@ -70,10 +69,18 @@ inline std::vector<std::size_t> chunk_sizes(std::size_t total, Rng& rng) {
   while (total > 0) {
     std::size_t n;
     switch (rng.below(4)) {
-      case 0: n = 1; break;
-      case 1: n = 1 + rng.below(8); break;
-      case 2: n = 1 + rng.below(64); break;
-      default: n = 1 + rng.below(4096); break;
+      case 0:
+        n = 1;
+        break;
+      case 1:
+        n = 1 + rng.below(8);
+        break;
+      case 2:
+        n = 1 + rng.below(64);
+        break;
+      default:
+        n = 1 + rng.below(4096);
+        break;
     }
     n = std::min(n, total);
     out.push_back(n);
@@ -91,9 +98,9 @@ class ScratchDir {
     namespace fs = std::filesystem;
     std::error_code ec;
     const char* env = std::getenv("TANDEM_FUZZ_SCRATCH");
-    const fs::path base = env != nullptr && *env != '\0'      ? fs::path(env)
+    const fs::path base = env != nullptr && *env != '\0'     ? fs::path(env)
                           : fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm")
-                                                              : fs::temp_directory_path();
+                                                             : fs::temp_directory_path();
     std::string tmpl = (base / "tandem-fuzz-XXXXXX").string();
     if (::mkdtemp(tmpl.data()) == nullptr) failed(__FILE__, __LINE__, "mkdtemp", tmpl);
     path_ = tmpl;

@@ -40,14 +40,16 @@ bool is_tchar(char c) {
   if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
   return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
-bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar); }
+bool is_token(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
+}
 bool printable_ascii(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
 }
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 // A Content-Length value the parser accepted: digits only; nullopt past 64 bits.
 std::optional<std::uint64_t> digits_value(std::string_view s) {
@@ -100,8 +102,8 @@ void check_request(const Request& r, const Limits& limits) {
   }
   if (auto cl = r.header("Content-Length")) {
     const auto n = digits_value(*cl);
-    FUZZ_CHECK(n && *n == r.body.size(), "Content-Length " + std::string(*cl) +
-                                             " but a body of " + std::to_string(r.body.size()));
+    FUZZ_CHECK(n && *n == r.body.size(), "Content-Length " + std::string(*cl) + " but a body of " +
+                                             std::to_string(r.body.size()));
   } else {
     FUZZ_CHECK(r.body.empty(), "a body without Content-Length");
   }
@@ -150,8 +152,8 @@ Outcome run(std::string_view input, const std::vector<std::size_t>& chunks, cons
 
 void compare(const Outcome& whole, const Outcome& cut) {
   FUZZ_CHECK(whole.requests.size() == cut.requests.size(),
-             "whole: " + std::to_string(whole.requests.size()) + " requests, in chunks: " +
-                 std::to_string(cut.requests.size()));
+             "whole: " + std::to_string(whole.requests.size()) +
+                 " requests, in chunks: " + std::to_string(cut.requests.size()));
   for (std::size_t i = 0; i < whole.requests.size(); ++i) {
     FUZZ_CHECK(same(whole.requests[i], cut.requests[i]),
                describe(whole.requests[i]) + " vs " + describe(cut.requests[i]));
@@ -164,7 +166,8 @@ void compare(const Outcome& whole, const Outcome& cut) {
 
 // The request as a client would have written it, with canonical spacing.
 std::string write(const Request& r) {
-  std::string out = r.method + " " + r.target + " HTTP/1." + std::to_string(r.version_minor) + "\r\n";
+  std::string out =
+      r.method + " " + r.target + " HTTP/1." + std::to_string(r.version_minor) + "\r\n";
   for (const Header& h : r.headers) out += h.name + ": " + h.value + "\r\n";
   return out + "\r\n" + r.body;
 }
@@ -192,7 +195,8 @@ void check_response(const Request& r) {
   FUZZ_CHECK(head_end != std::string::npos, "a response without a head");
   const std::string_view head = std::string_view(s).substr(0, head_end);
   std::size_t lines = 1;
-  for (std::size_t at = head.find("\r\n"); at != std::string_view::npos; at = head.find("\r\n", at + 2))
+  for (std::size_t at = head.find("\r\n"); at != std::string_view::npos;
+       at = head.find("\r\n", at + 2))
     ++lines;
   bool has_length = false;
   for (const auto& h : r.headers) has_length = has_length || iequals(h.name, "Content-Length");
@@ -215,7 +219,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input = tandem::fuzz::as_chars(data, size);
   tandem::fuzz::Rng rng(input);
-  const std::vector<std::size_t> whole = size ? std::vector<std::size_t>{size} : std::vector<std::size_t>{};
+  const std::vector<std::size_t> whole =
+      size ? std::vector<std::size_t>{size} : std::vector<std::size_t>{};
   const std::vector<std::size_t> cut = tandem::fuzz::chunk_sizes(size, rng);
 
   const Limits node_limits{};  // as the front door uses them (defaults.hpp has the same values)

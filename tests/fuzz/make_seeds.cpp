@@ -53,10 +53,10 @@ Bytes str(std::string_view s) { return Bytes(s.begin(), s.end()); }
 // --- CSTP -----------------------------------------------------------------------------------
 
 void cstp() {
-  using tandem::cstp::Type;
   using tandem::cstp::encode;
-  Bytes ip = {0x45, 0x00, 0x00, 0x54, 0x12, 0x34, 0x40, 0x00, 0x40, 0x01, 0x00, 0x00,
-              10, 77, 0, 2, 10, 77, 0, 1, 0x08, 0x00, 0xf7, 0xff, 0x00, 0x01, 0x00, 0x01};
+  using tandem::cstp::Type;
+  Bytes ip = {0x45, 0x00, 0x00, 0x54, 0x12, 0x34, 0x40, 0x00, 0x40, 0x01, 0x00, 0x00, 10,   77,
+              0,    2,    10,   77,   0,    1,    0x08, 0x00, 0xf7, 0xff, 0x00, 0x01, 0x00, 0x01};
   ip.resize(84, 0x61);
   write("cstp_frames/data.bin", encode(Type::data, ip));
   write("cstp_frames/dpd_request.bin", encode(Type::dpd_request));
@@ -64,14 +64,15 @@ void cstp() {
   write("cstp_frames/keepalive.bin", encode(Type::keepalive));
   const Bytes bye = cat({{0xb0}, str("Client logout")});
   write("cstp_frames/disconnect_logout.bin", encode(Type::disconnect, bye));
-  write("cstp_frames/disconnect_back_soon.bin", encode(Type::disconnect, cat({{0x00}, str("bye\0")})));
+  write("cstp_frames/disconnect_back_soon.bin",
+        encode(Type::disconnect, cat({{0x00}, str("bye\0")})));
   write("cstp_frames/terminate.bin", encode(Type::terminate));
   write("cstp_frames/compressed.bin", encode(Type::compressed, Bytes(40, 0x11)));
   // A session's worth in one stream: what cstp_tunnel.cpp reads between two TLS records.
   write("cstp_frames/mixed_stream.bin",
-        cat({encode(Type::keepalive), encode(Type::data, ip), encode(Type::dpd_request, Bytes(1, 0)),
-             encode(Type::data, Bytes(1400, 0x45)), encode(Type::dpd_response),
-             encode(Type::disconnect, bye)}));
+        cat({encode(Type::keepalive), encode(Type::data, ip),
+             encode(Type::dpd_request, Bytes(1, 0)), encode(Type::data, Bytes(1400, 0x45)),
+             encode(Type::dpd_response), encode(Type::disconnect, bye)}));
   // A frame cut in its header, as TLS may deliver it.
   const Bytes cut = encode(Type::data, ip);
   write("cstp_frames/truncated.bin", Bytes(cut.begin(), cut.begin() + 5));
@@ -146,7 +147,8 @@ void dtls() {
   SSL_CTX* cctx = SSL_CTX_new(DTLS_client_method());
   SSL_CTX_set_min_proto_version(cctx, DTLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(cctx, DTLS1_2_VERSION);
-  SSL_CTX_set_cipher_list(cctx, "PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256:PSK-CHACHA20-POLY1305");
+  SSL_CTX_set_cipher_list(cctx,
+                          "PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256:PSK-CHACHA20-POLY1305");
   SSL_CTX_set_psk_client_callback(cctx, psk_cb);
   SSL* ssl = SSL_new(cctx);
   BIO* in = BIO_new(BIO_s_mem());
@@ -219,7 +221,7 @@ void session_records() {
   write("session_record/typical.bin", typical_record(42).SerializeAsString());
   proto::SessionRecord r = typical_record(7);
   r.set_username(std::string("b\xc3\xa9la\xff\xfe\x01\x1b[31m", 12));  // not UTF-8, controls
-  r.set_client_type(std::string(600, 'A') + "\xe2\x82");                 // long, cut mid-character
+  r.set_client_type(std::string(600, 'A') + "\xe2\x82");               // long, cut mid-character
   auto* dtls = r.add_tunnels();
   dtls->set_kind(proto::TunnelRecord::DTLS);
   dtls->set_encapsulation("DTLSv1.2");
@@ -308,22 +310,37 @@ class Script {
     s_.add_steps()->set_reconnect(true);
     return *this;
   }
-  void save(const std::string& name) { write("replication/" + name + ".bin", s_.SerializeAsString()); }
+  void save(const std::string& name) {
+    write("replication/" + name + ".bin", s_.SerializeAsString());
+  }
 
  private:
   tandem::fuzz::Script s_;
 };
 
 void replication() {
-  Script(3).heartbeat(3, 3).change(upsert(1, 3, 1)).change(upsert(2, 3, 2)).change(removal(3, 3, 1))
-      .heartbeat(3, 3).save("changes");
-  Script(3).snapshot({1, 2, 3}, false, 0, 0).snapshot({4, 5}, true, 10, 3).change(upsert(11, 3, 6))
+  Script(3)
+      .heartbeat(3, 3)
+      .change(upsert(1, 3, 1))
+      .change(upsert(2, 3, 2))
+      .change(removal(3, 3, 1))
+      .heartbeat(3, 3)
+      .save("changes");
+  Script(3)
+      .snapshot({1, 2, 3}, false, 0, 0)
+      .snapshot({4, 5}, true, 10, 3)
+      .change(upsert(11, 3, 6))
       .save("snapshot_in_chunks");
   Script(3).change(upsert(1, 3, 1)).heartbeat(3, 1).take_over(3).heartbeat(4, 1).save("take_over");
   Script(3).change(upsert(5, 3, 1)).reconnect().change(upsert(1, 3, 1)).save("gap_then_reconnect");
   Script(5).stored_epoch(5).stored(1).stored(9).change(upsert(1, 4, 2)).save("stale_epoch");
   Script(3).heartbeat(3, 0).advance(1500).heartbeat(3, 0).advance(2500).save("hold_time");
-  Script(3).stored(1).stored(2).stored(50).snapshot({2, 3}, true, 7, 3).change(removal(8, 3, 2))
+  Script(3)
+      .stored(1)
+      .stored(2)
+      .stored(50)
+      .snapshot({2, 3}, true, 7, 3)
+      .change(removal(8, 3, 2))
       .save("snapshot_replaces_stored");
   proto::Change bad = upsert(1, 3, 0);  // index 0: refused
   Script(3).change(bad).reconnect().change(upsert(1, 3, 1)).save("bad_record");

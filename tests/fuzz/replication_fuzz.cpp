@@ -70,7 +70,8 @@ struct Recorder final : CoreEffects {
     active_epochs.push_back(epoch);
     last_next_index = next_index;
     max_index_at_promotion = 0;
-    for (const auto& r : sessions) max_index_at_promotion = std::max(max_index_at_promotion, r.index());
+    for (const auto& r : sessions)
+      max_index_at_promotion = std::max(max_index_at_promotion, r.index());
   }
   void become_standby(std::uint64_t, bool) override {}
   void replica_upsert(const proto::SessionRecord& r) override {
@@ -105,7 +106,8 @@ class Run {
   Run(const tandem::fuzz::Script& script, const std::string& dir) {
     auto store = SessionStore::open(dir);
     FUZZ_CHECK(store.ok(), store.error());
-    const std::uint64_t stored_epoch = std::min<std::uint64_t>(script.stored_epoch(), kMaxEpoch - 1);
+    const std::uint64_t stored_epoch =
+        std::min<std::uint64_t>(script.stored_epoch(), kMaxEpoch - 1);
     FUZZ_CHECK((*store)->set_epoch(stored_epoch).ok());
     int n = 0;
     for (proto::SessionRecord r : script.stored()) {
@@ -214,8 +216,8 @@ class Run {
     }
     FUZZ_CHECK(stored.size() == rows->size(), "two stored rows with one index");
     FUZZ_CHECK(stored == fx_.mirror, std::string(when) + ": the mirror holds " +
-                                         std::to_string(fx_.mirror.size()) + " sessions, the store " +
-                                         std::to_string(stored.size()));
+                                         std::to_string(fx_.mirror.size()) +
+                                         " sessions, the store " + std::to_string(stored.size()));
     const auto st = core_->status(clock_.now());
     FUZZ_CHECK(st.role == core_->role() && st.epoch == epoch);
     FUZZ_CHECK(!st.degraded || st.role == Role::active);

@@ -23,9 +23,9 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,7 +48,8 @@ const std::vector<std::string> kFamilies = {rocksdb::kDefaultColumnFamilyName, "
 
 std::string be64(std::uint64_t v) {
   std::string s(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+  for (int i = 7; i >= 0; --i, v >>= 8)
+    s[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
   return s;
 }
 
@@ -57,7 +58,8 @@ void check_text(const std::string& s, std::size_t max, const char* field) {
   FUZZ_CHECK(s.size() <= max, std::string(field) + " has " + std::to_string(s.size()) + " bytes");
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
-    const bool c1 = c == 0xc2 && i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xe0) == 0x80;
+    const bool c1 =
+        c == 0xc2 && i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xe0) == 0x80;
     FUZZ_CHECK(c >= 0x20 && c != 0x7f && !c1, std::string(field) + " holds a control character");
   }
 }
@@ -125,17 +127,18 @@ void check_round_trip(const SessionRecord& r) {
   FUZZ_CHECK(rows->size() == 1 && (*rows)[0].SerializeAsString() == expected,
              "a stored record did not come back unchanged");
   auto snap = st.snapshot();
-  FUZZ_CHECK(snap.ok() && snap->sessions.size() == 1 &&
-                 snap->sessions[0].SerializeAsString() == expected,
-             "the snapshot does not hold the stored record unchanged");
+  FUZZ_CHECK(
+      snap.ok() && snap->sessions.size() == 1 && snap->sessions[0].SerializeAsString() == expected,
+      "the snapshot does not hold the stored record unchanged");
   FUZZ_CHECK(st.quarantined().empty(), "a record the store wrote itself was quarantined");
   FUZZ_CHECK(st.record_remove(r.index(), kEpoch, /*durable=*/false).ok());
   auto after = st.load_sessions();
   FUZZ_CHECK(after.ok() && after->empty(), "a removed row is still loaded");
 }
 
-rocksdb::Status with_raw_db(const std::string& dir,
-                            const std::function<void(rocksdb::DB&, std::vector<rocksdb::ColumnFamilyHandle*>&)>& f) {
+rocksdb::Status with_raw_db(
+    const std::string& dir,
+    const std::function<void(rocksdb::DB&, std::vector<rocksdb::ColumnFamilyHandle*>&)>& f) {
   rocksdb::Options opts;
   opts.create_if_missing = true;
   opts.create_missing_column_families = true;
@@ -196,9 +199,9 @@ void check_planted(std::string_view input, const std::optional<SessionRecord>& p
   FUZZ_CHECK(opened.ok(), "the store refused to open over bad rows: " + opened.error());
   auto& st = **opened;
   auto check_rows = [&](const std::vector<SessionRecord>& rows, const char* what) {
-    FUZZ_CHECK(rows.size() == good_rows.size(), std::string(what) + ": " +
-                                                    std::to_string(rows.size()) + " rows, expected " +
-                                                    std::to_string(good_rows.size()));
+    FUZZ_CHECK(rows.size() == good_rows.size(),
+               std::string(what) + ": " + std::to_string(rows.size()) + " rows, expected " +
+                   std::to_string(good_rows.size()));
     for (const auto& r : rows) {
       auto it = good_rows.find(r.index());
       FUZZ_CHECK(it != good_rows.end(), std::string(what) + " loaded a row that should not load");
