@@ -15,6 +15,8 @@ build_dir=${TANDEM_BUILD_DIR:-$repo/build}
 packages=(
   # toolchain
   g++ cmake ninja-build pkgconf ccache lld
+  # libFuzzer (tests/fuzz): clang 14 and its runtime libraries
+  clang libclang-rt-14-dev
   # libraries
   openssl libssl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   librocksdb-dev libboost1.81-dev libgtest-dev libgmock-dev libtomlplusplus-dev libsystemd-dev

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The project's test command: install and build (deploy/setup.sh), then the unit tests, then the
-# end-to-end tests (real openconnect in network namespaces; needs root). Exits non-zero if any
-# test failed. Environment: TANDEM_BUILD_DIR (default <repo>/build).
+# The project's test command: install and build (deploy/setup.sh), then the unit tests, the fuzz
+# targets (short form), then the end-to-end tests (real openconnect in network namespaces; needs
+# root). Exits non-zero if any test failed. Environment: TANDEM_BUILD_DIR (default <repo>/build),
+# TANDEM_FUZZ_SECONDS (per fuzz target, default 20).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,6 +15,11 @@ failed=()
 echo "[tests] unit tests"
 ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -L unit -j"$(nproc)" ||
   failed+=(unit)
+
+# The libFuzzer targets, short form: each for about 20 s on its seed corpus, in their own clang
+# ASan+UBSan tree (build-fuzz, incremental with ccache). tests/fuzz/RESULTS.md has the long runs.
+echo "[tests] fuzz targets, ${TANDEM_FUZZ_SECONDS:-20} s each"
+bash "$repo/tests/fuzz/run.sh" all "${TANDEM_FUZZ_SECONDS:-20}" || failed+=(fuzz)
 
 # One at a time: every e2e test builds the same addresses inside its own namespaces, and each
 # one's wall time is bounded by its own watchdog (240 s) below this timeout.

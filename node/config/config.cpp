@@ -23,10 +23,20 @@ constexpr const char* kDurationShape =
     "a duration (\"30s\", \"30m\", \"1h\", \"1500ms\", \"2d\", \"none\", or whole seconds)";
 constexpr const char* kNameShape = "a name of 1-64 characters A-Z a-z 0-9 _ . -";
 
-// Shown back to the operator inside an error: quoted, escaped, and kept short.
+// Bytes in a UTF-8 character that starts at s[at]: never cut one in half in a message.
+std::size_t char_size_at(std::string_view s, std::size_t at) {
+  std::size_t n = 1;
+  while (at + n < s.size() && n < 4 && (static_cast<unsigned char>(s[at + n]) & 0xc0) == 0x80) ++n;
+  return n;
+}
+
+// Shown back to the operator inside an error: quoted, escaped, and kept short (80 bytes, cut
+// between characters).
 std::string quote(std::string_view s) {
+  std::size_t keep = 0;
+  while (keep < s.size() && keep + char_size_at(s, keep) <= 80) keep += char_size_at(s, keep);
   std::string out = "\"";
-  for (std::size_t i = 0; i < s.size() && i < 80; ++i) {
+  for (std::size_t i = 0; i < keep; ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c == '"' || c == '\\') {
       out += '\\';
@@ -40,7 +50,25 @@ std::string quote(std::string_view s) {
       out += static_cast<char>(c);
     }
   }
-  return out + (s.size() > 80 ? "...\"" : "\"");
+  return out + (keep < s.size() ? "...\"" : "\"");
+}
+
+// A message from toml++ shows the character it stopped at as it is, even a newline: control
+// characters become \xNN, so that every problem stays on its own line.
+std::string escape_controls(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
 }
 
 std::string describe(const toml::node& n) {
@@ -509,7 +537,7 @@ Result<Config> parse_config(const std::string& toml_text, const std::string& sou
     root = toml::parse(toml_text, source);
   } catch (const toml::parse_error& e) {
     return fail(source + ": line " + std::to_string(e.source().begin.line) + ", column " +
-                std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+                std::to_string(e.source().begin.column) + ": " + escape_controls(e.description()));
   }
   return Reader(source).read(root);
 }
@@ -549,7 +577,8 @@ Result<Duration> parse_duration(const std::string& text) {
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i])) != 0) ++i;
     const std::string unit = text.substr(unit_at, i - unit_at);
     if (unit.empty() && i < text.size()) {
-      return fail("unexpected " + quote(text.substr(i, 1)) + " (whole numbers only)");
+      return fail("unexpected " + quote(text.substr(i, char_size_at(text, i))) +
+                  " (whole numbers only)");
     }
     if (unit.empty()) return fail("missing unit after " + digits + " (use ms, s, m, h or d)");
     const std::int64_t scale = unit_scale(unit);

@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "node/common/text.hpp"
 #include "node/config/defaults.hpp"
 
 namespace tandem::config {
@@ -301,6 +302,26 @@ TEST(Config, SyntaxErrorsGiveLineAndColumn) {
   const std::string e = parse_error("[node]\nid = \"a\"\nlisten = \n");
   EXPECT_THAT(e, HasSubstr("test.toml: line 3, column"));
   EXPECT_THAT(parse_error("[node]\nid = \"a\"\nid = \"b\"\n"), HasSubstr("test.toml: line 3"));
+}
+
+// Found by tests/fuzz (config): toml++ quotes the character it stopped at as it is, so a value
+// cut short by a newline made the error two lines, the second naming no file.
+TEST(Config, SyntaxErrorsStayOnOneLineWhateverTheFileHolds) {
+  const std::string e = parse_error("[policy.default]\nidle_timeout = n\nmtu = 1400\n");
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  EXPECT_THAT(e, HasSubstr("test.toml: line 2"));
+}
+
+// Found by tests/fuzz (config): a value quoted in an error lost half of a character (the byte
+// after the digits, or the 80-byte cut), so a valid UTF-8 file gave an error that was not.
+TEST(Config, ErrorsAreValidUtf8WhenTheFileIs) {
+  const std::string cut = parse_error("[policy.default]\nidle_timeout = \"1h3\xc3\x92\"\n");
+  EXPECT_TRUE(text::is_valid_utf8(cut)) << cut;
+  EXPECT_THAT(cut, HasSubstr("unexpected \"\xc3\x92\""));
+  const std::string value = std::string(79, 'a') + "\xc3\xa9";  // the 80th byte starts a character
+  const std::string long_value = parse_error("[node]\nid = \"" + value + "\"\n");
+  EXPECT_TRUE(text::is_valid_utf8(long_value)) << long_value;
+  EXPECT_THAT(long_value, HasSubstr("\"" + std::string(79, 'a') + "...\""));
 }
 
 TEST(Config, LoadConfigNamesAMissingFile) {
