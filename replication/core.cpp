@@ -37,6 +37,8 @@ const char* to_string(StepDownReason r) noexcept {
       return "a peer with a higher epoch is active";
     case StepDownReason::handed_over:
       return "planned handover";
+    case StepDownReason::arbiter_lost:
+      return "the arbiter's key is no longer ours";
   }
   return "?";
 }
@@ -84,6 +86,7 @@ void ReplicationCore::tick(TimePoint now) {
     machine_.restart_hold(now);
   }
   last_tick_ = now;
+  check_serving(now);
   apply(machine_.on_tick(now),
         machine_.peer_is_active() ? PromotionReason::peer_silent : PromotionReason::alone_at_start,
         now);
@@ -97,10 +100,9 @@ void ReplicationCore::tick(TimePoint now) {
       log::warn("replication_degraded", {{"reason", "standby acknowledgement timed out"}});
     degraded_ = true;
   }
-  if (draining_ && now >= handover_deadline_) {
-    draining_ = false;
-    finish_handover(fail(Errc::timeout, "the standby did not take over in time; still active"));
-  }
+  if (draining_ && now >= handover_deadline_)
+    handover_failed(fail(Errc::timeout, "the standby did not take over in time; still active"),
+                    now);
   send_heartbeat(now);
 }
 
@@ -123,15 +125,21 @@ Role ReplicationCore::role() const {
 }
 
 void ReplicationCore::apply(Action action, PromotionReason why_promote, TimePoint now) {
-  if (action == Action::promote)
-    promote(why_promote, now);
-  else if (action == Action::step_down)
+  if (action == Action::promote) {
+    // With an arbiter, the right to serve comes from etcd, not from the peer's silence.
+    if (settings_.arbiter)
+      request_campaign(why_promote, now);
+    else
+      promote(why_promote, now);
+  } else if (action == Action::step_down)
     step_down(StepDownReason::higher_epoch_active, now);
 }
 
-void ReplicationCore::promote(PromotionReason why, TimePoint now) {
+void ReplicationCore::promote(PromotionReason why, TimePoint now, std::uint64_t epoch_floor) {
   if (machine_.role() == Role::active) return;
-  const std::uint64_t epoch = machine_.next_epoch();
+  // With an arbiter the epoch is the revision of the key we won, unless the history has already
+  // passed it (an etcd started afresh): epochs never move back.
+  const std::uint64_t epoch = std::max(machine_.next_epoch(), epoch_floor);
   if (epoch > kMaxEpoch) {
     log::error("promotion_refused", {{"reason", "epoch past its ceiling"}});
     return;
@@ -185,6 +193,12 @@ void ReplicationCore::step_down(StepDownReason why, TimePoint now) {
     finish_handover(std::string("handed over to the standby (it is active now)"));
   }
   machine_.stepped_down(now);
+  holding_key_ = false;
+  witness_deadline_ = {};
+  if (settings_.arbiter) {
+    told_deadline_ = {};
+    fx_.serving_deadline({});
+  }
   if (follower_) fx_.close_follower(follower_->id);
   follower_.reset();
   fail_waiters();
@@ -292,6 +306,10 @@ CoreStatus ReplicationCore::status(TimePoint now) const {
   s.failovers = failovers_;
   s.accepting_logins = serves(s.role) && !draining_;
   if (settings_.standalone) return s;
+  s.arbiter = settings_.arbiter;
+  s.holding_key = holding_key_;
+  if (s.role == Role::active && settings_.arbiter)
+    s.serving_left = std::max(Duration{0}, serving_until() - now);
   if (s.role == Role::active) {
     s.peer = follower_ ? PeerLink::standby_connected : PeerLink::no_standby;
     s.degraded = !follower_ || degraded_;

@@ -45,6 +45,7 @@ bool is_failover(PromotionReason r) noexcept;
 enum class StepDownReason : std::uint8_t {
   higher_epoch_active,  // fencing: another node is active in a newer epoch
   handed_over,          // planned: the standby we handed over to is active now
+  arbiter_lost,         // the arbiter's key is no longer provably ours (docs/arbiter.md)
 };
 const char* to_string(StepDownReason r) noexcept;
 
@@ -78,6 +79,10 @@ struct CoreSettings {
   Duration handover_timeout{10000};   // a planned handover that has not completed by then fails
   std::size_t max_replay = 1000;      // past this backlog a returning standby gets a snapshot
   std::size_t snapshot_chunk = 1000;  // sessions per snapshot message
+  // With an arbiter (docs/arbiter.md) a node serves only while it holds the member's key in etcd.
+  bool arbiter = false;
+  Duration campaign_retry{250};   // a lost or failed campaign is tried again after this
+  Duration witness_margin{500};   // taken off the standby's hold time when it vouches for us
 };
 
 // What the core asks of the world. Called synchronously from inside the core's methods.
@@ -105,6 +110,13 @@ class CoreEffects {
   virtual void replica_remove(std::uint64_t index) = 0;
   virtual void replica_reset(std::vector<proto::SessionRecord> records) = 0;
   virtual void handover_finished(HandoverDone done, Result<std::string> result) = 0;
+  // Arbiter (settings.arbiter only). Win the member's active key (answer: on_campaign_result);
+  // give it up for a planned handover (answer: on_resigned); the moment past which this node
+  // may no longer serve, for the keeper that drops the address even if this process is frozen
+  // (TimePoint{}: not serving).
+  virtual void campaign() = 0;
+  virtual void resign() = 0;
+  virtual void serving_deadline(TimePoint deadline) = 0;
 };
 
 struct CoreStatus {
@@ -117,6 +129,10 @@ struct CoreStatus {
   bool degraded = false;
   bool accepting_logins = false;
   std::uint64_t failovers = 0;
+  // Arbiter: whether this node holds the member's key, and how long it may still serve.
+  bool arbiter = false;
+  bool holding_key = false;
+  Duration serving_left{0};
 };
 
 class ReplicationCore {
@@ -143,6 +159,15 @@ class ReplicationCore {
   void on_peer_info(const proto::NodeInfo& peer, TimePoint now);  // Hello, either direction
   void on_peer_refused(TimePoint now);      // its port refused: the process is gone
   void on_peer_unreachable(TimePoint now);  // no answer (yet)
+
+  // --- The arbiter (core_arbiter.cpp) ---
+  // A campaign's outcome: the key's creation revision (the new fencing epoch), or why not.
+  void on_campaign_result(Result<std::uint64_t> revision, TimePoint now);
+  void on_resigned(Result<void> result, TimePoint now);
+  // The lease is good until `deadline` on this node's clock (a safety margin taken off).
+  void on_lease(TimePoint deadline, TimePoint now);
+  // The lease, and with it our key, no longer exists.
+  void on_key_lost(TimePoint now);
 
   // --- Active side: one Follow stream at a time ---
   // The first message of a stream. False: refused (not active); the caller ends the stream.
@@ -183,12 +208,18 @@ class ReplicationCore {
   // core.cpp: roles
   void apply(Action action, PromotionReason why_promote, TimePoint now);
   void raise_epoch_above(std::uint64_t peer_epoch);
-  void promote(PromotionReason why, TimePoint now);
+  void promote(PromotionReason why, TimePoint now, std::uint64_t epoch_floor = 0);
   void step_down(StepDownReason why, TimePoint now);
   void report_quarantine();
   void remove_quarantined(std::uint64_t epoch);
   void fail_waiters();  // stepping down or stopping: nothing pending may be claimed
   void finish_handover(Result<std::string> result);
+  // core_arbiter.cpp
+  void request_campaign(std::optional<PromotionReason> why, TimePoint now);
+  TimePoint serving_until() const;
+  void check_serving(TimePoint now);
+  void note_heard(std::uint64_t beat);
+  void handover_failed(Result<std::string> result, TimePoint now);
   // core_leader.cpp: the active's side of the stream
   void publish(Result<proto::Change> change, Acked acked, TimePoint now);
   void send(proto::LeaderMessage msg);
@@ -202,6 +233,7 @@ class ReplicationCore {
   void apply_change(const proto::Change& change);
   void add_snapshot_chunk(const proto::Snapshot& chunk);
   void take_over(TimePoint now);
+  void report_promotion();  // after a take-over: tell the old active on the same stream
   void send_ack(std::uint64_t seq);
   void end_following(const char* why);  // drop the stream; reconnect after a pause
 
@@ -223,6 +255,19 @@ class ReplicationCore {
   bool draining_ = false;                       // planned handover in progress: no new logins
   HandoverDone handover_done_;
   TimePoint handover_deadline_{};
+  std::uint64_t beat_ = 0;
+  std::deque<std::pair<std::uint64_t, TimePoint>> beats_;  // recent heartbeats: beat, sent at
+
+  // Arbiter.
+  bool holding_key_ = false;
+  bool campaigning_ = false;
+  bool resigning_ = false;
+  std::optional<PromotionReason> campaign_for_;  // a won campaign promotes; nullopt: reclaim
+  TimePoint next_campaign_{};
+  TimePoint lease_deadline_{};    // our lease is good until then (if we hold the key)
+  TimePoint witness_deadline_{};  // our standby cannot take the key before then
+  TimePoint told_deadline_{};     // what the keeper was told last
+  std::string last_denial_;
 
   // Standby side.
   bool following_ = false;

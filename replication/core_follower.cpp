@@ -63,6 +63,11 @@ void ReplicationCore::on_leader_message(const proto::LeaderMessage& msg, TimePoi
       }
       leader_last_sequence_ = std::min(msg.heartbeat().node().last_sequence(), kMaxSequence);
       on_peer_info(msg.heartbeat().node(), now);
+      if (msg.heartbeat().beat() != 0) {
+        proto::FollowerMessage heard;
+        heard.set_heard(msg.heartbeat().beat());
+        fx_.send_to_leader(std::move(heard));
+      }
       break;
     case proto::LeaderMessage::kChange:
       apply_change(msg.change());
@@ -145,7 +150,12 @@ void ReplicationCore::add_snapshot_chunk(const proto::Snapshot& chunk) {
 
 void ReplicationCore::take_over(TimePoint now) {
   if (machine_.on_handover(now) != Action::promote) return;
+  if (settings_.arbiter) return request_campaign(PromotionReason::planned_handover, now);
   promote(PromotionReason::planned_handover, now);
+  report_promotion();
+}
+
+void ReplicationCore::report_promotion() {
   if (machine_.role() != Role::active) return;
   // The old active reads this, steps down and resets its clients, which come back to us: the
   // address is ours already (become_active took it before this returns).

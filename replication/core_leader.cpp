@@ -75,8 +75,8 @@ bool ReplicationCore::on_follower_start(StreamId id, const proto::NodeInfo& star
   if (follower_) fx_.close_follower(follower_->id);
   follower_ = Follower{id, start, start.last_sequence(), false};
   // The standby learns where our log ends before the backlog arrives, so its lag is right at once.
-  send_heartbeat(TimePoint{});
-  last_heartbeat_ = now;
+  last_heartbeat_ = TimePoint{};
+  send_heartbeat(now);
   send_catchup(start);
   if (follower_->acked >= store_->last_sequence()) degraded_ = false;
   log::info("standby_connected", {{"node", start.node_id()},
@@ -142,6 +142,9 @@ void ReplicationCore::on_follower_message(StreamId id, const proto::FollowerMess
     case proto::FollowerMessage::kPromoted:
       on_follower_promoted(msg.promoted(), now);
       break;
+    case proto::FollowerMessage::kHeard:
+      note_heard(msg.heard());
+      break;
     default:
       log::warn("follower_message_ignored", {{"reason", "unexpected message kind"}});
   }
@@ -169,6 +172,14 @@ void ReplicationCore::on_ack(std::uint64_t seq, TimePoint) {
 void ReplicationCore::maybe_take_over() {
   if (!draining_ || !follower_ || follower_->take_over_sent) return;
   if (follower_->acked < store_->last_sequence()) return;
+  // With an arbiter the key is given up first, so the standby can win it at once.
+  if (settings_.arbiter && holding_key_) {
+    if (!resigning_) {
+      resigning_ = true;
+      fx_.resign();
+    }
+    return;
+  }
   // Everything we have is on the standby's disk: hand over.
   proto::LeaderMessage msg;
   *msg.mutable_take_over() = self_info();
@@ -193,7 +204,7 @@ void ReplicationCore::on_follower_promoted(const proto::NodeInfo& info, TimePoin
                           "handed over to " + to + " (epoch " + std::to_string(epoch) + ")");
 }
 
-void ReplicationCore::on_follower_gone(StreamId id, TimePoint) {
+void ReplicationCore::on_follower_gone(StreamId id, TimePoint now) {
   if (!follower_ || follower_->id != id) return;
   log::warn("standby_disconnected", {{"node", follower_->info.node_id()}});
   const bool took_over = follower_->take_over_sent;
@@ -202,14 +213,13 @@ void ReplicationCore::on_follower_gone(StreamId id, TimePoint) {
   if (draining_) {
     // The standby went away mid-handover: we stay active and serve on. Told to take over, it may
     // have announced our address before it died; the clients must find us again at once.
-    draining_ = false;
     if (took_over) {
       log::warn("service_address_reclaimed", {{"reason", "the handover failed after take-over"}});
       auto sessions = store_->load_sessions();
       fx_.reclaim_addresses(sessions ? std::move(*sessions) : std::vector<proto::SessionRecord>{});
     }
-    finish_handover(
-        fail(Errc::unavailable, "the standby went away during the handover; still active"));
+    handover_failed(
+        fail(Errc::unavailable, "the standby went away during the handover; still active"), now);
   }
 }
 
@@ -234,10 +244,14 @@ void ReplicationCore::begin_handover(HandoverDone done, TimePoint now) {
 
 void ReplicationCore::send_heartbeat(TimePoint now) {
   if (!follower_ || machine_.role() != Role::active) return;
-  if (now != TimePoint{} && now - last_heartbeat_ < settings_.heartbeat_interval) return;
-  if (now != TimePoint{}) last_heartbeat_ = now;
+  if (last_heartbeat_ != TimePoint{} && now - last_heartbeat_ < settings_.heartbeat_interval)
+    return;
+  last_heartbeat_ = now;
   proto::LeaderMessage hb;
   *hb.mutable_heartbeat()->mutable_node() = self_info();
+  hb.mutable_heartbeat()->set_beat(++beat_);
+  beats_.emplace_back(beat_, now);
+  if (beats_.size() > 64) beats_.pop_front();
   send(std::move(hb));
 }
 

@@ -127,6 +127,9 @@ struct Replicator::Impl final : public CoreEffects {
       asio::post(io, [this] { addresses.release(); });
     });
   }
+  void campaign() override {}
+  void resign() override {}
+  void serving_deadline(TimePoint) override {}
   void reclaim_addresses(std::vector<proto::SessionRecord> sessions) override {
     if (addresses.any()) addresses.take(sessions);
   }

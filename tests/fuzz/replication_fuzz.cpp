@@ -62,8 +62,8 @@ struct Recorder final : CoreEffects {
   void close_follower(StreamId) override {}
   void send_to_leader(proto::FollowerMessage m) override { to_leader.push_back(std::move(m)); }
   void stop_following() override { ++stopped; }
-  void acknowledge(Acked acked, bool ok) override {
-    if (acked) acked(ok);
+  void acknowledge(Acked acked, session::Persisted where) override {
+    if (acked) acked(where);
   }
   void become_active(std::uint64_t epoch, std::uint64_t next_index,
                      std::vector<proto::SessionRecord> sessions) override {
@@ -74,6 +74,10 @@ struct Recorder final : CoreEffects {
       max_index_at_promotion = std::max(max_index_at_promotion, r.index());
   }
   void become_standby(std::uint64_t, bool) override {}
+  void reclaim_addresses(std::vector<proto::SessionRecord>) override {}
+  void campaign() override {}
+  void resign() override {}
+  void serving_deadline(tandem::TimePoint) override {}
   void replica_upsert(const proto::SessionRecord& r) override {
     mirror[r.index()] = r.SerializeAsString();
     ++changes_this_step;
