@@ -13,6 +13,7 @@
 #include "node/common/log.hpp"
 #include "node/config/defaults.hpp"
 #include "node/session/session_record.hpp"
+#include "replication/address_keeper.hpp"
 #include "replication/address_owner.hpp"
 #include "replication/core.hpp"
 #include "replication/grpc_link.hpp"
@@ -49,6 +50,7 @@ struct Replicator::Impl final : public CoreEffects {
   SteadyClock clock;
   asio::io_context io{1};
   AddressOwner addresses;
+  AddressKeeper* keeper = nullptr;
   ReplicationCore core;
   std::unique_ptr<GrpcLink> link;
   asio::steady_timer tick_timer;
@@ -129,7 +131,9 @@ struct Replicator::Impl final : public CoreEffects {
   }
   void campaign() override {}
   void resign() override {}
-  void serving_deadline(TimePoint) override {}
+  void serving_deadline(TimePoint deadline) override {
+    if (keeper) keeper->serving_until(deadline);
+  }
   void reclaim_addresses(std::vector<proto::SessionRecord> sessions) override {
     if (addresses.any()) addresses.take(sessions);
   }
@@ -162,6 +166,8 @@ Replicator::~Replicator() { stop(); }
 Result<std::vector<proto::SessionRecord>> Replicator::stored_sessions() const {
   return impl_->core.stored_sessions();  // before start(): the executor is not running yet
 }
+
+void Replicator::set_keeper(AddressKeeper* keeper) { impl_->keeper = keeper; }
 
 Result<void> Replicator::start() {
   Impl& d = *impl_;

@@ -35,6 +35,9 @@ class Replicator final : public session::Replication {
   // Sessions on disk at start-up (before start()), to restore into the session table.
   Result<std::vector<proto::SessionRecord>> stored_sessions() const override;
 
+  // Before start(): the keeper to tell how long this node may serve (arbiter only). Not owned.
+  void set_keeper(class AddressKeeper* keeper);
+
   // Starts the executor and the core (and, with a peer, the replication server and link).
   Result<void> start() override;
   void stop() override;

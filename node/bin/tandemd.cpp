@@ -14,6 +14,7 @@
 #include "node/common/log.hpp"
 #include "node/config/config.hpp"
 #include "node/server/headend.hpp"
+#include "replication/address_keeper.hpp"
 #include "replication/replicator.hpp"
 #include "replication/service_address.hpp"
 
@@ -26,34 +27,14 @@ void usage() {
                "  Without --config it runs a standalone node on built-in defaults.\n");
 }
 
-// The keeper: a tiny child forked before any thread exists. It waits for the daemon to die
-// (its end of a pipe closes, however the daemon ends, kill -9 included) and then gives up the
-// service address at once, so that the node's kernel stops answering for a member it no
-// longer serves while the standby takes over.
-void start_keeper(const tandem::config::Config& c) {
+// The keeper (replication/address_keeper.hpp) is forked before any thread exists.
+std::unique_ptr<tandem::replication::AddressKeeper> start_keeper(const tandem::config::Config& c) {
   using namespace tandem::replication;
   std::vector<ServiceAddress> addresses;
   if (auto a = parse_service_address(c.service_address, c.service_interface))
     addresses.push_back(*a);
   if (auto a = parse_service_address(c.inside_address, c.inside_interface)) addresses.push_back(*a);
-  if (addresses.empty()) return;
-  int fds[2];
-  if (::pipe(fds) != 0) return;
-  pid_t pid = ::fork();
-  if (pid < 0) return;
-  if (pid == 0) {
-    ::close(fds[1]);
-    ::prctl(PR_SET_NAME, "tandemd-keeper");
-    std::signal(SIGINT, SIG_IGN);  // the daemon's Ctrl-C is the daemon's
-    std::signal(SIGTERM, SIG_IGN);
-    char byte;
-    while (::read(fds[0], &byte, 1) > 0) {
-    }
-    for (const auto& a : addresses) remove_address(a);
-    ::_exit(0);
-  }
-  ::close(fds[0]);
-  ::fcntl(fds[1], F_SETFD, FD_CLOEXEC);  // held by the daemon alone, not by what it spawns
+  return AddressKeeper::start(std::move(addresses));
 }
 
 // systemd (Type=notify): READY=1 once the node listens, STOPPING=1 on SIGTERM/SIGINT,
@@ -112,7 +93,7 @@ int main(int argc, char** argv) {
     tandem::log::error("config_invalid", {{"reason", config.error()}});
     return 2;
   }
-  start_keeper(*config);
+  auto keeper = start_keeper(*config);
 
   tandem::server::Headend headend(*config);
   headend.on_lifecycle(notify_lifecycle);
@@ -121,6 +102,7 @@ int main(int argc, char** argv) {
     tandem::log::error("startup_failed", {{"reason", replication.error()}});
     return 1;
   }
+  (*replication)->set_keeper(keeper.get());
   if (auto started = headend.start(**replication); !started) {
     tandem::log::error("startup_failed", {{"reason", started.error()}});
     return 1;

@@ -1,0 +1,94 @@
+#include "replication/address_keeper.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstring>
+
+#include "node/common/log.hpp"
+
+namespace tandem::replication {
+namespace {
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void drop(const std::vector<ServiceAddress>& addresses, const char* why) {
+  for (const auto& a : addresses) {
+    if (auto r = remove_address(a); r && *r)
+      log::warn("keeper_address_dropped", {{"address", a.text()}, {"reason", why}});
+  }
+}
+
+// The child's whole life. Messages are 8-byte deadlines (milliseconds of the steady clock, 0 for
+// none); a write of 8 bytes to a pipe is atomic, so a read sees whole messages.
+[[noreturn]] void keep(int fd, const std::vector<ServiceAddress>& addresses) {
+  std::int64_t deadline = 0;
+  for (;;) {
+    int timeout = -1;
+    if (deadline != 0) timeout = static_cast<int>(std::max<std::int64_t>(0, deadline - steady_ms()));
+    pollfd p{fd, POLLIN, 0};
+    const int r = ::poll(&p, 1, timeout);
+    if (r == 0) {
+      drop(addresses, "the serving deadline passed (the daemon is frozen or lost the arbiter)");
+      deadline = 0;
+      continue;
+    }
+    if (r < 0) continue;  // EINTR
+    std::int64_t buf[64];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      drop(addresses, "the daemon is gone");
+      ::_exit(0);
+    }
+    if (n >= static_cast<ssize_t>(sizeof(std::int64_t)))
+      deadline = buf[n / static_cast<ssize_t>(sizeof(std::int64_t)) - 1];
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<AddressKeeper> AddressKeeper::start(std::vector<ServiceAddress> addresses) {
+  if (addresses.empty()) return nullptr;
+  int fds[2];
+  if (::pipe(fds) != 0) {
+    log::error("keeper_failed", {{"reason", std::strerror(errno)}});
+    return nullptr;
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    log::error("keeper_failed", {{"reason", std::strerror(errno)}});
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return nullptr;
+  }
+  if (pid == 0) {
+    ::close(fds[1]);
+    ::prctl(PR_SET_NAME, "tandemd-keeper");
+    std::signal(SIGINT, SIG_IGN);  // the daemon's Ctrl-C is the daemon's
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGHUP, SIG_IGN);
+    keep(fds[0], addresses);
+  }
+  ::close(fds[0]);
+  ::fcntl(fds[1], F_SETFD, FD_CLOEXEC);  // held by the daemon alone, not by what it spawns
+  ::fcntl(fds[1], F_SETFL, O_NONBLOCK);  // a full pipe drops a message; the next one comes
+  return std::unique_ptr<AddressKeeper>(new AddressKeeper(fds[1]));
+}
+
+AddressKeeper::~AddressKeeper() { ::close(fd_); }
+
+void AddressKeeper::serving_until(TimePoint deadline) {
+  const std::int64_t ms = deadline == TimePoint{} ? 0 : deadline.time_since_epoch().count();
+  [[maybe_unused]] ssize_t n = ::write(fd_, &ms, sizeof ms);
+}
+
+}  // namespace tandem::replication

@@ -1,0 +1,34 @@
+#pragma once
+// The keeper: a tiny child process, forked before any thread exists, that gives up the node's
+// service and inside addresses when the daemon can no longer be trusted with them:
+//  - the daemon died (its end of the pipe closed, however it ended, kill -9 included);
+//  - the serving deadline the daemon last sent has passed (docs/arbiter.md): a daemon that is
+//    frozen or starved cannot drop the address itself, and by then the other node may hold the
+//    arbiter's key.
+// It never adds an address: only the daemon does, when it wins the role.
+#include <memory>
+#include <vector>
+
+#include "node/common/clock.hpp"
+#include "replication/service_address.hpp"
+
+namespace tandem::replication {
+
+class AddressKeeper {
+ public:
+  // Forks the keeper. Null when there is nothing to keep or the fork failed (logged).
+  static std::unique_ptr<AddressKeeper> start(std::vector<ServiceAddress> addresses);
+  ~AddressKeeper();
+  AddressKeeper(const AddressKeeper&) = delete;
+  AddressKeeper& operator=(const AddressKeeper&) = delete;
+
+  // Past `deadline` (steady clock) the keeper drops the addresses; TimePoint{}: no deadline.
+  // Any thread; never blocks.
+  void serving_until(TimePoint deadline);
+
+ private:
+  explicit AddressKeeper(int fd) : fd_(fd) {}
+  int fd_;
+};
+
+}  // namespace tandem::replication
