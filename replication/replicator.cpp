@@ -1,6 +1,7 @@
 #include "replication/replicator.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -9,14 +10,17 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_set>
 
 #include "node/common/log.hpp"
 #include "node/config/defaults.hpp"
 #include "node/session/session_record.hpp"
 #include "replication/address_keeper.hpp"
 #include "replication/address_owner.hpp"
+#include "replication/arbiter.hpp"
 #include "replication/core.hpp"
 #include "replication/grpc_link.hpp"
+#include "replication/member_publisher.hpp"
 
 namespace tandem::replication {
 namespace asio = boost::asio;
@@ -31,6 +35,7 @@ CoreSettings core_settings(const config::Config& c) {
   s.hold_time = c.peer.hold_time;
   s.heartbeat_interval = c.peer.poll_interval;
   s.ack_timeout = defaults::kAckTimeout;
+  s.arbiter = c.arbiter.enabled && c.peer.enabled;
   return s;
 }
 
@@ -51,6 +56,11 @@ struct Replicator::Impl final : public CoreEffects {
   asio::io_context io{1};
   AddressOwner addresses;
   AddressKeeper* keeper = nullptr;
+  // Cluster (with [arbiter]): the lease and key in etcd, the member record for the directors.
+  std::unique_ptr<Arbiter> arbiter;
+  std::unique_ptr<MemberPublisher> publisher;
+  std::unordered_set<std::uint64_t> live;  // the member's sessions, for its published load
+  std::atomic<bool> draining{false};
   ReplicationCore core;
   std::unique_ptr<GrpcLink> link;
   asio::steady_timer tick_timer;
@@ -61,6 +71,7 @@ struct Replicator::Impl final : public CoreEffects {
 
   mutable std::mutex status_mutex;
   CoreStatus status_copy;  // guarded by status_mutex
+  bool arbiter_reachable = false;  // guarded by status_mutex
 
   // Runs `fn` on the executor, then refreshes the status the node reads.
   void post(std::function<void()> fn) {
@@ -71,8 +82,10 @@ struct Replicator::Impl final : public CoreEffects {
   }
   void refresh() {
     CoreStatus s = core.status(clock.now());
+    const bool reachable = arbiter && arbiter->reachable();
     std::lock_guard lock(status_mutex);
     status_copy = s;
+    arbiter_reachable = reachable;
   }
 
   // Time: the core's deadlines (hold time, acks, heartbeats, handover) are checked a few times
@@ -84,7 +97,10 @@ struct Replicator::Impl final : public CoreEffects {
     tick_timer.expires_after(tick_period());
     tick_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      core.tick(clock.now());
+      const TimePoint now = clock.now();
+      core.tick(now);
+      if (arbiter) arbiter->tick(now);
+      if (publisher) publisher->tick(now, core.status(now), {live.size(), draining.load()});
       refresh();
       arm_tick();
     });
@@ -118,6 +134,8 @@ struct Replicator::Impl final : public CoreEffects {
   void become_active(std::uint64_t epoch, std::uint64_t next_index,
                      std::vector<proto::SessionRecord> sessions) override {
     host.post([&h = host, epoch, next_index] { h.become_active(epoch, next_index); });
+    live.clear();
+    for (const auto& r : sessions) live.insert(r.index());
     // Before the core reports a planned promotion, so the old active's clients find us at once.
     if (addresses.any()) addresses.take(sessions);
   }
@@ -129,8 +147,12 @@ struct Replicator::Impl final : public CoreEffects {
       asio::post(io, [this] { addresses.release(); });
     });
   }
-  void campaign() override {}
-  void resign() override {}
+  void campaign() override {
+    if (arbiter) arbiter->campaign();
+  }
+  void resign() override {
+    if (arbiter) arbiter->resign();
+  }
   void serving_deadline(TimePoint deadline) override {
     if (keeper) keeper->serving_until(deadline);
   }
@@ -174,6 +196,13 @@ Result<void> Replicator::start() {
   // A node starts as standby: an address left behind by a crashed predecessor goes.
   if (d.config.peer.enabled) d.addresses.release();
   d.addresses.install_guard();
+  if (d.config.arbiter.enabled) {
+    auto arbiter = Arbiter::create(
+        d.config, [&d](std::function<void()> fn) { d.post(std::move(fn)); }, d.core, d.clock);
+    if (!arbiter) return fail(arbiter.code(), arbiter.error());
+    d.arbiter = std::move(*arbiter);
+    d.publisher = std::make_unique<MemberPublisher>(d.config, *d.arbiter);
+  }
   if (d.config.peer.enabled) {
     d.link = std::make_unique<GrpcLink>(
         d.config.peer, d.core, d.clock, [&d](std::function<void()> fn) { d.post(std::move(fn)); },
@@ -201,13 +230,28 @@ void Replicator::stop() {
   // Shared, not on this stack: on a starved machine the work may run after the wait gave up.
   auto done = std::make_shared<std::promise<void>>();
   auto done_future = done->get_future();
-  d.post([&d, done] {
+  auto revoked = std::make_shared<std::future<void>>();
+  d.post([&d, done, revoked] {
     d.core.shutdown();
     d.tick_timer.cancel();
     d.hello_timer.cancel();
+    // The lease goes with us, and the key and member record with it: the peer need not wait.
+    if (d.arbiter) *revoked = d.arbiter->revoke_for_shutdown();
     done->set_value();
   });
   done_future.wait_for(std::chrono::seconds(10));
+  if (revoked->valid()) revoked->wait_for(std::chrono::seconds(1));
+  if (d.arbiter) {
+    // The etcd client goes on the executor it delivers to.
+    auto gone = std::make_shared<std::promise<void>>();
+    auto gone_future = gone->get_future();
+    asio::post(d.io, [&d, gone] {
+      d.publisher.reset();
+      d.arbiter.reset();
+      gone->set_value();
+    });
+    gone_future.wait_for(std::chrono::seconds(5));
+  }
   if (d.link) d.link->stop();  // needs the executor running
   d.work.reset();
   d.io.stop();
@@ -218,6 +262,7 @@ void Replicator::stop() {
 void Replicator::upsert(const session::Session& s, bool durable, Acked acked) {
   Impl& d = *impl_;
   d.post([&d, record = session::to_record(s), durable, acked = std::move(acked)]() mutable {
+    d.live.insert(record.index());
     d.core.publish_upsert(record, durable, std::move(acked), d.clock.now());
   });
 }
@@ -225,6 +270,7 @@ void Replicator::upsert(const session::Session& s, bool durable, Acked acked) {
 void Replicator::remove(std::uint64_t index, Acked acked) {
   Impl& d = *impl_;
   d.post([&d, index, acked = std::move(acked)]() mutable {
+    d.live.erase(index);
     d.core.publish_remove(index, std::move(acked), d.clock.now());
   });
 }
@@ -245,12 +291,30 @@ ReplicationStatus Replicator::status() const {
   s.accepting_logins = c.accepting_logins;
   s.last_sequence = c.last_sequence;
   s.failovers = c.failovers;
+  s.arbiter = impl_->config.arbiter.enabled;
+  s.member_id = impl_->config.member.id;
+  s.holding_key = c.holding_key;
+  s.serving_left_ms = static_cast<std::uint64_t>(c.serving_left.count());
+  s.arbiter_endpoints = impl_->config.arbiter.endpoints;
+  s.draining = impl_->draining.load();
+  {
+    std::lock_guard lock(impl_->status_mutex);
+    s.arbiter_reachable = impl_->arbiter_reachable;
+  }
+  s.accepting_logins = s.accepting_logins && !s.draining;
   return s;
 }
 
 bool Replicator::accepting_logins() const {
+  if (impl_->draining.load()) return false;
   std::lock_guard lock(impl_->status_mutex);
   return impl_->status_copy.accepting_logins;
+}
+
+void Replicator::set_draining(bool draining) {
+  if (impl_->draining.exchange(draining) != draining)
+    log::warn(draining ? "member_draining" : "member_undrained",
+              {{"member", impl_->config.member.id}});
 }
 
 void Replicator::request_failover(std::function<void(Result<std::string>)> done) {

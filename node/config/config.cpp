@@ -13,6 +13,7 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "node/config/cluster_shapes.hpp"
 #include "node/config/defaults.hpp"
 #include "node/session/address_pool.hpp"
 
@@ -279,6 +280,7 @@ class Reader {
   void read_node(const toml::table& t, Config& c);
   void read_limits(const toml::table& t, Limits& l);
   void read_peer(const toml::table& t, Config& c);
+  void read_cluster(const toml::table& root, Config& c);
   void read_pool(const toml::table& t, Config& c);
   Policy read_policy(const toml::table& t, const std::string& name, const std::string& prefix);
   TunnelGroup read_tunnel_group(const toml::table& t, const std::string& name,
@@ -404,6 +406,51 @@ void Reader::read_peer(const toml::table& t, Config& c) {
     error(p + ".hold_time", "must be longer than peer.poll_interval", &t);
 }
 
+void Reader::read_cluster(const toml::table& root, Config& c) {
+  if (const auto* t = table(root, "", "arbiter")) {
+    const std::string p = "arbiter";
+    check_keys(*t, p, {"endpoints", "ca", "certificate", "private_key", "lease_ttl"});
+    c.arbiter.enabled = true;
+    string_array(*t, p, "endpoints", c.arbiter.endpoints,
+                 "an array of \"http://host:port\" strings", "\"http(s)://host:port\"",
+                 [](const std::string& s) {
+                   return valid_etcd_endpoint(s) ? std::string() : std::string("not an endpoint");
+                 });
+    if (c.arbiter.endpoints.empty()) error(p + ".endpoints", "required: at least one etcd", t);
+    path_key(*t, p, "ca", c.arbiter.ca);
+    path_key(*t, p, "certificate", c.arbiter.certificate);
+    path_key(*t, p, "private_key", c.arbiter.private_key);
+    if (c.arbiter.certificate.empty() != c.arbiter.private_key.empty())
+      error(p, "certificate and private_key must be given together", t);
+    duration_key(*t, p, "lease_ttl", c.arbiter.lease_ttl, false);
+    if (c.arbiter.lease_ttl < std::chrono::seconds(1) || c.arbiter.lease_ttl.count() % 1000 != 0)
+      error(p + ".lease_ttl", "must be whole seconds, at least 1 (etcd leases count seconds)",
+            t->get("lease_ttl") ? t->get("lease_ttl") : t);
+  }
+  const auto* m = table(root, "", "member");
+  if (m != nullptr) {
+    const std::string p = "member";
+    check_keys(*m, p, {"id", "url", "capacity"});
+    string_key(*m, p, "id", c.member.id, kNameShape, valid_name);
+    string_key(*m, p, "url", c.member.url, "\"https://host[:port]/\"", valid_member_url);
+    int_key(*m, p, "capacity", c.member.capacity, 1, 10'000'000);
+    if (!c.arbiter.enabled) error(p, "needs [arbiter]: members are published in etcd", m);
+  }
+  if (c.arbiter.enabled && c.member.id.empty())
+    error("member.id", "required with [arbiter] (names the pair's key in etcd)", m);
+  if (c.arbiter.enabled && c.member.url.empty()) {
+    // Where the clients reach the member: its service address, else the node's listen address.
+    const std::string port = c.listen.substr(c.listen.rfind(':') + 1);
+    std::string host = c.service_address.substr(0, c.service_address.find('/'));
+    if (host.empty()) host = c.listen.substr(0, c.listen.rfind(':'));
+    if (host == "0.0.0.0")
+      error("member.url", "required when the node listens on 0.0.0.0 without a service address",
+            m);
+    else
+      c.member.url = "https://" + host + ":" + port + "/";
+  }
+}
+
 void Reader::read_limits(const toml::table& t, Limits& l) {
   const std::string p = "limits";
   struct IntKey {
@@ -451,7 +498,8 @@ void Reader::read_limits(const toml::table& t, Limits& l) {
 Result<Config> Reader::read(const toml::table& root) {
   Config c = default_config();
   c.source = source_;
-  check_keys(root, "", {"node", "tls", "auth", "pool", "policy", "tunnel_group", "peer", "limits"});
+  check_keys(root, "", {"node", "tls", "auth", "pool", "policy", "tunnel_group", "peer", "arbiter",
+                        "member", "limits"});
 
   if (const auto* t = table(root, "", "node")) read_node(*t, c);
   if (const auto* t = table(root, "", "tls")) {
@@ -470,6 +518,7 @@ Result<Config> Reader::read(const toml::table& root) {
   if (const auto* t = table(root, "", "pool")) read_pool(*t, c);
   if (const auto* t = table(root, "", "peer")) read_peer(*t, c);
   if (const auto* t = table(root, "", "limits")) read_limits(*t, c.limits);
+  read_cluster(root, c);
 
   named_tables(root, "policy",
                [&](const std::string& name, const std::string& prefix, const toml::table& t) {
@@ -506,6 +555,8 @@ Config default_config() {
   c.pool_ipv4 = defaults::kPoolIpv4;
   c.peer.poll_interval = defaults::kPollInterval;
   c.peer.hold_time = defaults::kHoldTime;
+  c.arbiter.lease_ttl = defaults::kLeaseTtl;
+  c.member.capacity = defaults::kMemberCapacity;
   c.limits = default_limits();
   c.policies[defaults::kPolicyName] = builtin_policy(defaults::kPolicyName);
   c.tunnel_groups[defaults::kTunnelGroupName] =

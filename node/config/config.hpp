@@ -43,6 +43,22 @@ struct Peer {
   Duration hold_time;      // silence after which the standby promotes itself
 };
 
+// [arbiter]: etcd decides which node of the pair may serve (docs/arbiter.md). Absent = the
+// pair runs on heartbeats alone, and a cut link between the nodes gives two actives.
+struct Arbiter {
+  bool enabled = false;
+  std::vector<std::string> endpoints;   // "http://host:port" / "https://host:port"
+  std::string ca, certificate, private_key;  // for https endpoints
+  Duration lease_ttl;                   // the active key's lease
+};
+
+// [member]: the member this node belongs to, as directors see it (with [arbiter]).
+struct Member {
+  std::string id;   // both nodes of a pair the same; the arbiter key is /tandem/member/<id>/active
+  std::string url;  // where directors send new clients; default https://<service address>:<port>/
+  int capacity;     // sessions the member is sized for: placement uses sessions/capacity
+};
+
 // [limits]: what one address, one user or one session may hold or try before the node refuses
 // it (docs/limits.md). For the per-address, per-user and per-session counts, 0 = no limit.
 struct Limits {
@@ -99,6 +115,8 @@ struct Config {
   std::vector<std::string> routes;  // split-include CIDRs; empty = full tunnel
 
   Peer peer;
+  Arbiter arbiter;
+  Member member;
   Limits limits;
 
   std::map<std::string, Policy> policies;            // always has "default"

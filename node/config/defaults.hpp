@@ -52,6 +52,10 @@ namespace tandem::defaults {
 // Replication (S18: a crash failover must be visible to clients within seconds).
 inline constexpr auto kPollInterval = std::chrono::milliseconds(500);
 inline constexpr auto kHoldTime = std::chrono::milliseconds(3000);
+// [arbiter] (docs/arbiter.md): the active key's lease; renewed every third of it.
+inline constexpr auto kLeaseTtl = std::chrono::milliseconds(2000);
+// [member]: sessions a member is sized for, when the operator does not say.
+inline constexpr int kMemberCapacity = 1000;
 inline constexpr auto kAckTimeout = std::chrono::milliseconds(1000);
 
 // TLS connections that have not (yet) become tunnels; beyond this new ones are refused.

@@ -50,6 +50,14 @@ struct ReplicationStatus {
   bool accepting_logins = true;
   std::uint64_t last_sequence = 0;
   std::uint64_t failovers = 0;  // promotions of this node since start
+  // Cluster ([arbiter] and [member], docs/arbiter.md).
+  bool arbiter = false;
+  std::string member_id;
+  bool holding_key = false;        // this node holds the member's active key in etcd
+  std::uint64_t serving_left_ms = 0;  // how long it may still serve without news (active)
+  bool arbiter_reachable = false;  // the last request to etcd succeeded
+  std::vector<std::string> arbiter_endpoints;
+  bool draining = false;           // tandemctl drain: no new sessions on this member
 };
 
 class Replication : public ReplicationSink {
@@ -62,6 +70,9 @@ class Replication : public ReplicationSink {
   virtual bool accepting_logins() const = 0;
   // Planned failover from either node; `done` runs on the node's thread.
   virtual void request_failover(std::function<void(Result<std::string>)> done) = 0;
+  // tandemctl drain / undrain: directors stop sending new clients here and the node refuses new
+  // logins; connected and resuming clients stay.
+  virtual void set_draining(bool draining) = 0;
 };
 
 // What replication asks of the node. post() may be called from any thread; everything else

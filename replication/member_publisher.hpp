@@ -1,0 +1,40 @@
+#pragma once
+// What a member's active node tells the directors (proto/member.proto): its record under this
+// node's lease, refreshed about once a second and at once when draining changes, so a member
+// whose active is gone disappears from etcd by itself. A node that stops being active deletes
+// the record if it is still the one under its lease (never the new active's).
+#include <cstddef>
+#include <string>
+
+#include "node/common/clock.hpp"
+#include "node/config/config.hpp"
+#include "replication/core.hpp"
+
+namespace tandem::replication {
+
+class Arbiter;
+
+struct MemberLoad {
+  std::size_t sessions = 0;
+  bool draining = false;
+};
+
+class MemberPublisher {
+ public:
+  MemberPublisher(const config::Config& config, Arbiter& arbiter);
+  void tick(TimePoint now, const CoreStatus& status, const MemberLoad& load);
+
+ private:
+  void publish(TimePoint now, const CoreStatus& status, const MemberLoad& load);
+  void withdraw();
+
+  const config::Config& config_;
+  Arbiter& arbiter_;
+  bool in_flight_ = false;
+  bool published_ = false;
+  std::int64_t published_lease_ = 0;
+  bool last_draining_ = false;
+  TimePoint next_{};
+};
+
+}  // namespace tandem::replication
