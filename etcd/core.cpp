@@ -126,16 +126,18 @@ void Core::end(Cancellable* call) {
 
 void Core::close() {
   std::vector<std::shared_ptr<Cancellable>> running;
+  std::shared_ptr<KeepAliveStream> stream;  // released outside the mutex
   {
     std::lock_guard lock(mutex_);
     closed_ = true;
     for (auto& [raw, weak] : calls_)
       if (auto call = weak.lock()) running.push_back(std::move(call));
-    keep_alive_.reset();
+    stream = std::move(keep_alive_);
   }
   // Not under the mutex: a cancelled call may complete on this thread and end() itself.
   for (auto& call : running) call->cancel();
   running.clear();
+  stream.reset();
   std::unique_lock lock(mutex_);
   idle_.wait_for(lock, kCloseWait, [this] { return live_ == 0; });
 }

@@ -14,9 +14,11 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -450,8 +452,10 @@ TEST_F(EtcdClientTest, WatchPrefixSeesPutsAndDeletesInOrderAndFromARevision) {
 }
 
 TEST_F(EtcdClientTest, WatchEndsWhenEtcdIsKilled) {
+  auto now = get_prefix("/tandem/");
+  ASSERT_TRUE(now.ok()) << now.error();
   Seen seen;
-  auto watch = watch_into(*client_, "/tandem/", 0, seen);
+  auto watch = watch_into(*client_, "/tandem/", now->revision + 1, seen);
   // The watch is up once it delivers an event.
   ASSERT_TRUE(put("/tandem/x", "1").ok());
   ASSERT_TRUE(loop_.run_until([&] { return !seen.events.empty(); }, 5s));
