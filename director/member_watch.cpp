@@ -111,7 +111,8 @@ void MemberWatch::tick() {
                          self->log_changes(self->view_.load(*range, self->clock_.now()));
                        });
   }
-  const bool silent = view_.silent(clock_.now(), silent_after_);
+  // Before the first answer, etcd_unreachable says it all.
+  const bool silent = view_.last_contact() && view_.silent(clock_.now(), silent_after_);
   if (silent && !silent_logged_) {
     silent_logged_ = true;
     log::warn("members_silent",
