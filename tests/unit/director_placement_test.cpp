@@ -72,7 +72,7 @@ TEST(Placement, SkipsDrainingDegradedAndFull) {
   EXPECT_EQ(none.reason, "no member can take a new session (1 draining, 1 degraded, 1 full)");
   // One eligible member among them: always that one, whatever the random source says.
   for (std::size_t i = 0; i < 5; ++i) {
-    Scripted rr{{i % 4, 0, 0}};
+    Scripted rr{{i % 4, 0, 0}, {}};
     Random rnd = std::ref(rr);
     EXPECT_EQ(chosen(place(view({d, g, f, member("ok", 9, 10)}), false, rnd)), "ok");
   }
@@ -86,7 +86,7 @@ TEST(Placement, TwoLeastLoadedByFractionAreTheCandidates) {
   // c (0.8): below 900000 is b, from 900000 on is c.
   int seen_b = 0, seen_c = 0;
   for (std::size_t draw : {0ul, 899'999ul, 900'000ul, 1'699'999ul}) {
-    Scripted r{{0, 0, 0, draw}};
+    Scripted r{{0, 0, 0, draw}, {}};
     Random random = std::ref(r);
     const std::string id = chosen(place(v, false, random));
     ASSERT_TRUE(id == "b" || id == "c") << id;
