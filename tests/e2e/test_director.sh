@@ -27,7 +27,8 @@ hub() { ip netns exec "$TD_NS_HEADEND" "$@"; }
 ectl() { hub env ETCDCTL_API=3 etcdctl --endpoints="$ETCD_URL" --command-timeout=3s "$@"; }
 
 step "start etcd on 127.0.0.1:$ETCD_PORT in $TD_NS_HEADEND"
-hub etcd --name td --data-dir "$TD_DIR/etcd" \
+# Started with `ip netns exec` itself (not through a shell function), so that $! is etcd's PID.
+ip netns exec "$TD_NS_HEADEND" etcd --name td --data-dir "$TD_DIR/etcd" \
   --listen-client-urls "$ETCD_URL" --advertise-client-urls "$ETCD_URL" \
   --listen-peer-urls http://127.0.0.1:$((ETCD_PORT + 1)) \
   --initial-advertise-peer-urls http://127.0.0.1:$((ETCD_PORT + 1)) \
@@ -61,7 +62,7 @@ private_key = "$TD_DIR/state/self-signed-key.pem"
 [arbiter]
 endpoints = ["$ETCD_URL"]
 EOF
-  hub "$TD_DIRECTOR" --config "$config" >"$TD_DIR/director$1.log" 2>&1 &
+  ip netns exec "$TD_NS_HEADEND" "$TD_DIRECTOR" --config "$config" >"$TD_DIR/director$1.log" 2>&1 &
   td_track $!
   eval "DIRECTOR$1_PID=$!"
   wait_for 20 "director $1 listening" grep -q ' listening ' "$TD_DIR/director$1.log"
