@@ -2,6 +2,7 @@
 # Install a built Tandem on this machine (Debian 12, as root), for systemd:
 #
 #   /usr/local/sbin/tandemd, /usr/local/sbin/tandemctl      the binaries (replaced when changed)
+#   /usr/local/sbin/tandem-director                         the director, when built
 #   /usr/local/lib/systemd/system/tandemd.service           the unit (replaced when changed)
 #   /usr/local/share/doc/tandem/                            README, docs and the examples
 #   /etc/tandem/tandemd.toml                                standalone.toml, only if absent
@@ -58,6 +59,10 @@ put_new() {
 put 0755 "$build_dir/node/tandemd" /usr/local/sbin/tandemd
 put 0755 "$build_dir/node/tandemctl" /usr/local/sbin/tandemctl
 binaries_changed=$changed
+# The director (docs/director.md), when built: it runs on its own hosts, not beside tandemd.
+if [[ -x $build_dir/director/tandem-director ]]; then
+  put 0755 "$build_dir/director/tandem-director" /usr/local/sbin/tandem-director
+fi
 changed=0
 put 0644 "$repo/deploy/systemd/tandemd.service" /usr/local/lib/systemd/system/tandemd.service
 unit_changed=$changed
