@@ -276,7 +276,10 @@ class Script {
     n->set_last_sequence(last_seq);
     n->set_last_epoch(epoch);
     n->set_accepting_logins(true);
-    s_.mutable_steps(s_.steps_size() - 1)->mutable_message()->mutable_heartbeat()->set_beat(++beat_);
+    s_.mutable_steps(s_.steps_size() - 1)
+        ->mutable_message()
+        ->mutable_heartbeat()
+        ->set_beat(++beat_);
     return *this;
   }
   Script& change(const proto::Change& c) {
