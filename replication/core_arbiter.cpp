@@ -68,6 +68,9 @@ void ReplicationCore::on_resigned(Result<void> result, TimePoint now) {
   holding_key_ = false;
   // Only the standby's word (the witness) keeps us serving until it reports its promotion.
   maybe_take_over();
+  // The lease no longer counts: the keeper's deadline comes down to the witness's now, not at
+  // the next tick (a process frozen in between would keep the address past it).
+  check_serving(now);
 }
 
 void ReplicationCore::on_lease(TimePoint deadline, TimePoint now) {
@@ -82,6 +85,9 @@ void ReplicationCore::on_key_lost(TimePoint now) {
   log::warn("arbiter_key_lost", {{"reason", "the lease expired in etcd"}});
   // An active tries to win the key back at once; if the other node has it, we stop.
   if (machine_.role() == Role::active) request_campaign(std::nullopt, now);
+  // Meanwhile only the witness keeps us serving: without one we stop now, with one the keeper
+  // learns its deadline now (the lease's is void).
+  check_serving(now);
 }
 
 TimePoint ReplicationCore::serving_until() const {

@@ -276,6 +276,10 @@ class Script {
     n->set_last_sequence(last_seq);
     n->set_last_epoch(epoch);
     n->set_accepting_logins(true);
+    s_.mutable_steps(s_.steps_size() - 1)
+        ->mutable_message()
+        ->mutable_heartbeat()
+        ->set_beat(++beat_);
     return *this;
   }
   Script& change(const proto::Change& c) {
@@ -310,12 +314,70 @@ class Script {
     s_.add_steps()->set_reconnect(true);
     return *this;
   }
+  // The arbiter's answers.
+  Script& arbiter() {
+    s_.set_arbiter(true);
+    return *this;
+  }
+  Script& campaign(bool won, std::uint64_t revision) {
+    auto* r = s_.add_steps()->mutable_campaign_result();
+    r->set_won(won);
+    r->set_revision(revision);
+    return *this;
+  }
+  Script& lease(std::uint32_t ms) {
+    s_.add_steps()->set_lease_ms(ms);
+    return *this;
+  }
+  Script& key_lost() {
+    s_.add_steps()->set_key_lost(true);
+    return *this;
+  }
+  Script& resigned(bool ok) {
+    s_.add_steps()->set_resigned(ok);
+    return *this;
+  }
+  // The promoted node's own standby (node-a, which handed over or went silent).
+  Script& follower_start(std::uint64_t epoch, std::uint64_t last_seq) {
+    auto* n = s_.add_steps()->mutable_follower_start();
+    n->set_node_id("node-a");
+    n->set_role(proto::ROLE_STANDBY);
+    n->set_epoch(epoch);
+    n->set_priority(100);
+    n->set_last_sequence(last_seq);
+    n->set_last_epoch(last_seq == 0 ? 0 : epoch);
+    return *this;
+  }
+  Script& follower_ack(std::uint64_t seq) {
+    s_.add_steps()->mutable_follower_message()->set_ack(seq);
+    return *this;
+  }
+  Script& follower_promoted(std::uint64_t epoch) {
+    auto* n = s_.add_steps()->mutable_follower_message()->mutable_promoted();
+    n->set_node_id("node-a");
+    n->set_role(proto::ROLE_ACTIVE);
+    n->set_epoch(epoch);
+    return *this;
+  }
+  Script& echo() {
+    s_.add_steps()->set_echo_beat(true);
+    return *this;
+  }
+  Script& handover() {
+    s_.add_steps()->set_begin_handover(true);
+    return *this;
+  }
+  Script& follower_gone() {
+    s_.add_steps()->set_follower_gone(true);
+    return *this;
+  }
   void save(const std::string& name) {
     write("replication/" + name + ".bin", s_.SerializeAsString());
   }
 
  private:
   tandem::fuzz::Script s_;
+  std::uint64_t beat_ = 0;
 };
 
 void replication() {
@@ -344,6 +406,52 @@ void replication() {
       .save("snapshot_replaces_stored");
   proto::Change bad = upsert(1, 3, 0);  // index 0: refused
   Script(3).change(bad).reconnect().change(upsert(1, 3, 1)).save("bad_record");
+  // Without an arbiter: the promoted node takes its own standby and hands back.
+  Script(3)
+      .change(upsert(1, 3, 1))
+      .heartbeat(3, 1)
+      .take_over(3)
+      .follower_start(3, 1)
+      .advance(250)
+      .echo()
+      .follower_ack(1)
+      .handover()
+      .follower_promoted(9)
+      .save("take_over_then_hand_back");
+  // With an arbiter: a silent active, a campaign lost then won, the lease, the key lost.
+  Script(3)
+      .arbiter()
+      .heartbeat(3, 0)
+      .advance(2100)
+      .campaign(false, 0)
+      .advance(300)
+      .lease(1700)
+      .campaign(true, 600)
+      .advance(100)
+      .lease(1700)
+      .key_lost()
+      .advance(100)
+      .save("arbiter_silent_active");
+  // With an arbiter: a take-over won in etcd, a standby that vouches, a handover that resigns.
+  Script(3)
+      .arbiter()
+      .change(upsert(1, 3, 1))
+      .heartbeat(3, 1)
+      .take_over(3)
+      .lease(1700)
+      .campaign(true, 700)
+      .follower_start(3, 1)
+      .advance(200)
+      .echo()
+      .key_lost()
+      .campaign(true, 710)
+      .lease(1700)
+      .handover()
+      .advance(200)
+      .echo()
+      .resigned(true)
+      .follower_promoted(800)
+      .save("arbiter_take_over_and_hand_back");
 }
 
 }  // namespace

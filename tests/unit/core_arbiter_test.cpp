@@ -153,6 +153,47 @@ TEST_F(ArbiterTest, ALostKeyWithoutAWitnessStopsTheActiveAtOnce) {
   EXPECT_EQ(core_->role(), Role::standby);
 }
 
+// Found by the replication fuzz target: on_key_lost left the active serving (and its keeper on
+// the old lease deadline) until the next tick.
+TEST_F(ArbiterTest, ALostKeyWithoutAWitnessStopsTheActiveBeforeTheNextTick) {
+  make_arbitrated_active();
+  core_->on_key_lost(now());
+  EXPECT_EQ(fx_.campaigns, 2);  // the reclaim is still asked for
+  EXPECT_EQ(core_->role(), Role::standby);
+  ASSERT_FALSE(fx_.deadlines.empty());
+  EXPECT_EQ(fx_.deadlines.back(), TimePoint{});
+}
+
+TEST_F(ArbiterTest, ALostKeyLeavesTheKeeperOnlyTheWitnessDeadline) {
+  make_arbitrated_active(500, 1700ms);
+  const TimePoint heartbeat_sent = now();  // the stream's first heartbeat goes out at once
+  ASSERT_TRUE(core_->on_follower_start(1, peer(proto::ROLE_STANDBY, 500), now()));
+  advance(50ms);
+  echo_heartbeats();
+  core_->on_key_lost(now());
+  EXPECT_EQ(core_->role(), Role::active);
+  // hold 2 s - margin 0.5 s after the heartbeat the standby heard, not the lease's 1.7 s.
+  EXPECT_EQ(fx_.deadlines.back(), heartbeat_sent + 1500ms);
+  EXPECT_EQ(core_->status(now()).serving_left, 1450ms);
+}
+
+// Found by the replication fuzz target: after a successful resign the keeper kept the lease's
+// deadline (the key is the standby's to win now) until the next tick.
+TEST_F(ArbiterTest, AResignLeavesTheKeeperOnlyTheWitnessDeadline) {
+  make_arbitrated_active(500, 1700ms);
+  const TimePoint heartbeat_sent = now();
+  ASSERT_TRUE(core_->on_follower_start(1, peer(proto::ROLE_STANDBY, 500), now()));
+  core_->on_lease(now() + 7s, now());
+  core_->begin_handover([](Result<std::string>) {}, now());
+  ASSERT_EQ(fx_.resigns, 1);
+  advance(50ms);
+  echo_heartbeats();
+  EXPECT_EQ(fx_.deadlines.back(), heartbeat_sent + 7s);
+  core_->on_resigned({}, now());
+  EXPECT_EQ(core_->role(), Role::active);
+  EXPECT_EQ(fx_.deadlines.back(), heartbeat_sent + 1500ms);
+}
+
 TEST_F(ArbiterTest, APlannedHandoverGivesTheKeyUpBeforeTheTakeOver) {
   make_arbitrated_active();
   ASSERT_TRUE(core_->on_follower_start(1, peer(proto::ROLE_STANDBY, 500), now()));
