@@ -357,12 +357,12 @@ void Reader::read_pool(const toml::table& t, Config& c) {
                "an IPv4 network \"a.b.c.d/len\"", check_cidr);
 }
 
-Policy Reader::read_policy(const toml::table& t, const std::string& name,
-                           const std::string& prefix, const std::vector<std::string>& pool_routes) {
-  check_keys(t, prefix,
-             {"idle_timeout", "session_timeout", "disconnected_timeout", "dpd_interval",
-              "keepalive", "mtu", "simultaneous_logins", "routes", "exclude_routes",
-              "client_to_client"});
+Policy Reader::read_policy(const toml::table& t, const std::string& name, const std::string& prefix,
+                           const std::vector<std::string>& pool_routes) {
+  check_keys(
+      t, prefix,
+      {"idle_timeout", "session_timeout", "disconnected_timeout", "dpd_interval", "keepalive",
+       "mtu", "simultaneous_logins", "routes", "exclude_routes", "client_to_client"});
   Policy pol = builtin_policy(name);
   pol.routes = pool_routes;  // unless the policy names its own (`routes = []`: full tunnel)
   string_array(t, prefix, "routes", pol.routes, "an array of IPv4 networks",

@@ -5,8 +5,8 @@
 
 #include "node/admin/session_view.hpp"
 #include "node/common/log.hpp"
-#include "node/config/defaults.hpp"
 #include "node/common/text.hpp"
+#include "node/config/defaults.hpp"
 #include "node/server/certificate_monitor.hpp"
 #include "node/server/traffic_policy.hpp"
 

@@ -116,7 +116,7 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
     log::warn("login_failed", {{"user", who},
                                {"public", peer.text()},
                                {"tunnel_group", group},
-                               {"reason", !well_formed                        ? "malformed username"
+                               {"reason", !well_formed    ? "malformed username"
                                           : group_refused ? "tunnel group not allowed"
                                           : rt.users->disabled(msg->username) ? "disabled user"
                                           : rt.users->has(msg->username)      ? "wrong password"

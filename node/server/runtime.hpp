@@ -70,7 +70,7 @@ struct Runtime {
   std::set<FrontConnection*> front_connections;  // not yet tunnels, to reset them on a step-down
   std::string server_name;
   TrafficPolicies traffic_policies;  // always has one per configured policy
-  metrics::Counters counters;  // events seen only here, at the I/O edge
+  metrics::Counters counters;        // events seen only here, at the I/O edge
   // A flood of refusals must not flood the log (docs/limits.md).
   log::LogLimiter connection_refusal_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
   log::LogLimiter login_refusal_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};

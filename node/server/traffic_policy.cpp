@@ -33,8 +33,8 @@ std::vector<std::uint32_t> node_addresses(const config::Config& config, session:
     log::warn("node_addresses_unreadable",
               {{"detail", "getifaddrs failed: only the configured addresses are protected"}});
   }
-  for (const std::string* s : {&config.listen, &config.service_address, &config.inside_address,
-                               &config.metrics_listen})
+  for (const std::string* s :
+       {&config.listen, &config.service_address, &config.inside_address, &config.metrics_listen})
     add_configured(out, *s);
   if (config.peer.enabled) {
     add_configured(out, config.peer.listen);

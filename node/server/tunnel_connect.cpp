@@ -7,8 +7,8 @@
 #include <string>
 
 #include "node/common/log.hpp"
-#include "node/config/defaults.hpp"
 #include "node/common/text.hpp"
+#include "node/config/defaults.hpp"
 #include "node/server/admin_backend.hpp"
 #include "node/server/connect_response.hpp"
 #include "node/server/cstp_tunnel.hpp"
@@ -70,9 +70,10 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     // rather than resume (S12 re-checks only the token, but a revoked user's token must not
     // outlive the reload).
     rt.sessions.end(index, *revoked, false);
-    co_await refuse(401, *revoked == session::EndReason::user_disabled   ? "user disabled"
-                         : *revoked == session::EndReason::user_removed ? "user not in the users file"
-                                                                         : "tunnel group not allowed");
+    co_await refuse(401, *revoked == session::EndReason::user_disabled ? "user disabled"
+                         : *revoked == session::EndReason::user_removed
+                             ? "user not in the users file"
+                             : "tunnel group not allowed");
     co_return;
   }
   // A valid token counts as a login: the login deadline no longer applies (the request's does).

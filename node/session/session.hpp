@@ -29,10 +29,10 @@ enum class EndReason {
   simultaneous_login,  // S14: the user's (N+1)th login
   admin_logoff,
   shutdown,
-  handover,       // this node stopped serving: the client reconnects to the new active
-  user_removed,   // the user is no longer in the users file (after a reload)
-  user_disabled,  // the user is disabled in the users file (after a reload)
-  not_recorded,   // its creation did not reach the standby (or the disk): the login was refused
+  handover,           // this node stopped serving: the client reconnects to the new active
+  user_removed,       // the user is no longer in the users file (after a reload)
+  user_disabled,      // the user is disabled in the users file (after a reload)
+  not_recorded,       // its creation did not reach the standby (or the disk): the login was refused
   group_not_allowed,  // the user may no longer use the session's tunnel group (after a reload)
 };
 const char* to_string(EndReason r);
