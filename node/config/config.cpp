@@ -13,6 +13,7 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "node/auth/users.hpp"
 #include "node/config/cluster_shapes.hpp"
 #include "node/config/defaults.hpp"
 #include "node/session/address_pool.hpp"
@@ -136,7 +137,15 @@ Policy builtin_policy(const std::string& name) {
                 defaults::kDpdInterval,
                 defaults::kKeepalive,
                 defaults::kMtu,
-                defaults::kSimultaneousLogins};
+                defaults::kSimultaneousLogins,
+                {},
+                {},
+                defaults::kClientToClient};
+}
+
+std::string check_cidr(const std::string& s) {
+  auto net = session::parse_cidr(s);
+  return net ? std::string() : net.error();
 }
 
 // Walks the parsed document, filling a Config and collecting every error, so that one run of
@@ -215,6 +224,14 @@ class Reader {
     out = static_cast<int>(i->get());
   }
 
+  void bool_key(const toml::table& t, const std::string& prefix, std::string_view key, bool& out) {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return;
+    const auto* b = n->as_boolean();
+    if (b == nullptr) return expected(join(prefix, key), "true or false", *n);
+    out = b->get();
+  }
+
   // Returns false when absent, so the caller can tell "not given" from "given".
   bool duration_key(const toml::table& t, const std::string& prefix, std::string_view key,
                     Duration& out, bool allow_zero) {
@@ -282,7 +299,8 @@ class Reader {
   void read_peer(const toml::table& t, Config& c);
   void read_cluster(const toml::table& root, Config& c);
   void read_pool(const toml::table& t, Config& c);
-  Policy read_policy(const toml::table& t, const std::string& name, const std::string& prefix);
+  Policy read_policy(const toml::table& t, const std::string& name, const std::string& prefix,
+                     const std::vector<std::string>& pool_routes);
   TunnelGroup read_tunnel_group(const toml::table& t, const std::string& name,
                                 const std::string& prefix,
                                 const std::map<std::string, Policy>& policies);
@@ -338,18 +356,22 @@ void Reader::read_pool(const toml::table& t, Config& c) {
                  return session::parse_ipv4(s) ? std::string() : std::string("not a dotted quad");
                });
   string_array(t, p, "routes", c.routes, "an array of IPv4 networks",
-               "an IPv4 network \"a.b.c.d/len\"", [](const std::string& s) {
-                 auto net = session::parse_cidr(s);
-                 return net ? std::string() : net.error();
-               });
+               "an IPv4 network \"a.b.c.d/len\"", check_cidr);
 }
 
-Policy Reader::read_policy(const toml::table& t, const std::string& name,
-                           const std::string& prefix) {
-  check_keys(t, prefix,
-             {"idle_timeout", "session_timeout", "disconnected_timeout", "dpd_interval",
-              "keepalive", "mtu", "simultaneous_logins"});
+Policy Reader::read_policy(const toml::table& t, const std::string& name, const std::string& prefix,
+                           const std::vector<std::string>& pool_routes) {
+  check_keys(
+      t, prefix,
+      {"idle_timeout", "session_timeout", "disconnected_timeout", "dpd_interval", "keepalive",
+       "mtu", "simultaneous_logins", "routes", "exclude_routes", "client_to_client"});
   Policy pol = builtin_policy(name);
+  pol.routes = pool_routes;  // unless the policy names its own (`routes = []`: full tunnel)
+  string_array(t, prefix, "routes", pol.routes, "an array of IPv4 networks",
+               "an IPv4 network \"a.b.c.d/len\"", check_cidr);
+  string_array(t, prefix, "exclude_routes", pol.exclude_routes, "an array of IPv4 networks",
+               "an IPv4 network \"a.b.c.d/len\"", check_cidr);
+  bool_key(t, prefix, "client_to_client", pol.client_to_client);
   duration_key(t, prefix, "idle_timeout", pol.idle_timeout, false);
   duration_key(t, prefix, "session_timeout", pol.session_timeout, true);
   // S8: the time a disconnected client has to come back is the idle timeout unless set.
@@ -366,9 +388,18 @@ Policy Reader::read_policy(const toml::table& t, const std::string& name,
 TunnelGroup Reader::read_tunnel_group(const toml::table& t, const std::string& name,
                                       const std::string& prefix,
                                       const std::map<std::string, Policy>& policies) {
-  check_keys(t, prefix, {"policy"});
-  TunnelGroup group{name, defaults::kPolicyName};
+  check_keys(t, prefix, {"policy", "users"});
+  TunnelGroup group{name, defaults::kPolicyName, std::nullopt};
   string_key(t, prefix, "policy", group.policy, kNameShape, valid_name);
+  if (t.get("users") != nullptr) {
+    group.users.emplace();
+    string_array(t, prefix, "users", *group.users, "an array of user names",
+                 "a user name (1-64 characters of A-Z a-z 0-9 . _ @ + -)",
+                 [](const std::string& s) {
+                   return auth::valid_username(s) ? std::string() : std::string("not a user name");
+                 });
+    std::sort(group.users->begin(), group.users->end());
+  }
   if (policies.count(group.policy) == 0) {
     std::string known;
     for (const auto& entry : policies) known += (known.empty() ? "" : ", ") + entry.first;
@@ -520,9 +551,11 @@ Result<Config> Reader::read(const toml::table& root) {
   if (const auto* t = table(root, "", "limits")) read_limits(*t, c.limits);
   read_cluster(root, c);
 
+  // The built-in default policy follows [pool] routes too, when the file does not define it.
+  for (auto& [name, policy] : c.policies) policy.routes = c.routes;
   named_tables(root, "policy",
                [&](const std::string& name, const std::string& prefix, const toml::table& t) {
-                 c.policies[name] = read_policy(t, name, prefix);
+                 c.policies[name] = read_policy(t, name, prefix, c.routes);
                });
   // After all policies, so a group may name one defined later in the file.
   named_tables(root, "tunnel_group",
@@ -560,8 +593,12 @@ Config default_config() {
   c.limits = default_limits();
   c.policies[defaults::kPolicyName] = builtin_policy(defaults::kPolicyName);
   c.tunnel_groups[defaults::kTunnelGroupName] =
-      TunnelGroup{defaults::kTunnelGroupName, defaults::kPolicyName};
+      TunnelGroup{defaults::kTunnelGroupName, defaults::kPolicyName, std::nullopt};
   return c;
+}
+
+bool TunnelGroup::admits(std::string_view user) const {
+  return !users || std::binary_search(users->begin(), users->end(), user, std::less<>());
 }
 
 Limits default_limits() {

@@ -3,7 +3,9 @@
 // Every key has a default (config/defaults.hpp); unknown keys and bad values are errors
 // that name the key and the file.
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "node/common/clock.hpp"
@@ -20,11 +22,22 @@ struct Policy {
   Duration keepalive;             // 0 = off
   int mtu;
   int simultaneous_logins;  // 0 = unlimited
+  // Traffic policy (docs/traffic-policy.md): what a client of this policy may reach through the
+  // tunnel. Split-include CIDRs (the [pool] routes unless the policy sets its own; empty = full
+  // tunnel), CIDRs excluded from either, and whether clients may reach each other.
+  std::vector<std::string> routes;
+  std::vector<std::string> exclude_routes;
+  bool client_to_client = false;
 };
 
 struct TunnelGroup {
   std::string name;
   std::string policy;  // name of a Policy
+  // The users who may log in to this group; nullopt = every user of the users file.
+  std::optional<std::vector<std::string>> users;
+
+  // True when `user` may use this group (docs/traffic-policy.md).
+  bool admits(std::string_view user) const;
 };
 
 // [peer]: the other node of this member. Absent = a standalone node (still persistent).

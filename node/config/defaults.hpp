@@ -24,6 +24,9 @@ inline constexpr auto kDpdInterval = std::chrono::milliseconds(30s);
 inline constexpr auto kKeepalive = std::chrono::milliseconds(20s);
 inline constexpr int kMtu = 1400;
 inline constexpr int kSimultaneousLogins = 3;
+// Traffic policy (docs/traffic-policy.md): clients do not reach each other unless a policy
+// says so.
+inline constexpr bool kClientToClient = false;
 
 // Front door limits: what a client may send before it has authenticated.
 inline constexpr std::size_t kMaxHeaderBytes = 16 * 1024;

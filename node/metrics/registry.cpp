@@ -105,6 +105,12 @@ void write_traffic(Writer& w, const Snapshot& s) {
            "Packets dropped: tx when a client's queue is full, rx when refused inside.");
   w.sample({{"direction", "tx"}}, number(t.drops_tx));
   w.sample({{"direction", "rx"}}, number(t.drops_rx));
+  w.family("traffic_policy_drops_total", "counter",
+           "Packets from clients refused by the traffic policy, by reason "
+           "(docs/traffic-policy.md); they count in drops_total rx too.");
+  for (const auto reason : session::kAllFilterDrops)
+    w.sample({{"reason", session::to_string(reason)}},
+             number(s.events.traffic_dropped[session::drop_index(reason)]));
 }
 
 void write_events(Writer& w, const Snapshot& s) {

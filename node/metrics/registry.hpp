@@ -12,6 +12,7 @@
 
 #include "node/session/session.hpp"
 #include "node/session/session_table.hpp"
+#include "node/session/traffic_filter.hpp"
 
 namespace tandem::metrics {
 
@@ -26,6 +27,8 @@ struct Counters {
   std::uint64_t input_refused = 0;           // malformed or unwanted client input
   std::uint64_t login_deadline_expired = 0;  // connections closed before they logged in
   std::uint64_t control_frames_dropped = 0;  // CSTP control replies dropped: client not reading
+  // Packets from clients the traffic policy refused, by reason (docs/traffic-policy.md).
+  std::array<std::uint64_t, session::kAllFilterDrops.size()> traffic_dropped{};
 };
 
 // The limits of docs/limits.md: what their owners (the front door's limits, the login

@@ -5,9 +5,10 @@
 
 #include "node/admin/session_view.hpp"
 #include "node/common/log.hpp"
-#include "node/config/defaults.hpp"
 #include "node/common/text.hpp"
+#include "node/config/defaults.hpp"
 #include "node/server/certificate_monitor.hpp"
+#include "node/server/traffic_policy.hpp"
 
 namespace tandem::server {
 
@@ -94,15 +95,37 @@ void HeadendAdmin::failover(std::function<void(Result<std::string>)> done) {
 
 Result<std::string> HeadendAdmin::reload() { return reload_configuration(rt_); }
 
-std::size_t end_sessions_of_revoked_users(Runtime& rt) {
+std::optional<session::EndReason> revoked_because(const Runtime& rt, const session::Session& s) {
+  if (!rt.users->enabled(s.user))
+    return rt.users->has(s.user) ? session::EndReason::user_disabled
+                                 : session::EndReason::user_removed;
+  if (!rt.tunnel_group_for(s.tunnel_group).admits(s.user))
+    return session::EndReason::group_not_allowed;
+  return std::nullopt;
+}
+
+namespace {
+
+const char* revocation_text(session::EndReason reason) {
+  switch (reason) {
+    case session::EndReason::user_disabled:
+      return "disabled in the users file";
+    case session::EndReason::group_not_allowed:
+      return "not allowed the tunnel group any more";
+    default:
+      return "no longer in the users file";
+  }
+}
+
+}  // namespace
+
+RevokedSessions end_sessions_of_revoked_users(Runtime& rt) {
   // Only the active ends sessions; a standby's mirror follows what the active replicates, and
   // a session it inherits is checked again when its client resumes (handle_connect).
-  if (!rt.serving) return 0;
+  if (!rt.serving) return {};
   std::vector<std::pair<std::uint64_t, session::EndReason>> revoked;
   rt.sessions.for_each([&](session::Session& s) {
-    if (rt.users->enabled(s.user)) return;
-    revoked.emplace_back(s.index, rt.users->has(s.user) ? session::EndReason::user_disabled
-                                                        : session::EndReason::user_removed);
+    if (auto why = revoked_because(rt, s)) revoked.emplace_back(s.index, *why);
   });
   for (const auto& [index, reason] : revoked) {
     session::Session* s = rt.sessions.find(index);
@@ -111,14 +134,16 @@ std::size_t end_sessions_of_revoked_users(Runtime& rt) {
                                {"user", text::sanitize(s->user, text::kMaxUsername)},
                                {"ip", session::format_ipv4(s->ip)},
                                {"public", s->public_ip + ":" + std::to_string(s->public_port)},
-                               {"reason", reason == session::EndReason::user_disabled
-                                              ? "disabled in the users file"
-                                              : "no longer in the users file"}});
+                               {"tunnel_group", s->tunnel_group},
+                               {"reason", revocation_text(reason)}});
     // As an admin logoff: the client is told and exits, the token dies with the session, the
     // address is freed (S15, S21).
     rt.sessions.end(index, reason, true);
   }
-  return revoked.size();
+  RevokedSessions out;
+  for (const auto& [index, reason] : revoked)
+    ++(reason == session::EndReason::group_not_allowed ? out.group : out.user);
+  return out;
 }
 
 Result<std::string> reload_configuration(Runtime& rt) {
@@ -169,8 +194,16 @@ Result<std::string> reload_configuration(Runtime& rt) {
     kept.push_back("peer");
     next.value().peer = op;
   }
+  // The pool is kept (above), so the policies compile against the running one.
+  auto traffic = compile_traffic_policies(*next, rt.sessions.pool().net());
+  if (!traffic) {
+    log::warn("reload_refused", {{"reason", traffic.error()}});
+    return fail("traffic policy refused, the running configuration stays: " + traffic.error());
+  }
   // The TUN device's MTU was sized at startup; a larger policy MTU needs a restart too.
   rt.config = std::move(*next);
+  // At once for live sessions too: each looks its group's policy up again on its next packet.
+  install_traffic_policies(rt, std::move(*traffic));
   rt.users = std::move(users);
   // [limits] apply at once, to new connections and logins; nothing open is cut.
   rt.front_limits.configure(front_door_settings(rt.config.limits, defaults::kMaxFrontConnections));
@@ -186,10 +219,14 @@ Result<std::string> reload_configuration(Runtime& rt) {
     result += "; needs a restart, running value kept:";
     for (const auto& k : kept) result += " " + k;
   }
-  const std::size_t revoked = end_sessions_of_revoked_users(rt);
-  if (revoked > 0)
-    result += "; logged off " + std::to_string(revoked) +
-              (revoked == 1 ? " session" : " sessions") + " of removed or disabled users";
+  const RevokedSessions revoked = end_sessions_of_revoked_users(rt);
+  if (revoked.user > 0)
+    result += "; logged off " + std::to_string(revoked.user) +
+              (revoked.user == 1 ? " session" : " sessions") + " of removed or disabled users";
+  if (revoked.group > 0)
+    result += "; logged off " + std::to_string(revoked.group) +
+              (revoked.group == 1 ? " session" : " sessions") +
+              " of users no longer allowed their tunnel group";
   log::info("reloaded", {{"detail", result}});
   if (rt.certificates) rt.certificates->check(wall_seconds(), warn_before(rt.config), true);
   return result;

@@ -2,6 +2,7 @@
 // The headend's answers to the admin API (status, show, logoff, reload, failover), computed on
 // the I/O thread from the session table and the runtime.
 #include <chrono>
+#include <optional>
 
 #include "node/admin/admin_server.hpp"
 #include "node/server/runtime.hpp"
@@ -28,12 +29,23 @@ class HeadendAdmin final : public admin::AdminBackend {
 // log level and users change in place, without touching a session; keys that need a restart
 // (listen, pool, state_dir, tun_name, tls, node id, admin socket) keep their running values and
 // are named in the result. An invalid file changes nothing.
-// Sessions of users the users file no longer allows (removed, or disabled with `!`) end at the
-// reload, as an admin logoff would end them; certificate expiry is logged again.
+// Sessions of users the users file no longer allows (removed, or disabled with `!`), or whose
+// tunnel group no longer admits them (its `users`), end at the reload, as an admin logoff would
+// end them; the traffic policies apply to live sessions at once; certificate expiry is logged
+// again.
 Result<std::string> reload_configuration(Runtime& rt);
 
-// Ends, on the active node, every session whose user is not an enabled user of rt.users (the
-// client is told, the token stops working, the address is freed). Returns how many ended.
-std::size_t end_sessions_of_revoked_users(Runtime& rt);
+// Why the session's user may no longer have it under the running users file and configuration
+// (removed, disabled, or not admitted by its tunnel group), or nullopt.
+std::optional<session::EndReason> revoked_because(const Runtime& rt, const session::Session& s);
+
+struct RevokedSessions {
+  std::size_t user = 0;   // removed or disabled users
+  std::size_t group = 0;  // users no longer allowed their session's tunnel group
+};
+// Ends, on the active node, every session whose user is not an enabled user of rt.users or is
+// not admitted by its tunnel group (the client is told, the token stops working, the address is
+// freed).
+RevokedSessions end_sessions_of_revoked_users(Runtime& rt);
 
 }  // namespace tandem::server

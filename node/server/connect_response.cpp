@@ -33,14 +33,20 @@ http::Response build_connect_response(const TunnelParams& p) {
   add(r, "X-CSTP-Address", session::format_ipv4(p.client_ip));
   add(r, "X-CSTP-Netmask", session::format_ipv4(p.pool.netmask()));
   for (const auto& dns : p.dns) add(r, "X-CSTP-DNS", dns);
-  if (!p.routes.empty()) {
+  if (!p.policy.routes.empty()) {
     // The pool itself is always reachable, so clients can reach the headend's tunnel address.
     add(r, "X-CSTP-Split-Include",
         session::format_ipv4(p.pool.network) + "/" + session::format_ipv4(p.pool.netmask()));
-    for (const auto& route : p.routes) {
+    for (const auto& route : p.policy.routes) {
       auto value = split_include_value(route);
       if (!value.empty()) add(r, "X-CSTP-Split-Include", value);
     }
+  }
+  // The client keeps these out of the tunnel; the headend drops them if it sends them anyway
+  // (docs/traffic-policy.md).
+  for (const auto& route : p.policy.exclude_routes) {
+    auto value = split_include_value(route);
+    if (!value.empty()) add(r, "X-CSTP-Split-Exclude", value);
   }
   using std::chrono::duration_cast;
   using std::chrono::seconds;

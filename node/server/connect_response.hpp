@@ -17,8 +17,7 @@ struct TunnelParams {
   std::uint32_t client_ip = 0;
   session::Ipv4Net pool{};
   std::vector<std::string> dns;
-  std::vector<std::string> routes;  // split-include CIDRs; empty = full tunnel
-  config::Policy policy;
+  config::Policy policy;  // its routes (split-include; empty = full tunnel) and exclude_routes
   std::optional<int> client_base_mtu;  // X-CSTP-Base-MTU from the request
   std::string server_name;
   // DTLS (PSK-NEGOTIATE), when the client offered it and the headend serves UDP.

@@ -153,7 +153,7 @@ bool CstpTunnel::handle_frame(const cstp::Frame& frame) {
 
 void CstpTunnel::handle_data(std::span<const std::uint8_t> packet) {
   if (!session_) return;
-  if (!session::may_enter(packet, *session_) || !rt_.tun->write_packet(packet)) {
+  if (!rt_.tun->from_client(*session_, packet)) {
     ++session_->counters.drops_rx;
     return;
   }

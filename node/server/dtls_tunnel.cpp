@@ -92,7 +92,7 @@ void DtlsTunnel::handle_record(const std::vector<std::uint8_t>& record) {
   std::span<const std::uint8_t> payload(record.data() + 1, record.size() - 1);
   switch (record[0]) {
     case kData: {
-      if (!session::may_enter(payload, *session_) || !rt_.tun->write_packet(payload)) {
+      if (!rt_.tun->from_client(*session_, payload)) {
         ++session_->counters.drops_rx;
         return;
       }

@@ -22,6 +22,7 @@
 #include "node/server/metrics_source.hpp"
 #include "node/server/role.hpp"
 #include "node/server/tls_setup.hpp"
+#include "node/server/traffic_policy.hpp"
 #include "node/server/tun_router.hpp"
 #include "node/session/session_record.hpp"
 #include "node/tls/certificate_expiry.hpp"
@@ -36,6 +37,11 @@ const config::Policy& Runtime::policy_for(const std::string& tunnel_group) const
     if (p != config.policies.end()) return p->second;
   }
   return config.policies.at("default");
+}
+
+const config::TunnelGroup& Runtime::tunnel_group_for(const std::string& tunnel_group) const {
+  auto g = config.tunnel_groups.find(tunnel_group);
+  return g != config.tunnel_groups.end() ? g->second : config.tunnel_groups.at("default");
 }
 
 std::string endpoint_text(const tcp::endpoint& ep) {
@@ -252,6 +258,9 @@ Result<bool> Headend::start(session::Replication& replication) {
   // Down until this node is the active one: a standby must not attract the pool's traffic.
   if (auto r = tun::TunDevice::set_link_up(tun_name, false); !r) return fail("tun: " + r.error());
   m.rt->certificates = &m.certificates;
+  auto traffic = compile_traffic_policies(cfg, *net);
+  if (!traffic) return fail("traffic policy: " + traffic.error());
+  install_traffic_policies(*m.rt, std::move(*traffic));
   m.role.attach(*m.rt, tun_name);
   m.tun = std::make_unique<TunRouter>(*m.rt, dev->release());
   m.rt->tun = m.tun.get();

@@ -101,14 +101,23 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   if (well_formed) ok = co_await check_password(rt, msg->username, msg->password);
   // A reload during the hash may have removed or disabled the user: the current file decides.
   ok = ok && rt.users->enabled(msg->username);
+  // The tunnel group must admit the user (its `users`), under the configuration in force now.
+  // Checked only after the password, and answered like a wrong one: the answer tells a guesser
+  // neither that the password was right nor who may use which group (docs/traffic-policy.md).
+  const bool admitted = rt.tunnel_group_for(group).admits(msg->username);
+  const bool group_refused = ok && !admitted;
+  ok = ok && admitted;
   attempt.finish(ok ? auth::LoginThrottle::Outcome::success
                     : auth::LoginThrottle::Outcome::failure);
   if (!ok) {
     ++rt.counters.logins_failed;
-    // Same answer for an unknown user and a wrong password; the log tells them apart.
+    // Same answer for an unknown user, a wrong password and a group the user may not use; the
+    // log tells them apart.
     log::warn("login_failed", {{"user", who},
                                {"public", peer.text()},
-                               {"reason", !well_formed                        ? "malformed username"
+                               {"tunnel_group", group},
+                               {"reason", !well_formed    ? "malformed username"
+                                          : group_refused ? "tunnel group not allowed"
                                           : rt.users->disabled(msg->username) ? "disabled user"
                                           : rt.users->has(msg->username)      ? "wrong password"
                                                                               : "unknown user"}});

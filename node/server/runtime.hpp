@@ -10,6 +10,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <span>
@@ -25,6 +26,7 @@
 #include "node/server/front_door_limits.hpp"
 #include "node/session/replication_sink.hpp"
 #include "node/session/session_table.hpp"
+#include "node/session/traffic_filter.hpp"
 
 namespace tandem::server {
 
@@ -38,12 +40,17 @@ class CertificateMonitor;
 class DtlsServer;
 struct FrontConnection;
 
-// Writes packets from clients into the TUN device (implemented by TunRouter).
+// Takes packets from clients into the TUN device (implemented by TunRouter): the one place the
+// SSL and DTLS tunnels' data converge, where the traffic policy is applied.
 class TunWriter {
  public:
   virtual ~TunWriter() = default;
-  virtual bool write_packet(std::span<const std::uint8_t> ip_packet) = 0;
+  // False when the packet was dropped (refused by the policy, or the device's queue is full).
+  virtual bool from_client(session::Session& s, std::span<const std::uint8_t> ip_packet) = 0;
 };
+
+// The group policies compiled for the data path, by policy name; replaced whole at a reload.
+using TrafficPolicies = std::map<std::string, std::shared_ptr<const session::TrafficPolicy>>;
 
 struct Runtime {
   asio::io_context& io;
@@ -62,12 +69,20 @@ struct Runtime {
   bool serving = false;                          // this node is the member's active node
   std::set<FrontConnection*> front_connections;  // not yet tunnels, to reset them on a step-down
   std::string server_name;
-  metrics::Counters counters;  // events seen only here, at the I/O edge
+  TrafficPolicies traffic_policies;  // always has one per configured policy
+  metrics::Counters counters;        // events seen only here, at the I/O edge
   // A flood of refusals must not flood the log (docs/limits.md).
   log::LogLimiter connection_refusal_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
   log::LogLimiter login_refusal_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
+  log::LogLimiter traffic_drop_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
 
   const config::Policy& policy_for(const std::string& tunnel_group) const;
+  // The group's configuration; the default group's for a group a reload removed (whose
+  // sessions policy_for also gives the default group's policy).
+  const config::TunnelGroup& tunnel_group_for(const std::string& tunnel_group) const;
+  // The compiled policy of a tunnel group (the default policy's if the group is gone).
+  std::shared_ptr<const session::TrafficPolicy> traffic_policy_for(
+      const std::string& tunnel_group) const;
 };
 
 std::string endpoint_text(const tcp::endpoint& ep);

@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "node/common/log.hpp"
+#include "node/common/text.hpp"
 #include "node/session/traffic.hpp"
 
 namespace tandem::server {
@@ -18,11 +19,53 @@ void TunRouter::start() {
       rt_.io, [this]() { return read_loop(); }, asio::detached);
 }
 
-bool TunRouter::write_packet(std::span<const std::uint8_t> packet) {
+bool TunRouter::from_client(session::Session& s, std::span<const std::uint8_t> packet) {
+  // Looked up once per session after a start or a reload; then a few comparisons per packet.
+  if (!s.traffic_policy) s.traffic_policy = rt_.traffic_policy_for(s.tunnel_group);
+  if (!s.traffic_policy) return false;  // cannot happen: every policy is compiled
+  const auto verdict = session::filter_from_client(packet, s.ip, *s.traffic_policy);
+  if (verdict != session::FilterVerdict::allow) {
+    dropped(s, packet, verdict);
+    return false;
+  }
   // A TUN write hands the packet to the kernel's stack and does not block in practice; when
   // the device's queue is full the packet is dropped, like on any router.
   ssize_t n = ::write(tun_.native_handle(), packet.data(), packet.size());
   return n == static_cast<ssize_t>(packet.size());
+}
+
+void TunRouter::dropped(const session::Session& s, std::span<const std::uint8_t> packet,
+                        session::FilterVerdict why) {
+  using session::FilterVerdict;
+  ++rt_.counters.traffic_dropped[session::drop_index(why)];
+  // Multicast and broadcast are what idle operating systems send all day (mDNS, SSDP,
+  // NetBIOS): counted, logged only at debug. A client sending what it cannot have been told
+  // to is worth a warning; the rest is policy at work.
+  const log::Level level = why == FilterVerdict::broadcast ? log::Level::debug
+                           : why == FilterVerdict::not_ipv4 || why == FilterVerdict::malformed ||
+                                   why == FilterVerdict::spoofed_source ||
+                                   why == FilterVerdict::martian_destination
+                               ? log::Level::warn
+                               : log::Level::info;
+  if (level < log::level()) return;
+  std::uint64_t suppressed = 0;
+  if (!rt_.traffic_drop_log.allow(rt_.clock.now(), suppressed)) return;
+  const bool v4 = packet.size() >= 20 && (packet[0] >> 4) == 4;
+  auto addr = [&](std::size_t at) {
+    return v4 ? session::format_ipv4((std::uint32_t{packet[at]} << 24) |
+                                     (std::uint32_t{packet[at + 1]} << 16) |
+                                     (std::uint32_t{packet[at + 2]} << 8) | packet[at + 3])
+              : std::string("-");
+  };
+  log::event(level, "traffic_dropped",
+             {{"index", std::to_string(s.index)},
+              {"user", text::sanitize(s.user, text::kMaxUsername)},
+              {"ip", session::format_ipv4(s.ip)},
+              {"reason", session::to_string(why)},
+              {"src", addr(12)},
+              {"dst", addr(16)},
+              {"protocol", v4 ? std::to_string(packet[9]) : std::string("-")},
+              {"suppressed", std::to_string(suppressed)}});
 }
 
 asio::awaitable<void> TunRouter::read_loop() {

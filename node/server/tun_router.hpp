@@ -1,6 +1,7 @@
 #pragma once
 // Moves packets between the TUN device and the sessions: a packet read from the TUN goes to
-// the session that owns its destination address; a packet from a client is written to the TUN.
+// the session that owns its destination address; a packet from a client is written to the TUN
+// if the session's traffic policy allows it (docs/traffic-policy.md).
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdint>
 #include <vector>
@@ -14,13 +15,15 @@ class TunRouter final : public TunWriter {
   TunRouter(Runtime& rt, int tun_fd);  // takes ownership of the fd
 
   void start();
-  bool write_packet(std::span<const std::uint8_t> ip_packet) override;
+  bool from_client(session::Session& s, std::span<const std::uint8_t> ip_packet) override;
 
   std::uint64_t unroutable() const { return unroutable_; }
 
  private:
   asio::awaitable<void> read_loop();
   void route(std::span<const std::uint8_t> packet);
+  void dropped(const session::Session& s, std::span<const std::uint8_t> packet,
+               session::FilterVerdict why);
 
   Runtime& rt_;
   asio::posix::stream_descriptor tun_;

@@ -7,8 +7,9 @@
 #include <string>
 
 #include "node/common/log.hpp"
-#include "node/config/defaults.hpp"
 #include "node/common/text.hpp"
+#include "node/config/defaults.hpp"
+#include "node/server/admin_backend.hpp"
 #include "node/server/connect_response.hpp"
 #include "node/server/cstp_tunnel.hpp"
 #include "node/server/dtls_server.hpp"
@@ -63,15 +64,16 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     co_return;
   }
   const std::uint64_t index = s->index;
-  if (!rt.users->enabled(s->user)) {
-    // A user removed or disabled since the login (a reload on another node, or one that raced
-    // this login): the session ends here rather than resume (S12 re-checks only the token, but
-    // a revoked user's token must not outlive the reload).
-    const bool disabled = rt.users->disabled(s->user);
-    rt.sessions.end(index,
-                    disabled ? session::EndReason::user_disabled : session::EndReason::user_removed,
-                    false);
-    co_await refuse(401, disabled ? "user disabled" : "user not in the users file");
+  if (const auto revoked = revoked_because(rt, *s)) {
+    // A user removed or disabled since the login, or no longer allowed the session's tunnel
+    // group (a reload on another node, or one that raced this login): the session ends here
+    // rather than resume (S12 re-checks only the token, but a revoked user's token must not
+    // outlive the reload).
+    rt.sessions.end(index, *revoked, false);
+    co_await refuse(401, *revoked == session::EndReason::user_disabled ? "user disabled"
+                         : *revoked == session::EndReason::user_removed
+                             ? "user not in the users file"
+                             : "tunnel group not allowed");
     co_return;
   }
   // A valid token counts as a login: the login deadline no longer applies (the request's does).
@@ -101,7 +103,6 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
   params.client_ip = s->ip;
   params.pool = rt.sessions.pool().net();
   params.dns = rt.config.dns;
-  params.routes = rt.config.routes;
   params.policy = rt.policy_for(s->tunnel_group);
   params.server_name = rt.server_name;
   if (auto base = req.header("X-CSTP-Base-MTU")) {

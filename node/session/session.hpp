@@ -14,6 +14,8 @@
 
 namespace tandem::session {
 
+struct TrafficPolicy;  // traffic_filter.hpp
+
 // Why a tunnel or a session ended; shown in logs and, later, to operators.
 enum class EndReason {
   client_logout,    // CSTP BYE with 0xb0 (S15)
@@ -27,10 +29,11 @@ enum class EndReason {
   simultaneous_login,  // S14: the user's (N+1)th login
   admin_logoff,
   shutdown,
-  handover,       // this node stopped serving: the client reconnects to the new active
-  user_removed,   // the user is no longer in the users file (after a reload)
-  user_disabled,  // the user is disabled in the users file (after a reload)
-  not_recorded,   // its creation did not reach the standby (or the disk): the login was refused
+  handover,           // this node stopped serving: the client reconnects to the new active
+  user_removed,       // the user is no longer in the users file (after a reload)
+  user_disabled,      // the user is disabled in the users file (after a reload)
+  not_recorded,       // its creation did not reach the standby (or the disk): the login was refused
+  group_not_allowed,  // the user may no longer use the session's tunnel group (after a reload)
 };
 const char* to_string(EndReason r);
 // Every reason, so per-reason counters exist (at zero) before the first end. A new reason
@@ -49,7 +52,8 @@ inline constexpr std::array kAllEndReasons{EndReason::client_logout,
                                            EndReason::handover,
                                            EndReason::user_removed,
                                            EndReason::user_disabled,
-                                           EndReason::not_recorded};
+                                           EndReason::not_recorded,
+                                           EndReason::group_not_allowed};
 // Counters index by the enum's value, so the list must follow the declaration order.
 static_assert([] {
   for (std::size_t i = 0; i < kAllEndReasons.size(); ++i)
@@ -123,6 +127,10 @@ struct Session {
   TunnelInfo ssl_info;
   std::shared_ptr<Transport> dtls;  // the DTLS tunnel (<index>.3), if established
   TunnelInfo dtls_info;
+
+  // The compiled traffic policy of the session's group, looked up on its first packet after a
+  // start or a reload (a reload clears it, so live sessions follow the new policy).
+  std::shared_ptr<const TrafficPolicy> traffic_policy;
 
   bool active() const { return ssl != nullptr; }
 };

@@ -40,6 +40,8 @@ const char* to_string(EndReason r) {
       return "user_removed";
     case EndReason::user_disabled:
       return "user_disabled";
+    case EndReason::group_not_allowed:
+      return "group_not_allowed";
     case EndReason::not_recorded:
       return "not_recorded";
   }

@@ -19,10 +19,6 @@ std::optional<std::uint32_t> ipv4_destination(std::span<const std::uint8_t> pack
   return read_be32(packet.data() + 16);
 }
 
-bool may_enter(std::span<const std::uint8_t> packet, const Session& s) {
-  return is_ipv4(packet) && read_be32(packet.data() + 12) == s.ip;
-}
-
 void count_from_client(Session& s, TunnelInfo& t, std::size_t bytes, TimePoint now) {
   s.counters.bytes_rx += bytes;
   ++s.counters.packets_rx;

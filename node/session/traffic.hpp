@@ -1,7 +1,7 @@
 #pragma once
-// The data path's bookkeeping, shared by the SSL and DTLS tunnels: which packets a client may
-// send inside, and how a packet counts on the session and on the tunnel that carried it (S2).
-// Pure: no I/O.
+// The data path's bookkeeping, shared by the SSL and DTLS tunnels: how a packet counts on the
+// session and on the tunnel that carried it (S2). Which packets a client may send inside is
+// traffic_filter.hpp's. Pure: no I/O.
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -13,10 +13,6 @@ namespace tandem::session {
 
 // Destination of an IPv4 packet, or nullopt for anything that is not one.
 std::optional<std::uint32_t> ipv4_destination(std::span<const std::uint8_t> packet);
-
-// Only well-formed IPv4 from the address the session was given goes inside: a client cannot
-// spoof another address through its tunnel.
-bool may_enter(std::span<const std::uint8_t> packet, const Session& s);
 
 // A packet from the client went inside / one went out to the client, over tunnel `t`.
 void count_from_client(Session& s, TunnelInfo& t, std::size_t bytes, TimePoint now);

@@ -35,9 +35,9 @@ TunnelParams params() {
   TunnelParams p;
   p.client_ip = *session::parse_ipv4("10.77.0.2");
   p.pool = *session::parse_cidr("10.77.0.0/24");
-  p.routes = {"10.201.0.0/24"};
   p.dns = {"10.77.0.1"};
   p.policy = policy();
+  p.policy.routes = {"10.201.0.0/24"};
   p.server_name = "tandem test";
   return p;
 }
@@ -63,8 +63,19 @@ TEST(ConnectResponse, SplitIncludesThePoolAndEachRoute) {
   EXPECT_EQ(values(r, "X-CSTP-Split-Include"),
             (std::vector<std::string>{"10.77.0.0/255.255.255.0", "10.201.0.0/255.255.255.0"}));
   auto full = params();
-  full.routes.clear();
+  full.policy.routes.clear();
   EXPECT_TRUE(values(build_connect_response(full), "X-CSTP-Split-Include").empty());
+}
+
+TEST(ConnectResponse, ExcludedRoutesAreSentInSplitAndFullTunnels) {
+  auto p = params();
+  p.policy.exclude_routes = {"10.201.0.128/25"};
+  EXPECT_EQ(values(build_connect_response(p), "X-CSTP-Split-Exclude"),
+            std::vector<std::string>{"10.201.0.128/255.255.255.128"});
+  p.policy.routes.clear();
+  EXPECT_EQ(values(build_connect_response(p), "X-CSTP-Split-Exclude"),
+            std::vector<std::string>{"10.201.0.128/255.255.255.128"});
+  EXPECT_TRUE(values(build_connect_response(params()), "X-CSTP-Split-Exclude").empty());
 }
 
 TEST(ConnectResponse, SameSessionSameAddressStrings) {
@@ -82,8 +93,8 @@ TEST(ConnectResponse, RefusalsCarryTheRightStatus) {
 
 TEST(Login, TunnelGroupComesFromSelectThenOpaqueThenPath) {
   config::Config c = config::default_config();
-  c.tunnel_groups["eng"] = {"eng", "default"};
-  c.tunnel_groups["sales"] = {"sales", "default"};
+  c.tunnel_groups["eng"] = {"eng", "default", std::nullopt};
+  c.tunnel_groups["sales"] = {"sales", "default", std::nullopt};
   auth::ClientMessage m;
   EXPECT_EQ(resolve_tunnel_group(c, m, "/"), "default");
   EXPECT_EQ(resolve_tunnel_group(c, m, "/eng"), "eng");

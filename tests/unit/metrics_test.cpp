@@ -131,6 +131,12 @@ TEST(MetricsRender, EveryMetricIsPresentEvenWhenZero) {
     ASSERT_TRUE(got.count(name)) << name << " missing";
     EXPECT_EQ("0", got[name]) << name;
   }
+  for (auto reason : session::kAllFilterDrops) {
+    std::string name = std::string(R"(tandem_traffic_policy_drops_total{reason=")") +
+                       session::to_string(reason) + "\"}";
+    ASSERT_TRUE(got.count(name)) << name << " missing";
+    EXPECT_EQ("0", got[name]) << name;
+  }
   EXPECT_EQ("1", got[R"(tandem_role{role="standalone"})"]);  // the default role
   EXPECT_EQ("1", got[R"(tandem_info{version="0.1.0",node="hub-a"})"]);
 }
@@ -172,7 +178,12 @@ TEST(MetricsRender, ValuesLandOnTheirSeries) {
   s.limits.trusted_entries = 28;
   s.limits.dtls_handshakes = 29;
   s.limits.refused_dtls_handshakes_per_session = 30;
+  s.events.traffic_dropped[session::drop_index(session::FilterVerdict::client_to_client)] = 31;
+  s.events.traffic_dropped[session::drop_index(session::FilterVerdict::not_included)] = 32;
   auto got = samples_of(render(s));
+  EXPECT_EQ("31", got[R"(tandem_traffic_policy_drops_total{reason="client_to_client"})"]);
+  EXPECT_EQ("32", got[R"(tandem_traffic_policy_drops_total{reason="not_included"})"]);
+  EXPECT_EQ("0", got[R"(tandem_traffic_policy_drops_total{reason="excluded"})"]);
   EXPECT_EQ("13", got[R"(tandem_logins_total{result="throttled"})"]);
   EXPECT_EQ("14", got["tandem_login_deadline_expired_total"]);
   EXPECT_EQ("15", got["tandem_control_frames_dropped_total"]);

@@ -1,0 +1,70 @@
+#include "node/server/traffic_policy.hpp"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include "node/common/log.hpp"
+
+namespace tandem::server {
+namespace {
+
+// "ip:port" or "ip/prefix" -> the address, when there is one.
+void add_configured(std::vector<std::uint32_t>& out, const std::string& text) {
+  if (text.empty()) return;
+  auto end = text.find_first_of(":/");
+  if (auto addr = session::parse_ipv4(text.substr(0, end)); addr && *addr != 0)
+    out.push_back(*addr);
+}
+
+}  // namespace
+
+std::vector<std::uint32_t> node_addresses(const config::Config& config, session::Ipv4Net pool) {
+  std::vector<std::uint32_t> out;
+  // A wildcard listen (the default 0.0.0.0:443) serves on every address the node has.
+  ifaddrs* all = nullptr;
+  if (::getifaddrs(&all) == 0) {
+    for (ifaddrs* a = all; a != nullptr; a = a->ifa_next) {
+      if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET) continue;
+      const auto* in = reinterpret_cast<const sockaddr_in*>(a->ifa_addr);
+      out.push_back(ntohl(in->sin_addr.s_addr));
+    }
+    ::freeifaddrs(all);
+  } else {
+    log::warn("node_addresses_unreadable",
+              {{"detail", "getifaddrs failed: only the configured addresses are protected"}});
+  }
+  for (const std::string* s :
+       {&config.listen, &config.service_address, &config.inside_address, &config.metrics_listen})
+    add_configured(out, *s);
+  if (config.peer.enabled) {
+    add_configured(out, config.peer.listen);
+    add_configured(out, config.peer.address);
+  }
+  out.push_back(session::AddressPool(pool).gateway());
+  return out;
+}
+
+Result<TrafficPolicies> compile_traffic_policies(const config::Config& config,
+                                                 session::Ipv4Net pool) {
+  const auto addresses = node_addresses(config, pool);
+  TrafficPolicies out;
+  for (const auto& [name, policy] : config.policies) {
+    auto compiled = session::compile_traffic_policy(policy, pool, addresses);
+    if (!compiled) return fail(compiled.error());
+    out.emplace(name, std::make_shared<const session::TrafficPolicy>(std::move(*compiled)));
+  }
+  return out;
+}
+
+void install_traffic_policies(Runtime& rt, TrafficPolicies policies) {
+  rt.traffic_policies = std::move(policies);
+  rt.sessions.for_each([](session::Session& s) { s.traffic_policy.reset(); });
+}
+
+std::shared_ptr<const session::TrafficPolicy> Runtime::traffic_policy_for(
+    const std::string& tunnel_group) const {
+  auto it = traffic_policies.find(policy_for(tunnel_group).name);
+  return it != traffic_policies.end() ? it->second : nullptr;
+}
+
+}  // namespace tandem::server
