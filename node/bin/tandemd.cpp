@@ -5,14 +5,18 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <optional>
 #include <string>
 
 #include "node/common/log.hpp"
 #include "node/config/config.hpp"
+#include "node/process/privileges.hpp"
 #include "node/server/headend.hpp"
 #include "replication/replicator.hpp"
 #include "replication/service_address.hpp"
@@ -29,23 +33,38 @@ void usage() {
 // The keeper: a tiny child forked before any thread exists. It waits for the daemon to die
 // (its end of a pipe closes, however the daemon ends, kill -9 included) and then gives up the
 // service address at once, so that the node's kernel stops answering for a member it no
-// longer serves while the standby takes over.
-void start_keeper(const tandem::config::Config& c) {
+// longer serves while the standby takes over. With [process] user it becomes that user too,
+// keeping CAP_NET_ADMIN only, and tells the daemon whether that worked.
+tandem::Result<void> start_keeper(const tandem::config::Config& c,
+                                  const tandem::process::Identity* who) {
   using namespace tandem::replication;
   std::vector<ServiceAddress> addresses;
   if (auto a = parse_service_address(c.service_address, c.service_interface))
     addresses.push_back(*a);
   if (auto a = parse_service_address(c.inside_address, c.inside_interface)) addresses.push_back(*a);
-  if (addresses.empty()) return;
+  if (addresses.empty()) return {};
   int fds[2];
-  if (::pipe(fds) != 0) return;
+  int report[2];  // keeper -> daemon: one byte once its drop is done (EOF: it failed)
+  if (::pipe(fds) != 0 || ::pipe(report) != 0) return tandem::fail("keeper: pipe failed");
   pid_t pid = ::fork();
-  if (pid < 0) return;
+  if (pid < 0) return tandem::fail("keeper: fork failed");
   if (pid == 0) {
     ::close(fds[1]);
+    ::close(report[0]);
     ::prctl(PR_SET_NAME, "tandemd-keeper");
     std::signal(SIGINT, SIG_IGN);  // the daemon's Ctrl-C is the daemon's
     std::signal(SIGTERM, SIG_IGN);
+    if (who != nullptr) {
+      if (auto r = tandem::process::drop_privileges(*who, tandem::process::keeper_capabilities());
+          !r) {
+        tandem::log::error("privilege_drop_failed", {{"process", "keeper"}, {"reason", r.error()}});
+        ::_exit(1);
+      }
+    }
+    char ok = 1;
+    ssize_t ignored = ::write(report[1], &ok, 1);
+    (void)ignored;
+    ::close(report[1]);
     char byte;
     while (::read(fds[0], &byte, 1) > 0) {
     }
@@ -53,7 +72,48 @@ void start_keeper(const tandem::config::Config& c) {
     ::_exit(0);
   }
   ::close(fds[0]);
+  ::close(report[1]);
   ::fcntl(fds[1], F_SETFD, FD_CLOEXEC);  // held by the daemon alone, not by what it spawns
+  char ok = 0;
+  ssize_t n;
+  do {
+    n = ::read(report[0], &ok, 1);
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n != 1) return tandem::fail("the keeper could not give up root (see its log line)");
+  return {};
+}
+
+// A daemon that keeps root says so, loudly: root is the built-in default only so that a bare
+// `tandemd` and the test suites run without a system user (docs/privileges.md).
+void warn_root() {
+  tandem::log::warn("running_as_root",
+                    {{"detail",
+                      "[process] user is not set: tandemd keeps root and all its "
+                      "capabilities; set [process] user = \"tandem\" "
+                      "(docs/privileges.md)"}});
+}
+
+// After the root-only steps: hand the state directory and the admin socket's directory to the
+// service user, then become it (docs/privileges.md).
+tandem::Result<void> become_service_user(const tandem::config::Config& c,
+                                         const tandem::process::Identity& who) {
+  namespace process = tandem::process;
+  if (auto r = process::give_to(c.state_dir, who.uid, who.gid, true); !r)
+    return tandem::fail("state_dir: " + r.error());
+  auto socket_dir = std::filesystem::path(c.admin_socket).parent_path();
+  if (socket_dir.empty()) socket_dir = ".";
+  if (auto r = process::give_private_directory(socket_dir.string(), who.uid, who.gid); !r)
+    return tandem::fail("admin_socket: " + r.error());
+  if (auto r = process::drop_privileges(who, process::daemon_capabilities()); !r) return r;
+  tandem::log::info(
+      "privileges_dropped",
+      {{"user", who.user},
+       {"uid", std::to_string(who.uid)},
+       {"group", who.group},
+       {"gid", std::to_string(who.gid)},
+       {"capabilities", process::format_capabilities(process::daemon_capabilities())}});
+  return {};
 }
 
 // systemd (Type=notify): READY=1 once the node listens, STOPPING=1 on SIGTERM/SIGINT,
@@ -112,11 +172,50 @@ int main(int argc, char** argv) {
     tandem::log::error("config_invalid", {{"reason", config.error()}});
     return 2;
   }
-  start_keeper(*config);
+  // Everything up to the drop runs on this one thread: capabilities belong to each thread, and
+  // the drop must reach all of them (drop_privileges refuses with more than one).
+  std::optional<tandem::process::Identity> who;
+  if (!config->run_as_user.empty()) {
+    auto id = tandem::process::resolve_identity(config->run_as_user, config->run_as_group);
+    if (!id) {
+      std::fprintf(stderr, "tandemd: %s\n", id.error().c_str());
+      tandem::log::error("config_invalid", {{"reason", id.error()}});
+      return 2;
+    }
+    who = *id;
+  } else {
+    warn_root();
+  }
+  if (auto r = start_keeper(*config, who ? &*who : nullptr); !r) {
+    tandem::log::error("startup_failed", {{"reason", r.error()}});
+    return 1;
+  }
 
   tandem::server::Headend headend(*config);
   headend.on_lifecycle(notify_lifecycle);
-  auto replication = tandem::replication::Replicator::create(*config, headend.replica_host());
+  tandem::replication::PeerKeys peer_keys;
+  if (config->peer.enabled) {
+    auto keys = tandem::replication::read_peer_keys(config->peer);
+    if (!keys) {
+      tandem::log::error("startup_failed", {{"reason", keys.error()}});
+      return 1;
+    }
+    peer_keys = std::move(*keys);
+  }
+  if (auto opened = headend.open(); !opened) {
+    tandem::log::error("startup_failed", {{"reason", opened.error()}});
+    return 1;
+  }
+  tandem::replication::install_syn_guard(*config);
+  if (who) {
+    if (auto r = become_service_user(*config, *who); !r) {
+      tandem::log::error("privilege_drop_failed", {{"process", "tandemd"}, {"reason", r.error()}});
+      return 1;
+    }
+  }
+
+  auto replication = tandem::replication::Replicator::create(*config, headend.replica_host(),
+                                                             std::move(peer_keys));
   if (!replication) {
     tandem::log::error("startup_failed", {{"reason", replication.error()}});
     return 1;
