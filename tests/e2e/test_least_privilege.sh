@@ -28,31 +28,32 @@ LP_KEEPER_CAPS=0000000000001000
 
 # status_line PID-or-PID/task/TID KEY: the value of KEY in /proc/.../status (tabs as spaces).
 status_line() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }
+# creds PID-or-PID/task/TID: its ids, capability sets and NoNewPrivs on one line (one read).
+creds() {
+  awk '$1 ~ /^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs):$/ {
+    k = $1; $1 = ""; sub(/^ /, ""); printf "%s%s; ", k, $0 }' "/proc/$1/status"
+}
+# What every thread of a daemon must show after the drop (in /proc's order), and the keeper.
+want_creds() { # CAPS
+  local u="$LP_UID $LP_UID $LP_UID $LP_UID" g="$LP_GID $LP_GID $LP_GID $LP_GID"
+  printf 'Uid:%s; Gid:%s; Groups:; CapInh:%s; CapPrm:%s; CapEff:%s; CapBnd:%s; CapAmb:%s; NoNewPrivs:1; ' \
+    "$u" "$g" 0000000000000000 "$1" "$1" "$1" 0000000000000000
+}
 
 # assert_dropped NODE: the daemon, each of its threads, and its keeper.
 assert_dropped() {
-  local n=$1 pid=${TD_NODE_PID[$1]} task threads=0 keeper
-  assert_eq "$LP_UID $LP_UID $LP_UID $LP_UID" "$(status_line "$pid" Uid)" "node $n: uids"
-  assert_eq "$LP_GID $LP_GID $LP_GID $LP_GID" "$(status_line "$pid" Gid)" "node $n: gids"
-  assert_eq "" "$(status_line "$pid" Groups)" "node $n: supplementary groups"
-  assert_eq 1 "$(status_line "$pid" NoNewPrivs)" "node $n: NoNewPrivs"
+  local n=$1 pid=${TD_NODE_PID[$1]} task threads=0 keeper want
+  want=$(want_creds "$LP_CAPS")
   for task in /proc/"$pid"/task/*; do
     task=${task#/proc/}
-    assert_eq "$LP_UID $LP_UID $LP_UID $LP_UID" "$(status_line "$task" Uid)" "node $n: $task uids"
-    assert_eq "$LP_CAPS" "$(status_line "$task" CapEff)" "node $n: $task CapEff"
-    assert_eq "$LP_CAPS" "$(status_line "$task" CapPrm)" "node $n: $task CapPrm"
-    assert_eq "$LP_CAPS" "$(status_line "$task" CapBnd)" "node $n: $task CapBnd"
-    assert_eq 0000000000000000 "$(status_line "$task" CapInh)" "node $n: $task CapInh"
-    assert_eq 0000000000000000 "$(status_line "$task" CapAmb)" "node $n: $task CapAmb"
+    assert_eq "$want" "$(creds "$task")" "node $n: credentials of thread $task"
     threads=$((threads + 1))
   done
   ((threads > 3)) || fail "node $n has only $threads threads: gRPC and RocksDB should have started theirs"
   keeper=$(pgrep -P "$pid" -x tandemd-keeper) || fail "node $n: no tandemd-keeper child"
-  assert_eq "$LP_UID $LP_UID $LP_UID $LP_UID" "$(status_line "$keeper" Uid)" "node $n: keeper uids"
-  assert_eq "$LP_KEEPER_CAPS" "$(status_line "$keeper" CapEff)" "node $n: keeper CapEff"
-  assert_eq "$LP_KEEPER_CAPS" "$(status_line "$keeper" CapBnd)" "node $n: keeper CapBnd"
-  assert_eq 1 "$(status_line "$keeper" NoNewPrivs)" "node $n: keeper NoNewPrivs"
-  step "node $n: pid $pid, $threads threads, all uid $LP_UID with CapEff=CapPrm=CapBnd=$LP_CAPS, NoNewPrivs 1; keeper $keeper CapEff $LP_KEEPER_CAPS"
+  assert_eq "$(want_creds "$LP_KEEPER_CAPS")" "$(creds "$keeper")" "node $n: keeper's credentials"
+  step "node $n: pid $pid, all $threads threads: $want"
+  step "node $n: keeper $keeper: CapEff $(status_line "$keeper" CapEff), uid $(status_line "$keeper" Uid)"
 }
 
 # listening_sessions NODE K: the sessions= of the node's K-th `listening` line.
@@ -101,6 +102,7 @@ start_client c1 alice secret-a
 wait_tunnel c1
 ip1=$(client_ip c1)
 index=$(session_field "$act" index)
+TD_INDEX=$index # wait_resumed looks for it
 step "client up: $ip1, session index $index on node $act"
 start_ping_stream p "$TD_NS_CLIENT" "$TD_INSIDE_IP" 0.05
 sleep 1.5 # the session reaches the standby's store
