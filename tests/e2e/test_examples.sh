@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The shipped examples work as written: deploy/examples/gen-pki.sh makes the certificates, and
 # tandemd-a.toml / tandemd-b.toml run a pair on the example network (only the file locations are
-# moved into the temp dir, and [process] user taken out). Node A, with the higher priority, becomes active; a client
-# connects to the service address, gets the split route and pings an inside host; a failover
-# drill moves it to node B with the same session. standalone.toml starts a standalone node.
+# moved into the temp dir, and [process] user taken out). Node A, with the higher priority,
+# becomes active; a client connects to the service address, gets the split route and pings an
+# inside host; a failover drill moves it to node B with the same session. standalone.toml starts a standalone node.
 #
 #   client ns 192.0.2.2 --+-- switch ns, bridge "out" --+-- node A ns: eth0 192.0.2.11 (+ .10)
 #                         |                             +-- node B ns: eth0 192.0.2.12

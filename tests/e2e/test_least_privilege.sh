@@ -9,8 +9,8 @@
 # fresh ping through the tunnel (assert_failover_outcome), the killed node restarts from its own
 # store (sessions=1 in its `listening` line, the store's files all the user's), a users file
 # rewritten by tandemctl stays readable and a reload takes it, and a SIGTERM'd active gives its
-# addresses up. TD_LP_USER (default tandem) is created if missing and removed afterwards only
-# if this test created it.
+# addresses up. An admin socket in a shared directory (/tmp) stops start-up. TD_LP_USER (default
+# tandem) is created if missing and removed afterwards only if this test created it.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_pair.sh"
 
@@ -73,6 +73,18 @@ write_node_config b "[process]
 user = \"$LP_USER\""
 # The keys stay root's alone: tandemd reads them before the drop.
 chmod 0600 "$TD_PKI"/*.key
+# Refused: an admin socket in a shared directory (/tmp) would have to be handed to the user.
+sed "s|^admin_socket = .*|admin_socket = \"/tmp/td-lp-$$.sock\"|" "${TD_NODE_CONFIG[a]}" \
+  >"$TD_DIR/shared-socket.toml"
+rc=0
+timeout 30 ip netns exec "${TD_NODE_NS[a]}" "$TD_TANDEMD" --config "$TD_DIR/shared-socket.toml" \
+  >"$TD_DIR/shared-socket.log" 2>&1 || rc=$?
+assert_eq 1 "$rc" "exit code with the admin socket in /tmp"
+grep -q "privilege_drop_failed process=tandemd .*/tmp is not private to tandemd" \
+  "$TD_DIR/shared-socket.log" || fail "no privilege_drop_failed line: $(tail -n 2 "$TD_DIR/shared-socket.log")"
+[[ ! -e /tmp/td-lp-$$.sock ]] || fail "a socket was made in /tmp"
+step "admin socket in /tmp: refused before serving (exit 1, privilege_drop_failed)"
+
 start_pair
 act=$(active_node)
 stb=$(other_node "$act")
