@@ -256,9 +256,16 @@ Result<void> give_to(const std::string& path, uid_t uid, gid_t gid, bool recursi
   if (!recursive) return {};
   namespace fs = std::filesystem;
   std::error_code ec;
-  // Symbolic links are given, not followed: a link inside cannot hand out a file elsewhere.
+  // Symbolic links are given, not followed, and a file with a second name is refused: neither
+  // kind of link inside may hand out a file from elsewhere (the directory is the user's, who
+  // could plant one).
   for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string p = it->path().string();
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0) return fail(errno_text(p));
+    if (st.st_uid == uid && st.st_gid == gid) continue;
+    if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+      return fail(p + " has " + std::to_string(st.st_nlink) + " names: not handed over");
     if (::lchown(p.c_str(), uid, gid) != 0) return fail(errno_text("chown " + p));
   }
   if (ec) return fail("walking " + path + ": " + ec.message());
