@@ -98,8 +98,12 @@ fi
 users=$dest/etc/tandem/users
 if [[ ! -e $users ]]; then
   install -m 0640 /dev/null "$users"
-  [[ -n $dest ]] || chgrp tandem "$users"
-  say "installed  /etc/tandem/users (empty, root:tandem 0640)"
+  if [[ -z $dest ]]; then
+    chgrp tandem "$users"
+    say "installed  /etc/tandem/users (empty, root:tandem 0640)"
+  else
+    say "installed  /etc/tandem/users (empty, 0640; its group must become tandem on the target)"
+  fi
 elif [[ -z $dest && $(stat -c %G "$users") != tandem ]]; then
   say "warning: /etc/tandem/users is not group tandem: 'chgrp tandem /etc/tandem/users;"
   say "         chmod 0640 /etc/tandem/users', or tandemd (as tandem) cannot read it"
