@@ -7,6 +7,9 @@
 #   /usr/local/share/doc/tandem/                            README, docs and the examples
 #   /etc/tandem/tandemd.toml                                standalone.toml, only if absent
 #   /etc/tandem/examples/                                   the examples, each only if absent
+#   /etc/tandem/users                                       empty, root:tandem 0640, only if absent
+#   system user and group `tandem`                          created if absent (tandemd becomes
+#                                                           it: [process] user, docs/privileges.md)
 #
 # Idempotent: a second run changes nothing that is already in place, and never overwrites a
 # file under /etc/tandem. It does not enable or start the service; it prints how to.
@@ -83,6 +86,35 @@ for f in "$repo"/deploy/examples/*; do
   put_new "$mode" "$f" "/etc/tandem/examples/$(basename "$f")"
 done
 put_new 0644 "$repo/deploy/examples/standalone.toml" /etc/tandem/tandemd.toml
+
+# The service user tandemd becomes after start-up ([process] user = "tandem" in the examples).
+# A staged install (DESTDIR) cannot create it: the package's scripts would.
+if [[ -z $dest ]]; then
+  if id -u tandem >/dev/null 2>&1; then
+    say "unchanged  system user tandem"
+  else
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin --comment "Tandem VPN headend" tandem
+    say "created    system user tandem"
+  fi
+fi
+# The users file: tandemd reads it as tandem (at start and at every reload), tandemctl rewrites
+# it as root keeping its owner, group and mode.
+users=$dest/etc/tandem/users
+if [[ ! -e $users ]]; then
+  install -m 0640 /dev/null "$users"
+  if [[ -z $dest ]]; then
+    chgrp tandem "$users"
+    say "installed  /etc/tandem/users (empty, root:tandem 0640)"
+  else
+    say "installed  /etc/tandem/users (empty, 0640; its group must become tandem on the target)"
+  fi
+elif [[ -z $dest && $(stat -c %G "$users") != tandem ]]; then
+  say "warning: /etc/tandem/users is not group tandem: 'chgrp tandem /etc/tandem/users;"
+  say "         chmod 0640 /etc/tandem/users', or tandemd (as tandem) cannot read it"
+else
+  say "kept       /etc/tandem/users (exists; not overwritten)"
+fi
 
 if [[ -z $dest && -d /run/systemd/system ]]; then
   if ((unit_changed)); then

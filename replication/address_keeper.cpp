@@ -56,31 +56,47 @@ void drop(const std::vector<ServiceAddress>& addresses, const char* why) {
 
 }  // namespace
 
-std::unique_ptr<AddressKeeper> AddressKeeper::start(std::vector<ServiceAddress> addresses) {
-  if (addresses.empty()) return nullptr;
+Result<std::unique_ptr<AddressKeeper>> AddressKeeper::start(
+    std::vector<ServiceAddress> addresses, std::function<Result<void>()> setup) {
+  if (addresses.empty()) return std::unique_ptr<AddressKeeper>();
   int fds[2];
-  if (::pipe(fds) != 0) {
-    log::error("keeper_failed", {{"reason", std::strerror(errno)}});
-    return nullptr;
-  }
+  int report[2];  // keeper -> daemon: one byte once its setup is done (EOF: it failed)
+  if (::pipe(fds) != 0) return fail(std::string("keeper: pipe: ") + std::strerror(errno));
+  if (::pipe(report) != 0) return fail(std::string("keeper: pipe: ") + std::strerror(errno));
   const pid_t pid = ::fork();
-  if (pid < 0) {
-    log::error("keeper_failed", {{"reason", std::strerror(errno)}});
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return nullptr;
-  }
+  if (pid < 0) return fail(std::string("keeper: fork: ") + std::strerror(errno));
   if (pid == 0) {
     ::close(fds[1]);
+    ::close(report[0]);
     ::prctl(PR_SET_NAME, "tandemd-keeper");
     std::signal(SIGINT, SIG_IGN);  // the daemon's Ctrl-C is the daemon's
     std::signal(SIGTERM, SIG_IGN);
     std::signal(SIGHUP, SIG_IGN);
+    if (setup) {
+      if (auto r = setup(); !r) {
+        log::error("privilege_drop_failed", {{"process", "keeper"}, {"reason", r.error()}});
+        ::_exit(1);
+      }
+    }
+    const char ok = 1;
+    [[maybe_unused]] ssize_t n = ::write(report[1], &ok, 1);
+    ::close(report[1]);
     keep(fds[0], addresses);
   }
   ::close(fds[0]);
+  ::close(report[1]);
   ::fcntl(fds[1], F_SETFD, FD_CLOEXEC);  // held by the daemon alone, not by what it spawns
   ::fcntl(fds[1], F_SETFL, O_NONBLOCK);  // a full pipe drops a message; the next one comes
+  char ok = 0;
+  ssize_t n;
+  do {
+    n = ::read(report[0], &ok, 1);
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n != 1) {
+    ::close(fds[1]);
+    return fail("the keeper could not give up root (see its log line)");
+  }
   return std::unique_ptr<AddressKeeper>(new AddressKeeper(fds[1]));
 }
 

@@ -6,18 +6,22 @@
 //    frozen or starved cannot drop the address itself, and by then the other node may hold the
 //    arbiter's key.
 // It never adds an address: only the daemon does, when it wins the role.
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "node/common/clock.hpp"
+#include "node/common/result.hpp"
 #include "replication/service_address.hpp"
 
 namespace tandem::replication {
 
 class AddressKeeper {
  public:
-  // Forks the keeper. Null when there is nothing to keep or the fork failed (logged).
-  static std::unique_ptr<AddressKeeper> start(std::vector<ServiceAddress> addresses);
+  // Forks the keeper, which first runs `setup` (dropping its privileges) and reports back.
+  // Null when there is nothing to keep; an error when the fork or the keeper's setup failed.
+  static Result<std::unique_ptr<AddressKeeper>> start(std::vector<ServiceAddress> addresses,
+                                                      std::function<Result<void>()> setup);
   ~AddressKeeper();
   AddressKeeper(const AddressKeeper&) = delete;
   AddressKeeper& operator=(const AddressKeeper&) = delete;

@@ -215,15 +215,22 @@ GrpcLink::GrpcLink(const config::Peer& peer, ReplicationCore& core, const Clock&
 
 GrpcLink::~GrpcLink() { stop(); }
 
-Result<void> GrpcLink::start() {
-  route_grpc_logs();
-  const config::Peer& peer = impl_->peer;
+Result<PeerKeys> read_peer_keys(const config::Peer& peer) {
   auto ca = read_file(peer.ca);
   if (!ca) return fail(Errc::io, "peer.ca: " + ca.error());
   auto cert = read_file(peer.certificate);
   if (!cert) return fail(Errc::io, "peer.certificate: " + cert.error());
   auto key = read_file(peer.private_key);
   if (!key) return fail(Errc::io, "peer.private_key: " + key.error());
+  return PeerKeys{std::move(*ca), std::move(*cert), std::move(*key)};
+}
+
+Result<void> GrpcLink::start(const PeerKeys& keys) {
+  route_grpc_logs();
+  const config::Peer& peer = impl_->peer;
+  const std::string* ca = &keys.ca;
+  const std::string* cert = &keys.certificate;
+  const std::string* key = &keys.private_key;
 
   grpc::SslServerCredentialsOptions server_opts(
       GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);

@@ -14,6 +14,7 @@
 #include "node/common/result.hpp"
 #include "node/config/config.hpp"
 #include "replication/core.hpp"
+#include "replication/peer_keys.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -32,8 +33,8 @@ class GrpcLink {
   GrpcLink(const GrpcLink&) = delete;
   GrpcLink& operator=(const GrpcLink&) = delete;
 
-  // Serves Follow/Hello/Handover on peer.listen.
-  Result<void> start();
+  // Serves Follow/Hello/Handover on peer.listen, with the keys read at start-up.
+  Result<void> start(const PeerKeys& keys);
   // Ends every stream and the server and waits for the reactors. Not on the executor, which must
   // still run.
   void stop();

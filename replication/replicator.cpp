@@ -42,8 +42,10 @@ CoreSettings core_settings(const config::Config& c) {
 }  // namespace
 
 struct Replicator::Impl final : public CoreEffects {
-  Impl(const config::Config& c, ReplicatorHost& h, std::unique_ptr<SessionStore> store)
+  Impl(const config::Config& c, ReplicatorHost& h, std::unique_ptr<SessionStore> store,
+       PeerKeys keys)
       : config(c),
+        peer_keys(std::move(keys)),
         host(h),
         addresses(c),
         core(core_settings(c), std::move(store), *this, clock.now()),
@@ -51,6 +53,7 @@ struct Replicator::Impl final : public CoreEffects {
         hello_timer(io) {}
 
   const config::Config config;
+  const PeerKeys peer_keys;
   ReplicatorHost& host;
   SteadyClock clock;
   asio::io_context io{1};
@@ -173,12 +176,14 @@ struct Replicator::Impl final : public CoreEffects {
   }
 };
 
+void install_syn_guard(const config::Config& config) { AddressOwner(config).install_guard(); }
+
 Result<std::unique_ptr<Replicator>> Replicator::create(const config::Config& config,
-                                                       ReplicatorHost& host) {
+                                                       ReplicatorHost& host, PeerKeys peer_keys) {
   auto store = SessionStore::open(config.state_dir + "/db");
   if (!store) return fail(store.code(), "session store: " + store.error());
-  return std::unique_ptr<Replicator>(
-      new Replicator(std::make_unique<Impl>(config, host, std::move(*store))));
+  return std::unique_ptr<Replicator>(new Replicator(
+      std::make_unique<Impl>(config, host, std::move(*store), std::move(peer_keys))));
 }
 
 Replicator::Replicator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -195,7 +200,6 @@ Result<void> Replicator::start() {
   Impl& d = *impl_;
   // A node starts as standby: an address left behind by a crashed predecessor goes.
   if (d.config.peer.enabled) d.addresses.release();
-  d.addresses.install_guard();
   if (d.config.arbiter.enabled) {
     auto arbiter = Arbiter::create(
         d.config, [&d](std::function<void()> fn) { d.post(std::move(fn)); }, d.core, d.clock);
@@ -207,7 +211,7 @@ Result<void> Replicator::start() {
     d.link = std::make_unique<GrpcLink>(
         d.config.peer, d.core, d.clock, [&d](std::function<void()> fn) { d.post(std::move(fn)); },
         d.io);
-    if (auto r = d.link->start(); !r) return r;
+    if (auto r = d.link->start(d.peer_keys); !r) return r;
   }
   d.work.emplace(d.io.get_executor());
   d.running = true;

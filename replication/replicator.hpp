@@ -19,17 +19,24 @@
 #include "node/config/config.hpp"
 #include "node/session/replication_sink.hpp"
 #include "proto/session.pb.h"
+#include "replication/peer_keys.hpp"
 
 namespace tandem::replication {
 
 using ReplicatorHost = session::ReplicaHost;
 using session::ReplicationStatus;
 
+// The SYN guard (service_address.hpp) for this node's listen or service address. It runs `nft`,
+// which gets no capabilities from a daemon that is no longer root: tandemd installs it before
+// the privilege drop. Failure is logged (syn_guard_unavailable), not fatal.
+void install_syn_guard(const config::Config& config);
+
 class Replicator final : public session::Replication {
  public:
-  // Opens <state_dir>/db. Without config.peer.enabled the node is standalone.
+  // Opens <state_dir>/db (RocksDB starts its threads here: after the privilege drop). Without
+  // config.peer.enabled the node is standalone and `peer_keys` is not used.
   static Result<std::unique_ptr<Replicator>> create(const config::Config& config,
-                                                    ReplicatorHost& host);
+                                                    ReplicatorHost& host, PeerKeys peer_keys);
   ~Replicator() override;
 
   // Sessions on disk at start-up (before start()), to restore into the session table.

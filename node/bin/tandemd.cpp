@@ -5,14 +5,18 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <optional>
 #include <string>
 
 #include "node/common/log.hpp"
 #include "node/config/config.hpp"
+#include "node/process/privileges.hpp"
 #include "node/server/headend.hpp"
 #include "replication/address_keeper.hpp"
 #include "replication/replicator.hpp"
@@ -27,14 +31,51 @@ void usage() {
                "  Without --config it runs a standalone node on built-in defaults.\n");
 }
 
-// The keeper (replication/address_keeper.hpp) is forked before any thread exists.
-std::unique_ptr<tandem::replication::AddressKeeper> start_keeper(const tandem::config::Config& c) {
+// The keeper (replication/address_keeper.hpp) is forked before any thread exists. With
+// [process] user it becomes that user too, keeping CAP_NET_ADMIN only.
+tandem::Result<std::unique_ptr<tandem::replication::AddressKeeper>> start_keeper(
+    const tandem::config::Config& c, const tandem::process::Identity* who) {
   using namespace tandem::replication;
   std::vector<ServiceAddress> addresses;
   if (auto a = parse_service_address(c.service_address, c.service_interface))
     addresses.push_back(*a);
   if (auto a = parse_service_address(c.inside_address, c.inside_interface)) addresses.push_back(*a);
-  return AddressKeeper::start(std::move(addresses));
+  return AddressKeeper::start(std::move(addresses), [who]() -> tandem::Result<void> {
+    if (who == nullptr) return {};
+    return tandem::process::drop_privileges(*who, tandem::process::keeper_capabilities());
+  });
+}
+
+// A daemon that keeps root says so, loudly: root is the built-in default only so that a bare
+// `tandemd` and the test suites run without a system user (docs/privileges.md).
+void warn_root() {
+  tandem::log::warn("running_as_root",
+                    {{"detail",
+                      "[process] user is not set: tandemd keeps root and all its "
+                      "capabilities; set [process] user = \"tandem\" "
+                      "(docs/privileges.md)"}});
+}
+
+// After the root-only steps: hand the state directory and the admin socket's directory to the
+// service user, then become it (docs/privileges.md).
+tandem::Result<void> become_service_user(const tandem::config::Config& c,
+                                         const tandem::process::Identity& who) {
+  namespace process = tandem::process;
+  if (auto r = process::give_to(c.state_dir, who.uid, who.gid, true); !r)
+    return tandem::fail("state_dir: " + r.error());
+  auto socket_dir = std::filesystem::path(c.admin_socket).parent_path();
+  if (socket_dir.empty()) socket_dir = ".";
+  if (auto r = process::give_private_directory(socket_dir.string(), who.uid, who.gid); !r)
+    return tandem::fail("admin_socket: " + r.error());
+  if (auto r = process::drop_privileges(who, process::daemon_capabilities()); !r) return r;
+  tandem::log::info(
+      "privileges_dropped",
+      {{"user", who.user},
+       {"uid", std::to_string(who.uid)},
+       {"group", who.group},
+       {"gid", std::to_string(who.gid)},
+       {"capabilities", process::format_capabilities(process::daemon_capabilities())}});
+  return {};
 }
 
 // systemd (Type=notify): READY=1 once the node listens, STOPPING=1 on SIGTERM/SIGINT,
@@ -93,16 +134,56 @@ int main(int argc, char** argv) {
     tandem::log::error("config_invalid", {{"reason", config.error()}});
     return 2;
   }
-  auto keeper = start_keeper(*config);
+  // Everything up to the drop runs on this one thread: capabilities belong to each thread, and
+  // the drop must reach all of them (drop_privileges refuses with more than one).
+  std::optional<tandem::process::Identity> who;
+  if (!config->run_as_user.empty()) {
+    auto id = tandem::process::resolve_identity(config->run_as_user, config->run_as_group);
+    if (!id) {
+      std::fprintf(stderr, "tandemd: %s\n", id.error().c_str());
+      tandem::log::error("config_invalid", {{"reason", id.error()}});
+      return 2;
+    }
+    who = *id;
+  } else {
+    warn_root();
+  }
+  auto keeper = start_keeper(*config, who ? &*who : nullptr);
+  if (!keeper) {
+    tandem::log::error("startup_failed", {{"reason", keeper.error()}});
+    return 1;
+  }
 
   tandem::server::Headend headend(*config);
   headend.on_lifecycle(notify_lifecycle);
-  auto replication = tandem::replication::Replicator::create(*config, headend.replica_host());
+  tandem::replication::PeerKeys peer_keys;
+  if (config->peer.enabled) {
+    auto keys = tandem::replication::read_peer_keys(config->peer);
+    if (!keys) {
+      tandem::log::error("startup_failed", {{"reason", keys.error()}});
+      return 1;
+    }
+    peer_keys = std::move(*keys);
+  }
+  if (auto opened = headend.open(); !opened) {
+    tandem::log::error("startup_failed", {{"reason", opened.error()}});
+    return 1;
+  }
+  tandem::replication::install_syn_guard(*config);
+  if (who) {
+    if (auto r = become_service_user(*config, *who); !r) {
+      tandem::log::error("privilege_drop_failed", {{"process", "tandemd"}, {"reason", r.error()}});
+      return 1;
+    }
+  }
+
+  auto replication = tandem::replication::Replicator::create(*config, headend.replica_host(),
+                                                             std::move(peer_keys));
   if (!replication) {
     tandem::log::error("startup_failed", {{"reason", replication.error()}});
     return 1;
   }
-  (*replication)->set_keeper(keeper.get());
+  (*replication)->set_keeper(keeper->get());
   if (auto started = headend.start(**replication); !started) {
     tandem::log::error("startup_failed", {{"reason", started.error()}});
     return 1;

@@ -113,6 +113,25 @@ bool valid_listen(const std::string& s) {
   return value <= 65535;
 }
 
+int listen_port(const std::string& s) {
+  const std::size_t colon = s.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos) return 0;
+  for (char ch : s.substr(colon + 1)) {
+    if (ch < '0' || ch > '9') return 0;
+    port = port * 10 + (ch - '0');
+    if (port > 65535) return 0;
+  }
+  return port;
+}
+
+// A user or group name as useradd(8) accepts it on Debian (empty: the key's "not set").
+bool valid_account_name(const std::string& s) {
+  if (s.empty()) return true;
+  if (s.size() > 32 || s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) return false;
+  return s.find_first_not_of(kNameChars) == std::string::npos;
+}
+
 // "10.200.0.10/24": an interface address, host bits allowed.
 bool valid_address_prefix(const std::string& s) {
   auto slash = s.find('/');
@@ -296,6 +315,7 @@ class Reader {
 
   void read_node(const toml::table& t, Config& c);
   void read_limits(const toml::table& t, Limits& l);
+  void read_process(const toml::table& t, Config& c);
   void read_peer(const toml::table& t, Config& c);
   void read_cluster(const toml::table& root, Config& c);
   void read_pool(const toml::table& t, Config& c);
@@ -480,6 +500,22 @@ void Reader::read_cluster(const toml::table& root, Config& c) {
     else
       c.member.url = "https://" + host + ":" + port + "/";
   }
+void Reader::read_process(const toml::table& t, Config& c) {
+  const std::string p = "process";
+  check_keys(t, p, {"user", "group"});
+  const char* kAccount =
+      "a user or group name (1-32 characters a-z A-Z 0-9 _ . -, not starting "
+      "with - or a digit)";
+  string_key(t, p, "user", c.run_as_user, kAccount, valid_account_name);
+  string_key(t, p, "group", c.run_as_group, kAccount, valid_account_name);
+  if (c.run_as_user.empty() && !c.run_as_group.empty())
+    error(p + ".group", "needs process.user (without a user tandemd stays root)", t.get("group"));
+  // The replication server binds after the drop, without CAP_NET_BIND_SERVICE.
+  if (!c.run_as_user.empty() && c.peer.enabled && listen_port(c.peer.listen) < 1024)
+    error("peer.listen",
+          "must be a port from 1024 up when process.user is set (it is bound "
+          "after tandemd gives up root)",
+          t.get("user"));
 }
 
 void Reader::read_limits(const toml::table& t, Limits& l) {
@@ -530,7 +566,7 @@ Result<Config> Reader::read(const toml::table& root) {
   Config c = default_config();
   c.source = source_;
   check_keys(root, "", {"node", "tls", "auth", "pool", "policy", "tunnel_group", "peer", "arbiter",
-                        "member", "limits"});
+                        "member", "limits", "process"});
 
   if (const auto* t = table(root, "", "node")) read_node(*t, c);
   if (const auto* t = table(root, "", "tls")) {
@@ -550,6 +586,7 @@ Result<Config> Reader::read(const toml::table& root) {
   if (const auto* t = table(root, "", "peer")) read_peer(*t, c);
   if (const auto* t = table(root, "", "limits")) read_limits(*t, c.limits);
   read_cluster(root, c);
+  if (const auto* t = table(root, "", "process")) read_process(*t, c);
 
   // The built-in default policy follows [pool] routes too, when the file does not define it.
   for (auto& [name, policy] : c.policies) policy.routes = c.routes;

@@ -127,6 +127,11 @@ struct Config {
   std::vector<std::string> dns;
   std::vector<std::string> routes;  // split-include CIDRs; empty = full tunnel
 
+  // [process]: the user (and group) tandemd becomes once its ports, TUN device and keys are
+  // open (docs/privileges.md). Empty = stays root, with a warning. Restart to change.
+  std::string run_as_user;
+  std::string run_as_group;  // empty = the user's primary group
+
   Peer peer;
   Arbiter arbiter;
   Member member;

@@ -185,6 +185,8 @@ Result<std::string> reload_configuration(Runtime& rt) {
   keep("node.inside_address", &config::Config::inside_address);
   keep("node.inside_interface", &config::Config::inside_interface);
   keep("node.metrics_listen", &config::Config::metrics_listen);
+  keep("process.user", &config::Config::run_as_user);
+  keep("process.group", &config::Config::run_as_group);
   const auto& np = next->peer;
   const auto& op = old.peer;
   if (np.enabled != op.enabled || np.listen != op.listen || np.address != op.address ||

@@ -29,12 +29,8 @@ std::span<const std::uint8_t> peer_bytes(const udp::endpoint& ep) {
 
 }  // namespace
 
-Result<std::unique_ptr<DtlsServer>> DtlsServer::open(Runtime& rt, const udp::endpoint& at) {
-  auto ctx = dtls::make_server_context();
-  if (!ctx) return fail("DTLS context: " + ctx.error());
-  auto guard = dtls::CookieGuard::create();
-  if (!guard) return fail("DTLS cookies: " + guard.error());
-  udp::socket socket(rt.io);
+Result<udp::socket> DtlsServer::bind(asio::io_context& io, const udp::endpoint& at) {
+  udp::socket socket(io);
   boost::system::error_code ec;
   socket.open(at.protocol(), ec);
   if (!ec) socket.set_option(asio::socket_base::reuse_address(true), ec);
@@ -48,6 +44,14 @@ Result<std::unique_ptr<DtlsServer>> DtlsServer::open(Runtime& rt, const udp::end
     return fail("udp " + at.address().to_string() + ":" + std::to_string(at.port()) + ": " +
                 ec.message());
   enlarge_buffers(socket);
+  return socket;
+}
+
+Result<std::unique_ptr<DtlsServer>> DtlsServer::open(Runtime& rt, udp::socket socket) {
+  auto ctx = dtls::make_server_context();
+  if (!ctx) return fail("DTLS context: " + ctx.error());
+  auto guard = dtls::CookieGuard::create();
+  if (!guard) return fail("DTLS cookies: " + guard.error());
   return std::unique_ptr<DtlsServer>(
       new DtlsServer(rt, std::move(socket), std::move(*ctx), std::move(*guard)));
 }

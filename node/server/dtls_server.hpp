@@ -20,7 +20,11 @@ class DtlsTunnel;
 
 class DtlsServer {
  public:
-  static Result<std::unique_ptr<DtlsServer>> open(Runtime& rt, const asio::ip::udp::endpoint& at);
+  // Binds the UDP socket (before the privilege drop; see Headend::open).
+  static Result<asio::ip::udp::socket> bind(asio::io_context& io,
+                                            const asio::ip::udp::endpoint& at);
+  // Serves on a socket from bind(), made on rt.io.
+  static Result<std::unique_ptr<DtlsServer>> open(Runtime& rt, asio::ip::udp::socket socket);
   ~DtlsServer();
 
   void start();

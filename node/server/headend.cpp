@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
@@ -10,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "node/admin/admin_server.hpp"
 #include "node/common/log.hpp"
@@ -87,7 +89,6 @@ struct Headend::Impl {
       : config(std::move(c)),
         front_limits(front_door_settings(config.limits, defaults::kMaxFrontConnections)),
         login_throttle(clock, auth::throttle_settings(config.limits, defaults::kMaxPendingLogins)),
-        hash_pool(2),
         role(io),
         signals(io, SIGINT, SIGTERM),
         reload_signal(io, SIGHUP),
@@ -100,13 +101,18 @@ struct Headend::Impl {
   FrontDoorLimits front_limits;
   auth::LoginThrottle login_throttle;
   asio::io_context io{1};
-  asio::thread_pool hash_pool;
+  // Made in start(): its threads must not exist before the privilege drop (open() runs first).
+  std::optional<asio::thread_pool> hash_pool;
   std::unique_ptr<asio::ssl::context> tls;
   CertificateMonitor certificates;
   std::unique_ptr<session::SessionTable> sessions;
   std::unique_ptr<Runtime> rt;
   std::unique_ptr<TunRouter> tun;
   std::unique_ptr<DtlsServer> dtls;
+  // From open() to start(): what was made while the process still had root.
+  std::optional<session::Ipv4Net> pool_net;
+  std::optional<tun::TunDevice> tun_device;
+  std::optional<asio::ip::udp::socket> dtls_socket;
   NodeRole role;
   session::Replication* replication = nullptr;
   asio::signal_set signals;
@@ -188,7 +194,7 @@ Headend::~Headend() = default;
 
 session::ReplicaHost& Headend::replica_host() { return impl_->role; }
 
-Result<bool> Headend::start(session::Replication& replication) {
+Result<bool> Headend::open() {
   Impl& m = *impl_;
   const config::Config& cfg = m.config;
   log::Level level = log::Level::info;
@@ -200,17 +206,8 @@ Result<bool> Headend::start(session::Replication& replication) {
   std::filesystem::permissions(cfg.state_dir, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace, fs_ec);
 
-  std::shared_ptr<const auth::UserDb> users;
-  if (std::filesystem::exists(cfg.users_file, fs_ec)) {
-    auto db = auth::UserDb::load(cfg.users_file);
-    if (!db) return fail(db.error());
-    users = std::make_shared<const auth::UserDb>(std::move(*db));
-  } else {
-    log::warn("users_file_missing",
-              {{"path", cfg.users_file}, {"detail", "nobody can log in until it exists"}});
-    users = std::make_shared<const auth::UserDb>();
-  }
-
+  // The keys are read here, as root: they need not be readable by [process] user, and a new
+  // certificate takes a restart.
   auto identity =
       make_server_tls(cfg.tls_certificate, cfg.tls_private_key, cfg.state_dir, cfg.node_id);
   if (!identity) return fail("tls: " + identity.error());
@@ -228,42 +225,16 @@ Result<bool> Headend::start(session::Replication& replication) {
 
   auto net = session::parse_cidr(cfg.pool_ipv4);
   if (!net) return fail("pool.ipv4: " + net.error());
-  m.sessions = std::make_unique<session::SessionTable>(session::AddressPool(*net), m.clock);
-  m.replication = &replication;
-  m.sessions->set_sink(&replication);
-  // A restarted node comes back with every session it had; clients resume with their tokens.
-  auto stored = replication.stored_sessions();
-  if (!stored) return fail("session store: " + stored.error());
-  for (const auto& record : *stored) m.sessions->restore(session::from_record(record));
-
+  m.pool_net = *net;
   int mtu = 0;
   for (const auto& [name, p] : cfg.policies) mtu = std::max(mtu, p.mtu);
   session::AddressPool pool(*net);
   auto dev = tun::TunDevice::open({cfg.tun_name, pool.gateway(), net->prefix, mtu});
   if (!dev) return fail("tun: " + dev.error());
-  std::string tun_name = dev->name();
-
-  m.rt = std::make_unique<Runtime>(
-      Runtime{.io = m.io,
-              .tls = *m.tls,
-              .hash_pool = m.hash_pool,
-              .clock = m.clock,
-              .config = cfg,
-              .users = users,
-              .sessions = *m.sessions,
-              .front_limits = m.front_limits,
-              .login_throttle = m.login_throttle,
-              .replication = &replication,
-              .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
   // Down until this node is the active one: a standby must not attract the pool's traffic.
-  if (auto r = tun::TunDevice::set_link_up(tun_name, false); !r) return fail("tun: " + r.error());
-  m.rt->certificates = &m.certificates;
-  auto traffic = compile_traffic_policies(cfg, *net);
-  if (!traffic) return fail("traffic policy: " + traffic.error());
-  install_traffic_policies(*m.rt, std::move(*traffic));
-  m.role.attach(*m.rt, tun_name);
-  m.tun = std::make_unique<TunRouter>(*m.rt, dev->release());
-  m.rt->tun = m.tun.get();
+  if (auto r = tun::TunDevice::set_link_up(dev->name(), false); !r)
+    return fail("tun: " + r.error());
+  m.tun_device.emplace(std::move(*dev));
 
   auto ep = parse_listen(cfg.listen);
   if (!ep) return fail(ep.error());
@@ -277,7 +248,78 @@ Result<bool> Headend::start(session::Replication& replication) {
   if (ec) return fail("listen " + cfg.listen + ": " + ec.message());
 
   // DTLS on the same address and port, over UDP (what openconnect expects by default).
-  auto dtls = DtlsServer::open(*m.rt, asio::ip::udp::endpoint(ep->address(), ep->port()));
+  auto udp_socket = DtlsServer::bind(m.io, asio::ip::udp::endpoint(ep->address(), ep->port()));
+  if (!udp_socket) return fail(udp_socket.error());
+  m.dtls_socket.emplace(std::move(*udp_socket));
+
+  if (!cfg.metrics_listen.empty()) {
+    auto at = parse_listen(cfg.metrics_listen);
+    if (!at) return fail("metrics_listen: " + at.error());
+    // Scrapes are served from start() on, when the runtime exists.
+    auto endpoint = metrics::HttpEndpoint::open(
+        m.io, *at, [&m] { return metrics::render(metrics_snapshot(*m.rt, m.started_unix)); });
+    if (!endpoint) return fail("metrics_listen " + endpoint.error());
+    m.metrics = std::move(*endpoint);
+  }
+  return true;
+}
+
+Result<bool> Headend::start(session::Replication& replication) {
+  Impl& m = *impl_;
+  const config::Config& cfg = m.config;
+  if (!m.tun_device) return fail("start() before open()");
+  m.hash_pool.emplace(2);
+
+  std::error_code fs_ec;
+  std::shared_ptr<const auth::UserDb> users;
+  if (std::filesystem::exists(cfg.users_file, fs_ec)) {
+    // Read as [process] user, as every reload will: a file it cannot read stops start-up now.
+    auto db = auth::UserDb::load(cfg.users_file);
+    if (!db && ::geteuid() != 0)
+      return fail(db.error() + " (read as [process] user, at start and at every reload: give " +
+                  "the file to its group with mode 0640)");
+    if (!db) return fail(db.error());
+    users = std::make_shared<const auth::UserDb>(std::move(*db));
+  } else {
+    log::warn("users_file_missing",
+              {{"path", cfg.users_file}, {"detail", "nobody can log in until it exists"}});
+    users = std::make_shared<const auth::UserDb>();
+  }
+
+  const session::Ipv4Net net = *m.pool_net;
+  m.sessions = std::make_unique<session::SessionTable>(session::AddressPool(net), m.clock);
+  m.replication = &replication;
+  m.sessions->set_sink(&replication);
+  // A restarted node comes back with every session it had; clients resume with their tokens.
+  auto stored = replication.stored_sessions();
+  if (!stored) return fail("session store: " + stored.error());
+  for (const auto& record : *stored) m.sessions->restore(session::from_record(record));
+
+  std::string tun_name = m.tun_device->name();
+
+  m.rt = std::make_unique<Runtime>(
+      Runtime{.io = m.io,
+              .tls = *m.tls,
+              .hash_pool = *m.hash_pool,
+              .clock = m.clock,
+              .config = cfg,
+              .users = users,
+              .sessions = *m.sessions,
+              .front_limits = m.front_limits,
+              .login_throttle = m.login_throttle,
+              .replication = &replication,
+              .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
+  m.rt->certificates = &m.certificates;
+  auto traffic = compile_traffic_policies(cfg, net);
+  if (!traffic) return fail("traffic policy: " + traffic.error());
+  install_traffic_policies(*m.rt, std::move(*traffic));
+  m.role.attach(*m.rt, tun_name);
+  m.tun = std::make_unique<TunRouter>(*m.rt, m.tun_device->release());
+  m.tun_device.reset();
+  m.rt->tun = m.tun.get();
+
+  auto dtls = DtlsServer::open(*m.rt, std::move(*m.dtls_socket));
+  m.dtls_socket.reset();
   if (!dtls) return fail(dtls.error());
   m.dtls = std::move(*dtls);
   m.rt->dtls = m.dtls.get();
@@ -299,13 +341,7 @@ Result<bool> Headend::start(session::Replication& replication) {
     m.io.stop();
   });
   m.wait_for_reload();
-  if (!cfg.metrics_listen.empty()) {
-    auto at = parse_listen(cfg.metrics_listen);
-    if (!at) return fail("metrics_listen: " + at.error());
-    auto endpoint = metrics::HttpEndpoint::open(
-        m.io, *at, [&m] { return metrics::render(metrics_snapshot(*m.rt, m.started_unix)); });
-    if (!endpoint) return fail("metrics_listen " + endpoint.error());
-    m.metrics = std::move(*endpoint);
+  if (m.metrics) {
     m.metrics->start();
     log::info("metrics_listening", {{"address", cfg.metrics_listen}});
   }

@@ -19,8 +19,12 @@ class Headend {
   // What replication reports to (valid from construction).
   session::ReplicaHost& replica_host();
 
-  // Create the state dir, TLS identity, TUN device and listener, restore the stored sessions,
-  // then start `replication`, which decides when this node serves. Errors name what failed.
+  // What needs root, before any thread exists (docs/privileges.md): create the state dir, read
+  // the TLS identity, create the TUN device, bind the listener, the DTLS socket and the metrics
+  // port. Errors name what failed.
+  Result<bool> open();
+  // After open() (and the privilege drop): read the users file, restore the stored sessions,
+  // start serving, then start `replication`, which decides when this node serves.
   Result<bool> start(session::Replication& replication);
   // Serve until SIGINT/SIGTERM (or stop()).
   void run();

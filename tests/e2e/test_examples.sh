@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The shipped examples work as written: deploy/examples/gen-pki.sh makes the certificates, and
 # tandemd-a.toml / tandemd-b.toml run a pair on the example network (only the file locations are
-# moved into the test's temp dir). Node A, with the higher priority, becomes active; a client
-# connects to the service address, gets the split route and pings an inside host; a failover
-# drill moves it to node B with the same session. standalone.toml starts a standalone node.
+# moved into the temp dir, and [process] user taken out). Node A, with the higher priority,
+# becomes active; a client connects to the service address, gets the split route and pings an
+# inside host; a failover drill moves it to node B with the same session. standalone.toml starts a standalone node.
 #
 #   client ns 192.0.2.2 --+-- switch ns, bridge "out" --+-- node A ns: eth0 192.0.2.11 (+ .10)
 #                         |                             +-- node B ns: eth0 192.0.2.12
@@ -32,9 +32,12 @@ link() {
 }
 TD_LINKS=0
 
-# The example file with its locations moved into the temp dir (and nothing else changed).
+# The example file with its locations moved into the temp dir, and [process] user taken out
+# (this test runs as root without the system user; test_least_privilege runs a pair as one).
 localize() { # EXAMPLE OUT STATE_NAME
-  sed -e "s|/etc/tandem/pki|$TD_PKI|g" -e "s|/etc/tandem/users|$TD_USERS|g" "$1" >"$2"
+  sed -e "s|/etc/tandem/pki|$TD_PKI|g" -e "s|/etc/tandem/users|$TD_USERS|g" \
+    -e '/^user = "tandem"$/d' "$1" >"$2"
+  if grep -q '^user = ' "$2"; then fail "could not take [process] user out of $1"; fi
   sed -i "/^\[node\]\$/a admin_socket = \"$TD_DIR/admin-$3.sock\"\nstate_dir = \"$TD_DIR/state-$3\"" "$2"
   grep -q "^state_dir = \"$TD_DIR/state-$3\"\$" "$2" || fail "could not localize $1"
 }
