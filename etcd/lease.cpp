@@ -183,7 +183,7 @@ void KeepAliveStream::expire(std::uint64_t seq) {
     failed.swap(pending_);
     release = mark_broken_locked();
   }
-  ctx_.TryCancel();
+  cancel();
   if (release) RemoveHold();
   core_->failed_on(endpoint_, grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, ""));
   const Error e = fail(Errc::timeout, "etcd " + core_->endpoints[endpoint_].url +
@@ -194,6 +194,7 @@ void KeepAliveStream::expire(std::uint64_t seq) {
 }
 
 void KeepAliveStream::OnDone(const grpc::Status& status) {
+  finished();
   std::deque<Pending> left;
   {
     std::lock_guard lock(mutex_);

@@ -33,6 +33,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kEtcd = "/usr/bin/etcd";
+constexpr const char* kSetpriv = "/usr/bin/setpriv";
 
 // The owner's executor: work posted from any thread runs on the test's thread, in order, while
 // the test pumps it.
@@ -80,18 +81,29 @@ Result<T> await(Loop& loop, const std::function<void(std::function<void(Result<T
   return std::move(*out);
 }
 
-int free_port() {
+bool bindable(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
-  return port;
+  return ok;
+}
+
+// A port nobody listens on. Each test process (ctest runs them in parallel) takes its ports from
+// its own block of 20, chosen by pid, below the kernel's ephemeral range: two processes asking
+// the kernel for "any free port" at once may be told the same one, and two tests would then
+// share one etcd.
+int free_port() {
+  static int next = 20000 + static_cast<int>(::getpid() % 600) * 20;
+  static const int last = next + 20;
+  while (next < last) {
+    const int port = next++;
+    if (bindable(port)) return port;
+  }
+  return 0;
 }
 
 // One single-member etcd on 127.0.0.1. Short heartbeat and election timeout: it elects itself
@@ -108,7 +120,11 @@ class EtcdServer {
     url_ = "http://127.0.0.1:" + std::to_string(client_port);
     const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port);
     log_ = dir_ + "/etcd.log";
-    std::vector<std::string> args = {kEtcd,
+    // Through setpriv (util-linux): etcd gets SIGKILL if this test process dies without its
+    // teardown (a crash), instead of running on as an orphan.
+    std::vector<std::string> args = {kSetpriv,
+                                     "--pdeathsig=KILL",
+                                     kEtcd,
                                      "--name=t",
                                      "--data-dir=" + dir_ + "/data",
                                      "--listen-client-urls=" + url_,
@@ -129,7 +145,7 @@ class EtcdServer {
     posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                      0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    const int rc = posix_spawn(&pid_, kEtcd, &actions, nullptr, argv.data(), environ);
+    const int rc = posix_spawn(&pid_, kSetpriv, &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
       pid_ = -1;
@@ -147,7 +163,7 @@ class EtcdServer {
       }
       auto r = await<std::optional<KeyValue>>(
           loop, [&](auto done) { (*probe)->get("probe", std::move(done)); });
-      if (r) return "";
+      if (r && ::waitpid(pid_, &status, WNOHANG) == 0) return "";  // ours answered, still runs
       std::this_thread::sleep_for(50ms);
     }
     return "etcd did not answer within 10 s; its log:\n" + log();
