@@ -253,8 +253,8 @@ Result<std::unique_ptr<Client>> Client::create(ClientSettings settings, Post pos
       return fail(Errc::invalid, "etcd endpoint '" + url + "': expected http://H:P or https://H:P");
     Endpoint e;
     e.url = url;
-    e.channel = process_channel(credentials == tls ? url + "\n" + tls_key : url, target,
-                                credentials, args);
+    e.channel =
+        process_channel(credentials == tls ? url + "\n" + tls_key : url, target, credentials, args);
     e.kv = pb::KV::NewStub(e.channel);
     e.lease = pb::Lease::NewStub(e.channel);
     e.watch = pb::Watch::NewStub(e.channel);

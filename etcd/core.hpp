@@ -130,9 +130,8 @@ void Core::unary(const char* method, Request request, Start start, Convert conve
             });
           } else {
             self->failed_on(index, status);
-            self->deliver([done = std::move(done), e = self->error(index, method, status)] {
-              done(e);
-            });
+            self->deliver(
+                [done = std::move(done), e = self->error(index, method, status)] { done(e); });
           }
           self->end(call.get());
         });

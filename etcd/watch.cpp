@@ -62,8 +62,8 @@ class WatchStream final : public grpc::ClientBidiReactor<pb::WatchRequest, pb::W
     events.reserve(static_cast<std::size_t>(in_.events_size()));
     for (const auto& e : in_.events()) {
       WatchEvent out;
-      out.kind = e.type() == ::mvccpb::Event::DELETE ? WatchEvent::Kind::remove
-                                                      : WatchEvent::Kind::put;
+      out.kind =
+          e.type() == ::mvccpb::Event::DELETE ? WatchEvent::Kind::remove : WatchEvent::Kind::put;
       out.kv = from_proto(e.kv());
       events.push_back(std::move(out));
     }

@@ -1,8 +1,6 @@
 // The etcd client against a real etcd (Debian's etcd-server, /usr/bin/etcd) that each test starts
 // on 127.0.0.1 with free ports and a fresh data directory, and kills at the end. A test fails (it
 // does not skip) when etcd cannot start.
-#include "etcd/client.hpp"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -22,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "etcd/client.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 extern char** environ;
@@ -142,8 +141,7 @@ class EtcdServer {
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
     const int rc = posix_spawn(&pid_, kSetpriv, &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
@@ -207,8 +205,8 @@ class EtcdClientTest : public ::testing::Test {
     return await<LeaseId>(loop_, [&](auto done) { client_->grant(ttl, std::move(done)); });
   }
   Result<std::chrono::seconds> keep_alive(LeaseId id) {
-    return await<std::chrono::seconds>(loop_,
-                                       [&](auto done) { client_->keep_alive(id, std::move(done)); });
+    return await<std::chrono::seconds>(
+        loop_, [&](auto done) { client_->keep_alive(id, std::move(done)); });
   }
   Result<void> revoke(LeaseId id) {
     return await<void>(loop_, [&](auto done) { client_->revoke(id, std::move(done)); });
@@ -223,8 +221,8 @@ class EtcdClientTest : public ::testing::Test {
         loop_, [&](auto done) { client_->get(std::move(key), std::move(done)); });
   }
   Result<Range> get_prefix(std::string prefix) {
-    return await<Range>(loop_,
-                        [&](auto done) { client_->get_prefix(std::move(prefix), std::move(done)); });
+    return await<Range>(
+        loop_, [&](auto done) { client_->get_prefix(std::move(prefix), std::move(done)); });
   }
   Result<void> remove(std::string key) {
     return await<void>(loop_, [&](auto done) { client_->remove(std::move(key), std::move(done)); });
@@ -295,8 +293,10 @@ TEST_F(EtcdClientTest, ExpiredLeaseTakesItsKeys) {
 
 Txn create_if_absent(const std::string& key, const std::string& value, LeaseId lease) {
   Txn t;
-  t.compares.push_back({.key = key, .target = Compare::Target::create_revision,
-                        .op = Compare::Op::equal, .number = 0});
+  t.compares.push_back({.key = key,
+                        .target = Compare::Target::create_revision,
+                        .op = Compare::Op::equal,
+                        .number = 0});
   t.success.push_back(Put{key, value, lease});
   t.failure.push_back(Get{key});
   return t;
@@ -339,7 +339,8 @@ TEST_F(EtcdClientTest, CompareAndSwapOnModRevision) {
   auto swap = [&](Revision expected, std::string value) {
     Txn t;
     t.compares.push_back({.key = "/tandem/member/m1/record",
-                          .target = Compare::Target::mod_revision, .op = Compare::Op::equal,
+                          .target = Compare::Target::mod_revision,
+                          .op = Compare::Op::equal,
                           .number = expected});
     t.success.push_back(Put{"/tandem/member/m1/record", std::move(value)});
     return txn(std::move(t));
@@ -361,8 +362,10 @@ TEST_F(EtcdClientTest, CompareAndSwapOnModRevision) {
 
   // A value compare, for completeness: not equal to what is there.
   Txn t;
-  t.compares.push_back({.key = "/tandem/member/m1/record", .target = Compare::Target::value,
-                        .op = Compare::Op::not_equal, .text = "{\"sessions\":2}"});
+  t.compares.push_back({.key = "/tandem/member/m1/record",
+                        .target = Compare::Target::value,
+                        .op = Compare::Op::not_equal,
+                        .text = "{\"sessions\":2}"});
   t.success.push_back(Delete{"/tandem/member/m1/record"});
   auto v = txn(std::move(t));
   ASSERT_TRUE(v.ok()) << v.error();
@@ -511,14 +514,16 @@ TEST(EtcdClientDeadEndpointTest, RequestsAnswerAnErrorWithinTheTimeout) {
   Client& client = **c;
 
   auto start = Clock::now();
-  auto r = await<std::optional<KeyValue>>(loop, [&](auto done) { client.get("k", done); }, 3s);
+  auto r = await<std::optional<KeyValue>>(
+      loop, [&](auto done) { client.get("k", done); }, 3s);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.code() == Errc::unavailable || r.code() == Errc::timeout) << r.error();
   EXPECT_NE(r.error().find(url), std::string::npos) << r.error();
   EXPECT_LT(Clock::now() - start, 800ms);
 
   start = Clock::now();
-  auto k = await<std::chrono::seconds>(loop, [&](auto done) { client.keep_alive(1, done); }, 3s);
+  auto k = await<std::chrono::seconds>(
+      loop, [&](auto done) { client.keep_alive(1, done); }, 3s);
   ASSERT_FALSE(k.ok());
   EXPECT_TRUE(k.code() == Errc::unavailable || k.code() == Errc::timeout) << k.error();
   EXPECT_LT(Clock::now() - start, 800ms);
@@ -531,8 +536,8 @@ TEST(EtcdClientDeadEndpointTest, RequestsAnswerAnErrorWithinTheTimeout) {
 
 TEST_F(EtcdClientTest, AFailedRequestSendsTheNextToTheNextEndpoint) {
   const std::string dead = "http://127.0.0.1:" + std::to_string(free_port());
-  auto c = Client::create({.endpoints = {dead, etcd_.url()}, .request_timeout = 500ms},
-                          loop_.post());
+  auto c =
+      Client::create({.endpoints = {dead, etcd_.url()}, .request_timeout = 500ms}, loop_.post());
   ASSERT_TRUE(c.ok()) << c.error();
   Client& client = **c;
   auto first = await<Revision>(loop_, [&](auto done) { client.put({"k", "v"}, done); });
