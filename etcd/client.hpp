@@ -48,16 +48,9 @@ struct Compare {
   std::int64_t number = 0;  // for version, create_revision, mod_revision, lease
   std::string text;         // for value
 };
-struct Put {
-  std::string key, value;
-  LeaseId lease = 0;
-};
-struct Delete {
-  std::string key;
-};
-struct Get {
-  std::string key;
-};
+struct Put { std::string key, value; LeaseId lease = 0; };
+struct Delete { std::string key; };
+struct Get { std::string key; };
 using Operation = std::variant<Put, Delete, Get>;
 struct Txn {
   std::vector<Compare> compares;

@@ -92,14 +92,15 @@ bool bindable(int port) {
 }
 
 // A port nobody listens on. Each test process (ctest runs them in parallel) takes its ports from
-// its own block of 20, chosen by pid, below the kernel's ephemeral range: two processes asking
-// the kernel for "any free port" at once may be told the same one, and two tests would then
-// share one etcd.
+// its own block of 50, chosen by pid, below the kernel's ephemeral range, going round the block
+// (a killed etcd's ports come free again): two processes asking the kernel for "any free port"
+// at once may be told the same one, and two tests would then share one etcd.
 int free_port() {
-  static int next = 20000 + static_cast<int>(::getpid() % 600) * 20;
-  static const int last = next + 20;
-  while (next < last) {
-    const int port = next++;
+  static const int first = 20000 + static_cast<int>(::getpid() % 250) * 50;
+  static int next = 0;
+  for (int tries = 0; tries < 50; ++tries) {
+    const int port = first + next;
+    next = (next + 1) % 50;
     if (bindable(port)) return port;
   }
   return 0;
