@@ -74,7 +74,49 @@ Errc errc_of(grpc::StatusCode code) {
   }
 }
 
+// gRPC 1.51 (Debian 12) runs callback-API reactions on a process-wide completion queue that
+// every channel using it references; when the last such channel is destroyed the queue is shut
+// down while its threads may still be finishing a tag, and the process aborts in
+// grpc_cq_internal_unref (seen in etcd_client_test when tests ran in parallel). So channels are
+// never destroyed: one per endpoint and credentials for the process, shared by every Client.
+// A daemon talks to a fixed set of endpoints; this keeps a handful of channels.
+std::shared_ptr<grpc::Channel> process_channel(const std::string& key, const std::string& target,
+                                               const std::shared_ptr<grpc::ChannelCredentials>& c,
+                                               const grpc::ChannelArguments& args) {
+  static std::mutex mutex;
+  static auto* channels = new std::map<std::string, std::shared_ptr<grpc::Channel>>;
+  std::lock_guard lock(mutex);
+  auto& channel = (*channels)[key];
+  if (!channel) channel = grpc::CreateCustomChannel(target, c, args);
+  return channel;
+}
+
 }  // namespace
+
+namespace {
+// The call this thread is cancelling: its final reaction may run inline, inside TryCancel.
+thread_local const Cancellable* cancelling_here = nullptr;
+}  // namespace
+
+void Cancellable::cancel() {
+  {
+    std::lock_guard lock(cancel_mutex_);
+    if (finished_) return;
+    ++cancelling_;
+  }
+  cancelling_here = this;
+  context().TryCancel();
+  cancelling_here = nullptr;
+  std::lock_guard lock(cancel_mutex_);
+  if (--cancelling_ == 0) cancel_done_.notify_all();
+}
+
+void Cancellable::finished() {
+  std::unique_lock lock(cancel_mutex_);
+  finished_ = true;
+  const int mine = cancelling_here == this ? 1 : 0;
+  cancel_done_.wait(lock, [&] { return cancelling_ == mine; });
+}
 
 std::size_t Core::pick() {
   std::lock_guard lock(mutex_);
@@ -174,6 +216,7 @@ Result<std::unique_ptr<Client>> Client::create(ClientSettings settings, Post pos
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
 
   std::shared_ptr<grpc::ChannelCredentials> tls;
+  std::string tls_key;  // the PEM contents: other files, another channel
   auto core = std::make_shared<Core>(std::move(settings), std::move(post));
   for (const std::string& url : core->settings.endpoints) {
     std::shared_ptr<grpc::ChannelCredentials> credentials;
@@ -199,6 +242,7 @@ Result<std::unique_ptr<Client>> Client::create(ClientSettings settings, Post pos
           options.pem_private_key = *key;
         }
         tls = grpc::SslCredentials(options);
+        tls_key = options.pem_root_certs + options.pem_cert_chain + options.pem_private_key;
       }
       credentials = tls;
     } else {
@@ -209,7 +253,8 @@ Result<std::unique_ptr<Client>> Client::create(ClientSettings settings, Post pos
       return fail(Errc::invalid, "etcd endpoint '" + url + "': expected http://H:P or https://H:P");
     Endpoint e;
     e.url = url;
-    e.channel = grpc::CreateCustomChannel(target, credentials, args);
+    e.channel =
+        process_channel(credentials == tls ? url + "\n" + tls_key : url, target, credentials, args);
     e.kv = pb::KV::NewStub(e.channel);
     e.lease = pb::Lease::NewStub(e.channel);
     e.watch = pb::Watch::NewStub(e.channel);

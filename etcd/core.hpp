@@ -24,11 +24,24 @@ namespace tandem::etcd {
 
 namespace pb = ::etcdserverpb;
 
-// A call in flight that close() can end early.
+// A call in flight that close() (or its owner) can end early. gRPC frees the call when its final
+// reaction (a unary call's callback, a reactor's OnDone) returns; TryCancel after that would touch
+// freed memory. So the final reaction calls finished() first: no cancel starts afterwards, and one
+// under way on another thread completes before the reaction returns.
 class Cancellable {
  public:
   virtual ~Cancellable() = default;
-  virtual void cancel() = 0;
+  void cancel();
+
+ protected:
+  virtual grpc::ClientContext& context() = 0;
+  void finished();
+
+ private:
+  std::mutex cancel_mutex_;
+  std::condition_variable cancel_done_;
+  bool finished_ = false;
+  int cancelling_ = 0;
 };
 
 struct Endpoint {
@@ -94,7 +107,8 @@ struct UnaryCall final : Cancellable {
   grpc::ClientContext ctx;
   Request request;
   Response response;
-  void cancel() override { ctx.TryCancel(); }
+  grpc::ClientContext& context() override { return ctx; }
+  using Cancellable::finished;
 };
 
 template <class Request, class Response, class T, class Start, class Convert>
@@ -108,6 +122,7 @@ void Core::unary(const char* method, Request request, Start start, Convert conve
   start(endpoints[index], &call->ctx, &call->request, &call->response,
         [self = shared_from_this(), call, index, method, convert,
          done = std::move(done)](grpc::Status status) mutable {
+          call->finished();
           if (status.ok()) {
             Result<T> result = convert(call->response);
             self->deliver([done = std::move(done), result = std::move(result)]() mutable {
@@ -115,9 +130,8 @@ void Core::unary(const char* method, Request request, Start start, Convert conve
             });
           } else {
             self->failed_on(index, status);
-            self->deliver([done = std::move(done), e = self->error(index, method, status)] {
-              done(e);
-            });
+            self->deliver(
+                [done = std::move(done), e = self->error(index, method, status)] { done(e); });
           }
           self->end(call.get());
         });

@@ -136,8 +136,7 @@ void ClientImpl::put(Put put, std::function<void(Result<Revision>)> done) {
       std::move(done));
 }
 
-void ClientImpl::get(std::string key,
-                     std::function<void(Result<std::optional<KeyValue>>)> done) {
+void ClientImpl::get(std::string key, std::function<void(Result<std::optional<KeyValue>>)> done) {
   pb::RangeRequest req;
   req.set_key(std::move(key));
   core_->unary<pb::RangeRequest, pb::RangeResponse, std::optional<KeyValue>>(

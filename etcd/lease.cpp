@@ -44,8 +44,7 @@ void ClientImpl::revoke(LeaseId lease, std::function<void(Result<void>)> done) {
       });
 }
 
-void ClientImpl::keep_alive(LeaseId lease,
-                            std::function<void(Result<std::chrono::seconds>)> done) {
+void ClientImpl::keep_alive(LeaseId lease, std::function<void(Result<std::chrono::seconds>)> done) {
   if (auto stream = core_->keep_alive_stream()) stream->send(lease, std::move(done));
 }
 
@@ -183,17 +182,18 @@ void KeepAliveStream::expire(std::uint64_t seq) {
     failed.swap(pending_);
     release = mark_broken_locked();
   }
-  ctx_.TryCancel();
+  cancel();
   if (release) RemoveHold();
   core_->failed_on(endpoint_, grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, ""));
-  const Error e = fail(Errc::timeout, "etcd " + core_->endpoints[endpoint_].url +
-                                          " LeaseKeepAlive: no answer within " +
-                                          std::to_string(core_->settings.request_timeout.count()) +
-                                          " ms");
+  const Error e =
+      fail(Errc::timeout, "etcd " + core_->endpoints[endpoint_].url +
+                              " LeaseKeepAlive: no answer within " +
+                              std::to_string(core_->settings.request_timeout.count()) + " ms");
   for (auto& p : failed) core_->deliver([done = std::move(p.done), e] { done(e); });
 }
 
 void KeepAliveStream::OnDone(const grpc::Status& status) {
+  finished();
   std::deque<Pending> left;
   {
     std::lock_guard lock(mutex_);

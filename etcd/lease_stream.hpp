@@ -24,13 +24,13 @@ class KeepAliveStream final
   void start();
   bool broken() const;
   void send(LeaseId lease, Done done);
-  void cancel() override { ctx_.TryCancel(); }
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
   void OnDone(const grpc::Status& status) override;
 
  private:
+  grpc::ClientContext& context() override { return ctx_; }
   struct Pending {
     std::uint64_t seq = 0;
     LeaseId lease = 0;

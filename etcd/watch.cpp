@@ -35,9 +35,8 @@ class WatchStream final : public grpc::ClientBidiReactor<pb::WatchRequest, pb::W
   // The owner's thread (the handle's destructor): nothing more reaches the owner.
   void stop() {
     stopped_ = true;
-    ctx_.TryCancel();
+    cancel();
   }
-  void cancel() override { ctx_.TryCancel(); }
 
   void OnWriteDone(bool /*ok*/) override {}  // a failed write shows on the read side too
 
@@ -55,7 +54,7 @@ class WatchStream final : public grpc::ClientBidiReactor<pb::WatchRequest, pb::W
                                             (in_.cancel_reason().empty() ? std::string("no reason")
                                                                          : in_.cancel_reason()));
       }
-      ctx_.TryCancel();
+      cancel();
       StartRead(&in_);  // drains to the end, then OnDone
       return;
     }
@@ -63,8 +62,8 @@ class WatchStream final : public grpc::ClientBidiReactor<pb::WatchRequest, pb::W
     events.reserve(static_cast<std::size_t>(in_.events_size()));
     for (const auto& e : in_.events()) {
       WatchEvent out;
-      out.kind = e.type() == ::mvccpb::Event::DELETE ? WatchEvent::Kind::remove
-                                                      : WatchEvent::Kind::put;
+      out.kind =
+          e.type() == ::mvccpb::Event::DELETE ? WatchEvent::Kind::remove : WatchEvent::Kind::put;
       out.kv = from_proto(e.kv());
       events.push_back(std::move(out));
     }
@@ -76,6 +75,7 @@ class WatchStream final : public grpc::ClientBidiReactor<pb::WatchRequest, pb::W
   }
 
   void OnDone(const grpc::Status& status) override {
+    finished();
     if (!stopped_) {
       Error e;
       if (end_error_) {
@@ -96,6 +96,8 @@ class WatchStream final : public grpc::ClientBidiReactor<pb::WatchRequest, pb::W
   }
 
  private:
+  grpc::ClientContext& context() override { return ctx_; }
+
   std::shared_ptr<Core> core_;
   std::function<void(std::vector<WatchEvent>)> on_events_;
   std::function<void(Error)> on_end_;

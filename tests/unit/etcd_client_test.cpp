@@ -1,8 +1,6 @@
 // The etcd client against a real etcd (Debian's etcd-server, /usr/bin/etcd) that each test starts
 // on 127.0.0.1 with free ports and a fresh data directory, and kills at the end. A test fails (it
 // does not skip) when etcd cannot start.
-#include "etcd/client.hpp"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -22,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "etcd/client.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 extern char** environ;
@@ -33,6 +32,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kEtcd = "/usr/bin/etcd";
+constexpr const char* kSetpriv = "/usr/bin/setpriv";
 
 // The owner's executor: work posted from any thread runs on the test's thread, in order, while
 // the test pumps it.
@@ -80,18 +80,30 @@ Result<T> await(Loop& loop, const std::function<void(std::function<void(Result<T
   return std::move(*out);
 }
 
-int free_port() {
+bool bindable(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
-  return port;
+  return ok;
+}
+
+// A port nobody listens on. Each test process (ctest runs them in parallel) takes its ports from
+// its own block of 50, chosen by pid, below the kernel's ephemeral range, going round the block
+// (a killed etcd's ports come free again): two processes asking the kernel for "any free port"
+// at once may be told the same one, and two tests would then share one etcd.
+int free_port() {
+  static const int first = 20000 + static_cast<int>(::getpid() % 250) * 50;
+  static int next = 0;
+  for (int tries = 0; tries < 50; ++tries) {
+    const int port = first + next;
+    next = (next + 1) % 50;
+    if (bindable(port)) return port;
+  }
+  return 0;
 }
 
 // One single-member etcd on 127.0.0.1. Short heartbeat and election timeout: it elects itself
@@ -108,7 +120,11 @@ class EtcdServer {
     url_ = "http://127.0.0.1:" + std::to_string(client_port);
     const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port);
     log_ = dir_ + "/etcd.log";
-    std::vector<std::string> args = {kEtcd,
+    // Through setpriv (util-linux): etcd gets SIGKILL if this test process dies without its
+    // teardown (a crash), instead of running on as an orphan.
+    std::vector<std::string> args = {kSetpriv,
+                                     "--pdeathsig=KILL",
+                                     kEtcd,
                                      "--name=t",
                                      "--data-dir=" + dir_ + "/data",
                                      "--listen-client-urls=" + url_,
@@ -126,10 +142,9 @@ class EtcdServer {
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    const int rc = posix_spawn(&pid_, kEtcd, &actions, nullptr, argv.data(), environ);
+    const int rc = posix_spawn(&pid_, kSetpriv, &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
       pid_ = -1;
@@ -147,7 +162,7 @@ class EtcdServer {
       }
       auto r = await<std::optional<KeyValue>>(
           loop, [&](auto done) { (*probe)->get("probe", std::move(done)); });
-      if (r) return "";
+      if (r && ::waitpid(pid_, &status, WNOHANG) == 0) return "";  // ours answered, still runs
       std::this_thread::sleep_for(50ms);
     }
     return "etcd did not answer within 10 s; its log:\n" + log();
@@ -191,8 +206,8 @@ class EtcdClientTest : public ::testing::Test {
     return await<LeaseId>(loop_, [&](auto done) { client_->grant(ttl, std::move(done)); });
   }
   Result<std::chrono::seconds> keep_alive(LeaseId id) {
-    return await<std::chrono::seconds>(loop_,
-                                       [&](auto done) { client_->keep_alive(id, std::move(done)); });
+    return await<std::chrono::seconds>(
+        loop_, [&](auto done) { client_->keep_alive(id, std::move(done)); });
   }
   Result<void> revoke(LeaseId id) {
     return await<void>(loop_, [&](auto done) { client_->revoke(id, std::move(done)); });
@@ -207,8 +222,8 @@ class EtcdClientTest : public ::testing::Test {
         loop_, [&](auto done) { client_->get(std::move(key), std::move(done)); });
   }
   Result<Range> get_prefix(std::string prefix) {
-    return await<Range>(loop_,
-                        [&](auto done) { client_->get_prefix(std::move(prefix), std::move(done)); });
+    return await<Range>(
+        loop_, [&](auto done) { client_->get_prefix(std::move(prefix), std::move(done)); });
   }
   Result<void> remove(std::string key) {
     return await<void>(loop_, [&](auto done) { client_->remove(std::move(key), std::move(done)); });
@@ -279,8 +294,10 @@ TEST_F(EtcdClientTest, ExpiredLeaseTakesItsKeys) {
 
 Txn create_if_absent(const std::string& key, const std::string& value, LeaseId lease) {
   Txn t;
-  t.compares.push_back({.key = key, .target = Compare::Target::create_revision,
-                        .op = Compare::Op::equal, .number = 0});
+  t.compares.push_back({.key = key,
+                        .target = Compare::Target::create_revision,
+                        .op = Compare::Op::equal,
+                        .number = 0});
   t.success.push_back(Put{key, value, lease});
   t.failure.push_back(Get{key});
   return t;
@@ -323,7 +340,8 @@ TEST_F(EtcdClientTest, CompareAndSwapOnModRevision) {
   auto swap = [&](Revision expected, std::string value) {
     Txn t;
     t.compares.push_back({.key = "/tandem/member/m1/record",
-                          .target = Compare::Target::mod_revision, .op = Compare::Op::equal,
+                          .target = Compare::Target::mod_revision,
+                          .op = Compare::Op::equal,
                           .number = expected});
     t.success.push_back(Put{"/tandem/member/m1/record", std::move(value)});
     return txn(std::move(t));
@@ -345,8 +363,10 @@ TEST_F(EtcdClientTest, CompareAndSwapOnModRevision) {
 
   // A value compare, for completeness: not equal to what is there.
   Txn t;
-  t.compares.push_back({.key = "/tandem/member/m1/record", .target = Compare::Target::value,
-                        .op = Compare::Op::not_equal, .text = "{\"sessions\":2}"});
+  t.compares.push_back({.key = "/tandem/member/m1/record",
+                        .target = Compare::Target::value,
+                        .op = Compare::Op::not_equal,
+                        .text = "{\"sessions\":2}"});
   t.success.push_back(Delete{"/tandem/member/m1/record"});
   auto v = txn(std::move(t));
   ASSERT_TRUE(v.ok()) << v.error();
@@ -495,14 +515,16 @@ TEST(EtcdClientDeadEndpointTest, RequestsAnswerAnErrorWithinTheTimeout) {
   Client& client = **c;
 
   auto start = Clock::now();
-  auto r = await<std::optional<KeyValue>>(loop, [&](auto done) { client.get("k", done); }, 3s);
+  auto r = await<std::optional<KeyValue>>(
+      loop, [&](auto done) { client.get("k", done); }, 3s);
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.code() == Errc::unavailable || r.code() == Errc::timeout) << r.error();
   EXPECT_NE(r.error().find(url), std::string::npos) << r.error();
   EXPECT_LT(Clock::now() - start, 800ms);
 
   start = Clock::now();
-  auto k = await<std::chrono::seconds>(loop, [&](auto done) { client.keep_alive(1, done); }, 3s);
+  auto k = await<std::chrono::seconds>(
+      loop, [&](auto done) { client.keep_alive(1, done); }, 3s);
   ASSERT_FALSE(k.ok());
   EXPECT_TRUE(k.code() == Errc::unavailable || k.code() == Errc::timeout) << k.error();
   EXPECT_LT(Clock::now() - start, 800ms);
@@ -515,8 +537,8 @@ TEST(EtcdClientDeadEndpointTest, RequestsAnswerAnErrorWithinTheTimeout) {
 
 TEST_F(EtcdClientTest, AFailedRequestSendsTheNextToTheNextEndpoint) {
   const std::string dead = "http://127.0.0.1:" + std::to_string(free_port());
-  auto c = Client::create({.endpoints = {dead, etcd_.url()}, .request_timeout = 500ms},
-                          loop_.post());
+  auto c =
+      Client::create({.endpoints = {dead, etcd_.url()}, .request_timeout = 500ms}, loop_.post());
   ASSERT_TRUE(c.ok()) << c.error();
   Client& client = **c;
   auto first = await<Revision>(loop_, [&](auto done) { client.put({"k", "v"}, done); });
