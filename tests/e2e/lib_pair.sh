@@ -194,8 +194,11 @@ longest_reply_gap_ms() {
 # (MODE dtls or tls). Sets TD_ACT, TD_STB (the nodes), TD_IP1 (the client's address) and
 # TD_INDEX (its session index on the active).
 pair_with_client() {
-  local mode=${1:-dtls} extra=()
   setup_pair_topology
+  pair_with_client_on_topology "$@"
+}
+pair_with_client_on_topology() { # MODE [EXTRA_CONFIG]
+  local mode=${1:-dtls} extra=()
   make_pair_pki
   add_user alice secret-a
   write_node_config a "${2:-}"

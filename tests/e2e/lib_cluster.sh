@@ -1,0 +1,93 @@
+# shellcheck shell=bash disable=SC2034
+# A pair under an arbiter (docs/arbiter.md); source after lib.sh and lib_pair.sh.
+#
+#   etcd ns 10.200.0.30:2379 --+-- switch ns: br "swout" (the pair's outside network)
+#
+# Both nodes get [arbiter] endpoints = [that etcd] and [member] id = "m1". The cut helpers drop
+# traffic with nftables inside a node's namespace: between the two nodes only (the link between
+# them), or between a node and both its peer and etcd (the node isolated; clients still reach it).
+
+TD_NS_ETCD=$TD_ID-etcd
+TD_ETCD_IP=10.200.0.30
+TD_ETCD_URL=http://$TD_ETCD_IP:2379
+TD_TTL=${TD_TTL:-2s}
+TD_ETCD_PID=
+
+start_etcd() {
+  if [[ -z ${TD_ETCD_NS_MADE:-} ]]; then
+    td_netns_add "$TD_NS_ETCD"
+    td_pair_link "$TD_NS_ETCD" "${TD_IFP}e" "$TD_ETCD_IP/24" swout
+    TD_ETCD_NS_MADE=1
+  fi
+  step "start etcd on $TD_ETCD_URL"
+  # Started with `ip netns exec` itself (not through a function), so that $! is etcd's PID.
+  ip netns exec "$TD_NS_ETCD" etcd --name td --data-dir "$TD_DIR/etcd" \
+    --listen-client-urls "$TD_ETCD_URL" --advertise-client-urls "$TD_ETCD_URL" \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster td=http://127.0.0.1:2380 >>"$TD_DIR/etcd.log" 2>&1 &
+  TD_ETCD_PID=$!
+  td_track "$TD_ETCD_PID"
+  wait_for 20 "etcd answers" ectl endpoint health
+}
+stop_etcd() {
+  step "stop etcd (kill -9, pid $TD_ETCD_PID)"
+  kill -9 "$TD_ETCD_PID" 2>/dev/null || true
+  wait "$TD_ETCD_PID" 2>/dev/null || true
+}
+ectl() {
+  ip netns exec "$TD_NS_ETCD" env ETCDCTL_API=3 etcdctl --endpoints="$TD_ETCD_URL" \
+    --command-timeout=3s "$@"
+}
+# The node id holding the member's active key, or nothing.
+key_holder() { ectl get --print-value-only /tandem/member/m1/active 2>/dev/null || true; }
+
+arbiter_config() {
+  cat <<EOT
+[arbiter]
+endpoints = ["$TD_ETCD_URL"]
+lease_ttl = "$TD_TTL"
+
+[member]
+id = "m1"
+url = "https://$TD_SERVER_IP:$TD_PORT/"
+capacity = 100
+EOT
+}
+
+# A pair with the arbiter, user alice and client c1 (as pair_with_client).
+arbitrated_pair_with_client() {
+  setup_pair_topology
+  start_etcd
+  pair_with_client_on_topology "${1:-dtls}" "$(arbiter_config)"
+  wait_for 10 "node $TD_ACT holds the member's key" td_holds_key "$TD_ACT"
+}
+td_holds_key() { [[ $(key_holder) == "node-$1" ]]; }
+
+# cut_between_nodes: node a drops everything to and from node b (both networks).
+cut_between_nodes() {
+  step "CUT: traffic between node a and node b dropped (both still reach clients and etcd)"
+  td_nft_drop a "${TD_NODE_IP[b]}" "${TD_NODE_INSIDE_IP[b]}"
+}
+# isolate_node N: N drops everything to and from its peer and etcd.
+isolate_node() {
+  local n=$1 o
+  o=$(other_node "$n")
+  step "ISOLATE: node $n cut from node $o and from etcd (clients still reach it)"
+  td_nft_drop "$n" "${TD_NODE_IP[$o]}" "${TD_NODE_INSIDE_IP[$o]}" "$TD_ETCD_IP"
+}
+td_nft_drop() {
+  local n=$1 set
+  shift
+  set=$(IFS=,; echo "$*")
+  ip netns exec "${TD_NODE_NS[$n]}" nft -f - <<EOT
+table inet td_cut {
+  chain in { type filter hook input priority -10; ip saddr { $set } drop; }
+  chain out { type filter hook output priority -10; ip daddr { $set } drop; }
+}
+EOT
+}
+heal() {
+  local n
+  step "HEAL: the cuts removed"
+  for n in a b; do ip netns exec "${TD_NODE_NS[$n]}" nft delete table inet td_cut 2>/dev/null || true; done
+}
