@@ -10,6 +10,7 @@
 #include <string_view>
 #include <utility>
 
+#include "node/config/cluster_shapes.hpp"
 #include "node/config/config.hpp"
 #include "node/session/address_pool.hpp"
 
@@ -48,25 +49,6 @@ bool valid_listen(const std::string& s) {
          valid_port(std::string_view(s).substr(colon + 1));
 }
 
-// "http://host:port" or "https://host:port", as the etcd client takes them.
-bool valid_endpoint(const std::string& s) {
-  std::string_view rest = s;
-  if (rest.starts_with("http://")) {
-    rest.remove_prefix(7);
-  } else if (rest.starts_with("https://")) {
-    rest.remove_prefix(8);
-  } else {
-    return false;
-  }
-  const std::size_t colon = rest.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return false;
-  const std::string_view host = rest.substr(0, colon);
-  const bool host_ok = std::all_of(host.begin(), host.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '[' || c == ']' || c == ':';
-  });
-  return host_ok && valid_port(rest.substr(colon + 1));
-}
 
 class Reader {
  public:
@@ -171,7 +153,7 @@ Result<DirectorConfig> Reader::read(const toml::table& root) {
         for (std::size_t i = 0; i < a->size(); ++i) {
           const toml::node& e = *a->get(i);
           const auto* s = e.as_string();
-          if (s == nullptr || !valid_endpoint(s->get())) {
+          if (s == nullptr || !config::valid_etcd_endpoint(s->get())) {
             expected("arbiter.endpoints[" + std::to_string(i) + "]",
                      "\"http://host:port\" or \"https://host:port\"", e);
           } else {
