@@ -36,6 +36,9 @@ CoreSettings core_settings(const config::Config& c) {
   s.heartbeat_interval = c.peer.poll_interval;
   s.ack_timeout = defaults::kAckTimeout;
   s.arbiter = c.arbiter.enabled && c.peer.enabled;
+  // The standby's word holds an active until hold_time after a heartbeat it heard, less this
+  // margin; a wider one makes an isolated active stop sooner (docs/arbiter.md).
+  s.witness_margin = std::max(Duration{500}, c.peer.hold_time / 4);
   return s;
 }
 
