@@ -183,14 +183,13 @@ active_node() {
   echo "$found"
 }
 
-# start_pair [NODE NODE]: start both nodes (default a and b) and wait until one is active with
-# the address and the other follows it.
+# Start both nodes and wait until one is active with the address and the other follows it.
 start_pair() {
-  start_node "${1:-a}"
-  start_node "${2:-b}"
-  wait_pair_up "$@"
+  start_node a
+  start_node b
+  wait_pair_up a b
 }
-wait_pair_up() { # [NODE NODE]
+wait_pair_up() { # NODE NODE
   local n1=${1:-a} n2=${2:-b} act stb
   wait_for 20 "an active node" td_pair_has_active "$n1" "$n2"
   act=$(active_node "$n1" "$n2")
