@@ -149,6 +149,7 @@ start_node "$OLD"
 wait_for 30 "node $OLD following node $NEW and caught up" td_caught_up "$OLD"
 [[ $(session_map "$OLD") == "$(session_map "$NEW")" ]] || fail "node $OLD lists other sessions"
 wait_for 15 "$FM's record no longer degraded" member_open "$FM"
+step "node $OLD follows node $NEW with the same sessions; $FM's record open again"
 ACT[$FM]=$NEW
 
 step "PHASE 3: every director stopped"
