@@ -38,9 +38,10 @@ ectl() {
   ip netns exec "$TD_NS_ETCD" env ETCDCTL_API=3 etcdctl --endpoints="$TD_ETCD_URL" \
     --command-timeout=3s "$@"
 }
-# The node id holding the member's active key, or nothing.
-key_holder() { ectl get --print-value-only /tandem/member/m1/active 2>/dev/null || true; }
+# key_holder [MEMBER]: the node id holding the member's (default m1) active key, or nothing.
+key_holder() { ectl get --print-value-only "/tandem/member/${1:-m1}/active" 2>/dev/null || true; }
 
+# arbiter_config [MEMBER [SERVICE_IP [CAPACITY]]]: defaults m1, TD_SERVER_IP, 100.
 arbiter_config() {
   cat <<EOT
 [arbiter]
@@ -48,9 +49,9 @@ endpoints = ["$TD_ETCD_URL"]
 lease_ttl = "$TD_TTL"
 
 [member]
-id = "m1"
-url = "https://$TD_SERVER_IP:$TD_PORT/"
-capacity = 100
+id = "${1:-m1}"
+url = "https://${2:-$TD_SERVER_IP}:$TD_PORT/"
+capacity = ${3:-100}
 EOT
 }
 

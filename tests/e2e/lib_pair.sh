@@ -17,6 +17,12 @@ declare -A TD_NODE_IP=([a]=10.200.0.11 [b]=10.200.0.12)
 declare -A TD_NODE_INSIDE_IP=([a]=10.201.0.11 [b]=10.201.0.12)
 declare -A TD_NODE_PID=() TD_NODE_CONFIG=() TD_PRIORITY=()
 declare -A TD_NODE_ENV=() # NODE -> extra environment for its tandemd ("K=V K2=V2", no spaces in values)
+# More than one pair (lib_members.sh): a node's member addresses, pool and peer node. Unset for a
+# node means the one pair's: TD_SERVER_IP, TD_INSIDE_GW, TD_POOL, and a <-> b.
+declare -A TD_NODE_SVC=() TD_NODE_GW=() TD_NODE_POOL=() TD_NODE_PEER=()
+node_svc() { echo "${TD_NODE_SVC[$1]:-$TD_SERVER_IP}"; }
+node_gw() { echo "${TD_NODE_GW[$1]:-$TD_INSIDE_GW}"; }
+node_pool() { echo "${TD_NODE_POOL[$1]:-$TD_POOL}"; }
 TD_PEER_PORT=7443
 TD_PKI=$TD_DIR/pki
 
@@ -61,7 +67,9 @@ add_pair_client2_ns() {
 }
 
 # A CA, one certificate per node for the replication link (mutual TLS), and the client-facing
-# certificate both nodes present (clients pin one key for the member). TD_PKI_BACKDATE (a
+# certificate both nodes present (clients pin one key for the member; its subjectAltName is
+# TD_VPN_SAN, default the service address). A node certificate for every node in TD_NODE_NS.
+# TD_PKI_BACKDATE (a
 # faketime offset such as -1d) issues them as if then, for tests that move a node's clock back.
 make_pair_pki() {
   mkdir -p "$TD_PKI"
@@ -72,7 +80,7 @@ make_pair_pki() {
   fi
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -keyout "$TD_PKI/ca.key" -out "$TD_PKI/ca.pem" -subj "/CN=tandem test CA" 2>/dev/null
-  for n in a b; do
+  for n in "${!TD_NODE_NS[@]}"; do
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
       -keyout "$TD_PKI/node-$n.key" -out "$TD_PKI/node-$n.csr" -subj "/CN=node-$n" 2>/dev/null
     printf 'subjectAltName=IP:%s\n' "${TD_NODE_IP[$n]}" >"$TD_PKI/node-$n.ext"
@@ -81,7 +89,7 @@ make_pair_pki() {
   done
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -keyout "$TD_PKI/vpn.key" -out "$TD_PKI/vpn.pem" -subj "/CN=vpn.test" \
-    -addext "subjectAltName=IP:$TD_SERVER_IP" 2>/dev/null
+    -addext "subjectAltName=${TD_VPN_SAN:-IP:$TD_SERVER_IP}" 2>/dev/null
   TD_PIN=pin-sha256:$(openssl x509 -in "$TD_PKI/vpn.pem" -pubkey -noout |
     openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
   [[ -z ${TD_PKI_BACKDATE:-} ]] || unset -f openssl
@@ -96,13 +104,13 @@ write_node_config() {
   cat >"${TD_NODE_CONFIG[$n]}" <<EOF
 [node]
 id = "node-$n"
-listen = "$TD_SERVER_IP:$TD_PORT"
+listen = "$(node_svc "$n"):$TD_PORT"
 admin_socket = "$TD_DIR/admin-$n.sock"
 state_dir = "$TD_DIR/state-$n"
 tun_name = "tandem0"
-service_address = "$TD_SERVER_IP/24"
+service_address = "$(node_svc "$n")/24"
 service_interface = "${TD_IFP}${n}o"
-inside_address = "$TD_INSIDE_GW/24"
+inside_address = "$(node_gw "$n")/24"
 inside_interface = "${TD_IFP}${n}i"
 
 [tls]
@@ -113,7 +121,7 @@ private_key = "$TD_PKI/vpn.key"
 users_file = "$TD_USERS"
 
 [pool]
-ipv4 = "$TD_POOL"
+ipv4 = "$(node_pool "$n")"
 routes = ["10.201.0.0/24"]
 
 [peer]
@@ -152,15 +160,20 @@ nctl() { # NODE tandemctl-args...
 node_status() { nctl "$1" status --json 2>/dev/null; }
 node_field() { node_status "$1" | jq -r ".$2 | if . == null then empty else . end"; }
 td_is_active() { [[ $(node_field "$1" role) == active ]]; }
-td_has_vip() { ip -n "${TD_NODE_NS[$1]}" -4 addr show | grep -q " $TD_SERVER_IP/"; }
+td_has_vip() { ip -n "${TD_NODE_NS[$1]}" -4 addr show | grep -q " $(node_svc "$1")/"; }
 td_following() { [[ $(node_field "$1" peer_state) == following ]]; }
 td_caught_up() { [[ $(node_field "$1" replication_lag_seq) == 0 ]] && td_following "$1"; }
-other_node() { if [[ $1 == a ]]; then echo b; else echo a; fi; }
+other_node() {
+  if [[ -n ${TD_NODE_PEER[$1]:-} ]]; then echo "${TD_NODE_PEER[$1]}"
+  elif [[ $1 == a ]]; then echo b; else echo a; fi
+}
 
-# The active node (a or b); fails when none or both say so.
+# active_node [NODE NODE]: the active node of the pair (default a and b); fails when none or both
+# say so.
 active_node() {
-  local n found=
-  for n in a b; do
+  local n found= nodes=(a b)
+  if (($# == 2)); then nodes=("$1" "$2"); fi
+  for n in "${nodes[@]}"; do
     if td_alive "${TD_NODE_PID[$n]:-0}" && td_is_active "$n"; then
       [[ -z $found ]] || fail "both nodes say they are active"
       found=$n
@@ -174,15 +187,18 @@ active_node() {
 start_pair() {
   start_node a
   start_node b
-  wait_for 20 "an active node" td_pair_has_active
-  local act stb
-  act=$(active_node)
+  wait_pair_up a b
+}
+wait_pair_up() { # NODE NODE
+  local n1=${1:-a} n2=${2:-b} act stb
+  wait_for 20 "an active node" td_pair_has_active "$n1" "$n2"
+  act=$(active_node "$n1" "$n2")
   stb=$(other_node "$act")
   wait_for 20 "node $act holding the service address" td_has_vip "$act"
   wait_for 20 "node $stb following node $act" td_following "$stb"
   step "pair up: node $act active, node $stb standby"
 }
-td_pair_has_active() { td_is_active a || td_is_active b; }
+td_pair_has_active() { td_is_active "${1:-a}" || td_is_active "${2:-b}"; }
 
 # Longest silence between consecutive ping replies (ms), from `ping -D` output in FILE.
 longest_reply_gap_ms() {
@@ -235,6 +251,7 @@ TD_FO_SEQ=0
 TD_FO_EVENT_MS=0
 TD_FO_PING=p    # the ping stream (start_ping_stream) the gap is measured on
 TD_FO_CLIENT=c1 # the openconnect client whose tunnel address must not change ("" for none)
+TD_FO_NS=       # the namespace the fresh ping is sent from (default TD_NS_CLIENT)
 TD_FO_TOLD=     # the tokens the old active had handed out at the event (a copy of a tandem-load
                 # --tokens-out file made right after it): a session the old active listed may
                 # be gone after a crash, and its index given to a new session, only when no
@@ -256,8 +273,8 @@ td_node_addrs() {
   local ns=${TD_NODE_NS[$1]} out held=()
   [[ -e /run/netns/$ns ]] || return 0
   out=$(ip -n "$ns" -4 -o addr show 2>/dev/null) || true
-  [[ $out == *" $TD_SERVER_IP/"* ]] && held+=(service)
-  [[ $out == *" $TD_INSIDE_GW/"* ]] && held+=(inside)
+  [[ $out == *" $(node_svc "$1")/"* ]] && held+=(service)
+  [[ $out == *" $(node_gw "$1")/"* ]] && held+=(inside)
   echo "${held[*]}"
 }
 td_has_vips() { [[ $(td_node_addrs "$1") == "service inside" ]]; }
@@ -298,8 +315,9 @@ assert_failover_outcome() {
   before=$TD_DIR/fo$TD_FO_SEQ-before.map
   after=$TD_DIR/fo$TD_FO_SEQ-after.map
   wait_for 15 "node $new active" td_is_active "$new"
-  wait_for 10 "node $new holding $TD_SERVER_IP and $TD_INSIDE_GW" td_has_vips "$new"
-  wait_for 20 "a fresh ping through the tunnel answered after the event" ping_fresh
+  wait_for 10 "node $new holding $(node_svc "$new") and $(node_gw "$new")" td_has_vips "$new"
+  wait_for 20 "a fresh ping through the tunnel answered after the event" \
+    ping_fresh "${TD_FO_NS:-$TD_NS_CLIENT}"
   step "fresh ping through the tunnel answered $(($(td_now_ms) - TD_FO_EVENT_MS)) ms after the event"
   if [[ -n $TD_FO_CLIENT ]]; then
     assert_eq "$ip" "$(client_ip "$TD_FO_CLIENT")" "client $TD_FO_CLIENT's address after the event"
@@ -315,8 +333,8 @@ assert_failover_outcome() {
   if [[ -e /run/netns/${TD_NODE_NS[$other]} ]]; then
     t0=$(td_now_ms)
     poll_until 3 td_holds_none "$other" ||
-      fail "$what still holds: $(td_node_addrs "$other") (of $TD_SERVER_IP, $TD_INSIDE_GW)"
-    step "$what holds neither $TD_SERVER_IP nor $TD_INSIDE_GW ($(($(td_now_ms) - t0)) ms into the check)"
+      fail "$what still holds: $(td_node_addrs "$other") (of $(node_svc "$other"), $(node_gw "$other"))"
+    step "$what holds neither $(node_svc "$other") nor $(node_gw "$other") ($(($(td_now_ms) - t0)) ms into the check)"
   else
     step "$what: namespace gone, no address to check"
   fi
