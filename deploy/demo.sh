@@ -98,7 +98,7 @@ status_both() {
 cluster_fields() {
   local n f
   for n in "$N1" "$N2"; do
-    f=$(node_status "$n" | jq -c 'with_entries(select(.key | test("member|arbiter|lease|etcd|key|draining|capacity")))' 2>/dev/null || true)
+    f=$(node_status "$n" | jq -c 'with_entries(select(.key | test("^(member|arbiter|lease|etcd|key|drain|capacity)")))' 2>/dev/null || true)
     if [[ -n $f && $f != '{}' ]]; then
       say "node-$n status --json, member/arbiter fields: $f"
     else
@@ -119,7 +119,9 @@ role_of() { if td_alive "${TD_NODE_PID[$1]:-0}"; then node_field "$1" role; else
 # connections to the director.
 DIRECTOR_LOG=
 director_requests() { count_in "$DIRECTOR_LOG" '^[^ ]+ [a-z]+ (redirect|refused|bad_request|connection_refused) '; }
-client_director_dials() { count_in "$(client_log c1)" "Connected to $TD_ETCD_IP:$TD_PORT\$"; }
+# TLS connections the client made to a host (the login's and every reconnect's).
+client_dials() { count_in "$(client_log c1)" "Connected to HTTPS on ${1//./\\.} with"; }
+client_director_dials() { client_dials "$TD_ETCD_IP"; }
 member_degraded() { [[ $(member_record "$1" | jq -r '.degraded // false') == true ]]; }
 # phase_stats FROM_MS TO_MS: the ping replies that arrived in the window. Sets P_SENT (echoes
 # from the first to the last one answered), P_LOST, P_GAP_MS (the longest silence between two
@@ -219,12 +221,11 @@ report_failover() {
   local dreq ddial mdial
   dreq=$(director_requests)
   ddial=$(client_director_dials)
-  mdial=$(count_in "$(client_log c1)" "Connected to ${TD_MEMBER_SVC[$M]}:$TD_PORT\$")
+  mdial=$(client_dials "${TD_MEMBER_SVC[$M]}")
   assert_eq "$D_REQ_LOGIN" "$dreq" "director request lines after the $kind failover"
   assert_eq "$D_DIAL_LOGIN" "$ddial" "the client's connections to the director after the $kind failover"
-  say "director        not involved: still $dreq request line(s) in its log, as after the login;" \
-    "the client dialled ${TD_MEMBER_SVC[$M]}:$TD_PORT ($M) directly (${mdial}x so far), the director" \
-    "${ddial}x (the login)"
+  say "director        not involved: still $dreq request line(s) in its log, as after the login"
+  say "                the client's TLS connections: $mdial to ${TD_MEMBER_SVC[$M]} ($M), $ddial to the director (the login)"
   summary_row "$kind" "node-$new" "$P_GAP_MS ms" "$P_LOST/$P_SENT" "kept" "kept" "+0 req" \
     "pkts rx $rx0->$rx1, tx $tx0->$tx1"
 }
@@ -463,14 +464,14 @@ phase_stats "$T_START" "$(td_now_ms)"
 td_alive "$(client_pid c1)" || fail "openconnect exited"
 D_REQ_END=$(director_requests)
 D_DIAL_END=$(client_director_dials)
-M_DIAL_END=$(count_in "$(client_log c1)" "Connected to ${TD_MEMBER_SVC[$M]}:$TD_PORT\$")
+M_DIAL_END=$(client_dials "${TD_MEMBER_SVC[$M]}")
 RESUMES=$(jq -r .resumes <<<"$(session_json "$ACT")")
 assert_eq "$D_REQ_LOGIN" "$D_REQ_END" "director request lines after the drills"
 assert_eq "$D_DIAL_LOGIN" "$D_DIAL_END" "the client's connections to the director after the drills"
 say "director log   $D_REQ_LOGIN request line(s) after the login, $D_REQ_END after the drills"
 say "               (redirect, refused, bad_request, connection_refused lines)"
-say "client log     connections to the director $TD_ETCD_IP:$TD_PORT: $D_DIAL_END (the login);"
-say "               to $M's service address ${TD_MEMBER_SVC[$M]}:$TD_PORT: $M_DIAL_END"
+say "client log     TLS connections to the director $TD_ETCD_IP: $D_DIAL_END (the login);"
+say "               to $M's service address ${TD_MEMBER_SVC[$M]}: $M_DIAL_END (the login's, and each resume)"
 say "session        $INDEX on node-$ACT, resumed $RESUMES time(s) with its token at the member"
 stop_client c1 INT
 version=$(openconnect --version 2>/dev/null | sed -n '1s/^OpenConnect version //p')
@@ -495,7 +496,7 @@ $(printf '%s\n' "${SUMMARY[@]}")
 
  whole run   $P_SENT pings sent, $((P_SENT - P_LOST)) answered, $P_LOST lost; longest gap $P_GAP_MS ms
  director    $D_REQ_LOGIN request(s) in its log after the login, $D_REQ_END after the drills: the resumes
-             went straight to $M (the client dialled the director $D_DIAL_END time(s), $M $M_DIAL_END)
+             went straight to $M (client TLS connections: director $D_DIAL_END, $M $M_DIAL_END)
  logout      openconnect exited with code $TD_RC after SIGINT (logout)
 $line
 EOF
