@@ -139,6 +139,9 @@ struct Replicator::Impl final : public CoreEffects {
   }
   void become_active(std::uint64_t epoch, std::uint64_t next_index,
                      std::vector<proto::SessionRecord> sessions) override {
+    // The status the node reads says "active, accepting" before the node serves: a client that
+    // reconnects in the first milliseconds must not meet the standby's refusal.
+    refresh();
     host.post([&h = host, epoch, next_index] { h.become_active(epoch, next_index); });
     live.clear();
     for (const auto& r : sessions) live.insert(r.index());
