@@ -500,6 +500,8 @@ void Reader::read_cluster(const toml::table& root, Config& c) {
     else
       c.member.url = "https://" + host + ":" + port + "/";
   }
+}
+
 void Reader::read_process(const toml::table& t, Config& c) {
   const std::string p = "process";
   check_keys(t, p, {"user", "group"});
