@@ -315,10 +315,11 @@ ReplicationStatus Replicator::status() const {
   return s;
 }
 
-bool Replicator::accepting_logins() const {
-  if (impl_->draining.load()) return false;
+bool Replicator::accepting_logins() const { return !impl_->draining.load() && accepting_resumes(); }
+
+bool Replicator::accepting_resumes() const {
   std::lock_guard lock(impl_->status_mutex);
-  return impl_->status_copy.accepting_logins;
+  return impl_->status_copy.accepting_logins;  // the core's: serving and not handing over
 }
 
 void Replicator::set_draining(bool draining) {

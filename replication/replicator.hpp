@@ -59,6 +59,7 @@ class Replicator final : public session::Replication {
   // the standby and hands over. `done` runs on the node's thread.
   void request_failover(std::function<void(Result<std::string>)> done) override;
   bool accepting_logins() const override;
+  bool accepting_resumes() const override;
   void set_draining(bool draining) override;
 
   struct Impl;

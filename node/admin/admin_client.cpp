@@ -123,4 +123,12 @@ Result<proto::ReloadReply> AdminClient::reload() {
   });
 }
 
+Result<proto::DrainReply> AdminClient::drain(bool draining) {
+  proto::DrainRequest request;
+  request.set_draining(draining);
+  return impl_->call<proto::DrainReply>([&](grpc::ClientContext* ctx, proto::DrainReply* r) {
+    return impl_->stub->Drain(ctx, request, r);
+  });
+}
+
 }  // namespace tandem::admin

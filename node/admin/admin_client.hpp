@@ -26,6 +26,7 @@ class AdminClient {
   Result<proto::LogoffReply> logoff(const proto::LogoffRequest& request);
   Result<proto::FailoverReply> failover();
   Result<proto::ReloadReply> reload();
+  Result<proto::DrainReply> drain(bool draining);
 
   struct Impl;
 

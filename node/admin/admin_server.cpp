@@ -74,6 +74,17 @@ class Service final : public proto::Admin::CallbackService {
     });
   }
 
+  grpc::ServerUnaryReactor* Drain(grpc::CallbackServerContext* ctx,
+                                  const proto::DrainRequest* request,
+                                  proto::DrainReply* reply) override {
+    return on_io_thread(ctx, [this, request, reply] {
+      auto r = backend_.drain(*request);
+      if (!r) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, r.error());
+      *reply = std::move(*r);
+      return grpc::Status::OK;
+    });
+  }
+
  private:
   template <class Work>
   grpc::ServerUnaryReactor* on_io_thread(grpc::CallbackServerContext* ctx, Work work) {

@@ -22,6 +22,8 @@ class AdminBackend {
   // Completes later (a handover waits for the standby); `done` is called on the I/O thread.
   virtual void failover(std::function<void(Result<std::string>)> done) = 0;
   virtual Result<std::string> reload() = 0;
+  // tandemctl drain / undrain: allowed on every node (a standalone one refuses new logins too).
+  virtual Result<proto::DrainReply> drain(const proto::DrainRequest& request) = 0;
 };
 
 class AdminServer {

@@ -225,6 +225,39 @@ std::string format_sessions_detail(const proto::ShowSessionsReply& reply) {
   return out;
 }
 
+namespace {
+
+std::string sessions_count(std::uint64_t n) { return num(n) + (n == 1 ? " session" : " sessions"); }
+
+// Without an arbiter, nothing outside the pair decides which node serves: the operator must
+// know what a cut link between the nodes does (docs/arbiter.md).
+std::string arbiter_text(const proto::StatusReply& r) {
+  if (!r.arbiter()) {
+    if (r.peer_state() == "none") return "none (a single node: nothing to arbitrate)";
+    return "none: the pair runs on heartbeats alone; a cut link between the nodes gives two "
+           "actives";
+  }
+  std::string endpoints;
+  for (const auto& e : r.arbiter_endpoints()) endpoints += (endpoints.empty() ? "" : ", ") + e;
+  return "etcd " + endpoints + (r.arbiter_reachable() ? " (reachable)" : " (unreachable)");
+}
+
+std::string active_key_text(const proto::StatusReply& r) {
+  if (!r.holding_key()) return "not held by this node";
+  std::string out = "held by this node";
+  if (r.role() == "active")
+    out += ", " + num(r.serving_left_ms()) + " ms of serving left without etcd";
+  return out;
+}
+
+std::string draining_text(const proto::StatusReply& r) {
+  if (!r.draining()) return "no";
+  if (r.arbiter()) return "yes: new logins refused, directors send no new clients; sessions stay";
+  return "yes: new logins refused; sessions stay (no [member]: no director sees it)";
+}
+
+}  // namespace
+
 std::string format_status(const proto::StatusReply& r) {
   std::string out;
   constexpr std::string_view in;
@@ -238,6 +271,10 @@ std::string format_status(const proto::StatusReply& r) {
   line(out, in, "Degraded", r.degraded() ? "yes" : "no");
   line(out, in, "Listen",
        r.listen() + (r.accepting_logins() ? ", accepting logins" : ", not accepting logins"));
+  if (!r.member_id().empty()) line(out, in, "Member", r.member_id());
+  line(out, in, "Arbiter", arbiter_text(r));
+  if (r.arbiter()) line(out, in, "Active key", active_key_text(r));
+  line(out, in, "Draining", draining_text(r));
   line(out, in, "Uptime", format_duration(r.uptime_s()));
   line(out, in, "Sessions",
        num(r.sessions()) + " (" + num(r.sessions_active()) + " active, " +
@@ -246,6 +283,21 @@ std::string format_status(const proto::StatusReply& r) {
   line(out, in, "Address pool",
        r.pool() + ", " + num(r.pool_in_use()) + " of " + num(r.pool_capacity()) + " in use");
   return out;
+}
+
+std::string format_drain(const proto::DrainReply& r) {
+  const std::string who = r.member_id().empty() ? "node" : "member " + r.member_id();
+  if (!r.draining()) {
+    if (!r.changed()) return who + " was not draining: nothing changed\n";
+    return who + " undrained: new logins are taken again" +
+           (r.arbiter() ? ", directors may send new clients" : "") + "\n";
+  }
+  std::string out = who + (r.changed() ? " draining: " : " was already draining: ");
+  out += r.arbiter() ? "directors send no new clients and new logins are refused"
+                     : "new logins are refused (no [member]: no director sees it)";
+  out += "; " + sessions_count(r.sessions()) + (r.sessions() == 1 ? " stays" : " stay");
+  if (r.role() == "standby") out += "; this node is the standby: it applies once it is active";
+  return out + "; until undrain or a restart of tandemd\n";
 }
 
 std::string format_logoff(const proto::LogoffReply& reply) {

@@ -27,6 +27,10 @@ std::string format_sessions_detail(const proto::ShowSessionsReply& reply);
 
 std::string format_status(const proto::StatusReply& reply);
 
+// What tandemctl drain / undrain did, in one line: whether a director will see it, how many
+// sessions stay, and that a restart ends it.
+std::string format_drain(const proto::DrainReply& reply);
+
 // "logged off 2 session(s): 3, 7"
 std::string format_logoff(const proto::LogoffReply& reply);
 

@@ -3,9 +3,9 @@
 //   tandemctl [--socket PATH] COMMAND [ARGS...]
 //
 // Commands are rows in kCommands; each parses its own arguments. Commands that talk to a running
-// tandemd (status, show sessions, logoff, failover, reload) use `Globals::socket`, the daemon's
-// admin socket, through admin::AdminClient; passwd, disable, enable and deluser work on the users
-// file and need no daemon.
+// tandemd (status, show sessions, logoff, failover, drain, undrain, reload) use
+// `Globals::socket`, the daemon's admin socket, through admin::AdminClient; passwd, disable,
+// enable and deluser work on the users file and need no daemon.
 // Exit codes: 0 done, 1 the daemon or the connection said no (reason on stderr), 2 usage.
 #include <openssl/crypto.h>
 #include <termios.h>
@@ -48,6 +48,8 @@ int cmd_status(const Globals& globals, const Args& args);
 int cmd_show(const Globals& globals, const Args& args);
 int cmd_logoff(const Globals& globals, const Args& args);
 int cmd_failover(const Globals& globals, const Args& args);
+int cmd_drain(const Globals& globals, const Args& args);
+int cmd_undrain(const Globals& globals, const Args& args);
 int cmd_reload(const Globals& globals, const Args& args);
 int cmd_passwd(const Globals& globals, const Args& args);
 int cmd_disable(const Globals& globals, const Args& args);
@@ -55,7 +57,8 @@ int cmd_enable(const Globals& globals, const Args& args);
 int cmd_deluser(const Globals& globals, const Args& args);
 
 constexpr Command kCommands[] = {
-    {"status", "status [--json]", "The node: role, peer, sessions, tunnels, address pool.",
+    {"status", "status [--json]",
+     "The node: role, peer, member and arbiter, draining, sessions, tunnels, address pool.",
      cmd_status},
     {"show", "show sessions [--detail] [FILTER...] [--json]",
      "List sessions, in brief or (--detail) every field of each session and tunnel.\n"
@@ -67,6 +70,12 @@ constexpr Command kCommands[] = {
      "      working, addresses are freed. FILTER as for show sessions.",
      cmd_logoff},
     {"failover", "failover [--json]", "Hand the active role to the standby (drill).", cmd_failover},
+    {"drain", "drain [--json]",
+     "Take no new sessions on this node: new logins are refused and, with [member], the\n"
+     "      member record tells directors to send no new clients. Connected clients stay and\n"
+     "      may resume. Not kept across a restart of tandemd.",
+     cmd_drain},
+    {"undrain", "undrain [--json]", "Take new sessions again after a drain.", cmd_undrain},
     {"reload", "reload [--json]",
      "Re-read the configuration and users file; a refused file leaves the running one.",
      cmd_reload},
@@ -205,6 +214,22 @@ int cmd_failover(const Globals& globals, const Args& args) {
   return call_daemon(
       globals, json, [](AdminClient& c) { return c.failover(); },
       [](const auto& r) { return r.result() + '\n'; });
+}
+
+int drain_command(std::string_view name, bool draining, const Globals& globals, const Args& args) {
+  bool json = false;
+  if (auto exit = parse_json_only(name, args, json)) return *exit;
+  return call_daemon(
+      globals, json, [draining](AdminClient& c) { return c.drain(draining); },
+      [](const auto& r) { return tandem::admin::format_drain(r); });
+}
+
+int cmd_drain(const Globals& globals, const Args& args) {
+  return drain_command("drain", true, globals, args);
+}
+
+int cmd_undrain(const Globals& globals, const Args& args) {
+  return drain_command("undrain", false, globals, args);
 }
 
 int cmd_reload(const Globals& globals, const Args& args) {

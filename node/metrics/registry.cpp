@@ -200,6 +200,17 @@ void write_replication(Writer& w, const Snapshot& s) {
   w.family("replication_lag_seconds", "gauge",
            "Age of the oldest change the standby has not acknowledged.");
   w.sample(number(static_cast<double>(s.lag_ms) / 1000.0));
+  w.family("draining", "gauge", "1 while drained (tandemctl drain): new logins are refused.");
+  w.sample(s.draining ? "1" : "0");
+  w.family("arbiter_holding_key", "gauge",
+           "1 while this node holds its member's active key in etcd (0 without [arbiter]).");
+  w.sample(s.arbiter_holding_key ? "1" : "0");
+  w.family("arbiter_reachable", "gauge",
+           "1 when the last request to etcd succeeded (0 without [arbiter]).");
+  w.sample(s.arbiter_reachable ? "1" : "0");
+  w.family("arbiter_serving_left_seconds", "gauge",
+           "On the active: how long it may still serve without hearing from etcd.");
+  w.sample(number(static_cast<double>(s.arbiter_serving_left_ms) / 1000.0));
 }
 
 void write_certificates(Writer& w, const Snapshot& s) {

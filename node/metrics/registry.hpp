@@ -76,6 +76,11 @@ struct Snapshot {
   bool degraded = false;
   std::uint64_t lag_sequence = 0;
   std::uint64_t lag_ms = 0;
+  bool draining = false;  // tandemctl drain
+  // [arbiter] (all zero without it).
+  bool arbiter_holding_key = false;
+  bool arbiter_reachable = false;
+  std::uint64_t arbiter_serving_left_ms = 0;
 
   std::uint64_t pool_used = 0;
   std::uint64_t pool_free = 0;

@@ -43,6 +43,13 @@ proto::StatusReply HeadendAdmin::status() {
   r.set_pool(rt_.config.pool_ipv4);
   r.set_pool_in_use(rt_.sessions.pool().leased());
   r.set_pool_capacity(rt_.sessions.pool().capacity());
+  r.set_member_id(repl.member_id);
+  r.set_arbiter(repl.arbiter);
+  r.set_holding_key(repl.holding_key);
+  r.set_serving_left_ms(repl.serving_left_ms);
+  r.set_arbiter_reachable(repl.arbiter_reachable);
+  for (const auto& e : repl.arbiter_endpoints) r.add_arbiter_endpoints(e);
+  r.set_draining(repl.draining);
   r.set_uptime_s(
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)
           .count());
@@ -94,6 +101,23 @@ void HeadendAdmin::failover(std::function<void(Result<std::string>)> done) {
 }
 
 Result<std::string> HeadendAdmin::reload() { return reload_configuration(rt_); }
+
+Result<proto::DrainReply> HeadendAdmin::drain(const proto::DrainRequest& request) {
+  if (!rt_.replication) return fail("replication is not running");
+  // Only this thread drains, so the state read before the change is the one it changes.
+  const bool was = rt_.replication->status().draining;
+  rt_.replication->set_draining(request.draining());
+  const session::ReplicationStatus repl = rt_.replication->status();
+  proto::DrainReply r;
+  r.set_draining(repl.draining);
+  r.set_changed(was != repl.draining);
+  r.set_member_id(repl.member_id);
+  r.set_arbiter(repl.arbiter);
+  r.set_role(to_string(repl.role));
+  r.set_sessions(rt_.sessions.size());
+  // Replicator::set_draining logs the change (member_draining, member_undrained).
+  return r;
+}
 
 std::optional<session::EndReason> revoked_because(const Runtime& rt, const session::Session& s) {
   if (!rt.users->enabled(s.user))

@@ -19,6 +19,7 @@ class HeadendAdmin final : public admin::AdminBackend {
   Result<proto::LogoffReply> logoff(const proto::LogoffRequest& request) override;
   void failover(std::function<void(Result<std::string>)> done) override;
   Result<std::string> reload() override;
+  Result<proto::DrainReply> drain(const proto::DrainRequest& request) override;
 
  private:
   Runtime& rt_;

@@ -50,8 +50,11 @@ asio::awaitable<bool> send(FrontConnection& c, const http::Response& r);
 http::Response error_response(int status);
 
 // Only the active node of a member takes logins and tunnels; a standby (or an active handing
-// over) answers "try again", which openconnect retries (notes §6.4). nullptr when serving.
-const char* not_serving_reason(const Runtime& rt);
+// over) answers "try again", which openconnect retries (notes §6.4). A draining node (tandemctl
+// drain) refuses new logins only: clients resuming their session are still taken.
+// nullptr when serving.
+enum class Attach : std::uint8_t { login, resume };
+const char* not_serving_reason(const Runtime& rt, Attach what);
 
 // Persist the session and wait (bounded, inside the replicator) until the standby has it too:
 // a session the client is told about must survive a failover (DESIGN step 3). `new_ssl`: the

@@ -74,9 +74,12 @@ asio::awaitable<session::Persisted> replicate(Runtime& rt, std::uint64_t index,
   co_return wait->where;
 }
 
-const char* not_serving_reason(const Runtime& rt) {
+const char* not_serving_reason(const Runtime& rt, Attach what) {
   if (!rt.serving) return "this node is a standby";
-  if (rt.replication && !rt.replication->accepting_logins()) return "handing over to the standby";
+  if (!rt.replication) return nullptr;
+  if (!rt.replication->accepting_resumes()) return "handing over to the standby";
+  if (what == Attach::login && !rt.replication->accepting_logins())
+    return "this node is draining (tandemctl drain)";
   return nullptr;
 }
 

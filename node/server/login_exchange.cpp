@@ -68,7 +68,7 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   // The username as logs show it: the client's bytes, made printable and bounded.
   const std::string who = text::sanitize(msg->username, text::kMaxUsername);
 
-  if (const char* why = not_serving_reason(rt)) {
+  if (const char* why = not_serving_reason(rt, Attach::login)) {
     ++rt.counters.logins_refused;
     log::warn("login_refused", {{"user", who}, {"public", peer.text()}, {"reason", why}});
     co_return form("The service is moving. Please try again.");

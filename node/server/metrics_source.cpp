@@ -57,6 +57,10 @@ metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix
   m.degraded = repl.degraded;
   m.lag_sequence = repl.lag_sequence;
   m.lag_ms = repl.lag_ms;
+  m.draining = repl.draining;
+  m.arbiter_holding_key = repl.holding_key;
+  m.arbiter_reachable = repl.arbiter_reachable;
+  m.arbiter_serving_left_ms = repl.serving_left_ms;
 
   if (rt.certificates) m.certificate_expiry = rt.certificates->seconds_left(wall_seconds());
 

@@ -48,7 +48,7 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     co_await refuse(404, "CONNECT to unknown path " + req.target);
     co_return;
   }
-  if (const char* why = not_serving_reason(rt)) {
+  if (const char* why = not_serving_reason(rt, Attach::resume)) {
     co_await refuse(503, why);
     co_return;
   }

@@ -67,7 +67,11 @@ class Replication : public ReplicationSink {
   virtual Result<void> start() = 0;
   virtual void stop() = 0;
   virtual ReplicationStatus status() const = 0;
+  // New logins: refused while draining and while handing over.
   virtual bool accepting_logins() const = 0;
+  // Clients coming back with their token: refused while handing over (the session is about to
+  // move), never because of a drain (a drained node keeps the clients it has).
+  virtual bool accepting_resumes() const = 0;
   // Planned failover from either node; `done` runs on the node's thread.
   virtual void request_failover(std::function<void(Result<std::string>)> done) = 0;
   // tandemctl drain / undrain: directors stop sending new clients here and the node refuses new

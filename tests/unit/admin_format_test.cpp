@@ -239,6 +239,123 @@ TEST(AdminFormat, Status) {
   EXPECT_TRUE(has_line(format_status(r), "Repl. lag    : 4 records, 12 ms"));
 }
 
+proto::StatusReply pair_node(const std::string& role) {
+  proto::StatusReply r;
+  r.set_node_id("hub-a");
+  r.set_role(role);
+  r.set_peer_state(role == "active" ? "standby connected" : "following");
+  return r;
+}
+
+TEST(AdminFormat, StatusOfASingleNodeHasNoArbiterToWarnAbout) {
+  proto::StatusReply r;
+  r.set_role("standalone");
+  r.set_peer_state("none");
+  const std::string text = format_status(r);
+  EXPECT_TRUE(has_line(text, "Arbiter      : none (a single node: nothing to arbitrate)")) << text;
+  EXPECT_TRUE(has_line(text, "Draining     : no")) << text;
+  EXPECT_EQ(text.find("Member"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Active key"), std::string::npos) << text;
+}
+
+TEST(AdminFormat, StatusOfAPairWithoutArbiterWarnsOfTwoActives) {
+  const std::string text = format_status(pair_node("active"));
+  EXPECT_TRUE(has_line(text,
+                       "Arbiter      : none: the pair runs on heartbeats alone; a cut link "
+                       "between the nodes gives two actives"))
+      << text;
+  EXPECT_EQ(text.find("Active key"), std::string::npos) << text;
+}
+
+TEST(AdminFormat, StatusWithArbiter) {
+  proto::StatusReply r = pair_node("active");
+  r.set_member_id("m1");
+  r.set_arbiter(true);
+  r.add_arbiter_endpoints("http://10.9.0.1:2379");
+  r.add_arbiter_endpoints("http://10.9.0.2:2379");
+  r.set_arbiter_reachable(true);
+  r.set_holding_key(true);
+  r.set_serving_left_ms(4200);
+  std::string text = format_status(r);
+  EXPECT_TRUE(has_line(text, "Member       : m1")) << text;
+  EXPECT_TRUE(
+      has_line(text, "Arbiter      : etcd http://10.9.0.1:2379, http://10.9.0.2:2379 (reachable)"))
+      << text;
+  EXPECT_TRUE(
+      has_line(text, "Active key   : held by this node, 4200 ms of serving left without etcd"))
+      << text;
+  EXPECT_EQ(text.find("heartbeats alone"), std::string::npos) << text;
+
+  r.set_draining(true);
+  r.set_arbiter_reachable(false);
+  r.set_holding_key(false);
+  text = format_status(r);
+  EXPECT_TRUE(has_line(text,
+                       "Arbiter      : etcd http://10.9.0.1:2379, http://10.9.0.2:2379 "
+                       "(unreachable)"))
+      << text;
+  EXPECT_TRUE(has_line(text, "Active key   : not held by this node")) << text;
+  EXPECT_TRUE(has_line(
+      text, "Draining     : yes: new logins refused, directors send no new clients; sessions stay"))
+      << text;
+}
+
+TEST(AdminFormat, StatusOfADrainedStandaloneNodeSaysNoDirectorSeesIt) {
+  proto::StatusReply r;
+  r.set_role("standalone");
+  r.set_peer_state("none");
+  r.set_draining(true);
+  EXPECT_TRUE(has_line(format_status(r),
+                       "Draining     : yes: new logins refused; sessions stay (no [member]: no "
+                       "director sees it)"));
+}
+
+TEST(AdminFormat, Drain) {
+  proto::DrainReply r;
+  r.set_draining(true);
+  r.set_changed(true);
+  r.set_member_id("m1");
+  r.set_arbiter(true);
+  r.set_role("active");
+  r.set_sessions(3);
+  EXPECT_EQ(format_drain(r),
+            "member m1 draining: directors send no new clients and new logins are refused; "
+            "3 sessions stay; until undrain or a restart of tandemd\n");
+  r.set_changed(false);
+  r.set_role("standby");
+  r.set_sessions(1);
+  EXPECT_EQ(format_drain(r),
+            "member m1 was already draining: directors send no new clients and new logins are "
+            "refused; 1 session stays; this node is the standby: it applies once it is active; "
+            "until undrain or a restart of tandemd\n");
+
+  proto::DrainReply single;
+  single.set_draining(true);
+  single.set_changed(true);
+  single.set_role("standalone");
+  EXPECT_EQ(format_drain(single),
+            "node draining: new logins are refused (no [member]: no director sees it); "
+            "0 sessions stay; until undrain or a restart of tandemd\n");
+  single.set_draining(false);
+  EXPECT_EQ(format_drain(single), "node undrained: new logins are taken again\n");
+  single.set_changed(false);
+  EXPECT_EQ(format_drain(single), "node was not draining: nothing changed\n");
+  r.set_draining(false);
+  r.set_changed(true);
+  EXPECT_EQ(format_drain(r),
+            "member m1 undrained: new logins are taken again, directors may send new clients\n");
+}
+
+TEST(AdminFormat, StatusJsonHasTheClusterFieldsEvenWhenZero) {
+  auto j = to_json(proto::StatusReply());
+  ASSERT_TRUE(j.ok()) << j.error();
+  for (const char* want : {"\"member_id\":\"\"", "\"arbiter\":false", "\"holding_key\":false",
+                           "\"serving_left_ms\":\"0\"", "\"arbiter_reachable\":false",
+                           "\"arbiter_endpoints\":[]", "\"draining\":false"}) {
+    EXPECT_NE(j->find(want), std::string::npos) << want << " in " << *j;
+  }
+}
+
 TEST(AdminFormat, Logoff) {
   proto::LogoffReply r;
   r.add_logged_off(3);

@@ -117,6 +117,10 @@ TEST(MetricsRender, EveryMetricIsPresentEvenWhenZero) {
       "tandem_epoch",
       "tandem_failovers_total",
       "tandem_degraded",
+      "tandem_draining",
+      "tandem_arbiter_holding_key",
+      "tandem_arbiter_reachable",
+      "tandem_arbiter_serving_left_seconds",
       R"(tandem_pool_addresses{state="used"})",
       R"(tandem_pool_addresses{state="free"})",
       "tandem_process_start_time_seconds",
@@ -163,6 +167,10 @@ TEST(MetricsRender, ValuesLandOnTheirSeries) {
   s.degraded = true;
   s.lag_sequence = 17;
   s.lag_ms = 1500;
+  s.draining = true;
+  s.arbiter_holding_key = true;
+  s.arbiter_reachable = true;
+  s.arbiter_serving_left_ms = 4250;
   s.pool_used = 3;
   s.pool_free = 250;
   s.events.logins_throttled = 13;
@@ -220,6 +228,10 @@ TEST(MetricsRender, ValuesLandOnTheirSeries) {
   EXPECT_EQ("1", got["tandem_degraded"]);
   EXPECT_EQ("17", got["tandem_replication_lag_sequence"]);
   EXPECT_EQ("1.5", got["tandem_replication_lag_seconds"]);
+  EXPECT_EQ("1", got["tandem_draining"]);
+  EXPECT_EQ("1", got["tandem_arbiter_holding_key"]);
+  EXPECT_EQ("1", got["tandem_arbiter_reachable"]);
+  EXPECT_EQ("4.25", got["tandem_arbiter_serving_left_seconds"]);
   EXPECT_EQ("250", got[R"(tandem_pool_addresses{state="free"})"]);
 }
 
