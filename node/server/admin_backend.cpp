@@ -31,7 +31,7 @@ proto::StatusReply HeadendAdmin::status() {
   r.set_listen(rt_.config.listen);
   r.set_accepting_logins(rt_.serving && repl.accepting_logins);
   std::uint64_t active = 0, ssl = 0, dtls = 0;
-  rt_.sessions.for_each([&](session::Session& s) {
+  rt_.sessions.for_each([&](const session::Session& s) {
     if (s.ssl) ++active, ++ssl;
     if (s.dtls) ++dtls;
   });
@@ -60,7 +60,7 @@ proto::ShowSessionsReply HeadendAdmin::show_sessions(const proto::ShowSessionsRe
   proto::ShowSessionsReply r;
   const TimePoint now = rt_.clock.now();
   const long long now_unix = wall_seconds();
-  rt_.sessions.for_each([&](session::Session& s) {
+  rt_.sessions.for_each([&](const session::Session& s) {
     if (admin::matches(request.filter(), s))
       *r.add_sessions() =
           admin::make_session_view(s, rt_.policy_for(s.tunnel_group), now, now_unix);
@@ -77,12 +77,12 @@ Result<proto::LogoffReply> HeadendAdmin::logoff(const proto::LogoffRequest& requ
         "name the sessions to log off (index, user, protocol, tunnel group, inactive) "
         "or ask for all");
   std::vector<std::uint64_t> chosen;
-  rt_.sessions.for_each([&](session::Session& s) {
+  rt_.sessions.for_each([&](const session::Session& s) {
     if (admin::matches(f, s)) chosen.push_back(s.index);
   });
   proto::LogoffReply r;
   for (auto index : chosen) {
-    if (session::Session* s = rt_.sessions.find(index)) {
+    if (session::SessionRef s = rt_.sessions.find(index)) {
       log::info("admin_logoff", {{"index", std::to_string(index)},
                                  {"user", text::sanitize(s->user, text::kMaxUsername)},
                                  {"ip", session::format_ipv4(s->ip)},
@@ -148,11 +148,11 @@ RevokedSessions end_sessions_of_revoked_users(Runtime& rt) {
   // a session it inherits is checked again when its client resumes (handle_connect).
   if (!rt.serving) return {};
   std::vector<std::pair<std::uint64_t, session::EndReason>> revoked;
-  rt.sessions.for_each([&](session::Session& s) {
+  rt.sessions.for_each([&](const session::Session& s) {
     if (auto why = revoked_because(rt, s)) revoked.emplace_back(s.index, *why);
   });
   for (const auto& [index, reason] : revoked) {
-    session::Session* s = rt.sessions.find(index);
+    session::SessionRef s = rt.sessions.find(index);
     if (!s) continue;
     log::info("user_revoked", {{"index", std::to_string(index)},
                                {"user", text::sanitize(s->user, text::kMaxUsername)},

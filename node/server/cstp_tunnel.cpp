@@ -3,23 +3,23 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/write.hpp>
+#include <utility>
 
 #include "node/common/log.hpp"
 #include "node/config/defaults.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/session/address_pool.hpp"
-#include "node/session/traffic.hpp"
 
 namespace tandem::server {
 
 using session::EndReason;
 
-CstpTunnel::CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::Session& session,
+CstpTunnel::CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::SessionRef session,
                        std::string public_address, std::string leftover, std::string dtls_app_id)
     : rt_(rt),
       stream_(std::move(stream)),
-      session_(&session),
-      index_(session.index),
+      session_(session),
+      index_(session->index),
       public_address_(std::move(public_address)),
       decoder_(defaults::kMaxCstpPayload),
       leftover_(std::move(leftover)),
@@ -113,7 +113,7 @@ asio::awaitable<void> CstpTunnel::read_loop() {
 }
 
 bool CstpTunnel::handle_frame(const cstp::Frame& frame) {
-  if (session_) session_->ssl_info.last_rx = rt_.clock.now();  // any frame proves liveness
+  if (session_) rt_.sessions.frame_from_client(session_, session::Carrier::ssl);
   switch (frame.type) {
     case cstp::Type::data:
       handle_data(frame.payload);
@@ -132,7 +132,7 @@ bool CstpTunnel::handle_frame(const cstp::Frame& frame) {
                                     {"public", public_address_},
                                     {"reason", cstp::disconnect_reason(frame)}});
         finished_ = true;  // the session table closes us; no "waiting to resume"
-        session_ = nullptr;
+        session_ = {};
         rt_.sessions.end(index_, EndReason::client_logout, false);
         closing_ = true;
         wake_writer_.cancel();
@@ -153,24 +153,23 @@ bool CstpTunnel::handle_frame(const cstp::Frame& frame) {
 
 void CstpTunnel::handle_data(std::span<const std::uint8_t> packet) {
   if (!session_) return;
-  if (!rt_.tun->from_client(*session_, packet)) {
-    ++session_->counters.drops_rx;
+  if (!rt_.tun->from_client(session_, packet)) {
+    rt_.sessions.dropped_from_client(session_);
     return;
   }
-  session::count_from_client(*session_, session_->ssl_info, packet.size(),
-                             session_->ssl_info.last_rx);
+  rt_.sessions.data_from_client(session_, session::Carrier::ssl, packet.size());
 }
 
 bool CstpTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   if (closing_ || !session_) return false;
   if (queue_.size() >= defaults::kMaxTunnelWriteQueue) {
-    ++session_->counters.drops_tx;
+    rt_.sessions.dropped_to_client(session_);
     return false;
   }
   auto frame = spare_buffer();
   cstp::encode(cstp::Type::data, ip_packet, frame);
   enqueue(std::move(frame), false);
-  session::count_to_client(*session_, session_->ssl_info, ip_packet.size(), rt_.clock.now());
+  rt_.sessions.data_to_client(session_, session::Carrier::ssl, ip_packet.size());
   return true;
 }
 
@@ -239,7 +238,7 @@ asio::awaitable<void> CstpTunnel::write_loop() {
 
 void CstpTunnel::close(EndReason reason, bool notify_client) {
   if (finished_ && closing_) return;
-  session_ = nullptr;  // the session let go of us
+  session_ = {};  // the session let go of us
   finished_ = true;
   closing_ = true;
   log_down(reason);
@@ -282,9 +281,8 @@ void CstpTunnel::finish(EndReason reason) {
   log_down(reason);
   release_dtls_key();
   if (session_) {
-    auto* s = session_;
-    session_ = nullptr;
-    rt_.sessions.detach_ssl(*s, this, reason);
+    auto s = std::exchange(session_, {});
+    rt_.sessions.detach_ssl(s, this, reason);
   }
   boost::system::error_code ignored;
   stream_->lowest_layer().cancel(ignored);

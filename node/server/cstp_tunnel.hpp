@@ -21,7 +21,7 @@ namespace tandem::server {
 class CstpTunnel final : public session::Transport,
                          public std::enable_shared_from_this<CstpTunnel> {
  public:
-  CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::Session& session,
+  CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::SessionRef session,
              std::string public_address, std::string leftover, std::string dtls_app_id);
   ~CstpTunnel() override;
 
@@ -47,7 +47,7 @@ class CstpTunnel final : public session::Transport,
 
   Runtime& rt_;
   std::unique_ptr<TlsStream> stream_;
-  session::Session* session_;  // null once the session let go of this tunnel
+  session::SessionRef session_;  // empty once the session let go of this tunnel
   std::uint64_t index_;
   std::string public_address_;
   cstp::Decoder decoder_;

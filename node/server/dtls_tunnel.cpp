@@ -4,7 +4,6 @@
 
 #include "node/common/log.hpp"
 #include "node/server/dtls_server.hpp"
-#include "node/session/traffic.hpp"
 
 namespace tandem::server {
 
@@ -49,7 +48,7 @@ void DtlsTunnel::after_io() {
     return;
   }
   if (!attached_ && endpoint_->handshake_done()) {
-    session::Session* s = rt_.sessions.find(index_);
+    session::SessionRef s = rt_.sessions.find(index_);
     if (!s || !s->ssl) {  // the session or its TLS connection is gone: this key is stale
       finish(EndReason::replaced);
       return;
@@ -65,7 +64,7 @@ void DtlsTunnel::after_io() {
     info.encapsulation = endpoint_->version_name();
     info.cipher = endpoint_->cipher_name();
     info.connected_at_unix = wall_seconds();
-    rt_.sessions.attach_dtls(*s, shared_from_this(), std::move(info));
+    rt_.sessions.attach_dtls(s, shared_from_this(), std::move(info));
     log::info("tunnel_up", {{"index", std::to_string(index_)},
                             {"tunnel", std::to_string(index_) + ".3"},
                             {"kind", "dtls"},
@@ -87,16 +86,15 @@ void DtlsTunnel::flush() {
 
 void DtlsTunnel::handle_record(const std::vector<std::uint8_t>& record) {
   if (!session_) return;
-  auto& info = session_->dtls_info;
-  info.last_rx = rt_.clock.now();
+  rt_.sessions.frame_from_client(session_, session::Carrier::dtls);
   std::span<const std::uint8_t> payload(record.data() + 1, record.size() - 1);
   switch (record[0]) {
     case kData: {
-      if (!rt_.tun->from_client(*session_, payload)) {
-        ++session_->counters.drops_rx;
+      if (!rt_.tun->from_client(session_, payload)) {
+        rt_.sessions.dropped_from_client(session_);
         return;
       }
-      session::count_from_client(*session_, info, payload.size(), info.last_rx);
+      rt_.sessions.data_from_client(session_, session::Carrier::dtls, payload.size());
       return;
     }
     case kDpdRequest:
@@ -119,7 +117,7 @@ bool DtlsTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   auto status = endpoint_->send(kData, ip_packet);
   if (status != dtls::DtlsEndpoint::SendStatus::sent) return false;  // caller falls back to CSTP
   flush();
-  session::count_to_client(*session_, session_->dtls_info, ip_packet.size(), rt_.clock.now());
+  rt_.sessions.data_to_client(session_, session::Carrier::dtls, ip_packet.size());
   return true;
 }
 
@@ -174,7 +172,7 @@ void DtlsTunnel::close(EndReason reason, bool) {
   closed_ = true;
   handshake_over();
   if (attached_) log_down(reason);
-  session_ = nullptr;
+  session_ = {};
   handshake_timer_.cancel();
   endpoint_->close();
   flush();
@@ -191,9 +189,8 @@ void DtlsTunnel::finish(EndReason reason) {
   auto self = shared_from_this();
   if (attached_) log_down(reason);
   if (session_) {
-    auto* s = session_;
-    session_ = nullptr;
-    rt_.sessions.detach_dtls(*s, this, reason);
+    auto s = std::exchange(session_, {});
+    rt_.sessions.detach_dtls(s, this, reason);
   }
   server_.forget(peer_, this);
 }

@@ -50,7 +50,7 @@ class DtlsTunnel final : public session::Transport,
   std::string app_id_;
   std::unique_ptr<dtls::DtlsEndpoint> endpoint_;
   asio::steady_timer handshake_timer_;
-  session::Session* session_ = nullptr;  // set once attached, cleared when let go
+  session::SessionRef session_;  // set once attached, cleared when let go
   bool attached_ = false;
   bool closed_ = false;
   bool handshaking_ = true;  // counted in the DtlsServer's handshakes until it ends

@@ -48,7 +48,7 @@ http::Response error_response(int status) {
 
 asio::awaitable<session::Persisted> replicate(Runtime& rt, std::uint64_t index,
                                               const session::TunnelInfo* new_ssl) {
-  session::Session* s = rt.sessions.find(index);
+  session::SessionRef s = rt.sessions.find(index);
   if (!s || !rt.replication) co_return session::Persisted::failed;
   struct Wait {
     explicit Wait(asio::io_context& io) : timer(io, asio::steady_timer::time_point::max()) {}
@@ -57,12 +57,11 @@ asio::awaitable<session::Persisted> replicate(Runtime& rt, std::uint64_t index,
     session::Persisted where = session::Persisted::failed;
   };
   auto wait = std::make_shared<Wait>(rt.io);
-  s->dirty = false;
+  rt.sessions.mark_sent(s);
   session::Session record_view;
-  const session::Session* record = s;
+  const session::Session* record = s.get();
   if (new_ssl) {
-    record_view = *s;
-    record_view.ssl_info = *new_ssl;
+    record_view = rt.sessions.with_ssl(s, *new_ssl);
     record = &record_view;
   }
   rt.replication->upsert(*record, true, [wait](session::Persisted where) {

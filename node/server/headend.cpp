@@ -167,11 +167,8 @@ struct Headend::Impl {
 
   // Counters and tunnel changes reach the standby about once a second (not acknowledged).
   void flush_counters() {
-    sessions->for_each([this](session::Session& s) {
-      if (!s.dirty) return;
-      s.dirty = false;
-      replication->upsert(s, false, nullptr);
-    });
+    sessions->take_changed(
+        [this](const session::Session& s) { replication->upsert(s, false, nullptr); });
   }
 
   asio::awaitable<void> accept_loop() {

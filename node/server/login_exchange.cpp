@@ -156,7 +156,7 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
           "not recorded: the session store refused the write, or this node is no longer active"}});
     co_return form("The service could not record your session. Please try later.");
   }
-  session::Session* created_session = rt.sessions.find(index);
+  session::SessionRef created_session = rt.sessions.find(index);
   if (!created_session) co_return form("Please try again.");
   const session::Session& s = *created_session;
   ++rt.counters.logins_ok;

@@ -17,7 +17,7 @@ metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix
   const auto& ended = rt.sessions.end_stats();
   m.traffic = ended.traffic;
   m.session_ends = ended.by_reason;
-  rt.sessions.for_each([&m](session::Session& s) {
+  rt.sessions.for_each([&m](const session::Session& s) {
     ++(s.ssl ? m.sessions_active : m.sessions_waiting);
     if (s.ssl) ++m.tunnels_ssl;
     if (s.dtls) ++m.tunnels_dtls;

@@ -46,7 +46,7 @@ class TunWriter {
  public:
   virtual ~TunWriter() = default;
   // False when the packet was dropped (refused by the policy, or the device's queue is full).
-  virtual bool from_client(session::Session& s, std::span<const std::uint8_t> ip_packet) = 0;
+  virtual bool from_client(session::SessionRef s, std::span<const std::uint8_t> ip_packet) = 0;
 };
 
 // The group policies compiled for the data path, by policy name; replaced whole at a reload.

@@ -58,7 +58,7 @@ Result<TrafficPolicies> compile_traffic_policies(const config::Config& config,
 
 void install_traffic_policies(Runtime& rt, TrafficPolicies policies) {
   rt.traffic_policies = std::move(policies);
-  rt.sessions.for_each([](session::Session& s) { s.traffic_policy.reset(); });
+  rt.sessions.forget_traffic_policies();
 }
 
 std::shared_ptr<const session::TrafficPolicy> Runtime::traffic_policy_for(

@@ -19,13 +19,14 @@ void TunRouter::start() {
       rt_.io, [this]() { return read_loop(); }, asio::detached);
 }
 
-bool TunRouter::from_client(session::Session& s, std::span<const std::uint8_t> packet) {
+bool TunRouter::from_client(session::SessionRef s, std::span<const std::uint8_t> packet) {
   // Looked up once per session after a start or a reload; then a few comparisons per packet.
-  if (!s.traffic_policy) s.traffic_policy = rt_.traffic_policy_for(s.tunnel_group);
-  if (!s.traffic_policy) return false;  // cannot happen: every policy is compiled
-  const auto verdict = session::filter_from_client(packet, s.ip, *s.traffic_policy);
+  if (!s->traffic_policy)
+    rt_.sessions.cache_traffic_policy(s, rt_.traffic_policy_for(s->tunnel_group));
+  if (!s->traffic_policy) return false;  // cannot happen: every policy is compiled
+  const auto verdict = session::filter_from_client(packet, s->ip, *s->traffic_policy);
   if (verdict != session::FilterVerdict::allow) {
-    dropped(s, packet, verdict);
+    dropped(*s, packet, verdict);
     return false;
   }
   // A TUN write hands the packet to the kernel's stack and does not block in practice; when
@@ -88,13 +89,13 @@ asio::awaitable<void> TunRouter::read_loop() {
 
 void TunRouter::route(std::span<const std::uint8_t> packet) {
   auto dst = session::ipv4_destination(packet);
-  session::Session* s = dst ? rt_.sessions.find_by_ip(*dst) : nullptr;
+  session::SessionRef s = dst ? rt_.sessions.find_by_ip(*dst) : session::SessionRef{};
   if (!s) {
     ++unroutable_;
     return;
   }
   if (!s->ssl) {
-    ++s->counters.drops_tx;  // waiting to resume: nowhere to send it
+    rt_.sessions.dropped_to_client(s);  // waiting to resume: nowhere to send it
     return;
   }
   // DTLS when it is up; CSTP otherwise, or when the packet does not fit a DTLS record.

@@ -15,7 +15,7 @@ class TunRouter final : public TunWriter {
   TunRouter(Runtime& rt, int tun_fd);  // takes ownership of the fd
 
   void start();
-  bool from_client(session::Session& s, std::span<const std::uint8_t> ip_packet) override;
+  bool from_client(session::SessionRef s, std::span<const std::uint8_t> ip_packet) override;
 
   std::uint64_t unroutable() const { return unroutable_; }
 

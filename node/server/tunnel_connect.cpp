@@ -58,7 +58,7 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     co_return;
   }
   session::TokenRefusal why{};
-  session::Session* s = rt.sessions.find_by_token(*token, why);
+  session::SessionRef s = rt.sessions.find_by_token(*token, why);
   if (!s) {
     co_await refuse(401, session::to_string(why));
     co_return;
@@ -79,10 +79,8 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
   // A valid token counts as a login: the login deadline no longer applies (the request's does).
   c->logged_in();
   c->expire_in(defaults::kRequestTimeout);
-  // S11: the session follows the client to where it is now; the resume is on the standby's
-  // disk before the client hears it worked.
-  s->public_ip = peer.ip;
-  s->public_port = peer.port;
+  // S11: the session follows the client to where it is now (the table records it at the attach);
+  // the resume is on the standby's disk before the client hears it worked.
   session::TunnelInfo info;
   info.public_ip = peer.ip;
   info.public_port = peer.port;
@@ -137,15 +135,11 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     co_return;
   }
 
-  const bool resume = s->ssl_info.connected_at_unix != 0;
-
   c->handed_over = true;
   c->deadline.cancel();
-  auto tunnel = std::make_shared<CstpTunnel>(rt, std::move(c->stream), *s, peer.text(),
+  auto tunnel = std::make_shared<CstpTunnel>(rt, std::move(c->stream), s, peer.text(),
                                              parser.take_leftover(), std::move(dtls_app_id));
-  rt.sessions.attach_ssl(*s, tunnel, info);
-  if (resume) {
-    ++s->resumes;
+  if (rt.sessions.attach_ssl(s, tunnel, info)) {
     ++rt.counters.resumes;
     log::info("session_resumed", {{"index", std::to_string(index)},
                                   {"user", text::sanitize(s->user, text::kMaxUsername)},

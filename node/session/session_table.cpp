@@ -10,44 +10,6 @@
 
 namespace tandem::session {
 
-const char* to_string(EndReason r) {
-  switch (r) {
-    case EndReason::client_logout:
-      return "logout";
-    case EndReason::client_closed:
-      return "client_closed";
-    case EndReason::transport_error:
-      return "transport_error";
-    case EndReason::replaced:
-      return "replaced_by_resume";
-    case EndReason::dpd:
-      return "dpd";
-    case EndReason::idle_timeout:
-      return "idle_timeout";
-    case EndReason::disconnected_timeout:
-      return "disconnected_timeout";
-    case EndReason::session_timeout:
-      return "session_timeout";
-    case EndReason::simultaneous_login:
-      return "simultaneous_login";
-    case EndReason::admin_logoff:
-      return "admin_logoff";
-    case EndReason::shutdown:
-      return "shutdown";
-    case EndReason::handover:
-      return "handover";
-    case EndReason::user_removed:
-      return "user_removed";
-    case EndReason::user_disabled:
-      return "user_disabled";
-    case EndReason::group_not_allowed:
-      return "group_not_allowed";
-    case EndReason::not_recorded:
-      return "not_recorded";
-  }
-  return "unknown";
-}
-
 const char* to_string(TokenRefusal r) {
   switch (r) {
     case TokenRefusal::none:
@@ -96,55 +58,73 @@ Result<Created> SessionTable::create(const NewSession& req) {
   Session* raw = s.get();
   by_ip_[raw->ip] = raw;
   sessions_.emplace(raw->index, std::move(s));
-  return Created{raw, std::move(token.text)};
+  return Created{SessionRef(raw), std::move(token.text)};
 }
 
-Session* SessionTable::find_by_token(std::string_view token, TokenRefusal& why) {
+SessionRef SessionTable::find_by_token(std::string_view token, TokenRefusal& why) {
   auto parsed = parse_token(token);
   if (!parsed) {
     why = TokenRefusal::malformed;
-    return nullptr;
+    return {};
   }
-  Session* s = find(parsed->index);
+  SessionRef s = find(parsed->index);
   if (!s) {
     why = TokenRefusal::unknown_session;
-    return nullptr;
+    return {};
   }
   if (!hashes_equal(s->token_hash, parsed->secret_hash)) {
     why = TokenRefusal::wrong_secret;
-    return nullptr;
+    return {};
   }
   why = TokenRefusal::none;
   return s;
 }
 
-Session* SessionTable::find(std::uint64_t index) {
+SessionRef SessionTable::find(std::uint64_t index) {
   auto it = sessions_.find(index);
-  return it == sessions_.end() ? nullptr : it->second.get();
+  return SessionRef(it == sessions_.end() ? nullptr : it->second.get());
 }
 
-Session* SessionTable::find_by_ip(std::uint32_t ip) {
+SessionRef SessionTable::find_by_ip(std::uint32_t ip) {
   auto it = by_ip_.find(ip);
-  return it == by_ip_.end() ? nullptr : it->second;
+  return SessionRef(it == by_ip_.end() ? nullptr : it->second);
 }
 
-void SessionTable::attach_ssl(Session& s, std::shared_ptr<Transport> transport, TunnelInfo info) {
-  close_dtls(s, EndReason::replaced);
-  if (s.ssl) {
-    auto old = std::move(s.ssl);
-    old->close(EndReason::replaced, false);
-  }
-  s.ssl = std::move(transport);
+void SessionTable::apply_ssl(Session& s, TunnelInfo info, TimePoint now) {
   s.ssl_info = std::move(info);
-  // S11: a resumed tunnel starts with full timers.
-  s.ssl_info.last_rx = s.ssl_info.last_data = s.ssl_info.last_dpd_sent = clock_.now();
+  // S11: a resumed tunnel starts with full timers, and the session follows the client to where
+  // it is now.
+  s.ssl_info.last_rx = s.ssl_info.last_data = s.ssl_info.last_dpd_sent = now;
   s.public_ip = s.ssl_info.public_ip;
   s.public_port = s.ssl_info.public_port;
   s.inactive_since.reset();
   s.dirty = true;
 }
 
-void SessionTable::detach_ssl(Session& s, const Transport* transport, EndReason reason) {
+bool SessionTable::attach_ssl(SessionRef ref, std::shared_ptr<Transport> transport,
+                              TunnelInfo info) {
+  Session& s = *ref.s_;
+  close_dtls(s, EndReason::replaced);
+  if (s.ssl) {
+    auto old = std::move(s.ssl);
+    old->close(EndReason::replaced, false);
+  }
+  // A session that had an SSL tunnel (here, or on the node it was replicated from) resumes.
+  const bool resumed = s.ssl_info.connected_at_unix != 0;
+  if (resumed) ++s.resumes;
+  s.ssl = std::move(transport);
+  apply_ssl(s, std::move(info), clock_.now());
+  return resumed;
+}
+
+Session SessionTable::with_ssl(SessionRef ref, const TunnelInfo& info) const {
+  Session copy = *ref;
+  apply_ssl(copy, info, clock_.now());
+  return copy;
+}
+
+void SessionTable::detach_ssl(SessionRef ref, const Transport* transport, EndReason reason) {
+  Session& s = *ref.s_;
   if (!s.ssl || s.ssl.get() != transport) return;
   s.ssl.reset();
   s.dirty = true;
@@ -180,15 +160,77 @@ void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client
                             {"bytes_rx", std::to_string(s->counters.bytes_rx)}});
 }
 
-void SessionTable::attach_dtls(Session& s, std::shared_ptr<Transport> transport, TunnelInfo info) {
+void SessionTable::attach_dtls(SessionRef ref, std::shared_ptr<Transport> transport,
+                               TunnelInfo info) {
+  Session& s = *ref.s_;
   close_dtls(s, EndReason::replaced);
   s.dtls = std::move(transport);
   s.dtls_info = std::move(info);
   s.dtls_info.last_rx = s.dtls_info.last_data = s.dtls_info.last_dpd_sent = clock_.now();
+  s.dirty = true;  // the record lists the DTLS tunnel
 }
 
-void SessionTable::detach_dtls(Session& s, const Transport* transport, EndReason) {
-  if (s.dtls && s.dtls.get() == transport) s.dtls.reset();
+void SessionTable::detach_dtls(SessionRef ref, const Transport* transport, EndReason) {
+  Session& s = *ref.s_;
+  if (s.dtls && s.dtls.get() == transport) {
+    s.dtls.reset();
+    s.dirty = true;
+  }
+}
+
+void SessionTable::frame_from_client(SessionRef ref, Carrier c) {
+  tunnel(*ref.s_, c).last_rx = clock_.now();
+}
+
+void SessionTable::data_from_client(SessionRef ref, Carrier c, std::size_t bytes) {
+  Session& s = *ref.s_;
+  TunnelInfo& t = tunnel(s, c);
+  s.counters.bytes_rx += bytes;
+  ++s.counters.packets_rx;
+  t.counters.bytes_rx += bytes;
+  ++t.counters.packets_rx;
+  t.last_data = t.last_rx;  // the frame that carried it, just received
+  s.dirty = true;
+}
+
+void SessionTable::data_to_client(SessionRef ref, Carrier c, std::size_t bytes) {
+  Session& s = *ref.s_;
+  TunnelInfo& t = tunnel(s, c);
+  s.counters.bytes_tx += bytes;
+  ++s.counters.packets_tx;
+  t.counters.bytes_tx += bytes;
+  ++t.counters.packets_tx;
+  t.last_data = clock_.now();
+  s.dirty = true;
+}
+
+void SessionTable::dropped_from_client(SessionRef ref) {
+  ++ref.s_->counters.drops_rx;
+  ref.s_->dirty = true;
+}
+
+void SessionTable::dropped_to_client(SessionRef ref) {
+  ++ref.s_->counters.drops_tx;
+  ref.s_->dirty = true;
+}
+
+void SessionTable::cache_traffic_policy(SessionRef ref,
+                                        std::shared_ptr<const TrafficPolicy> policy) {
+  ref.s_->traffic_policy = std::move(policy);
+}
+
+void SessionTable::forget_traffic_policies() {
+  for (auto& [index, s] : sessions_) s->traffic_policy.reset();
+}
+
+void SessionTable::mark_sent(SessionRef ref) { ref.s_->dirty = false; }
+
+void SessionTable::take_changed(const std::function<void(const Session&)>& send) {
+  for (auto& [index, s] : sessions_) {
+    if (!s->dirty) continue;
+    s->dirty = false;
+    send(*s);
+  }
 }
 
 void SessionTable::close_dtls(Session& s, EndReason reason) {
@@ -202,8 +244,10 @@ void SessionTable::run_timers(const PolicyLookup& policy_of) {
   std::vector<std::uint64_t> indexes;
   indexes.reserve(sessions_.size());
   for (auto& [index, s] : sessions_) indexes.push_back(index);
-  for (auto index : indexes)
-    if (Session* s = find(index)) apply_timers(*s, policy_of(*s));
+  for (auto index : indexes) {
+    auto it = sessions_.find(index);
+    if (it != sessions_.end()) apply_timers(*it->second, policy_of(*it->second));
+  }
 }
 
 void SessionTable::apply_timers(Session& s, const config::Policy& policy) {
@@ -225,7 +269,7 @@ void SessionTable::apply_timers(Session& s, const config::Policy& policy) {
     EndReason reason = d.ssl_dead ? EndReason::dpd : EndReason::idle_timeout;
     ++(d.ssl_dead ? timer_stats_.dpd_ssl : timer_stats_.idle);
     auto transport = s.ssl;
-    detach_ssl(s, transport.get(), reason);
+    detach_ssl(SessionRef(&s), transport.get(), reason);
     // An idle client is told, so it does not reconnect just to idle again.
     transport->close(reason, d.idle);
     return;
@@ -246,7 +290,8 @@ void SessionTable::apply_timers(Session& s, const config::Policy& policy) {
 
 void SessionTable::restore(Session s) {
   bool lease_kept = false;
-  if (Session* old = find(s.index)) {
+  if (auto it = sessions_.find(s.index); it != sessions_.end()) {
+    Session* old = it->second.get();
     lease_kept = old->ip == s.ip;
     if (!lease_kept) {
       by_ip_.erase(old->ip);
@@ -310,7 +355,7 @@ void SessionTable::raise_next_index(std::uint64_t next) {
   next_index_ = std::max(next_index_, next);
 }
 
-void SessionTable::for_each(const std::function<void(Session&)>& fn) {
+void SessionTable::for_each(const std::function<void(const Session&)>& fn) const {
   for (auto& [index, s] : sessions_) fn(*s);
 }
 

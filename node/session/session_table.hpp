@@ -2,6 +2,7 @@
 // The session table: the one owner of sessions, their tokens and their addresses.
 // No I/O: transports are reached through the Transport interface, time through the Clock.
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -30,8 +31,34 @@ struct NewSession {
   int simultaneous_logins = 0;  // 0 = unlimited (S14)
 };
 
+class SessionTable;
+
+// A live session as the rest of the node holds it: reads through it, writes only through the
+// table's methods (only the table reaches the mutable Session), so each invariant on a session's
+// fields (counters mark it changed, an attach resets the timers …) is kept in one place. As
+// cheap as the pointer it wraps; valid until the table ends or drops the session, which closes
+// every transport first (a tunnel lets go of its SessionRef in close()).
+class SessionRef {
+ public:
+  SessionRef() = default;
+  const Session* operator->() const { return s_; }
+  const Session& operator*() const { return *s_; }
+  const Session* get() const { return s_; }
+  explicit operator bool() const { return s_ != nullptr; }
+  friend bool operator==(SessionRef a, SessionRef b) { return a.s_ == b.s_; }
+  friend bool operator==(SessionRef a, std::nullptr_t) { return a.s_ == nullptr; }
+
+ private:
+  friend class SessionTable;
+  explicit SessionRef(Session* s) : s_(s) {}
+  Session* s_ = nullptr;
+};
+
+// Which of a session's tunnels carried a frame.
+enum class Carrier : std::uint8_t { ssl, dtls };
+
 struct Created {
-  Session* session;
+  SessionRef session;
   std::string token;  // the only time the token text exists on the headend
 };
 
@@ -48,21 +75,43 @@ class SessionTable {
   Result<Created> create(const NewSession& request);
 
   // S9/S12: a resume re-checks only the token and that the session is alive.
-  Session* find_by_token(std::string_view token, TokenRefusal& why);
-  Session* find(std::uint64_t index);
-  Session* find_by_ip(std::uint32_t ip);
+  SessionRef find_by_token(std::string_view token, TokenRefusal& why);
+  SessionRef find(std::uint64_t index);
+  SessionRef find_by_ip(std::uint32_t ip);
 
   // S11: attaching a new SSL tunnel replaces (closes) any old one still attached, resets the
-  // inactivity clock and records where the client is now.
-  void attach_ssl(Session& s, std::shared_ptr<Transport> transport, TunnelInfo info);
+  // inactivity clock and records where the client is now. True when it is a resume (the
+  // session had an SSL tunnel before), which it counts.
+  bool attach_ssl(SessionRef s, std::shared_ptr<Transport> transport, TunnelInfo info);
+  // The session as it will be once `info`'s SSL tunnel is attached: what a resume replicates
+  // before the client hears it worked.
+  Session with_ssl(SessionRef s, const TunnelInfo& info) const;
   // The transport went away on its own: the session waits to resume (S5). Ignored when
   // `transport` is no longer the session's current SSL tunnel (it was replaced).
-  void detach_ssl(Session& s, const Transport* transport, EndReason reason);
+  void detach_ssl(SessionRef s, const Transport* transport, EndReason reason);
 
   // The DTLS tunnel (<index>.3) belongs to the SSL tunnel whose TLS connection exported its key:
   // it is replaced with it and goes down with it.
-  void attach_dtls(Session& s, std::shared_ptr<Transport> transport, TunnelInfo info);
-  void detach_dtls(Session& s, const Transport* transport, EndReason reason);
+  void attach_dtls(SessionRef s, std::shared_ptr<Transport> transport, TunnelInfo info);
+  void detach_dtls(SessionRef s, const Transport* transport, EndReason reason);
+
+  // The data path, per frame and per packet: no allocation, no lookup.
+  // Any frame from the client proves the tunnel alive (DPD, S3).
+  void frame_from_client(SessionRef s, Carrier c);
+  // A packet from the client went inside. Call after frame_from_client for the frame that
+  // carried it: that frame's time is the activity time (S4, data, not keepalives).
+  void data_from_client(SessionRef s, Carrier c, std::size_t bytes);
+  // A packet went out to the client over `c`.
+  void data_to_client(SessionRef s, Carrier c, std::size_t bytes);
+  // A packet from the client refused inside (policy, full device); one for the client dropped
+  // (full queue, or no tunnel while it waits to resume).
+  void dropped_from_client(SessionRef s);
+  void dropped_to_client(SessionRef s);
+
+  // The session's compiled traffic policy, looked up on its first packet; a reload forgets them
+  // all so that live sessions follow the new policy.
+  void cache_traffic_policy(SessionRef s, std::shared_ptr<const TrafficPolicy> policy);
+  void forget_traffic_policies();
 
   // Apply the policy timers (S3-S8) to every session; `policy_of` gives a session's policy.
   using PolicyLookup = std::function<const config::Policy&(const Session&)>;
@@ -89,6 +138,11 @@ class SessionTable {
   // caller, who waits for the acknowledgement before answering the client.
   void set_sink(ReplicationSink* sink) { sink_ = sink; }
   ReplicationSink* sink() const { return sink_; }
+  // A whole record of the session is being sent now: nothing is pending for it.
+  void mark_sent(SessionRef s);
+  // Hands `send` every session changed (counters, tunnels) since it was last sent, and marks
+  // each sent: the periodic flush to the standby.
+  void take_changed(const std::function<void(const Session&)>& send);
 
   // A session from the store or the active's stream: it exists, waits to resume, and holds its
   // address. Replaces a session with the same index (the standby's mirror is kept current).
@@ -108,11 +162,15 @@ class SessionTable {
 
   std::size_t size() const { return sessions_.size(); }
   const AddressPool& pool() const { return pool_; }
-  void for_each(const std::function<void(Session&)>& fn);
+  void for_each(const std::function<void(const Session&)>& fn) const;
 
  private:
   AddressPool pool_;
   const Clock& clock_;
+  static TunnelInfo& tunnel(Session& s, Carrier c) {
+    return c == Carrier::ssl ? s.ssl_info : s.dtls_info;
+  }
+  static void apply_ssl(Session& s, TunnelInfo info, TimePoint now);
   void close_dtls(Session& s, EndReason reason);
   void apply_timers(Session& s, const config::Policy& policy);
 

@@ -19,22 +19,4 @@ std::optional<std::uint32_t> ipv4_destination(std::span<const std::uint8_t> pack
   return read_be32(packet.data() + 16);
 }
 
-void count_from_client(Session& s, TunnelInfo& t, std::size_t bytes, TimePoint now) {
-  s.counters.bytes_rx += bytes;
-  ++s.counters.packets_rx;
-  t.counters.bytes_rx += bytes;
-  ++t.counters.packets_rx;
-  t.last_data = now;  // data, not keepalives, is activity (S4)
-  s.dirty = true;
-}
-
-void count_to_client(Session& s, TunnelInfo& t, std::size_t bytes, TimePoint now) {
-  s.counters.bytes_tx += bytes;
-  ++s.counters.packets_tx;
-  t.counters.bytes_tx += bytes;
-  ++t.counters.packets_tx;
-  t.last_data = now;
-  s.dirty = true;
-}
-
 }  // namespace tandem::session

@@ -266,9 +266,11 @@ TEST(MetricsEndStats, EndedSessionsKeepTheirCountersAndReason) {
   auto a = table.create({"alice", "default", "default", "10.200.0.2", 4000, "oc", 0});
   auto b = table.create({"bob", "default", "default", "10.200.0.3", 4000, "oc", 0});
   ASSERT_TRUE(a && b);
-  a->session->counters.bytes_rx = 100;
-  a->session->counters.packets_tx = 2;
-  b->session->counters.bytes_rx = 50;
+  table.frame_from_client(a->session, session::Carrier::ssl);
+  table.data_from_client(a->session, session::Carrier::ssl, 100);
+  table.data_to_client(a->session, session::Carrier::ssl, 10);
+  table.data_to_client(a->session, session::Carrier::ssl, 10);
+  table.data_from_client(b->session, session::Carrier::ssl, 50);
   table.end(a->session->index, session::EndReason::client_logout, false);
   table.end(b->session->index, session::EndReason::admin_logoff, false);
   table.end(12345, session::EndReason::admin_logoff, false);  // no such session: not counted

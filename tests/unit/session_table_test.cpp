@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
+#include "node/session/traffic_filter.hpp"
+
 namespace tandem::session {
 namespace {
 
@@ -50,7 +54,7 @@ TEST_F(SessionTableTest, TokenFindsItsSessionAndNothingElse) {
 TEST_F(SessionTableTest, EndRevokesTokenFreesAddressAndTellsTheClient) {
   auto a = login("alice");
   auto transport = std::make_shared<RecordingTransport>();
-  table.attach_ssl(*a.session, transport, {});
+  table.attach_ssl(a.session, transport, {});
   std::uint32_t ip = a.session->ip;
   std::uint64_t index = a.session->index;
   table.end(index, EndReason::admin_logoff, true);
@@ -69,11 +73,11 @@ TEST_F(SessionTableTest, ResumeReplacesTheOldTunnelAndResetsInactivity) {
   auto a = login("alice");
   EXPECT_TRUE(a.session->inactive_since.has_value());  // no SSL tunnel yet (S5)
   auto first = std::make_shared<RecordingTransport>();
-  table.attach_ssl(*a.session, first, {"10.200.0.2", 4000});
+  table.attach_ssl(a.session, first, {"10.200.0.2", 4000});
   EXPECT_FALSE(a.session->inactive_since.has_value());
 
   auto second = std::make_shared<RecordingTransport>();
-  table.attach_ssl(*a.session, second, {"10.200.0.9", 5000});
+  table.attach_ssl(a.session, second, {"10.200.0.9", 5000});
   EXPECT_TRUE(first->closed);
   EXPECT_FALSE(first->notified);  // the client is on the new connection already
   EXPECT_EQ(first->last_reason, EndReason::replaced);
@@ -81,10 +85,10 @@ TEST_F(SessionTableTest, ResumeReplacesTheOldTunnelAndResetsInactivity) {
   EXPECT_EQ(a.session->public_port, 5000);
 
   // The replaced transport reporting its own end must not detach the new one.
-  table.detach_ssl(*a.session, first.get(), EndReason::client_closed);
+  table.detach_ssl(a.session, first.get(), EndReason::client_closed);
   EXPECT_EQ(a.session->ssl, second);
   clock.advance(Duration{500});
-  table.detach_ssl(*a.session, second.get(), EndReason::client_closed);
+  table.detach_ssl(a.session, second.get(), EndReason::client_closed);
   EXPECT_EQ(a.session->ssl, nullptr);
   EXPECT_EQ(a.session->inactive_since, clock.now());
   EXPECT_NE(table.find(a.session->index), nullptr);  // waiting to resume, not gone
@@ -93,7 +97,7 @@ TEST_F(SessionTableTest, ResumeReplacesTheOldTunnelAndResetsInactivity) {
 TEST_F(SessionTableTest, SimultaneousLoginsLogOffTheOldest) {
   auto first = login("alice", 2);
   auto t1 = std::make_shared<RecordingTransport>();
-  table.attach_ssl(*first.session, t1, {});
+  table.attach_ssl(first.session, t1, {});
   std::uint64_t first_index = first.session->index;
   auto second = login("alice", 2);
   login("bob", 2);
@@ -105,6 +109,117 @@ TEST_F(SessionTableTest, SimultaneousLoginsLogOffTheOldest) {
   EXPECT_EQ(t1->last_reason, EndReason::simultaneous_login);
   EXPECT_NE(table.find(second.session->index), nullptr);
   EXPECT_NE(table.find(third.session->index), nullptr);
+}
+
+TEST_F(SessionTableTest, CountsGoToTheSessionAndTheTunnelThatCarriedThem) {
+  auto a = login("alice");
+  table.attach_ssl(a.session, std::make_shared<RecordingTransport>(), {});
+  table.attach_dtls(a.session, std::make_shared<RecordingTransport>(), {});
+  table.take_changed([](const Session&) {});
+  clock.advance(Duration{7});
+  const TimePoint received = clock.now();
+  table.frame_from_client(a.session, Carrier::dtls);
+  clock.advance(Duration{3});
+  table.data_from_client(a.session, Carrier::dtls, 100);
+  // Activity is the time of the frame that carried the packet, not of the counting.
+  EXPECT_EQ(a.session->dtls_info.last_data, received);
+  clock.advance(Duration{5});
+  table.data_to_client(a.session, Carrier::dtls, 60);
+  EXPECT_EQ(a.session->counters.bytes_rx, 100u);
+  EXPECT_EQ(a.session->counters.bytes_tx, 60u);
+  EXPECT_EQ(a.session->counters.packets_rx, 1u);
+  EXPECT_EQ(a.session->dtls_info.counters.packets_rx, 1u);
+  EXPECT_EQ(a.session->dtls_info.counters.packets_tx, 1u);
+  EXPECT_EQ(a.session->ssl_info.counters.bytes_rx, 0u);  // the SSL tunnel carried none of it
+  EXPECT_EQ(a.session->dtls_info.last_data, clock.now());
+  EXPECT_TRUE(a.session->dirty);
+}
+
+TEST_F(SessionTableTest, AKeepaliveProvesLivenessButIsNotActivity) {
+  auto a = login("alice");
+  table.attach_ssl(a.session, std::make_shared<RecordingTransport>(), {});
+  const TimePoint attached = clock.now();
+  table.take_changed([](const Session&) {});
+  clock.advance(Duration{40});
+  table.frame_from_client(a.session, Carrier::ssl);
+  EXPECT_EQ(a.session->ssl_info.last_rx, clock.now());
+  EXPECT_EQ(a.session->ssl_info.last_data, attached);
+  EXPECT_EQ(a.session->dtls_info.last_rx, TimePoint{});  // the other tunnel heard nothing
+  EXPECT_FALSE(a.session->dirty);  // nothing the standby keeps changed
+}
+
+TEST_F(SessionTableTest, DropsCountOnTheSessionAndAreReplicated) {
+  auto a = login("alice");
+  table.take_changed([](const Session&) {});
+  table.dropped_from_client(a.session);
+  table.dropped_to_client(a.session);
+  table.dropped_to_client(a.session);
+  EXPECT_EQ(a.session->counters.drops_rx, 1u);
+  EXPECT_EQ(a.session->counters.drops_tx, 2u);
+  EXPECT_EQ(a.session->counters.packets_tx, 0u);
+  EXPECT_TRUE(a.session->dirty);
+}
+
+TEST_F(SessionTableTest, TheFlushSendsEachChangedSessionOnce) {
+  auto a = login("alice");
+  auto b = login("bob");
+  table.attach_ssl(a.session, std::make_shared<RecordingTransport>(), {});
+  table.attach_ssl(b.session, std::make_shared<RecordingTransport>(), {});
+  std::vector<std::uint64_t> sent;
+  auto send = [&](const Session& s) { sent.push_back(s.index); };
+  table.take_changed(send);
+  EXPECT_EQ(sent, (std::vector<std::uint64_t>{a.session->index, b.session->index}));
+  sent.clear();
+  table.take_changed(send);
+  EXPECT_TRUE(sent.empty());  // nothing changed since
+
+  table.data_to_client(b.session, Carrier::ssl, 10);
+  table.data_to_client(a.session, Carrier::ssl, 10);
+  table.mark_sent(a.session);  // a whole record of it went out another way (a resume)
+  table.take_changed(send);
+  EXPECT_EQ(sent, (std::vector<std::uint64_t>{b.session->index}));
+}
+
+TEST_F(SessionTableTest, OnlyAnAttachAfterAFirstTunnelIsAResume) {
+  auto a = login("alice");
+  TunnelInfo first{"10.200.0.2", 4000};
+  first.connected_at_unix = 1000;
+  EXPECT_FALSE(table.attach_ssl(a.session, std::make_shared<RecordingTransport>(), first));
+  EXPECT_EQ(a.session->resumes, 0u);
+  TunnelInfo again{"10.200.0.7", 4100};
+  again.connected_at_unix = 1010;
+  EXPECT_TRUE(table.attach_ssl(a.session, std::make_shared<RecordingTransport>(), again));
+  EXPECT_TRUE(table.attach_ssl(a.session, std::make_shared<RecordingTransport>(), again));
+  EXPECT_EQ(a.session->resumes, 2u);
+}
+
+TEST_F(SessionTableTest, TheResumeRecordShowsTheNewTunnelWithoutAttachingIt) {
+  auto a = login("alice");
+  auto old = std::make_shared<RecordingTransport>();
+  table.attach_ssl(a.session, old, {"10.200.0.2", 4000});
+  TunnelInfo info{"10.200.0.9", 5000};
+  info.connected_at_unix = 2000;
+  Session record = table.with_ssl(a.session, info);
+  EXPECT_EQ(record.public_ip, "10.200.0.9");
+  EXPECT_EQ(record.public_port, 5000);
+  EXPECT_EQ(record.ssl_info.connected_at_unix, 2000);
+  EXPECT_EQ(record.index, a.session->index);
+  // The live session is untouched until the attach.
+  EXPECT_EQ(a.session->public_ip, "10.200.0.2");
+  EXPECT_EQ(a.session->ssl, old);
+  EXPECT_FALSE(old->closed);
+}
+
+TEST_F(SessionTableTest, AReloadForgetsEveryCachedTrafficPolicy) {
+  auto a = login("alice");
+  auto b = login("bob");
+  auto policy = std::make_shared<const TrafficPolicy>();
+  table.cache_traffic_policy(a.session, policy);
+  table.cache_traffic_policy(b.session, policy);
+  EXPECT_EQ(a.session->traffic_policy, policy);
+  table.forget_traffic_policies();
+  EXPECT_EQ(a.session->traffic_policy, nullptr);
+  EXPECT_EQ(b.session->traffic_policy, nullptr);
 }
 
 TEST_F(SessionTableTest, PoolExhaustionIsAnErrorNotACrash) {

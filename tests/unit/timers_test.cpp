@@ -46,18 +46,21 @@ class TimersTest : public ::testing::Test {
   config::Policy pol = policy();
   std::shared_ptr<NullTransport> ssl = std::make_shared<NullTransport>();
   std::shared_ptr<NullTransport> dtls = std::make_shared<NullTransport>();
-  Session* s = nullptr;
+  SessionRef s;
 
   void SetUp() override {
     s = table.create({"alice", "default", "default", "10.200.0.2", 1000, "oc", 0})->session;
-    table.attach_ssl(*s, ssl, {});
+    table.attach_ssl(s, ssl, {});
   }
   void tick(Duration d) {
     clock.advance(d);
     table.run_timers([this](const Session&) -> const config::Policy& { return pol; });
   }
-  void receive_ssl() { s->ssl_info.last_rx = clock.now(); }  // a keepalive: not data
-  void data_ssl() { s->ssl_info.last_rx = s->ssl_info.last_data = clock.now(); }
+  void receive_ssl() { table.frame_from_client(s, Carrier::ssl); }  // a keepalive: not data
+  void data_ssl() {
+    table.frame_from_client(s, Carrier::ssl);
+    table.data_from_client(s, Carrier::ssl, 100);
+  }
 };
 
 TEST_F(TimersTest, DpdProbesAQuietTunnelAndTearsItDownButNotTheSession) {
@@ -107,22 +110,24 @@ TEST_F(TimersTest, DataKeepsTheSessionFromIdling) {
 }
 
 TEST_F(TimersTest, SslIsIdleOnlyWhenDtlsIsIdleToo) {
-  table.attach_dtls(*s, dtls, {});
+  table.attach_dtls(s, dtls, {});
   for (int i = 0; i < 20; ++i) {
     tick(5s);
     receive_ssl();
-    s->dtls_info.last_rx = s->dtls_info.last_data = clock.now();  // data over DTLS
+    // Data over DTLS.
+    table.frame_from_client(s, Carrier::dtls);
+    table.data_from_client(s, Carrier::dtls, 100);
   }
   EXPECT_FALSE(ssl->closed);
   EXPECT_FALSE(dtls->closed);
 }
 
 TEST_F(TimersTest, AnIdleDtlsTunnelAloneIsClosedWhileDataUsesSsl) {
-  table.attach_dtls(*s, dtls, {});
+  table.attach_dtls(s, dtls, {});
   for (int i = 0; i < 13; ++i) {
     tick(5s);
     data_ssl();
-    s->dtls_info.last_rx = clock.now();  // DTLS keepalives only
+    table.frame_from_client(s, Carrier::dtls);  // DTLS keepalives only
   }
   EXPECT_TRUE(dtls->closed);
   EXPECT_EQ(dtls->reason, EndReason::idle_timeout);
@@ -131,7 +136,7 @@ TEST_F(TimersTest, AnIdleDtlsTunnelAloneIsClosedWhileDataUsesSsl) {
 }
 
 TEST_F(TimersTest, DtlsDpdFallsBackToSsl) {
-  table.attach_dtls(*s, dtls, {});
+  table.attach_dtls(s, dtls, {});
   for (int i = 0; i < 5; ++i) {
     tick(5s);
     data_ssl();
@@ -144,7 +149,7 @@ TEST_F(TimersTest, DtlsDpdFallsBackToSsl) {
 TEST_F(TimersTest, DisconnectedTimeoutRemovesTheSessionAndFreesTheAddress) {
   std::uint32_t ip = s->ip;
   std::uint64_t index = s->index;
-  table.detach_ssl(*s, ssl.get(), EndReason::client_closed);
+  table.detach_ssl(s, ssl.get(), EndReason::client_closed);
   tick(119s);
   EXPECT_NE(table.find(index), nullptr);
   tick(1s);
@@ -154,10 +159,10 @@ TEST_F(TimersTest, DisconnectedTimeoutRemovesTheSessionAndFreesTheAddress) {
 }
 
 TEST_F(TimersTest, ResumeRestoresFullTimersAndZeroInactivity) {
-  table.detach_ssl(*s, ssl.get(), EndReason::client_closed);
+  table.detach_ssl(s, ssl.get(), EndReason::client_closed);
   tick(100s);
   auto again = std::make_shared<NullTransport>();
-  table.attach_ssl(*s, again, {});
+  table.attach_ssl(s, again, {});
   EXPECT_FALSE(s->inactive_since.has_value());
   for (int i = 0; i < 10; ++i) {  // past the old disconnected deadline, on keepalives only
     tick(5s);

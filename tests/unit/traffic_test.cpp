@@ -22,20 +22,5 @@ TEST(Traffic, DestinationOfIpv4Only) {
   EXPECT_FALSE(ipv4_destination(std::vector<std::uint8_t>{0x45, 0}).has_value());
 }
 
-TEST(Traffic, CountsGoToTheSessionAndTheTunnelThatCarriedThem) {
-  FakeClock clock;
-  Session s;
-  count_from_client(s, s.dtls_info, 100, clock.now());
-  clock.advance(Duration{5});
-  count_to_client(s, s.dtls_info, 60, clock.now());
-  EXPECT_EQ(s.counters.bytes_rx, 100u);
-  EXPECT_EQ(s.counters.bytes_tx, 60u);
-  EXPECT_EQ(s.dtls_info.counters.packets_rx, 1u);
-  EXPECT_EQ(s.dtls_info.counters.packets_tx, 1u);
-  EXPECT_EQ(s.ssl_info.counters.bytes_rx, 0u);  // the SSL tunnel carried none of it
-  EXPECT_EQ(s.dtls_info.last_data, clock.now());
-  EXPECT_TRUE(s.dirty);
-}
-
 }  // namespace
 }  // namespace tandem::session
