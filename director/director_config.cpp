@@ -33,23 +33,6 @@ std::string describe(const toml::node& n) {
   return "another type";
 }
 
-bool valid_port(std::string_view port) {
-  if (port.empty() || port.size() > 5 || port[0] == '0') return false;
-  int value = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + (c - '0');
-  }
-  return value <= 65535;
-}
-
-bool valid_listen(const std::string& s) {
-  const std::size_t colon = s.rfind(':');
-  return colon != std::string::npos && session::parse_ipv4(s.substr(0, colon)) &&
-         valid_port(std::string_view(s).substr(colon + 1));
-}
-
-
 class Reader {
  public:
   explicit Reader(std::string source) : source_(std::move(source)) {}
@@ -125,8 +108,8 @@ Result<DirectorConfig> Reader::read(const toml::table& root) {
   if (const auto* t = table(root, "director")) {
     check_keys(*t, "director", {"listen", "metrics_listen", "silent_after"});
     const char* kListen = "\"ip:port\" (an IPv4 address and a port 1-65535)";
-    string_key(*t, "director", "listen", c.listen, kListen, valid_listen);
-    string_key(*t, "director", "metrics_listen", c.metrics_listen, kListen, valid_listen);
+    string_key(*t, "director", "listen", c.listen, kListen, config::valid_listen);
+    string_key(*t, "director", "metrics_listen", c.metrics_listen, kListen, config::valid_listen);
     duration_key(*t, "director", "silent_after", c.silent_after, false);
   }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string_view>
 
+#include "node/session/address_pool.hpp"
+
 namespace tandem::config {
 namespace {
 
@@ -11,13 +13,14 @@ bool host_char(char c) {
          c == '-' || c == '.';
 }
 
-bool valid_port_text(std::string_view p) {
-  if (p.empty() || p.size() > 5 || !std::all_of(p.begin(), p.end(), [](char c) {
-        return c >= '0' && c <= '9';
-      }))
-    return false;
-  const int n = std::stoi(std::string(p));
-  return n >= 1 && n <= 65535;
+bool valid_port_text(std::string_view port) {
+  if (port.empty() || port.size() > 5 || port[0] == '0') return false;
+  int value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  return value <= 65535;
 }
 
 // host[:port] with a DNS name or an IPv4 address; the port optional unless `need_port`.
@@ -31,6 +34,12 @@ bool valid_authority(std::string_view a, bool need_port) {
 }
 
 }  // namespace
+
+bool valid_listen(const std::string& s) {
+  const std::size_t colon = s.rfind(':');
+  return colon != std::string::npos && session::parse_ipv4(s.substr(0, colon)) &&
+         valid_port_text(std::string_view(s).substr(colon + 1));
+}
 
 bool valid_etcd_endpoint(const std::string& s) {
   std::string_view rest = s;

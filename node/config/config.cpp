@@ -100,19 +100,6 @@ bool valid_name(std::string_view s) {
   return !s.empty() && s.size() <= 64 && s.find_first_not_of(kNameChars) == s.npos;
 }
 
-bool valid_listen(const std::string& s) {
-  const std::size_t colon = s.rfind(':');
-  if (colon == std::string::npos || !session::parse_ipv4(s.substr(0, colon))) return false;
-  const std::string_view port = std::string_view(s).substr(colon + 1);
-  if (port.empty() || port.size() > 5 || port[0] == '0') return false;
-  int value = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + (c - '0');
-  }
-  return value <= 65535;
-}
-
 int listen_port(const std::string& s) {
   const std::size_t colon = s.rfind(':');
   int port = 0;
