@@ -147,6 +147,11 @@ Result<Member> parse_member_record(std::string_view key, std::string_view json) 
   return m;
 }
 
+bool state_differs(const Member& before, const Member& after) {
+  return before.draining != after.draining || before.degraded != after.degraded ||
+         before.url != after.url;
+}
+
 std::optional<ViewChange> MemberView::put(const etcd::KeyValue& kv) {
   const auto id = record_key_id(kv.key);
   if (!id) return std::nullopt;  // another key of a member: not ours to read
@@ -161,9 +166,10 @@ std::optional<ViewChange> MemberView::put(const etcd::KeyValue& kv) {
   auto [it, inserted] = members_.try_emplace(*id, *parsed);
   if (inserted) return ViewChange{ViewChange::Kind::added, kv.key, *id, parsed->url};
   const bool same = it->second == *parsed;
+  const bool state_changed = state_differs(it->second, *parsed);
   it->second = std::move(*parsed);
   if (same) return std::nullopt;
-  return ViewChange{ViewChange::Kind::updated, kv.key, *id, it->second.url};
+  return ViewChange{ViewChange::Kind::updated, kv.key, *id, it->second.url, state_changed};
 }
 
 std::optional<ViewChange> MemberView::remove(const std::string& key) {
@@ -191,7 +197,8 @@ std::vector<ViewChange> MemberView::load(const etcd::Range& range, TimePoint now
     if (old == before.end()) {
       changes.push_back({ViewChange::Kind::added, kv.key, *id, parsed->url});
     } else if (!(old->second == *parsed)) {
-      changes.push_back({ViewChange::Kind::updated, kv.key, *id, parsed->url});
+      changes.push_back({ViewChange::Kind::updated, kv.key, *id, parsed->url,
+                         state_differs(old->second, *parsed)});
     }
     members_[*id] = std::move(*parsed);
   }

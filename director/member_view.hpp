@@ -56,7 +56,13 @@ struct ViewChange {
   std::string key;
   std::string id;      // empty when the key names none
   std::string detail;  // refused: why; removed by a load: "absent from a full read"
+  // updated: whether the member's eligibility changed (draining, degraded or its URL), which the
+  // operator wants in the log; a new session count alone does not.
+  bool state_changed = false;
 };
+
+// Whether `after` differs from `before` in what decides where clients may go.
+bool state_differs(const Member& before, const Member& after);
 
 class MemberView {
  public:

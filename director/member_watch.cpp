@@ -145,11 +145,15 @@ void MemberWatch::log_changes(const std::vector<ViewChange>& changes) {
         const auto it = view_.members().find(c.id);
         if (it == view_.members().end()) break;
         const Member& m = it->second;
-        log::debug("member_updated", {{"member", c.id},
-                                      {"sessions", std::to_string(m.sessions)},
-                                      {"capacity", std::to_string(m.capacity)},
-                                      {"draining", m.draining ? "true" : "false"},
-                                      {"degraded", m.degraded ? "true" : "false"}});
+        // A member that starts or stops draining, or turns degraded, is worth an info line;
+        // the session count changing every second is not.
+        (c.state_changed ? log::info : log::debug)(
+            "member_updated", {{"member", c.id},
+                               {"url", m.url},
+                               {"sessions", std::to_string(m.sessions)},
+                               {"capacity", std::to_string(m.capacity)},
+                               {"draining", m.draining ? "true" : "false"},
+                               {"degraded", m.degraded ? "true" : "false"}});
         break;
       }
       case ViewChange::Kind::removed:

@@ -11,6 +11,9 @@
 #  3. Every director stopped: a connected client forced to reconnect (its TCP connection destroyed
 #     with ss -K) resumes at its member; a new login through a director's URL fails (exit code,
 #     no session anywhere); one director back, a new login works.
+#  4. `tandemctl drain` on the busier member: once the director has seen its record say draining,
+#     new logins through the director all go to the other member, and the drained member keeps
+#     every session it had (its tunnels still ping). After undrain its record is open again.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_pair.sh"
 source "$(dirname "$0")/lib_cluster.sh"
@@ -31,7 +34,7 @@ declare -A PLACED_N=([m1]=0 [m2]=0)
 setup_members_topology
 start_etcd
 make_pair_pki
-for i in $(seq 1 $((LOGINS + 1))); do add_user "u$i" "pw-$i"; done
+for i in $(seq 1 $((LOGINS + 3))); do add_user "u$i" "pw-$i"; done
 start_members "$CAPACITY"
 start_director 1
 start_director 2
@@ -191,4 +194,44 @@ authenticate --ns "$TD_NS_CLIENT3" n2 u11 pw-11
 m=$(last_redirect_member 1 "$before")
 assert_eq 1 "$(nctl "${ACT[$m]}" show sessions --user u11 --json | jq '.sessions | length')" \
   "u11's session on $m, where the director sent it"
-step "SUMMARY placement m1 ${PLACED_N[m1]} / m2 ${PLACED_N[m2]}; failover gap $GAP_MS ms in $FM; t2 resumed with no director; login after director 1 restart -> $m"
+
+RESTART_M=$m
+
+step "PHASE 4: the busier member drained; new logins through director 1 go to the other one"
+# 11 sessions over capacity 7 + 7: the busier member has at least 6, so the other has room for 2.
+if (($(node_field "${ACT[m1]}" sessions) >= $(node_field "${ACT[m2]}" sessions))); then
+  DM=m1 OM=m2
+else
+  DM=m2 OM=m1
+fi
+session_map "${ACT[$DM]}" >"$TD_DIR/drained-before.map"
+dlog=$TD_DIR/director-1.log
+from=$(($(wc -l <"$dlog") + 1))
+member_draining() { [[ $(member_record "$1" | jq -r '.draining // false') == true ]]; }
+director_saw() { # M DRAINING
+  tail -n "+$from" "$dlog" | grep ' member_updated ' | grep " member=$1 " | grep -q " draining=$2 "
+}
+out=$(nctl "${ACT[$DM]}" drain)
+step "tandemctl drain on node ${ACT[$DM]} ($DM): $out"
+assert_match "$out" "^member $DM draining: " "tandemctl drain answer on a member"
+wait_for 10 "$DM's record says draining" member_draining "$DM"
+wait_for 10 "director 1 logged $DM draining" director_saw "$DM" true
+for u in u12 u13; do
+  before=$(director_redirects 1)
+  authenticate --ns "$TD_NS_CLIENT3" "d$u" "$u" "pw-${u#u}"
+  m=$(last_redirect_member 1 "$before")
+  assert_eq "$OM" "$m" "the member director 1 sent $u to while $DM drains"
+  assert_eq 1 "$(nctl "${ACT[$OM]}" show sessions --user "$u" --json | jq '.sessions | length')" \
+    "$u's session on $OM"
+done
+[[ $(session_map "${ACT[$DM]}") == "$(cat "$TD_DIR/drained-before.map")" ]] ||
+  fail "the drained member $DM lost or gained sessions"
+for t in t1 t2 t3; do
+  if [[ ${TMEMBER[$t]} == "$DM" ]]; then assert_ping "${CLI_NS[$t]}" "$TD_INSIDE_IP" 2; fi
+done
+step "$DM drained: $(wc -l <"$TD_DIR/drained-before.map") sessions kept, u12 and u13 placed on $OM"
+nctl "${ACT[$DM]}" undrain >/dev/null
+wait_for 10 "$DM's record open again" member_open "$DM"
+wait_for 10 "director 1 logged $DM open again" director_saw "$DM" false
+
+step "SUMMARY placement m1 ${PLACED_N[m1]} / m2 ${PLACED_N[m2]}; failover gap $GAP_MS ms in $FM; t2 resumed with no director; login after director 1 restart -> $RESTART_M; $DM drained: new logins to $OM, its sessions kept"

@@ -140,6 +140,30 @@ TEST(MemberView, AppliesEventsSkippingWhatALaterReadShowed) {
   EXPECT_EQ(v.revision(), 14);
 }
 
+TEST(MemberView, UpdatesSayWhetherEligibilityChanged) {
+  MemberView v;
+  TimePoint t{Duration{1000}};
+  v.load({{kv("m1", record("m1", "https://m1/", 0, 10), 5)}, 5}, t);
+  // A new session count: an update, but the member's state is the same.
+  auto c = v.apply({put(kv("m1", record("m1", "https://m1/", 3, 10), 6))}, t);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].kind, ViewChange::Kind::updated);
+  EXPECT_FALSE(c[0].state_changed);
+  // Draining: a change of state.
+  c = v.apply({put(kv("m1", record("m1", "https://m1/", 3, 10, true), 7))}, t);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_TRUE(c[0].state_changed);
+  // The same through a full read (after a watch ended): undrained.
+  c = v.load({{kv("m1", record("m1", "https://m1/", 3, 10), 8)}, 8}, t);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].kind, ViewChange::Kind::updated);
+  EXPECT_TRUE(c[0].state_changed);
+  // The same record republished (a new revision): no change of state.
+  c = v.apply({put(kv("m1", record("m1", "https://m1/", 3, 10), 9))}, t);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_FALSE(c[0].state_changed);
+}
+
 TEST(MemberView, SilentAfterTheBoundWithoutContact) {
   MemberView v;
   TimePoint t{Duration{1000}};
