@@ -54,6 +54,8 @@ struct Peer {
   int priority = 100;      // breaks ties when both nodes start at once (higher wins)
   Duration poll_interval;  // heartbeat period
   Duration hold_time;      // silence after which the standby promotes itself
+
+  bool operator==(const Peer&) const = default;
 };
 
 // [arbiter]: etcd decides which node of the pair may serve (docs/arbiter.md). Absent = the
@@ -63,6 +65,8 @@ struct Arbiter {
   std::vector<std::string> endpoints;   // "http://host:port" / "https://host:port"
   std::string ca, certificate, private_key;  // for https endpoints
   Duration lease_ttl;                   // the active key's lease
+
+  bool operator==(const Arbiter&) const = default;
 };
 
 // [member]: the member this node belongs to, as directors see it (with [arbiter]).
@@ -70,6 +74,8 @@ struct Member {
   std::string id;   // both nodes of a pair the same; the arbiter key is /tandem/member/<id>/active
   std::string url;  // where directors send new clients; default https://<service address>:<port>/
   int capacity;     // sessions the member is sized for: placement uses sessions/capacity
+
+  bool operator==(const Member&) const = default;
 };
 
 // [limits]: what one address, one user or one session may hold or try before the node refuses

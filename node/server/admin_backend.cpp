@@ -7,6 +7,7 @@
 #include "node/common/log.hpp"
 #include "node/common/text.hpp"
 #include "node/config/defaults.hpp"
+#include "node/config/restart_only.hpp"
 #include "node/server/certificate_monitor.hpp"
 #include "node/server/traffic_policy.hpp"
 
@@ -189,37 +190,7 @@ Result<std::string> reload_configuration(Runtime& rt) {
     }
     users = std::make_shared<const auth::UserDb>(std::move(*db));
   }
-  std::vector<std::string> kept;
-  auto keep = [&](const char* key, auto config::Config::*field) {
-    if (next.value().*field != old.*field) {
-      kept.push_back(key);
-      next.value().*field = old.*field;
-    }
-  };
-  keep("node.id", &config::Config::node_id);
-  keep("node.listen", &config::Config::listen);
-  keep("node.admin_socket", &config::Config::admin_socket);
-  keep("node.state_dir", &config::Config::state_dir);
-  keep("node.tun_name", &config::Config::tun_name);
-  keep("tls.certificate", &config::Config::tls_certificate);
-  keep("tls.private_key", &config::Config::tls_private_key);
-  keep("pool.ipv4", &config::Config::pool_ipv4);
-  keep("node.service_address", &config::Config::service_address);
-  keep("node.service_interface", &config::Config::service_interface);
-  keep("node.inside_address", &config::Config::inside_address);
-  keep("node.inside_interface", &config::Config::inside_interface);
-  keep("node.metrics_listen", &config::Config::metrics_listen);
-  keep("process.user", &config::Config::run_as_user);
-  keep("process.group", &config::Config::run_as_group);
-  const auto& np = next->peer;
-  const auto& op = old.peer;
-  if (np.enabled != op.enabled || np.listen != op.listen || np.address != op.address ||
-      np.ca != op.ca || np.certificate != op.certificate || np.private_key != op.private_key ||
-      np.priority != op.priority || np.poll_interval != op.poll_interval ||
-      np.hold_time != op.hold_time) {
-    kept.push_back("peer");
-    next.value().peer = op;
-  }
+  const std::vector<std::string> kept = config::keep_restart_only(old, *next);
   // The pool is kept (above), so the policies compile against the running one.
   auto traffic = compile_traffic_policies(*next, rt.sessions.pool().net());
   if (!traffic) {

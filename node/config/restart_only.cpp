@@ -1,0 +1,35 @@
+#include "node/config/restart_only.hpp"
+
+namespace tandem::config {
+
+std::vector<std::string> keep_restart_only(const Config& running, Config& next) {
+  std::vector<std::string> kept;
+  auto keep = [&](const char* key, auto Config::*field) {
+    if (next.*field != running.*field) {
+      kept.push_back(key);
+      next.*field = running.*field;
+    }
+  };
+  keep("node.id", &Config::node_id);
+  keep("node.listen", &Config::listen);
+  keep("node.admin_socket", &Config::admin_socket);
+  keep("node.state_dir", &Config::state_dir);
+  keep("node.tun_name", &Config::tun_name);
+  keep("tls.certificate", &Config::tls_certificate);
+  keep("tls.private_key", &Config::tls_private_key);
+  keep("pool.ipv4", &Config::pool_ipv4);
+  keep("node.service_address", &Config::service_address);
+  keep("node.service_interface", &Config::service_interface);
+  keep("node.inside_address", &Config::inside_address);
+  keep("node.inside_interface", &Config::inside_interface);
+  keep("node.metrics_listen", &Config::metrics_listen);
+  keep("process.user", &Config::run_as_user);
+  keep("process.group", &Config::run_as_group);
+  // The replication link, the etcd lease and the member record are set up once, at start-up.
+  keep("peer", &Config::peer);
+  keep("arbiter", &Config::arbiter);
+  keep("member", &Config::member);
+  return kept;
+}
+
+}  // namespace tandem::config
