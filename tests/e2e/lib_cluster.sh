@@ -9,9 +9,37 @@
 
 TD_NS_ETCD=$TD_ID-etcd
 TD_ETCD_IP=10.200.0.30
-TD_ETCD_URL=http://$TD_ETCD_IP:2379
+# TD_ETCD_TLS=1: etcd serves https and requires a client certificate from its own CA
+# ($TD_DIR/etcd-pki); the nodes' [arbiter] and etcdctl present one.
+if [[ -n ${TD_ETCD_TLS:-} ]]; then TD_ETCD_SCHEME=https; else TD_ETCD_SCHEME=http; fi
+TD_ETCD_URL=$TD_ETCD_SCHEME://$TD_ETCD_IP:2379
+TD_ETCD_PKI=$TD_DIR/etcd-pki
 TD_TTL=${TD_TTL:-2s}
 TD_ETCD_PID=
+
+# make_etcd_pki: a CA, etcd's server certificate (for TD_ETCD_IP) and one client certificate.
+make_etcd_pki() {
+  local k=$TD_ETCD_PKI
+  mkdir -p "$k"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -keyout "$k/ca.key" -out "$k/ca.pem" -subj "/CN=tandem test etcd CA" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$k/server.key" \
+    -out "$k/server.csr" -subj "/CN=etcd" 2>/dev/null
+  printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$TD_ETCD_IP" >"$k/server.ext"
+  openssl x509 -req -in "$k/server.csr" -CA "$k/ca.pem" -CAkey "$k/ca.key" -CAcreateserial \
+    -days 2 -extfile "$k/server.ext" -out "$k/server.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$k/client.key" \
+    -out "$k/client.csr" -subj "/CN=tandem" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' >"$k/client.ext"
+  openssl x509 -req -in "$k/client.csr" -CA "$k/ca.pem" -CAkey "$k/ca.key" -CAcreateserial \
+    -days 2 -extfile "$k/client.ext" -out "$k/client.pem" 2>/dev/null
+  [[ -s $k/client.pem && -s $k/server.pem ]] || fail "could not make etcd's certificates"
+}
+td_etcd_tls_args() { # etcd's own TLS flags, or none
+  [[ $TD_ETCD_SCHEME == https ]] || return 0
+  printf '%s\n' --cert-file "$TD_ETCD_PKI/server.pem" --key-file "$TD_ETCD_PKI/server.key" \
+    --client-cert-auth --trusted-ca-file "$TD_ETCD_PKI/ca.pem"
+}
 
 start_etcd() {
   if [[ -z ${TD_ETCD_NS_MADE:-} ]]; then
@@ -20,8 +48,11 @@ start_etcd() {
     TD_ETCD_NS_MADE=1
   fi
   step "start etcd on $TD_ETCD_URL"
+  if [[ $TD_ETCD_SCHEME == https && ! -s $TD_ETCD_PKI/client.pem ]]; then make_etcd_pki; fi
+  local tls_args
+  mapfile -t tls_args < <(td_etcd_tls_args)
   # Started with `ip netns exec` itself (not through a function), so that $! is etcd's PID.
-  ip netns exec "$TD_NS_ETCD" etcd --name td --data-dir "$TD_DIR/etcd" \
+  ip netns exec "$TD_NS_ETCD" etcd --name td --data-dir "$TD_DIR/etcd" "${tls_args[@]}" \
     --listen-client-urls "$TD_ETCD_URL" --advertise-client-urls "$TD_ETCD_URL" \
     --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
     --initial-cluster td=http://127.0.0.1:2380 >>"$TD_DIR/etcd.log" 2>&1 &
@@ -35,7 +66,10 @@ stop_etcd() {
   wait "$TD_ETCD_PID" 2>/dev/null || true
 }
 ectl() {
-  ip netns exec "$TD_NS_ETCD" env ETCDCTL_API=3 etcdctl --endpoints="$TD_ETCD_URL" \
+  local tls=()
+  [[ $TD_ETCD_SCHEME == http ]] || tls=(--cacert "$TD_ETCD_PKI/ca.pem"
+    --cert "$TD_ETCD_PKI/client.pem" --key "$TD_ETCD_PKI/client.key")
+  ip netns exec "$TD_NS_ETCD" env ETCDCTL_API=3 etcdctl --endpoints="$TD_ETCD_URL" "${tls[@]}" \
     --command-timeout=3s "$@"
 }
 # key_holder [MEMBER]: the node id holding the member's (default m1) active key, or nothing.
@@ -47,12 +81,19 @@ arbiter_config() {
 [arbiter]
 endpoints = ["$TD_ETCD_URL"]
 lease_ttl = "$TD_TTL"
+$(arbiter_tls_keys)
 
 [member]
 id = "${1:-m1}"
 url = "https://${2:-$TD_SERVER_IP}:$TD_PORT/"
 capacity = ${3:-100}
 EOT
+}
+
+arbiter_tls_keys() {
+  [[ $TD_ETCD_SCHEME == https ]] || return 0
+  printf 'ca = "%s"\ncertificate = "%s"\nprivate_key = "%s"\n' "$TD_ETCD_PKI/ca.pem" \
+    "$TD_ETCD_PKI/client.pem" "$TD_ETCD_PKI/client.key"
 }
 
 # A pair with the arbiter, user alice and client c1 (as pair_with_client).
