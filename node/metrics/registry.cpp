@@ -1,5 +1,6 @@
 #include "node/metrics/registry.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <initializer_list>
 #include <utility>
@@ -87,6 +88,11 @@ void write_state(Writer& w, const Snapshot& s) {
   w.family("tunnels", "gauge", "Tunnels attached to sessions, by kind.");
   w.sample({{"kind", "ssl"}}, number(s.tunnels_ssl));
   w.sample({{"kind", "dtls"}}, number(s.tunnels_dtls));
+  w.family("downstream_sessions", "gauge",
+           "Active sessions by the tunnel their downstream goes over now (docs/roaming.md).");
+  w.sample({{"carrier", "dtls"}}, number(s.downstream_dtls));
+  w.sample({{"carrier", "ssl"}},
+           number(s.sessions_active - std::min(s.sessions_active, s.downstream_dtls)));
   w.family("pool_addresses", "gauge", "Client addresses of the pool, leased or free.");
   w.sample({{"state", "used"}}, number(s.pool_used));
   w.sample({{"state", "free"}}, number(s.pool_free));
@@ -134,6 +140,14 @@ void write_events(Writer& w, const Snapshot& s) {
   w.sample({{"kind", "dtls_idle"}}, number(t.dtls_idle));
   w.sample({{"kind", "disconnected"}}, number(t.disconnected));
   w.sample({{"kind", "session"}}, number(t.session_timeout));
+
+  w.family("downstream_carrier_switches_total", "counter",
+           "Times a session's downstream moved between DTLS and CSTP, by cause (roaming).");
+  for (std::size_t i = 0; i < session::kCarrierEvents; ++i) {
+    const auto e = static_cast<session::CarrierEvent>(i);
+    if (e == session::CarrierEvent::dtls_attached) continue;  // moves nothing (downstream.hpp)
+    w.sample({{"cause", session::to_string(e)}}, number(s.carrier_switches[i]));
+  }
 
   w.family("session_ends_total", "counter", "Sessions ended, by reason.");
   for (std::size_t i = 0; i < session::kAllEndReasons.size(); ++i)

@@ -87,10 +87,13 @@ void DtlsServer::unregister_tunnel(const std::string& app_id) {
   if (tunnel && !tunnel->established()) tunnel->close(session::EndReason::replaced, false);
 }
 
-void DtlsServer::send_to(const udp::endpoint& peer, std::span<const std::uint8_t> datagram) {
+bool DtlsServer::send_to(const udp::endpoint& peer, std::span<const std::uint8_t> datagram) {
   boost::system::error_code ec;
   socket_.send_to(asio::buffer(datagram.data(), datagram.size()), peer, 0, ec);
-  if (ec) ++dropped_;  // full send queue: dropped, as UDP may
+  if (!ec) return true;
+  ++dropped_;
+  return ec == asio::error::would_block || ec == asio::error::try_again ||
+         ec == asio::error::no_buffer_space;
 }
 
 void DtlsServer::forget(const udp::endpoint& peer, const DtlsTunnel* tunnel) {

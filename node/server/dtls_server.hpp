@@ -36,7 +36,10 @@ class DtlsServer {
   void unregister_tunnel(const std::string& app_id);
 
   // For DtlsTunnel.
-  void send_to(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram);
+  // False when the socket refused the datagram for a reason other than a full queue (no route,
+  // a local firewall): the client cannot be reached over UDP from here. A full queue drops the
+  // datagram, as UDP may.
+  bool send_to(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram);
   void forget(const asio::ip::udp::endpoint& peer, const DtlsTunnel* tunnel);
   // Once per association, when its handshake ended (completed, failed or abandoned).
   void handshake_over(const std::string& app_id);

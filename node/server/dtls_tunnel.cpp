@@ -80,8 +80,10 @@ void DtlsTunnel::after_io() {
   if (!attached_) arm_handshake_timer();
 }
 
-void DtlsTunnel::flush() {
-  while (endpoint_->pop_outgoing(scratch_)) server_.send_to(peer_, scratch_);
+bool DtlsTunnel::flush() {
+  bool all_sent = true;
+  while (endpoint_->pop_outgoing(scratch_)) all_sent = server_.send_to(peer_, scratch_) && all_sent;
+  return all_sent;
 }
 
 void DtlsTunnel::handle_record(const std::vector<std::uint8_t>& record) {
@@ -116,7 +118,11 @@ bool DtlsTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   if (!attached_ || closed_ || !session_) return false;
   auto status = endpoint_->send(kData, ip_packet);
   if (status != dtls::DtlsEndpoint::SendStatus::sent) return false;  // caller falls back to CSTP
-  flush();
+  if (!flush()) {
+    // The session moves the downstream to CSTP; this packet goes there too (the caller).
+    rt_.sessions.dtls_send_failed(session_, this);
+    return false;
+  }
   rt_.sessions.data_to_client(session_, session::Carrier::dtls, ip_packet.size());
   return true;
 }

@@ -34,7 +34,7 @@ class DtlsTunnel final : public session::Transport,
 
  private:
   void after_io();
-  void flush();
+  bool flush();  // false when a datagram could not be sent (DtlsServer::send_to)
   void handle_record(const std::vector<std::uint8_t>& record);
   void arm_handshake_timer();
   void finish(session::EndReason reason);

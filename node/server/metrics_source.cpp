@@ -21,9 +21,11 @@ metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix
     ++(s.ssl ? m.sessions_active : m.sessions_waiting);
     if (s.ssl) ++m.tunnels_ssl;
     if (s.dtls) ++m.tunnels_dtls;
+    if (s.dtls && s.downstream == session::Carrier::dtls) ++m.downstream_dtls;
     m.traffic += s.counters;
   });
   m.timers = rt.sessions.timer_stats();
+  m.carrier_switches = rt.sessions.carrier_switches();
   m.events = rt.counters;
 
   metrics::LimitStats& l = m.limits;

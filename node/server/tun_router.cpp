@@ -98,8 +98,9 @@ void TunRouter::route(std::span<const std::uint8_t> packet) {
     rt_.sessions.dropped_to_client(s);  // waiting to resume: nowhere to send it
     return;
   }
-  // DTLS when it is up; CSTP otherwise, or when the packet does not fit a DTLS record.
-  if (s->dtls && s->dtls->send_packet(packet)) return;
+  // DTLS while the client uses it (the session table decides, docs/roaming.md); CSTP otherwise,
+  // or when the packet does not fit a DTLS record or the datagram could not be sent.
+  if (s->downstream == session::Carrier::dtls && s->dtls && s->dtls->send_packet(packet)) return;
   s->ssl->send_packet(packet);
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "node/common/clock.hpp"
+#include "node/session/downstream.hpp"
 #include "node/session/token.hpp"
 
 namespace tandem::session {
@@ -127,6 +128,9 @@ struct Session {
   TunnelInfo ssl_info;
   std::shared_ptr<Transport> dtls;  // the DTLS tunnel (<index>.3), if established
   TunnelInfo dtls_info;
+  // Where packets for the client go (downstream.hpp). Transport state, never replicated: a
+  // resumed or restored session starts on CSTP.
+  Carrier downstream = Carrier::ssl;
 
   // The compiled traffic policy of the session's group, looked up on its first packet after a
   // start or a reload (a reload clears it, so live sessions follow the new policy).

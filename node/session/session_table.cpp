@@ -113,6 +113,7 @@ bool SessionTable::attach_ssl(SessionRef ref, std::shared_ptr<Transport> transpo
   const bool resumed = s.ssl_info.connected_at_unix != 0;
   if (resumed) ++s.resumes;
   s.ssl = std::move(transport);
+  s.downstream = Carrier::ssl;  // a new connection: DTLS comes with it later
   apply_ssl(s, std::move(info), clock_.now());
   return resumed;
 }
@@ -129,6 +130,7 @@ void SessionTable::detach_ssl(SessionRef ref, const Transport* transport, EndRea
   s.ssl.reset();
   s.dirty = true;
   close_dtls(s, reason);
+  s.downstream = Carrier::ssl;
   s.inactive_since = clock_.now();
   log::info("session_waiting", {{"index", std::to_string(s.index)},
                                 {"user", text::sanitize(s.user, text::kMaxUsername)},
@@ -163,11 +165,17 @@ void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client
 void SessionTable::attach_dtls(SessionRef ref, std::shared_ptr<Transport> transport,
                                TunnelInfo info) {
   Session& s = *ref.s_;
-  close_dtls(s, EndReason::replaced);
+  // A new association replaces the old one: the client left the old one behind, so nothing more
+  // goes there, and the new one carries the downstream from the client's first record on it.
+  if (s.dtls) {
+    close_dtls(s, EndReason::replaced);
+    follow_client(s, CarrierEvent::dtls_detached);
+  }
   s.dtls = std::move(transport);
   s.dtls_info = std::move(info);
   s.dtls_info.last_rx = s.dtls_info.last_data = s.dtls_info.last_dpd_sent = clock_.now();
   s.dirty = true;  // the record lists the DTLS tunnel
+  follow_client(s, CarrierEvent::dtls_attached);
 }
 
 void SessionTable::detach_dtls(SessionRef ref, const Transport* transport, EndReason) {
@@ -175,7 +183,28 @@ void SessionTable::detach_dtls(SessionRef ref, const Transport* transport, EndRe
   if (s.dtls && s.dtls.get() == transport) {
     s.dtls.reset();
     s.dirty = true;
+    follow_client(s, CarrierEvent::dtls_detached);
   }
+}
+
+void SessionTable::dtls_send_failed(SessionRef ref, const Transport* transport) {
+  Session& s = *ref.s_;
+  if (s.dtls && s.dtls.get() == transport) follow_client(s, CarrierEvent::dtls_send_failed);
+}
+
+void SessionTable::follow_client(Session& s, CarrierEvent e) {
+  const Carrier next = next_downstream(s.downstream, e, s.dtls != nullptr);
+  if (next == s.downstream) return;
+  const Carrier from = std::exchange(s.downstream, next);
+  ++carrier_switches_[static_cast<std::size_t>(e)];
+  std::uint64_t suppressed = 0;
+  if (!carrier_log_.allow(clock_.now(), suppressed)) return;
+  log::info("downstream_carrier", {{"index", std::to_string(s.index)},
+                                   {"ip", format_ipv4(s.ip)},
+                                   {"from", to_string(from)},
+                                   {"to", to_string(next)},
+                                   {"cause", to_string(e)},
+                                   {"suppressed", std::to_string(suppressed)}});
 }
 
 void SessionTable::frame_from_client(SessionRef ref, Carrier c) {
@@ -191,6 +220,9 @@ void SessionTable::data_from_client(SessionRef ref, Carrier c, std::size_t bytes
   ++t.counters.packets_rx;
   t.last_data = t.last_rx;  // the frame that carried it, just received
   s.dirty = true;
+  if (s.downstream != c)
+    follow_client(s,
+                  c == Carrier::ssl ? CarrierEvent::data_over_ssl : CarrierEvent::data_over_dtls);
 }
 
 void SessionTable::data_to_client(SessionRef ref, Carrier c, std::size_t bytes) {
@@ -233,6 +265,8 @@ void SessionTable::take_changed(const std::function<void(const Session&)>& send)
   }
 }
 
+// Callers that keep the SSL tunnel then move the downstream (follow_client); the others reset it
+// with the SSL tunnel.
 void SessionTable::close_dtls(Session& s, EndReason reason) {
   if (!s.dtls) return;
   auto old = std::move(s.dtls);
@@ -277,6 +311,7 @@ void SessionTable::apply_timers(Session& s, const config::Policy& policy) {
   if (d.dtls_dead || d.dtls_idle) {
     ++(d.dtls_dead ? timer_stats_.dpd_dtls : timer_stats_.dtls_idle);
     close_dtls(s, d.dtls_dead ? EndReason::dpd : EndReason::idle_timeout);
+    follow_client(s, CarrierEvent::dtls_detached);
   }
   if (d.ssl_send_dpd) {
     s.ssl_info.last_dpd_sent = now;
@@ -312,6 +347,7 @@ void SessionTable::restore(Session s) {
   s.inactive_since = now;
   s.ssl.reset();
   s.dtls.reset();
+  s.downstream = Carrier::ssl;
   next_index_ = std::max(next_index_, s.index + 1);
   auto owned = std::make_unique<Session>(std::move(s));
   Session* raw = owned.get();
@@ -340,6 +376,7 @@ void SessionTable::drop_transports(EndReason reason) {
   const TimePoint now = clock_.now();
   for (auto& [index, s] : sessions_) {
     close_dtls(*s, reason);
+    s->downstream = Carrier::ssl;
     if (s->ssl) std::exchange(s->ssl, nullptr)->close(reason, false);
     if (!s->inactive_since) s->inactive_since = now;
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "node/common/clock.hpp"
+#include "node/common/log_limiter.hpp"
 #include "node/common/result.hpp"
 #include "node/config/config.hpp"
 #include "node/session/address_pool.hpp"
@@ -53,9 +54,6 @@ class SessionRef {
   explicit SessionRef(Session* s) : s_(s) {}
   Session* s_ = nullptr;
 };
-
-// Which of a session's tunnels carried a frame.
-enum class Carrier : std::uint8_t { ssl, dtls };
 
 struct Created {
   SessionRef session;
@@ -99,8 +97,12 @@ class SessionTable {
   // Any frame from the client proves the tunnel alive (DPD, S3).
   void frame_from_client(SessionRef s, Carrier c);
   // A packet from the client went inside. Call after frame_from_client for the frame that
-  // carried it: that frame's time is the activity time (S4, data, not keepalives).
+  // carried it: that frame's time is the activity time (S4, data, not keepalives). The
+  // downstream follows the carrier the client's data uses (downstream.hpp).
   void data_from_client(SessionRef s, Carrier c, std::size_t bytes);
+  // The socket refused a datagram of `transport`, the session's DTLS tunnel: the downstream
+  // moves to CSTP until the client's next DTLS data record. Ignored for a replaced tunnel.
+  void dtls_send_failed(SessionRef s, const Transport* transport);
   // A packet went out to the client over `c`.
   void data_to_client(SessionRef s, Carrier c, std::size_t bytes);
   // A packet from the client refused inside (policy, full device); one for the client dropped
@@ -122,6 +124,8 @@ class SessionTable {
                   session_timeout = 0;
   };
   const TimerStats& timer_stats() const { return timer_stats_; }
+  // Downstream carrier switches by cause, for the metrics.
+  const CarrierSwitches& carrier_switches() const { return carrier_switches_; }
 
   // What ended sessions leave behind, so traffic totals do not fall when a session goes.
   struct EndStats {
@@ -172,11 +176,16 @@ class SessionTable {
   }
   static void apply_ssl(Session& s, TunnelInfo info, TimePoint now);
   void close_dtls(Session& s, EndReason reason);
+  // Applies next_downstream; a change is counted and logged (rate-limited across sessions).
+  void follow_client(Session& s, CarrierEvent e);
   void apply_timers(Session& s, const config::Policy& policy);
 
   ReplicationSink* sink_ = nullptr;
   std::uint64_t next_index_ = 1;
   TimerStats timer_stats_;
+  CarrierSwitches carrier_switches_{};
+  // A client whose oversized packets alternate carriers could switch on every packet.
+  log::LogLimiter carrier_log_{20, std::chrono::seconds(1)};
   EndStats end_stats_;
   std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;  // by index, oldest first
   std::unordered_map<std::uint32_t, Session*> by_ip_;

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Roaming (issue 11, docs/roaming.md): UDP between client and headend fails in one direction only
+# while DTLS carries a ping stream (every 50 ms); DPD 2 s. Nothing fails outright, so each side
+# finds out only through DTLS dead-peer detection:
+#   down (the client's ingress drops the headend's datagrams): the client hears nothing on DTLS,
+#     its DTLS DPD gives up after 2 x DPD and it carries on over CSTP; the headend follows its
+#     first CSTP data packet.
+#   up (the client's egress drops its datagrams): the client still hears the headend's DTLS DPD
+#     requests, so only the headend can notice: after 2 x DPD without a record it closes the
+#     association (telling the client) and both move to CSTP.
+# Bound for traffic to flow again: 2 x DPD + the 250 ms sweep + 1.5 s. When the loss ends and
+# openconnect makes a new DTLS association (its retry comes up to 60 s later), the downstream
+# moves back onto it with the client's first DTLS record. Same session, one login, throughout.
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+dir=${1:-down}
+dpd_s=2
+bound_ms=$((2 * dpd_s * 1000 + 1750))
+case $dir in
+  down) hook=ingress match="ip saddr $TD_SERVER_IP udp sport $TD_PORT" ;;
+  up) hook=egress match="ip daddr $TD_SERVER_IP udp dport $TD_PORT" ;;
+  *) fail "direction: down or up, not '$dir'" ;;
+esac
+command -v nft >/dev/null || fail "nft (nftables) is not installed: run deploy/setup.sh"
+cli_nft() { ip netns exec "$TD_NS_CLIENT" nft "$@"; }
+
+setup_topology
+add_user alice 'correct horse'
+write_config "
+[policy.default]
+dpd_interval = \"${dpd_s}s\"
+"
+start_tandemd
+
+start_client c1 alice 'correct horse'
+wait_tunnel c1
+wait_for 20 "client log: Established DTLS connection" \
+  grep -q 'Established DTLS connection' "$(client_log c1)"
+line=$(wait_log 10 tunnel_up 'kind=dtls')
+index=$(field index "$line")
+ip=$(client_ip c1)
+start_ping_stream p "$TD_NS_CLIENT" "$TD_INSIDE_IP" 0.05
+wait_log 10 downstream_carrier "index=$index .*to=dtls" >/dev/null
+sleep 1
+
+# Below the IP layer (netdev hook), as on a broken path: no send ever fails.
+step "drop UDP $dir-stream ($hook of ${TD_IFP}c1)"
+cli_nft -f - <<EOF2
+table netdev tdloss {
+  chain c {
+    type filter hook $hook device "${TD_IFP}c1" priority 0; policy accept;
+    $match counter drop
+  }
+}
+EOF2
+t_loss=$(td_now_ms)
+
+replied_after() { (($(ping_last_reply_ms p) > $1)); }
+# Wait out the detection, then require replies to a stream that keeps going.
+wait_for 20 "replies after the loss began" replied_after $((t_loss + 500))
+sleep 2
+ping_gap_since p "$t_loss"
+step "after the loss: longest gap $TD_GAP_MS ms (first reply after $TD_GAP_FIRST_MS ms)," \
+  "$TD_GAP_AFTER replies, silent for the last $TD_GAP_TRAIL_MS ms"
+((TD_GAP_MS <= bound_ms)) || fail "traffic stopped for $TD_GAP_MS ms (bound $bound_ms)"
+((TD_GAP_TRAIL_MS < 500)) || fail "the stream is silent again ($TD_GAP_TRAIL_MS ms)"
+log_events downstream_carrier | sed 's/^/  /'
+assert_ne 0 "$(log_count downstream_carrier "index=$index .*to=ssl")" "switches to CSTP"
+
+step "loss ends: $(cli_nft list table netdev tdloss | grep -o 'packets [0-9]*')"
+cli_nft delete table netdev tdloss
+t_end=$(td_now_ms)
+# openconnect retries DTLS on its own schedule (60 s after a failed handshake).
+n_up=$(log_count tunnel_up "index=$index .*kind=dtls")
+wait_log 80 tunnel_up "index=$index .*kind=dtls" $((n_up + 1)) >/dev/null
+n_dtls=$(log_count downstream_carrier "index=$index .*to=dtls")
+wait_log 10 downstream_carrier "index=$index .*to=dtls" "$n_dtls" >/dev/null
+line=$(log_events downstream_carrier "index=$index .*to=dtls" | tail -n1)
+step "back on DTLS $(($(log_ms "$line") - t_end)) ms after the loss ended: $line"
+sleep 1
+ping_fresh || fail "a fresh echo after DTLS came back was not answered"
+stop_ping_stream p
+
+assert_eq 1 "$(log_count login_ok)" "logins"
+assert_eq 0 "$(log_count session_end)" "sessions ended"
+assert_eq 0 "$(log_count tunnel_down 'kind=ssl')" "SSL tunnels down"
+assert_eq "$ip" "$(client_ip c1)" "client address"
+stop_client c1 INT
+assert_eq 0 "$TD_RC" "openconnect exit code after SIGINT"
+stop_tandemd
