@@ -98,6 +98,8 @@ class DtlsEndpoint {
   bool pop_outgoing(std::vector<std::uint8_t>& out);
   // Received plaintext records, each = 1 type byte + payload (never empty); same contract.
   bool pop_received(std::vector<std::uint8_t>& out);
+  // Records are waiting: the last datagram fed authenticated under this association's keys.
+  bool has_received() const { return !received_.empty(); }
 
   // When handle_timeout() should next be called; nullopt when no timer is needed. OpenSSL runs
   // its retransmission timer on its own real clock: the time it has left is added to `now`.

@@ -163,10 +163,39 @@ void DtlsServer::on_datagram(const udp::endpoint& peer, std::span<const std::uin
     }
   }
   if (!hello) {
-    ++dropped_;
+    if (!rebind(peer, datagram)) ++dropped_;
     return;
   }
   start_handshake(peer, datagram, hello->session_id);
+}
+
+// NAT rebinding: the client's NAT gave its flow a new source port (a mapping expired, or the NAT
+// restarted), so records of an established association arrive from an endpoint we do not know.
+// Like ocserv, only the same address is considered, and only a few associations are tried per
+// datagram (each costs one failed decryption), so an unknown source costs little. A record
+// that authenticates moves the association to its new endpoint.
+bool DtlsServer::rebind(const udp::endpoint& peer, std::span<const std::uint8_t> datagram) {
+  constexpr std::uint8_t kApplicationData = 23;
+  constexpr int kMaxTries = 4;
+  if (datagram.size() < 13 || datagram[0] != kApplicationData) return false;
+  int tries = 0;
+  for (auto it = by_peer_.lower_bound(udp::endpoint(peer.address(), 0));
+       it != by_peer_.end() && it->first.address() == peer.address() && tries < kMaxTries; ++it) {
+    if (!it->second->established()) continue;
+    ++tries;
+    auto tunnel = it->second;  // adopt_peer moves its entry (moved()): `it` is stale after
+    if (tunnel->adopt_peer(peer, datagram)) return true;
+  }
+  return false;
+}
+
+void DtlsServer::moved(const udp::endpoint& from, const udp::endpoint& to,
+                       const DtlsTunnel* tunnel) {
+  auto it = by_peer_.find(from);
+  if (it == by_peer_.end() || it->second.get() != tunnel) return;
+  auto owner = std::move(it->second);
+  by_peer_.erase(it);
+  by_peer_[to] = std::move(owner);
 }
 
 void DtlsServer::start_handshake(const udp::endpoint& peer, std::span<const std::uint8_t> datagram,

@@ -41,6 +41,9 @@ class DtlsServer {
   // datagram, as UDP may.
   bool send_to(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram);
   void forget(const asio::ip::udp::endpoint& peer, const DtlsTunnel* tunnel);
+  // The association now talks to `to` (NAT rebinding).
+  void moved(const asio::ip::udp::endpoint& from, const asio::ip::udp::endpoint& to,
+             const DtlsTunnel* tunnel);
   // Once per association, when its handshake ended (completed, failed or abandoned).
   void handshake_over(const std::string& app_id);
 
@@ -56,6 +59,8 @@ class DtlsServer {
              dtls::CookieGuard guard);
   asio::awaitable<void> receive_loop();
   void on_datagram(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram);
+  // A record from an unknown source: an association of the same address may have moved port.
+  bool rebind(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram);
   void start_handshake(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram,
                        const std::vector<std::uint8_t>& session_id);
 

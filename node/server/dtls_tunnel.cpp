@@ -34,6 +34,25 @@ void DtlsTunnel::on_datagram(std::span<const std::uint8_t> datagram) {
   after_io();
 }
 
+bool DtlsTunnel::adopt_peer(const udp::endpoint& peer, std::span<const std::uint8_t> datagram) {
+  if (closed_ || !attached_) return false;
+  // A record that fails authentication is dropped silently by DTLS and changes nothing; the
+  // replay window refuses an old record replayed from elsewhere.
+  endpoint_->feed(datagram);
+  if (!endpoint_->has_received()) return false;
+  const std::string from =
+      std::exchange(peer_text_, peer.address().to_string() + ":" + std::to_string(peer.port()));
+  server_.moved(std::exchange(peer_, peer), peer, this);
+  if (session_)
+    rt_.sessions.dtls_peer_moved(session_, this, peer.address().to_string(), peer.port());
+  log::info("dtls_peer_moved", {{"index", std::to_string(index_)},
+                                {"tunnel", std::to_string(index_) + ".3"},
+                                {"from", from},
+                                {"to", peer_text_}});
+  after_io();
+  return true;
+}
+
 // After every input: send what the endpoint produced, attach on handshake completion, deliver
 // records, and notice failure.
 void DtlsTunnel::after_io() {

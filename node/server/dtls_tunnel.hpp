@@ -25,6 +25,11 @@ class DtlsTunnel final : public session::Transport,
   ~DtlsTunnel() override;
 
   void on_datagram(std::span<const std::uint8_t> datagram);
+  // A datagram from `peer`, a new source port of our client's address (a NAT rebinding): when it
+  // holds a record that authenticates under this association's keys, the association follows
+  // the client to `peer` (true) and the datagram is processed. Otherwise nothing changes.
+  bool adopt_peer(const udp::endpoint& peer, std::span<const std::uint8_t> datagram);
+  const udp::endpoint& peer() const { return peer_; }
   bool established() const { return attached_; }
   const std::string& app_id() const { return app_id_; }
 

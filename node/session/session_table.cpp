@@ -187,6 +187,15 @@ void SessionTable::detach_dtls(SessionRef ref, const Transport* transport, EndRe
   }
 }
 
+void SessionTable::dtls_peer_moved(SessionRef ref, const Transport* transport,
+                                   std::string public_ip, std::uint16_t public_port) {
+  Session& s = *ref.s_;
+  if (!s.dtls || s.dtls.get() != transport) return;
+  s.dtls_info.public_ip = std::move(public_ip);
+  s.dtls_info.public_port = public_port;
+  s.dirty = true;
+}
+
 void SessionTable::dtls_send_failed(SessionRef ref, const Transport* transport) {
   Session& s = *ref.s_;
   if (s.dtls && s.dtls.get() == transport) follow_client(s, CarrierEvent::dtls_send_failed);

@@ -92,6 +92,10 @@ class SessionTable {
   // it is replaced with it and goes down with it.
   void attach_dtls(SessionRef s, std::shared_ptr<Transport> transport, TunnelInfo info);
   void detach_dtls(SessionRef s, const Transport* transport, EndReason reason);
+  // The client's NAT moved the DTLS tunnel's flow to a new public address/port (S11: the
+  // session shows where the client is now).
+  void dtls_peer_moved(SessionRef s, const Transport* transport, std::string public_ip,
+                       std::uint16_t public_port);
 
   // The data path, per frame and per packet: no allocation, no lookup.
   // Any frame from the client proves the tunnel alive (DPD, S3).
