@@ -144,9 +144,9 @@ void write_events(Writer& w, const Snapshot& s) {
   w.family("downstream_carrier_switches_total", "counter",
            "Times a session's downstream moved between DTLS and CSTP, by cause (roaming).");
   for (std::size_t i = 0; i < session::kCarrierEvents; ++i) {
-    const auto e = static_cast<session::CarrierEvent>(i);
-    if (e == session::CarrierEvent::dtls_attached) continue;  // moves nothing (downstream.hpp)
-    w.sample({{"cause", session::to_string(e)}}, number(s.carrier_switches[i]));
+    const auto cause = static_cast<session::CarrierEvent>(i);
+    if (cause == session::CarrierEvent::dtls_attached) continue;  // moves nothing
+    w.sample({{"cause", session::to_string(cause)}}, number(s.carrier_switches[i]));
   }
 
   w.family("session_ends_total", "counter", "Sessions ended, by reason.");
