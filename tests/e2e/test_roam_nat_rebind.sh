@@ -27,7 +27,7 @@ line=$(wait_log 10 tunnel_up 'kind=dtls')
 index=$(field index "$line")
 ip=$(client_ip c1)
 port=$(ip netns exec "$TD_NS_CLIENT" ss -Hun dst "$TD_SERVER_IP:$TD_PORT" |
-  awk '{n = split($4, a, ":"); print a[n]; exit}')
+  grep -o "$TD_CLIENT_ADDR:[0-9]*" | head -n1 | cut -d: -f2)
 [[ $port =~ ^[0-9]+$ ]] || fail "openconnect's DTLS source port not found (ss: '$port')"
 new_port=$((port > 60000 ? port - 1000 : port + 1000))
 step "openconnect's DTLS socket: $TD_CLIENT_ADDR:$port; the NAT will map it to :$new_port"
@@ -68,6 +68,7 @@ stop_ping_stream p
 
 assert_eq 1 "$(log_count tunnel_up "index=$index .*kind=dtls")" "DTLS tunnels (no new handshake)"
 assert_eq 0 "$(log_count tunnel_down)" "tunnels down"
+assert_eq 0 "$(log_count downstream_carrier "to=ssl")" "downstream moves to CSTP (DTLS carried on)"
 assert_eq 1 "$(log_count login_ok)" "logins"
 assert_eq 0 "$(log_count session_end)" "sessions ended"
 assert_eq "$ip" "$(client_ip c1)" "client address"
