@@ -69,14 +69,14 @@ log_events downstream_carrier | sed 's/^/  /'
 assert_ne 0 "$(log_count downstream_carrier "index=$index .*to=ssl")" "switches to CSTP"
 
 step "loss ends: $(cli_nft list table netdev tdloss | grep -o 'packets [0-9]*')"
+n_up=$(log_count tunnel_up "index=$index .*kind=dtls")
+n_dtls=$(log_count downstream_carrier "index=$index .*to=dtls")
 cli_nft delete table netdev tdloss
 t_end=$(td_now_ms)
 # openconnect retries DTLS on its own schedule (60 s after a failed handshake).
-n_up=$(log_count tunnel_up "index=$index .*kind=dtls")
-wait_log 80 tunnel_up "index=$index .*kind=dtls" $((n_up + 1)) >/dev/null
-n_dtls=$(log_count downstream_carrier "index=$index .*to=dtls")
-wait_log 10 downstream_carrier "index=$index .*to=dtls" "$n_dtls" >/dev/null
-line=$(log_events downstream_carrier "index=$index .*to=dtls" | tail -n1)
+line=$(wait_log 80 tunnel_up "index=$index .*kind=dtls" $((n_up + 1)))
+step "new DTLS tunnel $(($(log_ms "$line") - t_end)) ms after the loss ended"
+line=$(wait_log 10 downstream_carrier "index=$index .*to=dtls" $((n_dtls + 1)))
 step "back on DTLS $(($(log_ms "$line") - t_end)) ms after the loss ended: $line"
 sleep 1
 ping_fresh || fail "a fresh echo after DTLS came back was not answered"
