@@ -463,6 +463,33 @@ TEST_F(DtlsEndpointTest, GarbageNeverBreaksTheAssociation) {
   EXPECT_EQ(r, Bytes{0x03});
 }
 
+// What the NAT-rebinding check in DtlsServer relies on (docs/roaming.md): a record from an
+// unknown port is offered to the associations of that address, and only its own association
+// authenticates it; the others drop it silently and stay usable. A replayed record is refused.
+TEST_F(DtlsEndpointTest, ARecordAuthenticatesOnlyUnderItsOwnAssociation) {
+  Client client_a(key), client_b(make_key(2));
+  DtlsEndpoint a(ctx.get(), key, t0), b(ctx.get(), make_key(2), t0);
+  client_a.step();
+  pump(client_a, a);
+  client_b.step();
+  pump(client_b, b);
+  ASSERT_TRUE(a.handshake_done() && b.handshake_done());
+  client_a.write(Bytes{0x00, 0x45});
+  const Bytes record = client_a.take();
+  b.feed(record);
+  EXPECT_FALSE(b.has_received());
+  EXPECT_FALSE(b.failed()) << b.error();
+  a.feed(record);
+  EXPECT_TRUE(a.has_received());
+  Bytes r;
+  ASSERT_TRUE(a.pop_received(r));
+  a.feed(record);  // the same record again, as from a third port
+  EXPECT_FALSE(a.has_received());
+  client_b.write(Bytes{0x07});
+  b.feed(client_b.take());
+  EXPECT_TRUE(b.has_received());  // b still works
+}
+
 TEST_F(DtlsEndpointTest, RetransmitsALostFlight) {
   EndpointOptions options;
   options.initial_retransmit = 30ms;
