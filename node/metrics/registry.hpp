@@ -63,7 +63,7 @@ struct Snapshot {
   std::uint64_t sessions_waiting = 0;  // waiting to resume (S5)
   std::uint64_t tunnels_ssl = 0;
   std::uint64_t tunnels_dtls = 0;
-  std::uint64_t downstream_dtls = 0;  // sessions whose downstream goes over DTLS now
+  std::uint64_t downstream_dtls = 0;            // sessions whose downstream goes over DTLS now
   session::CarrierSwitches carrier_switches{};  // by CarrierEvent
   session::Counters traffic;  // live sessions plus every ended one, so totals never fall
 
