@@ -4,8 +4,8 @@
 #include <chrono>
 #include <utility>
 
-#include "node/common/log.hpp"
-#include "node/common/text.hpp"
+#include "base/log.hpp"
+#include "base/text.hpp"
 #include "node/session/timers.hpp"
 
 namespace tandem::session {
@@ -132,7 +132,7 @@ void SessionTable::detach_ssl(SessionRef ref, const Transport* transport, EndRea
   s.inactive_since = clock_.now();
   log::info("session_waiting", {{"index", std::to_string(s.index)},
                                 {"user", text::sanitize(s.user, text::kMaxUsername)},
-                                {"ip", format_ipv4(s.ip)},
+                                {"ip", net::format_ipv4(s.ip)},
                                 {"reason", to_string(reason)}});
 }
 
@@ -153,7 +153,7 @@ void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client
   end_stats_.traffic += s->counters;
   log::info("session_end", {{"index", std::to_string(s->index)},
                             {"user", text::sanitize(s->user, text::kMaxUsername)},
-                            {"ip", format_ipv4(s->ip)},
+                            {"ip", net::format_ipv4(s->ip)},
                             {"public", s->public_ip + ":" + std::to_string(s->public_port)},
                             {"reason", to_string(reason)},
                             {"bytes_tx", std::to_string(s->counters.bytes_tx)},
@@ -301,7 +301,7 @@ void SessionTable::restore(Session s) {
   }
   if (!lease_kept && !pool_.claim(s.ip)) {
     log::error("restore_refused", {{"index", std::to_string(s.index)},
-                                   {"ip", format_ipv4(s.ip)},
+                                   {"ip", net::format_ipv4(s.ip)},
                                    {"reason", "address outside the pool or already leased"}});
     return;
   }
