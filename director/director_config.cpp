@@ -10,9 +10,8 @@
 #include <string_view>
 #include <utility>
 
-#include "node/config/cluster_shapes.hpp"
+#include "base/address.hpp"
 #include "node/config/config.hpp"
-#include "node/session/address_pool.hpp"
 
 namespace tandem::director {
 namespace {
@@ -108,8 +107,8 @@ Result<DirectorConfig> Reader::read(const toml::table& root) {
   if (const auto* t = table(root, "director")) {
     check_keys(*t, "director", {"listen", "metrics_listen", "silent_after"});
     const char* kListen = "\"ip:port\" (an IPv4 address and a port 1-65535)";
-    string_key(*t, "director", "listen", c.listen, kListen, config::valid_listen);
-    string_key(*t, "director", "metrics_listen", c.metrics_listen, kListen, config::valid_listen);
+    string_key(*t, "director", "listen", c.listen, kListen, net::valid_listen);
+    string_key(*t, "director", "metrics_listen", c.metrics_listen, kListen, net::valid_listen);
     duration_key(*t, "director", "silent_after", c.silent_after, false);
   }
 
@@ -136,7 +135,7 @@ Result<DirectorConfig> Reader::read(const toml::table& root) {
         for (std::size_t i = 0; i < a->size(); ++i) {
           const toml::node& e = *a->get(i);
           const auto* s = e.as_string();
-          if (s == nullptr || !config::valid_etcd_endpoint(s->get())) {
+          if (s == nullptr || !net::valid_etcd_endpoint(s->get())) {
             expected("arbiter.endpoints[" + std::to_string(i) + "]",
                      "\"http://host:port\" or \"https://host:port\"", e);
           } else {

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "node/common/clock.hpp"
-#include "node/common/result.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 
 namespace tandem::director {
 

@@ -10,9 +10,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/log.hpp"
 #include "director/defaults.hpp"
 #include "director/redirect.hpp"
-#include "node/common/log.hpp"
 #include "node/http/request.hpp"
 
 namespace tandem::director {

@@ -9,10 +9,10 @@
 #include <memory>
 #include <string>
 
+#include "base/log_limiter.hpp"
+#include "base/result.hpp"
 #include "director/director_metrics.hpp"
 #include "director/placement.hpp"
-#include "node/common/log_limiter.hpp"
-#include "node/common/result.hpp"
 #include "node/server/front_door_limits.hpp"
 
 namespace tandem::director {

@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.hpp"
+#include "base/result.hpp"
 #include "etcd/client.hpp"
-#include "node/common/clock.hpp"
-#include "node/common/result.hpp"
 
 namespace tandem::director {
 

@@ -4,8 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "base/log.hpp"
 #include "director/defaults.hpp"
-#include "node/common/log.hpp"
 
 namespace tandem::director {
 

@@ -15,7 +15,7 @@
 #include <variant>
 #include <vector>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 
 namespace tandem::etcd {
 

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 
 namespace tandem::replication {
 namespace {

@@ -10,8 +10,8 @@
 #include <memory>
 #include <vector>
 
-#include "node/common/clock.hpp"
-#include "node/common/result.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 #include "replication/service_address.hpp"
 
 namespace tandem::replication {

@@ -1,7 +1,7 @@
 #include "replication/address_owner.hpp"
 
-#include "node/common/log.hpp"
-#include "node/session/address_pool.hpp"
+#include "base/address.hpp"
+#include "base/log.hpp"
 
 namespace tandem::replication {
 namespace {
@@ -20,12 +20,12 @@ std::uint16_t listen_port(const std::string& listen) {
 
 }  // namespace
 
-AddressOwner::AddressOwner(const config::Config& config)
+AddressOwner::AddressOwner(const Settings& config)
     : service_(service_address(config.service_address, config.service_interface)),
       inside_(service_address(config.inside_address, config.inside_interface)),
       service_port_(listen_port(config.listen)),
       listen_address_(
-          session::parse_ipv4(config.listen.substr(0, config.listen.rfind(':'))).value_or(0)) {}
+          net::parse_ipv4(config.listen.substr(0, config.listen.rfind(':'))).value_or(0)) {}
 
 void AddressOwner::take(const std::vector<proto::SessionRecord>& sessions) {
   for (const auto* a : {&service_, &inside_}) {
@@ -43,7 +43,7 @@ void AddressOwner::take(const std::vector<proto::SessionRecord>& sessions) {
   for (const auto& rec : sessions) {
     for (const auto& t : rec.tunnels()) {
       if (t.kind() != proto::TunnelRecord::SSL || t.public_port() == 0) continue;
-      auto client = session::parse_ipv4(t.public_ip());
+      auto client = net::parse_ipv4(t.public_ip());
       if (!client) continue;
       if (tickle(service_->address, service_port_, *client,
                  static_cast<std::uint16_t>(t.public_port())))

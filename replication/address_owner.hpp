@@ -6,15 +6,15 @@
 #include <optional>
 #include <vector>
 
-#include "node/config/config.hpp"
 #include "proto/session.pb.h"
 #include "replication/service_address.hpp"
+#include "replication/settings.hpp"
 
 namespace tandem::replication {
 
 class AddressOwner {
  public:
-  explicit AddressOwner(const config::Config& config);
+  explicit AddressOwner(const Settings& config);
 
   bool any() const { return service_.has_value() || inside_.has_value(); }
   // Puts the addresses up, announces them (gratuitous ARP), then tickles every client the

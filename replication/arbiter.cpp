@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <future>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "replication/core.hpp"
 
 namespace tandem::replication {
@@ -12,7 +12,7 @@ namespace {
 constexpr Duration kGrantRetry{250};
 constexpr Duration kRenewRetry{200};
 
-etcd::ClientSettings client_settings(const config::Arbiter& a) {
+etcd::ClientSettings client_settings(const ArbiterSettings& a) {
   etcd::ClientSettings s;
   s.endpoints = a.endpoints;
   s.ca = a.ca;
@@ -32,14 +32,14 @@ std::string record_key(const std::string& member_id) {
   return "/tandem/member/" + member_id + "/record";
 }
 
-Result<std::unique_ptr<Arbiter>> Arbiter::create(const config::Config& config, etcd::Post post,
+Result<std::unique_ptr<Arbiter>> Arbiter::create(const Settings& config, etcd::Post post,
                                                  ReplicationCore& core, const Clock& clock) {
   auto client = etcd::Client::create(client_settings(config.arbiter), std::move(post));
   if (!client) return fail(client.code(), "arbiter: " + client.error());
   return std::unique_ptr<Arbiter>(new Arbiter(config, std::move(*client), core, clock));
 }
 
-Arbiter::Arbiter(const config::Config& config, std::unique_ptr<etcd::Client> client,
+Arbiter::Arbiter(const Settings& config, std::unique_ptr<etcd::Client> client,
                  ReplicationCore& core, const Clock& clock)
     : node_id_(config.node_id),
       key_(active_key(config.member.id)),

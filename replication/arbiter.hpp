@@ -8,9 +8,9 @@
 #include <memory>
 #include <string>
 
+#include "base/clock.hpp"
 #include "etcd/client.hpp"
-#include "node/common/clock.hpp"
-#include "node/config/config.hpp"
+#include "replication/settings.hpp"
 
 namespace tandem::replication {
 
@@ -22,7 +22,7 @@ std::string record_key(const std::string& member_id);  // /tandem/member/<id>/re
 class Arbiter {
  public:
   // `post` runs work on the replication executor; the core and clock outlive this object.
-  static Result<std::unique_ptr<Arbiter>> create(const config::Config& config, etcd::Post post,
+  static Result<std::unique_ptr<Arbiter>> create(const Settings& config, etcd::Post post,
                                                  ReplicationCore& core, const Clock& clock);
   ~Arbiter();
 
@@ -39,8 +39,8 @@ class Arbiter {
   Duration ttl() const { return ttl_; }
 
  private:
-  Arbiter(const config::Config& config, std::unique_ptr<etcd::Client> client,
-          ReplicationCore& core, const Clock& clock);
+  Arbiter(const Settings& config, std::unique_ptr<etcd::Client> client, ReplicationCore& core,
+          const Clock& clock);
   void grant(TimePoint now);
   void keep_alive(TimePoint now);
   void run_campaign();

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 
 namespace tandem::replication {
 
@@ -94,7 +94,7 @@ void ReplicationCore::tick(TimePoint now) {
   // client told of it could lose it to a failover. (A standby that is stuck for good is dropped
   // by the link's keepalive; without a standby, changes are answered at once as local only.)
   while (!waiters_.empty() && waiters_.front().deadline <= now) {
-    fx_.acknowledge(std::move(waiters_.front().acked), session::Persisted::failed);
+    fx_.acknowledge(std::move(waiters_.front().acked), Persisted::failed);
     waiters_.pop_front();
     if (!degraded_)
       log::warn("replication_degraded", {{"reason", "standby acknowledgement timed out"}});
@@ -211,7 +211,7 @@ void ReplicationCore::step_down(StepDownReason why, TimePoint now) {
 
 void ReplicationCore::fail_waiters() {
   // The new active may not have these changes: their clients must not be told they happened.
-  for (auto& w : waiters_) fx_.acknowledge(std::move(w.acked), session::Persisted::failed);
+  for (auto& w : waiters_) fx_.acknowledge(std::move(w.acked), Persisted::failed);
   waiters_.clear();
   unacked_.clear();
 }

@@ -20,10 +20,10 @@
 #include <string>
 #include <vector>
 
-#include "node/common/clock.hpp"
-#include "node/common/result.hpp"
-#include "node/common/role.hpp"
-#include "node/session/replication_sink.hpp"
+#include "base/clock.hpp"
+#include "base/replication_port.hpp"
+#include "base/result.hpp"
+#include "base/role.hpp"
 #include "proto/replication.pb.h"
 #include "replication/role_machine.hpp"
 #include "replication/session_store.hpp"
@@ -60,7 +60,7 @@ enum class PeerLink : std::uint8_t {
 };
 const char* to_string(PeerLink p) noexcept;
 
-using Acked = session::ReplicationSink::Acked;
+using Acked = ReplicationSink::Acked;
 using HandoverDone = std::function<void(Result<std::string>)>;
 using StreamId = std::uint64_t;  // one Follow stream on the active's side
 
@@ -97,7 +97,7 @@ class CoreEffects {
   virtual void send_to_leader(proto::FollowerMessage msg) = 0;
   virtual void stop_following() = 0;
   // The node's waiting client gets its answer.
-  virtual void acknowledge(Acked acked, session::Persisted where) = 0;
+  virtual void acknowledge(Acked acked, Persisted where) = 0;
   // Role changes. `sessions` are the stored ones, for the address takeover's tickles.
   virtual void become_active(std::uint64_t epoch, std::uint64_t next_index,
                              std::vector<proto::SessionRecord> sessions) = 0;

@@ -8,7 +8,7 @@
 // The later of the two holds: the other node needs both before it can serve.
 #include <algorithm>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "replication/core.hpp"
 
 namespace tandem::replication {

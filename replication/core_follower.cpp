@@ -1,7 +1,7 @@
 // The standby's side of the replication stream: applying changes in order, installing a
 // snapshot from its chunks, acknowledging what is on disk, and taking over when the active
 // hands over. Everything the active sends that sizes or indexes something is range-checked.
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "replication/core.hpp"
 
 namespace tandem::replication {

@@ -3,7 +3,7 @@
 // heartbeat, and the planned handover.
 #include <algorithm>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "replication/core.hpp"
 
 namespace tandem::replication {
@@ -11,7 +11,7 @@ namespace tandem::replication {
 void ReplicationCore::publish_upsert(const proto::SessionRecord& record, bool durable, Acked acked,
                                      TimePoint now) {
   if (!serves(role())) {
-    fx_.acknowledge(std::move(acked), session::Persisted::failed);
+    fx_.acknowledge(std::move(acked), Persisted::failed);
     return;
   }
   publish(store_->record_upsert(record, machine_.epoch(), durable), std::move(acked), now);
@@ -19,13 +19,13 @@ void ReplicationCore::publish_upsert(const proto::SessionRecord& record, bool du
 
 void ReplicationCore::publish_remove(std::uint64_t index, Acked acked, TimePoint now) {
   if (!serves(role())) {
-    fx_.acknowledge(std::move(acked), session::Persisted::failed);
+    fx_.acknowledge(std::move(acked), Persisted::failed);
     return;
   }
   auto change = store_->record_remove(index, machine_.epoch(), /*durable=*/true);
   if (!change && change.code() == Errc::not_found) {
     // Never recorded (its creation failed): nothing to remove, nothing to replicate.
-    fx_.acknowledge(std::move(acked), session::Persisted::local_only);
+    fx_.acknowledge(std::move(acked), Persisted::local_only);
     return;
   }
   publish(std::move(change), std::move(acked), now);
@@ -37,17 +37,17 @@ void ReplicationCore::publish(Result<proto::Change> change, Acked acked, TimePoi
     // what it has. A full disk lands here.
     log::error("store_write_failed",
                {{"reason", change.error()}, {"code", to_string(change.code())}});
-    fx_.acknowledge(std::move(acked), session::Persisted::failed);
+    fx_.acknowledge(std::move(acked), Persisted::failed);
     return;
   }
   if (settings_.standalone) {
-    fx_.acknowledge(std::move(acked), session::Persisted::local_only);
+    fx_.acknowledge(std::move(acked), Persisted::local_only);
     return;
   }
   if (!follower_) {
     // No standby: the change is on our disk only, and the client need not wait for anyone.
     degraded_ = true;
-    fx_.acknowledge(std::move(acked), session::Persisted::local_only);
+    fx_.acknowledge(std::move(acked), Persisted::local_only);
     return;
   }
   unacked_[change->seq()] = now;
@@ -161,7 +161,7 @@ void ReplicationCore::on_ack(std::uint64_t seq, TimePoint) {
   }
   follower_->acked = std::max(follower_->acked, seq);
   while (!waiters_.empty() && waiters_.front().seq <= follower_->acked) {
-    fx_.acknowledge(std::move(waiters_.front().acked), session::Persisted::replicated);
+    fx_.acknowledge(std::move(waiters_.front().acked), Persisted::replicated);
     waiters_.pop_front();
   }
   unacked_.erase(unacked_.begin(), unacked_.upper_bound(follower_->acked));

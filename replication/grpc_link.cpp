@@ -14,7 +14,7 @@
 #include <future>
 #include <sstream>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "replication/grpc_link_impl.hpp"
 
 namespace tandem::replication {
@@ -209,13 +209,13 @@ void GrpcLink::Impl::probe() {
 
 // ---- GrpcLink -------------------------------------------------------------------------------
 
-GrpcLink::GrpcLink(const config::Peer& peer, ReplicationCore& core, const Clock& clock, Post post,
+GrpcLink::GrpcLink(const PeerSettings& peer, ReplicationCore& core, const Clock& clock, Post post,
                    asio::io_context& io)
     : impl_(std::make_unique<Impl>(peer, core, clock, std::move(post), io)) {}
 
 GrpcLink::~GrpcLink() { stop(); }
 
-Result<PeerKeys> read_peer_keys(const config::Peer& peer) {
+Result<PeerKeys> read_peer_keys(const PeerSettings& peer) {
   auto ca = read_file(peer.ca);
   if (!ca) return fail(Errc::io, "peer.ca: " + ca.error());
   auto cert = read_file(peer.certificate);
@@ -227,7 +227,7 @@ Result<PeerKeys> read_peer_keys(const config::Peer& peer) {
 
 Result<void> GrpcLink::start(const PeerKeys& keys) {
   route_grpc_logs();
-  const config::Peer& peer = impl_->peer;
+  const PeerSettings& peer = impl_->peer;
   const std::string* ca = &keys.ca;
   const std::string* cert = &keys.certificate;
   const std::string* key = &keys.private_key;

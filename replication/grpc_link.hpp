@@ -10,11 +10,11 @@
 #include <memory>
 #include <string>
 
-#include "node/common/clock.hpp"
-#include "node/common/result.hpp"
-#include "node/config/config.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 #include "replication/core.hpp"
 #include "replication/peer_keys.hpp"
+#include "replication/settings.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -27,7 +27,7 @@ class GrpcLink {
   // Runs the work on the replication executor (and refreshes what the node sees afterwards).
   using Post = std::function<void(std::function<void()>)>;
 
-  GrpcLink(const config::Peer& peer, ReplicationCore& core, const Clock& clock, Post post,
+  GrpcLink(const PeerSettings& peer, ReplicationCore& core, const Clock& clock, Post post,
            boost::asio::io_context& io);
   ~GrpcLink();
   GrpcLink(const GrpcLink&) = delete;

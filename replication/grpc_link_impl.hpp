@@ -22,11 +22,11 @@ class LeaderStream;    // the standby's end of a Follow call
 inline constexpr std::size_t kMaxQueuedMessages = 100'000;
 
 struct GrpcLink::Impl final : public proto::Replication::CallbackService {
-  Impl(const config::Peer& p, ReplicationCore& c, const Clock& clk, Post post_fn,
+  Impl(const PeerSettings& p, ReplicationCore& c, const Clock& clk, Post post_fn,
        boost::asio::io_context& executor)
       : peer(p), core(c), clock(clk), post(std::move(post_fn)), io(executor) {}
 
-  config::Peer peer;
+  PeerSettings peer;
   ReplicationCore& core;
   const Clock& clock;
   Post post;

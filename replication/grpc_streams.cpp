@@ -1,6 +1,6 @@
 // The two ends of a Follow call as gRPC callback reactors. gRPC's reactions only post to the
 // replication executor; the executor does every read, write and finish (see grpc_link_impl.hpp).
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "replication/grpc_link_impl.hpp"
 
 namespace tandem::replication {

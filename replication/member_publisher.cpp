@@ -2,7 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "proto/member.pb.h"
 #include "replication/arbiter.hpp"
 
@@ -13,7 +13,7 @@ constexpr Duration kRefresh{1000};
 
 }  // namespace
 
-MemberPublisher::MemberPublisher(const config::Config& config, Arbiter& arbiter)
+MemberPublisher::MemberPublisher(const Settings& config, Arbiter& arbiter)
     : config_(config), arbiter_(arbiter) {}
 
 void MemberPublisher::tick(TimePoint now, const CoreStatus& status, const MemberLoad& load) {

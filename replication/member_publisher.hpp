@@ -6,9 +6,9 @@
 #include <cstddef>
 #include <string>
 
-#include "node/common/clock.hpp"
-#include "node/config/config.hpp"
+#include "base/clock.hpp"
 #include "replication/core.hpp"
+#include "replication/settings.hpp"
 
 namespace tandem::replication {
 
@@ -21,14 +21,14 @@ struct MemberLoad {
 
 class MemberPublisher {
  public:
-  MemberPublisher(const config::Config& config, Arbiter& arbiter);
+  MemberPublisher(const Settings& config, Arbiter& arbiter);
   void tick(TimePoint now, const CoreStatus& status, const MemberLoad& load);
 
  private:
   void publish(TimePoint now, const CoreStatus& status, const MemberLoad& load);
   void withdraw();
 
-  const config::Config& config_;
+  const Settings& config_;
   Arbiter& arbiter_;
   bool in_flight_ = false;
   bool published_ = false;

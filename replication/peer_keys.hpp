@@ -4,8 +4,8 @@
 // [process] user; new files take a restart.
 #include <string>
 
-#include "node/common/result.hpp"
-#include "node/config/config.hpp"
+#include "base/result.hpp"
+#include "replication/settings.hpp"
 
 namespace tandem::replication {
 
@@ -16,6 +16,6 @@ struct PeerKeys {
 };
 
 // Errors name the key and the file.
-Result<PeerKeys> read_peer_keys(const config::Peer& peer);
+Result<PeerKeys> read_peer_keys(const PeerSettings& peer);
 
 }  // namespace tandem::replication

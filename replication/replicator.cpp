@@ -12,9 +12,8 @@
 #include <thread>
 #include <unordered_set>
 
-#include "node/common/log.hpp"
-#include "node/config/defaults.hpp"
-#include "node/session/session_record.hpp"
+#include "base/defaults.hpp"
+#include "base/log.hpp"
 #include "replication/address_keeper.hpp"
 #include "replication/address_owner.hpp"
 #include "replication/arbiter.hpp"
@@ -27,7 +26,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-CoreSettings core_settings(const config::Config& c) {
+CoreSettings core_settings(const Settings& c) {
   CoreSettings s;
   s.node_id = c.node_id;
   s.priority = static_cast<std::uint32_t>(c.peer.priority);
@@ -45,8 +44,7 @@ CoreSettings core_settings(const config::Config& c) {
 }  // namespace
 
 struct Replicator::Impl final : public CoreEffects {
-  Impl(const config::Config& c, ReplicatorHost& h, std::unique_ptr<SessionStore> store,
-       PeerKeys keys)
+  Impl(const Settings& c, ReplicatorHost& h, std::unique_ptr<SessionStore> store, PeerKeys keys)
       : config(c),
         peer_keys(std::move(keys)),
         host(h),
@@ -55,7 +53,7 @@ struct Replicator::Impl final : public CoreEffects {
         tick_timer(io),
         hello_timer(io) {}
 
-  const config::Config config;
+  const Settings config;
   const PeerKeys peer_keys;
   ReplicatorHost& host;
   SteadyClock clock;
@@ -134,7 +132,7 @@ struct Replicator::Impl final : public CoreEffects {
   void stop_following() override {
     if (link) link->stop_following();
   }
-  void acknowledge(Acked acked, session::Persisted where) override {
+  void acknowledge(Acked acked, Persisted where) override {
     if (acked) host.post([acked = std::move(acked), where] { acked(where); });
   }
   void become_active(std::uint64_t epoch, std::uint64_t next_index,
@@ -182,10 +180,10 @@ struct Replicator::Impl final : public CoreEffects {
   }
 };
 
-void install_syn_guard(const config::Config& config) { AddressOwner(config).install_guard(); }
+void install_syn_guard(const Settings& config) { AddressOwner(config).install_guard(); }
 
-Result<std::unique_ptr<Replicator>> Replicator::create(const config::Config& config,
-                                                       ReplicatorHost& host, PeerKeys peer_keys) {
+Result<std::unique_ptr<Replicator>> Replicator::create(const Settings& config, ReplicatorHost& host,
+                                                       PeerKeys peer_keys) {
   auto store = SessionStore::open(config.state_dir + "/db");
   if (!store) return fail(store.code(), "session store: " + store.error());
   return std::unique_ptr<Replicator>(new Replicator(
@@ -269,9 +267,9 @@ void Replicator::stop() {
   d.link.reset();
 }
 
-void Replicator::upsert(const session::Session& s, bool durable, Acked acked) {
+void Replicator::upsert(proto::SessionRecord record, bool durable, Acked acked) {
   Impl& d = *impl_;
-  d.post([&d, record = session::to_record(s), durable, acked = std::move(acked)]() mutable {
+  d.post([&d, record = std::move(record), durable, acked = std::move(acked)]() mutable {
     d.live.insert(record.index());
     d.core.publish_upsert(record, durable, std::move(acked), d.clock.now());
   });

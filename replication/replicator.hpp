@@ -1,7 +1,7 @@
 #pragma once
 // Replication of one member's sessions from the active node to the standby, and the node's
-// role. The node sees it through session::Replication (its changes go in) and serves a
-// session::ReplicaHost (replicated sessions and role changes come out, on the node's thread).
+// role. The node sees it through Replication (its changes go in) and serves a
+// ReplicaHost (replicated sessions and role changes come out, on the node's thread).
 //
 // Inside: one executor (an io_context on a thread of its own) runs the pure ReplicationCore,
 // the RocksDB store it owns, the gRPC link's reactions and the address takeover. The node's
@@ -15,28 +15,27 @@
 #include <string>
 #include <vector>
 
-#include "node/common/result.hpp"
-#include "node/config/config.hpp"
-#include "node/session/replication_sink.hpp"
+#include "base/replication_port.hpp"
+#include "base/result.hpp"
 #include "proto/session.pb.h"
 #include "replication/peer_keys.hpp"
+#include "replication/settings.hpp"
 
 namespace tandem::replication {
 
-using ReplicatorHost = session::ReplicaHost;
-using session::ReplicationStatus;
+using ReplicatorHost = ReplicaHost;
 
 // The SYN guard (service_address.hpp) for this node's listen or service address. It runs `nft`,
 // which gets no capabilities from a daemon that is no longer root: tandemd installs it before
 // the privilege drop. Failure is logged (syn_guard_unavailable), not fatal.
-void install_syn_guard(const config::Config& config);
+void install_syn_guard(const Settings& config);
 
-class Replicator final : public session::Replication {
+class Replicator final : public Replication {
  public:
   // Opens <state_dir>/db (RocksDB starts its threads here: after the privilege drop). Without
   // config.peer.enabled the node is standalone and `peer_keys` is not used.
-  static Result<std::unique_ptr<Replicator>> create(const config::Config& config,
-                                                    ReplicatorHost& host, PeerKeys peer_keys);
+  static Result<std::unique_ptr<Replicator>> create(const Settings& config, ReplicatorHost& host,
+                                                    PeerKeys peer_keys);
   ~Replicator() override;
 
   // Sessions on disk at start-up (before start()), to restore into the session table.
@@ -50,7 +49,7 @@ class Replicator final : public session::Replication {
   void stop() override;
 
   // Any thread; the work happens on the executor.
-  void upsert(const session::Session& s, bool durable, Acked acked) override;
+  void upsert(proto::SessionRecord record, bool durable, Acked acked) override;
   void remove(std::uint64_t index, Acked acked) override;
 
   // A copy refreshed after every event (at most a tick old).

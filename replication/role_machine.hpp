@@ -14,8 +14,8 @@
 #include <cstdint>
 #include <string>
 
-#include "node/common/clock.hpp"
-#include "node/common/role.hpp"
+#include "base/clock.hpp"
+#include "base/role.hpp"
 
 namespace tandem::replication {
 

@@ -20,7 +20,7 @@
 #include <cstring>
 #include <vector>
 
-#include "node/session/address_pool.hpp"
+#include "base/address.hpp"
 
 extern char** environ;
 
@@ -124,14 +124,14 @@ constexpr const char* kGuardTable = "tandem_syn_guard";
 }  // namespace
 
 std::string ServiceAddress::text() const {
-  return session::format_ipv4(address) + "/" + std::to_string(prefix);
+  return net::format_ipv4(address) + "/" + std::to_string(prefix);
 }
 
 Result<ServiceAddress> parse_service_address(const std::string& cidr,
                                              const std::string& interface) {
   auto slash = cidr.find('/');
   if (slash == std::string::npos) return fail("'" + cidr + "' is not address/prefix");
-  auto addr = session::parse_ipv4(cidr.substr(0, slash));
+  auto addr = net::parse_ipv4(cidr.substr(0, slash));
   if (!addr) return fail("'" + cidr + "': bad address");
   int prefix = -1;
   try {
@@ -206,7 +206,7 @@ Result<bool> tickle(std::uint32_t local_address, std::uint16_t local_port,
   from.sin_family = AF_INET;
   from.sin_addr.s_addr = htonl(local_address);
   if (::bind(sock.fd, reinterpret_cast<sockaddr*>(&from), sizeof from) < 0)
-    return fail(errno_text("binding the tickle to " + session::format_ipv4(local_address)));
+    return fail(errno_text("binding the tickle to " + net::format_ipv4(local_address)));
 
   tcphdr tcp{};
   tcp.source = htons(local_port);
@@ -234,13 +234,13 @@ Result<bool> tickle(std::uint32_t local_address, std::uint16_t local_port,
   to.sin_family = AF_INET;
   to.sin_addr.s_addr = htonl(client_address);
   if (::sendto(sock.fd, &tcp, sizeof tcp, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0)
-    return fail(errno_text("tickle to " + session::format_ipv4(client_address)));
+    return fail(errno_text("tickle to " + net::format_ipv4(client_address)));
   return true;
 }
 
 Result<bool> install_syn_guard(std::uint32_t address, std::uint16_t port) {
   std::string match = "tcp dport " + std::to_string(port) + " tcp flags & (syn | ack) == syn";
-  if (address != 0) match = "ip daddr " + session::format_ipv4(address) + " " + match;
+  if (address != 0) match = "ip daddr " + net::format_ipv4(address) + " " + match;
   std::string script = std::string("table inet ") + kGuardTable + " {}\n" + "delete table inet " +
                        kGuardTable + "\n" + "table inet " + kGuardTable +
                        " {\n"

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 
 namespace tandem::replication {
 

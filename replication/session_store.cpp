@@ -14,7 +14,7 @@
 #include <optional>
 #include <utility>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 
 namespace tandem::replication {
 namespace {

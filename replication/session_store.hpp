@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 #include "proto/replication.pb.h"
 #include "proto/session.pb.h"
 

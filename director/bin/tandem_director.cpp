@@ -9,13 +9,13 @@
 #include <random>
 #include <string>
 
+#include "base/log.hpp"
+#include "director/defaults.hpp"
 #include "director/director_config.hpp"
 #include "director/director_metrics.hpp"
 #include "director/front.hpp"
 #include "director/member_watch.hpp"
-#include "director/defaults.hpp"
 #include "etcd/client.hpp"
-#include "node/common/log.hpp"
 #include "node/metrics/http_endpoint.hpp"
 #include "node/server/tls_setup.hpp"
 #include "node/tls/certificate_expiry.hpp"

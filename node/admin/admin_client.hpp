@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 #include "proto/admin.pb.h"
 
 namespace tandem::admin {

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 #include "proto/admin.pb.h"
 
 namespace tandem::admin {

@@ -4,7 +4,7 @@
 // and into JSON for scripts. Pure functions of the reply; unit-tested.
 #include <string>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 #include "proto/admin.pb.h"
 
 namespace google::protobuf {

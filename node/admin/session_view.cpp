@@ -75,7 +75,7 @@ proto::SessionView make_session_view(const session::Session& s, const config::Po
   const std::string idx = std::to_string(s.index);
   v.set_index(s.index);
   v.set_username(s.user);
-  v.set_assigned_ip(session::format_ipv4(s.ip));
+  v.set_assigned_ip(net::format_ipv4(s.ip));
   v.set_public_ip(s.public_ip);
   v.set_bytes_tx(s.counters.bytes_tx);
   v.set_bytes_rx(s.counters.bytes_rx);

@@ -1,7 +1,7 @@
 #pragma once
 // What operators see of a session (S2, S20): the Session turned into the admin API's view,
 // and the filters of `show` and `logoff`. Pure: data in, proto messages out.
-#include "node/common/clock.hpp"
+#include "base/clock.hpp"
 #include "node/config/config.hpp"
 #include "node/session/session.hpp"
 #include "proto/admin.pb.h"

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 
 namespace tandem::auth {
 

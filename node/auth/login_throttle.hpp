@@ -22,7 +22,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "node/common/clock.hpp"
+#include "base/clock.hpp"
 #include "node/config/config.hpp"
 
 namespace tandem::auth {

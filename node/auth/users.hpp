@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 
 namespace tandem::auth {
 

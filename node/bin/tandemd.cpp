@@ -14,7 +14,8 @@
 #include <optional>
 #include <string>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
+#include "node/bin/replication_settings.hpp"
 #include "node/config/config.hpp"
 #include "node/process/privileges.hpp"
 #include "node/server/headend.hpp"
@@ -156,9 +157,11 @@ int main(int argc, char** argv) {
 
   tandem::server::Headend headend(*config);
   headend.on_lifecycle(notify_lifecycle);
+  // Replication's part of the configuration, read at start-up only (a reload does not change it).
+  const tandem::replication::Settings replication_config = tandem::replication_settings(*config);
   tandem::replication::PeerKeys peer_keys;
-  if (config->peer.enabled) {
-    auto keys = tandem::replication::read_peer_keys(config->peer);
+  if (replication_config.peer.enabled) {
+    auto keys = tandem::replication::read_peer_keys(replication_config.peer);
     if (!keys) {
       tandem::log::error("startup_failed", {{"reason", keys.error()}});
       return 1;
@@ -169,7 +172,7 @@ int main(int argc, char** argv) {
     tandem::log::error("startup_failed", {{"reason", opened.error()}});
     return 1;
   }
-  tandem::replication::install_syn_guard(*config);
+  tandem::replication::install_syn_guard(replication_config);
   if (who) {
     if (auto r = become_service_user(*config, *who); !r) {
       tandem::log::error("privilege_drop_failed", {{"process", "tandemd"}, {"reason", r.error()}});
@@ -177,8 +180,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto replication = tandem::replication::Replicator::create(*config, headend.replica_host(),
-                                                             std::move(peer_keys));
+  auto replication = tandem::replication::Replicator::create(
+      replication_config, headend.replica_host(), std::move(peer_keys));
   if (!replication) {
     tandem::log::error("startup_failed", {{"reason", replication.error()}});
     return 1;

@@ -13,8 +13,8 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "base/address.hpp"
 #include "node/auth/users.hpp"
-#include "node/config/cluster_shapes.hpp"
 #include "node/config/defaults.hpp"
 #include "node/session/address_pool.hpp"
 
@@ -122,7 +122,7 @@ bool valid_account_name(const std::string& s) {
 // "10.200.0.10/24": an interface address, host bits allowed.
 bool valid_address_prefix(const std::string& s) {
   auto slash = s.find('/');
-  if (slash == std::string::npos || !session::parse_ipv4(s.substr(0, slash))) return false;
+  if (slash == std::string::npos || !net::parse_ipv4(s.substr(0, slash))) return false;
   const std::string p = s.substr(slash + 1);
   if (p.empty() || p.size() > 2 || p.find_first_not_of("0123456789") != std::string::npos)
     return false;
@@ -150,8 +150,8 @@ Policy builtin_policy(const std::string& name) {
 }
 
 std::string check_cidr(const std::string& s) {
-  auto net = session::parse_cidr(s);
-  return net ? std::string() : net.error();
+  auto cidr = net::parse_cidr(s);
+  return cidr ? std::string() : cidr.error();
 }
 
 // Walks the parsed document, filling a Config and collecting every error, so that one run of
@@ -328,13 +328,14 @@ void Reader::read_node(const toml::table& t, Config& c) {
   string_key(t, p, "inside_address", c.inside_address, kPrefixShape, valid_address_prefix);
   string_key(t, p, "inside_interface", c.inside_interface, "an interface name", valid_tun_name);
   string_key(t, p, "metrics_listen", c.metrics_listen, "\"ip:port\" (IPv4 address, port 1..65535)",
-             valid_listen);
+             net::valid_listen);
   if (c.service_address.empty() != c.service_interface.empty())
     error(p, "service_address and service_interface must be given together", &t);
   if (c.inside_address.empty() != c.inside_interface.empty())
     error(p, "inside_address and inside_interface must be given together", &t);
   string_key(t, p, "id", c.node_id, kNameShape, valid_name);
-  string_key(t, p, "listen", c.listen, "\"ip:port\" (IPv4 address, port 1..65535)", valid_listen);
+  string_key(t, p, "listen", c.listen, "\"ip:port\" (IPv4 address, port 1..65535)",
+             net::valid_listen);
   path_key(t, p, "admin_socket", c.admin_socket, sizeof(sockaddr_un::sun_path) - 1);
   path_key(t, p, "state_dir", c.state_dir);
   string_key(t, p, "log_level", c.log_level, "one of debug, info, warn, error",
@@ -350,17 +351,17 @@ void Reader::read_pool(const toml::table& t, Config& c) {
   check_keys(t, p, {"ipv4", "dns", "routes"});
   if (const toml::node* n = t.get("ipv4")) {
     const auto* s = n->as_string();
-    Result<session::Ipv4Net> net = s ? session::parse_cidr(s->get()) : fail("");
-    if (net && (net->prefix < 8 || net->prefix > 30)) net = fail("");
-    if (!net) {
-      expected("pool.ipv4", "an IPv4 network \"a.b.c.d/len\" with len 8..30", *n, net.error());
+    Result<net::Ipv4Net> pool = s ? net::parse_cidr(s->get()) : fail("");
+    if (pool && (pool->prefix < 8 || pool->prefix > 30)) pool = fail("");
+    if (!pool) {
+      expected("pool.ipv4", "an IPv4 network \"a.b.c.d/len\" with len 8..30", *n, pool.error());
     } else {
       c.pool_ipv4 = s->get();
     }
   }
   string_array(t, p, "dns", c.dns, "an array of IPv4 addresses", "an IPv4 address",
                [](const std::string& s) {
-                 return session::parse_ipv4(s) ? std::string() : std::string("not a dotted quad");
+                 return net::parse_ipv4(s) ? std::string() : std::string("not a dotted quad");
                });
   string_array(t, p, "routes", c.routes, "an array of IPv4 networks",
                "an IPv4 network \"a.b.c.d/len\"", check_cidr);
@@ -425,8 +426,8 @@ void Reader::read_peer(const toml::table& t, Config& c) {
   peer.enabled = true;
   const char* kEndpoint = "\"ip:port\" (IPv4 address, port 1..65535)";
   string_key(t, p, "node_id", peer.node_id, kNameShape, valid_name);
-  string_key(t, p, "listen", peer.listen, kEndpoint, valid_listen);
-  string_key(t, p, "address", peer.address, kEndpoint, valid_listen);
+  string_key(t, p, "listen", peer.listen, kEndpoint, net::valid_listen);
+  string_key(t, p, "address", peer.address, kEndpoint, net::valid_listen);
   path_key(t, p, "ca", peer.ca);
   path_key(t, p, "certificate", peer.certificate);
   path_key(t, p, "private_key", peer.private_key);
@@ -449,11 +450,11 @@ void Reader::read_cluster(const toml::table& root, Config& c) {
     const std::string p = "arbiter";
     check_keys(*t, p, {"endpoints", "ca", "certificate", "private_key", "lease_ttl"});
     c.arbiter.enabled = true;
-    string_array(*t, p, "endpoints", c.arbiter.endpoints,
-                 "an array of \"http://host:port\" strings", "\"http(s)://host:port\"",
-                 [](const std::string& s) {
-                   return valid_etcd_endpoint(s) ? std::string() : std::string("not an endpoint");
-                 });
+    string_array(
+        *t, p, "endpoints", c.arbiter.endpoints, "an array of \"http://host:port\" strings",
+        "\"http(s)://host:port\"", [](const std::string& s) {
+          return net::valid_etcd_endpoint(s) ? std::string() : std::string("not an endpoint");
+        });
     if (c.arbiter.endpoints.empty()) error(p + ".endpoints", "required: at least one etcd", t);
     path_key(*t, p, "ca", c.arbiter.ca);
     path_key(*t, p, "certificate", c.arbiter.certificate);
@@ -470,7 +471,7 @@ void Reader::read_cluster(const toml::table& root, Config& c) {
     const std::string p = "member";
     check_keys(*m, p, {"id", "url", "capacity"});
     string_key(*m, p, "id", c.member.id, kNameShape, valid_name);
-    string_key(*m, p, "url", c.member.url, "\"https://host[:port]/\"", valid_member_url);
+    string_key(*m, p, "url", c.member.url, "\"https://host[:port]/\"", net::valid_member_url);
     int_key(*m, p, "capacity", c.member.capacity, 1, 10'000'000);
     if (!c.arbiter.enabled) error(p, "needs [arbiter]: members are published in etcd", m);
   }

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "node/common/clock.hpp"
-#include "node/common/result.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 
 namespace tandem::config {
 

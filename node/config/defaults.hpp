@@ -1,7 +1,10 @@
 #pragma once
-// Every protocol and product default in one place (the wireguard-go habit).
+// Every protocol and product default of the node in one place (the wireguard-go habit); those
+// replication shares are in base/defaults.hpp, included here.
 #include <chrono>
 #include <cstddef>
+
+#include "base/defaults.hpp"
 
 namespace tandem::defaults {
 
@@ -52,15 +55,6 @@ inline constexpr std::size_t kMaxTunnelTlsBacklog = 1024 * 1024;
 }  // namespace tandem::defaults
 
 namespace tandem::defaults {
-// Replication (S18: a crash failover must be visible to clients within seconds).
-inline constexpr auto kPollInterval = std::chrono::milliseconds(500);
-inline constexpr auto kHoldTime = std::chrono::milliseconds(3000);
-// [arbiter] (docs/arbiter.md): the active key's lease; renewed every third of it.
-inline constexpr auto kLeaseTtl = std::chrono::milliseconds(2000);
-// [member]: sessions a member is sized for, when the operator does not say.
-inline constexpr int kMemberCapacity = 1000;
-inline constexpr auto kAckTimeout = std::chrono::milliseconds(1000);
-
 // TLS connections that have not (yet) become tunnels; beyond this new ones are refused.
 inline constexpr std::size_t kMaxFrontConnections = 4096;
 }  // namespace tandem::defaults

@@ -13,8 +13,8 @@
 #include <span>
 #include <vector>
 
-#include "node/common/clock.hpp"
-#include "node/common/result.hpp"
+#include "base/clock.hpp"
+#include "base/result.hpp"
 
 namespace tandem::dtls {
 

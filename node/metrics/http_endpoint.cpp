@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "node/http/request.hpp"
 
 namespace tandem::metrics {

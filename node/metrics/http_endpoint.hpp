@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 #include "node/server/runtime.hpp"
 
 namespace tandem::metrics {

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 
 namespace tandem::process {
 

@@ -3,9 +3,9 @@
 #include <boost/asio/post.hpp>
 #include <filesystem>
 
+#include "base/log.hpp"
+#include "base/text.hpp"
 #include "node/admin/session_view.hpp"
-#include "node/common/log.hpp"
-#include "node/common/text.hpp"
 #include "node/config/defaults.hpp"
 #include "node/config/restart_only.hpp"
 #include "node/server/certificate_monitor.hpp"
@@ -21,7 +21,7 @@ proto::StatusReply HeadendAdmin::status() {
   proto::StatusReply r;
   r.set_node_id(rt_.config.node_id);
   r.set_version(TANDEM_VERSION);
-  session::ReplicationStatus repl;
+  ReplicationStatus repl;
   if (rt_.replication) repl = rt_.replication->status();
   r.set_role(to_string(repl.role));
   r.set_epoch(repl.epoch);
@@ -30,7 +30,7 @@ proto::StatusReply HeadendAdmin::status() {
   r.set_replication_lag_ms(repl.lag_ms);
   r.set_degraded(repl.degraded);
   r.set_listen(rt_.config.listen);
-  r.set_accepting_logins(rt_.serving && repl.accepting_logins);
+  r.set_accepting_logins(rt_.serving() && repl.accepting_logins);
   std::uint64_t active = 0, ssl = 0, dtls = 0;
   rt_.sessions.for_each([&](const session::Session& s) {
     if (s.ssl) ++active, ++ssl;
@@ -86,7 +86,7 @@ Result<proto::LogoffReply> HeadendAdmin::logoff(const proto::LogoffRequest& requ
     if (session::SessionRef s = rt_.sessions.find(index)) {
       log::info("admin_logoff", {{"index", std::to_string(index)},
                                  {"user", text::sanitize(s->user, text::kMaxUsername)},
-                                 {"ip", session::format_ipv4(s->ip)},
+                                 {"ip", net::format_ipv4(s->ip)},
                                  {"public", s->public_ip + ":" + std::to_string(s->public_port)}});
       // The client is told at once and exits; the token is revoked with the session (S21).
       rt_.sessions.end(index, session::EndReason::admin_logoff, true);
@@ -108,7 +108,7 @@ Result<proto::DrainReply> HeadendAdmin::drain(const proto::DrainRequest& request
   // Only this thread drains, so the state read before the change is the one it changes.
   const bool was = rt_.replication->status().draining;
   rt_.replication->set_draining(request.draining());
-  const session::ReplicationStatus repl = rt_.replication->status();
+  const ReplicationStatus repl = rt_.replication->status();
   proto::DrainReply r;
   r.set_draining(repl.draining);
   r.set_changed(was != repl.draining);
@@ -147,7 +147,7 @@ const char* revocation_text(session::EndReason reason) {
 RevokedSessions end_sessions_of_revoked_users(Runtime& rt) {
   // Only the active ends sessions; a standby's mirror follows what the active replicates, and
   // a session it inherits is checked again when its client resumes (handle_connect).
-  if (!rt.serving) return {};
+  if (!rt.serving()) return {};
   std::vector<std::pair<std::uint64_t, session::EndReason>> revoked;
   rt.sessions.for_each([&](const session::Session& s) {
     if (auto why = revoked_because(rt, s)) revoked.emplace_back(s.index, *why);
@@ -157,7 +157,7 @@ RevokedSessions end_sessions_of_revoked_users(Runtime& rt) {
     if (!s) continue;
     log::info("user_revoked", {{"index", std::to_string(index)},
                                {"user", text::sanitize(s->user, text::kMaxUsername)},
-                               {"ip", session::format_ipv4(s->ip)},
+                               {"ip", net::format_ipv4(s->ip)},
                                {"public", s->public_ip + ":" + std::to_string(s->public_port)},
                                {"tunnel_group", s->tunnel_group},
                                {"reason", revocation_text(reason)}});
@@ -200,11 +200,11 @@ Result<std::string> reload_configuration(Runtime& rt) {
   // The TUN device's MTU was sized at startup; a larger policy MTU needs a restart too.
   rt.config = std::move(*next);
   // At once for live sessions too: each looks its group's policy up again on its next packet.
-  install_traffic_policies(rt, std::move(*traffic));
+  install_traffic_policies(rt.tunnels, std::move(*traffic));
   rt.users = std::move(users);
   // [limits] apply at once, to new connections and logins; nothing open is cut.
-  rt.front_limits.configure(front_door_settings(rt.config.limits, defaults::kMaxFrontConnections));
-  rt.login_throttle.configure(
+  rt.front.limits.configure(front_door_settings(rt.config.limits, defaults::kMaxFrontConnections));
+  rt.front.login_throttle.configure(
       auth::throttle_settings(rt.config.limits, defaults::kMaxPendingLogins));
   log::Level level;
   if (log::parse_level(rt.config.log_level, level)) log::set_level(level);

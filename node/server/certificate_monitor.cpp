@@ -1,6 +1,6 @@
 #include "node/server/certificate_monitor.hpp"
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 
 namespace tandem::server {
 namespace {

@@ -18,9 +18,9 @@ void add(http::Response& r, std::string name, std::string value) {
 }  // namespace
 
 std::string split_include_value(const std::string& cidr) {
-  auto net = session::parse_cidr(cidr);
-  if (!net) return {};
-  return session::format_ipv4(net->network) + "/" + session::format_ipv4(net->netmask());
+  auto parsed = net::parse_cidr(cidr);
+  if (!parsed) return {};
+  return net::format_ipv4(parsed->network) + "/" + net::format_ipv4(parsed->netmask());
 }
 
 http::Response build_connect_response(const TunnelParams& p) {
@@ -30,13 +30,13 @@ http::Response build_connect_response(const TunnelParams& p) {
   r.omit_content_length = true;
   add(r, "X-CSTP-Version", "1");
   add(r, "X-CSTP-Server-Name", p.server_name);
-  add(r, "X-CSTP-Address", session::format_ipv4(p.client_ip));
-  add(r, "X-CSTP-Netmask", session::format_ipv4(p.pool.netmask()));
+  add(r, "X-CSTP-Address", net::format_ipv4(p.client_ip));
+  add(r, "X-CSTP-Netmask", net::format_ipv4(p.pool.netmask()));
   for (const auto& dns : p.dns) add(r, "X-CSTP-DNS", dns);
   if (!p.policy.routes.empty()) {
     // The pool itself is always reachable, so clients can reach the headend's tunnel address.
     add(r, "X-CSTP-Split-Include",
-        session::format_ipv4(p.pool.network) + "/" + session::format_ipv4(p.pool.netmask()));
+        net::format_ipv4(p.pool.network) + "/" + net::format_ipv4(p.pool.netmask()));
     for (const auto& route : p.policy.routes) {
       auto value = split_include_value(route);
       if (!value.empty()) add(r, "X-CSTP-Split-Include", value);

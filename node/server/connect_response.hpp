@@ -15,7 +15,7 @@ namespace tandem::server {
 
 struct TunnelParams {
   std::uint32_t client_ip = 0;
-  session::Ipv4Net pool{};
+  net::Ipv4Net pool{};
   std::vector<std::string> dns;
   config::Policy policy;  // its routes (split-include; empty = full tunnel) and exclude_routes
   std::optional<int> client_base_mtu;  // X-CSTP-Base-MTU from the request

@@ -5,7 +5,7 @@
 #include <boost/asio/write.hpp>
 #include <utility>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "node/config/defaults.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/session/address_pool.hpp"
@@ -14,8 +14,9 @@ namespace tandem::server {
 
 using session::EndReason;
 
-CstpTunnel::CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::SessionRef session,
-                       std::string public_address, std::string leftover, std::string dtls_app_id)
+CstpTunnel::CstpTunnel(TunnelRuntime& rt, std::unique_ptr<TlsStream> stream,
+                       session::SessionRef session, std::string public_address,
+                       std::string leftover, std::string dtls_app_id)
     : rt_(rt),
       stream_(std::move(stream)),
       session_(session),

@@ -21,7 +21,7 @@ namespace tandem::server {
 class CstpTunnel final : public session::Transport,
                          public std::enable_shared_from_this<CstpTunnel> {
  public:
-  CstpTunnel(Runtime& rt, std::unique_ptr<TlsStream> stream, session::SessionRef session,
+  CstpTunnel(TunnelRuntime& rt, std::unique_ptr<TlsStream> stream, session::SessionRef session,
              std::string public_address, std::string leftover, std::string dtls_app_id);
   ~CstpTunnel() override;
 
@@ -45,7 +45,7 @@ class CstpTunnel final : public session::Transport,
   void log_down(session::EndReason reason);
   void release_dtls_key();
 
-  Runtime& rt_;
+  TunnelRuntime& rt_;
   std::unique_ptr<TlsStream> stream_;
   session::SessionRef session_;  // empty once the session let go of this tunnel
   std::uint64_t index_;

@@ -6,7 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "node/server/dtls_tunnel.hpp"
 
 namespace tandem::server {
@@ -47,18 +47,21 @@ Result<udp::socket> DtlsServer::bind(asio::io_context& io, const udp::endpoint& 
   return socket;
 }
 
-Result<std::unique_ptr<DtlsServer>> DtlsServer::open(Runtime& rt, udp::socket socket) {
+Result<std::unique_ptr<DtlsServer>> DtlsServer::open(TunnelRuntime& rt,
+                                                     log::LogLimiter& refusal_log,
+                                                     udp::socket socket) {
   auto ctx = dtls::make_server_context();
   if (!ctx) return fail("DTLS context: " + ctx.error());
   auto guard = dtls::CookieGuard::create();
   if (!guard) return fail("DTLS cookies: " + guard.error());
   return std::unique_ptr<DtlsServer>(
-      new DtlsServer(rt, std::move(socket), std::move(*ctx), std::move(*guard)));
+      new DtlsServer(rt, refusal_log, std::move(socket), std::move(*ctx), std::move(*guard)));
 }
 
-DtlsServer::DtlsServer(Runtime& rt, udp::socket socket, dtls::ContextPtr ctx,
-                       dtls::CookieGuard guard)
+DtlsServer::DtlsServer(TunnelRuntime& rt, log::LogLimiter& refusal_log, udp::socket socket,
+                       dtls::ContextPtr ctx, dtls::CookieGuard guard)
     : rt_(rt),
+      refusal_log_(refusal_log),
       socket_(std::move(socket)),
       port_(socket_.local_endpoint().port()),
       ctx_(std::move(ctx)),
@@ -124,7 +127,7 @@ bool DtlsServer::admit_handshake(const udp::endpoint& peer, Registration& reg) {
   if (why == nullptr) return true;
   ++dropped_;
   std::uint64_t suppressed = 0;
-  if (rt_.connection_refusal_log.allow(rt_.clock.now(), suppressed))
+  if (refusal_log_.allow(rt_.clock.now(), suppressed))
     log::warn("dtls_handshake_refused",
               {{"index", std::to_string(reg.session_index)},
                {"public", peer.address().to_string() + ":" + std::to_string(peer.port())},

@@ -23,8 +23,10 @@ class DtlsServer {
   // Binds the UDP socket (before the privilege drop; see Headend::open).
   static Result<asio::ip::udp::socket> bind(asio::io_context& io,
                                             const asio::ip::udp::endpoint& at);
-  // Serves on a socket from bind(), made on rt.io.
-  static Result<std::unique_ptr<DtlsServer>> open(Runtime& rt, asio::ip::udp::socket socket);
+  // Serves on a socket from bind(), made on rt.io. Refusals are logged through `refusal_log`
+  // (the front door's connection log: one budget for TCP and UDP refusals).
+  static Result<std::unique_ptr<DtlsServer>> open(TunnelRuntime& rt, log::LogLimiter& refusal_log,
+                                                  asio::ip::udp::socket socket);
   ~DtlsServer();
 
   void start();
@@ -55,8 +57,8 @@ class DtlsServer {
   std::uint64_t refused_handshakes_per_session() const { return refused_per_session_; }
 
  private:
-  DtlsServer(Runtime& rt, asio::ip::udp::socket socket, dtls::ContextPtr ctx,
-             dtls::CookieGuard guard);
+  DtlsServer(TunnelRuntime& rt, log::LogLimiter& refusal_log, asio::ip::udp::socket socket,
+             dtls::ContextPtr ctx, dtls::CookieGuard guard);
   asio::awaitable<void> receive_loop();
   void on_datagram(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram);
   // A record from an unknown source: an association of the same address may have moved port.
@@ -72,7 +74,8 @@ class DtlsServer {
   };
   bool admit_handshake(const asio::ip::udp::endpoint& peer, Registration& reg);
 
-  Runtime& rt_;
+  TunnelRuntime& rt_;
+  log::LogLimiter& refusal_log_;
   asio::ip::udp::socket socket_;
   std::uint16_t port_;
   dtls::ContextPtr ctx_;

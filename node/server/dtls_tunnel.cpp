@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "node/server/dtls_server.hpp"
 
 namespace tandem::server {
@@ -15,8 +15,9 @@ constexpr std::uint8_t kData = 0x00, kDpdRequest = 0x03, kDpdResponse = 0x04, kK
 
 }  // namespace
 
-DtlsTunnel::DtlsTunnel(Runtime& rt, DtlsServer& server, udp::endpoint peer, std::uint64_t index,
-                       std::string app_id, std::unique_ptr<dtls::DtlsEndpoint> endpoint)
+DtlsTunnel::DtlsTunnel(TunnelRuntime& rt, DtlsServer& server, udp::endpoint peer,
+                       std::uint64_t index, std::string app_id,
+                       std::unique_ptr<dtls::DtlsEndpoint> endpoint)
     : rt_(rt),
       server_(server),
       peer_(peer),
@@ -87,7 +88,7 @@ void DtlsTunnel::after_io() {
     log::info("tunnel_up", {{"index", std::to_string(index_)},
                             {"tunnel", std::to_string(index_) + ".3"},
                             {"kind", "dtls"},
-                            {"ip", session::format_ipv4(s->ip)},
+                            {"ip", net::format_ipv4(s->ip)},
                             {"public", peer_text_},
                             {"encapsulation", endpoint_->version_name()},
                             {"cipher", endpoint_->cipher_name()}});

@@ -20,7 +20,7 @@ using udp = asio::ip::udp;
 class DtlsTunnel final : public session::Transport,
                          public std::enable_shared_from_this<DtlsTunnel> {
  public:
-  DtlsTunnel(Runtime& rt, DtlsServer& server, udp::endpoint peer, std::uint64_t index,
+  DtlsTunnel(TunnelRuntime& rt, DtlsServer& server, udp::endpoint peer, std::uint64_t index,
              std::string app_id, std::unique_ptr<dtls::DtlsEndpoint> endpoint);
   ~DtlsTunnel() override;
 
@@ -47,7 +47,7 @@ class DtlsTunnel final : public session::Transport,
   void nudge_client();
   void handshake_over();
 
-  Runtime& rt_;
+  TunnelRuntime& rt_;
   DtlsServer& server_;
   udp::endpoint peer_;
   std::string peer_text_;

@@ -19,7 +19,7 @@ namespace tandem::server {
 struct FrontConnection {
   using TimerPoint = asio::steady_timer::time_point;
   FrontConnection(Runtime& rt, tcp::socket socket)
-      : stream(std::make_unique<TlsStream>(std::move(socket), rt.tls)),
+      : stream(std::make_unique<TlsStream>(std::move(socket), rt.front.tls)),
         deadline(rt.io),
         login_deadline(asio::steady_timer::clock_type::now() + rt.config.limits.login_deadline) {}
   std::unique_ptr<TlsStream> stream;
@@ -62,8 +62,8 @@ const char* not_serving_reason(const Runtime& rt, Attach what);
 // after knows where this client's connection ends (for the tickle).
 // Persisted::failed means the client must not be told (the store refused the write, or this node
 // stopped being the active one meanwhile).
-asio::awaitable<session::Persisted> replicate(Runtime& rt, std::uint64_t index,
-                                              const session::TunnelInfo* new_ssl = nullptr);
+asio::awaitable<Persisted> replicate(Runtime& rt, std::uint64_t index,
+                                     const session::TunnelInfo* new_ssl = nullptr);
 
 // One POST of the login exchange: the response, whether to close (bad input), and whether the
 // client logged in (which lifts the connection's login deadline).

@@ -7,15 +7,16 @@
 #include <utility>
 #include <vector>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "node/config/defaults.hpp"
 #include "node/http/request.hpp"
 #include "node/server/front_connection.hpp"
+#include "node/session/session_record.hpp"
 
 namespace tandem::server {
 
 void reset_front_connections(Runtime& rt) {
-  for (FrontConnection* c : rt.front_connections) {
+  for (FrontConnection* c : rt.front.connections) {
     if (c->handed_over) continue;
     boost::system::error_code ignored;
     c->stream->lowest_layer().set_option(tcp::socket::linger(true, 0), ignored);
@@ -46,15 +47,15 @@ http::Response error_response(int status) {
   return r;
 }
 
-asio::awaitable<session::Persisted> replicate(Runtime& rt, std::uint64_t index,
-                                              const session::TunnelInfo* new_ssl) {
+asio::awaitable<Persisted> replicate(Runtime& rt, std::uint64_t index,
+                                     const session::TunnelInfo* new_ssl) {
   session::SessionRef s = rt.sessions.find(index);
-  if (!s || !rt.replication) co_return session::Persisted::failed;
+  if (!s || !rt.replication) co_return Persisted::failed;
   struct Wait {
     explicit Wait(asio::io_context& io) : timer(io, asio::steady_timer::time_point::max()) {}
     asio::steady_timer timer;
     bool done = false;
-    session::Persisted where = session::Persisted::failed;
+    Persisted where = Persisted::failed;
   };
   auto wait = std::make_shared<Wait>(rt.io);
   rt.sessions.mark_sent(s);
@@ -64,7 +65,7 @@ asio::awaitable<session::Persisted> replicate(Runtime& rt, std::uint64_t index,
     record_view = rt.sessions.with_ssl(s, *new_ssl);
     record = &record_view;
   }
-  rt.replication->upsert(*record, true, [wait](session::Persisted where) {
+  rt.replication->upsert(session::to_record(*record), true, [wait](Persisted where) {
     wait->done = true;
     wait->where = where;
     wait->timer.cancel();
@@ -74,7 +75,7 @@ asio::awaitable<session::Persisted> replicate(Runtime& rt, std::uint64_t index,
 }
 
 const char* not_serving_reason(const Runtime& rt, Attach what) {
-  if (!rt.serving) return "this node is a standby";
+  if (!rt.serving()) return "this node is a standby";
   if (!rt.replication) return nullptr;
   if (!rt.replication->accepting_resumes()) return "handing over to the standby";
   if (what == Attach::login && !rt.replication->accepting_logins())
@@ -107,7 +108,7 @@ void refuse_connection(Runtime& rt, tcp::socket& socket, const Peer& peer,
   socket.set_option(tcp::socket::linger(true, 0), ignored);
   socket.close(ignored);
   std::uint64_t suppressed = 0;
-  if (!rt.connection_refusal_log.allow(rt.clock.now(), suppressed)) return;
+  if (!rt.front.connection_refusal_log.allow(rt.clock.now(), suppressed)) return;
   const auto& l = rt.config.limits;
   int limit = static_cast<int>(defaults::kMaxFrontConnections);
   if (why == FrontDoorLimits::Refusal::connections_per_address) limit = l.connections_per_address;
@@ -156,21 +157,21 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
     peer.ip = ep.address().to_string();
     peer.port = ep.port();
   }
-  if (auto why = rt.front_limits.admit(peer.ip); why != FrontDoorLimits::Refusal::none) {
+  if (auto why = rt.front.limits.admit(peer.ip); why != FrontDoorLimits::Refusal::none) {
     refuse_connection(rt, socket, peer, why);
     co_return;
   }
-  LimitSlot slot{rt.front_limits, peer.ip};
+  LimitSlot slot{rt.front.limits, peer.ip};
 
   auto c = std::make_shared<FrontConnection>(rt, std::move(socket));
-  rt.front_connections.insert(c.get());
+  rt.front.connections.insert(c.get());
   c->expire_in(defaults::kTlsHandshakeTimeout);
   asio::co_spawn(rt.io, watchdog(c), asio::detached);
   struct StopWatchdog {
     Runtime& rt;
     std::shared_ptr<FrontConnection>& c;
     ~StopWatchdog() {
-      rt.front_connections.erase(c.get());
+      rt.front.connections.erase(c.get());
       if (!c->handed_over) {
         c->close();
         c->deadline.cancel();

@@ -13,8 +13,8 @@
 #include <fstream>
 #include <optional>
 
+#include "base/log.hpp"
 #include "node/admin/admin_server.hpp"
-#include "node/common/log.hpp"
 #include "node/config/defaults.hpp"
 #include "node/metrics/http_endpoint.hpp"
 #include "node/server/admin_backend.hpp"
@@ -31,24 +31,6 @@
 #include "node/tun/tun_device.hpp"
 
 namespace tandem::server {
-
-const config::Policy& Runtime::policy_for(const std::string& tunnel_group) const {
-  auto g = config.tunnel_groups.find(tunnel_group);
-  if (g != config.tunnel_groups.end()) {
-    auto p = config.policies.find(g->second.policy);
-    if (p != config.policies.end()) return p->second;
-  }
-  return config.policies.at("default");
-}
-
-const config::TunnelGroup& Runtime::tunnel_group_for(const std::string& tunnel_group) const {
-  auto g = config.tunnel_groups.find(tunnel_group);
-  return g != config.tunnel_groups.end() ? g->second : config.tunnel_groups.at("default");
-}
-
-std::string endpoint_text(const tcp::endpoint& ep) {
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
 
 namespace {
 
@@ -110,11 +92,11 @@ struct Headend::Impl {
   std::unique_ptr<TunRouter> tun;
   std::unique_ptr<DtlsServer> dtls;
   // From open() to start(): what was made while the process still had root.
-  std::optional<session::Ipv4Net> pool_net;
+  std::optional<net::Ipv4Net> pool_net;
   std::optional<tun::TunDevice> tun_device;
   std::optional<asio::ip::udp::socket> dtls_socket;
   NodeRole role;
-  session::Replication* replication = nullptr;
+  Replication* replication = nullptr;
   asio::signal_set signals;
   asio::signal_set reload_signal;
   tcp::acceptor acceptor;
@@ -144,7 +126,7 @@ struct Headend::Impl {
       auto [ec] = co_await tick.async_wait(use_nothrow);
       if (ec) co_return;
       // Only the active expires sessions; a standby's mirror follows the active's decisions.
-      if (!rt->serving) continue;
+      if (!rt->serving()) continue;
       sessions->run_timers([this](const session::Session& s) -> const config::Policy& {
         return rt->policy_for(s.tunnel_group);
       });
@@ -167,8 +149,9 @@ struct Headend::Impl {
 
   // Counters and tunnel changes reach the standby about once a second (not acknowledged).
   void flush_counters() {
-    sessions->take_changed(
-        [this](const session::Session& s) { replication->upsert(s, false, nullptr); });
+    sessions->take_changed([this](const session::Session& s) {
+      replication->upsert(session::to_record(s), false, nullptr);
+    });
   }
 
   asio::awaitable<void> accept_loop() {
@@ -189,7 +172,7 @@ struct Headend::Impl {
 Headend::Headend(config::Config config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 Headend::~Headend() = default;
 
-session::ReplicaHost& Headend::replica_host() { return impl_->role; }
+ReplicaHost& Headend::replica_host() { return impl_->role; }
 
 Result<bool> Headend::open() {
   Impl& m = *impl_;
@@ -220,13 +203,13 @@ Result<bool> Headend::open() {
       served ? *served : std::vector<tls::CertificateInfo>{}, identity->certificate, cfg.peer);
   m.certificates.check(wall_seconds(), warn_before(cfg), false);
 
-  auto net = session::parse_cidr(cfg.pool_ipv4);
-  if (!net) return fail("pool.ipv4: " + net.error());
-  m.pool_net = *net;
+  auto pool_net = net::parse_cidr(cfg.pool_ipv4);
+  if (!pool_net) return fail("pool.ipv4: " + pool_net.error());
+  m.pool_net = *pool_net;
   int mtu = 0;
   for (const auto& [name, p] : cfg.policies) mtu = std::max(mtu, p.mtu);
-  session::AddressPool pool(*net);
-  auto dev = tun::TunDevice::open({cfg.tun_name, pool.gateway(), net->prefix, mtu});
+  session::AddressPool pool(*pool_net);
+  auto dev = tun::TunDevice::open({cfg.tun_name, pool.gateway(), pool_net->prefix, mtu});
   if (!dev) return fail("tun: " + dev.error());
   // Down until this node is the active one: a standby must not attract the pool's traffic.
   if (auto r = tun::TunDevice::set_link_up(dev->name(), false); !r)
@@ -261,7 +244,7 @@ Result<bool> Headend::open() {
   return true;
 }
 
-Result<bool> Headend::start(session::Replication& replication) {
+Result<bool> Headend::start(Replication& replication) {
   Impl& m = *impl_;
   const config::Config& cfg = m.config;
   if (!m.tun_device) return fail("start() before open()");
@@ -283,8 +266,8 @@ Result<bool> Headend::start(session::Replication& replication) {
     users = std::make_shared<const auth::UserDb>();
   }
 
-  const session::Ipv4Net net = *m.pool_net;
-  m.sessions = std::make_unique<session::SessionTable>(session::AddressPool(net), m.clock);
+  const net::Ipv4Net pool_net = *m.pool_net;
+  m.sessions = std::make_unique<session::SessionTable>(session::AddressPool(pool_net), m.clock);
   m.replication = &replication;
   m.sessions->set_sink(&replication);
   // A restarted node comes back with every session it had; clients resume with their tokens.
@@ -295,31 +278,28 @@ Result<bool> Headend::start(session::Replication& replication) {
   std::string tun_name = m.tun_device->name();
 
   m.rt = std::make_unique<Runtime>(
-      Runtime{.io = m.io,
-              .tls = *m.tls,
-              .hash_pool = *m.hash_pool,
-              .clock = m.clock,
-              .config = cfg,
-              .users = users,
-              .sessions = *m.sessions,
-              .front_limits = m.front_limits,
-              .login_throttle = m.login_throttle,
-              .replication = &replication,
-              .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
+      m.io, m.clock, cfg, users, *m.sessions, m.role.state(), &replication,
+      FrontDoorState{
+          .tls = *m.tls,
+          .hash_pool = *m.hash_pool,
+          .limits = m.front_limits,
+          .login_throttle = m.login_throttle,
+          .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
   m.rt->certificates = &m.certificates;
-  auto traffic = compile_traffic_policies(cfg, net);
+  auto traffic = compile_traffic_policies(cfg, pool_net);
   if (!traffic) return fail("traffic policy: " + traffic.error());
-  install_traffic_policies(*m.rt, std::move(*traffic));
+  install_traffic_policies(m.rt->tunnels, std::move(*traffic));
   m.role.attach(*m.rt, tun_name);
-  m.tun = std::make_unique<TunRouter>(*m.rt, m.tun_device->release());
+  m.tun = std::make_unique<TunRouter>(m.rt->tunnels, m.tun_device->release());
   m.tun_device.reset();
-  m.rt->tun = m.tun.get();
+  m.rt->tunnels.tun = m.tun.get();
 
-  auto dtls = DtlsServer::open(*m.rt, std::move(*m.dtls_socket));
+  auto dtls = DtlsServer::open(m.rt->tunnels, m.rt->front.connection_refusal_log,
+                               std::move(*m.dtls_socket));
   m.dtls_socket.reset();
   if (!dtls) return fail(dtls.error());
   m.dtls = std::move(*dtls);
-  m.rt->dtls = m.dtls.get();
+  m.rt->tunnels.dtls = m.dtls.get();
   m.dtls->start();
 
   warn_if_not_forwarding(cfg);

@@ -5,9 +5,9 @@
 #include <memory>
 #include <string>
 
-#include "node/common/result.hpp"
+#include "base/replication_port.hpp"
+#include "base/result.hpp"
 #include "node/config/config.hpp"
-#include "node/session/replication_sink.hpp"
 
 namespace tandem::server {
 
@@ -17,7 +17,7 @@ class Headend {
   ~Headend();
 
   // What replication reports to (valid from construction).
-  session::ReplicaHost& replica_host();
+  ReplicaHost& replica_host();
 
   // What needs root, before any thread exists (docs/privileges.md): create the state dir, read
   // the TLS identity, create the TUN device, bind the listener, the DTLS socket and the metrics
@@ -25,7 +25,7 @@ class Headend {
   Result<bool> open();
   // After open() (and the privilege drop): read the users file, restore the stored sessions,
   // start serving, then start `replication`, which decides when this node serves.
-  Result<bool> start(session::Replication& replication);
+  Result<bool> start(Replication& replication);
   // Serve until SIGINT/SIGTERM (or stop()).
   void run();
   void stop();

@@ -3,9 +3,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "base/log.hpp"
+#include "base/text.hpp"
 #include "node/auth/config_auth.hpp"
-#include "node/common/log.hpp"
-#include "node/common/text.hpp"
 #include "node/config/defaults.hpp"
 #include "node/server/front_connection.hpp"
 #include "node/server/login.hpp"
@@ -22,7 +22,7 @@ asio::awaitable<bool> verify_on_pool(std::shared_ptr<const auth::UserDb> users, 
 
 asio::awaitable<bool> check_password(Runtime& rt, std::string user, std::string password) {
   // rt.users is a snapshot: a reload may swap it while the hash runs.
-  co_return co_await asio::co_spawn(rt.hash_pool,
+  co_return co_await asio::co_spawn(rt.front.hash_pool,
                                     verify_on_pool(rt.users, std::move(user), std::move(password)),
                                     asio::use_awaitable);
 }
@@ -33,7 +33,7 @@ void log_throttled(Runtime& rt, const std::string& who, const Peer& peer,
                    const auth::LoginThrottle::Admission& a) {
   ++rt.counters.logins_throttled;
   std::uint64_t suppressed = 0;
-  if (!rt.login_refusal_log.allow(rt.clock.now(), suppressed)) return;
+  if (!rt.front.login_refusal_log.allow(rt.clock.now(), suppressed)) return;
   static constexpr const char* kWhy[] = {"failed logins for this user from this address",
                                          "failed logins from this address",
                                          "failed logins for this user from other addresses"};
@@ -78,7 +78,7 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   const bool well_formed = text::is_valid_utf8(msg->username) &&
                            msg->username.size() <= text::kMaxUsername && who == msg->username;
   const std::string user_key = well_formed ? msg->username : std::string();
-  const auto admission = rt.login_throttle.admit(user_key, peer.ip);
+  const auto admission = rt.front.login_throttle.admit(user_key, peer.ip);
   using Verdict = auth::LoginThrottle::Verdict;
   if (admission.verdict == Verdict::throttled) {
     log_throttled(rt, who, peer, admission);
@@ -87,7 +87,7 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   if (admission.verdict != Verdict::allowed) {
     ++rt.counters.logins_refused;
     std::uint64_t suppressed = 0;
-    if (rt.login_refusal_log.allow(rt.clock.now(), suppressed))
+    if (rt.front.login_refusal_log.allow(rt.clock.now(), suppressed))
       log::warn("login_refused", {{"user", who},
                                   {"public", peer.text()},
                                   {"reason", admission.verdict == Verdict::busy
@@ -96,7 +96,7 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
                                   {"suppressed", std::to_string(suppressed)}});
     co_return form("The server is busy. Please try again.");
   }
-  auth::LoginAttempt attempt(rt.login_throttle, user_key, peer.ip);
+  auth::LoginAttempt attempt(rt.front.login_throttle, user_key, peer.ip);
   bool ok = false;
   if (well_formed) ok = co_await check_password(rt, msg->username, msg->password);
   // A reload during the hash may have removed or disabled the user: the current file decides.
@@ -140,8 +140,8 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   }
   const std::uint64_t index = created->session->index;
   const std::string token = std::move(created->token);
-  const session::Persisted where = co_await replicate(rt, index);
-  if (where == session::Persisted::failed) {
+  const Persisted where = co_await replicate(rt, index);
+  if (where == Persisted::failed) {
     // Not on disk (a full or failing state disk; the replicator logged why), or no longer the
     // active node: a session the client is told of must survive a restart and a failover.
     // Its row may be on our disk (the standby did not answer in time): the removal is recorded
@@ -162,11 +162,11 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   ++rt.counters.logins_ok;
   log::info("login_ok", {{"index", std::to_string(s.index)},
                          {"user", text::sanitize(s.user, text::kMaxUsername)},
-                         {"ip", session::format_ipv4(s.ip)},
+                         {"ip", net::format_ipv4(s.ip)},
                          {"public", peer.text()},
                          {"tunnel_group", s.tunnel_group},
                          {"policy", s.policy},
-                         {"persisted", session::to_string(where)}});
+                         {"persisted", to_string(where)}});
   out.logged_in = true;
   out.response = login_success_response(token);
   co_return out;

@@ -30,28 +30,28 @@ metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix
 
   metrics::LimitStats& l = m.limits;
   using Refusal = FrontDoorLimits::Refusal;
-  l.front_connections = rt.front_limits.open();
-  l.tls_handshakes = rt.front_limits.handshaking();
-  l.refused_connections = rt.front_limits.refused(Refusal::connections);
-  l.refused_connections_per_address = rt.front_limits.refused(Refusal::connections_per_address);
-  l.refused_tls_handshakes = rt.front_limits.refused(Refusal::handshakes);
-  l.refused_tls_handshakes_per_address = rt.front_limits.refused(Refusal::handshakes_per_address);
-  const auto& throttle = rt.login_throttle.stats();
+  l.front_connections = rt.front.limits.open();
+  l.tls_handshakes = rt.front.limits.handshaking();
+  l.refused_connections = rt.front.limits.refused(Refusal::connections);
+  l.refused_connections_per_address = rt.front.limits.refused(Refusal::connections_per_address);
+  l.refused_tls_handshakes = rt.front.limits.refused(Refusal::handshakes);
+  l.refused_tls_handshakes_per_address = rt.front.limits.refused(Refusal::handshakes_per_address);
+  const auto& throttle = rt.front.login_throttle.stats();
   using Scope = auth::LoginThrottle::Scope;
   l.throttled_user_address = throttle.throttled[static_cast<std::size_t>(Scope::user_address)];
   l.throttled_address = throttle.throttled[static_cast<std::size_t>(Scope::address)];
   l.throttled_user = throttle.throttled[static_cast<std::size_t>(Scope::user)];
   l.throttle_evictions = throttle.evicted;
-  l.throttle_entries = rt.login_throttle.failure_entries();
-  l.trusted_entries = rt.login_throttle.trusted_entries();
-  l.logins_in_flight = rt.login_throttle.in_flight();
-  if (rt.dtls) {
-    l.dtls_handshakes = rt.dtls->handshakes();
-    l.refused_dtls_handshakes = rt.dtls->refused_handshakes();
-    l.refused_dtls_handshakes_per_session = rt.dtls->refused_handshakes_per_session();
+  l.throttle_entries = rt.front.login_throttle.failure_entries();
+  l.trusted_entries = rt.front.login_throttle.trusted_entries();
+  l.logins_in_flight = rt.front.login_throttle.in_flight();
+  if (rt.tunnels.dtls) {
+    l.dtls_handshakes = rt.tunnels.dtls->handshakes();
+    l.refused_dtls_handshakes = rt.tunnels.dtls->refused_handshakes();
+    l.refused_dtls_handshakes_per_session = rt.tunnels.dtls->refused_handshakes_per_session();
   }
 
-  session::ReplicationStatus repl;
+  ReplicationStatus repl;
   if (rt.replication) repl = rt.replication->status();
   m.role = to_string(repl.role);  // as the admin status says
   m.epoch = repl.epoch;

@@ -2,7 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "node/server/front_door.hpp"
 #include "node/session/session_record.hpp"
 #include "node/tun/tun_device.hpp"
@@ -19,14 +19,14 @@ void NodeRole::become_active(std::uint64_t epoch, std::uint64_t next_index) {
   rt_->sessions.start_waiting_all();
   if (auto r = tun::TunDevice::set_link_up(tun_name_, true); !r)
     log::error("tun_up_failed", {{"reason", r.error()}});
-  rt_->serving = true;
+  state_.serving_ = true;
   log::info("serving",
             {{"epoch", std::to_string(epoch)}, {"sessions", std::to_string(rt_->sessions.size())}});
 }
 
 void NodeRole::become_standby(std::uint64_t epoch, bool handover) {
   if (!rt_) return;
-  rt_->serving = false;
+  state_.serving_ = false;
   rt_->sessions.drop_transports(handover ? session::EndReason::handover
                                          : session::EndReason::shutdown);
   reset_front_connections(*rt_);
@@ -37,15 +37,15 @@ void NodeRole::become_standby(std::uint64_t epoch, bool handover) {
 }
 
 void NodeRole::replica_upsert(const proto::SessionRecord& record) {
-  if (rt_ && !rt_->serving) rt_->sessions.restore(session::from_record(record));
+  if (rt_ && !state_.serving()) rt_->sessions.restore(session::from_record(record));
 }
 
 void NodeRole::replica_remove(std::uint64_t index) {
-  if (rt_ && !rt_->serving) rt_->sessions.drop_replica(index);
+  if (rt_ && !state_.serving()) rt_->sessions.drop_replica(index);
 }
 
 void NodeRole::replica_reset(const std::vector<proto::SessionRecord>& records) {
-  if (!rt_ || rt_->serving) return;
+  if (!rt_ || state_.serving()) return;
   rt_->sessions.drop_all_replicas();
   for (const auto& r : records) rt_->sessions.restore(session::from_record(r));
 }

@@ -1,15 +1,15 @@
 #pragma once
 // The node side of the member's roles: what changes on this node when it starts or stops
-// serving, and the standby's mirror of the active's sessions. Implements session::ReplicaHost;
+// serving, and the standby's mirror of the active's sessions. Implements ReplicaHost;
 // every method but post() runs on the node's thread.
 #include <string>
 
+#include "base/replication_port.hpp"
 #include "node/server/runtime.hpp"
-#include "node/session/replication_sink.hpp"
 
 namespace tandem::server {
 
-class NodeRole final : public session::ReplicaHost {
+class NodeRole final : public ReplicaHost {
  public:
   explicit NodeRole(asio::io_context& io) : io_(io) {}
   // Before any role change arrives.
@@ -17,6 +17,9 @@ class NodeRole final : public session::ReplicaHost {
     rt_ = &rt;
     tun_name_ = std::move(tun_name);
   }
+
+  // The role as the rest of the node reads it; this class is its only writer.
+  const ServingState& state() const { return state_; }
 
   void post(std::function<void()> work) override;
   void become_active(std::uint64_t epoch, std::uint64_t next_index) override;
@@ -28,6 +31,7 @@ class NodeRole final : public session::ReplicaHost {
  private:
   asio::io_context& io_;
   Runtime* rt_ = nullptr;
+  ServingState state_;
   std::string tun_name_;
 };
 

@@ -16,15 +16,15 @@
 #include <span>
 #include <string>
 
+#include "base/clock.hpp"
+#include "base/log_limiter.hpp"
+#include "base/replication_port.hpp"
 #include "node/auth/login_throttle.hpp"
 #include "node/auth/users.hpp"
-#include "node/common/clock.hpp"
-#include "node/common/log_limiter.hpp"
 #include "node/config/config.hpp"
 #include "node/config/defaults.hpp"
 #include "node/metrics/registry.hpp"
 #include "node/server/front_door_limits.hpp"
-#include "node/session/replication_sink.hpp"
 #include "node/session/session_table.hpp"
 #include "node/session/traffic_filter.hpp"
 
@@ -52,37 +52,88 @@ class TunWriter {
 // The group policies compiled for the data path, by policy name; replaced whole at a reload.
 using TrafficPolicies = std::map<std::string, std::shared_ptr<const session::TrafficPolicy>>;
 
-struct Runtime {
+// The group's policy and configuration, by tunnel group name; the default group's for a group a
+// reload removed (its sessions then get the default policy too).
+const config::Policy& policy_for(const config::Config& config, const std::string& tunnel_group);
+const config::TunnelGroup& tunnel_group_for(const config::Config& config,
+                                            const std::string& tunnel_group);
+
+// Whether this node serves the member's clients, as the node's thread sees it. One writer:
+// NodeRole (role.hpp), on replication's become_active / become_standby. Everyone else reads it
+// through the Runtime's const reference.
+class ServingState {
+ public:
+  bool serving() const { return serving_; }  // the member's active node, or a standalone one
+
+ private:
+  friend class NodeRole;
+  bool serving_ = false;
+};
+
+// What a tunnel needs (the CSTP and DTLS tunnels, the DTLS server, the TUN router): the I/O
+// context, the sessions, the data path's two ends, the compiled traffic policies. The config and
+// counters are the Runtime's, seen through references.
+struct TunnelRuntime {
   asio::io_context& io;
+  const Clock& clock;
+  session::SessionTable& sessions;
+  const config::Config& config;  // the Runtime's, as of the last reload
+  metrics::Counters& counters;   // the Runtime's
+  TunWriter* tun = nullptr;
+  DtlsServer* dtls = nullptr;        // null when DTLS is off
+  TrafficPolicies traffic_policies;  // always has one per configured policy
+  // A flood of dropped packets must not flood the log (docs/limits.md).
+  log::LogLimiter traffic_drop_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
+
+  // The compiled policy of a tunnel group (the default policy's if the group is gone).
+  std::shared_ptr<const session::TrafficPolicy> traffic_policy_for(
+      const std::string& tunnel_group) const;
+};
+
+// What the front door owns: connections that are not (yet) tunnels, their limits, the login
+// throttle and the password hashing pool.
+struct FrontDoorState {
   asio::ssl::context& tls;
-  asio::thread_pool& hash_pool;  // slow password hashing runs here, off the I/O thread
+  asio::thread_pool& hash_pool;            // slow password hashing runs here, off the I/O thread
+  FrontDoorLimits& limits;                 // connections per address, TLS handshakes in progress
+  auth::LoginThrottle& login_throttle;     // back-off after failed logins, logins in flight
+  std::set<FrontConnection*> connections;  // not yet tunnels, to reset them on a step-down
+  std::string server_name;
+  // A flood of refusals must not flood the log (docs/limits.md). The DTLS server shares the
+  // connection log.
+  log::LogLimiter connection_refusal_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
+  log::LogLimiter login_refusal_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
+};
+
+// The node's I/O-thread state, made once by the headend: the configuration and users (replaced
+// only by a reload, reload_configuration), the role (read-only here), and the two parts above.
+// The front door, the admin backend and metrics take the whole; tunnels take `tunnels` only.
+struct Runtime {
+  Runtime(asio::io_context& io, const Clock& clock, config::Config config,
+          std::shared_ptr<const auth::UserDb> users, session::SessionTable& sessions,
+          const ServingState& role, Replication* replication, FrontDoorState front);
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  asio::io_context& io;
   const Clock& clock;
   config::Config config;
   std::shared_ptr<const auth::UserDb> users;
   session::SessionTable& sessions;
-  FrontDoorLimits& front_limits;        // connections per address, TLS handshakes in progress
-  auth::LoginThrottle& login_throttle;  // back-off after failed logins, logins in flight
-  TunWriter* tun = nullptr;
-  DtlsServer* dtls = nullptr;                        // null when DTLS is off
+  const ServingState& role;
+  Replication* replication = nullptr;
   const CertificateMonitor* certificates = nullptr;  // expiry of the certificates in use
-  session::Replication* replication = nullptr;
-  bool serving = false;                          // this node is the member's active node
-  std::set<FrontConnection*> front_connections;  // not yet tunnels, to reset them on a step-down
-  std::string server_name;
-  TrafficPolicies traffic_policies;  // always has one per configured policy
-  metrics::Counters counters;        // events seen only here, at the I/O edge
-  // A flood of refusals must not flood the log (docs/limits.md).
-  log::LogLimiter connection_refusal_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
-  log::LogLimiter login_refusal_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
-  log::LogLimiter traffic_drop_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
+  metrics::Counters counters;                        // events seen only here, at the I/O edge
+  FrontDoorState front;
+  TunnelRuntime tunnels;
 
-  const config::Policy& policy_for(const std::string& tunnel_group) const;
-  // The group's configuration; the default group's for a group a reload removed (whose
-  // sessions policy_for also gives the default group's policy).
-  const config::TunnelGroup& tunnel_group_for(const std::string& tunnel_group) const;
-  // The compiled policy of a tunnel group (the default policy's if the group is gone).
-  std::shared_ptr<const session::TrafficPolicy> traffic_policy_for(
-      const std::string& tunnel_group) const;
+  bool serving() const { return role.serving(); }
+  const config::Policy& policy_for(const std::string& tunnel_group) const {
+    return server::policy_for(config, tunnel_group);
+  }
+  const config::TunnelGroup& tunnel_group_for(const std::string& tunnel_group) const {
+    return server::tunnel_group_for(config, tunnel_group);
+  }
 };
 
 std::string endpoint_text(const tcp::endpoint& ep);

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 
 namespace tandem::server {
 

@@ -3,7 +3,7 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 
 namespace tandem::server {
 namespace {
@@ -12,13 +12,12 @@ namespace {
 void add_configured(std::vector<std::uint32_t>& out, const std::string& text) {
   if (text.empty()) return;
   auto end = text.find_first_of(":/");
-  if (auto addr = session::parse_ipv4(text.substr(0, end)); addr && *addr != 0)
-    out.push_back(*addr);
+  if (auto addr = net::parse_ipv4(text.substr(0, end)); addr && *addr != 0) out.push_back(*addr);
 }
 
 }  // namespace
 
-std::vector<std::uint32_t> node_addresses(const config::Config& config, session::Ipv4Net pool) {
+std::vector<std::uint32_t> node_addresses(const config::Config& config, net::Ipv4Net pool) {
   std::vector<std::uint32_t> out;
   // A wildcard listen (the default 0.0.0.0:443) serves on every address the node has.
   ifaddrs* all = nullptr;
@@ -44,8 +43,7 @@ std::vector<std::uint32_t> node_addresses(const config::Config& config, session:
   return out;
 }
 
-Result<TrafficPolicies> compile_traffic_policies(const config::Config& config,
-                                                 session::Ipv4Net pool) {
+Result<TrafficPolicies> compile_traffic_policies(const config::Config& config, net::Ipv4Net pool) {
   const auto addresses = node_addresses(config, pool);
   TrafficPolicies out;
   for (const auto& [name, policy] : config.policies) {
@@ -56,14 +54,14 @@ Result<TrafficPolicies> compile_traffic_policies(const config::Config& config,
   return out;
 }
 
-void install_traffic_policies(Runtime& rt, TrafficPolicies policies) {
+void install_traffic_policies(TunnelRuntime& rt, TrafficPolicies policies) {
   rt.traffic_policies = std::move(policies);
   rt.sessions.forget_traffic_policies();
 }
 
-std::shared_ptr<const session::TrafficPolicy> Runtime::traffic_policy_for(
+std::shared_ptr<const session::TrafficPolicy> TunnelRuntime::traffic_policy_for(
     const std::string& tunnel_group) const {
-  auto it = traffic_policies.find(policy_for(tunnel_group).name);
+  auto it = traffic_policies.find(policy_for(config, tunnel_group).name);
   return it != traffic_policies.end() ? it->second : nullptr;
 }
 

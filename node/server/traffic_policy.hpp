@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 #include "node/server/runtime.hpp"
 
 namespace tandem::server {
@@ -12,14 +12,13 @@ namespace tandem::server {
 // Every IPv4 address of this node: its interfaces now, and the configured listen, service,
 // inside, metrics and peer addresses (a service address may only arrive at a take-over), the
 // peer's replication address, and the pool's gateway.
-std::vector<std::uint32_t> node_addresses(const config::Config& config, session::Ipv4Net pool);
+std::vector<std::uint32_t> node_addresses(const config::Config& config, net::Ipv4Net pool);
 
 // One TrafficPolicy per policy of `config`; an error names the policy that did not compile.
-Result<TrafficPolicies> compile_traffic_policies(const config::Config& config,
-                                                 session::Ipv4Net pool);
+Result<TrafficPolicies> compile_traffic_policies(const config::Config& config, net::Ipv4Net pool);
 
 // Makes `policies` the ones in force: every session looks its policy up again on its next
 // packet, so a reload applies to live sessions at once.
-void install_traffic_policies(Runtime& rt, TrafficPolicies policies);
+void install_traffic_policies(TunnelRuntime& rt, TrafficPolicies policies);
 
 }  // namespace tandem::server

@@ -6,13 +6,13 @@
 #include <boost/asio/detached.hpp>
 #include <cerrno>
 
-#include "node/common/log.hpp"
-#include "node/common/text.hpp"
+#include "base/log.hpp"
+#include "base/text.hpp"
 #include "node/session/traffic.hpp"
 
 namespace tandem::server {
 
-TunRouter::TunRouter(Runtime& rt, int tun_fd) : rt_(rt), tun_(rt.io, tun_fd) {}
+TunRouter::TunRouter(TunnelRuntime& rt, int tun_fd) : rt_(rt), tun_(rt.io, tun_fd) {}
 
 void TunRouter::start() {
   asio::co_spawn(
@@ -53,15 +53,15 @@ void TunRouter::dropped(const session::Session& s, std::span<const std::uint8_t>
   if (!rt_.traffic_drop_log.allow(rt_.clock.now(), suppressed)) return;
   const bool v4 = packet.size() >= 20 && (packet[0] >> 4) == 4;
   auto addr = [&](std::size_t at) {
-    return v4 ? session::format_ipv4((std::uint32_t{packet[at]} << 24) |
-                                     (std::uint32_t{packet[at + 1]} << 16) |
-                                     (std::uint32_t{packet[at + 2]} << 8) | packet[at + 3])
+    return v4 ? net::format_ipv4((std::uint32_t{packet[at]} << 24) |
+                                 (std::uint32_t{packet[at + 1]} << 16) |
+                                 (std::uint32_t{packet[at + 2]} << 8) | packet[at + 3])
               : std::string("-");
   };
   log::event(level, "traffic_dropped",
              {{"index", std::to_string(s.index)},
               {"user", text::sanitize(s.user, text::kMaxUsername)},
-              {"ip", session::format_ipv4(s.ip)},
+              {"ip", net::format_ipv4(s.ip)},
               {"reason", session::to_string(why)},
               {"src", addr(12)},
               {"dst", addr(16)},

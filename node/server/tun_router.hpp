@@ -12,7 +12,7 @@ namespace tandem::server {
 
 class TunRouter final : public TunWriter {
  public:
-  TunRouter(Runtime& rt, int tun_fd);  // takes ownership of the fd
+  TunRouter(TunnelRuntime& rt, int tun_fd);  // takes ownership of the fd
 
   void start();
   bool from_client(session::SessionRef s, std::span<const std::uint8_t> ip_packet) override;
@@ -25,7 +25,7 @@ class TunRouter final : public TunWriter {
   void dropped(const session::Session& s, std::span<const std::uint8_t> packet,
                session::FilterVerdict why);
 
-  Runtime& rt_;
+  TunnelRuntime& rt_;
   asio::posix::stream_descriptor tun_;
   std::uint64_t unroutable_ = 0;
 };

@@ -6,8 +6,8 @@
 #include <array>
 #include <string>
 
-#include "node/common/log.hpp"
-#include "node/common/text.hpp"
+#include "base/log.hpp"
+#include "base/text.hpp"
 #include "node/config/defaults.hpp"
 #include "node/server/admin_backend.hpp"
 #include "node/server/connect_response.hpp"
@@ -102,7 +102,7 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
   params.pool = rt.sessions.pool().net();
   params.dns = rt.config.dns;
   params.policy = rt.policy_for(s->tunnel_group);
-  params.server_name = rt.server_name;
+  params.server_name = rt.front.server_name;
   if (auto base = req.header("X-CSTP-Base-MTU")) {
     try {
       params.client_base_mtu = std::stoi(std::string(*base));
@@ -111,45 +111,45 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     }
   }
   std::string dtls_app_id;
-  if (rt.dtls && offers_psk_negotiate(req.header("X-DTLS-CipherSuite").value_or(""))) {
+  if (rt.tunnels.dtls && offers_psk_negotiate(req.header("X-DTLS-CipherSuite").value_or(""))) {
     // PSK-NEGOTIATE: both sides derive the DTLS key from this TLS connection (notes §5.2).
     std::array<std::uint8_t, 32> psk{};
     static constexpr char kLabel[] = "EXPORTER-openconnect-psk";
     if (SSL_export_keying_material(c->stream->native_handle(), psk.data(), psk.size(), kLabel,
                                    sizeof kLabel - 1, nullptr, 0, 0) == 1) {
-      dtls_app_id = rt.dtls->register_tunnel(index, psk);
-      params.dtls = TunnelParams::Dtls{rt.dtls->port(), hex_bytes(dtls_app_id)};
+      dtls_app_id = rt.tunnels.dtls->register_tunnel(index, psk);
+      params.dtls = TunnelParams::Dtls{rt.tunnels.dtls->port(), hex_bytes(dtls_app_id)};
     }
     OPENSSL_cleanse(psk.data(), psk.size());
   }
   if (!co_await send(*c, build_connect_response(params))) {
-    if (rt.dtls && !dtls_app_id.empty()) rt.dtls->unregister_tunnel(dtls_app_id);
+    if (rt.tunnels.dtls && !dtls_app_id.empty()) rt.tunnels.dtls->unregister_tunnel(dtls_app_id);
     c->close();
     co_return;
   }
   // The session may have ended while we were writing.
   s = rt.sessions.find(index);
   if (!s) {
-    if (rt.dtls && !dtls_app_id.empty()) rt.dtls->unregister_tunnel(dtls_app_id);
+    if (rt.tunnels.dtls && !dtls_app_id.empty()) rt.tunnels.dtls->unregister_tunnel(dtls_app_id);
     c->close();
     co_return;
   }
 
   c->handed_over = true;
   c->deadline.cancel();
-  auto tunnel = std::make_shared<CstpTunnel>(rt, std::move(c->stream), s, peer.text(),
+  auto tunnel = std::make_shared<CstpTunnel>(rt.tunnels, std::move(c->stream), s, peer.text(),
                                              parser.take_leftover(), std::move(dtls_app_id));
   if (rt.sessions.attach_ssl(s, tunnel, info)) {
     ++rt.counters.resumes;
     log::info("session_resumed", {{"index", std::to_string(index)},
                                   {"user", text::sanitize(s->user, text::kMaxUsername)},
-                                  {"ip", session::format_ipv4(s->ip)},
+                                  {"ip", net::format_ipv4(s->ip)},
                                   {"public", peer.text()}});
   }
   log::info("tunnel_up", {{"index", std::to_string(index)},
                           {"tunnel", std::to_string(index) + ".2"},
                           {"kind", "ssl"},
-                          {"ip", session::format_ipv4(s->ip)},
+                          {"ip", net::format_ipv4(s->ip)},
                           {"public", peer.text()},
                           {"encapsulation", info.encapsulation},
                           {"cipher", info.cipher}});

@@ -6,19 +6,11 @@
 #include <set>
 #include <string>
 
-#include "node/common/result.hpp"
+#include "base/address.hpp"
 
 namespace tandem::session {
 
-struct Ipv4Net {
-  std::uint32_t network;  // host byte order
-  int prefix;             // 0..32
-  std::uint32_t netmask() const { return prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix); }
-};
-
-Result<Ipv4Net> parse_cidr(const std::string& text);  // "10.77.0.0/24"; host bits must be 0
-std::optional<std::uint32_t> parse_ipv4(const std::string& text);
-std::string format_ipv4(std::uint32_t addr);
+using net::Ipv4Net;
 
 class AddressPool {
  public:

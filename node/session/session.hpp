@@ -9,7 +9,7 @@
 #include <span>
 #include <string>
 
-#include "node/common/clock.hpp"
+#include "base/clock.hpp"
 #include "node/session/downstream.hpp"
 #include "node/session/token.hpp"
 

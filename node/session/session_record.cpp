@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "node/common/text.hpp"
+#include "base/text.hpp"
 
 namespace tandem::session {
 namespace {

@@ -4,8 +4,8 @@
 #include <chrono>
 #include <utility>
 
-#include "node/common/log.hpp"
-#include "node/common/text.hpp"
+#include "base/log.hpp"
+#include "base/text.hpp"
 #include "node/session/timers.hpp"
 
 namespace tandem::session {
@@ -134,7 +134,7 @@ void SessionTable::detach_ssl(SessionRef ref, const Transport* transport, EndRea
   s.inactive_since = clock_.now();
   log::info("session_waiting", {{"index", std::to_string(s.index)},
                                 {"user", text::sanitize(s.user, text::kMaxUsername)},
-                                {"ip", format_ipv4(s.ip)},
+                                {"ip", net::format_ipv4(s.ip)},
                                 {"reason", to_string(reason)}});
 }
 
@@ -155,7 +155,7 @@ void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client
   end_stats_.traffic += s->counters;
   log::info("session_end", {{"index", std::to_string(s->index)},
                             {"user", text::sanitize(s->user, text::kMaxUsername)},
-                            {"ip", format_ipv4(s->ip)},
+                            {"ip", net::format_ipv4(s->ip)},
                             {"public", s->public_ip + ":" + std::to_string(s->public_port)},
                             {"reason", to_string(reason)},
                             {"bytes_tx", std::to_string(s->counters.bytes_tx)},
@@ -209,7 +209,7 @@ void SessionTable::follow_client(Session& s, CarrierEvent e) {
   std::uint64_t suppressed = 0;
   if (!carrier_log_.allow(clock_.now(), suppressed)) return;
   log::info("downstream_carrier", {{"index", std::to_string(s.index)},
-                                   {"ip", format_ipv4(s.ip)},
+                                   {"ip", net::format_ipv4(s.ip)},
                                    {"from", to_string(from)},
                                    {"to", to_string(next)},
                                    {"cause", to_string(e)},
@@ -345,7 +345,7 @@ void SessionTable::restore(Session s) {
   }
   if (!lease_kept && !pool_.claim(s.ip)) {
     log::error("restore_refused", {{"index", std::to_string(s.index)},
-                                   {"ip", format_ipv4(s.ip)},
+                                   {"ip", net::format_ipv4(s.ip)},
                                    {"reason", "address outside the pool or already leased"}});
     return;
   }

@@ -12,12 +12,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "node/common/clock.hpp"
-#include "node/common/log_limiter.hpp"
-#include "node/common/result.hpp"
+#include "base/clock.hpp"
+#include "base/log_limiter.hpp"
+#include "base/replication_port.hpp"
+#include "base/result.hpp"
 #include "node/config/config.hpp"
 #include "node/session/address_pool.hpp"
-#include "node/session/replication_sink.hpp"
 #include "node/session/session.hpp"
 
 namespace tandem::session {

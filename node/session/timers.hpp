@@ -2,7 +2,7 @@
 // The group-policy timers (S3-S8) as one pure decision: given a session, its policy and the
 // time, what is due. The caller (the headend's sweep) carries the decision out. Every rule is
 // tested on a fake clock.
-#include "node/common/clock.hpp"
+#include "base/clock.hpp"
 #include "node/config/config.hpp"
 #include "node/session/session.hpp"
 

@@ -17,7 +17,7 @@ Result<std::vector<Ipv4Range>> ranges(const std::vector<std::string>& cidrs) {
   std::vector<Ipv4Range> out;
   out.reserve(cidrs.size());
   for (const auto& cidr : cidrs) {
-    auto net = parse_cidr(cidr);
+    auto net = net::parse_cidr(cidr);
     if (!net) return fail("'" + cidr + "': " + net.error());
     out.push_back({net->network, net->netmask()});
   }

@@ -9,7 +9,7 @@
 #include <span>
 #include <vector>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 #include "node/config/config.hpp"
 #include "node/session/address_pool.hpp"
 

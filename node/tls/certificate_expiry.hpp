@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 
 namespace tandem::tls {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 
 namespace tandem::tun {
 

@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "node/common/text.hpp"
+#include "base/text.hpp"
 #include "node/config/config.hpp"
 #include "node/config/defaults.hpp"
 #include "tests/fuzz/fuzz_support.hpp"

@@ -14,7 +14,7 @@
 #include <system_error>
 #include <vector>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 
 // An invariant of the code under test. A failure prints what broke and aborts: a finding.
 #define FUZZ_CHECK(cond, ...)                                                                   \

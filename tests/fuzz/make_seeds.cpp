@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 #include "node/cstp/frame.hpp"
 #include "node/dtls/client_hello.hpp"
 #include "node/dtls/dtls_endpoint.hpp"

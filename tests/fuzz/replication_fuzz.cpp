@@ -109,7 +109,7 @@ struct Recorder final : CoreEffects {
   }
   void send_to_leader(proto::FollowerMessage m) override { to_leader.push_back(std::move(m)); }
   void stop_following() override { ++stopped; }
-  void acknowledge(Acked acked, tandem::session::Persisted where) override {
+  void acknowledge(Acked acked, tandem::Persisted where) override {
     if (acked) acked(where);
   }
   void become_active(std::uint64_t epoch, std::uint64_t next_index,

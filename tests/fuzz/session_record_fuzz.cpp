@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-#include "node/common/text.hpp"
+#include "base/text.hpp"
 #include "node/session/session_record.hpp"
 #include "replication/session_store.hpp"
 #include "tests/fuzz/fuzz_support.hpp"

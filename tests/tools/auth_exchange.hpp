@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 #include "node/http/request.hpp"
 
 namespace tandem::load {

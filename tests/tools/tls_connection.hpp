@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 #include "tests/tools/http_response.hpp"
 
 namespace tandem::load {

@@ -2,7 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "node/config/cluster_shapes.hpp"
+#include "base/address.hpp"
 #include "node/config/config.hpp"
 
 namespace tandem::config {
@@ -83,17 +83,17 @@ TEST(ConfigCluster, AMemberNeedsAnArbiter) {
 }
 
 TEST(ClusterShapes, EndpointsAndUrls) {
-  EXPECT_TRUE(valid_etcd_endpoint("http://127.0.0.1:2379"));
-  EXPECT_TRUE(valid_etcd_endpoint("https://etcd.example.com:2379"));
-  EXPECT_FALSE(valid_etcd_endpoint("etcd:2379"));
-  EXPECT_FALSE(valid_etcd_endpoint("http://etcd"));
-  EXPECT_FALSE(valid_etcd_endpoint("http://etcd:0"));
-  EXPECT_FALSE(valid_etcd_endpoint("http://etcd:2379/path"));
-  EXPECT_TRUE(valid_member_url("https://vpn-m1.example.com/"));
-  EXPECT_TRUE(valid_member_url("https://192.0.2.10:8443/"));
-  EXPECT_FALSE(valid_member_url("http://vpn.example.com/"));
-  EXPECT_FALSE(valid_member_url("https://vpn.example.com/login"));
-  EXPECT_FALSE(valid_member_url("https://user@vpn.example.com/"));
+  EXPECT_TRUE(net::valid_etcd_endpoint("http://127.0.0.1:2379"));
+  EXPECT_TRUE(net::valid_etcd_endpoint("https://etcd.example.com:2379"));
+  EXPECT_FALSE(net::valid_etcd_endpoint("etcd:2379"));
+  EXPECT_FALSE(net::valid_etcd_endpoint("http://etcd"));
+  EXPECT_FALSE(net::valid_etcd_endpoint("http://etcd:0"));
+  EXPECT_FALSE(net::valid_etcd_endpoint("http://etcd:2379/path"));
+  EXPECT_TRUE(net::valid_member_url("https://vpn-m1.example.com/"));
+  EXPECT_TRUE(net::valid_member_url("https://192.0.2.10:8443/"));
+  EXPECT_FALSE(net::valid_member_url("http://vpn.example.com/"));
+  EXPECT_FALSE(net::valid_member_url("https://vpn.example.com/login"));
+  EXPECT_FALSE(net::valid_member_url("https://user@vpn.example.com/"));
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 
 #include <fstream>
 
-#include "node/common/text.hpp"
+#include "base/text.hpp"
 #include "node/config/defaults.hpp"
 
 namespace tandem::config {

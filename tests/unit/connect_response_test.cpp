@@ -33,8 +33,8 @@ std::vector<std::string> values(const http::Response& r, const std::string& name
 
 TunnelParams params() {
   TunnelParams p;
-  p.client_ip = *session::parse_ipv4("10.77.0.2");
-  p.pool = *session::parse_cidr("10.77.0.0/24");
+  p.client_ip = *net::parse_ipv4("10.77.0.2");
+  p.pool = *net::parse_cidr("10.77.0.0/24");
   p.dns = {"10.77.0.1"};
   p.policy = policy();
   p.policy.routes = {"10.201.0.0/24"};

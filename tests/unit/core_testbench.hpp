@@ -9,7 +9,6 @@
 namespace tandem::replication::testbench {
 
 using namespace std::chrono_literals;
-using session::Persisted;
 
 struct Recorder final : CoreEffects {
   std::vector<std::pair<StreamId, proto::LeaderMessage>> to_follower;

@@ -51,7 +51,7 @@ class Quiet : public Transport {
 class DownstreamTableTest : public ::testing::Test {
  protected:
   FakeClock clock;
-  SessionTable table{AddressPool(*parse_cidr("10.77.0.0/29")), clock};
+  SessionTable table{AddressPool(*net::parse_cidr("10.77.0.0/29")), clock};
   SessionRef s;
   std::shared_ptr<Quiet> ssl = std::make_shared<Quiet>();
 

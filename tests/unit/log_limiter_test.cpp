@@ -1,4 +1,4 @@
-#include "node/common/log_limiter.hpp"
+#include "base/log_limiter.hpp"
 
 #include <gtest/gtest.h>
 

@@ -268,7 +268,7 @@ TEST(MetricsRender, LabelValuesAreEscaped) {
 // The session table keeps what ended sessions leave behind, so traffic totals never fall.
 TEST(MetricsEndStats, EndedSessionsKeepTheirCountersAndReason) {
   FakeClock clock;
-  session::SessionTable table(session::AddressPool(*session::parse_cidr("10.77.0.0/29")), clock);
+  session::SessionTable table(session::AddressPool(*net::parse_cidr("10.77.0.0/29")), clock);
   auto a = table.create({"alice", "default", "default", "10.200.0.2", 4000, "oc", 0});
   auto b = table.create({"bob", "default", "default", "10.200.0.3", 4000, "oc", 0});
   ASSERT_TRUE(a && b);

@@ -28,7 +28,7 @@ class RecordingTransport : public Transport {
 class SessionTableTest : public ::testing::Test {
  protected:
   FakeClock clock;
-  SessionTable table{AddressPool(*parse_cidr("10.77.0.0/29")), clock};
+  SessionTable table{AddressPool(*net::parse_cidr("10.77.0.0/29")), clock};
 
   Created login(const std::string& user, int simultaneous = 0) {
     auto r = table.create({user, "default", "default", "10.200.0.2", 4000, "oc", simultaneous});

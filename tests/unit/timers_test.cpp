@@ -42,7 +42,7 @@ config::Policy policy() {
 class TimersTest : public ::testing::Test {
  protected:
   FakeClock clock;
-  SessionTable table{AddressPool(*parse_cidr("10.77.0.0/24")), clock};
+  SessionTable table{AddressPool(*net::parse_cidr("10.77.0.0/24")), clock};
   config::Policy pol = policy();
   std::shared_ptr<NullTransport> ssl = std::make_shared<NullTransport>();
   std::shared_ptr<NullTransport> dtls = std::make_shared<NullTransport>();

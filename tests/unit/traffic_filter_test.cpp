@@ -11,7 +11,7 @@ namespace {
 
 using V = FilterVerdict;
 
-std::uint32_t ip(const char* text) { return *parse_ipv4(text); }
+std::uint32_t ip(const char* text) { return *net::parse_ipv4(text); }
 
 constexpr std::uint8_t kIcmp = 1, kTcp = 6, kUdp = 17;
 

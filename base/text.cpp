@@ -1,4 +1,4 @@
-#include "node/common/text.hpp"
+#include "base/text.hpp"
 
 #include <algorithm>
 

@@ -1,22 +1,22 @@
 #pragma once
 // The one narrow interface between the node and replication (DESIGN: node/ talks to
-// replication/ through one interface), both directions:
+// replication/ through one interface), both directions. It lives in base/ so that neither side
+// depends on the other (README, "Layout"):
 //  - Replication: what the node asks of it (persist and replicate session changes, the role,
 //    planned failover). Implemented by replication::Replicator.
 //  - ReplicaHost: what replication asks of the node (serve or stop serving, mirror the active's
 //    sessions). Implemented by the headend.
-// tandemd's main wires the two together, so node/ does not depend on replication/.
+// tandemd's main wires the two together; only it knows both node/ and replication/.
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "node/common/result.hpp"
-#include "node/common/role.hpp"
-#include "node/session/session.hpp"
+#include "base/result.hpp"
+#include "base/role.hpp"
 #include "proto/session.pb.h"
 
-namespace tandem::session {
+namespace tandem {
 
 // Where a change ended up, as the node's waiting client is told.
 enum class Persisted : std::uint8_t {
@@ -33,10 +33,11 @@ class ReplicationSink {
   // Called on the node's thread with where the change ended up.
   using Acked = std::function<void(Persisted)>;
 
-  // Persist (and replicate) the session as it is now. `durable`: synced to disk before the call
-  // returns, for what a client is told about (creation, resume); counters need not be.
-  // `acked` may be empty when nobody waits.
-  virtual void upsert(const Session& s, bool durable, Acked acked) = 0;
+  // Persist (and replicate) the session as it is now, in its persisted form (the node makes it
+  // with session::to_record). `durable`: synced to disk before the call returns, for what a
+  // client is told about (creation, resume); counters need not be. `acked` may be empty when
+  // nobody waits.
+  virtual void upsert(proto::SessionRecord record, bool durable, Acked acked) = 0;
   virtual void remove(std::uint64_t index, Acked acked) = 0;
 };
 
@@ -53,11 +54,11 @@ struct ReplicationStatus {
   // Cluster ([arbiter] and [member], docs/arbiter.md).
   bool arbiter = false;
   std::string member_id;
-  bool holding_key = false;        // this node holds the member's active key in etcd
+  bool holding_key = false;           // this node holds the member's active key in etcd
   std::uint64_t serving_left_ms = 0;  // how long it may still serve without news (active)
-  bool arbiter_reachable = false;  // the last request to etcd succeeded
+  bool arbiter_reachable = false;     // the last request to etcd succeeded
   std::vector<std::string> arbiter_endpoints;
-  bool draining = false;           // tandemctl drain: no new sessions on this member
+  bool draining = false;  // tandemctl drain: no new sessions on this member
 };
 
 class Replication : public ReplicationSink {
@@ -97,4 +98,4 @@ class ReplicaHost {
   virtual void replica_reset(const std::vector<proto::SessionRecord>& records) = 0;
 };
 
-}  // namespace tandem::session
+}  // namespace tandem

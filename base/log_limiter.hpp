@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "node/common/clock.hpp"
+#include "base/clock.hpp"
 
 namespace tandem::log {
 

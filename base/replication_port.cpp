@@ -1,6 +1,6 @@
-#include "node/session/replication_sink.hpp"
+#include "base/replication_port.hpp"
 
-namespace tandem::session {
+namespace tandem {
 
 const char* to_string(Persisted p) noexcept {
   switch (p) {
@@ -14,4 +14,4 @@ const char* to_string(Persisted p) noexcept {
   return "?";
 }
 
-}  // namespace tandem::session
+}  // namespace tandem

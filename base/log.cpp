@@ -1,4 +1,4 @@
-#include "node/common/log.hpp"
+#include "base/log.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -6,7 +6,7 @@
 #include <ctime>
 #include <mutex>
 
-#include "node/common/text.hpp"
+#include "base/text.hpp"
 
 namespace tandem::log {
 namespace {

@@ -1,4 +1,4 @@
-#include "node/common/result.hpp"
+#include "base/result.hpp"
 
 namespace tandem {
 

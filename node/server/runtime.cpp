@@ -1,0 +1,42 @@
+#include "node/server/runtime.hpp"
+
+namespace tandem::server {
+
+const config::Policy& policy_for(const config::Config& config, const std::string& tunnel_group) {
+  auto g = config.tunnel_groups.find(tunnel_group);
+  if (g != config.tunnel_groups.end()) {
+    auto p = config.policies.find(g->second.policy);
+    if (p != config.policies.end()) return p->second;
+  }
+  return config.policies.at("default");
+}
+
+const config::TunnelGroup& tunnel_group_for(const config::Config& config,
+                                            const std::string& tunnel_group) {
+  auto g = config.tunnel_groups.find(tunnel_group);
+  return g != config.tunnel_groups.end() ? g->second : config.tunnel_groups.at("default");
+}
+
+Runtime::Runtime(asio::io_context& io_context, const Clock& node_clock, config::Config node_config,
+                 std::shared_ptr<const auth::UserDb> user_db, session::SessionTable& session_table,
+                 const ServingState& serving_state, Replication* replicator,
+                 FrontDoorState front_door)
+    : io(io_context),
+      clock(node_clock),
+      config(std::move(node_config)),
+      users(std::move(user_db)),
+      sessions(session_table),
+      role(serving_state),
+      replication(replicator),
+      front(std::move(front_door)),
+      tunnels{.io = io_context,
+              .clock = node_clock,
+              .sessions = session_table,
+              .config = config,
+              .counters = counters} {}
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+}  // namespace tandem::server
