@@ -286,10 +286,10 @@ node_log() { echo "$TD_DIR/$SAMPLE-node-$1.log"; }
 # hold_time out of [peer] (tandemd's defaults, 500 ms and 3 s). ARB "on" adds [arbiter] and
 # [member] (lib_cluster.sh's arbiter_config: member m1, lease_ttl TD_TTL).
 configure() {
-  local n cfg extra=$POLICY
-  [[ ${4:-off} == on ]] && extra+=$'\n'$(arbiter_config)
+  local n cfg node_extra=$POLICY
+  [[ ${4:-off} == on ]] && node_extra+=$'\n'$(arbiter_config)
   for n in a b; do
-    TD_HOLD=${1/default/3s} TD_POLL=${2/default/500ms} write_node_config "$n" "$extra"
+    TD_HOLD=${1/default/3s} TD_POLL=${2/default/500ms} write_node_config "$n" "$node_extra"
     cfg=${TD_NODE_CONFIG[$n]}
     if [[ $1 == default ]]; then
       sed -i '/^poll_interval = /d; /^hold_time = /d' "$cfg"
