@@ -32,7 +32,7 @@ PARTS="redirect,connect,spread,gap"
 REDIRECTS=2000          # per tandem-load process and sample
 REDIRECT_SAMPLES=3
 REDIRECT_CONCURRENCY=8  # per source address: the director's handshake cap per address
-CONNECT_ROUNDS=5        # each round: one connect through the director, one straight
+CONNECT_ROUNDS=10        # each round: one connect through the director, one straight
 LOGINS=1000
 SPREAD_ROUNDS=3
 SPREAD_CONCURRENCY=8
@@ -168,6 +168,8 @@ print_table() {
 bench_exit() {
   local rc=$?
   set +e
+  # Not at the end: never report success (an expansion error can leave $? at 0 here).
+  ((PRINTED || rc)) || rc=1
   if ((PRINTED == 0 && ${#ROWS[@]} > 0)); then
     NOTES+=("THE RUN WAS CUT SHORT (exit $rc): the table holds what was measured before that")
     print_table
@@ -237,9 +239,10 @@ cluster_up() {
   for ns in "${CLIENT_NS[@]}"; do
     ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
   done
-  # alice: tandemctl passwd's hash (yescrypt), for the openconnect connects. bob: sha512crypt
-  # with 1000 rounds, the cheapest hash tandemd accepts, so the spread's logins are not all
-  # password hashing.
+  # bob: sha512crypt with 1000 rounds, the cheapest hash tandemd accepts, so that password
+  # hashing (yescrypt: ~15 ms idle, far more on a loaded host) does not drown what the director
+  # adds, and the spread's logins are not all hashing. A users file needs one user from
+  # tandemctl passwd too (alice), which is how lib.sh makes it.
   add_user alice secret-a
   local salt hash
   salt=$(head -c 64 /dev/urandom | tr -dc 'A-Za-z0-9./' | head -c 16)
@@ -296,20 +299,22 @@ redirect_sample() { # K TAG
   rate=$(awk -v n="$total" -v w="$window" 'BEGIN { printf "%.1f", (w > 0) ? n / w : 0 }')
   RS_RATE=$rate
   RS_CPU=$(awk -v a="$cpu0" -v b="$cpu1" -v w="$window" 'BEGIN { printf "%.0f", (w > 0) ? (b - a) / w * 100 : 0 }')
+  # The director's CPU per redirect: what one redirect costs it, whoever limited the rate.
+  RS_CPU_MS=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$total" 'BEGIN { printf "%.2f", (b - a) * 1000 / n }')
   RS_FAILED=$failed
   RS_P50=$(median_max "${p50s[@]}" | cut -d' ' -f1)
   RS_LANDED=$(for ((j = 0; j < k; j++)); do jq -r '.landed | to_entries[] | "\(.key) \(.value)"' "$TD_DIR/redir-$tag-$j.json"; done |
     awk '{ n[$1] += $2 } END { for (m in n) printf "%s %d; ", m, n[m] }' | sed 's/; $//')
-  step "redirect sample $tag: $total redirects in ${window}s = $rate/s, $failed failed, director CPU $RS_CPU %, p50 ${RS_P50} ms; $RS_LANDED"
+  step "redirect sample $tag: $total redirects in ${window}s = $rate/s, $failed failed, director CPU $RS_CPU % ($RS_CPU_MS ms per redirect), p50 ${RS_P50} ms; $RS_LANDED"
 }
 
 run_redirect() {
-  local k s rates cpus p50s fails details med mx
+  local k s rates cpus cpu_ms p50s fails details med mx
   for k in 1 3; do
-    rates=() cpus=() p50s=() details=() fails=0
+    rates=() cpus=() cpu_ms=() p50s=() details=() fails=0
     for ((s = 1; s <= REDIRECT_SAMPLES; s++)); do
       redirect_sample "$k" "k$k-s$s"
-      rates+=("$RS_RATE") cpus+=("$RS_CPU") p50s+=("$RS_P50")
+      rates+=("$RS_RATE") cpus+=("$RS_CPU") cpu_ms+=("$RS_CPU_MS") p50s+=("$RS_P50")
       fails=$((fails + RS_FAILED))
       details+=("$RS_RATE")
     done
@@ -317,7 +322,7 @@ run_redirect() {
     row "redirects/s from one director" \
       "tandem-load --redirect-only, $k client address(es) x concurrency $REDIRECT_CONCURRENCY, $REDIRECTS requests each" \
       "$med" "$mx" \
-      "samples: ${details[*]}; director CPU (% of one core) median $(median_max "${cpus[@]}" | cut -d' ' -f1); request p50 ms median $(median_max "${p50s[@]}" | cut -d' ' -f1); failed $fails; last sample's Locations: $RS_LANDED"
+      "samples: ${details[*]}; director CPU (% of one core) median $(median_max "${cpus[@]}" | cut -d' ' -f1), per redirect median $(median_max "${cpu_ms[@]}" | cut -d' ' -f1) ms (samples ${cpu_ms[*]}); request p50 ms median $(median_max "${p50s[@]}" | cut -d' ' -f1); failed $fails; last sample's Locations: $RS_LANDED"
   done
 }
 
@@ -336,13 +341,13 @@ done; exit 1'
 # the whole run when the client has exited: here that is one failed sample).
 ct_up() { td_alive "$(client_pid "$1")" && grep -q 'Configured as ' "$(client_log "$1")"; }
 
-# connect_once ID URL: openconnect (alice, DTLS) from the client ns to URL; CT_MS the time to the
+# connect_once ID URL: openconnect (bob, DTLS) from the client ns to URL; CT_MS the time to the
 # first answered ping ("" on failure), CT_MEMBER the address it ended its HTTPS connection on.
 connect_once() {
   local id=$1 url=$2 t0 t1 redir0
   redir0=$(director_redirects 1)
   t0=${EPOCHREALTIME/./}
-  TD_URL=$url start_client "$id" alice secret-a
+  TD_URL=$url start_client "$id" bob secret-b
   t1=$(timeout 40 ip netns exec "$TD_NS_CLIENT" bash -c "$PROBE" 2>/dev/null) || t1=
   CT_MS=
   CT_MEMBER=$(sed -n 's/.*Connected to HTTPS on \([0-9.]*\).*/\1/p' "$(client_log "$id")" | tail -n1)
@@ -392,7 +397,52 @@ run_connect() {
   row "connect: openconnect start -> first ping through the tunnel, ms" "straight to a member (m1 odd rounds, m2 even)" \
     "$sm" "$sx" "samples: ${direct[*]}"
   row "connect: extra time through the director, ms" "per round: director minus straight (order alternating)" \
-    "$dm" "$dx" "differences: ${diffs[*]}; difference of the medians $((vm - sm))"
+    "$dm" "$dx" "differences: ${diffs[*]}; difference of the medians $(awk -v a="$vm" -v b="$sm" 'BEGIN { print a - b }')"
+  login_latency
+}
+
+# The same comparison without openconnect's start-up and the tunnel set-up around it: tandem-load
+# logs in one session at a time (--concurrency 1, --sessions LAT_LOGINS) through the director
+# (--follow-redirect) and straight to a member, alternating per round; the figure is each run's
+# median login latency (first TCP connect .. token received).
+LAT_LOGINS=20
+login_latency() {
+  local r member first how json via=() direct=() diffs=() d s
+  for ((r = 1; r <= CONNECT_ROUNDS; r++)); do
+    if ((r % 2)); then member=$TD_SERVER_IP; else member=$TD_M2_SVC; fi
+    if ((r % 2)); then first="director straight"; else first="straight director"; fi
+    d='' s=''
+    for how in $first; do
+      json=$TD_DIR/lat-$how-$r.json
+      if [[ $how == director ]]; then
+        bg_wait timeout 120 ip netns exec "$TD_NS_CLIENT" "$LOAD" --server "$DIRECTOR_EP" \
+          --follow-redirect --user bob --password-file "$TD_DIR/password-b" --sessions "$LAT_LOGINS" \
+          --concurrency 1 --pin "$TD_PIN" --quiet --report-json "$json" >"$json.log" 2>&1
+      else
+        bg_wait timeout 120 ip netns exec "$TD_NS_CLIENT" "$LOAD" --server "$member:$TD_PORT" \
+          --user bob --password-file "$TD_DIR/password-b" --sessions "$LAT_LOGINS" \
+          --concurrency 1 --pin "$TD_PIN" --quiet --report-json "$json" >"$json.log" 2>&1
+      fi
+      [[ -s $json ]] || fail "tandem-load wrote no report (see $json.log)"
+      [[ $(jq -r .sessions_failed "$json") == 0 ]] ||
+        note "login latency round $r $how: failures $(jq -c .errors "$json")"
+      if [[ $how == director ]]; then d=$(jq -r .login_p50_ms "$json"); else s=$(jq -r .login_p50_ms "$json"); fi
+    done
+    via+=("$d") direct+=("$s")
+    diffs+=("$(awk -v a="$d" -v b="$s" 'BEGIN { printf "%.2f", a - b }')")
+    step "login latency round $r: director $d ms, straight to $member $s ms"
+    nctl "$(member_active m1)" logoff --user bob >>"$TD_DIR/logoff.log" 2>&1 || fail "logoff on m1 failed"
+    nctl "$(member_active m2)" logoff --user bob >>"$TD_DIR/logoff.log" 2>&1 || fail "logoff on m2 failed"
+  done
+  row "login latency (tandem-load, one at a time), median ms" "through director 1 (--follow-redirect)" \
+    "$(median_max "${via[@]}" | cut -d' ' -f1)" "$(median_max "${via[@]}" | cut -d' ' -f2)" \
+    "per-run medians of $LAT_LOGINS logins: ${via[*]}"
+  row "login latency (tandem-load, one at a time), median ms" "straight to a member (m1 odd rounds, m2 even)" \
+    "$(median_max "${direct[@]}" | cut -d' ' -f1)" "$(median_max "${direct[@]}" | cut -d' ' -f2)" \
+    "per-run medians of $LAT_LOGINS logins: ${direct[*]}"
+  row "login latency: extra through the director, ms" "per round: director minus straight (order alternating)" \
+    "$(median_max "${diffs[@]}" | cut -d' ' -f1)" "$(median_max "${diffs[@]}" | cut -d' ' -f2)" \
+    "differences: ${diffs[*]}"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -460,7 +510,8 @@ run_gap() {
     IFS='|' read -r _ f c m x d _ <<<"$r"
     row "$(trim "$f")" "$(trim "$c")" "$(trim "$m")" "$(trim "$x")" "$(trim "$d")"
   done < <(grep '^| failover gap' "$out")
-  note "gap rows: tests/bench/failover_bench.sh (FAILOVER.md) run as a child with these binaries; gap = longest silence between replies of a 50 ms ping through the tunnel; with the arbiter the standby promotes only when it wins the member's key in etcd. Its own notes (per-sample packet traces) are in $out."
+  note "gap rows: tests/bench/failover_bench.sh (FAILOVER.md) run as a child with these binaries; gap = longest silence between replies of a 50 ms ping through the tunnel; with the arbiter the standby promotes only when it wins the member's key in etcd. Its notes follow (prefixed gap:)."
+  while IFS= read -r r; do NOTES+=("gap: ${r#- }"); done < <(sed -n '/^Notes:/,$p' "$out" | grep '^- ')
 }
 
 # ---------------------------------------------------------------------------------------------

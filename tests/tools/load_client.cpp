@@ -111,9 +111,16 @@ class Runner {
   asio::awaitable<void> worker() {
     while (!stopping_ && next_ < stats_.planned) {
       const std::size_t i = next_++;
-      bool ok = options_.resume()          ? co_await resume_one(i)
-                : options_.redirect_only ? co_await redirect_one(i)
-                                         : co_await session_one(i);
+      // One co_await per statement: g++ 12 runs the awaits of every arm of a conditional
+      // expression (seen here: each session logged in and redirected twice).
+      bool ok = false;
+      if (options_.resume()) {
+        ok = co_await resume_one(i);
+      } else if (options_.redirect_only) {
+        ok = co_await redirect_one(i);
+      } else {
+        ok = co_await session_one(i);
+      }
       ++(ok ? stats_.sessions_ok : stats_.sessions_failed);
     }
     if (--workers_ == 0) setup_done();
