@@ -29,7 +29,7 @@
 set -euo pipefail
 
 PARTS="redirect,connect,spread,gap"
-REDIRECTS=2000          # per tandem-load process and sample
+REDIRECTS=5000          # per tandem-load process and sample
 REDIRECT_SAMPLES=3
 REDIRECT_CONCURRENCY=8  # per source address: the director's handshake cap per address
 CONNECT_ROUNDS=10        # each round: one connect through the director, one straight
@@ -268,11 +268,13 @@ member_sessions() { node_field "$(member_active "$1")" sessions; }
 # One sample: K tandem-load --redirect-only processes at once, one per client namespace.
 redirect_sample() { # K TAG
   local k=$1 tag=$2 j pids=() json total=0 failed=0 window=0 w logs0 logs1 cpu0 cpu1 rate
-  local dpid=${TD_DIRECTOR_PID[1]} p50s=()
+  local dpid=${TD_DIRECTOR_PID[1]} p50s=() load_cpu=0 c
   logs0=$(director_redirects 1)
   cpu0=$(cpu_s "$dpid")
   for ((j = 0; j < k; j++)); do
-    timeout 300 ip netns exec "${CLIENT_NS[$j]}" "$LOAD" --server "$DIRECTOR_EP" --redirect-only \
+    # bash's `times` prints the CPU its children used: tandem-load's, the load generator's cost.
+    timeout 300 bash -c '"$@"; rc=$?; times; exit $rc' load ip netns exec "${CLIENT_NS[$j]}" \
+      "$LOAD" --server "$DIRECTOR_EP" --redirect-only \
       --sessions "$REDIRECTS" --concurrency "$REDIRECT_CONCURRENCY" --pin "$TD_PIN" --quiet \
       --report-json "$TD_DIR/redir-$tag-$j.json" >"$TD_DIR/redir-$tag-$j.log" 2>&1 &
     pids+=($!)
@@ -288,6 +290,10 @@ redirect_sample() { # K TAG
     w=$(jq -r .redirect_window_s "$json")
     window=$(awk -v a="$window" -v b="$w" 'BEGIN { print (b > a) ? b : a }')
     p50s+=("$(jq -r .redirect_p50_ms "$json")")
+    # The last line of `times`: children's user and system time, "0m1.230s 0m0.450s".
+    c=$(tail -n1 "$TD_DIR/redir-$tag-$j.log" | awk '$1 ~ /^[0-9]+m[0-9.]+s$/ && $2 ~ /^[0-9]+m[0-9.]+s$/ {
+      split($1, u, "m"); split($2, y, "m"); printf "%.3f", u[1] * 60 + u[2] + y[1] * 60 + y[2] }')
+    if [[ -n $c ]]; then load_cpu=$(awk -v a="$load_cpu" -v b="$c" 'BEGIN { print a + b }'); else load_cpu=-; fi
     ((failed == 0)) || note "redirect sample $tag, process $j: errors $(jq -c .errors "$json")"
   done
   ((total > 0)) || fail "no redirect in sample $tag (see $TD_DIR/redir-$tag-*.log)"
@@ -300,21 +306,23 @@ redirect_sample() { # K TAG
   RS_RATE=$rate
   RS_CPU=$(awk -v a="$cpu0" -v b="$cpu1" -v w="$window" 'BEGIN { printf "%.0f", (w > 0) ? (b - a) / w * 100 : 0 }')
   # The director's CPU per redirect: what one redirect costs it, whoever limited the rate.
+  RS_LOAD_CPU=-
+  [[ $load_cpu == - ]] || RS_LOAD_CPU=$(awk -v c="$load_cpu" -v w="$window" 'BEGIN { printf "%.0f", (w > 0) ? c / w * 100 : 0 }')
   RS_CPU_MS=$(awk -v a="$cpu0" -v b="$cpu1" -v n="$total" 'BEGIN { printf "%.2f", (b - a) * 1000 / n }')
   RS_FAILED=$failed
   RS_P50=$(median_max "${p50s[@]}" | cut -d' ' -f1)
   RS_LANDED=$(for ((j = 0; j < k; j++)); do jq -r '.landed | to_entries[] | "\(.key) \(.value)"' "$TD_DIR/redir-$tag-$j.json"; done |
     awk '{ n[$1] += $2 } END { for (m in n) printf "%s %d; ", m, n[m] }' | sed 's/; $//')
-  step "redirect sample $tag: $total redirects in ${window}s = $rate/s, $failed failed, director CPU $RS_CPU % ($RS_CPU_MS ms per redirect), p50 ${RS_P50} ms; $RS_LANDED"
+  step "redirect sample $tag: $total redirects in ${window}s = $rate/s, $failed failed, director CPU $RS_CPU % ($RS_CPU_MS ms per redirect), tandem-load CPU $RS_LOAD_CPU %, p50 ${RS_P50} ms; $RS_LANDED"
 }
 
 run_redirect() {
-  local k s rates cpus cpu_ms p50s fails details med mx
+  local k s rates cpus cpu_ms lcpus p50s fails details med mx
   for k in 1 3; do
-    rates=() cpus=() cpu_ms=() p50s=() details=() fails=0
+    rates=() cpus=() cpu_ms=() lcpus=() p50s=() details=() fails=0
     for ((s = 1; s <= REDIRECT_SAMPLES; s++)); do
       redirect_sample "$k" "k$k-s$s"
-      rates+=("$RS_RATE") cpus+=("$RS_CPU") cpu_ms+=("$RS_CPU_MS") p50s+=("$RS_P50")
+      rates+=("$RS_RATE") cpus+=("$RS_CPU") cpu_ms+=("$RS_CPU_MS") lcpus+=("$RS_LOAD_CPU") p50s+=("$RS_P50")
       fails=$((fails + RS_FAILED))
       details+=("$RS_RATE")
     done
@@ -322,7 +330,7 @@ run_redirect() {
     row "redirects/s from one director" \
       "tandem-load --redirect-only, $k client address(es) x concurrency $REDIRECT_CONCURRENCY, $REDIRECTS requests each" \
       "$med" "$mx" \
-      "samples: ${details[*]}; director CPU (% of one core) median $(median_max "${cpus[@]}" | cut -d' ' -f1), per redirect median $(median_max "${cpu_ms[@]}" | cut -d' ' -f1) ms (samples ${cpu_ms[*]}); request p50 ms median $(median_max "${p50s[@]}" | cut -d' ' -f1); failed $fails; last sample's Locations: $RS_LANDED"
+      "samples: ${details[*]}; director CPU (% of one core) median $(median_max "${cpus[@]}" | cut -d' ' -f1), per redirect median $(median_max "${cpu_ms[@]}" | cut -d' ' -f1) ms (samples ${cpu_ms[*]}); tandem-load CPU (% of one core, all processes) ${lcpus[*]}; request p50 ms median $(median_max "${p50s[@]}" | cut -d' ' -f1); failed $fails; last sample's Locations: $RS_LANDED"
   done
 }
 

@@ -364,7 +364,7 @@ syn_retrans() {
 # ---------------------------------------------------------------------------------------------
 # 1. Failover gap
 
-declare -A GAPS=() LOSTS=() PROMOTES=() VIPS=() RESUMES=() SYNS=() MISSED=()
+declare -A GAPS=() LOSTS=() PROMOTES=() VIPS=() RESUMES=() SYNS=() MISSED=() INVALID=()
 CAP_PID=
 
 td_capture_ready() { grep -q 'listening on' "$1" 2>/dev/null; }
@@ -450,9 +450,15 @@ gap_sample() { # KIND(planned|crash|machine) MODE(dtls|tls) HOLD(default|tuned) 
   [[ -n $CAP_PID ]] && stop_pid "$CAP_PID" INT 5
   ping_stream_stats "p-$id" 50
 
-  line=$(grep -m1 'role_change role=active' "$(node_log "$stb")" 2>/dev/null || true)
+  # The standby's promotion after the trigger. One before it means the roles changed on their
+  # own during the sample's set-up (seen once with hold_time 1 s on a host at load 9: a missed
+  # heartbeat); the trigger then hit the wrong node, and the sample measures nothing.
+  local early=0 ms
   t_act=-1
-  [[ -n $line ]] && t_act=$(($(log_ms "$line") - t0))
+  while IFS= read -r line; do
+    ms=$(log_ms "$line")
+    if ((ms < t0)); then early=1; elif ((t_act < 0)); then t_act=$((ms - t0)); fi
+  done < <(grep 'role_change role=active' "$(node_log "$stb")" 2>/dev/null || true)
   t_res=-1
   ((res_ms > 0)) && t_res=$((res_ms - t0))
   line=$(grep -m1 "service_address_taken address=$TD_SERVER_IP/" "$(node_log "$stb")" 2>/dev/null || true)
@@ -461,7 +467,10 @@ gap_sample() { # KIND(planned|crash|machine) MODE(dtls|tls) HOLD(default|tuned) 
   events=
   [[ -s $cap ]] && events=$(capture_events "$cap" "$t0")
   ev_brief=$(head -n 12 <<<"$events" | paste -sd ';' - | sed 's/;/; /g')
-  if ((resumed)); then
+  if ((early)); then
+    INVALID[$key]=$((${INVALID[$key]:-0} + 1))
+    note "$id: INVALID, left out: node $stb had become active before the trigger (roles changed during the set-up); logs in $TD_DIR"
+  elif ((resumed)); then
     GAPS[$key]+=" $TD_PING_GAP_MS"
     LOSTS[$key]+=" $TD_PING_LOST"
     PROMOTES[$key]+=" $t_act"
@@ -530,7 +539,7 @@ run_gaps() {
         # shellcheck disable=SC2086
         read -r sm _ <<<"$(median_max ${SYNS[$key]:-})"
         row "failover gap, ms" "$label, ${mode^^}, $holdlabel$arblabel" "$gm" "$gx" \
-          "lost pings median $lm max $lx; medians: new active +$pm ms, service address +$vm ms, session resumed +$rsm ms, client SYN retransmits $sm; samples:${GAPS[$key]:- none}${MISSED[$key]:+; ${MISSED[$key]} NOT resumed in ${RESUME_LIMIT} s}"
+          "lost pings median $lm max $lx; medians: new active +$pm ms, service address +$vm ms, session resumed +$rsm ms, client SYN retransmits $sm; samples:${GAPS[$key]:- none}${MISSED[$key]:+; ${MISSED[$key]} NOT resumed in ${RESUME_LIMIT} s}${INVALID[$key]:+; ${INVALID[$key]} invalid (roles changed before the trigger), left out}"
       done
     done
   done
