@@ -36,7 +36,7 @@ CONNECT_ROUNDS=10        # each round: one connect through the director, one str
 LOGINS=1000
 SPREAD_ROUNDS=3
 SPREAD_CONCURRENCY=8
-CAPACITY=1000
+CAPACITY=10000 # room for every round's sessions (none are logged off)
 GAP_RUNS=3
 GAP_KINDS=crash,machine
 GAP_MODES=dtls
@@ -249,6 +249,9 @@ cluster_up() {
   hash=$(perl -e 'print crypt($ARGV[0], $ARGV[1])' secret-b "\$6\$rounds=1000\$$salt\$")
   [[ $hash == '$6$rounds=1000$'* ]] || fail "perl crypt() did not give a sha512crypt hash"
   printf 'bob:%s\n' "$hash" >>"$TD_USERS"
+  # One user per spread round (same hash): the rounds' sessions stay (see run_spread).
+  local r
+  for ((r = 1; r <= SPREAD_ROUNDS; r++)); do printf 'spread%d:%s\n' "$r" "$hash" >>"$TD_USERS"; done
   printf 'secret-b\n' >"$TD_DIR/password-b"
   # tandem-load logs in many times as one user from one address: no per-user or per-address caps.
   local policy=$'[policy.default]\nsimultaneous_logins = 0'
@@ -456,23 +459,32 @@ login_latency() {
 # ---------------------------------------------------------------------------------------------
 # c. Spread of logins over the members
 
+# No logoff between rounds: `tandemctl logoff` of ~500 sessions at once blocked a member's active
+# for ~1.5 s on this host, long enough for its arbiter lease to lapse (a step-down and a failover
+# in each member; the logoffs, already acknowledged, were undone by the new active's snapshot:
+# see CLUSTER.md). Each round logs in its own user instead, and counts what each member gained.
 run_spread() {
-  local r json m1 m2 ratio ratios=() details=() mx mn l1 l2 bad
+  local r json m1 m2 b1 b2 ratio ratios=() details=() mx mn l1 l2 bad
   for ((r = 1; r <= SPREAD_ROUNDS; r++)); do
     json=$TD_DIR/spread-$r.json
-    step "spread round $r: $LOGINS logins of bob through director 1 (concurrency $SPREAD_CONCURRENCY)"
+    b1=$(member_sessions m1)
+    b2=$(member_sessions m2)
+    step "spread round $r: $LOGINS logins of spread$r through director 1 (concurrency $SPREAD_CONCURRENCY); members hold $b1 / $b2"
     bg_wait timeout $((LOGINS / 5 + 120)) ip netns exec "$TD_NS_CLIENT" "$LOAD" \
-      --server "$DIRECTOR_EP" --follow-redirect --user bob --password-file "$TD_DIR/password-b" \
+      --server "$DIRECTOR_EP" --follow-redirect --user "spread$r" --password-file "$TD_DIR/password-b" \
       --sessions "$LOGINS" --concurrency "$SPREAD_CONCURRENCY" --pin "$TD_PIN" --quiet \
       --landed-out "$TD_DIR/spread-$r.landed" --report-json "$json" >"$TD_DIR/spread-$r.log" 2>&1
     [[ -s $json ]] || fail "tandem-load wrote no report (see $TD_DIR/spread-$r.log)"
     bad=$(jq -r .sessions_failed "$json")
     ((bad == 0)) || note "spread round $r: $bad of $LOGINS logins failed: $(jq -c .errors "$json")"
-    m1=$(member_sessions m1)
-    m2=$(member_sessions m2)
+    # This round's sessions on each member's active (its user only).
+    m1=$(nctl "$(member_active m1)" show sessions --user "spread$r" --json | jq '.sessions | length')
+    m2=$(nctl "$(member_active m2)" show sessions --user "spread$r" --json | jq '.sessions | length')
     [[ $m1 =~ ^[0-9]+$ && $m2 =~ ^[0-9]+$ ]] || fail "could not read the members' session counts"
     (((m1 + m2) == $(jq -r .sessions_ok "$json"))) ||
-      note "spread round $r: members hold $m1 + $m2 sessions, tandem-load logged in $(jq -r .sessions_ok "$json")"
+      note "spread round $r: members hold $m1 + $m2 sessions of spread$r, tandem-load logged in $(jq -r .sessions_ok "$json")"
+    [[ $(($(member_sessions m1) - b1)) == "$m1" && $(($(member_sessions m2) - b2)) == "$m2" ]] ||
+      note "spread round $r: the members' status counts moved by other than spread$r's sessions"
     l1=$(jq -r --arg k "$TD_SERVER_IP:$TD_PORT" '.landed[$k] // 0' "$json")
     l2=$(jq -r --arg k "$TD_M2_SVC:$TD_PORT" '.landed[$k] // 0' "$json")
     [[ $l1 == "$m1" && $l2 == "$m2" ]] ||
@@ -487,16 +499,13 @@ run_spread() {
     fi
     details+=("m1 $m1 / m2 $m2 ($(jq -r .logins_per_second "$json") logins/s)")
     step "spread round $r: m1 $m1, m2 $m2, max/min $ratio"
-    # Everyone off, and the records at 0 again, before the next round.
-    nctl "$(member_active m1)" logoff --user bob >>"$TD_DIR/logoff.log" 2>&1 || fail "logoff on m1 failed"
-    nctl "$(member_active m2)" logoff --user bob >>"$TD_DIR/logoff.log" 2>&1 || fail "logoff on m2 failed"
-    wait_for 15 "both members' records at 0 sessions" published_is 0
   done
+  ((${#ratios[@]})) || fail "no spread measured"
   local med rmax
   read -r med rmax <<<"$(median_max "${ratios[@]}")"
   row "spread: max/min sessions across the 2 members" \
     "$LOGINS logins, tandem-load --follow-redirect via director 1, concurrency $SPREAD_CONCURRENCY, capacity $CAPACITY each" \
-    "$med" "$rmax" "rounds: $(printf '%s; ' "${details[@]}" | sed 's/; $//'); counts from each member's active (tandemctl status --json), checked against tandem-load's --landed-out"
+    "$med" "$rmax" "rounds (each a new user; earlier rounds' sessions stay): $(printf '%s; ' "${details[@]}" | sed 's/; $//'); counts from each member's active (tandemctl show sessions --user), checked against its status --json delta and tandem-load's --landed-out"
 }
 
 # ---------------------------------------------------------------------------------------------
