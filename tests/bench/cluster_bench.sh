@@ -261,8 +261,6 @@ cluster_up() {
   start_director 1
 }
 
-published_total() { echo $(($(member_sessions_published m1) + $(member_sessions_published m2))); }
-published_is() { [[ $(published_total) == "$1" ]]; }
 member_sessions() { node_field "$(member_active "$1")" sessions; }
 
 # ---------------------------------------------------------------------------------------------
@@ -516,7 +514,9 @@ run_gap() {
   left=$((DEADLINE - ($(date +%s) - T_START) - 30))
   ((left >= 120)) || fail "no time left for the gap part ($left s)"
   step "gap: failover_bench.sh --only gap --arbiter both --kinds $GAP_KINDS --modes $GAP_MODES --holds $GAP_HOLDS --runs $GAP_RUNS (deadline ${left}s; log $log)"
-  bg_wait env TANDEM_BUILD_DIR="$BIN" bash "$HERE/failover_bench.sh" --only gap --arbiter both \
+  local keep=()
+  ((KEEP)) && keep=(--keep)
+  bg_wait env TANDEM_BUILD_DIR="$BIN" bash "$HERE/failover_bench.sh" "${keep[@]}" --only gap --arbiter both \
     --ttl 2s --kinds "$GAP_KINDS" --modes "$GAP_MODES" --holds "$GAP_HOLDS" --runs "$GAP_RUNS" \
     --deadline "$((left > 7200 ? 7200 : left))" --out "$out" >"$log" 2>&1
   [[ -s $out ]] || fail "failover_bench.sh wrote no table (exit $BG_RC; see $log)"

@@ -175,8 +175,9 @@ Result<Options> parse_options(const std::vector<std::string_view>& args) {
   }
   if (o.resume()) {
     if (o.follow_redirect || o.redirect_only || !o.landed_out.empty()) {
-      return fail("--resume-from CONNECTs to --server itself: no --follow-redirect/"
-                  "--redirect-only/--landed-out");
+      return fail(
+          "--resume-from CONNECTs to --server itself: no --follow-redirect/"
+          "--redirect-only/--landed-out");
     }
     if (o.sessions != 0 || !o.user.empty() || !o.password_file.empty() || !o.tokens_out.empty()) {
       return fail(
@@ -188,8 +189,9 @@ Result<Options> parse_options(const std::vector<std::string_view>& args) {
   if (o.redirect_only) {
     if (o.sessions == 0) return fail("--sessions N is required");
     if (o.connect || o.follow_redirect || !o.tokens_out.empty() || o.hold != Seconds{0}) {
-      return fail("--redirect-only sends only the first request: no --connect/--follow-redirect/"
-                  "--tokens-out/--hold");
+      return fail(
+          "--redirect-only sends only the first request: no --connect/--follow-redirect/"
+          "--tokens-out/--hold");
     }
     return o;
   }

@@ -22,12 +22,8 @@ std::optional<std::chrono::seconds> seconds_header(const HttpResponse& r, std::s
 }  // namespace
 
 Target member_target(const Target& director, const RedirectTarget& to) {
-  return Target{director.io,
-                director.tls,
-                tcp::endpoint(asio::ip::make_address(to.ip), to.port),
-                to.authority,
-                director.pin,
-                director.step_timeout};
+  return Target{director.io,  director.tls, tcp::endpoint(asio::ip::make_address(to.ip), to.port),
+                to.authority, director.pin, director.step_timeout};
 }
 
 asio::awaitable<Result<Redirected>> ask_director(const Target& target) {

@@ -43,8 +43,7 @@ const char* mode(const Stats& s) {
   return s.resume ? "resume" : s.redirect_only ? "redirect" : "login";
 }
 
-std::string count_map(const std::map<std::string, std::size_t>& m, const char* sep,
-                      bool quoted) {
+std::string count_map(const std::map<std::string, std::size_t>& m, const char* sep, bool quoted) {
   std::string out;
   for (const auto& [key, count] : m) {
     out += (out.empty() ? "" : sep) + (quoted ? json_string(key) + ": " : key + " ") +
@@ -94,10 +93,11 @@ std::string summary_text(const Stats& s) {
   line("sessions", std::to_string(s.sessions_ok) + " ok, " + std::to_string(s.sessions_failed) +
                        " failed, of " + std::to_string(s.planned));
   if (s.redirect_only || s.redirects > 0) {
-    line("redirects", std::to_string(s.redirects) +
-                          (s.redirect_only ? ", " + fixed(rate(s.redirects, s.redirect_window_s), 1) +
-                                                 "/s over " + fixed(s.redirect_window_s, 2) + " s"
-                                           : " followed"));
+    line("redirects",
+         std::to_string(s.redirects) +
+             (s.redirect_only ? ", " + fixed(rate(s.redirects, s.redirect_window_s), 1) +
+                                    "/s over " + fixed(s.redirect_window_s, 2) + " s"
+                              : " followed"));
   }
   if (s.redirect_only) {
     line("redirect latency", "p50 " + fixed(percentile(s.redirect_ms, 50), 1) + " ms, p99 " +

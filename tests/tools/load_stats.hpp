@@ -11,10 +11,10 @@ namespace tandem::load {
 enum class ConnectOutcome { ok, unauthorized, unavailable, other_status, connection_failed };
 
 struct Stats {
-  bool resume = false;       // --resume-from run (no logins)
+  bool resume = false;         // --resume-from run (no logins)
   bool redirect_only = false;  // --redirect-only run: the first request only, to a director
-  bool interrupted = false;  // SIGINT/SIGTERM before the plan was done
-  std::size_t planned = 0;   // sessions (or tokens) to do
+  bool interrupted = false;    // SIGINT/SIGTERM before the plan was done
+  std::size_t planned = 0;     // sessions (or tokens) to do
   double elapsed_s = 0;
 
   std::size_t logins_ok = 0;

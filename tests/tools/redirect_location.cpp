@@ -84,8 +84,7 @@ Result<RedirectTarget> parse_location(std::string_view location) {
   if (!port_text.empty()) {
     unsigned v = 0;
     auto [end, perr] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), v);
-    if (perr != std::errc() || end != port_text.data() + port_text.size() || v == 0 ||
-        v > 65535) {
+    if (perr != std::errc() || end != port_text.data() + port_text.size() || v == 0 || v > 65535) {
       return bad(location, "port is not 1..65535");
     }
     out.port = static_cast<unsigned short>(v);

@@ -1,7 +1,7 @@
 // tandem-load's reading of a director's Location (tests/tools/redirect_location.hpp).
-#include "tests/tools/redirect_location.hpp"
-
 #include <gtest/gtest.h>
+
+#include "tests/tools/redirect_location.hpp"
 
 namespace tandem::load {
 namespace {
@@ -49,25 +49,25 @@ TEST(LoadRedirect, FragmentIsDropped) {
 
 TEST(LoadRedirect, MalformedLocationsAreErrors) {
   for (const char* bad : {
-           "",                                  // empty
-           "/relative",                         // not absolute
-           "http://10.0.0.1:4443/",             // not https
-           "https://",                          // no host
-           "https:///path",                     // no host
-           "https://member.example:4443/",      // a name: never resolved
-           "https://10.0.0.1:/",                // ':' without a port
-           "https://10.0.0.1:0/",               // port 0
-           "https://10.0.0.1:65536/",           // port too big
-           "https://10.0.0.1:44x3/",            // port not a number
-           "https://user@10.0.0.1/",            // user information
-           "https://[::1/",                     // unclosed bracket
-           "https://[::1]x/",                   // junk after the bracket
-           "https://[10.0.0.1]/",               // IPv4 in brackets
-           "https://::1/",                      // IPv6 without brackets
-           "https://10.0.0.1/a b",              // a space
-           "https://10.0.0.1/\x01",             // a control byte
-           "https://10.0.0.1/\xc3\xa9",         // non-ASCII
-           "https://999.0.0.1/",                // not an address
+           "",                              // empty
+           "/relative",                     // not absolute
+           "http://10.0.0.1:4443/",         // not https
+           "https://",                      // no host
+           "https:///path",                 // no host
+           "https://member.example:4443/",  // a name: never resolved
+           "https://10.0.0.1:/",            // ':' without a port
+           "https://10.0.0.1:0/",           // port 0
+           "https://10.0.0.1:65536/",       // port too big
+           "https://10.0.0.1:44x3/",        // port not a number
+           "https://user@10.0.0.1/",        // user information
+           "https://[::1/",                 // unclosed bracket
+           "https://[::1]x/",               // junk after the bracket
+           "https://[10.0.0.1]/",           // IPv4 in brackets
+           "https://::1/",                  // IPv6 without brackets
+           "https://10.0.0.1/a b",          // a space
+           "https://10.0.0.1/\x01",         // a control byte
+           "https://10.0.0.1/\xc3\xa9",     // non-ASCII
+           "https://999.0.0.1/",            // not an address
        }) {
     auto r = parse_location(bad);
     EXPECT_FALSE(r.ok()) << "accepted '" << bad << "'";
