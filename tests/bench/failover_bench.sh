@@ -7,7 +7,9 @@
 #      planned (`tandemctl failover`), crash (kill -9 of the active tandemd) and machine crash
 #      (the node's links down, then kill -9); DTLS and TLS-only (--no-dtls); the default
 #      hold_time (no poll_interval/hold_time in [peer]: 500 ms / 3 s) and a tuned one.
-#      --runs samples each, median and max.
+#      --runs samples each, median and max. --arbiter on|both adds the pair under an etcd
+#      arbiter ([arbiter] lease_ttl --ttl, etcd in its own namespace as in the e2e tests);
+#      --kinds/--modes/--holds pick a subset of the cases.
 #   2. Standby catch-up: N sessions are created on the active while the standby is stopped; then
 #      the standby is started (a) with its old state_dir (the active replays the change log) and
 #      (b) with an empty state_dir (the active sends a snapshot). Time from starting the standby
@@ -39,6 +41,11 @@ PARTS="gap,catchup,rate"
 OUT=/tmp/tandem-failover-bench.md
 DEADLINE=1140
 KEEP=0
+ARBITER=off # off: heartbeats only; on: [arbiter] with etcd; both: the two, samples interleaved
+TTL=2s
+KINDS=planned,crash,machine
+MODES=dtls,tls
+HOLDS=default,tuned
 RESUME_LIMIT=45 # seconds a failover sample may take before it is counted as "not resumed"
 
 usage() {
@@ -57,6 +64,12 @@ Usage: $0 [options]          (as root)
   --rate-concurrency C   tandem-load concurrency for the rate runs, 1..1000 (default $RATE_CONCURRENCY)
   --rate-rounds N        alternating ack-on/ack-off rounds per password hash, 1..10 (default $RATE_ROUNDS)
   --only LIST            comma-separated subset of gap,catchup,rate (default all)
+  --arbiter off|on|both  gap samples heartbeat-only (off, default), under an etcd arbiter (on),
+                         or both, interleaved sample by sample
+  --ttl DUR              the arbiter's lease_ttl, whole seconds (default $TTL)
+  --kinds LIST           gap cases: subset of planned,crash,machine (default all)
+  --modes LIST           gap cases: subset of dtls,tls (default both)
+  --holds LIST           gap cases: subset of default,tuned (default both)
   --out FILE             Markdown copy of the table and notes (default $OUT)
   --deadline S           bound for the whole run, 60..7200 s (default $DEADLINE)
   --keep                 keep the work directory (logs, configs, captures) even on success
@@ -97,6 +110,26 @@ while (($#)); do
       PARTS=${2:?--only needs a value}
       [[ $PARTS =~ ^(gap|catchup|rate)(,(gap|catchup|rate))*$ ]] || die "--only takes gap,catchup,rate"
       shift 2 ;;
+    --arbiter)
+      ARBITER=${2:-}
+      [[ $ARBITER =~ ^(off|on|both)$ ]] || die "--arbiter takes off, on or both"
+      shift 2 ;;
+    --ttl)
+      TTL=${2:-}
+      [[ $TTL =~ ^[1-9][0-9]?s$ ]] || die "--ttl must be whole seconds such as 2s, got '$TTL'"
+      shift 2 ;;
+    --kinds)
+      KINDS=${2:-}
+      [[ $KINDS =~ ^(planned|crash|machine)(,(planned|crash|machine))*$ ]] || die "--kinds takes planned,crash,machine"
+      shift 2 ;;
+    --modes)
+      MODES=${2:-}
+      [[ $MODES =~ ^(dtls|tls)(,(dtls|tls))*$ ]] || die "--modes takes dtls,tls"
+      shift 2 ;;
+    --holds)
+      HOLDS=${2:-}
+      [[ $HOLDS =~ ^(default|tuned)(,(default|tuned))*$ ]] || die "--holds takes default,tuned"
+      shift 2 ;;
     --out) OUT=${2:?--out needs a value}; shift 2 ;;
     --deadline) DEADLINE=$(int_arg --deadline "${2:-}" 60 7200); shift 2 ;;
     --keep) KEEP=1; shift ;;
@@ -106,6 +139,13 @@ while (($#)); do
 done
 (($(dur_ms "$TUNED_HOLD") > $(dur_ms "$TUNED_POLL"))) || die "--tuned-hold must exceed --tuned-poll"
 part() { [[ ,$PARTS, == *,$1,* ]]; }
+in_list() { [[ ,$1, == *,$2,* ]]; } # LIST ITEM
+case $ARBITER in
+  off) ARB_CASES=off ;;
+  on) ARB_CASES=on ;;
+  both) ARB_CASES="off on" ;;
+esac
+[[ $ARBITER == off ]] || [[ $PARTS == gap ]] || die "--arbiter applies to the gap part only: add --only gap"
 
 # The e2e harness: namespaces, PID tracking, the cleanup trap and the watchdog (TD_DEADLINE).
 export TD_DEADLINE=$DEADLINE
@@ -114,6 +154,9 @@ export TD_KEEP=$KEEP
 source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
 # shellcheck source=../e2e/lib_pair.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib_pair.sh"
+TD_TTL=$TTL
+# shellcheck source=../e2e/lib_cluster.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib_cluster.sh"
 
 # Progress to stderr; stdout carries only the table.
 step() {
@@ -192,6 +235,9 @@ bg_wait() {
 for tool in openconnect jq openssl perl ping ss awk; do
   command -v "$tool" >/dev/null || fail "missing tool: $tool"
 done
+if [[ $ARBITER != off ]]; then
+  for tool in etcd etcdctl; do command -v "$tool" >/dev/null || fail "missing tool: $tool (etcd-server, etcd-client)"; done
+fi
 HAVE_TCPDUMP=0
 command -v tcpdump >/dev/null && HAVE_TCPDUMP=1
 LOAD=$TANDEM_BUILD_DIR/tests/tools/tandem-load
@@ -207,6 +253,7 @@ TD_TANDEMCTL=$TD_DIR/bin/tandemctl
 LOAD=$TD_DIR/bin/tandem-load
 
 setup_pair_topology
+[[ $ARBITER == off ]] || start_etcd
 make_pair_pki
 # The load client opens one TCP connection per login: 100k logins in a few minutes run the client
 # ns out of ephemeral ports (TIME_WAIT) with the default range. Only our client namespace.
@@ -235,12 +282,14 @@ BIG_POOL=10.64.0.0/14 # sessions lease an address at login: room for 262 141 of 
 SAMPLE=s0
 node_log() { echo "$TD_DIR/$SAMPLE-node-$1.log"; }
 
-# configure HOLD POLL POOL: both nodes' configs. HOLD "default" leaves poll_interval and
-# hold_time out of [peer] (tandemd's defaults, 500 ms and 3 s).
+# configure HOLD POLL POOL [ARB]: both nodes' configs. HOLD "default" leaves poll_interval and
+# hold_time out of [peer] (tandemd's defaults, 500 ms and 3 s). ARB "on" adds [arbiter] and
+# [member] (lib_cluster.sh's arbiter_config: member m1, lease_ttl TD_TTL).
 configure() {
-  local n cfg
+  local n cfg node_extra=$POLICY
+  [[ ${4:-off} == on ]] && node_extra+=$'\n'$(arbiter_config)
   for n in a b; do
-    TD_HOLD=${1/default/3s} TD_POLL=${2/default/500ms} write_node_config "$n" "$POLICY"
+    TD_HOLD=${1/default/3s} TD_POLL=${2/default/500ms} write_node_config "$n" "$node_extra"
     cfg=${TD_NODE_CONFIG[$n]}
     if [[ $1 == default ]]; then
       sed -i '/^poll_interval = /d; /^hold_time = /d' "$cfg"
@@ -285,7 +334,9 @@ links() { # NODE up|down
 }
 
 # A fresh pair: both stopped, links up, empty state, new configs, started, one following.
-fresh_pair() { # TAG HOLD POLL POOL
+# With the arbiter (ARB on): etcd's /tandem/ keys are deleted first (a crashed sample's key would
+# otherwise hold until its lease expires), and the active must hold the member's key.
+fresh_pair() { # TAG HOLD POLL POOL [ARB]
   SAMPLE=$1
   stop_node a
   stop_node b
@@ -293,9 +344,16 @@ fresh_pair() { # TAG HOLD POLL POOL
   links a up
   links b up
   rm -rf "$TD_DIR/state-a" "$TD_DIR/state-b"
-  configure "$2" "$3" "$4"
+  if [[ ${5:-off} == on ]]; then
+    ectl del --prefix /tandem/ >/dev/null || fail "etcdctl del --prefix /tandem/ failed"
+  fi
+  configure "$2" "$3" "$4" "${5:-off}"
   start_pair
+  if [[ ${5:-off} == on ]]; then
+    wait_for 10 "the active holds member m1's key" td_active_holds_key
+  fi
 }
+td_active_holds_key() { [[ $(key_holder) == "node-$(active_node)" ]]; }
 
 # The client network's counter of retransmitted SYNs (/proc/net/netstat is per namespace).
 syn_retrans() {
@@ -306,7 +364,7 @@ syn_retrans() {
 # ---------------------------------------------------------------------------------------------
 # 1. Failover gap
 
-declare -A GAPS=() LOSTS=() PROMOTES=() VIPS=() RESUMES=() SYNS=() MISSED=()
+declare -A GAPS=() LOSTS=() PROMOTES=() VIPS=() RESUMES=() SYNS=() MISSED=() INVALID=()
 CAP_PID=
 
 td_capture_ready() { grep -q 'listening on' "$1" 2>/dev/null; }
@@ -334,15 +392,17 @@ capture_events() { # FILE T0_MS
       printf "+%d %s [%s] :%s\n", ms, dir, f, p }' "$1"
 }
 
-# One failover sample. Sets the result arrays under KEY "kind|mode|hold".
-gap_sample() { # KIND(planned|crash|machine) MODE(dtls|tls) HOLD(default|tuned) RUN
-  local kind=$1 mode=$2 hold=$3 run=$4 key="$1|$2|$3" act stb id t0 t_act t_res line
-  local cap="$TD_DIR/s-$kind-$mode-$hold-$run.cap" syn0 syn1 events ev_brief
+# One failover sample. Sets the result arrays under KEY "kind|mode|hold|arb".
+gap_sample() { # KIND(planned|crash|machine) MODE(dtls|tls) HOLD(default|tuned) RUN ARB(off|on)
+  local kind=$1 mode=$2 hold=$3 run=$4 arb=${5:-off} key="$1|$2|$3|${5:-off}" act stb id t0 t_act t_res line
+  local cap syn0 syn1 events ev_brief
   id="$kind-$mode-$hold-$run"
+  [[ $arb == on ]] && id+=-arb
+  cap="$TD_DIR/s-$id.cap"
   if [[ $hold == default ]]; then
-    fresh_pair "$id" default default "$TD_POOL"
+    fresh_pair "$id" default default "$TD_POOL" "$arb"
   else
-    fresh_pair "$id" "$TUNED_HOLD" "$TUNED_POLL" "$TD_POOL"
+    fresh_pair "$id" "$TUNED_HOLD" "$TUNED_POLL" "$TD_POOL" "$arb"
   fi
   act=$(active_node)
   stb=$(other_node "$act")
@@ -390,9 +450,15 @@ gap_sample() { # KIND(planned|crash|machine) MODE(dtls|tls) HOLD(default|tuned) 
   [[ -n $CAP_PID ]] && stop_pid "$CAP_PID" INT 5
   ping_stream_stats "p-$id" 50
 
-  line=$(grep -m1 'role_change role=active' "$(node_log "$stb")" 2>/dev/null || true)
+  # The standby's promotion after the trigger. One before it means the roles changed on their
+  # own during the sample's set-up (seen once with hold_time 1 s on a host at load 9: a missed
+  # heartbeat); the trigger then hit the wrong node, and the sample measures nothing.
+  local early=0 ms
   t_act=-1
-  [[ -n $line ]] && t_act=$(($(log_ms "$line") - t0))
+  while IFS= read -r line; do
+    ms=$(log_ms "$line")
+    if ((ms < t0)); then early=1; elif ((t_act < 0)); then t_act=$((ms - t0)); fi
+  done < <(grep 'role_change role=active' "$(node_log "$stb")" 2>/dev/null || true)
   t_res=-1
   ((res_ms > 0)) && t_res=$((res_ms - t0))
   line=$(grep -m1 "service_address_taken address=$TD_SERVER_IP/" "$(node_log "$stb")" 2>/dev/null || true)
@@ -401,7 +467,10 @@ gap_sample() { # KIND(planned|crash|machine) MODE(dtls|tls) HOLD(default|tuned) 
   events=
   [[ -s $cap ]] && events=$(capture_events "$cap" "$t0")
   ev_brief=$(head -n 12 <<<"$events" | paste -sd ';' - | sed 's/;/; /g')
-  if ((resumed)); then
+  if ((early)); then
+    INVALID[$key]=$((${INVALID[$key]:-0} + 1))
+    note "$id: INVALID, left out: node $stb had become active before the trigger (roles changed during the set-up); logs in $TD_DIR"
+  elif ((resumed)); then
     GAPS[$key]+=" $TD_PING_GAP_MS"
     LOSTS[$key]+=" $TD_PING_LOST"
     PROMOTES[$key]+=" $t_act"
@@ -421,27 +490,37 @@ gap_sample() { # KIND(planned|crash|machine) MODE(dtls|tls) HOLD(default|tuned) 
 SAMPLE_LINES=()
 
 run_gaps() {
-  local run hold kind mode key gm gx lm lx pm rsm sm vm label holdlabel
+  local run hold kind mode key gm gx lm lx pm rsm sm vm label holdlabel arb arblabel
   for ((run = 1; run <= RUNS; run++)); do
     for hold in default tuned; do
+      in_list "$HOLDS" "$hold" || continue
       for kind in planned crash machine; do
+        in_list "$KINDS" "$kind" || continue
         for mode in dtls tls; do
-          gap_sample "$kind" "$mode" "$hold" "$run"
+          in_list "$MODES" "$mode" || continue
+          for arb in $ARB_CASES; do
+            gap_sample "$kind" "$mode" "$hold" "$run" "$arb"
+          done
         done
       done
     done
   done
   stop_node a
   stop_node b
+  for arb in $ARB_CASES; do
   for hold in default tuned; do
+    in_list "$HOLDS" "$hold" || continue
+    if [[ $arb == on ]]; then arblabel=", arbiter (etcd, lease_ttl $TTL)"; else arblabel=", heartbeats only"; fi
     if [[ $hold == default ]]; then
       holdlabel="hold_time 3 s (default; poll 500 ms)"
     else
       holdlabel="hold_time $TUNED_HOLD, poll $TUNED_POLL"
     fi
     for kind in planned crash machine; do
+      in_list "$KINDS" "$kind" || continue
       for mode in dtls tls; do
-        key="$kind|$mode|$hold"
+        in_list "$MODES" "$mode" || continue
+        key="$kind|$mode|$hold|$arb"
         case $kind in
           planned) label="planned (tandemctl failover)" ;;
           crash) label="crash (kill -9 tandemd)" ;;
@@ -459,10 +538,11 @@ run_gaps() {
         read -r vm _ <<<"$(median_max ${VIPS[$key]:-})"
         # shellcheck disable=SC2086
         read -r sm _ <<<"$(median_max ${SYNS[$key]:-})"
-        row "failover gap, ms" "$label, ${mode^^}, $holdlabel" "$gm" "$gx" \
-          "lost pings median $lm max $lx; medians: new active +$pm ms, service address +$vm ms, session resumed +$rsm ms, client SYN retransmits $sm; samples:${GAPS[$key]:- none}${MISSED[$key]:+; ${MISSED[$key]} NOT resumed in ${RESUME_LIMIT} s}"
+        row "failover gap, ms" "$label, ${mode^^}, $holdlabel$arblabel" "$gm" "$gx" \
+          "lost pings median $lm max $lx; medians: new active +$pm ms, service address +$vm ms, session resumed +$rsm ms, client SYN retransmits $sm; samples:${GAPS[$key]:- none}${MISSED[$key]:+; ${MISSED[$key]} NOT resumed in ${RESUME_LIMIT} s}${INVALID[$key]:+; ${INVALID[$key]} invalid (roles changed before the trigger), left out}"
       done
     done
+  done
   done
 }
 

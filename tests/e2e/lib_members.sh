@@ -64,12 +64,13 @@ member_open() { # M: a record that says neither degraded nor draining
   [[ $(member_record "$1" | jq -r '(.degraded // false) or (.draining // false)') == false ]]
 }
 
-# start_members CAPACITY: both pairs with the arbiter, each member's key held and its record open.
+# start_members CAPACITY [EXTRA_TOML]: both pairs with the arbiter (and EXTRA_TOML in every node's
+# config), each member's key held and its record open.
 start_members() {
-  local cap=$1 m n nodes
+  local cap=$1 extra=${2:-} m n nodes
   for m in m1 m2; do
     for n in ${TD_MEMBER_NODES[$m]}; do
-      write_node_config "$n" "$(arbiter_config "$m" "${TD_MEMBER_SVC[$m]}" "$cap")"
+      write_node_config "$n" "$(arbiter_config "$m" "${TD_MEMBER_SVC[$m]}" "$cap")"$'\n'"$extra"
     done
   done
   # Both pairs start together: the second pair's start-up overlaps the first's.

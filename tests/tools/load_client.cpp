@@ -1,5 +1,6 @@
 // tandem-load: creates and holds many AnyConnect sessions against one headend, for failover
-// tests and benchmarks. Run `tandem-load --help` for the options.
+// tests and benchmarks, directly or through a director's redirect (--follow-redirect; only the
+// redirects with --redirect-only). Run `tandem-load --help` for the options.
 //
 // Everything runs as coroutines on one io_context thread. `--concurrency` workers take the next
 // session (or token) from a shared counter, so at most that many logins/CONNECTs are in
@@ -56,6 +57,7 @@ class Runner {
     target_.host =
         options_.server_port == 443 ? host : host + ":" + std::to_string(options_.server_port);
     stats_.resume = options_.resume();
+    stats_.redirect_only = options_.redirect_only;
     stats_.planned = options_.resume() ? tokens_.size() : options_.sessions;
   }
 
@@ -65,6 +67,13 @@ class Runner {
       tokens_out_.open(options_.tokens_out, std::ios::out | std::ios::trunc);
       if (!tokens_out_) {
         std::cerr << "tandem-load: cannot write --tokens-out " << options_.tokens_out << "\n";
+        return kExitUsage;
+      }
+    }
+    if (!options_.landed_out.empty()) {
+      landed_out_.open(options_.landed_out, std::ios::out | std::ios::trunc);
+      if (!landed_out_) {
+        std::cerr << "tandem-load: cannot write --landed-out " << options_.landed_out << "\n";
         return kExitUsage;
       }
     }
@@ -102,7 +111,16 @@ class Runner {
   asio::awaitable<void> worker() {
     while (!stopping_ && next_ < stats_.planned) {
       const std::size_t i = next_++;
-      bool ok = options_.resume() ? co_await resume_one(i) : co_await session_one(i);
+      // One co_await per statement: g++ 12 runs the awaits of every arm of a conditional
+      // expression (seen here: each session logged in and redirected twice).
+      bool ok = false;
+      if (options_.resume()) {
+        ok = co_await resume_one(i);
+      } else if (options_.redirect_only) {
+        ok = co_await redirect_one(i);
+      } else {
+        ok = co_await session_one(i);
+      }
       ++(ok ? stats_.sessions_ok : stats_.sessions_failed);
     }
     if (--workers_ == 0) setup_done();
@@ -111,40 +129,64 @@ class Runner {
   asio::awaitable<bool> session_one(std::size_t i) {
     const auto t0 = Clock::now();
     if (!first_login_) first_login_ = t0;
-    auto token = co_await login(target_, options_.user, options_.password);
+    auto in = co_await login(target_, options_.user, options_.password, options_.follow_redirect);
     const auto t1 = Clock::now();
     stats_.login_window_s = Seconds(t1 - *first_login_).count();
-    if (!token) {
+    if (!in) {
       ++stats_.logins_failed;
-      report(i, "login: " + token.error());
+      report(i, "login: " + in.error());
       co_return false;
     }
     ++stats_.logins_ok;
     stats_.login_ms.push_back(Millis(t1 - t0).count());
+    if (in->member) ++stats_.redirects;
+    land(i, in->landed);
     if (tokens_out_.is_open()) {
       // Flushed before anything else happens: the failover test relies on every token the
       // headend handed out being in this file, even if we are killed a moment later.
-      tokens_out_ << *token << '\n' << std::flush;
+      tokens_out_ << in->token << '\n' << std::flush;
       if (!tokens_out_) {
         report(i, "could not record the token in --tokens-out");
         co_return false;
       }
     }
     if (!options_.connect) co_return true;
-    co_return co_await connect_and_hold(i, *token);
+    // The token is only good at the member that issued it.
+    co_return co_await connect_and_hold(i, in->token, in->member ? *in->member : target_);
+  }
+
+  // --redirect-only: the first request to the director, nothing more.
+  asio::awaitable<bool> redirect_one(std::size_t i) {
+    const auto t0 = Clock::now();
+    if (!first_login_) first_login_ = t0;
+    auto r = co_await ask_director(target_);
+    stats_.redirect_window_s = Seconds(Clock::now() - *first_login_).count();
+    if (!r) {
+      report(i, r.error());
+      co_return false;
+    }
+    ++stats_.redirects;
+    stats_.redirect_ms.push_back(r->latency.count());
+    land(i, r->to.authority);
+    co_return true;
+  }
+
+  void land(std::size_t i, const std::string& authority) {
+    ++stats_.landed[authority];
+    if (landed_out_.is_open()) landed_out_ << i << ' ' << authority << '\n';
   }
 
   asio::awaitable<bool> resume_one(std::size_t i) {
-    co_return co_await connect_and_hold(i, tokens_[i]);
+    co_return co_await connect_and_hold(i, tokens_[i], target_);
   }
 
   // CONNECT with retries on connection errors and 503 (the active may be promoting), then hold.
-  asio::awaitable<bool> connect_and_hold(std::size_t i, std::string token) {
+  asio::awaitable<bool> connect_and_hold(std::size_t i, std::string token, Target at) {
     const auto deadline = Clock::now() + to_steady(options_.effective_retry_for());
     SteadyDuration delay = kFirstRetryDelay;
     for (;;) {
       ++stats_.connect_attempts;
-      Connected c = co_await connect_tunnel(target_, token);
+      Connected c = co_await connect_tunnel(at, token);
       bool retryable = c.outcome == ConnectOutcome::connection_failed ||
                        c.outcome == ConnectOutcome::unavailable;
       if (const auto now = Clock::now(); retryable && !stopping_ && now < deadline) {
@@ -262,6 +304,7 @@ class Runner {
   asio::steady_timer hold_timer_;
   asio::steady_timer grace_timer_;
   std::ofstream tokens_out_;
+  std::ofstream landed_out_;
   Stats stats_;
   Clock::time_point started_;
   std::optional<Clock::time_point> first_login_;

@@ -92,6 +92,7 @@ Result<bool> apply(std::string_view flag, std::string_view v, Options& o) {
                       : flag == "--resume-from"   ? &o.resume_from
                       : flag == "--pin"           ? &o.pin
                       : flag == "--report-json"   ? &o.report_json
+                      : flag == "--landed-out"    ? &o.landed_out
                                                   : nullptr;
   if (!text) return fail("unknown option '" + std::string(flag) + "'");
   if (v.empty()) return fail(std::string(flag) + ": empty value");
@@ -105,7 +106,8 @@ std::string usage_text() {
   return R"(usage: tandem-load --server IP:PORT --user U --password-file F --sessions N [options]
        tandem-load --server IP:PORT --resume-from FILE [options]
 
-Creates and holds many AnyConnect sessions against one headend address (no DNS, no redirects).
+Creates and holds many AnyConnect sessions against one headend address (no DNS), or through a
+director's redirect to the member it names.
 
   --server IP:PORT      headend address ([v6]:port for IPv6)
   --user U              login name for every session
@@ -125,6 +127,13 @@ Creates and holds many AnyConnect sessions against one headend address (no DNS, 
   --pin pin-sha256:B64  require the server's public key to have this SHA-256 pin
   --report-json FILE    write the summary as JSON too
   --quiet               no per-session error lines on stderr, only the summary
+  --follow-redirect     a redirect answering the first POST (a director's 302 with an absolute
+                        Location https://IP:PORT/path) is followed once: the login and the
+                        CONNECT go to that member; a Location that does not parse fails the session
+  --redirect-only       each session is only the first POST, to a director: it succeeds on a
+                        redirect with a valid Location (no login; --user/--password-file unused)
+  --landed-out FILE     one line "INDEX IP:PORT" per session: the server it logged in at (with
+                        --redirect-only: the member it was sent to)
 
 Exit status: 0 every session (or token) succeeded, 1 some failed, 2 usage or set-up error.
 Tunnels that the server closes during --hold are reported but do not change the exit status.
@@ -136,8 +145,12 @@ Result<Options> parse_options(const std::vector<std::string_view>& args) {
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view flag = args[i];
     if (flag == "--help" || flag == "-h") return fail("");
-    if (flag == "--connect" || flag == "--quiet") {
-      (flag == "--connect" ? o.connect : o.quiet) = true;
+    if (flag == "--connect" || flag == "--quiet" || flag == "--follow-redirect" ||
+        flag == "--redirect-only") {
+      (flag == "--connect"           ? o.connect
+       : flag == "--quiet"           ? o.quiet
+       : flag == "--follow-redirect" ? o.follow_redirect
+                                     : o.redirect_only) = true;
       continue;
     }
     if (!flag.starts_with("--")) return fail("unexpected argument '" + std::string(flag) + "'");
@@ -161,10 +174,24 @@ Result<Options> parse_options(const std::vector<std::string_view>& args) {
     }
   }
   if (o.resume()) {
+    if (o.follow_redirect || o.redirect_only || !o.landed_out.empty()) {
+      return fail(
+          "--resume-from CONNECTs to --server itself: no --follow-redirect/"
+          "--redirect-only/--landed-out");
+    }
     if (o.sessions != 0 || !o.user.empty() || !o.password_file.empty() || !o.tokens_out.empty()) {
       return fail(
           "--resume-from replaces logging in: drop --sessions/--user/--password-file/"
           "--tokens-out");
+    }
+    return o;
+  }
+  if (o.redirect_only) {
+    if (o.sessions == 0) return fail("--sessions N is required");
+    if (o.connect || o.follow_redirect || !o.tokens_out.empty() || o.hold != Seconds{0}) {
+      return fail(
+          "--redirect-only sends only the first request: no --connect/--follow-redirect/"
+          "--tokens-out/--hold");
     }
     return o;
   }

@@ -14,7 +14,7 @@ namespace tandem::load {
 using Seconds = std::chrono::duration<double>;
 
 struct Options {
-  std::string server_ip;  // literal address only: the tool never resolves or follows redirects
+  std::string server_ip;  // literal address only: the tool never resolves names
   unsigned short server_port = 0;
   std::string user;
   std::string password_file;
@@ -32,6 +32,12 @@ struct Options {
   std::string pin;  // "pin-sha256:<base64>", empty = certificate not checked
   std::string report_json;
   bool quiet = false;  // no per-session error lines, only the summary
+  // A director's redirect (302 to an https://IP:port Location) answering the first request is
+  // followed; the login, and the CONNECT, go to the member it names.
+  bool follow_redirect = false;
+  // Only the first request of each session, to a director: count its redirects (no login).
+  bool redirect_only = false;
+  std::string landed_out;  // one "INDEX AUTHORITY" line per session: where it logged in
 
   bool resume() const { return !resume_from.empty(); }
   bool holds_tunnels() const { return connect || resume(); }

@@ -21,29 +21,75 @@ std::optional<std::chrono::seconds> seconds_header(const HttpResponse& r, std::s
 
 }  // namespace
 
-asio::awaitable<Result<std::string>> login(const Target& target, const std::string& user,
-                                           const std::string& password) {
+Target member_target(const Target& director, const RedirectTarget& to) {
+  return Target{director.io,  director.tls, tcp::endpoint(asio::ip::make_address(to.ip), to.port),
+                to.authority, director.pin, director.step_timeout};
+}
+
+asio::awaitable<Result<Redirected>> ask_director(const Target& target) {
+  const auto started = std::chrono::steady_clock::now();
+  auto opened = co_await TlsConnection::open(target);
+  if (!opened) co_return fail(opened.error());
+  auto conn = std::move(*opened);
+  const std::string body = build_init_body("https://" + target.host + "/");
+  auto response = co_await conn->exchange(
+      build_request("POST", "/", auth_post_headers(target.host, "", body.size()), body), false);
+  conn->close();
+  if (!response) co_return fail("POST /: " + response.error());
+  if (!is_redirect_status(response->status)) {
+    std::string what = "POST /: " + response->status_line + " (not a redirect)";
+    if (auto reason = response->header("X-Reason")) what += " X-Reason: " + std::string(*reason);
+    co_return fail(what);
+  }
+  auto location = response->header("Location");
+  if (!location) co_return fail("POST /: " + response->status_line + " without a Location");
+  auto to = parse_location(*location);
+  if (!to) co_return fail("redirect: " + to.error());
+  co_return Redirected{std::move(*to), std::chrono::steady_clock::now() - started};
+}
+
+asio::awaitable<Result<LoggedIn>> login(const Target& target, const std::string& user,
+                                        const std::string& password, bool follow_redirect) {
   CookieJar jar;
   std::shared_ptr<TlsConnection> conn;
+  LoggedIn out;
+  const Target* at = &target;  // where the POSTs go: the first server, or the member it named
   std::string path = "/";
   std::string body = build_init_body("https://" + target.host + "/");
   for (int post = 1; post <= kMaxAuthPosts; ++post) {
     // A server that closed the connection (or said it would) gets a new one, as openconnect does.
     if (!conn || !conn->is_open()) {
-      auto opened = co_await TlsConnection::open(target);
+      auto opened = co_await TlsConnection::open(*at);
       if (!opened) co_return fail(opened.error());
       conn = std::move(*opened);
     }
-    auto headers = auth_post_headers(target.host, cookie_header(jar), body.size());
+    auto headers = auth_post_headers(at->host, cookie_header(jar), body.size());
     auto response = co_await conn->exchange(build_request("POST", path, headers, body), false);
     if (!response) co_return fail("POST " + path + ": " + response.error());
     store_cookies(*response, jar);
     if (!response->keep_alive()) conn->close();
+    auto location = response->header("Location");
+    // Only the answer to the very first POST may send us on (a director answers nothing else);
+    // the member's own answers are followed nowhere.
+    if (follow_redirect && post == 1 && !out.member && is_redirect_status(response->status)) {
+      if (!location) co_return fail("POST /: " + response->status_line + " without a Location");
+      auto to = parse_location(*location);
+      if (!to) co_return fail("redirect: " + to.error());
+      // A new server, as openconnect does it: a fresh connection and jar, the init POST again
+      // at the Location's path and query; it does not count as one of the POSTs.
+      out.member.emplace(member_target(target, *to));
+      at = &*out.member;
+      conn->close();
+      conn.reset();
+      jar.clear();
+      path = to->target;
+      body = build_init_body("https://" + to->authority + to->target);
+      --post;
+      continue;
+    }
     if (response->status != 200) {
       std::string what = "POST " + path + ": " + response->status_line;
-      if (auto location = response->header("Location")) {
-        what += " (redirect to " + std::string(*location) + " not followed)";
-      }
+      if (location) what += " (redirect to " + std::string(*location) + " not followed)";
       co_return fail(what);
     }
     auto reply = parse_auth_reply(response->body);
@@ -54,7 +100,9 @@ asio::awaitable<Result<std::string>> login(const Target& target, const std::stri
         token = cookie->second;
       }
       if (token.empty()) co_return fail("login succeeded but no session token was sent");
-      co_return token;
+      out.token = std::move(token);
+      out.landed = at->host;
+      co_return out;
     }
     // A form: the first one is the login form; one coming back after our reply is a refusal.
     if (post > 1 && !reply->error.empty()) co_return fail("login refused: " + reply->error);

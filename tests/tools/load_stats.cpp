@@ -39,6 +39,19 @@ double rate(std::size_t n, double seconds) {
   return seconds > 0 ? static_cast<double>(n) / seconds : 0;
 }
 
+const char* mode(const Stats& s) {
+  return s.resume ? "resume" : s.redirect_only ? "redirect" : "login";
+}
+
+std::string count_map(const std::map<std::string, std::size_t>& m, const char* sep, bool quoted) {
+  std::string out;
+  for (const auto& [key, count] : m) {
+    out += (out.empty() ? "" : sep) + (quoted ? json_string(key) + ": " : key + " ") +
+           std::to_string(count);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::size_t Stats::connect_count(ConnectOutcome o) const {
@@ -70,7 +83,7 @@ double percentile(std::vector<double> samples, double p) {
 }
 
 std::string summary_text(const Stats& s) {
-  std::string out = "tandem-load summary (" + std::string(s.resume ? "resume" : "login") +
+  std::string out = "tandem-load summary (" + std::string(mode(s)) +
                     (s.interrupted ? ", interrupted" : "") + ")\n";
   auto line = [&](const std::string& name, const std::string& value) {
     std::string padded = name;
@@ -79,7 +92,19 @@ std::string summary_text(const Stats& s) {
   };
   line("sessions", std::to_string(s.sessions_ok) + " ok, " + std::to_string(s.sessions_failed) +
                        " failed, of " + std::to_string(s.planned));
-  if (!s.resume) {
+  if (s.redirect_only || s.redirects > 0) {
+    line("redirects",
+         std::to_string(s.redirects) +
+             (s.redirect_only ? ", " + fixed(rate(s.redirects, s.redirect_window_s), 1) +
+                                    "/s over " + fixed(s.redirect_window_s, 2) + " s"
+                              : " followed"));
+  }
+  if (s.redirect_only) {
+    line("redirect latency", "p50 " + fixed(percentile(s.redirect_ms, 50), 1) + " ms, p99 " +
+                                 fixed(percentile(s.redirect_ms, 99), 1) + " ms");
+  }
+  if (!s.landed.empty()) line("landed", count_map(s.landed, ", ", false));
+  if (!s.resume && !s.redirect_only) {
     line("logins", std::to_string(s.logins_ok) + " ok, " + std::to_string(s.logins_failed) +
                        " failed, " + fixed(rate(s.logins_ok, s.login_window_s), 1) + "/s over " +
                        fixed(s.login_window_s, 2) + " s");
@@ -111,7 +136,7 @@ std::string summary_json(const Stats& s) {
   auto field = [&](const std::string& name, const std::string& value) {
     out += "  " + json_string(name) + ": " + value + ",\n";
   };
-  field("mode", json_string(s.resume ? "resume" : "login"));
+  field("mode", json_string(mode(s)));
   field("interrupted", s.interrupted ? "true" : "false");
   field("planned", std::to_string(s.planned));
   field("sessions_ok", std::to_string(s.sessions_ok));
@@ -136,6 +161,12 @@ std::string summary_json(const Stats& s) {
   field("keepalives_sent", std::to_string(s.keepalives_sent));
   field("dpd_answered", std::to_string(s.dpd_answered));
   field("frames_received", std::to_string(s.frames_received));
+  field("redirects", std::to_string(s.redirects));
+  field("redirects_per_second", fixed(rate(s.redirects, s.redirect_window_s), 2));
+  field("redirect_window_s", fixed(s.redirect_window_s, 3));
+  field("redirect_p50_ms", fixed(percentile(s.redirect_ms, 50), 2));
+  field("redirect_p99_ms", fixed(percentile(s.redirect_ms, 99), 2));
+  field("landed", "{" + count_map(s.landed, ", ", true) + "}");
   field("elapsed_s", fixed(s.elapsed_s, 3));
   std::string errors = "{";
   for (const auto& [message, count] : s.errors) {

@@ -11,9 +11,10 @@ namespace tandem::load {
 enum class ConnectOutcome { ok, unauthorized, unavailable, other_status, connection_failed };
 
 struct Stats {
-  bool resume = false;       // --resume-from run (no logins)
-  bool interrupted = false;  // SIGINT/SIGTERM before the plan was done
-  std::size_t planned = 0;   // sessions (or tokens) to do
+  bool resume = false;         // --resume-from run (no logins)
+  bool redirect_only = false;  // --redirect-only run: the first request only, to a director
+  bool interrupted = false;    // SIGINT/SIGTERM before the plan was done
+  std::size_t planned = 0;     // sessions (or tokens) to do
   double elapsed_s = 0;
 
   std::size_t logins_ok = 0;
@@ -34,6 +35,14 @@ struct Stats {
   std::size_t keepalives_sent = 0;
   std::size_t dpd_answered = 0;
   std::size_t frames_received = 0;
+
+  // Redirects followed (--follow-redirect) or received (--redirect-only, where the window and
+  // the latencies, TCP connect .. Location parsed, are the figure).
+  std::size_t redirects = 0;
+  double redirect_window_s = 0;
+  std::vector<double> redirect_ms;
+  // Sessions per server that issued their token ("ip:port"); --redirect-only: per member named.
+  std::map<std::string, std::size_t> landed;
 
   std::map<std::string, std::size_t> errors;  // message -> times seen
 
