@@ -28,6 +28,8 @@ packages=(
   rocksdb-tools
   # libfaketime moves one node's wall clock in the clock-jump fault test
   faketime
+  # strace counts the store's fsyncs in the bulk-logoff test (one per burst, not per change)
+  strace
   # etcd 3.4 (cluster membership; docs/etcd.md): the server and etcdctl, and the .proto files its
   # C++ client is generated from (rpc.proto and what it imports)
   etcd-server etcd-client golang-etcd-server-dev golang-github-gogo-protobuf-dev

@@ -152,6 +152,17 @@ class ReplicationCore {
   // --- The node's changes (active only; elsewhere the waiter gets false at once) ---
   void publish_upsert(const proto::SessionRecord& record, bool durable, Acked acked, TimePoint now);
   void publish_remove(std::uint64_t index, Acked acked, TimePoint now);
+  // One of the node's changes as it waits for the executor: an upsert, or the removal of `index`.
+  struct Publication {
+    std::optional<proto::SessionRecord> upsert;
+    std::uint64_t index = 0;
+    bool durable = true;
+    Acked acked;
+  };
+  // A burst of the node's changes, in order: all recorded, then made durable with one fsync
+  // (group commit), then sent and acknowledged. Hundreds of logoffs at once cost one sync, not
+  // hundreds, so the executor (and the arbiter's serving deadline checked on it) never stalls.
+  void publish_batch(std::vector<Publication> batch, TimePoint now);
   // Planned failover on the active: no new logins, drain, hand over. `done` gets the outcome.
   void begin_handover(HandoverDone done, TimePoint now);
 

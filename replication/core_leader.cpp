@@ -10,25 +10,54 @@ namespace tandem::replication {
 
 void ReplicationCore::publish_upsert(const proto::SessionRecord& record, bool durable, Acked acked,
                                      TimePoint now) {
-  if (!serves(role())) {
-    fx_.acknowledge(std::move(acked), Persisted::failed);
-    return;
-  }
-  publish(store_->record_upsert(record, machine_.epoch(), durable), std::move(acked), now);
+  std::vector<Publication> one;
+  one.push_back({record, record.index(), durable, std::move(acked)});
+  publish_batch(std::move(one), now);
 }
 
 void ReplicationCore::publish_remove(std::uint64_t index, Acked acked, TimePoint now) {
+  std::vector<Publication> one;
+  one.push_back({std::nullopt, index, true, std::move(acked)});
+  publish_batch(std::move(one), now);
+}
+
+void ReplicationCore::publish_batch(std::vector<Publication> batch, TimePoint now) {
   if (!serves(role())) {
-    fx_.acknowledge(std::move(acked), Persisted::failed);
+    for (auto& p : batch) fx_.acknowledge(std::move(p.acked), Persisted::failed);
     return;
   }
-  auto change = store_->record_remove(index, machine_.epoch(), /*durable=*/true);
-  if (!change && change.code() == Errc::not_found) {
-    // Never recorded (its creation failed): nothing to remove, nothing to replicate.
-    fx_.acknowledge(std::move(acked), Persisted::local_only);
-    return;
+  std::vector<Result<proto::Change>> changes;
+  changes.reserve(batch.size());
+  bool needs_sync = false;
+  for (const auto& p : batch) {
+    auto c = p.upsert ? store_->record_upsert(*p.upsert, machine_.epoch(), /*durable=*/false)
+                      : store_->record_remove(p.index, machine_.epoch(), /*durable=*/false);
+    needs_sync = needs_sync || (c.ok() && p.durable);
+    changes.push_back(std::move(c));
   }
-  publish(std::move(change), std::move(acked), now);
+  Result<void> synced;
+  if (needs_sync) {
+    synced = store_->sync();
+    if (!synced)
+      log::error("store_sync_failed",
+                 {{"reason", synced.error()}, {"code", to_string(synced.code())}});
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    Publication& p = batch[i];
+    if (!p.upsert && !changes[i] && changes[i].code() == Errc::not_found) {
+      // Never recorded (its creation failed): nothing to remove, nothing to replicate.
+      fx_.acknowledge(std::move(p.acked), Persisted::local_only);
+      continue;
+    }
+    if (changes[i] && p.durable && !synced) {
+      // Recorded but perhaps not on disk: the client is told no, and the standby still gets the
+      // change so that the two stores keep one history.
+      fx_.acknowledge(std::move(p.acked), Persisted::failed);
+      publish(std::move(changes[i]), Acked{}, now);
+      continue;
+    }
+    publish(std::move(changes[i]), std::move(p.acked), now);
+  }
 }
 
 void ReplicationCore::publish(Result<proto::Change> change, Acked acked, TimePoint now) {

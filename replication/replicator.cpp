@@ -73,13 +73,63 @@ struct Replicator::Impl final : public CoreEffects {
   std::thread thread;
   bool running = false;
 
+  // The node's changes waiting for the executor, drained in bursts (group commit: one fsync per
+  // burst, docs/replication.md). Filled from the node's thread.
+  std::mutex queue_mutex;
+  std::vector<ReplicationCore::Publication> queued;  // guarded by queue_mutex
+
   mutable std::mutex status_mutex;
   CoreStatus status_copy;  // guarded by status_mutex
   bool arbiter_reachable = false;  // guarded by status_mutex
 
+  // At most this many changes share one fsync; the rest wait for the next pass, so that a burst
+  // of thousands lets the tick and the arbiter's callbacks run in between.
+  static constexpr std::size_t kMaxBurst = 256;
+
+  // Queues one change; the first of a burst schedules the drain.
+  void enqueue(ReplicationCore::Publication p) {
+    bool first = false;
+    {
+      std::lock_guard lock(queue_mutex);
+      first = queued.empty();
+      queued.push_back(std::move(p));
+    }
+    if (first) schedule_drain();
+  }
+  void schedule_drain() {
+    asio::post(io, [this] {
+      if (drain()) schedule_drain();
+      refresh();
+    });
+  }
+  // Publishes up to kMaxBurst queued changes; true when more wait.
+  bool drain() {
+    std::vector<ReplicationCore::Publication> burst;
+    bool more = false;
+    {
+      std::lock_guard lock(queue_mutex);
+      const std::size_t n = std::min(queued.size(), kMaxBurst);
+      burst.assign(std::make_move_iterator(queued.begin()),
+                   std::make_move_iterator(queued.begin() + static_cast<std::ptrdiff_t>(n)));
+      queued.erase(queued.begin(), queued.begin() + static_cast<std::ptrdiff_t>(n));
+      more = !queued.empty();
+    }
+    for (const auto& p : burst) {
+      if (p.upsert)
+        live.insert(p.index);
+      else
+        live.erase(p.index);
+    }
+    if (!burst.empty()) core.publish_batch(std::move(burst), clock.now());
+    return more;
+  }
+
   // Runs `fn` on the executor, then refreshes the status the node reads.
   void post(std::function<void()> fn) {
     asio::post(io, [this, fn = std::move(fn)] {
+      // The node's changes queued before `fn` go first, as they would have in one queue.
+      while (drain()) {
+      }
       fn();
       refresh();
     });
@@ -268,19 +318,12 @@ void Replicator::stop() {
 }
 
 void Replicator::upsert(proto::SessionRecord record, bool durable, Acked acked) {
-  Impl& d = *impl_;
-  d.post([&d, record = std::move(record), durable, acked = std::move(acked)]() mutable {
-    d.live.insert(record.index());
-    d.core.publish_upsert(record, durable, std::move(acked), d.clock.now());
-  });
+  const std::uint64_t index = record.index();
+  impl_->enqueue({std::move(record), index, durable, std::move(acked)});
 }
 
 void Replicator::remove(std::uint64_t index, Acked acked) {
-  Impl& d = *impl_;
-  d.post([&d, index, acked = std::move(acked)]() mutable {
-    d.live.erase(index);
-    d.core.publish_remove(index, std::move(acked), d.clock.now());
-  });
+  impl_->enqueue({std::nullopt, index, true, std::move(acked)});
 }
 
 ReplicationStatus Replicator::status() const {

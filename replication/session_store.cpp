@@ -513,8 +513,12 @@ Result<void> SessionStore::set_next_session_index(std::uint64_t index) {
 }
 
 Result<void> SessionStore::sync() {
+  if (impl_->write_failed) return fail(Errc::io, "the store refuses writes after a failed one");
   rocksdb::Status s = impl_->db->SyncWAL();
-  if (!s.ok()) return impl_->failure("sync WAL", s);
+  if (!s.ok()) {
+    impl_->write_failed = true;
+    return impl_->failure("sync WAL", s);
+  }
   return {};
 }
 

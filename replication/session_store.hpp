@@ -119,7 +119,8 @@ class SessionStore {
   // index is never reused after a restart or a failover.
   std::uint64_t next_session_index() const noexcept;
   Result<void> set_next_session_index(std::uint64_t index);  // synced; a lower value is refused
-  // fsyncs the WAL: makes every earlier non-durable change durable (e.g. on clean shutdown).
+  // fsyncs the WAL: makes every earlier non-durable change durable (a clean shutdown; the group
+  // commit that lets a burst of changes recorded with durable = false share one sync).
   Result<void> sync();
 
  private:

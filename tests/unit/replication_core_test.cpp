@@ -183,6 +183,41 @@ TEST_F(CoreTest, ACaughtUpStandbyGetsAHeartbeatThenEveryChange) {
   EXPECT_EQ(st.peer, PeerLink::standby_connected);
 }
 
+TEST_F(CoreTest, ABurstIsRecordedAndSentInOrderAndEachWaiterAnswered) {
+  make_active_with_follower();
+  core_->publish_upsert(record(1), true, nullptr, now());
+  ack(1);
+  std::vector<std::pair<int, Persisted>> answers;
+  auto waiter = [&](int n) { return [&answers, n](Persisted p) { answers.push_back({n, p}); }; };
+  std::vector<ReplicationCore::Publication> burst;
+  burst.push_back({record(2), 2, true, waiter(2)});
+  burst.push_back({std::nullopt, 1, true, waiter(1)});   // the removal of session 1
+  burst.push_back({std::nullopt, 9, true, waiter(9)});   // never recorded: nothing to replicate
+  burst.push_back({record(3), 3, false, waiter(3)});     // a counter update, not durable
+  core_->publish_batch(std::move(burst), now());
+  // After session 1's: three changes, in the burst's order (seq 2, 3, 4); the unknown index at once.
+  EXPECT_EQ(fx_.kinds(1), "hcccc");
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0], (std::pair<int, Persisted>{9, Persisted::local_only}));
+  ack(4);
+  ASSERT_EQ(answers.size(), 4u);
+  EXPECT_EQ(answers[1].first, 2);
+  EXPECT_EQ(answers[2].first, 1);
+  EXPECT_EQ(answers[3].first, 3);
+  for (std::size_t i = 1; i < 4; ++i) EXPECT_EQ(answers[i].second, Persisted::replicated);
+  EXPECT_EQ(core_->status(now()).lag_sequence, 0u);
+}
+
+TEST_F(CoreTest, ABurstOnAStandbyIsRefusedWhole) {
+  make();
+  int failed = 0;
+  std::vector<ReplicationCore::Publication> burst;
+  for (std::uint64_t i = 1; i <= 3; ++i)
+    burst.push_back({record(i), i, true, [&](Persisted p) { failed += p == Persisted::failed; }});
+  core_->publish_batch(std::move(burst), now());
+  EXPECT_EQ(failed, 3);
+}
+
 TEST_F(CoreTest, HeartbeatsFollowTheInterval) {
   CoreSettings s;
   s.heartbeat_interval = 200ms;
