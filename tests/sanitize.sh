@@ -41,7 +41,7 @@ echo "[sanitize] $kind build: $((SECONDS - t0)) s"
 
 export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0:exitcode=23
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:exitcode=66
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:exitcode=66:suppressions=$repo/tests/tsan.supp
 # gRPC's and absl's own leaks at exit are not ours.
 export LSAN_OPTIONS=suppressions=$repo/tests/sanitize.supp
 
