@@ -39,14 +39,18 @@ class Service final : public proto::Admin::CallbackService {
   grpc::ServerUnaryReactor* Logoff(grpc::CallbackServerContext* ctx,
                                    const proto::LogoffRequest* request,
                                    proto::LogoffReply* reply) override {
-    return on_io_thread(ctx, [this, request, reply] {
-      auto r = backend_.logoff(*request);
-      if (!r) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, r.error());
-      if (r->logged_off().empty())
-        return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such session");
-      *reply = std::move(*r);
-      return grpc::Status::OK;
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    backend_.post([this, reactor, request, reply] {
+      backend_.logoff(*request, [reactor, reply](Result<proto::LogoffReply> r) {
+        if (!r)
+          return reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, r.error()));
+        if (r->logged_off().empty())
+          return reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "no such session"));
+        *reply = std::move(*r);
+        reactor->Finish(grpc::Status::OK);
+      });
     });
+    return reactor;
   }
 
   grpc::ServerUnaryReactor* Failover(grpc::CallbackServerContext* ctx,

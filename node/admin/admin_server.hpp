@@ -18,7 +18,10 @@ class AdminBackend {
   virtual void post(std::function<void()> work) = 0;
   virtual proto::StatusReply status() = 0;
   virtual proto::ShowSessionsReply show_sessions(const proto::ShowSessionsRequest& request) = 0;
-  virtual Result<proto::LogoffReply> logoff(const proto::LogoffRequest& request) = 0;
+  // Completes once every removal is on disk and, with a standby, acknowledged by it (or its
+  // acknowledgement timed out, counted in the reply): `done` is called on the I/O thread.
+  virtual void logoff(const proto::LogoffRequest& request,
+                      std::function<void(Result<proto::LogoffReply>)> done) = 0;
   // Completes later (a handover waits for the standby); `done` is called on the I/O thread.
   virtual void failover(std::function<void(Result<std::string>)> done) = 0;
   virtual Result<std::string> reload() = 0;

@@ -304,6 +304,9 @@ std::string format_logoff(const proto::LogoffReply& reply) {
   std::string out = "logged off " + std::to_string(reply.logged_off_size()) + " session(s)";
   for (int i = 0; i < reply.logged_off_size(); ++i)
     out += (i == 0 ? ": " : ", ") + num(reply.logged_off(i));
+  if (reply.unconfirmed() > 0)
+    out += "\nwarning: the standby did not confirm " + std::to_string(reply.unconfirmed()) +
+           " of these removals: a failover now could bring those sessions back";
   return out + '\n';
 }
 

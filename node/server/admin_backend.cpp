@@ -69,31 +69,48 @@ proto::ShowSessionsReply HeadendAdmin::show_sessions(const proto::ShowSessionsRe
   return r;
 }
 
-Result<proto::LogoffReply> HeadendAdmin::logoff(const proto::LogoffRequest& request) {
+void HeadendAdmin::logoff(const proto::LogoffRequest& request,
+                          std::function<void(Result<proto::LogoffReply>)> done) {
   const auto& f = request.filter();
   bool empty_filter = f.index() == 0 && f.user().empty() && f.protocol().empty() &&
                       f.tunnel_group().empty() && !f.inactive();
   if (empty_filter && !request.all())
-    return fail(
+    return done(fail(
         "name the sessions to log off (index, user, protocol, tunnel group, inactive) "
-        "or ask for all");
+        "or ask for all"));
   std::vector<std::uint64_t> chosen;
   rt_.sessions.for_each([&](const session::Session& s) {
     if (admin::matches(f, s)) chosen.push_back(s.index);
   });
-  proto::LogoffReply r;
+  // The answer waits for every removal's acknowledgement, so that a failover after it cannot
+  // bring a logged-off session back unnoticed: one that the standby did not confirm is counted.
+  struct Pending {
+    proto::LogoffReply reply;
+    std::size_t waiting = 1;  // one extra, released after the loop
+    std::function<void(Result<proto::LogoffReply>)> done;
+    void answered() {
+      if (--waiting == 0) done(std::move(reply));
+    }
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->done = std::move(done);
   for (auto index : chosen) {
     if (session::SessionRef s = rt_.sessions.find(index)) {
       log::info("admin_logoff", {{"index", std::to_string(index)},
                                  {"user", text::sanitize(s->user, text::kMaxUsername)},
                                  {"ip", net::format_ipv4(s->ip)},
                                  {"public", s->public_ip + ":" + std::to_string(s->public_port)}});
+      pending->reply.add_logged_off(index);
+      ++pending->waiting;
       // The client is told at once and exits; the token is revoked with the session (S21).
-      rt_.sessions.end(index, session::EndReason::admin_logoff, true);
-      r.add_logged_off(index);
+      rt_.sessions.end(index, session::EndReason::admin_logoff, true, [pending](Persisted p) {
+        if (p == Persisted::failed)
+          pending->reply.set_unconfirmed(pending->reply.unconfirmed() + 1);
+        pending->answered();
+      });
     }
   }
-  return r;
+  pending->answered();
 }
 
 void HeadendAdmin::failover(std::function<void(Result<std::string>)> done) {

@@ -16,7 +16,8 @@ class HeadendAdmin final : public admin::AdminBackend {
   void post(std::function<void()> work) override;
   proto::StatusReply status() override;
   proto::ShowSessionsReply show_sessions(const proto::ShowSessionsRequest& request) override;
-  Result<proto::LogoffReply> logoff(const proto::LogoffRequest& request) override;
+  void logoff(const proto::LogoffRequest& request,
+              std::function<void(Result<proto::LogoffReply>)> done) override;
   void failover(std::function<void(Result<std::string>)> done) override;
   Result<std::string> reload() override;
   Result<proto::DrainReply> drain(const proto::DrainRequest& request) override;

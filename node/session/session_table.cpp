@@ -138,7 +138,8 @@ void SessionTable::detach_ssl(SessionRef ref, const Transport* transport, EndRea
                                 {"reason", to_string(reason)}});
 }
 
-void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client) {
+void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client,
+                       ReplicationSink::Acked persisted) {
   auto it = sessions_.find(index);
   if (it == sessions_.end()) return;
   std::unique_ptr<Session> s = std::move(it->second);
@@ -150,7 +151,10 @@ void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client
     auto transport = std::move(s->ssl);
     transport->close(reason, notify_client);
   }
-  if (sink_) sink_->remove(s->index, nullptr);
+  if (sink_)
+    sink_->remove(s->index, std::move(persisted));
+  else if (persisted)
+    persisted(Persisted::local_only);
   ++end_stats_.by_reason[static_cast<std::size_t>(reason)];
   end_stats_.traffic += s->counters;
   log::info("session_end", {{"index", std::to_string(s->index)},

@@ -139,8 +139,11 @@ class SessionTable {
   const EndStats& end_stats() const { return end_stats_; }
 
   // End the session: close its tunnels (telling the client when `notify_client`), revoke the
-  // token and free the address (S15).
-  void end(std::uint64_t index, EndReason reason, bool notify_client);
+  // token and free the address (S15). `persisted`, when given, is answered once the removal is
+  // on disk (and on the standby, when one follows), on this thread; at once with local_only
+  // when nothing replicates.
+  void end(std::uint64_t index, EndReason reason, bool notify_client,
+           ReplicationSink::Acked persisted = nullptr);
 
   // Replication: removals go to the sink as they happen; creations and resumes are sent by the
   // caller, who waits for the acknowledgement before answering the client.

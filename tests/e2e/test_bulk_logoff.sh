@@ -9,6 +9,9 @@
 # per removal; a stall needs a slow disk, so the count is what shows the fix on any machine);
 # after the logoff no stall and no role change (same key holder and epoch), both nodes list only
 # the real client's session (the standby caught up, lag 0), and that client still pings.
+# Phase 2: `tandemctl logoff` answers only once the standby has acknowledged every removal, so
+# 200 more sessions logged off and the active killed (-9) as soon as the answer comes: the new
+# active must list only the real client's session, and that client's tunnel must come back.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_pair.sh"
 source "$(dirname "$0")/lib_cluster.sh"
@@ -67,4 +70,25 @@ assert_eq 1 "$(node_sessions "$act")" "sessions on the active after the logoff"
 wait_for 30 "node $stb caught up" td_caught_up "$stb"
 assert_eq 1 "$(node_sessions "$stb")" "sessions on the standby after the logoff"
 assert_ping "$TD_NS_CLIENT" "$TD_INSIDE_IP" 3
-step "SUMMARY $SESSIONS sessions logged off at once: no stall, node $act still active at epoch $epoch, the standby has 1 session"
+
+step "PHASE 2: 200 more sessions, a logoff, then kill -9 of node $act as soon as it answers"
+ip netns exec "$TD_NS_CLIENT" "$LOAD" --server "$TD_SERVER_IP:$TD_PORT" --user bob \
+  --password-file "$TD_DIR/password" --sessions 200 --concurrency 20 \
+  --pin "$TD_PIN" --step-timeout 5 --quiet >"$TD_DIR/load2.log" 2>&1 ||
+  fail "tandem-load: $(tail -n 3 "$TD_DIR/load2.log")"
+assert_eq 201 "$(node_sessions "$act")" "sessions on the active before the second logoff"
+start_ping_stream p "$TD_NS_CLIENT" "$TD_INSIDE_IP" 0.05
+sleep 1
+out=$(nctl "$act" logoff --user bob) || fail "tandemctl logoff: $out"
+failover_begin "$act" p
+kill -KILL "${TD_NODE_PID[$act]}"
+wait "${TD_NODE_PID[$act]}" 2>/dev/null || true
+assert_not_contains "$out" "did not confirm" "the logoff's answer"
+step "logoff answered ($(head -c 60 <<<"$out")...); node $act killed at once"
+ttl_ms=$(td_duration_ms "$TD_TTL")
+hold_ms=$(td_duration_ms "${TD_HOLD:-2s}")
+assert_failover_outcome "$act" "$stb" "$TD_IP1" "$TD_INDEX" \
+  "$(((ttl_ms > hold_ms ? ttl_ms : hold_ms) + 2500))"
+assert_eq 1 "$(node_sessions "$stb")" "sessions on the new active (no logged-off session back)"
+stop_ping_stream p
+step "SUMMARY $SESSIONS sessions logged off at once: no stall, node $act stayed active at epoch $epoch; 200 more logged off then a crash: node $stb took over with 1 session, gap $TD_GAP_MS ms"

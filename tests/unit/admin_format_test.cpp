@@ -362,6 +362,10 @@ TEST(AdminFormat, Logoff) {
   r.add_logged_off(7);
   EXPECT_EQ(format_logoff(r), "logged off 2 session(s): 3, 7\n");
   EXPECT_EQ(format_logoff(proto::LogoffReply()), "logged off 0 session(s)\n");
+  r.set_unconfirmed(1);
+  EXPECT_EQ(format_logoff(r),
+            "logged off 2 session(s): 3, 7\nwarning: the standby did not confirm 1 of these "
+            "removals: a failover now could bring those sessions back\n");
 }
 
 TEST(AdminFormat, JsonKeepsProtoNamesAndPrintsZeros) {
