@@ -2,6 +2,7 @@
 // the core reports. The active's stream is in core_leader.cpp, the standby's in core_follower.cpp.
 #include "replication/core.hpp"
 
+#include <utility>
 #include <algorithm>
 
 #include "base/log.hpp"
@@ -137,6 +138,11 @@ void ReplicationCore::apply(Action action, PromotionReason why_promote, TimePoin
 
 void ReplicationCore::promote(PromotionReason why, TimePoint now, std::uint64_t epoch_floor) {
   if (machine_.role() == Role::active) return;
+  // What we applied is served from now on: on disk first.
+  if (std::exchange(unsynced_seq_, 0) != 0) {
+    if (auto r = store_->sync(); !r)
+      log::error("store_sync_failed", {{"reason", r.error()}, {"code", to_string(r.code())}});
+  }
   // With an arbiter the epoch is the revision of the key we won, unless the history has already
   // passed it (an etcd started afresh): epochs never move back.
   const std::uint64_t epoch = std::max(machine_.next_epoch(), epoch_floor);

@@ -83,6 +83,10 @@ struct CoreSettings {
   bool arbiter = false;
   Duration campaign_retry{250};   // a lost or failed campaign is tried again after this
   Duration witness_margin{500};   // taken off the standby's hold time when it vouches for us
+  // Standby: apply changes without a sync and acknowledge them only at flush_acks(), one sync
+  // for all of them (group commit). The runtime calls flush_acks() shortly after a change; off,
+  // every change is synced and acknowledged on its own.
+  bool defer_acks = false;
 };
 
 // What the core asks of the world. Called synchronously from inside the core's methods.
@@ -192,6 +196,9 @@ class ReplicationCore {
   proto::FollowerMessage follow_start() const;  // the first message on a new stream
   void on_following(TimePoint now);             // the stream is open
   void on_leader_message(const proto::LeaderMessage& msg, TimePoint now);
+  // Standby with defer_acks: sync what was applied since the last flush and acknowledge it.
+  void flush_acks();
+  bool acks_pending() const { return unsynced_seq_ != 0; }
   void on_follow_ended(TimePoint now);
 
   // --- Queries ---
@@ -285,6 +292,7 @@ class ReplicationCore {
   bool peer_answers_ = false;
   std::uint64_t leader_last_sequence_ = 0;
   std::optional<Snapshot> pending_snapshot_;  // chunks received so far
+  std::uint64_t unsynced_seq_ = 0;  // defer_acks: the last change applied but not yet synced
   bool end_pending_ = false;                  // end_following was asked: wait before the next
   TimePoint follow_not_before_{};
 };

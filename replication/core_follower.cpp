@@ -28,6 +28,7 @@ void ReplicationCore::end_following(const char* why) {
   // turn into a tight reconnect loop.
   log::warn("follow_stopped", {{"reason", why}});
   end_pending_ = true;
+  unsynced_seq_ = 0;  // never acknowledged: the next stream starts from what our log holds
   pending_snapshot_.reset();
   fx_.stop_following();
 }
@@ -92,7 +93,7 @@ void ReplicationCore::apply_change(const proto::Change& change) {
                {{"seq", std::to_string(change.seq())}, {"reason", bad}});
     return end_following("a change out of range");
   }
-  auto r = store_->apply(change);
+  auto r = store_->apply(change, /*sync=*/!settings_.defer_acks);
   if (!r) {
     // A gap, a duplicate, a stale epoch or a disk error: reconnect, and the start message tells
     // the active where our log really ends.
@@ -105,7 +106,21 @@ void ReplicationCore::apply_change(const proto::Change& change) {
     fx_.replica_upsert(change.upsert());
   else
     fx_.replica_remove(change.remove_index());
-  send_ack(change.seq());
+  if (settings_.defer_acks)
+    unsynced_seq_ = change.seq();  // acknowledged at flush_acks(), after one sync for all
+  else
+    send_ack(change.seq());
+}
+
+void ReplicationCore::flush_acks() {
+  const std::uint64_t seq = std::exchange(unsynced_seq_, 0);
+  if (seq == 0 || !following_) return;
+  if (auto r = store_->sync(); !r) {
+    log::warn("replication_apply_failed",
+              {{"seq", std::to_string(seq)}, {"code", to_string(r.code())}, {"reason", r.error()}});
+    return end_following("the applied changes could not be synced");
+  }
+  send_ack(seq);
 }
 
 void ReplicationCore::add_snapshot_chunk(const proto::Snapshot& chunk) {

@@ -68,6 +68,17 @@ void GrpcLink::Impl::release() {
   if (--live == 0) live_cv.notify_all();
 }
 
+void GrpcLink::Impl::schedule_ack_flush() {
+  if (ack_flush_armed || !core.acks_pending()) return;
+  ack_flush_armed = true;
+  ack_flush.expires_after(std::chrono::milliseconds(2));
+  ack_flush.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: the link is going away
+    ack_flush_armed = false;
+    core.flush_acks();
+  });
+}
+
 std::string GrpcLink::Impl::identity_problem(const grpc::AuthContext& auth) const {
   std::string named;
   for (const char* property : {GRPC_X509_CN_PROPERTY_NAME, GRPC_X509_SAN_PROPERTY_NAME}) {

@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -31,6 +32,11 @@ struct GrpcLink::Impl final : public proto::Replication::CallbackService {
   const Clock& clock;
   Post post;
   boost::asio::io_context& io;
+  // Standby: the changes applied are synced and acknowledged together, this long after the first
+  // of them (group commit): a burst costs one fsync, a lone change waits 2 ms more.
+  boost::asio::steady_timer ack_flush{io};
+  bool ack_flush_armed = false;
+  void schedule_ack_flush();
 
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<proto::Replication::Stub> stub;

@@ -169,6 +169,7 @@ void LeaderStream::OnReadDone(bool ok) {
     }
     proto::LeaderMessage msg = std::move(in_);
     link_.core.on_leader_message(msg, link_.clock.now());
+    link_.schedule_ack_flush();
     StartRead(&in_);
   });
 }

@@ -34,6 +34,7 @@ CoreSettings core_settings(const Settings& c) {
   s.hold_time = c.peer.hold_time;
   s.heartbeat_interval = c.peer.poll_interval;
   s.ack_timeout = defaults::kAckTimeout;
+  s.defer_acks = true;  // the standby's group commit; GrpcLink flushes 2 ms after a change
   s.arbiter = c.arbiter.enabled && c.peer.enabled;
   // The standby's word holds an active until hold_time after a heartbeat it heard, less this
   // margin; a wider one makes an isolated active stop sooner (docs/arbiter.md).

@@ -382,7 +382,7 @@ Result<proto::Change> SessionStore::record_remove(std::uint64_t index, std::uint
   return impl_->record(std::move(c), epoch, durable);
 }
 
-Result<void> SessionStore::apply(const proto::Change& change) {
+Result<void> SessionStore::apply(const proto::Change& change, bool sync) {
   const std::uint64_t last = impl_->meta.last_seq;
   const std::string at =
       "change " + std::to_string(change.seq()) + ", last_sequence " + std::to_string(last);
@@ -396,7 +396,7 @@ Result<void> SessionStore::apply(const proto::Change& change) {
                                        std::to_string(change.epoch()) + " below " +
                                        std::to_string(impl_->meta.last_epoch));
   }
-  return impl_->write_change(change, /*sync=*/true);
+  return impl_->write_change(change, sync);
 }
 
 Result<Snapshot> SessionStore::snapshot() const {

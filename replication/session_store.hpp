@@ -86,7 +86,9 @@ class SessionStore {
   // Error codes: Errc::gap (seq > last_sequence + 1: catch up first), Errc::duplicate
   // (seq <= last_sequence), Errc::stale_epoch (change.epoch below the epoch of the last change:
   // not this history), Errc::invalid (neither upsert nor remove), Errc::io.
-  Result<void> apply(const proto::Change& change);
+  // `sync` = false leaves the fsync to a later sync() (the standby's group commit); the standby
+  // acknowledges nothing before that.
+  Result<void> apply(const proto::Change& change, bool sync = true);
 
   // All readable sessions plus the position and epoch (quarantined rows are left out, as they
   // are everywhere on this node).

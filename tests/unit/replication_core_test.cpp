@@ -437,6 +437,31 @@ TEST_F(CoreTest, ShutdownAnswersEveryoneWaiting) {
 
 // ---- The standby's side ---------------------------------------------------------------------
 
+TEST_F(CoreTest, WithDeferredAcksABurstIsAcknowledgedOnceAfterTheFlush) {
+  CoreSettings s;
+  s.defer_acks = true;
+  make(s);
+  core_->on_peer_info(peer(proto::ROLE_ACTIVE, 3), now());
+  ASSERT_TRUE(core_->should_follow(now()));
+  core_->on_following(now());
+  auto changes = changes_from_an_active(dir_.sub("active"), 3);
+  for (const auto& c : changes) {
+    proto::LeaderMessage m;
+    *m.mutable_change() = c;
+    leader_says(m);
+  }
+  // Applied (the node mirrors them at once), but nothing acknowledged before the sync.
+  EXPECT_EQ(fx_.upserts.size(), 3u);
+  EXPECT_TRUE(fx_.to_leader.empty());
+  EXPECT_TRUE(core_->acks_pending());
+  core_->flush_acks();
+  ASSERT_EQ(fx_.to_leader.size(), 1u);
+  EXPECT_EQ(fx_.to_leader[0].ack(), 3u);
+  EXPECT_FALSE(core_->acks_pending());
+  core_->flush_acks();  // nothing new: no second ack
+  EXPECT_EQ(fx_.to_leader.size(), 1u);
+}
+
 TEST_F(CoreTest, TheStandbyAppliesChangesInOrderAndAcknowledges) {
   make_following(3);
   auto changes = changes_from_an_active(dir_.sub("active"), 2);
