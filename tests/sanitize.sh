@@ -6,8 +6,9 @@
 #   bash tests/sanitize.sh tsan [E2E_REGEX]   ThreadSanitizer (build-tsan/)
 #
 # E2E_REGEX picks the end-to-end tests (ctest -R); default: the pair tests listed in $pair_tests
-# below (planned and crash failover, pair restart, degraded, rogue peer, hostile user agent, and
-# the two arbiter tests with a real etcd). "none" runs only the unit tests.
+# below (planned and crash failover, pair restart, degraded, rogue peer, hostile user agent, the
+# two arbiter tests with a real etcd, and the bulk logoff through the group commit). "none" runs
+# only the unit tests.
 # Only what these tests run is built (SANITIZE_TARGETS, "all" for the whole tree): an instrumented
 # build of everything takes long on 2 cores.
 # Any sanitizer report fails the run: in a unit test the process exits non-zero (ASan/UBSan/LSan
@@ -20,9 +21,9 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 kind=${1:?usage: tests/sanitize.sh asan|tsan [E2E_REGEX]}
 pair_tests='failover_planned$|failover_crash$|pair_restart|degraded|rogue_peer|hostile_user_agent'
-pair_tests+='|arbiter_partition|arbiter_freeze'
+pair_tests+='|arbiter_partition|arbiter_freeze|bulk_logoff'
 e2e=${2:-$pair_tests}
-targets=${SANITIZE_TARGETS:-unit_tests tandemd tandemctl tandem-peer-probe}
+targets=${SANITIZE_TARGETS:-unit_tests tandemd tandemctl tandem-peer-probe tandem_load}
 case $kind in
   asan | tsan) ;;
   *) echo "usage: tests/sanitize.sh asan|tsan [E2E_REGEX]" >&2; exit 2 ;;
