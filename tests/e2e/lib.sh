@@ -523,6 +523,14 @@ wait_tunnel() {
   step "client $1 up: $(client_ip "$1") on ${TD_CLIENT_IF[$1]}"
 }
 
+# wait_client_dtls ID: the client's DTLS tunnel is up at both ends (openconnect logged it, and
+# tandemd logged tunnel_up kind=dtls); prints that tunnel_up line.
+wait_client_dtls() {
+  wait_for 20 "client $1: Established DTLS connection" \
+    grep -q 'Established DTLS connection' "$(client_log "$1")"
+  wait_log 10 tunnel_up 'kind=dtls'
+}
+
 # client_wait_exit ID SECONDS: wait for the client to end; its exit code goes to TD_RC.
 client_wait_exit() {
   local pid=${TD_CLIENT_PID[$1]}

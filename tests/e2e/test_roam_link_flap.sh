@@ -39,8 +39,7 @@ ip=$(client_ip c1)
 start_ping_stream p "$TD_NS_CLIENT" "$TD_INSIDE_IP" 0.05
 wait_for 5 "first ping replies" ping_fresh
 if [[ $mode == dtls ]]; then
-  wait_for 20 "client log: Established DTLS connection" \
-    grep -q 'Established DTLS connection' "$(client_log c1)"
+  wait_client_dtls c1 >/dev/null
   wait_log 10 downstream_carrier "index=$index .*to=dtls" >/dev/null
   step "downstream on DTLS"
 fi

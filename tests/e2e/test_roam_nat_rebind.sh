@@ -21,9 +21,7 @@ start_tandemd
 
 start_client c1 alice 'correct horse'
 wait_tunnel c1
-wait_for 20 "client log: Established DTLS connection" \
-  grep -q 'Established DTLS connection' "$(client_log c1)"
-line=$(wait_log 10 tunnel_up 'kind=dtls')
+line=$(wait_client_dtls c1)
 index=$(field index "$line")
 ip=$(client_ip c1)
 port=$(ip netns exec "$TD_NS_CLIENT" ss -Hun dst "$TD_SERVER_IP:$TD_PORT" |
