@@ -372,7 +372,8 @@ Policy Reader::read_policy(const toml::table& t, const std::string& name, const 
   check_keys(
       t, prefix,
       {"idle_timeout", "session_timeout", "disconnected_timeout", "dpd_interval", "keepalive",
-       "mtu", "simultaneous_logins", "routes", "exclude_routes", "client_to_client"});
+       "mtu", "simultaneous_logins", "routes", "exclude_routes", "client_to_client",
+       "dtls_legacy"});
   Policy pol = builtin_policy(name);
   pol.routes = pool_routes;  // unless the policy names its own (`routes = []`: full tunnel)
   string_array(t, prefix, "routes", pol.routes, "an array of IPv4 networks",
@@ -390,6 +391,13 @@ Policy Reader::read_policy(const toml::table& t, const std::string& name, const 
   duration_key(t, prefix, "keepalive", pol.keepalive, true);
   int_key(t, prefix, "mtu", pol.mtu, 576, 9000);
   int_key(t, prefix, "simultaneous_logins", pol.simultaneous_logins, 0, 1000);
+  std::string legacy;
+  string_key(t, prefix, "dtls_legacy", legacy, "\"off\", \"fallback\" or \"prefer\"",
+             [](const std::string& s) {
+               dtls::LegacyDtls ignored;
+               return dtls::parse_legacy_dtls(s, ignored);
+             });
+  if (!legacy.empty()) dtls::parse_legacy_dtls(legacy, pol.dtls_legacy);
   return pol;
 }
 

@@ -10,6 +10,7 @@
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "node/dtls/dtls_mode.hpp"
 
 namespace tandem::config {
 
@@ -28,6 +29,9 @@ struct Policy {
   std::vector<std::string> routes;
   std::vector<std::string> exclude_routes;
   bool client_to_client = false;
+  // When legacy DTLS 1.2 (Cisco Secure Client's mode) is used instead of PSK-NEGOTIATE
+  // (docs/dtls-modes.md).
+  dtls::LegacyDtls dtls_legacy = dtls::LegacyDtls::fallback;
 };
 
 struct TunnelGroup {

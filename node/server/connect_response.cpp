@@ -63,23 +63,19 @@ http::Response build_connect_response(const TunnelParams& p) {
   add(r, "X-CSTP-MTU", std::to_string(p.policy.mtu));
   if (p.dtls) {
     add(r, "X-DTLS-Port", std::to_string(p.dtls->port));
-    add(r, "X-DTLS-App-ID", p.dtls->app_id_hex);
-    add(r, "X-DTLS-CipherSuite", "PSK-NEGOTIATE");
+    if (p.dtls->legacy_suite.empty()) {
+      add(r, "X-DTLS-App-ID", p.dtls->id_hex);
+      add(r, "X-DTLS-CipherSuite", "PSK-NEGOTIATE");
+    } else {
+      add(r, "X-DTLS-Session-ID", p.dtls->id_hex);
+      add(r, p.dtls->legacy_header, p.dtls->legacy_suite);
+      add(r, "X-DTLS-MTU", std::to_string(p.policy.mtu));  // as ocserv does in this mode
+    }
     if (dpd > 0) add(r, "X-DTLS-DPD", std::to_string(dpd));
     if (keepalive > 0) add(r, "X-DTLS-Keepalive", std::to_string(keepalive));
     add(r, "X-DTLS-Rekey-Method", "none");
   }
   return r;
-}
-
-bool offers_psk_negotiate(std::string_view suites) {
-  while (!suites.empty()) {
-    auto colon = suites.find(':');
-    if (suites.substr(0, colon) == "PSK-NEGOTIATE") return true;
-    if (colon == std::string_view::npos) break;
-    suites.remove_prefix(colon + 1);
-  }
-  return false;
 }
 
 http::Response build_connect_refusal(int status, const std::string& reason) {
