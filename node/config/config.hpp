@@ -21,6 +21,9 @@ struct Policy {
   Duration disconnected_timeout;  // defaults to idle_timeout (S8)
   Duration dpd_interval;          // 0 = off
   Duration keepalive;             // 0 = off
+  // Every rekey_interval the client opens a new TLS connection and re-CONNECTs with its token
+  // (X-CSTP-Rekey-Method: new-tunnel), which renews TLS and DTLS keys (docs/rekey.md). 0 = never.
+  Duration rekey_interval{};
   int mtu;
   int simultaneous_logins;  // 0 = unlimited
   // Traffic policy (docs/traffic-policy.md): what a client of this policy may reach through the

@@ -57,7 +57,15 @@ http::Response build_connect_response(const TunnelParams& p) {
   add(r, "X-CSTP-Idle-Timeout", seconds_or_none(p.policy.idle_timeout));
   add(r, "X-CSTP-Disconnected-Timeout", seconds_or_none(p.policy.disconnected_timeout));
   add(r, "X-CSTP-Session-Timeout", seconds_or_none(p.policy.session_timeout));
-  add(r, "X-CSTP-Rekey-Method", "none");
+  // new-tunnel: a new TLS connection and CONNECT with the token, i.e. a resume (docs/rekey.md);
+  // DTLS is then rebuilt with the new connection's keys. TLS renegotiation stays off.
+  auto rekey = duration_cast<seconds>(p.policy.rekey_interval).count();
+  if (rekey > 0) {
+    add(r, "X-CSTP-Rekey-Time", std::to_string(rekey));
+    add(r, "X-CSTP-Rekey-Method", "new-tunnel");
+  } else {
+    add(r, "X-CSTP-Rekey-Method", "none");
+  }
   int base_mtu = std::clamp(p.client_base_mtu.value_or(1500), 1280, 1500);
   add(r, "X-CSTP-Base-MTU", std::to_string(base_mtu));
   add(r, "X-CSTP-MTU", std::to_string(p.policy.mtu));
