@@ -32,6 +32,15 @@ struct Policy {
   std::vector<std::string> routes;
   std::vector<std::string> exclude_routes;
   bool client_to_client = false;
+  // What the client is told about the networks behind the tunnel (docs/group-networks.md),
+  // checked at load (config/group_network.hpp) and sent at every CONNECT of the policy's
+  // sessions: DNS servers ([pool] dns unless the policy names its own), the domains those
+  // servers resolve for it (split DNS), its search domain(s) ("" = none, else space-separated),
+  // and a banner shown after login ("" = none; may span lines).
+  std::vector<std::string> dns;
+  std::vector<std::string> split_dns;
+  std::string default_domain;
+  std::string banner;
   // When legacy DTLS 1.2 (Cisco Secure Client's mode) is used instead of PSK-NEGOTIATE
   // (docs/dtls-modes.md).
   dtls::LegacyDtls dtls_legacy = dtls::LegacyDtls::fallback;

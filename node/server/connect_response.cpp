@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "node/server/group_network_headers.hpp"
+
 namespace tandem::server {
 namespace {
 
@@ -48,6 +50,7 @@ http::Response build_connect_response(const TunnelParams& p) {
     auto value = split_include_value(route);
     if (!value.empty()) add(r, "X-CSTP-Split-Exclude", value);
   }
+  add_group_network_headers(r, p.policy);
   using std::chrono::duration_cast;
   using std::chrono::seconds;
   auto dpd = duration_cast<seconds>(p.policy.dpd_interval).count();

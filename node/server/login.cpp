@@ -35,8 +35,8 @@ http::Response login_form_response(const config::Config& config, const std::stri
   return xml_response(auth::build_login_form(form));
 }
 
-http::Response login_success_response(const std::string& token) {
-  auto r = xml_response(auth::build_login_success(token, ""));
+http::Response login_success_response(const std::string& token, const std::string& banner) {
+  auto r = xml_response(auth::build_login_success(token, banner));
   // Both carriers: the Set-Cookie header and <session-token> (notes §2.8).
   r.headers.push_back({"Set-Cookie", "webvpn=" + token + "; Secure; HttpOnly"});
   return r;

@@ -18,6 +18,7 @@ std::string resolve_tunnel_group(const config::Config& config, const auth::Clien
 http::Response xml_response(std::string body);
 http::Response login_form_response(const config::Config& config, const std::string& group,
                                    const std::string& error);
-http::Response login_success_response(const std::string& token);
+// `banner`: the session's policy's, shown by Cisco clients after login ("" = none).
+http::Response login_success_response(const std::string& token, const std::string& banner = {});
 
 }  // namespace tandem::server

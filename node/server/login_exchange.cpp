@@ -168,7 +168,8 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
                          {"policy", s.policy},
                          {"persisted", to_string(where)}});
   out.logged_in = true;
-  out.response = login_success_response(token);
+  // The banner of the policy in force now (a reload since the session was made applies).
+  out.response = login_success_response(token, rt.policy_for(s.tunnel_group).banner);
   co_return out;
 }
 

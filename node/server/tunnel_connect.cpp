@@ -90,8 +90,10 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
   TunnelParams params;
   params.client_ip = s->ip;
   params.pool = rt.sessions.pool().net();
-  params.dns = rt.config.dns;
+  // The group's policy as configured now: a reload reaches new sessions and every resume
+  // (docs/group-networks.md).
   params.policy = rt.policy_for(s->tunnel_group);
+  params.dns = params.policy.dns;
   params.server_name = rt.front.server_name;
   if (auto base = req.header("X-CSTP-Base-MTU")) {
     try {
