@@ -62,8 +62,8 @@ Result<ClientHeaders> read_client_headers(const Request& req) {
     for (char c : *platform) ok = ok && platform_char(c);
     if (!ok)
       return bad("X-AnyConnect-Platform: not a platform name (1-" + std::to_string(kMaxPlatform) +
-                      " characters of A-Z a-z 0-9 . _ -)",
-                  Errc::invalid);
+                     " characters of A-Z a-z 0-9 . _ -)",
+                 Errc::invalid);
     out.platform = std::string(*platform);
   }
 
@@ -74,8 +74,8 @@ Result<ClientHeaders> read_client_headers(const Request& req) {
     for (char c : *protocol) ok = ok && c >= 0x20 && c <= 0x7e;
     if (!ok)
       return bad("X-CSTP-Protocol: over " + std::to_string(kMaxCstpProtocol) +
-                      " bytes or not printable ASCII",
-                  Errc::invalid);
+                     " bytes or not printable ASCII",
+                 Errc::invalid);
     out.cstp_protocol = std::string(*protocol);
   }
 
@@ -122,7 +122,7 @@ Result<std::string> session_token(const Request& req) {
       }
       if (value.size() > kMaxSessionToken)
         return bad("webvpn cookie over " + std::to_string(kMaxSessionToken) + " bytes",
-                    Errc::invalid);
+                   Errc::invalid);
       for (char c : value)
         if (!cookie_octet(c))
           return bad("webvpn cookie holds a byte a cookie value may not", Errc::invalid);
@@ -136,7 +136,7 @@ Result<std::string> session_token(const Request& req) {
     if (cleared) return bad("empty webvpn cookie", Errc::not_found);
     if (other_anyconnect_cookie)
       return bad("no webvpn cookie (webvpnc and webvpncontext are not session tokens)",
-                  Errc::not_found);
+                 Errc::not_found);
     return bad("no session token", Errc::not_found);
   }
   return std::string(tokens.front());

@@ -10,8 +10,8 @@
 namespace tandem::http {
 
 struct ClientHeaders {
-  std::string platform;       // X-AnyConnect-Platform ("win", "mac-intel", "linux-64", ...)
-  std::string cstp_protocol;  // X-CSTP-Protocol (Cisco's CONNECT sends a copyright string)
+  std::string platform;         // X-AnyConnect-Platform ("win", "mac-intel", "linux-64", ...)
+  std::string cstp_protocol;    // X-CSTP-Protocol (Cisco's CONNECT sends a copyright string)
   bool aggregate_auth = false;  // X-Aggregate-Auth: 1 (the XML config-auth dialect)
   bool transcend = false;       // X-Transcend-Version: 1
 };

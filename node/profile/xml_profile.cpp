@@ -9,8 +9,10 @@ namespace tandem::profile {
 namespace {
 
 std::string trimmed(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n'))
+    s.remove_suffix(1);
   return std::string(s);
 }
 
@@ -23,8 +25,10 @@ void collect_backups(const auth::XmlElement& list, std::vector<std::string>& out
 void walk_backups(const auth::XmlElement& el, std::vector<std::string>& out, int depth) {
   if (depth > 4) return;  // the schema nests them at most three levels down
   for (const auto& c : el.children) {
-    if (c.name == "BackupServerList") collect_backups(c, out);
-    else walk_backups(c, out, depth + 1);
+    if (c.name == "BackupServerList")
+      collect_backups(c, out);
+    else
+      walk_backups(c, out, depth + 1);
   }
 }
 

@@ -63,7 +63,8 @@ http::Response login_form_response(const config::Config& config, const std::stri
 http::Response login_success_response(const std::string& token, const config::TunnelGroup& group) {
   std::string manifest;
   if (group.profile)
-    manifest = profile::build_profile_manifest(profile::profile_uri(group.name), group.profile->sha1);
+    manifest =
+        profile::build_profile_manifest(profile::profile_uri(group.name), group.profile->sha1);
   auto r = xml_response(auth::build_login_success(token, "", manifest));
   // Both carriers: the Set-Cookie header and <session-token> (notes §2.8).
   r.headers.push_back({"Set-Cookie", "webvpn=" + token + "; Secure; HttpOnly"});

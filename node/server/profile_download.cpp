@@ -13,9 +13,7 @@ namespace {
 http::Response status_only(int status) {
   http::Response r;
   r.status = status;
-  r.reason = status == 401   ? "Unauthorized"
-             : status == 404 ? "Not Found"
-                             : "Service Unavailable";
+  r.reason = status == 401 ? "Unauthorized" : status == 404 ? "Not Found" : "Service Unavailable";
   r.headers.push_back({"Connection", "close"});
   return r;
 }

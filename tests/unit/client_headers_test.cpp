@@ -37,14 +37,14 @@ TEST(ClientHeaders, HostileValuesAreRefusedNamingTheHeader) {
     Header h;
     const char* names;
   };
-  for (const auto& c : std::vector<Case>{
-           {{"X-AnyConnect-Platform", "win; rm -rf"}, "X-AnyConnect-Platform"},
-           {{"X-AnyConnect-Platform", std::string(33, 'a')}, "X-AnyConnect-Platform"},
-           {{"X-AnyConnect-Platform", ""}, "X-AnyConnect-Platform"},
-           {{"X-CSTP-Protocol", std::string(129, 'a')}, "X-CSTP-Protocol"},
-           {{"X-CSTP-Protocol", "a\x1b[31m"}, "X-CSTP-Protocol"},
-           {{"X-Aggregate-Auth", "yes"}, "X-Aggregate-Auth"},
-           {{"X-Transcend-Version", "123456789"}, "X-Transcend-Version"}}) {
+  for (const auto& c :
+       std::vector<Case>{{{"X-AnyConnect-Platform", "win; rm -rf"}, "X-AnyConnect-Platform"},
+                         {{"X-AnyConnect-Platform", std::string(33, 'a')}, "X-AnyConnect-Platform"},
+                         {{"X-AnyConnect-Platform", ""}, "X-AnyConnect-Platform"},
+                         {{"X-CSTP-Protocol", std::string(129, 'a')}, "X-CSTP-Protocol"},
+                         {{"X-CSTP-Protocol", "a\x1b[31m"}, "X-CSTP-Protocol"},
+                         {{"X-Aggregate-Auth", "yes"}, "X-Aggregate-Auth"},
+                         {{"X-Transcend-Version", "123456789"}, "X-Transcend-Version"}}) {
     auto h = read_client_headers(with({c.h}));
     ASSERT_FALSE(h) << c.h.name << ": " << c.h.value;
     EXPECT_NE(h.error().find(c.names), std::string::npos) << h.error();
@@ -59,8 +59,8 @@ TEST(SessionToken, TheForms) {
   // openconnect: one Cookie header, webvpn only.
   EXPECT_EQ(*session_token(with({{"Cookie", "webvpn=7-abc/+="}})), "7-abc/+=");
   // Other cookies around it, over several Cookie headers.
-  EXPECT_EQ(*session_token(with({{"Cookie", "webvpncontext=x"},
-                                 {"Cookie", "webvpnc=bu:/&p:t; webvpn=7-abc"}})),
+  EXPECT_EQ(*session_token(with(
+                {{"Cookie", "webvpncontext=x"}, {"Cookie", "webvpnc=bu:/&p:t; webvpn=7-abc"}})),
             "7-abc");
   // An RFC 6265 quoted value.
   EXPECT_EQ(*session_token(with({{"Cookie", "webvpn=\"7-abc\""}})), "7-abc");

@@ -1,3 +1,5 @@
+#include "node/profile/xml_profile.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -5,7 +7,6 @@
 #include "node/config/config.hpp"
 #include "node/profile/manifest.hpp"
 #include "node/profile/profile_file.hpp"
-#include "node/profile/xml_profile.hpp"
 #include "temp_dir.hpp"
 
 namespace tandem::profile {
