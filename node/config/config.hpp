@@ -73,9 +73,9 @@ struct Peer {
 // pair runs on heartbeats alone, and a cut link between the nodes gives two actives.
 struct Arbiter {
   bool enabled = false;
-  std::vector<std::string> endpoints;        // "http://host:port" / "https://host:port"
+  std::vector<std::string> endpoints;   // "http://host:port" / "https://host:port"
   std::string ca, certificate, private_key;  // for https endpoints
-  Duration lease_ttl;                        // the active key's lease
+  Duration lease_ttl;                   // the active key's lease
 
   bool operator==(const Arbiter&) const = default;
 };
