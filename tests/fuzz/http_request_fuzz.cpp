@@ -117,7 +117,7 @@ void check_request(const Request& r, const Limits& limits) {
   }
   // The session token and Cisco's headers: what they accept stays inside the documented shapes.
   if (auto t = session_token(r)) {
-    FUZZ_CHECK(!t->empty() && t->size() <= kMaxSessionToken,
+    FUZZ_CHECK(!t->empty() && t->size() <= tandem::http::kMaxSessionToken,
                "token of " + std::to_string(t->size()));
     for (char c : *t) {
       const auto u = static_cast<unsigned char>(c);
@@ -126,8 +126,9 @@ void check_request(const Request& r, const Limits& limits) {
     }
   }
   if (auto h = read_client_headers(r)) {
-    FUZZ_CHECK(h->platform.size() <= kMaxPlatform, "platform too long");
-    FUZZ_CHECK(h->cstp_protocol.size() <= kMaxCstpProtocol, "X-CSTP-Protocol too long");
+    FUZZ_CHECK(h->platform.size() <= tandem::http::kMaxPlatform, "platform too long");
+    FUZZ_CHECK(h->cstp_protocol.size() <= tandem::http::kMaxCstpProtocol,
+               "X-CSTP-Protocol too long");
   }
 }
 
