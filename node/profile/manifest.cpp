@@ -13,6 +13,21 @@ bool group_name_char(char c) {
          c == '.' || c == '-';
 }
 
+// openconnect 9.01 asks for "<uri>:<port>" when the server's port is not 443 (seen on the wire,
+// docs/cisco-clients.md): a port number after ".xml" is dropped.
+std::string_view without_port(std::string_view target) {
+  const auto colon = target.rfind(':');
+  if (colon == std::string_view::npos) return target;
+  const std::string_view digits = target.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5) return target;
+  unsigned port = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return target;
+    port = port * 10 + static_cast<unsigned>(c - '0');
+  }
+  return port >= 1 && port <= 65535 ? target.substr(0, colon) : target;
+}
+
 }  // namespace
 
 std::string profile_uri(std::string_view tunnel_group) {
@@ -22,6 +37,7 @@ std::string profile_uri(std::string_view tunnel_group) {
 bool is_profile_target(std::string_view target) { return target.starts_with(kProfilePathPrefix); }
 
 std::optional<std::string> group_of_profile_target(std::string_view target) {
+  target = without_port(target);
   if (!target.starts_with(kProfilePathPrefix) || !target.ends_with(kSuffix)) return std::nullopt;
   std::string_view name = target.substr(kProfilePathPrefix.size());
   name.remove_suffix(kSuffix.size());

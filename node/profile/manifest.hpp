@@ -17,7 +17,8 @@ std::string profile_uri(std::string_view tunnel_group);
 bool is_profile_target(std::string_view target);
 
 // The tunnel group a request target asks for, or nullopt when the target is not exactly
-// prefix + name + ".xml" with a name of A-Z a-z 0-9 _ . - not starting with '.'. No decoding is
+// prefix + name + ".xml" (optionally followed by ":<port>", as openconnect 9.01 sends it on a
+// port other than 443) with a name of A-Z a-z 0-9 _ . - not starting with '.'. No decoding is
 // done: "%2e%2e", "..", "/" or a query string never name a group, so nothing outside the loaded
 // profiles can be reached (they are served from memory, not from a directory).
 std::optional<std::string> group_of_profile_target(std::string_view target);

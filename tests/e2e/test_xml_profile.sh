@@ -76,7 +76,13 @@ start_tandemd
 SHA=$(sha1_upper "$PROFILE")
 
 # --- 1. the download --------------------------------------------------------------------------
-authenticate c1 alice 'correct horse' --usergroup=eng --xmlconfig="$CLIENT_XML"
+# Three groups make the form a group list: --authgroup answers it (--non-inter cannot). The
+# HTTP dump shows the profile request as openconnect sends it.
+authenticate c1 alice 'correct horse' --authgroup=eng --xmlconfig="$CLIENT_XML" --dump-http-traffic
+# What 9.01 really sends: the URI with ":<port>" appended (port not 443), the webvpn cookie only.
+assert_contains "$(client_log c1)" "> GET /CACHE/stc/profiles/eng.xml:$TD_PORT HTTP/1.1" \
+  "openconnect's profile request line"
+assert_contains "$(client_log c1)" "> Cookie: webvpn=$TD_TOKEN\$" "openconnect's profile cookie"
 grep -q 'Downloaded new XML profile' "$(client_log c1)" ||
   fail "openconnect did not report 'Downloaded new XML profile' (see $(client_log c1))"
 [[ -f $CLIENT_XML ]] || fail "openconnect wrote no $CLIENT_XML"
@@ -86,11 +92,11 @@ assert_eq "$SHA" "$(field sha1 "$line")" "profile_served sha1 vs sha1sum of the 
 assert_eq eng "$(field tunnel_group "$line")" "profile_served tunnel group"
 assert_eq "$(stat -c %s "$PROFILE")" "$(field bytes "$line")" "profile_served bytes"
 line=$(log_events login_ok 'user=alice( |$)' | tail -n1)
-assert_eq eng "$(field tunnel_group "$line")" "login_ok tunnel group of the --usergroup login"
+assert_eq eng "$(field tunnel_group "$line")" "login_ok tunnel group of the first login"
 
 # --- 2. the host list -------------------------------------------------------------------------
 step "client c2: openconnect --xmlconfig with the profile's HostName"
-td_launch c2 "$TD_NS_CLIENT" 'correct horse' --user=alice --passwd-on-stdin \
+td_launch c2 "$TD_NS_CLIENT" 'correct horse' --user=alice --passwd-on-stdin --authgroup=eng \
   --xmlconfig="$CLIENT_XML" "$HOSTNAME_IN_PROFILE"
 wait_tunnel c2
 assert_contains "$(client_log c2)" \
@@ -98,6 +104,8 @@ assert_contains "$(client_log c2)" \
   "openconnect found the host in the downloaded profile"
 assert_contains "$(client_log c2)" "Host \"$HOSTNAME_IN_PROFILE\" has UserGroup \"eng\"" \
   "openconnect took the UserGroup from the profile"
+assert_contains "$(client_log c2)" "POST https://$TD_SERVER_IP:$TD_PORT/eng" \
+  "openconnect posted to the UserGroup path"
 line=$(wait_log 5 login_ok 'user=alice( |$)' 2)
 assert_eq eng "$(field tunnel_group "$line")" "login_ok tunnel group of the HostName login"
 assert_ping "$TD_NS_CLIENT" "$TD_INSIDE_IP" 3
@@ -126,7 +134,7 @@ for t in '/CACHE/stc/profiles/../../../etc/passwd' '/CACHE/stc/profiles/..%2f..%
     "https://$TD_SERVER_IP:$TD_PORT$t")" "traversal shape $t"
 done
 assert_eq 6 "$(log_count profile_refused)" "profile_refused log lines (2 x 401, 4 x 404)"
-log_events profile_refused 'status=401' | grep -q 'reason="?no session token' ||
+log_events profile_refused 'status=401' | grep -Eq 'reason="?no session token' ||
   fail "no profile_refused line says 'no session token'"
 
 # --- 4. Cisco Secure Client's headers ----------------------------------------------------------

@@ -73,6 +73,14 @@ TEST(ProfileManifest, UriAndTargetRoundTrip) {
   EXPECT_EQ(profile_uri("eng"), "/CACHE/stc/profiles/eng.xml");
   EXPECT_EQ(group_of_profile_target("/CACHE/stc/profiles/eng.xml"), "eng");
   EXPECT_EQ(group_of_profile_target("/CACHE/stc/profiles/a-b_c.1.xml"), "a-b_c.1");
+  // openconnect 9.01 on a port other than 443 appends ":<port>" to the URI it was given.
+  EXPECT_EQ(group_of_profile_target("/CACHE/stc/profiles/eng.xml:4443"), "eng");
+  EXPECT_EQ(group_of_profile_target("/CACHE/stc/profiles/eng.xml:443"), "eng");
+  EXPECT_EQ(group_of_profile_target("/CACHE/stc/profiles/eng.xml:0"), std::nullopt);
+  EXPECT_EQ(group_of_profile_target("/CACHE/stc/profiles/eng.xml:65536"), std::nullopt);
+  EXPECT_EQ(group_of_profile_target("/CACHE/stc/profiles/eng.xml:"), std::nullopt);
+  EXPECT_EQ(group_of_profile_target("/CACHE/stc/profiles/eng.xml:44a"), std::nullopt);
+  EXPECT_EQ(group_of_profile_target("/CACHE/stc/profiles/eng:4443"), std::nullopt);
   EXPECT_TRUE(is_profile_target("/CACHE/stc/profiles/whatever"));
   EXPECT_FALSE(is_profile_target("/profiles/eng.xml"));
 }
