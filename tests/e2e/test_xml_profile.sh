@@ -14,8 +14,9 @@
 #  4. Cisco headers: a login POST and a CONNECT as Cisco Secure Client sends them (platform,
 #     X-CSTP-Protocol, quoted cookie) are taken and the platform logged; hostile values and a
 #     webvpnc-only cookie are refused with the reason logged.
-#  5. A reload with a broken profile is refused naming the file; the running profile is still
-#     the one served.
+#  5. A reload with a changed profile: the next login announces the new hash and openconnect
+#     fetches it again. A reload with a broken profile is refused naming the file; the running
+#     profile is still the one served.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -176,7 +177,21 @@ status=$(cisco_connect "webvpn=a; webvpn=$CISCO_TOKEN" "$COPYRIGHT")
 assert_match "$status" '^HTTP/1.1 401' "CONNECT with two different webvpn cookies"
 wait_log 5 connect_refused 'two different webvpn cookies' >/dev/null
 
-# --- 5. a reload with a broken profile --------------------------------------------------------
+# --- 5. reloads: a changed profile is announced and fetched again; a broken one is refused -----
+write_profile "$PROFILE" "Tandem Engineering 2" eng
+SHA2=$(sha1_upper "$PROFILE")
+assert_ne "$SHA" "$SHA2" "sha1 of the changed profile"
+step "SIGHUP with a changed profile"
+kill -HUP "$TD_TANDEMD_PID"
+wait_log 5 reloaded >/dev/null
+authenticate c3 alice 'correct horse' --authgroup=eng --xmlconfig="$CLIENT_XML"
+grep -q 'Downloaded new XML profile' "$(client_log c3)" ||
+  fail "openconnect did not fetch the changed profile (see $(client_log c3))"
+cmp -s "$PROFILE" "$CLIENT_XML" || fail "the client's file is not the changed profile"
+line=$(wait_log 5 profile_served 'user=alice( |$)' 3)
+assert_eq "$SHA2" "$(field sha1 "$line")" "profile_served sha1 after the reload"
+SHA=$SHA2
+
 printf '<AnyConnectProfile><ServerList>' >"$PROFILE"
 step "SIGHUP with a broken profile"
 kill -HUP "$TD_TANDEMD_PID"
