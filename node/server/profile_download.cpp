@@ -23,6 +23,7 @@ http::Response status_only(int status) {
 http::Response serve_profile(Runtime& rt, const http::Request& req, const Peer& peer) {
   auto refuse = [&](int status, const std::string& reason) {
     ++rt.counters.input_refused;
+    ++rt.counters.profiles_refused;
     std::uint64_t suppressed = 0;
     if (rt.front.login_refusal_log.allow(rt.clock.now(), suppressed))
       log::warn("profile_refused", {{"public", peer.text()},
@@ -48,6 +49,7 @@ http::Response serve_profile(Runtime& rt, const http::Request& req, const Peer& 
   if (it == rt.config.tunnel_groups.end() || !it->second.profile)
     return refuse(404, "tunnel group " + *group + " has no profile");
   const profile::XmlProfile& p = *it->second.profile;
+  ++rt.counters.profiles_served;
   log::info("profile_served", {{"index", std::to_string(s->index)},
                                {"user", text::sanitize(s->user, text::kMaxUsername)},
                                {"tunnel_group", *group},

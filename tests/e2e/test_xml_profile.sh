@@ -73,6 +73,8 @@ profile = \"$PROFILE\"
 [tunnel_group.sales]
 profile = \"$SALES_PROFILE\"
 "
+METRICS=127.0.0.1:9109 # inside the headend namespace
+sed -i "/^\[node\]\$/a metrics_listen = \"$METRICS\"" "$TD_CONFIG"
 start_tandemd
 SHA=$(sha1_upper "$PROFILE")
 
@@ -200,4 +202,12 @@ line=$(wait_log 5 reload_refused)
 [[ $line == *tunnel_group.eng.profile* ]] || fail "reload_refused does not name the key: $line"
 assert_eq 200 "$(http_status -H "Cookie: webvpn=$TD_TOKEN" "$URI")" "profile after the refused reload"
 assert_eq "$SHA" "$(sha1_upper "$TD_DIR/curl-body")" "the running profile is still served"
+
+# Served: c1, curl, c3, curl; refused: the six of part 3.
+m=$(ip netns exec "$TD_NS_HEADEND" curl -sS --fail --max-time 5 "http://$METRICS/metrics") ||
+  fail "metrics scrape failed"
+assert_eq 4 "$(sed -n 's/^tandem_profile_downloads_total{result="served"} //p' <<<"$m")" \
+  "tandem_profile_downloads_total served"
+assert_eq 6 "$(sed -n 's/^tandem_profile_downloads_total{result="refused"} //p' <<<"$m")" \
+  "tandem_profile_downloads_total refused"
 stop_tandemd
