@@ -6,6 +6,7 @@
 #include "node/http/client_headers.hpp"
 #include "node/profile/manifest.hpp"
 #include "node/server/front_connection.hpp"
+#include "node/server/profiles.hpp"
 
 namespace tandem::server {
 namespace {
@@ -18,7 +19,27 @@ http::Response status_only(int status) {
   return r;
 }
 
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+  return out.empty() ? "-" : text::sanitize(out, 512);
+}
+
 }  // namespace
+
+void log_profiles(const config::Config& config) {
+  for (const auto& [name, group] : config.tunnel_groups) {
+    if (!group.profile) continue;
+    const profile::XmlProfile& p = *group.profile;
+    log::info("profile_loaded", {{"tunnel_group", name},
+                                 {"path", p.path},
+                                 {"uri", profile::profile_uri(name)},
+                                 {"sha1", p.sha1},
+                                 {"bytes", std::to_string(p.bytes.size())},
+                                 {"hosts", joined(p.summary.hosts)},
+                                 {"backup_hosts", joined(p.summary.backup_hosts)}});
+  }
+}
 
 http::Response serve_profile(Runtime& rt, const http::Request& req, const Peer& peer) {
   auto refuse = [&](int status, const std::string& reason) {

@@ -77,6 +77,10 @@ METRICS=127.0.0.1:9109 # inside the headend namespace
 sed -i "/^\[node\]\$/a metrics_listen = \"$METRICS\"" "$TD_CONFIG"
 start_tandemd
 SHA=$(sha1_upper "$PROFILE")
+line=$(wait_log 5 profile_loaded 'tunnel_group=eng( |$)')
+assert_eq "$SHA" "$(field sha1 "$line")" "profile_loaded sha1 at start"
+assert_eq "$HOSTNAME_IN_PROFILE" "$(field hosts "$line")" "profile_loaded hosts"
+assert_eq "10.200.0.9:$TD_PORT" "$(field backup_hosts "$line")" "profile_loaded backup hosts"
 
 # --- 1. the download --------------------------------------------------------------------------
 # Three groups make the form a group list: --authgroup answers it (--non-inter cannot). The
@@ -186,6 +190,8 @@ assert_ne "$SHA" "$SHA2" "sha1 of the changed profile"
 step "SIGHUP with a changed profile"
 kill -HUP "$TD_TANDEMD_PID"
 wait_log 5 reloaded >/dev/null
+line=$(wait_log 5 profile_loaded 'tunnel_group=eng( |$)' 2)
+assert_eq "$SHA2" "$(field sha1 "$line")" "profile_loaded sha1 after the reload"
 authenticate c3 alice 'correct horse' --authgroup=eng --xmlconfig="$CLIENT_XML"
 grep -q 'Downloaded new XML profile' "$(client_log c3)" ||
   fail "openconnect did not fetch the changed profile (see $(client_log c3))"
