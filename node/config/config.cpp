@@ -143,11 +143,13 @@ Policy builtin_policy(const std::string& name) {
                 defaults::kIdleTimeout,
                 defaults::kDpdInterval,
                 defaults::kKeepalive,
+                Duration{},  // rekey_interval: never
                 defaults::kMtu,
                 defaults::kSimultaneousLogins,
                 {},
                 {},
                 defaults::kClientToClient,
+                dtls::LegacyDtls::fallback,  // as Policy declares it (docs/dtls-modes.md)
                 defaults::kClientBypassProtocol,
                 defaults::kDisableAlwaysOnVpn};
 }
@@ -376,7 +378,7 @@ Policy Reader::read_policy(const toml::table& t, const std::string& name, const 
       t, prefix,
       {"idle_timeout", "session_timeout", "disconnected_timeout", "dpd_interval", "keepalive",
        "mtu", "simultaneous_logins", "routes", "exclude_routes", "client_to_client",
-       "client_bypass_protocol", "disable_always_on_vpn"});
+       "dtls_legacy", "rekey_interval", "client_bypass_protocol", "disable_always_on_vpn"});
   Policy pol = builtin_policy(name);
   pol.routes = pool_routes;  // unless the policy names its own (`routes = []`: full tunnel)
   string_array(t, prefix, "routes", pol.routes, "an array of IPv4 networks",
@@ -394,8 +396,21 @@ Policy Reader::read_policy(const toml::table& t, const std::string& name, const 
   }
   duration_key(t, prefix, "dpd_interval", pol.dpd_interval, true);
   duration_key(t, prefix, "keepalive", pol.keepalive, true);
+  duration_key(t, prefix, "rekey_interval", pol.rekey_interval, true);
+  if (pol.rekey_interval > Duration{} && pol.rekey_interval < std::chrono::seconds(10)) {
+    // Each rekey is a new TLS handshake and CONNECT: a floor keeps a typo from costing a
+    // handshake per client every few seconds.
+    error(prefix + ".rekey_interval", "expected 0 (never) or at least 10s", t.get("rekey_interval"));
+  }
   int_key(t, prefix, "mtu", pol.mtu, 576, 9000);
   int_key(t, prefix, "simultaneous_logins", pol.simultaneous_logins, 0, 1000);
+  std::string legacy;
+  string_key(t, prefix, "dtls_legacy", legacy, "\"off\", \"fallback\" or \"prefer\"",
+             [](const std::string& s) {
+               dtls::LegacyDtls ignored;
+               return dtls::parse_legacy_dtls(s, ignored);
+             });
+  if (!legacy.empty()) dtls::parse_legacy_dtls(legacy, pol.dtls_legacy);
   return pol;
 }
 

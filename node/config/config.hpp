@@ -12,6 +12,7 @@
 #include "base/clock.hpp"
 #include "base/result.hpp"
 #include "node/profile/xml_profile.hpp"
+#include "node/dtls/dtls_mode.hpp"
 
 namespace tandem::config {
 
@@ -22,6 +23,9 @@ struct Policy {
   Duration disconnected_timeout;  // defaults to idle_timeout (S8)
   Duration dpd_interval;          // 0 = off
   Duration keepalive;             // 0 = off
+  // Every rekey_interval the client opens a new TLS connection and re-CONNECTs with its token
+  // (X-CSTP-Rekey-Method: new-tunnel), which renews TLS and DTLS keys (docs/rekey.md). 0 = never.
+  Duration rekey_interval{};
   int mtu;
   int simultaneous_logins;  // 0 = unlimited
   // Traffic policy (docs/traffic-policy.md): what a client of this policy may reach through the
@@ -30,6 +34,9 @@ struct Policy {
   std::vector<std::string> routes;
   std::vector<std::string> exclude_routes;
   bool client_to_client = false;
+  // When legacy DTLS 1.2 (Cisco Secure Client's mode) is used instead of PSK-NEGOTIATE
+  // (docs/dtls-modes.md).
+  dtls::LegacyDtls dtls_legacy = dtls::LegacyDtls::fallback;
   // Sent to the client on CONNECT (docs/cisco-clients.md). Cisco Secure Client honours them;
   // openconnect ignores both.
   bool client_bypass_protocol = false;  // X-CSTP-Client-Bypass-Protocol

@@ -108,6 +108,10 @@ inline constexpr const char* kTlsGroups = "X25519:P-256:X448:P-384:P-521";
 inline constexpr const char* kDtlsCiphers =
     "ECDHE-PSK-CHACHA20-POLY1305:PSK-AES256-GCM-SHA384:PSK-CHACHA20-POLY1305:"
     "PSK-AES128-GCM-SHA256";
+// Legacy DTLS 1.2 resumption (docs/dtls-modes.md): the suites dtls/dtls_mode.cpp may announce.
+inline constexpr const char* kDtlsLegacyCiphers =
+    "ECDHE-RSA-AES256-GCM-SHA384:AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
+    "AES128-GCM-SHA256";
 // A certificate closer than this to its notAfter is logged as a warning ([tls] expiry_warning).
 inline constexpr auto kCertificateExpiryWarning = std::chrono::milliseconds(std::chrono::days(30));
 // How often a running node checks its certificates' expiry again (besides start and reload).

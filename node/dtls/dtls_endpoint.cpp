@@ -147,6 +147,36 @@ unsigned int psk_server_cb(SSL* ssl, const char* /*identity*/, unsigned char* ps
   return kPskSize;
 }
 
+// Legacy mode: the client asks to resume the session id we announced; build that session from
+// the master secret it sent us. Anything else is a cache miss, and with no certificate and no
+// PSK the full handshake OpenSSL then tries fails.
+SSL_SESSION* get_session_cb(SSL* ssl, const unsigned char* id, int length, int* copy) {
+  *copy = 0;  // OpenSSL takes the one reference we return
+  const auto* shared = shared_of(ssl);
+  if (shared == nullptr || !shared->legacy) return nullptr;
+  const auto& legacy = *shared->legacy;
+  if (length != static_cast<int>(legacy.session_id.size()) ||
+      std::memcmp(id, legacy.session_id.data(), legacy.session_id.size()) != 0) {
+    return nullptr;
+  }
+  const unsigned char suite[2] = {static_cast<unsigned char>(legacy.cipher_id >> 8),
+                                  static_cast<unsigned char>(legacy.cipher_id & 0xFF)};
+  const SSL_CIPHER* cipher = SSL_CIPHER_find(ssl, suite);
+  SSL_SESSION* session = cipher != nullptr ? SSL_SESSION_new() : nullptr;
+  if (session == nullptr) return nullptr;
+  if (SSL_SESSION_set1_id(session, id, static_cast<unsigned>(length)) != 1 ||
+      SSL_SESSION_set_protocol_version(session, DTLS1_2_VERSION) != 1 ||
+      SSL_SESSION_set_cipher(session, cipher) != 1 ||
+      SSL_SESSION_set1_master_key(session, legacy.master_secret.data(),
+                                  legacy.master_secret.size()) != 1) {
+    SSL_SESSION_free(session);
+    return nullptr;
+  }
+  SSL_SESSION_set_time(session, static_cast<long>(time(nullptr)));
+  SSL_SESSION_set_timeout(session, 3600);
+  return session;
+}
+
 unsigned int timer_cb(SSL* ssl, unsigned int previous_us) {
   const auto* shared = shared_of(ssl);
   const unsigned initial = shared != nullptr ? shared->initial_retransmit_us : 1'000'000;
@@ -194,10 +224,48 @@ Result<ContextPtr> make_server_context() {
   return ctx;
 }
 
+Result<ContextPtr> make_legacy_server_context() {
+  ERR_clear_error();
+  ContextPtr ctx(SSL_CTX_new(DTLS_server_method()));
+  if (!ctx) return fail("dtls: SSL_CTX_new failed: " + openssl_errors());
+  if (SSL_CTX_set_min_proto_version(ctx.get(), DTLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_max_proto_version(ctx.get(), DTLS1_2_VERSION) != 1) {
+    return fail("dtls: cannot restrict to DTLS 1.2: " + openssl_errors());
+  }
+  if (SSL_CTX_set_cipher_list(ctx.get(), defaults::kDtlsLegacyCiphers) != 1) {
+    return fail("dtls: no usable legacy cipher suite: " + openssl_errors());
+  }
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_NO_QUERY_MTU |
+                                     SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_clear_options(
+      ctx.get(), SSL_OP_ALLOW_CLIENT_RENEGOTIATION | SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION);
+  // Server-side lookups, but only through the callback: nothing is ever stored in OpenSSL's own
+  // cache, so a master secret lives only in its endpoint.
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
+  SSL_CTX_sess_set_get_cb(ctx.get(), get_session_cb);
+  SSL_CTX_set_cookie_generate_cb(ctx.get(), cookie_generate_cb);
+  SSL_CTX_set_cookie_verify_cb(ctx.get(), cookie_verify_cb);
+  if (datagram_bio_method() == nullptr || ex_index() < 0) {
+    return fail("dtls: cannot register the datagram BIO: " + openssl_errors());
+  }
+  return ctx;
+}
+
 DtlsEndpoint::DtlsEndpoint(SSL_CTX* ctx, std::span<const std::uint8_t, kPskSize> psk, TimePoint now,
                            EndpointOptions options)
     : options_(options), deadline_(now + options.handshake_timeout) {
   std::copy(psk.begin(), psk.end(), shared_.psk.begin());
+  init(ctx);
+}
+
+DtlsEndpoint::DtlsEndpoint(SSL_CTX* ctx, const LegacySession& legacy, TimePoint now,
+                           EndpointOptions options)
+    : options_(options), deadline_(now + options.handshake_timeout) {
+  shared_.legacy = legacy;
+  init(ctx);
+}
+
+void DtlsEndpoint::init(SSL_CTX* ctx) {
   shared_.max_outbound = std::max<std::size_t>(options_.max_queued_datagrams, 1);
   const auto initial_us =
       std::chrono::duration_cast<std::chrono::microseconds>(options_.initial_retransmit).count();
@@ -227,6 +295,9 @@ DtlsEndpoint::DtlsEndpoint(SSL_CTX* ctx, std::span<const std::uint8_t, kPskSize>
 DtlsEndpoint::~DtlsEndpoint() {
   SSL_free(ssl_);  // also frees the BIO, before shared_ goes away
   OPENSSL_cleanse(shared_.psk.data(), shared_.psk.size());
+  if (shared_.legacy) {
+    OPENSSL_cleanse(shared_.legacy->master_secret.data(), shared_.legacy->master_secret.size());
+  }
 }
 
 void DtlsEndpoint::apply_link_settings() {
@@ -394,7 +465,14 @@ void DtlsEndpoint::handle_timeout(TimePoint now) {
     const auto ms = std::to_string(options_.handshake_timeout.count());
     if (saw_encrypted_handshake_) {
       fail("DTLS handshake not completed within " + ms +
-           " ms: the client's Finished could not be authenticated (PSK mismatch?)");
+           " ms: the client's Finished could not be authenticated (" +
+           std::string(shared_.legacy ? "master secret" : "PSK") + " mismatch?)");
+    } else if (started_ && shared_.legacy) {
+      // Resumption: our Finished went first; a client with another master secret cannot
+      // authenticate it and says nothing (DTLS drops what does not decrypt).
+      fail("DTLS handshake not completed within " + ms +
+           " ms: the client never confirmed the resumed session (master secret mismatch, or it "
+           "went silent)");
     } else if (started_) {
       fail("DTLS handshake not completed within " + ms + " ms: the client went silent");
     } else {

@@ -1,6 +1,7 @@
 #pragma once
-// One server-side DTLS 1.2 PSK association (PSK-NEGOTIATE mode, protocol doc §5.2-§5.6), driven
-// entirely through memory: the caller feeds received UDP payloads and sends what it pops.
+// One server-side DTLS 1.2 association, driven entirely through memory, in either mode of
+// docs/dtls-modes.md: PSK-NEGOTIATE (protocol doc §5.2-§5.6), or Cisco's legacy resumption of
+// a session whose master secret the client sent on CONNECT (§5.5). Driven entirely through memory: the caller feeds received UDP payloads and sends what it pops.
 // No sockets, no timers of its own; time is passed in.
 //
 // Datagram boundaries: OpenSSL 3.0 has no datagram memory BIO (BIO_s_dgram_mem is 3.2+), and a
@@ -22,6 +23,7 @@
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "node/dtls/dtls_mode.hpp"
 
 namespace tandem::dtls {
 
@@ -43,6 +45,19 @@ using ContextPtr = std::unique_ptr<SSL_CTX, ContextDeleter>;
 // Build once and share between endpoints (read-only after creation).
 Result<ContextPtr> make_server_context();
 
+// The legacy context: DTLS 1.2, the AEAD suites of dtls_mode.cpp, no certificate and no PSK, so
+// the only handshake that can complete is the abbreviated one that resumes the session the
+// endpoint was built with (its id and the client's master secret), handed to OpenSSL by the
+// external session-cache callback. A client that does not resume gets a handshake failure.
+Result<ContextPtr> make_legacy_server_context();
+
+// What a legacy association resumes. Secret: never logged, replicated or stored.
+struct LegacySession {
+  std::array<std::uint8_t, kMasterSecretSize> master_secret{};
+  std::array<std::uint8_t, kSessionIdSize> session_id{};
+  std::uint16_t cipher_id = 0;  // the suite announced on CONNECT
+};
+
 struct EndpointOptions {
   std::size_t max_datagram = kDefaultMaxDatagram;  // DTLS MTU; OpenSSL 3.0 refuses < 208
   std::size_t max_queued_datagrams = 64;  // outgoing, not yet popped; beyond: dropped like UDP
@@ -56,6 +71,7 @@ namespace detail {
 // What OpenSSL callbacks reach through the SSL's ex_data and the BIO's data pointer.
 struct Shared {
   std::array<std::uint8_t, kPskSize> psk{};
+  std::optional<LegacySession> legacy;
   unsigned initial_retransmit_us = 1'000'000;
   // Only ever one received datagram, and only during feed(): the BIO reads it in place.
   std::span<const std::uint8_t> inbound;
@@ -74,6 +90,9 @@ class DtlsEndpoint {
   // The SSL takes its own reference on `ctx`. Setup problems (MTU below OpenSSL's minimum, OOM)
   // show up as failed() right away.
   DtlsEndpoint(SSL_CTX* ctx, std::span<const std::uint8_t, kPskSize> psk, TimePoint now,
+               EndpointOptions options = {});
+  // A legacy association; `ctx` from make_legacy_server_context().
+  DtlsEndpoint(SSL_CTX* ctx, const LegacySession& legacy, TimePoint now,
                EndpointOptions options = {});
   ~DtlsEndpoint();
   DtlsEndpoint(const DtlsEndpoint&) = delete;  // OpenSSL callbacks hold a pointer to shared_
@@ -126,6 +145,7 @@ class DtlsEndpoint {
   std::uint64_t ignored_datagrams() const { return ignored_; }
 
  private:
+  void init(SSL_CTX* ctx);
   void start(bool has_cookie);
   void drive();
   void read_records();

@@ -57,7 +57,15 @@ http::Response build_connect_response(const TunnelParams& p) {
   add(r, "X-CSTP-Idle-Timeout", seconds_or_none(p.policy.idle_timeout));
   add(r, "X-CSTP-Disconnected-Timeout", seconds_or_none(p.policy.disconnected_timeout));
   add(r, "X-CSTP-Session-Timeout", seconds_or_none(p.policy.session_timeout));
-  add(r, "X-CSTP-Rekey-Method", "none");
+  // new-tunnel: a new TLS connection and CONNECT with the token, i.e. a resume (docs/rekey.md);
+  // DTLS is then rebuilt with the new connection's keys. TLS renegotiation stays off.
+  auto rekey = duration_cast<seconds>(p.policy.rekey_interval).count();
+  if (rekey > 0) {
+    add(r, "X-CSTP-Rekey-Time", std::to_string(rekey));
+    add(r, "X-CSTP-Rekey-Method", "new-tunnel");
+  } else {
+    add(r, "X-CSTP-Rekey-Method", "none");
+  }
   int base_mtu = std::clamp(p.client_base_mtu.value_or(1500), 1280, 1500);
   add(r, "X-CSTP-Base-MTU", std::to_string(base_mtu));
   add(r, "X-CSTP-MTU", std::to_string(p.policy.mtu));
@@ -66,23 +74,19 @@ http::Response build_connect_response(const TunnelParams& p) {
   add(r, "X-CSTP-Disable-Always-On-VPN", p.policy.disable_always_on_vpn ? "true" : "false");
   if (p.dtls) {
     add(r, "X-DTLS-Port", std::to_string(p.dtls->port));
-    add(r, "X-DTLS-App-ID", p.dtls->app_id_hex);
-    add(r, "X-DTLS-CipherSuite", "PSK-NEGOTIATE");
+    if (p.dtls->legacy_suite.empty()) {
+      add(r, "X-DTLS-App-ID", p.dtls->id_hex);
+      add(r, "X-DTLS-CipherSuite", "PSK-NEGOTIATE");
+    } else {
+      add(r, "X-DTLS-Session-ID", p.dtls->id_hex);
+      add(r, p.dtls->legacy_header, p.dtls->legacy_suite);
+      add(r, "X-DTLS-MTU", std::to_string(p.policy.mtu));  // as ocserv does in this mode
+    }
     if (dpd > 0) add(r, "X-DTLS-DPD", std::to_string(dpd));
     if (keepalive > 0) add(r, "X-DTLS-Keepalive", std::to_string(keepalive));
     add(r, "X-DTLS-Rekey-Method", "none");
   }
   return r;
-}
-
-bool offers_psk_negotiate(std::string_view suites) {
-  while (!suites.empty()) {
-    auto colon = suites.find(':');
-    if (suites.substr(0, colon) == "PSK-NEGOTIATE") return true;
-    if (colon == std::string_view::npos) break;
-    suites.remove_prefix(colon + 1);
-  }
-  return false;
 }
 
 http::Response build_connect_refusal(int status, const std::string& reason) {

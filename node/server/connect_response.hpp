@@ -20,16 +20,17 @@ struct TunnelParams {
   config::Policy policy;  // its routes (split-include; empty = full tunnel) and exclude_routes
   std::optional<int> client_base_mtu;  // X-CSTP-Base-MTU from the request
   std::string server_name;
-  // DTLS (PSK-NEGOTIATE), when the client offered it and the headend serves UDP.
+  // DTLS, when the client offered a mode we serve and the headend serves UDP
+  // (docs/dtls-modes.md).
   struct Dtls {
     std::uint16_t port = 0;
-    std::string app_id_hex;
+    std::string id_hex;  // PSK: the X-DTLS-App-ID; legacy: the X-DTLS-Session-ID (64 hex)
+    // Legacy DTLS 1.2 only: the header that carries the chosen suite and its name.
+    std::string legacy_header;
+    std::string legacy_suite;
   };
   std::optional<Dtls> dtls;
 };
-
-// True when the client's X-DTLS-CipherSuite offers PSK-NEGOTIATE.
-bool offers_psk_negotiate(std::string_view cipher_suites);
 
 http::Response build_connect_response(const TunnelParams& params);
 

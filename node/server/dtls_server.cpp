@@ -1,5 +1,6 @@
 #include "node/server/dtls_server.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <sys/socket.h>
 
@@ -52,39 +53,65 @@ Result<std::unique_ptr<DtlsServer>> DtlsServer::open(TunnelRuntime& rt,
                                                      udp::socket socket) {
   auto ctx = dtls::make_server_context();
   if (!ctx) return fail("DTLS context: " + ctx.error());
+  auto legacy_ctx = dtls::make_legacy_server_context();
+  if (!legacy_ctx) return fail("DTLS legacy context: " + legacy_ctx.error());
   auto guard = dtls::CookieGuard::create();
   if (!guard) return fail("DTLS cookies: " + guard.error());
   return std::unique_ptr<DtlsServer>(
-      new DtlsServer(rt, refusal_log, std::move(socket), std::move(*ctx), std::move(*guard)));
+      new DtlsServer(rt, refusal_log, std::move(socket), std::move(*ctx),
+                                   std::move(*legacy_ctx), std::move(*guard)));
 }
 
 DtlsServer::DtlsServer(TunnelRuntime& rt, log::LogLimiter& refusal_log, udp::socket socket,
-                       dtls::ContextPtr ctx, dtls::CookieGuard guard)
+                       dtls::ContextPtr ctx, dtls::ContextPtr legacy_ctx,
+                       dtls::CookieGuard guard)
     : rt_(rt),
       refusal_log_(refusal_log),
       socket_(std::move(socket)),
       port_(socket_.local_endpoint().port()),
       ctx_(std::move(ctx)),
+      legacy_ctx_(std::move(legacy_ctx)),
       guard_(std::move(guard)) {}
 
 DtlsServer::~DtlsServer() = default;
 
 void DtlsServer::start() { asio::co_spawn(rt_.io, receive_loop(), asio::detached); }
 
+// 32 random bytes no registration uses: an App-ID or a legacy session id (one namespace, since
+// both arrive as the ClientHello's session_id).
+std::string DtlsServer::new_id() {
+  std::string id(32, '\0');
+  do {
+    RAND_bytes(reinterpret_cast<unsigned char*>(id.data()), static_cast<int>(id.size()));
+  } while (registrations_.count(id));
+  return id;
+}
+
 std::string DtlsServer::register_tunnel(std::uint64_t session_index,
                                         const std::array<std::uint8_t, 32>& psk) {
-  std::string app_id(32, '\0');
-  do {
-    RAND_bytes(reinterpret_cast<unsigned char*>(app_id.data()), static_cast<int>(app_id.size()));
-  } while (registrations_.count(app_id));
-  registrations_[app_id] = Registration{session_index, psk, {}};
+  auto app_id = new_id();
+  registrations_[app_id] = Registration{session_index, psk, std::nullopt, {}};
   return app_id;
+}
+
+std::string DtlsServer::register_legacy_tunnel(std::uint64_t session_index,
+                                               dtls::LegacySession legacy) {
+  auto session_id = new_id();
+  std::copy(session_id.begin(), session_id.end(), legacy.session_id.begin());
+  registrations_[session_id] = Registration{session_index, {}, legacy, {}};
+  OPENSSL_cleanse(legacy.master_secret.data(), legacy.master_secret.size());
+  return session_id;
 }
 
 void DtlsServer::unregister_tunnel(const std::string& app_id) {
   auto it = registrations_.find(app_id);
   if (it == registrations_.end()) return;
   auto tunnel = it->second.latest.lock();
+  OPENSSL_cleanse(it->second.psk.data(), it->second.psk.size());
+  if (it->second.legacy) {
+    OPENSSL_cleanse(it->second.legacy->master_secret.data(),
+                    it->second.legacy->master_secret.size());
+  }
   registrations_.erase(it);
   // A handshake still in progress for this TLS connection dies with it.
   if (tunnel && !tunnel->established()) tunnel->close(session::EndReason::replaced, false);
@@ -220,8 +247,12 @@ void DtlsServer::start_handshake(const udp::endpoint& peer, std::span<const std:
     return;
   }
   if (!admit_handshake(peer, reg->second)) return;
-  auto endpoint = std::make_unique<dtls::DtlsEndpoint>(
-      ctx_.get(), std::span<const std::uint8_t, 32>(reg->second.psk), rt_.clock.now());
+  auto endpoint =
+      reg->second.legacy
+          ? std::make_unique<dtls::DtlsEndpoint>(legacy_ctx_.get(), *reg->second.legacy,
+                                                 rt_.clock.now())
+          : std::make_unique<dtls::DtlsEndpoint>(
+                ctx_.get(), std::span<const std::uint8_t, 32>(reg->second.psk), rt_.clock.now());
   auto tunnel = std::make_shared<DtlsTunnel>(rt_, *this, peer, reg->second.session_index,
                                              reg->first, std::move(endpoint));
   reg->second.latest = tunnel;

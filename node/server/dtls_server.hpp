@@ -7,6 +7,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -35,6 +36,9 @@ class DtlsServer {
   // Called for each CONNECT that negotiates DTLS; returns the App-ID (32 raw bytes) the client
   // will present. Valid until unregister_tunnel, i.e. for the life of that TLS connection.
   std::string register_tunnel(std::uint64_t session_index, const std::array<std::uint8_t, 32>& psk);
+  // The same for legacy DTLS 1.2 (docs/dtls-modes.md): the id returned is the session id the
+  // client will ask to resume (X-DTLS-Session-ID), `legacy` brings its master secret and suite.
+  std::string register_legacy_tunnel(std::uint64_t session_index, dtls::LegacySession legacy);
   void unregister_tunnel(const std::string& app_id);
 
   // For DtlsTunnel.
@@ -58,7 +62,8 @@ class DtlsServer {
 
  private:
   DtlsServer(TunnelRuntime& rt, log::LogLimiter& refusal_log, asio::ip::udp::socket socket,
-             dtls::ContextPtr ctx, dtls::CookieGuard guard);
+             dtls::ContextPtr ctx, dtls::ContextPtr legacy_ctx, dtls::CookieGuard guard);
+  std::string new_id();
   asio::awaitable<void> receive_loop();
   void on_datagram(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram);
   // A record from an unknown source: an association of the same address may have moved port.
@@ -69,6 +74,7 @@ class DtlsServer {
   struct Registration {
     std::uint64_t session_index;
     std::array<std::uint8_t, 32> psk;
+    std::optional<dtls::LegacySession> legacy;  // set: a legacy registration (psk unused)
     std::weak_ptr<DtlsTunnel> latest;  // the association made from it, if any
     std::size_t handshakes = 0;        // of its associations, those still handshaking
   };
@@ -79,6 +85,7 @@ class DtlsServer {
   asio::ip::udp::socket socket_;
   std::uint16_t port_;
   dtls::ContextPtr ctx_;
+  dtls::ContextPtr legacy_ctx_;
   dtls::CookieGuard guard_;
   std::unordered_map<std::string, Registration> registrations_;
   std::map<asio::ip::udp::endpoint, std::shared_ptr<DtlsTunnel>> by_peer_;

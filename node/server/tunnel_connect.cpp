@@ -13,22 +13,12 @@
 #include "node/server/admin_backend.hpp"
 #include "node/server/connect_response.hpp"
 #include "node/server/cstp_tunnel.hpp"
+#include "node/server/dtls_offer.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/server/front_connection.hpp"
 
 namespace tandem::server {
 namespace {
-
-std::string hex_bytes(const std::string& raw) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(raw.size() * 2);
-  for (unsigned char b : raw) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 15]);
-  }
-  return out;
-}
 
 bool is_tunnel_path(const std::string& target) {
   return target == "/CSCOSSLC/tunnel" || target.rfind("/CSTP", 0) == 0;
@@ -117,18 +107,8 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
       // A bad hint is ignored; the default applies.
     }
   }
-  std::string dtls_app_id;
-  if (rt.tunnels.dtls && offers_psk_negotiate(req.header("X-DTLS-CipherSuite").value_or(""))) {
-    // PSK-NEGOTIATE: both sides derive the DTLS key from this TLS connection (notes §5.2).
-    std::array<std::uint8_t, 32> psk{};
-    static constexpr char kLabel[] = "EXPORTER-openconnect-psk";
-    if (SSL_export_keying_material(c->stream->native_handle(), psk.data(), psk.size(), kLabel,
-                                   sizeof kLabel - 1, nullptr, 0, 0) == 1) {
-      dtls_app_id = rt.tunnels.dtls->register_tunnel(index, psk);
-      params.dtls = TunnelParams::Dtls{rt.tunnels.dtls->port(), hex_bytes(dtls_app_id)};
-    }
-    OPENSSL_cleanse(psk.data(), psk.size());
-  }
+  std::string dtls_app_id =
+      offer_dtls(rt.tunnels.dtls, c->stream->native_handle(), req, index, params);
   if (!co_await send(*c, build_connect_response(params))) {
     if (rt.tunnels.dtls && !dtls_app_id.empty()) rt.tunnels.dtls->unregister_tunnel(dtls_app_id);
     c->close();

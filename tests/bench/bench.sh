@@ -422,6 +422,7 @@ ipv4-netmask = 255.255.255.0
 route = $POOL_NET/255.255.255.0
 route = 10.201.0.0/255.255.255.0
 cisco-client-compat = true
+dtls-legacy = true
 banner = "ocserv bench"
 EOF
 }
@@ -711,17 +712,19 @@ measure_ceiling() {
   say "no-VPN: up ${R[novpn.up]} Mbit/s, down ${R[novpn.down]} Mbit/s"
 }
 
-# throughput_mode MODE(dtls|tls): one connection, upload then download.
+# throughput_mode MODE(dtls|tls|legacy): one connection, upload then download. legacy = DTLS 1.2
+# resumption from X-DTLS-Master-Secret, what Cisco Secure Client speaks (docs/dtls-modes.md).
 throughput_mode() {
   local mode=$1 id=tp-$1 args=() msg='' route
   [[ $mode == tls ]] && args=(--no-dtls)
+  [[ $mode == legacy ]] && args=(--dtls12-ciphers=AES256-GCM-SHA384)
   say "$SERVER: throughput, $mode"
   client_start "$id" "$NS_CLI" "${args[@]}"
   if ! poll_until 30 client_up "$id"; then
     msg="no tunnel"
   elif ! verify_server "$id"; then
     msg="wrong server?"
-  elif [[ $mode == dtls ]]; then
+  elif [[ $mode != tls ]]; then
     if ! poll_until 15 client_dtls "$id" || ! poll_until 5 server_dtls "$id"; then
       msg="DTLS not established"
     fi
@@ -741,12 +744,13 @@ throughput_mode() {
     R[$SERVER.retr_${mode}_down]=$msg
     [[ $mode == dtls ]] && { R[$SERVER.rss_xfer]=$msg; R[$SERVER.cpu_dtls]=$msg; R[$SERVER.ccpu_dtls]=$msg; }
     [[ $mode == tls ]] && R[$SERVER.cpu_tls]=$msg
+    [[ $mode == legacy ]] && R[$SERVER.cpu_legacy]=$msg
     client_stop "$id"
     return 0
   fi
   R[$SERVER.mtu_$mode]=$(client_mtu "$id")
   R[$SERVER.tls_cipher]=$(sed -n 's/.*Connected to HTTPS on [^ ]* with ciphersuite \(.*\)$/\1/p' "${C_LOG[$id]}" | tail -n1)
-  [[ $mode == dtls ]] && R[$SERVER.dtls_cipher]=$(sed -n 's/.*Established DTLS connection (using [^)]*)\. Ciphersuite \(.*\)\.$/\1/p' "${C_LOG[$id]}" | tail -n1)
+  [[ $mode != tls ]] && R[$SERVER.${mode}_cipher]=$(sed -n 's/.*Established DTLS connection (using [^)]*)\. Ciphersuite \(.*\)\.$/\1/p' "${C_LOG[$id]}" | tail -n1)
 
   local dir
   for dir in up down; do
@@ -759,20 +763,21 @@ throughput_mode() {
     # Which transport carried it: in DTLS mode CSTP/TCP must stay near zero.
     local moved_mb
     moved_mb=$(awk -v m="$X_MBPS" -v d="$DURATION" 'BEGIN {printf "%.0f", (m + 0) * d / 8}')
-    if [[ $mode == dtls ]] && awk -v t="$X_TCP_MB" -v m="$moved_mb" 'BEGIN {exit !(t > 0.1 * m + 1)}'; then
-      note "$SERVER dtls $dir: $X_TCP_MB MB went over CSTP/TCP (DTLS fell back?)"
+    if [[ $mode != tls ]] && awk -v t="$X_TCP_MB" -v m="$moved_mb" 'BEGIN {exit !(t > 0.1 * m + 1)}'; then
+      note "$SERVER $mode $dir: $X_TCP_MB MB went over CSTP/TCP (DTLS fell back?)"
       R[$SERVER.${mode}_$dir]="DTLS not carrying data ($X_MBPS)"
     fi
-    if [[ $mode == dtls ]] && ! alive "${C_PID[$id]}"; then note "$SERVER dtls: client died"; fi
+    if [[ $mode != tls ]] && ! alive "${C_PID[$id]}"; then note "$SERVER $mode: client died"; fi
     [[ $mode == dtls && $dir == down ]] && R[$SERVER.rss_xfer]=$X_RSS_MAX
     say "$SERVER $mode $dir: ${R[$SERVER.${mode}_$dir]} Mbit/s, server CPU $X_SCPU %, openconnect CPU $X_CCPU %, TCP $X_TCP_MB MB, retransmits ${X_RETR:-?}; drops: $X_DROPS"
   done
-  if [[ $mode == dtls ]] && grep -Eiq 'DTLS (Dead Peer|handshake (failed|timed out))|Failed to .*DTLS' "${C_LOG[$id]}"; then
+  if [[ $mode != tls ]] && grep -Eiq 'DTLS (Dead Peer|handshake (failed|timed out))|Failed to .*DTLS' "${C_LOG[$id]}"; then
     note "$SERVER: DTLS trouble in the client log: $(grep -Eim1 'DTLS (Dead Peer|handshake (failed|timed out))|Failed to .*DTLS' "${C_LOG[$id]}")"
   fi
   R[$SERVER.cpu_dtls]=${R[$SERVER.cpu_dtls_down]:-}
   R[$SERVER.ccpu_dtls]=${R[$SERVER.ccpu_dtls_down]:-}
   R[$SERVER.cpu_tls]=${R[$SERVER.cpu_tls_down]:-}
+  R[$SERVER.cpu_legacy]=${R[$SERVER.cpu_legacy_down]:-}
   client_stop "$id"
 }
 
@@ -956,6 +961,7 @@ bench_server() {
   measure_connect
   measure_logins
   throughput_mode dtls
+  throughput_mode legacy
   throughput_mode tls
   ((PERF)) && profile_server
   stop_server
@@ -974,6 +980,9 @@ derive() {
     if is_num "${R[$s.cpu_dtls]:-x}" && is_num "${R[$s.dtls_down]:-x}" && [[ ${R[$s.dtls_down]} != 0 ]]; then
       R[$s.cpu_per_gbit]=$(awk -v c="${R[$s.cpu_dtls]}" -v m="${R[$s.dtls_down]}" 'BEGIN {printf "%.0f", c / (m / 1000)}')
     fi
+    if is_num "${R[$s.cpu_legacy]:-x}" && is_num "${R[$s.legacy_down]:-x}" && [[ ${R[$s.legacy_down]} != 0 ]]; then
+      R[$s.cpu_per_gbit_legacy]=$(awk -v c="${R[$s.cpu_legacy]}" -v m="${R[$s.legacy_down]}" 'BEGIN {printf "%.0f", c / (m / 1000)}')
+    fi
     if is_num "${R[$s.cpu_tls]:-x}" && is_num "${R[$s.tls_down]:-x}" && [[ ${R[$s.tls_down]} != 0 ]]; then
       R[$s.cpu_per_gbit_tls]=$(awk -v c="${R[$s.cpu_tls]}" -v m="${R[$s.tls_down]}" 'BEGIN {printf "%.0f", c / (m / 1000)}')
     fi
@@ -985,6 +994,8 @@ derive() {
 ROWS=(
   "dtls_up|throughput DTLS upload (Mbit/s)|higher|novpn.up"
   "dtls_down|throughput DTLS download (Mbit/s)|higher|novpn.down"
+  "legacy_up|throughput legacy DTLS 1.2 upload (Mbit/s)|higher|novpn.up"
+  "legacy_down|throughput legacy DTLS 1.2 download (Mbit/s)|higher|novpn.down"
   "tls_up|throughput TLS-only upload (Mbit/s)|higher|novpn.up"
   "tls_down|throughput TLS-only download (Mbit/s)|higher|novpn.down"
   "retr_dtls_up|inner TCP retransmits, DTLS upload|lower|"
@@ -998,6 +1009,8 @@ ROWS=(
   "rss_xfer|server RSS during DTLS download, 1 client (MB)|lower|"
   "cpu_dtls|server CPU during DTLS download (% of one core)|lower|"
   "cpu_per_gbit|server CPU per Gbit/s, DTLS download (%)|lower|"
+  "cpu_legacy|server CPU during legacy DTLS 1.2 download (% of one core)|lower|"
+  "cpu_per_gbit_legacy|server CPU per Gbit/s, legacy DTLS 1.2 download (%)|lower|"
   "cpu_tls|server CPU during TLS-only download (% of one core)|lower|"
   "cpu_per_gbit_tls|server CPU per Gbit/s, TLS-only download (%)|lower|"
   "ccpu_dtls|openconnect CPU during DTLS download (% of one core)|info|"
@@ -1073,7 +1086,7 @@ report() {
   echo
   echo "Notes:"
   for s in "${SERVERS[@]}"; do
-    echo "- $s: load average when its phase started ${R[$s.load]:-?}; TLS ${R[$s.tls_cipher]:-?}; DTLS ${R[$s.dtls_cipher]:-?}; client tun MTU ${R[$s.mtu_dtls]:-?} (DTLS mode) / ${R[$s.mtu_tls]:-?} (TLS-only); connect times (ms): ${R[$s.conn_all]:-?}."
+    echo "- $s: load average when its phase started ${R[$s.load]:-?}; TLS ${R[$s.tls_cipher]:-?}; DTLS ${R[$s.dtls_cipher]:-?}; legacy DTLS ${R[$s.legacy_cipher]:-?}; client tun MTU ${R[$s.mtu_dtls]:-?} (DTLS mode) / ${R[$s.mtu_tls]:-?} (TLS-only); connect times (ms): ${R[$s.conn_all]:-?}."
   done
   local m d
   for s in "${SERVERS[@]}"; do

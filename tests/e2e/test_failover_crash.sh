@@ -6,7 +6,7 @@
 # node holds neither member address, every session keeps its index and address, and counters
 # continue. Then the killed node restarts, rejoins as standby, catches up (lag 0), and a planned
 # failover back meets the planned bound.
-#   $1: dtls | tls      $2: process (daemon killed, node up) | machine (daemon killed, links cut)
+#   $1: dtls | tls | legacy (DTLS 1.2 resumption, Cisco's mode)      $2: process (daemon killed, node up) | machine (daemon killed, links cut)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_pair.sh"
 
@@ -32,6 +32,13 @@ kill -KILL "${TD_NODE_PID[$act]}"
 wait_for 15 "node $stb active" td_is_active "$stb"
 wait_resumed "$stb"
 assert_failover_outcome "$act" "$stb" "$ip1" "$index" "$(td_crash_gap_bound_ms)"
+if [[ $MODE == legacy ]]; then
+  # The new active never saw this client's master secret: the client's CONNECT brought it.
+  wait_for 20 "legacy DTLS on node $stb" grep -q "tunnel_up index=$index .*kind=dtls" "$(node_log "$stb")"
+  line=$(grep -m1 "tunnel_up index=$index .*kind=dtls" "$(node_log "$stb")")
+  [[ $line == *cipher=AES256-GCM-SHA384* ]] || fail "DTLS on node $stb is not the legacy suite: $line"
+  step "legacy DTLS rebuilt on node $stb: ${line##*cipher=}"
+fi
 rx_after=$(nctl "$stb" show sessions --json | jq -r '.sessions[0].bytes_rx')
 ((rx_after > rx_before)) || fail "counters did not continue: rx $rx_before -> $rx_after"
 step "counters continued: bytes_rx $rx_before -> $rx_after"

@@ -5,6 +5,7 @@
 #     over CSTP; the headend must move the downstream to CSTP on the client's first CSTP data
 #     packet, so the first ping answered after link-up comes within 1 s.
 #   tls (--no-dtls): the same over CSTP alone.
+#   legacy: as dtls, with the client on legacy DTLS 1.2 (Cisco's mode, docs/dtls-modes.md).
 # Either way: the same session (index, address), no new login, and a fresh echo is answered.
 #
 # Why 1 s holds in TLS-only mode too: with the interface down the client has no route, so its
@@ -20,11 +21,12 @@ mode=${1:-dtls}
 down_s=3
 limit_ms=1000
 case $mode in
-  dtls | tls) ;;
-  *) fail "mode: dtls or tls, not '$mode'" ;;
+  dtls | tls | legacy) ;;
+  *) fail "mode: dtls, tls or legacy, not '$mode'" ;;
 esac
 extra=()
 [[ $mode == tls ]] && extra=(--no-dtls)
+[[ $mode == legacy ]] && extra=(--dtls12-ciphers=AES256-GCM-SHA384)
 
 setup_topology
 add_user alice 'correct horse'
@@ -38,7 +40,7 @@ index=$(field index "$line")
 ip=$(client_ip c1)
 start_ping_stream p "$TD_NS_CLIENT" "$TD_INSIDE_IP" 0.05
 wait_for 5 "first ping replies" ping_fresh
-if [[ $mode == dtls ]]; then
+if [[ $mode != tls ]]; then
   wait_client_dtls c1 >/dev/null
   wait_log 10 downstream_carrier "index=$index .*to=dtls" >/dev/null
   step "downstream on DTLS"
@@ -73,7 +75,7 @@ assert_eq 1 "$(log_count login_ok)" "logins (roaming must not need a new one)"
 assert_eq 0 "$(log_count session_end)" "sessions ended"
 assert_eq "$ip" "$(client_ip c1)" "client address"
 assert_eq "$index" "$(sessions_jq '.sessions[0].index')" "session index"
-if [[ $mode == dtls ]]; then
+if [[ $mode != tls ]]; then
   # The switch that did it: data over CSTP while DTLS was attached.
   assert_ne 0 "$(log_count downstream_carrier "index=$index .*to=ssl .*cause=data_over_ssl")" \
     "switches to CSTP on the client's CSTP data"

@@ -187,3 +187,37 @@ TEST(ConnectResponse, CiscoGroupPolicyHeadersFollowThePolicy) {
 
 }  // namespace
 }  // namespace tandem::server
+
+namespace tandem::server {
+namespace {
+
+TEST(ConnectResponse, RekeyIsNoneUnlessThePolicySetsAnInterval) {
+  auto r = build_connect_response(params());
+  EXPECT_EQ(values(r, "X-CSTP-Rekey-Method"), std::vector<std::string>{"none"});
+  EXPECT_TRUE(values(r, "X-CSTP-Rekey-Time").empty());
+  auto p = params();
+  p.policy.rekey_interval = std::chrono::hours(8);
+  r = build_connect_response(p);
+  EXPECT_EQ(values(r, "X-CSTP-Rekey-Method"), std::vector<std::string>{"new-tunnel"});
+  EXPECT_EQ(values(r, "X-CSTP-Rekey-Time"), std::vector<std::string>{"28800"});
+}
+
+TEST(ConnectResponse, LegacyDtlsAnnouncesSessionIdSuiteAndMtu) {
+  auto p = params();
+  p.dtls = TunnelParams::Dtls{4443, std::string(64, 'a'), "X-DTLS12-CipherSuite",
+                              "AES256-GCM-SHA384"};
+  auto r = build_connect_response(p);
+  EXPECT_EQ(values(r, "X-DTLS-Session-ID"), std::vector<std::string>{std::string(64, 'a')});
+  EXPECT_EQ(values(r, "X-DTLS12-CipherSuite"), std::vector<std::string>{"AES256-GCM-SHA384"});
+  EXPECT_EQ(values(r, "X-DTLS-MTU"), std::vector<std::string>{"1400"});
+  EXPECT_TRUE(values(r, "X-DTLS-App-ID").empty());
+  EXPECT_TRUE(values(r, "X-DTLS-CipherSuite").empty());
+  p.dtls = TunnelParams::Dtls{4443, std::string(64, 'b'), "", ""};
+  r = build_connect_response(p);
+  EXPECT_EQ(values(r, "X-DTLS-App-ID"), std::vector<std::string>{std::string(64, 'b')});
+  EXPECT_EQ(values(r, "X-DTLS-CipherSuite"), std::vector<std::string>{"PSK-NEGOTIATE"});
+  EXPECT_TRUE(values(r, "X-DTLS-Session-ID").empty());
+}
+
+}  // namespace
+}  // namespace tandem::server
