@@ -17,6 +17,7 @@
 #include "node/auth/users.hpp"
 #include "node/config/defaults.hpp"
 #include "node/config/group_network.hpp"
+#include "node/profile/profile_file.hpp"
 #include "node/session/address_pool.hpp"
 
 namespace tandem::config {
@@ -152,7 +153,10 @@ Policy builtin_policy(const std::string& name) {
                 {},
                 {},
                 {},
-                {}};
+                {},
+                dtls::LegacyDtls::fallback,  // as Policy declares it (docs/dtls-modes.md)
+                defaults::kClientBypassProtocol,
+                defaults::kDisableAlwaysOnVpn};
 }
 
 std::string check_cidr(const std::string& s) {
@@ -430,7 +434,7 @@ Policy Reader::read_policy(const toml::table& t, const std::string& name, const 
              {"idle_timeout", "session_timeout", "disconnected_timeout", "dpd_interval",
               "keepalive", "mtu", "simultaneous_logins", "routes", "exclude_routes",
               "client_to_client", "dns", "split_dns", "default_domain", "banner", "dtls_legacy",
-              "rekey_interval"});
+              "rekey_interval", "client_bypass_protocol", "disable_always_on_vpn"});
   Policy pol = builtin_policy(name);
   pol.routes = c.routes;  // unless the policy names its own (`routes = []`: full tunnel)
   pol.dns = c.dns;        // likewise (`dns = []`: none)
@@ -440,6 +444,8 @@ Policy Reader::read_policy(const toml::table& t, const std::string& name, const 
   string_array(t, prefix, "exclude_routes", pol.exclude_routes, "an array of IPv4 networks",
                "an IPv4 network \"a.b.c.d/len\"", check_cidr);
   bool_key(t, prefix, "client_to_client", pol.client_to_client);
+  bool_key(t, prefix, "client_bypass_protocol", pol.client_bypass_protocol);
+  bool_key(t, prefix, "disable_always_on_vpn", pol.disable_always_on_vpn);
   duration_key(t, prefix, "idle_timeout", pol.idle_timeout, false);
   duration_key(t, prefix, "session_timeout", pol.session_timeout, true);
   // S8: the time a disconnected client has to come back is the idle timeout unless set.
@@ -470,9 +476,14 @@ Policy Reader::read_policy(const toml::table& t, const std::string& name, const 
 TunnelGroup Reader::read_tunnel_group(const toml::table& t, const std::string& name,
                                       const std::string& prefix,
                                       const std::map<std::string, Policy>& policies) {
-  check_keys(t, prefix, {"policy", "users"});
-  TunnelGroup group{name, defaults::kPolicyName, std::nullopt};
+  check_keys(t, prefix, {"policy", "users", "profile"});
+  TunnelGroup group{name, defaults::kPolicyName, std::nullopt, {}, nullptr};
   string_key(t, prefix, "policy", group.policy, kNameShape, valid_name);
+  path_key(t, prefix, "profile", group.profile_path);
+  // Served as /CACHE/stc/profiles/<name>.xml, where a leading '.' is refused (profile/manifest).
+  if (!group.profile_path.empty() && name.front() == '.')
+    error(prefix + ".profile", "a tunnel group whose name starts with '.' cannot have a profile",
+          t.get("profile"));
   if (t.get("users") != nullptr) {
     group.users.emplace();
     string_array(t, prefix, "users", *group.users, "an array of user names",
@@ -697,7 +708,7 @@ Config default_config() {
   c.limits = default_limits();
   c.policies[defaults::kPolicyName] = builtin_policy(defaults::kPolicyName);
   c.tunnel_groups[defaults::kTunnelGroupName] =
-      TunnelGroup{defaults::kTunnelGroupName, defaults::kPolicyName, std::nullopt};
+      TunnelGroup{defaults::kTunnelGroupName, defaults::kPolicyName, std::nullopt, {}, nullptr};
   return c;
 }
 
@@ -751,7 +762,22 @@ Result<Config> load_config(const std::string& path) {
     text.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
-  return parse_config(text, path);
+  auto config = parse_config(text, path);
+  if (!config) return config;
+  // Profiles are read with the file that names them: a bad one refuses the whole configuration
+  // (at a reload, the running one stays), every bad one reported at once.
+  std::string errors;
+  for (auto& [name, group] : config->tunnel_groups) {
+    if (group.profile_path.empty()) continue;
+    auto loaded = profile::load_profile_file(group.profile_path);
+    if (loaded)
+      group.profile = std::move(*loaded);
+    else
+      errors += (errors.empty() ? "" : "\n") + path + ": tunnel_group." + name +
+                ".profile: " + loaded.error();
+  }
+  if (!errors.empty()) return fail(errors);
+  return config;
 }
 
 Result<Duration> parse_duration(const std::string& text) {

@@ -3,6 +3,7 @@
 // Every key has a default (config/defaults.hpp); unknown keys and bad values are errors
 // that name the key and the file.
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "node/profile/xml_profile.hpp"
 #include "node/dtls/dtls_mode.hpp"
 
 namespace tandem::config {
@@ -44,6 +46,10 @@ struct Policy {
   // When legacy DTLS 1.2 (Cisco Secure Client's mode) is used instead of PSK-NEGOTIATE
   // (docs/dtls-modes.md).
   dtls::LegacyDtls dtls_legacy = dtls::LegacyDtls::fallback;
+  // Sent to the client on CONNECT (docs/cisco-clients.md). Cisco Secure Client honours them;
+  // openconnect ignores both.
+  bool client_bypass_protocol = false;  // X-CSTP-Client-Bypass-Protocol
+  bool disable_always_on_vpn = false;   // X-CSTP-Disable-Always-On-VPN
 };
 
 struct TunnelGroup {
@@ -51,6 +57,11 @@ struct TunnelGroup {
   std::string policy;  // name of a Policy
   // The users who may log in to this group; nullopt = every user of the users file.
   std::optional<std::vector<std::string>> users;
+  // The AnyConnect XML profile announced to this group's clients at login and served to them
+  // (docs/cisco-clients.md). `profile_path` is from the file; `profile` is read by load_config
+  // (parse_config leaves it null). Empty path = no profile.
+  std::string profile_path;
+  std::shared_ptr<const profile::XmlProfile> profile;
 
   // True when `user` may use this group (docs/traffic-policy.md).
   bool admits(std::string_view user) const;

@@ -72,6 +72,9 @@ http::Response build_connect_response(const TunnelParams& p) {
   int base_mtu = std::clamp(p.client_base_mtu.value_or(1500), 1280, 1500);
   add(r, "X-CSTP-Base-MTU", std::to_string(base_mtu));
   add(r, "X-CSTP-MTU", std::to_string(p.policy.mtu));
+  // Group policy for Cisco Secure Client (docs/cisco-clients.md); openconnect ignores both.
+  add(r, "X-CSTP-Client-Bypass-Protocol", p.policy.client_bypass_protocol ? "true" : "false");
+  add(r, "X-CSTP-Disable-Always-On-VPN", p.policy.disable_always_on_vpn ? "true" : "false");
   if (p.dtls) {
     add(r, "X-DTLS-Port", std::to_string(p.dtls->port));
     if (p.dtls->legacy_suite.empty()) {

@@ -9,6 +9,7 @@
 #include "base/log.hpp"
 #include "base/text.hpp"
 #include "node/config/defaults.hpp"
+#include "node/http/client_headers.hpp"
 #include "node/server/admin_backend.hpp"
 #include "node/server/connect_response.hpp"
 #include "node/server/cstp_tunnel.hpp"
@@ -42,9 +43,15 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     co_await refuse(503, why);
     co_return;
   }
-  auto token = req.cookie("webvpn");
-  if (!token || token->empty()) {
-    co_await refuse(401, "no session token");
+  // Cisco's extra headers are hostile input like the rest (docs/cisco-clients.md).
+  const auto client = http::read_client_headers(req);
+  if (!client) {
+    co_await refuse(400, client.error());
+    co_return;
+  }
+  auto token = http::session_token(req);
+  if (!token) {
+    co_await refuse(401, token.error());
     co_return;
   }
   session::TokenRefusal why{};
@@ -134,7 +141,8 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
                           {"ip", net::format_ipv4(s->ip)},
                           {"public", peer.text()},
                           {"encapsulation", info.encapsulation},
-                          {"cipher", info.cipher}});
+                          {"cipher", info.cipher},
+                          {"platform", client->platform.empty() ? "-" : client->platform}});
   tunnel->start();
 }
 

@@ -255,11 +255,12 @@ TEST(GroupNetwork, NothingSentForUnsetKeys) {
 }
 
 TEST(GroupNetwork, LoginSuccessCarriesTheBannerEscaped) {
-  const auto r = server::login_success_response("7-abc", "Hello <staff> & \"guests\"\nLine 2");
+  const auto r = server::login_success_response("7-abc", config::TunnelGroup{},
+                                                "Hello <staff> & \"guests\"\nLine 2");
   EXPECT_NE(r.body.find("<banner>Hello &lt;staff&gt; &amp; &quot;guests&quot;\nLine 2</banner>"),
             std::string::npos)
       << r.body;
-  const auto none = server::login_success_response("7-abc", "");
+  const auto none = server::login_success_response("7-abc", config::TunnelGroup{}, "");
   EXPECT_EQ(none.body.find("<banner>"), std::string::npos);
 }
 
