@@ -252,6 +252,15 @@ DIRTY=0
 if ((DIRTY && !ALLOW_DIRTY)); then
   die "uncommitted changes or no git: script tree $SRC_DIR at $SRC_REV, binaries' tree ${BIN_TREE:-?} at $BIN_REV; commit first, or pass --allow-dirty (the output then says so)"
 fi
+# A binary older than its tree's HEAD commit was built from an earlier commit: say so, and name
+# the newest commit older than the binary (what it was most likely built from).
+BIN_STALE=
+if [[ -n $BIN_TREE && -x $TANDEMD ]]; then
+  bin_t=$(stat -c %Y "$TANDEMD")
+  if (($(git -C "$BIN_TREE" log -1 --format=%ct) > bin_t)); then
+    BIN_STALE=$(git -C "$BIN_TREE" log -1 --format=%h --before="@$bin_t" 2>/dev/null || echo '?')
+  fi
+fi
 KERNEL=$(uname -r)
 CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 RMEM_MAX=$(sysctl -n net.core.rmem_max)
@@ -1263,7 +1272,7 @@ report() {
   fi
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), kernel $KERNEL, $NCPU CPUs ($CPU_MODEL), net.core.rmem_max $RMEM_MAX, net.core.wmem_max $WMEM_MAX;" \
     "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "openconnect $OC_VERSION, $OCSERV_VERSION, iperf3 $IPERF_VERSION; script from $SRC_REV ($SRC_DIR); tandemd from ${BIN_TREE:-?} at $BIN_REV (binary built $TANDEMD_BUILT)."
+  echo "openconnect $OC_VERSION, $OCSERV_VERSION, iperf3 $IPERF_VERSION; script from $SRC_REV ($SRC_DIR); tandemd from ${BIN_TREE:-?} at $BIN_REV (binary built $TANDEMD_BUILT${BIN_STALE:+, before that commit: the newest commit older than the binary is $BIN_STALE})."
   echo "Pinning (taskset, checked in /proc on every thread): server under test (tandemd, or ocserv's main, sec-mod and workers) on CPU $SERVER_CPUS; openconnect, iperf3 (client and server) and ping on CPU $CLIENT_CPUS; the same for both servers."
   order=
   for ((r = 1; r <= SAMPLES; r++)); do order+="${order:+, }round $r: ${ORDER[r]}"; done
