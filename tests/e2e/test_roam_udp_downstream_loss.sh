@@ -19,6 +19,15 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 dir=${1:-down}
+# $2 = legacy: the client on legacy DTLS 1.2 (Cisco's mode, docs/dtls-modes.md): the same
+# fallback to CSTP, and back onto a new legacy association when it resumes a new session id.
+mode=${2:-psk}
+extra=()
+case $mode in
+  psk) ;;
+  legacy) extra=(--dtls12-ciphers=AES256-GCM-SHA384) ;;
+  *) fail "DTLS mode: psk or legacy, not '$mode'" ;;
+esac
 dpd_s=2
 case $dir in
   down) hook=ingress match="ip saddr $TD_SERVER_IP udp sport $TD_PORT" dpds=2 ;;
@@ -37,7 +46,7 @@ dpd_interval = \"${dpd_s}s\"
 "
 start_tandemd
 
-start_client c1 alice 'correct horse'
+start_client c1 alice 'correct horse' "${extra[@]}"
 wait_tunnel c1
 line=$(wait_client_dtls c1)
 index=$(field index "$line")
@@ -77,7 +86,10 @@ cli_nft delete table netdev tdloss
 t_end=$(td_now_ms)
 # openconnect retries DTLS on its own schedule (60 s after a failed handshake).
 line=$(wait_log 80 tunnel_up "index=$index .*kind=dtls" $((n_up + 1)))
-step "new DTLS tunnel $(($(log_ms "$line") - t_end)) ms after the loss ended"
+step "new DTLS tunnel $(($(log_ms "$line") - t_end)) ms after the loss ended: cipher $(field cipher "$line")"
+if [[ $mode == legacy ]]; then
+  [[ $(field cipher "$line") == AES256-GCM-SHA384 ]] || fail "the new association is not legacy DTLS: $line"
+fi
 line=$(wait_log 10 downstream_carrier "index=$index .*to=dtls" $((n_dtls + 1)))
 step "back on DTLS $(($(log_ms "$line") - t_end)) ms after the loss ended: $line"
 sleep 1
