@@ -10,6 +10,7 @@
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "node/auth/certificate_login.hpp"
 #include "node/dtls/dtls_mode.hpp"
 
 namespace tandem::config {
@@ -39,6 +40,10 @@ struct TunnelGroup {
   std::string policy;  // name of a Policy
   // The users who may log in to this group; nullopt = every user of the users file.
   std::optional<std::vector<std::string>> users;
+  // Client certificates (docs/client-certificates.md): whether the group asks for one, and
+  // which field of it is the username.
+  auth::CertificateMode certificate = auth::CertificateMode::off;
+  auth::CertificateUser certificate_user = auth::CertificateUser::cn;
 
   // True when `user` may use this group (docs/traffic-policy.md).
   bool admits(std::string_view user) const;
@@ -128,6 +133,11 @@ struct Config {
   // A certificate (client-facing or [peer]) with less than this left is logged as a warning;
   // 0 = never. Reloadable.
   Duration tls_expiry_warning;
+  // Client certificates (docs/client-certificates.md): the CAs they must chain to (PEM; empty =
+  // no certificate is asked for) and the CRLs they are checked against (PEM; empty = none).
+  // Reloadable.
+  std::string tls_client_ca;
+  std::string tls_client_crl;
 
   // [auth]
   std::string users_file;

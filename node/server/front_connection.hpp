@@ -72,7 +72,9 @@ struct LoginReply {
   bool close = false;
   bool logged_in = false;
 };
-asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, const Peer& peer);
+// `ssl`: the connection, for the client certificate it presented (client_certificates.hpp).
+asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, const Peer& peer,
+                                         SSL* ssl);
 
 // CONNECT: find the session by token, answer with the tunnel configuration, hand over.
 asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnection> c,
