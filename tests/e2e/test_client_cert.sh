@@ -13,7 +13,7 @@
 #     (client_cert_missing); no session for any of them.
 #  4. with_password: alice's certificate and alice's password logs in (certificate+password);
 #     alice's certificate with bob's name and bob's right password is client_cert_user_mismatch.
-#  5. carol's certificate is revoked, the CRL reloaded (tandemctl reload); carol's live session
+#  5. (dave logs out.) carol's certificate is revoked, the CRL reloaded (tandemctl reload); carol's live session
 #     loses its TCP connection, and her client's reconnect (token and revoked certificate) is
 #     refused (resume_certificate_refused reason=client_cert_revoked), the session ends
 #     (certificate_revoked). alice's certificate session resumes after the same cut.
@@ -25,11 +25,13 @@ cert_args() { echo "--certificate=$TD_CPKI/$1.pem" "--sslkey=$TD_CPKI/$1.key"; }
 
 # try_cert ID CERT GROUP [USER PASSWORD]: openconnect --authenticate presenting CERT (or "none").
 try_cert() {
-  local id=$1 cert=$2 group=$3 user=${4:-} pass=${5:-} args=()
+  local id=$1 cert=$2 group=$3 user=${4:-} pass=${5:-} args=() url=${TD_URL}$3
   [[ $cert == none ]] || read -r -a args <<<"$(cert_args "$cert")"
-  [[ -z $user ]] || args+=(--user="$user" --passwd-on-stdin)
+  # With a form to fill (a password group), openconnect needs the group named to stay
+  # non-interactive; a certificate-only group is chosen by the URL path alone.
+  [[ -z $user ]] || { args+=(--user="$user" --passwd-on-stdin --authgroup="$group"); url=$TD_URL; }
   step "client $id: --authenticate, certificate $cert, group $group${user:+, as $user}"
-  td_launch "$id" "$TD_NS_CLIENT" "$pass" --authenticate "${args[@]}" "${TD_URL}$group"
+  td_launch "$id" "$TD_NS_CLIENT" "$pass" --authenticate "${args[@]}" "$url"
   client_wait_exit "$id" 30
 }
 
@@ -64,7 +66,7 @@ line=$(wait_log 5 client_trust)
 assert_eq 1 "$(field crls "$line")" "CRLs loaded"
 
 # --- 1. no certificate, password group ---------------------------------------------------------
-start_client --ns "$TD_NS_CLIENT2" d dave 'dave pw'
+start_client --ns "$TD_NS_CLIENT2" d dave 'dave pw' --authgroup=default
 wait_tunnel d
 assert_ping "$TD_NS_CLIENT2" "$TD_INSIDE_IP" 2
 line=$(wait_log 5 login_ok 'user=dave( |$)')
@@ -117,6 +119,8 @@ assert_refused w3 client_cert_missing
 assert_eq 0 "$(log_count login_ok 'user=bob( |$)')" "bob's logins"
 
 # --- 5. revocation at reconnect ----------------------------------------------------------------
+# carol takes client2's namespace: two clients' routes in one namespace would overlap.
+stop_client d INT
 read -r -a carol_args <<<"$(cert_args carol)"
 step "client c: carol's certificate to ${TD_URL}certs (from client2)"
 td_launch c "$TD_NS_CLIENT2" "" "${carol_args[@]}" "${TD_URL}certs"
@@ -142,10 +146,6 @@ wait_log 20 session_resumed "index=$index_a( |\$)" $((resumes_a + 1)) >/dev/null
 assert_ping "$TD_NS_CLIENT" "$TD_INSIDE_IP" 2
 listed "$index_a" || fail "alice's certificate session is gone"
 listed "$index_c" && fail "carol's session outlived her revoked certificate"
-# dave lost his TCP too (same client2 namespace) and came back with his token.
-wait_for 20 "dave's tunnel back" td_client_up d
-assert_ping "$TD_NS_CLIENT2" "$TD_INSIDE_IP" 2
 
 stop_client a INT
-stop_client d INT
 stop_tandemd

@@ -234,8 +234,10 @@ TEST(CertificateUsername, AbsentRepeatedOrUnprintableIsAnError) {
                             ""},
                            key.get(), nullptr, nullptr, 3, false);
   EXPECT_THAT(username(control.get(), CertificateUser::cn), HasSubstr("not a usable username"));
-  Cert long_cn =
-      make_cert({{{"CN", std::string(65, 'a')}}, ""}, key.get(), nullptr, nullptr, 4, false);
+  // 33 characters (a commonName may have 64) but 66 bytes: longer than a username may be.
+  std::string long_name;
+  for (int i = 0; i < 33; ++i) long_name += "\xc3\xa9";
+  Cert long_cn = make_cert({{{"CN", long_name}}, ""}, key.get(), nullptr, nullptr, 4, false);
   EXPECT_THAT(username(long_cn.get(), CertificateUser::cn), HasSubstr("not a usable username"));
   // A name with a space is a name (a commonName often is "First Last").
   Cert spaced = make_cert({{{"CN", "Alice Smith"}}, ""}, key.get(), nullptr, nullptr, 5, false);
