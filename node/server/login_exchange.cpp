@@ -72,7 +72,9 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   // Copied: a reload during the password check may replace the configuration.
   const auth::CertificateMode cert_mode = tunnel_group.certificate;
   const bool certificate_only = cert_mode == auth::CertificateMode::required;
-  if (!certificate_only && (msg->type != "auth-reply" || msg->username.empty())) co_return form("");
+  if (certificate_only ? msg->type != "init" && msg->type != "auth-reply"
+                       : msg->type != "auth-reply" || msg->username.empty())
+    co_return form("");
   const LoginCertificate cert = judge_login_certificate(rt, ssl, tunnel_group, msg->username);
   const auth::CertificateRefusal cert_refusal = cert.decision.refusal;
   // Who logs in: the typed name, or in a certificate-only group the certificate's.

@@ -90,6 +90,15 @@ assert_match "$detail" 'Auth Mode +: Certificate' "Auth Mode of alice's session"
 assert_eq Certificate "$(sessions_jq ".sessions[] | select(.index == \"$index_a\") | .tunnels[0].auth_mode")" \
   "auth_mode in show sessions --json"
 
+# The group chosen in the form (--authgroup, <group-select>) rather than by the URL: the same.
+step "client a2: openconnect --authenticate with alice's certificate, --authgroup=certs"
+td_launch a2 "$TD_NS_CLIENT" "" --authenticate "${alice_args[@]}" --authgroup=certs "$TD_URL"
+client_wait_exit a2 30
+assert_eq 0 "$TD_RC" "alice's certificate login with --authgroup=certs"
+line=$(wait_log 5 login_ok 'user=alice .*tunnel_group=certs( |$)' 2)
+assert_eq certificate "$(field auth "$line")" "auth method with --authgroup=certs"
+assert_not_contains "$(client_log a2)" 'Enter|[Pp]assword:' "a prompt for alice (a2)"
+
 # --- 3. refused certificates -------------------------------------------------------------------
 try_cert r1 bob certs
 assert_refused r1 client_cert_revoked
@@ -101,7 +110,8 @@ assert_refused r3 client_cert_missing
 try_cert r4 none default alice 'wrong pw'
 assert_refused r4 '"wrong password"'
 assert_eq 0 "$(log_count login_ok 'user=(bob|mallory)( |$)')" "logins of refused certificates"
-assert_eq 2 "$(sessions_jq '.sessions | length')" "sessions after the refusals (dave, alice)"
+assert_eq 3 "$(sessions_jq '.sessions | length')" \
+  "sessions after the refusals (dave, alice's tunnel, alice's --authenticate)"
 assert_ping "$TD_NS_CLIENT2" "$TD_INSIDE_IP" 2
 
 # --- 4. certificate and password -----------------------------------------------------------------
