@@ -8,6 +8,8 @@
 #     through everything below.
 #  2. alice's certificate logs in to certs with no username and no password asked (login_ok
 #     auth=certificate user=alice), the tunnel pings, `show sessions --detail` says Certificate.
+#     The same with the group picked by --authgroup instead of the URL path, and from a TLS 1.2
+#     client (openssl s_client -tls1_2 posting the init).
 #  3. Refused like a wrong password, each with its logged reason: bob's revoked certificate
 #     (client_cert_revoked), mallory's from another CA (client_cert_untrusted), none at all
 #     (client_cert_missing); no session for any of them.
