@@ -424,13 +424,16 @@ std::string build_login_form(const LoginForm& form) {
   return out;
 }
 
-std::string build_login_success(std::string_view session_token, std::string_view banner) {
+std::string build_login_success(std::string_view session_token, std::string_view banner,
+                                std::string_view config_xml) {
   std::string out(kProlog);
   out += "<config-auth client=\"vpn\" type=\"complete\" aggregate-auth-version=\"2\">\n";
   out += "<session-token>" + xml_escape(session_token) + "</session-token>\n";
   out += "<auth id=\"success\"><message>Login successful.</message>";
   if (!banner.empty()) out += "<banner>" + xml_escape(banner) + "</banner>";
-  out += "</auth>\n</config-auth>\n";
+  out += "</auth>\n";
+  if (!config_xml.empty()) out += std::string(config_xml) + "\n";
+  out += "</config-auth>\n";
   return out;
 }
 

@@ -58,8 +58,10 @@ struct LoginForm {
 };
 std::string build_login_form(const LoginForm& form);
 
-// type="complete" with <auth id="success"> and the <session-token>.
-std::string build_login_success(std::string_view session_token, std::string_view banner);
+// type="complete" with <auth id="success"> and the <session-token>. `config_xml`, when not
+// empty, is a ready-made <config> element (the profile manifest) placed after <auth>.
+std::string build_login_success(std::string_view session_token, std::string_view banner,
+                                std::string_view config_xml = {});
 
 // Escape text for use inside XML element content or attribute values.
 std::string xml_escape(std::string_view text);

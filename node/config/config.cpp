@@ -16,6 +16,8 @@
 #include "base/address.hpp"
 #include "node/auth/users.hpp"
 #include "node/config/defaults.hpp"
+#include "node/config/group_network.hpp"
+#include "node/profile/profile_file.hpp"
 #include "node/session/address_pool.hpp"
 
 namespace tandem::config {
@@ -142,11 +144,19 @@ Policy builtin_policy(const std::string& name) {
                 defaults::kIdleTimeout,
                 defaults::kDpdInterval,
                 defaults::kKeepalive,
+                Duration{},  // rekey_interval: never
                 defaults::kMtu,
                 defaults::kSimultaneousLogins,
                 {},
                 {},
-                defaults::kClientToClient};
+                defaults::kClientToClient,
+                {},
+                {},
+                {},
+                {},
+                dtls::LegacyDtls::fallback,  // as Policy declares it (docs/dtls-modes.md)
+                defaults::kClientBypassProtocol,
+                defaults::kDisableAlwaysOnVpn};
 }
 
 std::string check_cidr(const std::string& s) {
@@ -307,7 +317,11 @@ class Reader {
   void read_cluster(const toml::table& root, Config& c);
   void read_pool(const toml::table& t, Config& c);
   Policy read_policy(const toml::table& t, const std::string& name, const std::string& prefix,
-                     const std::vector<std::string>& pool_routes);
+                     const Config& c);
+  void read_group_network(const toml::table& t, const std::string& prefix, Policy& pol);
+  void checked_string_key(const toml::table& t, const std::string& prefix, std::string_view key,
+                          std::string& out, std::string_view shape,
+                          std::string (*check)(std::string_view));
   void read_group_certificate(const toml::table& t, const std::string& prefix, TunnelGroup& group);
   TunnelGroup read_tunnel_group(const toml::table& t, const std::string& name,
                                 const std::string& prefix,
@@ -368,20 +382,71 @@ void Reader::read_pool(const toml::table& t, Config& c) {
                "an IPv4 network \"a.b.c.d/len\"", check_cidr);
 }
 
+void Reader::checked_string_key(const toml::table& t, const std::string& prefix,
+                                std::string_view key, std::string& out, std::string_view shape,
+                                std::string (*check)(std::string_view)) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return;
+  const auto* s = n->as_string();
+  const std::string why = s != nullptr ? check(s->get()) : std::string();
+  if (s == nullptr || !why.empty()) return expected(join(prefix, key), shape, *n, why);
+  out = s->get();
+}
+
+// dns, split_dns, default_domain, banner (docs/group-networks.md).
+void Reader::read_group_network(const toml::table& t, const std::string& prefix, Policy& pol) {
+  string_array(t, prefix, "dns", pol.dns, "an array of IPv4 addresses", "an IPv4 address",
+               [](const std::string& s) {
+                 return net::parse_ipv4(s) ? std::string() : std::string("not a dotted quad");
+               });
+  if (t.get("dns") != nullptr && pol.dns.size() > kMaxPolicyDns)  // its own, not [pool] dns
+    error(prefix + ".dns",
+          "at most " + std::to_string(kMaxPolicyDns) +
+              " servers (openconnect keeps the first 3 and ignores the rest)",
+          t.get("dns"));
+  checked_string_key(t, prefix, "default_domain", pol.default_domain,
+                     "one or more domain names separated by single spaces", check_default_domain);
+  checked_string_key(t, prefix, "banner", pol.banner,
+                     "text of at most " + std::to_string(kMaxBannerBytes) +
+                         " bytes, lines ending in LF, no other control characters",
+                     check_banner);
+  string_array(t, prefix, "split_dns", pol.split_dns, "an array of domain names",
+               "a domain name (\"corp.example.com\")",
+               [](const std::string& s) { return check_domain_name(s); });
+  if (pol.split_dns.size() > kMaxSplitDns) {
+    error(prefix + ".split_dns", "at most " + std::to_string(kMaxSplitDns) + " domains",
+          t.get("split_dns"));
+    return;
+  }
+  // A domain listed twice is a copy-and-paste slip; DNS names compare without case.
+  std::vector<std::string> lower;
+  for (const auto& d : pol.split_dns) {
+    std::string l = d;
+    for (char& ch : l) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (std::find(lower.begin(), lower.end(), l) != lower.end())
+      error(prefix + ".split_dns", quote(d) + " is listed twice", t.get("split_dns"));
+    lower.push_back(std::move(l));
+  }
+}
+
 Policy Reader::read_policy(const toml::table& t, const std::string& name, const std::string& prefix,
-                           const std::vector<std::string>& pool_routes) {
-  check_keys(
-      t, prefix,
-      {"idle_timeout", "session_timeout", "disconnected_timeout", "dpd_interval", "keepalive",
-       "mtu", "simultaneous_logins", "routes", "exclude_routes", "client_to_client",
-       "dtls_legacy"});
+                           const Config& c) {
+  check_keys(t, prefix,
+             {"idle_timeout", "session_timeout", "disconnected_timeout", "dpd_interval",
+              "keepalive", "mtu", "simultaneous_logins", "routes", "exclude_routes",
+              "client_to_client", "dns", "split_dns", "default_domain", "banner", "dtls_legacy",
+              "rekey_interval", "client_bypass_protocol", "disable_always_on_vpn"});
   Policy pol = builtin_policy(name);
-  pol.routes = pool_routes;  // unless the policy names its own (`routes = []`: full tunnel)
+  pol.routes = c.routes;  // unless the policy names its own (`routes = []`: full tunnel)
+  pol.dns = c.dns;        // likewise (`dns = []`: none)
+  read_group_network(t, prefix, pol);
   string_array(t, prefix, "routes", pol.routes, "an array of IPv4 networks",
                "an IPv4 network \"a.b.c.d/len\"", check_cidr);
   string_array(t, prefix, "exclude_routes", pol.exclude_routes, "an array of IPv4 networks",
                "an IPv4 network \"a.b.c.d/len\"", check_cidr);
   bool_key(t, prefix, "client_to_client", pol.client_to_client);
+  bool_key(t, prefix, "client_bypass_protocol", pol.client_bypass_protocol);
+  bool_key(t, prefix, "disable_always_on_vpn", pol.disable_always_on_vpn);
   duration_key(t, prefix, "idle_timeout", pol.idle_timeout, false);
   duration_key(t, prefix, "session_timeout", pol.session_timeout, true);
   // S8: the time a disconnected client has to come back is the idle timeout unless set.
@@ -390,6 +455,13 @@ Policy Reader::read_policy(const toml::table& t, const std::string& name, const 
   }
   duration_key(t, prefix, "dpd_interval", pol.dpd_interval, true);
   duration_key(t, prefix, "keepalive", pol.keepalive, true);
+  duration_key(t, prefix, "rekey_interval", pol.rekey_interval, true);
+  if (pol.rekey_interval > Duration{} && pol.rekey_interval < std::chrono::seconds(10)) {
+    // Each rekey is a new TLS handshake and CONNECT: a floor keeps a typo from costing a
+    // handshake per client every few seconds.
+    error(prefix + ".rekey_interval", "expected 0 (never) or at least 10s",
+          t.get("rekey_interval"));
+  }
   int_key(t, prefix, "mtu", pol.mtu, 576, 9000);
   int_key(t, prefix, "simultaneous_logins", pol.simultaneous_logins, 0, 1000);
   std::string legacy;
@@ -426,9 +498,14 @@ void Reader::read_group_certificate(const toml::table& t, const std::string& pre
 TunnelGroup Reader::read_tunnel_group(const toml::table& t, const std::string& name,
                                       const std::string& prefix,
                                       const std::map<std::string, Policy>& policies) {
-  check_keys(t, prefix, {"policy", "users", "certificate", "certificate_user"});
-  TunnelGroup group{name, defaults::kPolicyName, std::nullopt};
+  check_keys(t, prefix, {"policy", "users", "profile", "certificate", "certificate_user"});
+  TunnelGroup group{name, defaults::kPolicyName, std::nullopt, {}, nullptr};
   string_key(t, prefix, "policy", group.policy, kNameShape, valid_name);
+  path_key(t, prefix, "profile", group.profile_path);
+  // Served as /CACHE/stc/profiles/<name>.xml, where a leading '.' is refused (profile/manifest).
+  if (!group.profile_path.empty() && name.front() == '.')
+    error(prefix + ".profile", "a tunnel group whose name starts with '.' cannot have a profile",
+          t.get("profile"));
   if (t.get("users") != nullptr) {
     group.users.emplace();
     string_array(t, prefix, "users", *group.users, "an array of user names",
@@ -615,10 +692,13 @@ Result<Config> Reader::read(const toml::table& root) {
   if (const auto* t = table(root, "", "process")) read_process(*t, c);
 
   // The built-in default policy follows [pool] routes too, when the file does not define it.
-  for (auto& [name, policy] : c.policies) policy.routes = c.routes;
+  for (auto& [name, policy] : c.policies) {
+    policy.routes = c.routes;
+    policy.dns = c.dns;
+  }
   named_tables(root, "policy",
                [&](const std::string& name, const std::string& prefix, const toml::table& t) {
-                 c.policies[name] = read_policy(t, name, prefix, c.routes);
+                 c.policies[name] = read_policy(t, name, prefix, c);
                });
   // After all policies, so a group may name one defined later in the file.
   named_tables(root, "tunnel_group",
@@ -661,7 +741,7 @@ Config default_config() {
   c.limits = default_limits();
   c.policies[defaults::kPolicyName] = builtin_policy(defaults::kPolicyName);
   c.tunnel_groups[defaults::kTunnelGroupName] =
-      TunnelGroup{defaults::kTunnelGroupName, defaults::kPolicyName, std::nullopt};
+      TunnelGroup{defaults::kTunnelGroupName, defaults::kPolicyName, std::nullopt, {}, nullptr};
   return c;
 }
 
@@ -715,7 +795,22 @@ Result<Config> load_config(const std::string& path) {
     text.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
-  return parse_config(text, path);
+  auto config = parse_config(text, path);
+  if (!config) return config;
+  // Profiles are read with the file that names them: a bad one refuses the whole configuration
+  // (at a reload, the running one stays), every bad one reported at once.
+  std::string errors;
+  for (auto& [name, group] : config->tunnel_groups) {
+    if (group.profile_path.empty()) continue;
+    auto loaded = profile::load_profile_file(group.profile_path);
+    if (loaded)
+      group.profile = std::move(*loaded);
+    else
+      errors += (errors.empty() ? "" : "\n") + path + ": tunnel_group." + name +
+                ".profile: " + loaded.error();
+  }
+  if (!errors.empty()) return fail(errors);
+  return config;
 }
 
 Result<Duration> parse_duration(const std::string& text) {

@@ -3,6 +3,7 @@
 // Every key has a default (config/defaults.hpp); unknown keys and bad values are errors
 // that name the key and the file.
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 #include "base/clock.hpp"
 #include "base/result.hpp"
 #include "node/auth/certificate_login.hpp"
+#include "node/profile/xml_profile.hpp"
 #include "node/dtls/dtls_mode.hpp"
 
 namespace tandem::config {
@@ -22,6 +24,9 @@ struct Policy {
   Duration disconnected_timeout;  // defaults to idle_timeout (S8)
   Duration dpd_interval;          // 0 = off
   Duration keepalive;             // 0 = off
+  // Every rekey_interval the client opens a new TLS connection and re-CONNECTs with its token
+  // (X-CSTP-Rekey-Method: new-tunnel), which renews TLS and DTLS keys (docs/rekey.md). 0 = never.
+  Duration rekey_interval{};
   int mtu;
   int simultaneous_logins;  // 0 = unlimited
   // Traffic policy (docs/traffic-policy.md): what a client of this policy may reach through the
@@ -30,9 +35,22 @@ struct Policy {
   std::vector<std::string> routes;
   std::vector<std::string> exclude_routes;
   bool client_to_client = false;
+  // What the client is told about the networks behind the tunnel (docs/group-networks.md),
+  // checked at load (config/group_network.hpp) and sent at every CONNECT of the policy's
+  // sessions: DNS servers ([pool] dns unless the policy names its own), the domains those
+  // servers resolve for it (split DNS), its search domain(s) ("" = none, else space-separated),
+  // and a banner shown after login ("" = none; may span lines).
+  std::vector<std::string> dns;
+  std::vector<std::string> split_dns;
+  std::string default_domain;
+  std::string banner;
   // When legacy DTLS 1.2 (Cisco Secure Client's mode) is used instead of PSK-NEGOTIATE
   // (docs/dtls-modes.md).
   dtls::LegacyDtls dtls_legacy = dtls::LegacyDtls::fallback;
+  // Sent to the client on CONNECT (docs/cisco-clients.md). Cisco Secure Client honours them;
+  // openconnect ignores both.
+  bool client_bypass_protocol = false;  // X-CSTP-Client-Bypass-Protocol
+  bool disable_always_on_vpn = false;   // X-CSTP-Disable-Always-On-VPN
 };
 
 struct TunnelGroup {
@@ -40,6 +58,11 @@ struct TunnelGroup {
   std::string policy;  // name of a Policy
   // The users who may log in to this group; nullopt = every user of the users file.
   std::optional<std::vector<std::string>> users;
+  // The AnyConnect XML profile announced to this group's clients at login and served to them
+  // (docs/cisco-clients.md). `profile_path` is from the file; `profile` is read by load_config
+  // (parse_config leaves it null). Empty path = no profile.
+  std::string profile_path;
+  std::shared_ptr<const profile::XmlProfile> profile;
   // Client certificates (docs/client-certificates.md): whether the group asks for one, and
   // which field of it is the username.
   auth::CertificateMode certificate = auth::CertificateMode::off;

@@ -30,6 +30,10 @@ inline constexpr int kSimultaneousLogins = 3;
 // Traffic policy (docs/traffic-policy.md): clients do not reach each other unless a policy
 // says so.
 inline constexpr bool kClientToClient = false;
+// Cisco Secure Client settings sent on CONNECT (docs/cisco-clients.md): off, as an ASA's
+// group policy defaults them.
+inline constexpr bool kClientBypassProtocol = false;
+inline constexpr bool kDisableAlwaysOnVpn = false;
 
 // Front door limits: what a client may send before it has authenticated.
 inline constexpr std::size_t kMaxHeaderBytes = 16 * 1024;

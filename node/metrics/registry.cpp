@@ -130,6 +130,10 @@ void write_events(Writer& w, const Snapshot& s) {
   w.sample(number(e.resumes));
   w.family("input_refused_total", "counter", "Client input refused as malformed or unwanted.");
   w.sample(number(e.input_refused));
+  w.family("profile_downloads_total", "counter",
+           "XML profile requests by outcome (docs/cisco-clients.md).");
+  w.sample({{"result", "served"}}, number(e.profiles_served));
+  w.sample({{"result", "refused"}}, number(e.profiles_refused));
 
   const auto& t = s.timers;
   w.family("dpd_teardowns_total", "counter", "Tunnels torn down by dead-peer detection (S3).");

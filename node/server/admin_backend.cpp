@@ -10,6 +10,7 @@
 #include "node/config/restart_only.hpp"
 #include "node/server/certificate_monitor.hpp"
 #include "node/server/client_certificates.hpp"
+#include "node/server/profiles.hpp"
 #include "node/server/traffic_policy.hpp"
 
 namespace tandem::server {
@@ -254,6 +255,7 @@ Result<std::string> reload_configuration(Runtime& rt) {
               (revoked.group == 1 ? " session" : " sessions") +
               " of users no longer allowed their tunnel group";
   log::info("reloaded", {{"detail", result}});
+  log_profiles(rt.config);
   if (rt.certificates) rt.certificates->check(wall_seconds(), warn_before(rt.config), true);
   return result;
 }

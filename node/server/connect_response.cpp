@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "node/server/group_network_headers.hpp"
+
 namespace tandem::server {
 namespace {
 
@@ -48,6 +50,7 @@ http::Response build_connect_response(const TunnelParams& p) {
     auto value = split_include_value(route);
     if (!value.empty()) add(r, "X-CSTP-Split-Exclude", value);
   }
+  add_group_network_headers(r, p.policy);
   using std::chrono::duration_cast;
   using std::chrono::seconds;
   auto dpd = duration_cast<seconds>(p.policy.dpd_interval).count();
@@ -57,10 +60,21 @@ http::Response build_connect_response(const TunnelParams& p) {
   add(r, "X-CSTP-Idle-Timeout", seconds_or_none(p.policy.idle_timeout));
   add(r, "X-CSTP-Disconnected-Timeout", seconds_or_none(p.policy.disconnected_timeout));
   add(r, "X-CSTP-Session-Timeout", seconds_or_none(p.policy.session_timeout));
-  add(r, "X-CSTP-Rekey-Method", "none");
+  // new-tunnel: a new TLS connection and CONNECT with the token, i.e. a resume (docs/rekey.md);
+  // DTLS is then rebuilt with the new connection's keys. TLS renegotiation stays off.
+  auto rekey = duration_cast<seconds>(p.policy.rekey_interval).count();
+  if (rekey > 0) {
+    add(r, "X-CSTP-Rekey-Time", std::to_string(rekey));
+    add(r, "X-CSTP-Rekey-Method", "new-tunnel");
+  } else {
+    add(r, "X-CSTP-Rekey-Method", "none");
+  }
   int base_mtu = std::clamp(p.client_base_mtu.value_or(1500), 1280, 1500);
   add(r, "X-CSTP-Base-MTU", std::to_string(base_mtu));
   add(r, "X-CSTP-MTU", std::to_string(p.policy.mtu));
+  // Group policy for Cisco Secure Client (docs/cisco-clients.md); openconnect ignores both.
+  add(r, "X-CSTP-Client-Bypass-Protocol", p.policy.client_bypass_protocol ? "true" : "false");
+  add(r, "X-CSTP-Disable-Always-On-VPN", p.policy.disable_always_on_vpn ? "true" : "false");
   if (p.dtls) {
     add(r, "X-DTLS-Port", std::to_string(p.dtls->port));
     if (p.dtls->legacy_suite.empty()) {

@@ -76,6 +76,9 @@ struct LoginReply {
 asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, const Peer& peer,
                                          SSL* ssl);
 
+// GET of the profile a login announced (profile_download.cpp): the session's token picks it.
+http::Response serve_profile(Runtime& rt, const http::Request& req, const Peer& peer);
+
 // CONNECT: find the session by token, answer with the tunnel configuration, hand over.
 asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnection> c,
                                      const http::Request& req, http::RequestParser& parser,

@@ -10,6 +10,7 @@
 #include "base/log.hpp"
 #include "node/config/defaults.hpp"
 #include "node/http/request.hpp"
+#include "node/profile/manifest.hpp"
 #include "node/server/front_connection.hpp"
 #include "node/session/session_record.hpp"
 
@@ -224,6 +225,12 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
     if (req.method == "CONNECT") {
       co_await handle_connect(rt, c, req, parser, peer);
       co_return;
+    }
+    if (req.method == "GET" && profile::is_profile_target(req.target)) {
+      const http::Response r = serve_profile(rt, req, peer);
+      const bool close = r.status != 200 || !req.keep_alive();
+      if (!co_await send(*c, r) || close) co_return;
+      continue;
     }
     if (req.method != "POST") {
       refuse_input(rt, peer, "HTTP: " + req.method + " " + req.target + " is not served");

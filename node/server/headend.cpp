@@ -17,12 +17,14 @@
 #include "node/admin/admin_server.hpp"
 #include "node/config/defaults.hpp"
 #include "node/metrics/http_endpoint.hpp"
+#include "node/profile/profile_file.hpp"
 #include "node/server/admin_backend.hpp"
 #include "node/server/certificate_monitor.hpp"
 #include "node/server/client_certificates.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/server/front_door.hpp"
 #include "node/server/metrics_source.hpp"
+#include "node/server/profiles.hpp"
 #include "node/server/role.hpp"
 #include "node/server/tls_setup.hpp"
 #include "node/server/traffic_policy.hpp"
@@ -266,6 +268,16 @@ Result<bool> Headend::start(Replication& replication) {
               {{"path", cfg.users_file}, {"detail", "nobody can log in until it exists"}});
     users = std::make_shared<const auth::UserDb>();
   }
+  // The profiles too: load_config read them before the drop, every reload reads them after it.
+  for (const auto& [name, group] : cfg.tunnel_groups) {
+    if (group.profile_path.empty()) continue;
+    if (auto p = profile::load_profile_file(group.profile_path); !p)
+      return fail("tunnel_group." + name + ".profile: " + p.error() +
+                  (::geteuid() != 0 ? " (read as [process] user, at start and at every reload: "
+                                      "give the file to its group with mode 0640)"
+                                    : ""));
+  }
+  log_profiles(cfg);
 
   const net::Ipv4Net pool_net = *m.pool_net;
   m.sessions = std::make_unique<session::SessionTable>(session::AddressPool(pool_net), m.clock);

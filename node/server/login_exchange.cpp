@@ -7,6 +7,7 @@
 #include "base/text.hpp"
 #include "node/auth/config_auth.hpp"
 #include "node/config/defaults.hpp"
+#include "node/http/client_headers.hpp"
 #include "node/server/client_certificates.hpp"
 #include "node/server/front_connection.hpp"
 #include "node/server/login.hpp"
@@ -54,6 +55,14 @@ void log_throttled(Runtime& rt, const std::string& who, const Peer& peer,
 asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, const Peer& peer,
                                          SSL* ssl) {
   LoginReply out;
+  // Cisco's extra headers are hostile input like the body (docs/cisco-clients.md).
+  const auto client = http::read_client_headers(req);
+  if (!client) {
+    refuse_input(rt, peer, "HTTP: " + client.error());
+    out.close = true;
+    out.response = error_response(400);
+    co_return out;
+  }
   auto msg = auth::parse_client_message(req.body);
   if (!msg) {
     refuse_input(rt, peer, "config-auth XML: " + msg.error());
@@ -192,9 +201,14 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
                          {"policy", s.policy},
                          {"auth", auth::to_string(auth::auth_method_of(cert_mode))},
                          {"cert_subject", cert.check.subject},
+                         {"platform", client->platform.empty()
+                                          ? text::sanitize(msg->device_id, http::kMaxPlatform)
+                                          : client->platform},
                          {"persisted", to_string(where)}});
   out.logged_in = true;
-  out.response = login_success_response(token);
+  // The banner of the policy in force now (a reload since the session was made applies).
+  out.response = login_success_response(token, rt.tunnel_group_for(s.tunnel_group),
+                                        rt.policy_for(s.tunnel_group).banner);
   co_return out;
 }
 

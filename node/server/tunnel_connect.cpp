@@ -9,6 +9,7 @@
 #include "base/log.hpp"
 #include "base/text.hpp"
 #include "node/config/defaults.hpp"
+#include "node/http/client_headers.hpp"
 #include "node/server/admin_backend.hpp"
 #include "node/server/client_certificates.hpp"
 #include "node/server/connect_response.hpp"
@@ -43,9 +44,15 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     co_await refuse(503, why);
     co_return;
   }
-  auto token = req.cookie("webvpn");
-  if (!token || token->empty()) {
-    co_await refuse(401, "no session token");
+  // Cisco's extra headers are hostile input like the rest (docs/cisco-clients.md).
+  const auto client = http::read_client_headers(req);
+  if (!client) {
+    co_await refuse(400, client.error());
+    co_return;
+  }
+  auto token = http::session_token(req);
+  if (!token) {
+    co_await refuse(401, token.error());
     co_return;
   }
   session::TokenRefusal why{};
@@ -101,8 +108,10 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
   TunnelParams params;
   params.client_ip = s->ip;
   params.pool = rt.sessions.pool().net();
-  params.dns = rt.config.dns;
+  // The group's policy as configured now: a reload reaches new sessions and every resume
+  // (docs/group-networks.md).
   params.policy = rt.policy_for(s->tunnel_group);
+  params.dns = params.policy.dns;
   params.server_name = rt.front.server_name;
   if (auto base = req.header("X-CSTP-Base-MTU")) {
     try {
@@ -143,7 +152,8 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
                           {"ip", net::format_ipv4(s->ip)},
                           {"public", peer.text()},
                           {"encapsulation", info.encapsulation},
-                          {"cipher", info.cipher}});
+                          {"cipher", info.cipher},
+                          {"platform", client->platform.empty() ? "-" : client->platform}});
   tunnel->start();
 }
 

@@ -34,7 +34,20 @@ CONNECT_RUNS=10  # connect-time samples per server
 LOGIN_RUNS=20    # sequential `openconnect --authenticate` per server
 CLIENTS=5        # concurrent clients for the memory-per-client figure
 MTU=1434         # tandem's policy mtu; 1434 is what ocserv negotiates on a 1500-byte veth
-DEADLINE=570     # seconds, whole run
+DEADLINE=        # seconds, whole run (default: scaled with --samples, see below)
+SAMPLES=3        # rounds; each figure is the median of its rounds (order alternates per round)
+ALLOW_DIRTY=0
+NCPU=$(nproc)
+# Pinning: the server under test (either one) on the last CPU, everything on the client side
+# (openconnect, iperf3 client and server, the probe loop) on the others; one CPU: all on CPU 0.
+if ((NCPU >= 2)); then
+  SERVER_CPUS=$((NCPU - 1))
+  CLIENT_CPUS=0
+  ((NCPU == 2)) || CLIENT_CPUS=0-$((NCPU - 2))
+else
+  SERVER_CPUS=0
+  CLIENT_CPUS=0
+fi
 KEEP=0
 PERF=0
 SAME_HASH=1      # both servers check one SHA-512-crypt hash (--own-hashes: each its default)
@@ -48,11 +61,19 @@ Usage: $0 [options]          (as root)
   --connect-runs N      connect-time samples per server, 1..50 (default $CONNECT_RUNS)
   --login-runs N        sequential logins per server for the login rate, 1..200 (default $LOGIN_RUNS)
   --clients N           concurrent clients for memory per client, 1..50 (default $CLIENTS)
-  --mtu N               tandem's [policy.default] mtu, 576..1434 (default $MTU, ocserv's value)
+  --mtu N               tunnel MTU offered by both servers, 576..1434 (default $MTU, what ocserv
+                        negotiates with DTLS on a 1500-byte link); in the TLS-only phase ocserv is
+                        restarted with its link mtu set so that it offers the same value
+  --samples N           rounds, 1..9 (default $SAMPLES; fewer than 3 is marked as a draft); the
+                        order of the servers alternates per round; each figure is the median
+  --server-cpus LIST    taskset CPU list for the server under test (default $SERVER_CPUS)
+  --client-cpus LIST    taskset CPU list for openconnect, iperf3, ping (default $CLIENT_CPUS)
+  --allow-dirty         measure although the source tree has uncommitted changes (stated in the
+                        output; without it the script refuses)
   --only tandem|ocserv  benchmark one server only (debugging)
   --perf                after the measurements, profile each server with perf during an extra
                         TLS-only and DTLS download; top symbols go to <out>-perf.txt
-  --deadline S          bound for the whole run, 60..3600 (default $DEADLINE)
+  --deadline S          bound for the whole run, 60..14400 (default 150 + 450 per sample)
   --keep                keep the work directory (logs, configs) even on success
   --own-hashes          each server's own default password hash (tandem: yescrypt, ~15 ms a
                         check; ocserv: SHA-256-crypt) instead of one shared SHA-512-crypt hash
@@ -80,7 +101,11 @@ while (($#)); do
     --login-runs) LOGIN_RUNS=$(int_arg --login-runs "${2:-}" 1 200); shift 2 ;;
     --clients) CLIENTS=$(int_arg --clients "${2:-}" 1 50); shift 2 ;;
     --mtu) MTU=$(int_arg --mtu "${2:-}" 576 1434); shift 2 ;;
-    --deadline) DEADLINE=$(int_arg --deadline "${2:-}" 60 3600); shift 2 ;;
+    --deadline) DEADLINE=$(int_arg --deadline "${2:-}" 60 14400); shift 2 ;;
+    --samples) SAMPLES=$(int_arg --samples "${2:-}" 1 9); shift 2 ;;
+    --server-cpus) SERVER_CPUS=${2:?--server-cpus needs a value}; shift 2 ;;
+    --client-cpus) CLIENT_CPUS=${2:?--client-cpus needs a value}; shift 2 ;;
+    --allow-dirty) ALLOW_DIRTY=1; shift ;;
     --only)
       [[ ${2:-} == tandem || ${2:-} == ocserv ]] || die "--only takes tandem or ocserv"
       SERVERS=("$2"); shift 2 ;;
@@ -91,6 +116,11 @@ while (($#)); do
     *) usage >&2; die "unknown option '$1'" ;;
   esac
 done
+
+[[ $SERVER_CPUS =~ ^[0-9]+([,-][0-9]+)*$ ]] || die "--server-cpus: a CPU list like 1 or 2-3, got '$SERVER_CPUS'"
+[[ $CLIENT_CPUS =~ ^[0-9]+([,-][0-9]+)*$ ]] || die "--client-cpus: a CPU list like 0 or 0-1, got '$CLIENT_CPUS'"
+# A sample (one server phase) took about 150-400 s on the 2-CPU host depending on its load.
+[[ -n $DEADLINE ]] || DEADLINE=$((150 + 450 * SAMPLES))
 
 # ---------------------------------------------------------------------------------------------
 # Names and addresses
@@ -194,7 +224,7 @@ track $!
 # ---------------------------------------------------------------------------------------------
 # Preflight
 
-for tool in openconnect iperf3 jq openssl ocpasswd ip ss ping awk; do
+for tool in openconnect iperf3 jq openssl ocpasswd ip ss ping awk taskset git; do
   command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 if [[ " ${SERVERS[*]} " == *" ocserv "* ]]; then
@@ -210,6 +240,34 @@ OC_VERSION=$(openconnect --version 2>/dev/null | sed -n 's/^OpenConnect version 
 [[ $OC_VERSION == v9.01* ]] || say "warning: openconnect $OC_VERSION (figures were made with v9.01)"
 OCSERV_VERSION=$("$OCSERV" --version 2>&1 | head -n1 || true)  # printed on stderr
 IPERF_VERSION=$(iperf3 --version 2>/dev/null | head -n1 | awk '{print $2}')
+
+# What was measured: the script's commit, and the commit of the tree the binaries were built from
+# (TANDEM_BUILD_DIR may belong to another checkout). A recorded result comes from clean trees.
+SRC_REV=$(git -C "$SRC_DIR" describe --always --dirty 2>/dev/null || echo '?')
+BIN_TREE=$(git -C "$BUILD_DIR" rev-parse --show-toplevel 2>/dev/null || true)
+BIN_REV=$([[ -n $BIN_TREE ]] && git -C "$BIN_TREE" describe --always --dirty 2>/dev/null || echo '?')
+DIRTY=0
+[[ $SRC_REV == *-dirty || $SRC_REV == '?' ]] && DIRTY=1
+[[ " ${SERVERS[*]} " == *" tandem "* && ( $BIN_REV == *-dirty || $BIN_REV == '?' ) ]] && DIRTY=1
+if ((DIRTY && !ALLOW_DIRTY)); then
+  die "uncommitted changes or no git: script tree $SRC_DIR at $SRC_REV, binaries' tree ${BIN_TREE:-?} at $BIN_REV; commit first, or pass --allow-dirty (the output then says so)"
+fi
+# A binary older than its tree's HEAD commit was built from an earlier commit: say so, and name
+# the newest commit older than the binary (what it was most likely built from).
+BIN_STALE=
+if [[ -n $BIN_TREE && -x $TANDEMD ]]; then
+  bin_t=$(stat -c %Y "$TANDEMD")
+  if (($(git -C "$BIN_TREE" log -1 --format=%ct) > bin_t)); then
+    BIN_STALE=$(git -C "$BIN_TREE" log -1 --format=%h --before="@$bin_t" 2>/dev/null || echo '?')
+  fi
+fi
+KERNEL=$(uname -r)
+CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+RMEM_MAX=$(sysctl -n net.core.rmem_max)
+WMEM_MAX=$(sysctl -n net.core.wmem_max)
+# taskset must accept the lists on this machine (a CPU that does not exist fails here).
+taskset -c "$SERVER_CPUS" true 2>/dev/null || die "taskset -c $SERVER_CPUS fails on this machine"
+taskset -c "$CLIENT_CPUS" true 2>/dev/null || die "taskset -c $CLIENT_CPUS fails on this machine"
 
 mkdir -p "$(dirname "$OUT")"
 WORK=$(mktemp -d /tmp/tandem-bench.XXXXXX)
@@ -282,6 +340,9 @@ not_alive() { ! alive "$1"; }
 
 SERVER=
 SERVER_PID=
+OCSERV_LINK_MTU=
+ROUND=1
+LOGDIR=
 SERVER_LOG=
 PIN=
 
@@ -336,6 +397,18 @@ server_ticks() {
   local pid total=0
   for pid in $(server_pids); do total=$((total + $(proc_ticks "$pid"))); done
   echo "$total"
+}
+
+# CPU sets the kernel applies (taskset's mask is inherited by forks and threads: checked, not
+# assumed): every thread of every server process, as "list" or "list1 list2" when they differ.
+affinity_of() { # PID: the distinct Cpus_allowed_list of its threads
+  local t
+  for t in /proc/"$1"/task/*/status; do awk '/^Cpus_allowed_list:/ {print $2}' "$t" 2>/dev/null; done |
+    sort -u | paste -sd' ' -
+}
+server_affinity() {
+  local pid
+  for pid in $(server_pids); do affinity_of "$pid" | tr ' ' '\n'; done | sort -u | paste -sd' ' -
 }
 
 hub_empty() { [[ -z $(ip netns pids "$NS_HUB" 2>/dev/null) ]]; }
@@ -425,6 +498,10 @@ cisco-client-compat = true
 dtls-legacy = true
 banner = "ocserv bench"
 EOF
+  # ocserv's `mtu` is the link MTU it assumes; it subtracts its own overhead per transport. Unset,
+  # it offers 1434 with DTLS but 1472 without on a 1500-byte veth; the TLS-only phase sets it so
+  # that the client gets the same MTU as from tandemd (checked on the client's tun device).
+  [[ -z $OCSERV_LINK_MTU ]] || echo "mtu = $OCSERV_LINK_MTU" >>"$d/ocserv.conf"
 }
 
 tandem_ready() {
@@ -438,14 +515,16 @@ ocserv_ready() {
 
 start_server() {
   SERVER=$1
-  SERVER_LOG=$WORK/$SERVER/server.log
+  LOGDIR=$WORK/$SERVER/r$ROUND
+  mkdir -p "$LOGDIR"
+  SERVER_LOG=$LOGDIR/server${OCSERV_LINK_MTU:+-tls}.log
   poll_until 10 hub_empty || die "headend ns not empty before starting $SERVER"
   ! listening "$NS_HUB" t "$PORT" || die "port $PORT already taken in $NS_HUB"
   case $SERVER in
     tandem)
       write_tandem_config
       : >"$SERVER_LOG"
-      ip netns exec "$NS_HUB" "$TANDEMD" --config "$WORK/tandem/tandemd.toml" >>"$SERVER_LOG" 2>&1 &
+      ip netns exec "$NS_HUB" taskset -c "$SERVER_CPUS" "$TANDEMD" --config "$WORK/tandem/tandemd.toml" >>"$SERVER_LOG" 2>&1 &
       SERVER_PID=$!
       track "$SERVER_PID"
       poll_until 20 tandem_ready || die "tandemd did not start (see $SERVER_LOG)"
@@ -456,7 +535,7 @@ start_server() {
     ocserv)
       write_ocserv_config
       : >"$SERVER_LOG"
-      ip netns exec "$NS_HUB" "$OCSERV" -f -c "$WORK/ocserv/ocserv.conf" >>"$SERVER_LOG" 2>&1 &
+      ip netns exec "$NS_HUB" taskset -c "$SERVER_CPUS" "$OCSERV" -f -c "$WORK/ocserv/ocserv.conf" >>"$SERVER_LOG" 2>&1 &
       SERVER_PID=$!
       track "$SERVER_PID"
       poll_until 20 ocserv_ready || die "ocserv did not start (see $SERVER_LOG)"
@@ -520,9 +599,9 @@ client_start() {
   C_SEQ=$((C_SEQ + 1))
   C_IF[$id]=${BID}t$C_SEQ
   C_NS[$id]=$ns
-  C_LOG[$id]=$WORK/$SERVER/client-$id.log
+  C_LOG[$id]=$LOGDIR/client-$id.log
   C_LOGPOS[$id]=$(wc -l <"$SERVER_LOG")  # server log lines before this client
-  ip netns exec "$ns" openconnect --protocol=anyconnect --non-inter --user="$USER_NAME" \
+  ip netns exec "$ns" taskset -c "$CLIENT_CPUS" openconnect --protocol=anyconnect --non-inter --user="$USER_NAME" \
     --passwd-on-stdin --servercert "$PIN" --script "$VPNC_SCRIPT" --interface "${C_IF[$id]}" \
     --timestamp "${OC_VERBOSITY:--v}" "$@" "$URL" >"${C_LOG[$id]}" 2>&1 <<<"$PASS" &
   C_PID[$id]=$!
@@ -590,13 +669,14 @@ client_stop() {
 }
 
 ping_ok() { # NS [COUNT]
-  ip netns exec "$1" ping -n -q -c "${2:-3}" -i 0.2 -W 2 "$INSIDE_IP" >/dev/null 2>&1
+  ip netns exec "$1" taskset -c "$CLIENT_CPUS" ping -n -q -c "${2:-3}" -i 0.2 -W 2 "$INSIDE_IP" >/dev/null 2>&1
 }
 
 # ---------------------------------------------------------------------------------------------
 # Results: R[server.key] = number or a short message.
 
 declare -A R=()
+declare -A RR=()  # RR[server.key#round] = R[server.key] of that round
 NOTES=()
 note() { NOTES+=("$*"); say "note: $*"; }
 
@@ -608,7 +688,7 @@ maxof() { sort -n | tail -n1; }
 
 IPERF_SRV_PID=
 start_iperf_server() {
-  ip netns exec "$NS_IN" iperf3 -s -B "$INSIDE_IP" -p "$IPERF_PORT" >"$WORK/iperf3-server.log" 2>&1 &
+  ip netns exec "$NS_IN" taskset -c "$CLIENT_CPUS" iperf3 -s -B "$INSIDE_IP" -p "$IPERF_PORT" >"$WORK/iperf3-server.log" 2>&1 &
   IPERF_SRV_PID=$!
   track "$IPERF_SRV_PID"
   poll_until 10 listening "$NS_IN" t "$IPERF_PORT" || die "iperf3 -s did not start"
@@ -658,7 +738,7 @@ transfer() {
     c0=$(proc_ticks "${C_PID[$id]}")
   fi
   t0=$(now_us)
-  ip netns exec "$ns" iperf3 -c "$INSIDE_IP" -p "$IPERF_PORT" -t "$DURATION" -J "${args[@]}" \
+  ip netns exec "$ns" taskset -c "$CLIENT_CPUS" iperf3 -c "$INSIDE_IP" -p "$IPERF_PORT" -t "$DURATION" -J "${args[@]}" \
     >"$json" 2>&1 &
   pid=$!
   track "$pid"
@@ -698,18 +778,23 @@ transfer() {
 
 # The no-VPN ceiling: plain routing client ns -> headend ns -> inside ns over the same veths.
 measure_ceiling() {
-  say "no-VPN ceiling: iperf3 over the bare veth path, ${DURATION}s each way"
+  say "no-VPN ceiling: iperf3 over the bare veth path, ${DURATION}s each way, $SAMPLES times"
   ip -n "$NS_CLI" route add "$INSIDE_NET" via "$SERVER_IP"
   ip -n "$NS_IN" route add 10.200.0.0/24 via "$INSIDE_GW"
-  transfer "$NS_CLI" up "$WORK/iperf-novpn-up.json"
-  R[novpn.up]=$X_MBPS
-  transfer "$NS_CLI" down "$WORK/iperf-novpn-down.json"
-  R[novpn.down]=$X_MBPS
+  local r ups=() downs=()
+  for ((r = 1; r <= SAMPLES; r++)); do
+    transfer "$NS_CLI" up "$WORK/iperf-novpn-up-$r.json"
+    RR[novpn.up#$r]=$X_MBPS
+    ups+=("$X_MBPS")
+    transfer "$NS_CLI" down "$WORK/iperf-novpn-down-$r.json"
+    RR[novpn.down#$r]=$X_MBPS
+    downs+=("$X_MBPS")
+  done
   ip -n "$NS_CLI" route del "$INSIDE_NET" via "$SERVER_IP"
   ip -n "$NS_IN" route del 10.200.0.0/24 via "$INSIDE_GW"
   # From here on the inside host is reachable from a client only through a tunnel.
   if ip -n "$NS_CLI" route get "$INSIDE_IP" >/dev/null 2>&1; then die "bare route left behind"; fi
-  say "no-VPN: up ${R[novpn.up]} Mbit/s, down ${R[novpn.down]} Mbit/s"
+  say "no-VPN: up ${ups[*]} Mbit/s, down ${downs[*]} Mbit/s"
 }
 
 # throughput_mode MODE(dtls|tls|legacy): one connection, upload then download. legacy = DTLS 1.2
@@ -749,12 +834,13 @@ throughput_mode() {
     return 0
   fi
   R[$SERVER.mtu_$mode]=$(client_mtu "$id")
+  R[$SERVER.client_affinity]=$(affinity_of "${C_PID[$id]}")
   R[$SERVER.tls_cipher]=$(sed -n 's/.*Connected to HTTPS on [^ ]* with ciphersuite \(.*\)$/\1/p' "${C_LOG[$id]}" | tail -n1)
   [[ $mode != tls ]] && R[$SERVER.${mode}_cipher]=$(sed -n 's/.*Established DTLS connection (using [^)]*)\. Ciphersuite \(.*\)\.$/\1/p' "${C_LOG[$id]}" | tail -n1)
 
   local dir
   for dir in up down; do
-    transfer "$NS_CLI" "$dir" "$WORK/$SERVER/iperf-$mode-$dir.json" "$id"
+    transfer "$NS_CLI" "$dir" "$LOGDIR/iperf-$mode-$dir.json" "$id"
     R[$SERVER.${mode}_$dir]=$X_MBPS
     R[$SERVER.cpu_${mode}_$dir]=$X_SCPU
     R[$SERVER.ccpu_${mode}_$dir]=$X_CCPU
@@ -798,7 +884,7 @@ measure_connect() {
     id=ct$i
     t0=$(now_us)
     client_start "$id" "$NS_CLI"
-    t1=$(timeout 40 ip netns exec "$NS_CLI" bash -c "$PROBE" 2>/dev/null) || t1=
+    t1=$(timeout 40 ip netns exec "$NS_CLI" taskset -c "$CLIENT_CPUS" bash -c "$PROBE" 2>/dev/null) || t1=
     if [[ -n $t1 ]] && poll_until 5 client_up "$id" && verify_server "$id"; then
       ms=$(((t1 - t0) / 1000))
       times+=("$ms")
@@ -827,8 +913,8 @@ measure_logins() {
   [[ $SERVER == tandem ]] && logins0=$(tandem_events login_ok)
   t0=$(now_us)
   for ((i = 1; i <= LOGIN_RUNS; i++)); do
-    log=$WORK/$SERVER/auth-$i.log
-    if timeout 20 ip netns exec "$NS_CLI" openconnect --protocol=anyconnect --authenticate \
+    log=$LOGDIR/auth-$i.log
+    if timeout 20 ip netns exec "$NS_CLI" taskset -c "$CLIENT_CPUS" openconnect --protocol=anyconnect --authenticate \
       --non-inter --user="$USER_NAME" --passwd-on-stdin --servercert "$PIN" "$URL" \
       >"$log" 2>&1 <<<"$PASS" && grep -q '^COOKIE=' "$log" &&
       grep -q "Connected to HTTPS on $SERVER_IP with ciphersuite" "$log"; then
@@ -871,6 +957,7 @@ measure_clients() {
   rss1=$(server_rss_kb)
   anon1=$(server_anon_kb)
   R[$SERVER.procs]=$(server_pids | wc -l)
+  R[$SERVER.affinity]=$(server_affinity)
   if ((up == CLIENTS)); then
     R[$SERVER.mem_rss]=$(((rss1 - rss0) / CLIENTS))
     R[$SERVER.mem_anon]=$(((anon1 - anon0) / CLIENTS))
@@ -916,7 +1003,7 @@ profile_server() {
     data=$WORK/$SERVER/perf-$mode.data
     log=$WORK/$SERVER/iperf-perf-$mode.txt
     pids=$(server_pids | paste -sd, -)
-    ip netns exec "$NS_CLI" iperf3 -c "$INSIDE_IP" -p "$IPERF_PORT" -t "$DURATION" -R >"$log" 2>&1 &
+    ip netns exec "$NS_CLI" taskset -c "$CLIENT_CPUS" iperf3 -c "$INSIDE_IP" -p "$IPERF_PORT" -t "$DURATION" -R >"$log" 2>&1 &
     pid=$!
     track "$pid"
     sleep 1
@@ -949,11 +1036,19 @@ profile_server() {
   done
 }
 
-# ---------------------------------------------------------------------------------------------
-# One server, all figures
 
-bench_server() {
+# ---------------------------------------------------------------------------------------------
+# One server, all figures, one round
+
+# ocserv offers 1472 without DTLS on a 1500-byte link, i.e. link MTU - 28; with its link mtu set
+# to MTU + 28 it offers MTU, what tandemd offers in both modes. The client's tun MTU is checked.
+OCSERV_TLS_OVERHEAD=28
+
+bench_server() { # SERVER ROUND
+  local r=$2
+  ROUND=$r
   R[$1.load]=$(cut -d' ' -f1-3 /proc/loadavg)
+  OCSERV_LINK_MTU=
   start_server "$1"
   sleep 1
   R[$SERVER.rss_idle]=$(server_rss_kb)
@@ -962,9 +1057,18 @@ bench_server() {
   measure_logins
   throughput_mode dtls
   throughput_mode legacy
+  if [[ $SERVER == ocserv ]]; then
+    say "ocserv: restart with link mtu $((MTU + OCSERV_TLS_OVERHEAD)) for TLS-only (offers $MTU)"
+    stop_server
+    OCSERV_LINK_MTU=$((MTU + OCSERV_TLS_OVERHEAD))
+    start_server ocserv
+    sleep 1
+  fi
   throughput_mode tls
-  ((PERF)) && profile_server
+  if ((PERF && r == SAMPLES)); then profile_server; fi
   stop_server
+  derive_one "$1"
+  collect "$1" "$r"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -973,24 +1077,69 @@ bench_server() {
 is_num() { [[ $1 =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; }
 kb_to_mb() { is_num "$1" && awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}' || printf '%s' "$1"; }
 
-# CPU per Gbit/s (derived): % of one core per Gbit/s moved.
-derive() {
-  local s
-  for s in "${SERVERS[@]}"; do
-    if is_num "${R[$s.cpu_dtls]:-x}" && is_num "${R[$s.dtls_down]:-x}" && [[ ${R[$s.dtls_down]} != 0 ]]; then
-      R[$s.cpu_per_gbit]=$(awk -v c="${R[$s.cpu_dtls]}" -v m="${R[$s.dtls_down]}" 'BEGIN {printf "%.0f", c / (m / 1000)}')
-    fi
-    if is_num "${R[$s.cpu_legacy]:-x}" && is_num "${R[$s.legacy_down]:-x}" && [[ ${R[$s.legacy_down]} != 0 ]]; then
-      R[$s.cpu_per_gbit_legacy]=$(awk -v c="${R[$s.cpu_legacy]}" -v m="${R[$s.legacy_down]}" 'BEGIN {printf "%.0f", c / (m / 1000)}')
-    fi
-    if is_num "${R[$s.cpu_tls]:-x}" && is_num "${R[$s.tls_down]:-x}" && [[ ${R[$s.tls_down]} != 0 ]]; then
-      R[$s.cpu_per_gbit_tls]=$(awk -v c="${R[$s.cpu_tls]}" -v m="${R[$s.tls_down]}" 'BEGIN {printf "%.0f", c / (m / 1000)}')
-    fi
-    for k in rss_idle rss_xfer rss_n; do R[$s.$k]=$(kb_to_mb "${R[$s.$k]:-}"); done
+# CPU per Gbit/s (derived, per round): % of one core per Gbit/s moved.
+derive_one() { # SERVER
+  local s=$1 k
+  if is_num "${R[$s.cpu_dtls]:-x}" && is_num "${R[$s.dtls_down]:-x}" && [[ ${R[$s.dtls_down]} != 0 ]]; then
+    R[$s.cpu_per_gbit]=$(awk -v c="${R[$s.cpu_dtls]}" -v m="${R[$s.dtls_down]}" 'BEGIN {printf "%.0f", c / (m / 1000)}')
+  fi
+  if is_num "${R[$s.cpu_legacy]:-x}" && is_num "${R[$s.legacy_down]:-x}" && [[ ${R[$s.legacy_down]} != 0 ]]; then
+    R[$s.cpu_per_gbit_legacy]=$(awk -v c="${R[$s.cpu_legacy]}" -v m="${R[$s.legacy_down]}" 'BEGIN {printf "%.0f", c / (m / 1000)}')
+  fi
+  if is_num "${R[$s.cpu_tls]:-x}" && is_num "${R[$s.tls_down]:-x}" && [[ ${R[$s.tls_down]} != 0 ]]; then
+    R[$s.cpu_per_gbit_tls]=$(awk -v c="${R[$s.cpu_tls]}" -v m="${R[$s.tls_down]}" 'BEGIN {printf "%.0f", c / (m / 1000)}')
+  fi
+  for k in rss_idle rss_xfer rss_n; do R[$s.$k]=$(kb_to_mb "${R[$s.$k]:-}"); done
+}
+
+# Move this round's R[server.*] into RR[server.*#round], so nothing leaks into the next round.
+collect() { # SERVER ROUND
+  local k
+  for k in "${!R[@]}"; do
+    [[ $k == "$1".* ]] || continue
+    RR[$k#$2]=${R[$k]}
+    unset "R[$k]"
   done
 }
 
-# key|figure|better (higher/lower/-)|no-VPN key
+# Per figure and server over the rounds: median, min, max of the numeric samples, and the
+# messages of the rounds that gave none. Sets G_N G_MED G_MIN G_MAX G_MSG.
+gather() { # SERVER KEY
+  local r v nums=()
+  G_N=0 G_MED= G_MIN= G_MAX= G_MSG=
+  local -a msgs=()
+  for ((r = 1; r <= SAMPLES; r++)); do
+    v=${RR[$1.$2#$r]:-}
+    if is_num "$v"; then
+      nums+=("$v")
+    elif [[ -n $v ]]; then
+      msgs+=("$v")
+    fi
+  done
+  G_N=${#nums[@]}
+  if ((G_N)); then
+    G_MED=$(printf '%s\n' "${nums[@]}" | median)
+    G_MIN=$(printf '%s\n' "${nums[@]}" | sort -g | head -n1)
+    G_MAX=$(printf '%s\n' "${nums[@]}" | sort -g | tail -n1)
+  fi
+  ((${#msgs[@]} == 0)) || G_MSG="${#msgs[@]} of $SAMPLES: ${msgs[0]}"
+}
+
+# "median [min..max]" (or the only value, or the message).
+cell() {
+  local c
+  if ((G_N == 0)); then
+    printf '%s' "${G_MSG#* of $SAMPLES: }"
+    [[ -n $G_MSG ]] || printf 'n/a'
+    return
+  fi
+  c=$G_MED
+  ((G_N < 2)) || c="$c [$G_MIN..$G_MAX]"
+  [[ -z $G_MSG ]] || c="$c ($G_MSG)"
+  printf '%s' "$c"
+}
+
+# key|figure|better (higher/lower/info)|no-VPN key
 ROWS=(
   "dtls_up|throughput DTLS upload (Mbit/s)|higher|novpn.up"
   "dtls_down|throughput DTLS download (Mbit/s)|higher|novpn.down"
@@ -1020,28 +1169,46 @@ ROWS=(
   "procs|server processes with N clients connected|info|"
 )
 
+# The verdict needs the two ranges (min..max over the rounds) apart; a ratio inside them says
+# nothing, whatever its size. One sample has no spread, so no verdict either.
+verdict() { # BETTER TMIN TMAX OMIN OMAX NT NO
+  local better=$1
+  [[ $better == higher || $better == lower ]] || return 0
+  if (($6 < 2 || $7 < 2)); then
+    echo "no spread: 1 sample"
+    return 0
+  fi
+  awk -v b="$better" -v tl="$2" -v th="$3" -v ol="$4" -v oh="$5" 'BEGIN {
+    if (th < ol) print (b == "lower") ? "tandem better" : "tandem worse"
+    else if (oh < tl) print (b == "higher") ? "tandem better" : "tandem worse"
+    else print "within spread" }'
+}
+
 render() {
-  local row key label better nv s cells=() tv ov ratio verdict
+  local row key label better nv cells=() tv ov nvv ratio v tmed tmin tmax tn omed omin omax on
   local -a table=()
-  table+=("figure|better|no VPN|tandem|ocserv|tandem/ocserv")
+  table+=("figure|better|no VPN|tandem: median [min..max]|ocserv: median [min..max]|tandem/ocserv (medians)")
   for row in "${ROWS[@]}"; do
     IFS='|' read -r key label better nv <<<"$row"
     label=${label//N clients/$CLIENTS clients}
-    tv=${R[tandem.$key]:-n/a}
-    ov=${R[ocserv.$key]:-n/a}
-    [[ " ${SERVERS[*]} " == *" tandem "* ]] || tv="(not run)"
-    [[ " ${SERVERS[*]} " == *" ocserv "* ]] || ov="(not run)"
-    ratio="-"
-    if is_num "$tv" && is_num "$ov" && [[ $ov != 0 && $ov != 0.0 ]]; then
-      ratio=$(awk -v a="$tv" -v b="$ov" 'BEGIN {printf "%.2f", a / b}')
-      verdict=
-      case $better in
-        higher) verdict=$(awk -v r="$ratio" 'BEGIN {print (r >= 1.03) ? "tandem better" : (r <= 0.97) ? "tandem worse" : "same"}') ;;
-        lower) verdict=$(awk -v r="$ratio" 'BEGIN {print (r <= 0.97) ? "tandem better" : (r >= 1.03) ? "tandem worse" : "same"}') ;;
-      esac
-      [[ -n $verdict ]] && ratio="$ratio ($verdict)"
+    gather tandem "$key"
+    tv=$(cell) tmed=$G_MED tmin=$G_MIN tmax=$G_MAX tn=$G_N
+    gather ocserv "$key"
+    ov=$(cell) omed=$G_MED omin=$G_MIN omax=$G_MAX on=$G_N
+    [[ " ${SERVERS[*]} " == *" tandem "* ]] || { tv="(not run)"; tn=0; }
+    [[ " ${SERVERS[*]} " == *" ocserv "* ]] || { ov="(not run)"; on=0; }
+    nvv=
+    if [[ -n $nv ]]; then
+      gather novpn "${nv#novpn.}"
+      nvv=$(cell)
     fi
-    table+=("$label|$better|${nv:+${R[$nv]:-n/a}}|$tv|$ov|$ratio")
+    ratio="-"
+    if ((tn && on)); then
+      ratio=$(awk -v a="$tmed" -v b="$omed" 'BEGIN {if (b + 0 == 0) print "-"; else printf "%.2f", a / b}')
+      v=$(verdict "$better" "$tmin" "$tmax" "$omin" "$omax" "$tn" "$on")
+      [[ -n $v ]] && ratio="$ratio ($v)"
+    fi
+    table+=("$label|$better|$nvv|$tv|$ov|$ratio")
   done
   # Padded Markdown: readable on a terminal and valid Markdown.
   local -a w=(0 0 0 0 0 0)
@@ -1068,14 +1235,50 @@ render() {
   done
 }
 
+# The distinct values of RR[server.key#*] over the rounds, space separated.
+distinct() { # SERVER KEY
+  local r
+  for ((r = 1; r <= SAMPLES; r++)); do
+    [[ -n ${RR[$1.$2#$r]:-} ]] && printf '%s\n' "${RR[$1.$2#$r]}"
+  done | sort -u | paste -sd'/' -
+}
+
+# Both servers must have given the client the same tun MTU in each mode, every round.
+check_mtu() {
+  local m a b
+  [[ " ${SERVERS[*]} " == *" tandem "* && " ${SERVERS[*]} " == *" ocserv "* ]] || return 0
+  for m in dtls legacy tls; do
+    a=$(distinct tandem "mtu_$m")
+    b=$(distinct ocserv "mtu_$m")
+    if [[ -n $a && $a != "$b" ]]; then
+      note "MTU MISMATCH in $m mode: the client's tun got $a from tandem, ${b:-?} from ocserv"
+    elif [[ -n $a && $a != "$MTU" ]]; then
+      note "$m mode: both servers gave the client tun MTU $a, not the configured $MTU"
+    fi
+  done
+}
+
 report() {
-  local s
+  local s r order
   echo "# Tandem vs ocserv, side by side"
   echo
-  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, kernel $(uname -r), load average before: $LOAD_BEFORE," \
-    "after: $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "openconnect $OC_VERSION, $OCSERV_VERSION, iperf3 $IPERF_VERSION; tandemd from $(git -C "$SRC_DIR" describe --always --dirty 2>/dev/null || echo '?') (binary built $TANDEMD_BUILT)."
-  echo "iperf3 ${DURATION}s per transfer; connect time over $CONNECT_RUNS runs; login rate over $LOGIN_RUNS logins; $CLIENTS clients for memory."
+  if ((SAMPLES < 3)); then
+    echo "**DRAFT: $SAMPLES sample(s) per figure; a recorded result needs --samples 3 or more.**"
+    echo
+  fi
+  if ((DIRTY)); then
+    echo "**Run with --allow-dirty: uncommitted changes in the script's tree ($SRC_REV) or the binaries' tree ($BIN_REV); not a recorded result.**"
+    echo
+  fi
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), kernel $KERNEL, $NCPU CPUs ($CPU_MODEL), net.core.rmem_max $RMEM_MAX, net.core.wmem_max $WMEM_MAX;" \
+    "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "openconnect $OC_VERSION, $OCSERV_VERSION, iperf3 $IPERF_VERSION; script from $SRC_REV ($SRC_DIR); tandemd from ${BIN_TREE:-?} at $BIN_REV (binary built $TANDEMD_BUILT${BIN_STALE:+, before that commit: the newest commit older than the binary is $BIN_STALE})."
+  echo "Pinning (taskset, checked in /proc on every thread): server under test (tandemd, or ocserv's main, sec-mod and workers) on CPU $SERVER_CPUS; openconnect, iperf3 (client and server) and ping on CPU $CLIENT_CPUS; the same for both servers."
+  order=
+  for ((r = 1; r <= SAMPLES; r++)); do order+="${order:+, }round $r: ${ORDER[r]}"; done
+  echo "$SAMPLES samples per figure, one per round, the order of the servers alternating ($order); a cell is the median [min..max] over the rounds; the no-VPN ceiling is measured $SAMPLES times before any server runs."
+  echo "iperf3 ${DURATION}s per transfer; connect time: median and max of $CONNECT_RUNS runs per round; login rate over $LOGIN_RUNS logins per round; $CLIENTS clients for memory."
+  echo "Tunnel MTU $MTU offered by both servers in every mode (ocserv's TLS-only phase runs with its link mtu = $((MTU + OCSERV_TLS_OVERHEAD)))."
   if [[ $SAME_HASH == 1 ]]; then
     echo "Password hash: both servers check the same SHA-512-crypt hash (tandem's own default, yescrypt, costs ~15 ms per check: run with --own-hashes to see it)."
   else
@@ -1086,18 +1289,25 @@ report() {
   echo
   echo "Notes:"
   for s in "${SERVERS[@]}"; do
-    echo "- $s: load average when its phase started ${R[$s.load]:-?}; TLS ${R[$s.tls_cipher]:-?}; DTLS ${R[$s.dtls_cipher]:-?}; legacy DTLS ${R[$s.legacy_cipher]:-?}; client tun MTU ${R[$s.mtu_dtls]:-?} (DTLS mode) / ${R[$s.mtu_tls]:-?} (TLS-only); connect times (ms): ${R[$s.conn_all]:-?}."
+    echo "- $s: TLS $(distinct "$s" tls_cipher); DTLS $(distinct "$s" dtls_cipher); legacy DTLS $(distinct "$s" legacy_cipher); client tun MTU $(distinct "$s" mtu_dtls) (DTLS) / $(distinct "$s" mtu_legacy) (legacy DTLS) / $(distinct "$s" mtu_tls) (TLS-only); CPUs allowed: server threads $(distinct "$s" affinity), openconnect $(distinct "$s" client_affinity)."
+    for ((r = 1; r <= SAMPLES; r++)); do
+      echo "- $s round $r: load average at start ${RR[$s.load#$r]:-?}; connect times (ms): ${RR[$s.conn_all#$r]:-?}."
+    done
   done
-  local m d
+  local m d line
   for s in "${SERVERS[@]}"; do
-    for m in dtls tls; do
+    for m in dtls legacy tls; do
       for d in up down; do
-        [[ -n ${R[$s.drops_${m}_$d]:-} ]] && echo "- $s $m $d: drops: ${R[$s.drops_${m}_$d]}."
+        line=
+        for ((r = 1; r <= SAMPLES; r++)); do
+          [[ -n ${RR[$s.drops_${m}_$d#$r]:-} ]] && line+="${line:+; }r$r: ${RR[$s.drops_${m}_$d#$r]}"
+        done
+        [[ -z $line ]] || echo "- $s $m $d drops: $line."
       done
     done
   done
-  echo "- Ratio is tandem/ocserv; 'better' says which direction wins; within ±3 % is 'same'."
-  echo "- CPU: utime+stime of all server processes (ocserv: main, sec-mod, workers) over the transfer, as % of one core."
+  echo "- Verdict: 'tandem better/worse' only when the two servers' [min..max] ranges do not overlap; otherwise 'within spread'. The ratio is of the medians."
+  echo "- CPU: utime+stime of all server processes (ocserv: main, sec-mod, workers) over the transfer, as % of one core. CPU per Gbit/s is computed per round, then its median taken."
   echo "- Memory per client: (sum over server processes with $CLIENTS clients - before) / $CLIENTS, of RSS and of anonymous memory (sum of Pss_Anon, each page counted once); ocserv forks one worker per client, so its RSS counts shared pages once per worker."
   echo "- DTLS figures are only reported when the client logged 'Established DTLS connection' (and tandemd logged tunnel_up kind=dtls), and CSTP/TCP stayed idle during the transfer."
   local n
@@ -1107,17 +1317,28 @@ report() {
 # ---------------------------------------------------------------------------------------------
 # Main
 
-say "work dir $WORK; servers: ${SERVERS[*]}; ${DURATION}s transfers; deadline ${DEADLINE}s"
+say "work dir $WORK; servers: ${SERVERS[*]}; $SAMPLES rounds; ${DURATION}s transfers; deadline ${DEADLINE}s; server CPU $SERVER_CPUS, client CPU $CLIENT_CPUS; source $SRC_REV, binaries $BIN_REV"
+((DIRTY == 0)) || say "warning: dirty tree, measuring because of --allow-dirty"
 ((PERF == 0)) || : >"$PERF_OUT"
 setup_topology
 write_vpnc_script
 start_iperf_server
 measure_ceiling
-for s in "${SERVERS[@]}"; do
-  mkdir -p "$WORK/$s"
-  bench_server "$s"
+declare -a ORDER=()
+for ((round = 1; round <= SAMPLES; round++)); do
+  # Odd rounds run the servers in the given order, even rounds reversed: a drift in the machine's
+  # load over the run then falls on both servers alike.
+  order=("${SERVERS[@]}")
+  if ((round % 2 == 0 && ${#SERVERS[@]} == 2)); then order=("${SERVERS[1]}" "${SERVERS[0]}"); fi
+  ORDER[round]="${order[*]}"
+  ORDER[round]=${ORDER[round]// / -> }
+  say "===== round $round of $SAMPLES: ${ORDER[round]}"
+  for s in "${order[@]}"; do
+    mkdir -p "$WORK/$s"
+    bench_server "$s" "$round"
+  done
 done
-derive
+check_mtu
 report >"$OUT"
 cat "$OUT"
 ((PERF)) && [[ -s $PERF_OUT ]] && say "perf top symbols in $PERF_OUT"

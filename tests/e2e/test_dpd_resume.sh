@@ -3,7 +3,7 @@
 # interval the headend must tear the tunnels down within 2 x dpd (+ sweep slack) and keep the
 # session waiting to resume with its address; never end it. After SIGCONT the client finds its
 # TLS connection dead, reconnects with its token and gets the same session back: same index,
-# same address, traffic flowing, no second login.
+# same address, traffic flowing within 1 s of the wake-up (issue 11 item 1), no second login.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -55,6 +55,9 @@ fi
 sleep "$dpd_s"
 assert_eq 0 "$(log_count session_end)" "sessions ended by DPD"
 
+# Issue 11 item 1: once woken, traffic flows again within 1 s. A ping stream runs across the
+# wake-up; the first reply after SIGCONT is the figure.
+start_ping_stream p "$TD_NS_CLIENT" "$TD_INSIDE_IP" 0.05
 step "SIGCONT openconnect"
 t_cont=$(td_now_ms)
 kill -CONT "$(client_pid c1)"
@@ -69,6 +72,13 @@ assert_not_contains "$(client_log c1)" 'Reconnect gave different' "client addres
 assert_eq "$ip" "$(client_ip c1)" "client tun address after the resume"
 wait_for 10 "ping through the resumed tunnel" ping_inside "$TD_NS_CLIENT" 2
 assert_ping "$TD_NS_CLIENT" "$TD_INSIDE_IP" 3
+first_after_cont() { ping_replies p | awk -v t="$t_cont" '$2 > t {print $2; exit}'; }
+replied_after_cont() { [[ -n $(first_after_cont) ]]; }
+wait_for 10 "a streamed ping answered after SIGCONT" replied_after_cont
+first_ms=$(($(first_after_cont) - t_cont))
+stop_ping_stream p
+step "first ping reply $first_ms ms after SIGCONT"
+((first_ms <= 1000)) || fail "traffic flowed again only $first_ms ms after the client woke (bound 1000)"
 step "client side: $(grep -Eo 'Dead Peer Detection detected dead peer|Read error on SSL session[^.]*|Server closed connection|SSL session[^.]*closed' \
   "$(client_log c1)" | sort | uniq -c | xargs || true)"
 

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "node/http/client_headers.hpp"
 #include "node/http/request.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
@@ -113,6 +114,21 @@ void check_request(const Request& r, const Limits& limits) {
   if (auto c = r.cookie("webvpn")) {
     FUZZ_CHECK(c->find(';') == std::string::npos, "cookie value spans a ';'");
     FUZZ_CHECK(c->empty() || (c->front() != ' ' && c->back() != ' '), "untrimmed cookie");
+  }
+  // The session token and Cisco's headers: what they accept stays inside the documented shapes.
+  if (auto t = session_token(r)) {
+    FUZZ_CHECK(!t->empty() && t->size() <= tandem::http::kMaxSessionToken,
+               "token of " + std::to_string(t->size()));
+    for (char c : *t) {
+      const auto u = static_cast<unsigned char>(c);
+      FUZZ_CHECK(u > 0x20 && u < 0x7f && c != ';' && c != ',' && c != '"' && c != '\\',
+                 "token byte " + std::to_string(u));
+    }
+  }
+  if (auto h = read_client_headers(r)) {
+    FUZZ_CHECK(h->platform.size() <= tandem::http::kMaxPlatform, "platform too long");
+    FUZZ_CHECK(h->cstp_protocol.size() <= tandem::http::kMaxCstpProtocol,
+               "X-CSTP-Protocol too long");
   }
 }
 

@@ -348,3 +348,23 @@ TEST(Config, LoadConfigReadsAFile) {
 
 }  // namespace
 }  // namespace tandem::config
+
+namespace tandem::config {
+namespace {
+
+TEST(Config, PolicyRekeyAndLegacyDtls) {
+  auto c = parse_ok("[policy.default]\nrekey_interval = \"8h\"\ndtls_legacy = \"prefer\"\n");
+  const auto& p = c.policies.at("default");
+  EXPECT_EQ(p.rekey_interval, std::chrono::hours(8));
+  EXPECT_EQ(p.dtls_legacy, dtls::LegacyDtls::prefer);
+  const auto d = parse_ok("");
+  EXPECT_EQ(d.policies.at("default").rekey_interval, Duration{});
+  EXPECT_EQ(d.policies.at("default").dtls_legacy, dtls::LegacyDtls::fallback);
+  EXPECT_THAT(parse_error("[policy.default]\nrekey_interval = \"5s\"\n"),
+              HasSubstr("policy.default.rekey_interval"));
+  EXPECT_THAT(parse_error("[policy.default]\ndtls_legacy = \"always\"\n"),
+              HasSubstr("\"off\", \"fallback\" or \"prefer\""));
+}
+
+}  // namespace
+}  // namespace tandem::config

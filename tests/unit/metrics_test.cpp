@@ -116,6 +116,8 @@ TEST(MetricsRender, EveryMetricIsPresentEvenWhenZero) {
       R"(tandem_timer_expiries_total{kind="disconnected"})",
       R"(tandem_timer_expiries_total{kind="session"})",
       "tandem_input_refused_total",
+      R"(tandem_profile_downloads_total{result="served"})",
+      R"(tandem_profile_downloads_total{result="refused"})",
       "tandem_replication_lag_sequence",
       "tandem_replication_lag_seconds",
       R"(tandem_role{role="active"})",
@@ -164,6 +166,8 @@ TEST(MetricsRender, ValuesLandOnTheirSeries) {
   s.events.logins_failed = 5;
   s.events.resumes = 7;
   s.events.input_refused = 9;
+  s.events.profiles_served = 4;
+  s.events.profiles_refused = 5;
   s.timers.dpd_dtls = 4;
   s.timers.session_timeout = 6;
   s.session_ends[static_cast<std::size_t>(session::EndReason::client_logout)] = 11;
@@ -223,6 +227,8 @@ TEST(MetricsRender, ValuesLandOnTheirSeries) {
   EXPECT_EQ("5", got[R"(tandem_logins_total{result="failed"})"]);
   EXPECT_EQ("7", got["tandem_resumes_total"]);
   EXPECT_EQ("9", got["tandem_input_refused_total"]);
+  EXPECT_EQ("4", got[R"(tandem_profile_downloads_total{result="served"})"]);
+  EXPECT_EQ("5", got[R"(tandem_profile_downloads_total{result="refused"})"]);
   EXPECT_EQ("4", got[R"(tandem_dpd_teardowns_total{kind="dtls"})"]);
   EXPECT_EQ("6", got[R"(tandem_timer_expiries_total{kind="session"})"]);
   EXPECT_EQ("11", got[R"(tandem_session_ends_total{reason="logout"})"]);
