@@ -67,6 +67,19 @@ void fill_tunnel(proto::TunnelView& t, const session::TunnelInfo& info, const st
   t.set_connected_at_unix(info.connected_at_unix);
 }
 
+// As the reference names it ("Auth Mode").
+const char* auth_mode(auth::AuthMethod method) {
+  switch (method) {
+    case auth::AuthMethod::certificate:
+      return "Certificate";
+    case auth::AuthMethod::certificate_and_password:
+      return "Certificate and userPassword";
+    case auth::AuthMethod::password:
+      break;
+  }
+  return "userPassword";
+}
+
 }  // namespace
 
 proto::SessionView make_session_view(const session::Session& s, const config::Policy& policy,
@@ -102,7 +115,7 @@ proto::SessionView make_session_view(const session::Session& s, const config::Po
   parent->set_encapsulation("none");
   parent->set_encryption("none");
   parent->set_hashing("none");
-  parent->set_auth_mode("userPassword");
+  parent->set_auth_mode(auth_mode(s.auth_method));
   parent->set_idle_timeout_s(idle_timeout);
   parent->set_idle_left_s(idle_left);
   std::string type, version;
@@ -118,7 +131,7 @@ proto::SessionView make_session_view(const session::Session& s, const config::Po
     t->set_id(idx + ".2");
     t->set_type("SSL-Tunnel");
     fill_tunnel(*t, s.ssl_info, s.client_type);
-    t->set_auth_mode("userPassword");
+    t->set_auth_mode(auth_mode(s.auth_method));
     t->set_idle_timeout_s(seconds(policy.idle_timeout));
     t->set_idle_left_s(idle_left);
     split_cipher(s.ssl_info.cipher, enc, hash);
@@ -129,7 +142,7 @@ proto::SessionView make_session_view(const session::Session& s, const config::Po
     t->set_id(idx + ".3");
     t->set_type("DTLS-Tunnel");
     fill_tunnel(*t, s.dtls_info, s.client_type);
-    t->set_auth_mode("userPassword");
+    t->set_auth_mode(auth_mode(s.auth_method));
     t->set_idle_timeout_s(seconds(policy.idle_timeout));
     t->set_idle_left_s(
         std::max<long long>(0, seconds(policy.idle_timeout - (now - s.dtls_info.last_data))));

@@ -322,6 +322,7 @@ class Reader {
   void checked_string_key(const toml::table& t, const std::string& prefix, std::string_view key,
                           std::string& out, std::string_view shape,
                           std::string (*check)(std::string_view));
+  void read_group_certificate(const toml::table& t, const std::string& prefix, TunnelGroup& group);
   TunnelGroup read_tunnel_group(const toml::table& t, const std::string& name,
                                 const std::string& prefix,
                                 const std::map<std::string, Policy>& policies);
@@ -473,10 +474,31 @@ Policy Reader::read_policy(const toml::table& t, const std::string& name, const 
   return pol;
 }
 
+void Reader::read_group_certificate(const toml::table& t, const std::string& prefix,
+                                    TunnelGroup& group) {
+  std::string mode, field;
+  string_key(t, prefix, "certificate", mode, "\"off\", \"required\" or \"with_password\"",
+             [](const std::string& s) {
+               auth::CertificateMode ignored;
+               return auth::parse_certificate_mode(s, ignored);
+             });
+  string_key(t, prefix, "certificate_user", field, "\"cn\", \"uid\", \"san_email\" or \"san_upn\"",
+             [](const std::string& s) {
+               auth::CertificateUser ignored;
+               return auth::parse_certificate_user(s, ignored);
+             });
+  if (!mode.empty()) auth::parse_certificate_mode(mode, group.certificate);
+  if (!field.empty()) auth::parse_certificate_user(field, group.certificate_user);
+  if (!field.empty() && group.certificate == auth::CertificateMode::off)
+    error(prefix + ".certificate_user",
+          "has no effect unless certificate is \"required\" or \"with_password\"",
+          t.get("certificate_user"));
+}
+
 TunnelGroup Reader::read_tunnel_group(const toml::table& t, const std::string& name,
                                       const std::string& prefix,
                                       const std::map<std::string, Policy>& policies) {
-  check_keys(t, prefix, {"policy", "users", "profile"});
+  check_keys(t, prefix, {"policy", "users", "profile", "certificate", "certificate_user"});
   TunnelGroup group{name, defaults::kPolicyName, std::nullopt, {}, nullptr};
   string_key(t, prefix, "policy", group.policy, kNameShape, valid_name);
   path_key(t, prefix, "profile", group.profile_path);
@@ -493,6 +515,7 @@ TunnelGroup Reader::read_tunnel_group(const toml::table& t, const std::string& n
                  });
     std::sort(group.users->begin(), group.users->end());
   }
+  read_group_certificate(t, prefix, group);
   if (policies.count(group.policy) == 0) {
     std::string known;
     for (const auto& entry : policies) known += (known.empty() ? "" : ", ") + entry.first;
@@ -645,8 +668,13 @@ Result<Config> Reader::read(const toml::table& root) {
 
   if (const auto* t = table(root, "", "node")) read_node(*t, c);
   if (const auto* t = table(root, "", "tls")) {
-    check_keys(*t, "tls", {"certificate", "private_key", "expiry_warning"});
+    check_keys(*t, "tls",
+               {"certificate", "private_key", "expiry_warning", "client_ca", "client_crl"});
     path_key(*t, "tls", "certificate", c.tls_certificate);
+    path_key(*t, "tls", "client_ca", c.tls_client_ca);
+    path_key(*t, "tls", "client_crl", c.tls_client_crl);
+    if (!c.tls_client_crl.empty() && c.tls_client_ca.empty())
+      error("tls.client_crl", "needs tls.client_ca (the CA whose revocations it lists)", t);
     path_key(*t, "tls", "private_key", c.tls_private_key);
     duration_key(*t, "tls", "expiry_warning", c.tls_expiry_warning, true);
     if (c.tls_certificate.empty() != c.tls_private_key.empty()) {
@@ -676,6 +704,11 @@ Result<Config> Reader::read(const toml::table& root) {
   named_tables(root, "tunnel_group",
                [&](const std::string& name, const std::string& prefix, const toml::table& t) {
                  c.tunnel_groups[name] = read_tunnel_group(t, name, prefix, c.policies);
+                 if (c.tunnel_groups[name].certificate != auth::CertificateMode::off &&
+                     c.tls_client_ca.empty())
+                   error(prefix + ".certificate",
+                         "needs [tls] client_ca (the CA client certificates must chain to)",
+                         t.get("certificate"));
                });
 
   if (errors_.empty()) return c;

@@ -11,6 +11,7 @@
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "node/auth/certificate_login.hpp"
 #include "node/profile/xml_profile.hpp"
 #include "node/dtls/dtls_mode.hpp"
 
@@ -62,6 +63,10 @@ struct TunnelGroup {
   // (parse_config leaves it null). Empty path = no profile.
   std::string profile_path;
   std::shared_ptr<const profile::XmlProfile> profile;
+  // Client certificates (docs/client-certificates.md): whether the group asks for one, and
+  // which field of it is the username.
+  auth::CertificateMode certificate = auth::CertificateMode::off;
+  auth::CertificateUser certificate_user = auth::CertificateUser::cn;
 
   // True when `user` may use this group (docs/traffic-policy.md).
   bool admits(std::string_view user) const;
@@ -151,6 +156,11 @@ struct Config {
   // A certificate (client-facing or [peer]) with less than this left is logged as a warning;
   // 0 = never. Reloadable.
   Duration tls_expiry_warning;
+  // Client certificates (docs/client-certificates.md): the CAs they must chain to (PEM; empty =
+  // no certificate is asked for) and the CRLs they are checked against (PEM; empty = none).
+  // Reloadable.
+  std::string tls_client_ca;
+  std::string tls_client_crl;
 
   // [auth]
   std::string users_file;

@@ -9,6 +9,7 @@
 #include "node/config/defaults.hpp"
 #include "node/config/restart_only.hpp"
 #include "node/server/certificate_monitor.hpp"
+#include "node/server/client_certificates.hpp"
 #include "node/server/profiles.hpp"
 #include "node/server/traffic_policy.hpp"
 
@@ -139,7 +140,11 @@ Result<proto::DrainReply> HeadendAdmin::drain(const proto::DrainRequest& request
 }
 
 std::optional<session::EndReason> revoked_because(const Runtime& rt, const session::Session& s) {
-  if (!rt.users->enabled(s.user))
+  // A certificate-only group's users need not be in the users file; one disabled there
+  // (`name:!`) is refused all the same (docs/client-certificates.md).
+  const bool certificate_only =
+      rt.tunnel_group_for(s.tunnel_group).certificate == auth::CertificateMode::required;
+  if (certificate_only ? rt.users->disabled(s.user) : !rt.users->enabled(s.user))
     return rt.users->has(s.user) ? session::EndReason::user_disabled
                                  : session::EndReason::user_removed;
   if (!rt.tunnel_group_for(s.tunnel_group).admits(s.user))
@@ -208,6 +213,12 @@ Result<std::string> reload_configuration(Runtime& rt) {
     }
     users = std::make_shared<const auth::UserDb>(std::move(*db));
   }
+  auto client_trust = load_client_trust(*next);  // a new CRL applies to the next login
+  if (!client_trust) {
+    log::warn("reload_refused", {{"reason", client_trust.error()}});
+    return fail("client certificate trust refused, the running configuration stays: " +
+                client_trust.error());
+  }
   const std::vector<std::string> kept = config::keep_restart_only(old, *next);
   // The pool is kept (above), so the policies compile against the running one.
   auto traffic = compile_traffic_policies(*next, rt.sessions.pool().net());
@@ -220,6 +231,7 @@ Result<std::string> reload_configuration(Runtime& rt) {
   // At once for live sessions too: each looks its group's policy up again on its next packet.
   install_traffic_policies(rt.tunnels, std::move(*traffic));
   rt.users = std::move(users);
+  install_client_trust(rt, std::move(*client_trust));
   // [limits] apply at once, to new connections and logins; nothing open is cut.
   rt.front.limits.configure(front_door_settings(rt.config.limits, defaults::kMaxFrontConnections));
   rt.front.login_throttle.configure(

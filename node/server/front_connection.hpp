@@ -72,7 +72,9 @@ struct LoginReply {
   bool close = false;
   bool logged_in = false;
 };
-asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, const Peer& peer);
+// `ssl`: the connection, for the client certificate it presented (client_certificates.hpp).
+asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, const Peer& peer,
+                                         SSL* ssl);
 
 // GET of the profile a login announced (profile_download.cpp): the session's token picks it.
 http::Response serve_profile(Runtime& rt, const http::Request& req, const Peer& peer);

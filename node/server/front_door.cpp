@@ -237,7 +237,7 @@ asio::awaitable<void> serve_front_connection(Runtime& rt, tcp::socket socket) {
       co_await send(*c, error_response(req.method == "GET" ? 404 : 405));
       co_return;
     }
-    LoginReply reply = co_await handle_login(rt, req, peer);
+    LoginReply reply = co_await handle_login(rt, req, peer, c->stream->native_handle());
     if (c->timed_out) {  // a deadline passed while the password was checked
       refuse_timeout(rt, peer, *c, "request not completed in time");
       co_return;

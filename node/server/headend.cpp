@@ -20,6 +20,7 @@
 #include "node/profile/profile_file.hpp"
 #include "node/server/admin_backend.hpp"
 #include "node/server/certificate_monitor.hpp"
+#include "node/server/client_certificates.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/server/front_door.hpp"
 #include "node/server/metrics_source.hpp"
@@ -298,6 +299,10 @@ Result<bool> Headend::start(Replication& replication) {
           .login_throttle = m.login_throttle,
           .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
   m.rt->certificates = &m.certificates;
+  // Read as [process] user, as every reload will.
+  auto client_trust = load_client_trust(cfg);
+  if (!client_trust) return fail("tls: " + client_trust.error());
+  install_client_trust(*m.rt, std::move(*client_trust));
   auto traffic = compile_traffic_policies(cfg, pool_net);
   if (!traffic) return fail("traffic policy: " + traffic.error());
   install_traffic_policies(m.rt->tunnels, std::move(*traffic));

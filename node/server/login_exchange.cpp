@@ -8,6 +8,7 @@
 #include "node/auth/config_auth.hpp"
 #include "node/config/defaults.hpp"
 #include "node/http/client_headers.hpp"
+#include "node/server/client_certificates.hpp"
 #include "node/server/front_connection.hpp"
 #include "node/server/login.hpp"
 
@@ -51,7 +52,8 @@ void log_throttled(Runtime& rt, const std::string& who, const Peer& peer,
 
 }  // namespace
 
-asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, const Peer& peer) {
+asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, const Peer& peer,
+                                         SSL* ssl) {
   LoginReply out;
   // Cisco's extra headers are hostile input like the body (docs/cisco-clients.md).
   const auto client = http::read_client_headers(req);
@@ -73,9 +75,21 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
     out.response = login_form_response(rt.config, group, error);
     return out;
   };
-  if (msg->type != "auth-reply" || msg->username.empty()) co_return form("");
+  // A group that takes the certificate alone asks for nothing: the first POST naming it logs in
+  // (docs/client-certificates.md). Any other waits for the form's username and password.
+  const config::TunnelGroup& tunnel_group = rt.tunnel_group_for(group);
+  // Copied: a reload during the password check may replace the configuration.
+  const auth::CertificateMode cert_mode = tunnel_group.certificate;
+  const bool certificate_only = cert_mode == auth::CertificateMode::required;
+  if (certificate_only ? msg->type != "init" && msg->type != "auth-reply"
+                       : msg->type != "auth-reply" || msg->username.empty())
+    co_return form("");
+  const LoginCertificate cert = judge_login_certificate(rt, ssl, tunnel_group, msg->username);
+  const auth::CertificateRefusal cert_refusal = cert.decision.refusal;
+  // Who logs in: the typed name, or in a certificate-only group the certificate's.
+  const std::string username = certificate_only ? cert.decision.user : msg->username;
   // The username as logs show it: the client's bytes, made printable and bounded.
-  const std::string who = text::sanitize(msg->username, text::kMaxUsername);
+  const std::string who = text::sanitize(username, text::kMaxUsername);
 
   if (const char* why = not_serving_reason(rt, Attach::login)) {
     ++rt.counters.logins_refused;
@@ -84,9 +98,9 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   }
   // A name no users file can hold (not UTF-8, controls, too long) is refused unhashed; the client
   // sees the same answer as for any failed login, and only its address is throttled.
-  const bool well_formed = text::is_valid_utf8(msg->username) &&
-                           msg->username.size() <= text::kMaxUsername && who == msg->username;
-  const std::string user_key = well_formed ? msg->username : std::string();
+  const bool well_formed = !username.empty() && text::is_valid_utf8(username) &&
+                           username.size() <= text::kMaxUsername && who == username;
+  const std::string user_key = well_formed ? username : std::string();
   const auto admission = rt.front.login_throttle.admit(user_key, peer.ip);
   using Verdict = auth::LoginThrottle::Verdict;
   if (admission.verdict == Verdict::throttled) {
@@ -107,13 +121,18 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   }
   auth::LoginAttempt attempt(rt.front.login_throttle, user_key, peer.ip);
   bool ok = false;
-  if (well_formed) ok = co_await check_password(rt, msg->username, msg->password);
+  // A refused certificate costs no hash; a certificate-only login has no password to check.
+  if (cert_refusal == auth::CertificateRefusal::none && well_formed) {
+    ok = certificate_only;
+    if (!ok) ok = co_await check_password(rt, username, msg->password);
+  }
   // A reload during the hash may have removed or disabled the user: the current file decides.
-  ok = ok && rt.users->enabled(msg->username);
+  // A certificate-only user need not be in it, but one disabled there is refused.
+  ok = ok && (certificate_only ? !rt.users->disabled(username) : rt.users->enabled(username));
   // The tunnel group must admit the user (its `users`), under the configuration in force now.
   // Checked only after the password, and answered like a wrong one: the answer tells a guesser
   // neither that the password was right nor who may use which group (docs/traffic-policy.md).
-  const bool admitted = rt.tunnel_group_for(group).admits(msg->username);
+  const bool admitted = rt.tunnel_group_for(group).admits(username);
   const bool group_refused = ok && !admitted;
   ok = ok && admitted;
   attempt.finish(ok ? auth::LoginThrottle::Outcome::success
@@ -122,24 +141,29 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
     ++rt.counters.logins_failed;
     // Same answer for an unknown user, a wrong password and a group the user may not use; the
     // log tells them apart.
+    if (cert_refusal != auth::CertificateRefusal::none) {
+      log_certificate_login_failed(cert, who, peer.text(), group);
+      co_return form("Login failed.");
+    }
     log::warn("login_failed", {{"user", who},
                                {"public", peer.text()},
                                {"tunnel_group", group},
                                {"reason", !well_formed    ? "malformed username"
                                           : group_refused ? "tunnel group not allowed"
-                                          : rt.users->disabled(msg->username) ? "disabled user"
-                                          : rt.users->has(msg->username)      ? "wrong password"
-                                                                              : "unknown user"}});
+                                          : rt.users->disabled(username) ? "disabled user"
+                                          : rt.users->has(username)      ? "wrong password"
+                                                                         : "unknown user"}});
     co_return form("Login failed.");
   }
   const config::Policy& policy = rt.policy_for(group);
-  session::NewSession request{msg->username,
+  session::NewSession request{username,
                               group,
                               policy.name,
                               peer.ip,
                               peer.port,
                               text::sanitize(req.header("User-Agent").value_or("")),
-                              policy.simultaneous_logins};
+                              policy.simultaneous_logins,
+                              auth::auth_method_of(cert_mode)};
   auto created = rt.sessions.create(request);
   if (!created) {
     ++rt.counters.logins_refused;
@@ -175,6 +199,8 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
                          {"public", peer.text()},
                          {"tunnel_group", s.tunnel_group},
                          {"policy", s.policy},
+                         {"auth", auth::to_string(auth::auth_method_of(cert_mode))},
+                         {"cert_subject", cert.check.subject},
                          {"platform", client->platform.empty()
                                           ? text::sanitize(msg->device_id, http::kMaxPlatform)
                                           : client->platform},

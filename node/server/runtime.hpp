@@ -27,6 +27,7 @@
 #include "node/server/front_door_limits.hpp"
 #include "node/session/session_table.hpp"
 #include "node/session/traffic_filter.hpp"
+#include "node/tls/client_certificate.hpp"
 
 namespace tandem::server {
 
@@ -99,6 +100,9 @@ struct FrontDoorState {
   auth::LoginThrottle& login_throttle;     // back-off after failed logins, logins in flight
   std::set<FrontConnection*> connections;  // not yet tunnels, to reset them on a step-down
   std::string server_name;
+  // Client certificates are verified against this (null: no [tls] client_ca); a reload replaces
+  // it (client_certificates.hpp).
+  std::shared_ptr<const tls::ClientTrust> client_trust;
   // A flood of refusals must not flood the log (docs/limits.md). The DTLS server shares the
   // connection log.
   log::LogLimiter connection_refusal_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};

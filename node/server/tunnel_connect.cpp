@@ -11,6 +11,7 @@
 #include "node/config/defaults.hpp"
 #include "node/http/client_headers.hpp"
 #include "node/server/admin_backend.hpp"
+#include "node/server/client_certificates.hpp"
 #include "node/server/connect_response.hpp"
 #include "node/server/cstp_tunnel.hpp"
 #include "node/server/dtls_offer.hpp"
@@ -71,6 +72,16 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
                          : *revoked == session::EndReason::user_removed
                              ? "user not in the users file"
                              : "tunnel group not allowed");
+    co_return;
+  }
+  // A certificate group's session resumes only with a certificate that still passes and names
+  // its user (docs/client-certificates.md); the user's own certificate, now revoked, ends it.
+  if (const auto refusal =
+          resume_certificate_refusal(rt, c->stream->native_handle(), *s, peer.text());
+      refusal != auth::CertificateRefusal::none) {
+    if (refusal == auth::CertificateRefusal::revoked)
+      rt.sessions.end(index, session::EndReason::certificate_revoked, false);
+    co_await refuse(401, auth::to_string(refusal));
     co_return;
   }
   // A valid token counts as a login: the login deadline no longer applies (the request's does).

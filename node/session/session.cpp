@@ -34,6 +34,8 @@ const char* to_string(EndReason r) {
       return "user_disabled";
     case EndReason::group_not_allowed:
       return "group_not_allowed";
+    case EndReason::certificate_revoked:
+      return "certificate_revoked";
     case EndReason::not_recorded:
       return "not_recorded";
   }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "base/clock.hpp"
+#include "node/auth/certificate_login.hpp"
 #include "node/session/downstream.hpp"
 #include "node/session/token.hpp"
 
@@ -35,6 +36,7 @@ enum class EndReason {
   user_disabled,      // the user is disabled in the users file (after a reload)
   not_recorded,       // its creation did not reach the standby (or the disk): the login was refused
   group_not_allowed,  // the user may no longer use the session's tunnel group (after a reload)
+  certificate_revoked,  // resumed with the user's certificate, now revoked (client-certificates.md)
 };
 const char* to_string(EndReason r);
 // Every reason, so per-reason counters exist (at zero) before the first end. A new reason
@@ -54,7 +56,8 @@ inline constexpr std::array kAllEndReasons{EndReason::client_logout,
                                            EndReason::user_removed,
                                            EndReason::user_disabled,
                                            EndReason::not_recorded,
-                                           EndReason::group_not_allowed};
+                                           EndReason::group_not_allowed,
+                                           EndReason::certificate_revoked};
 // Counters index by the enum's value, so the list must follow the declaration order.
 static_assert([] {
   for (std::size_t i = 0; i < kAllEndReasons.size(); ++i)
@@ -118,6 +121,7 @@ struct Session {
   std::string client_type;  // User-Agent
   Counters counters;
   unsigned resumes = 0;
+  auth::AuthMethod auth_method = auth::AuthMethod::password;
   // Changed since last replicated (counters, tunnels): the periodic flush sends it.
   bool dirty = false;
 

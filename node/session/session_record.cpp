@@ -53,6 +53,7 @@ proto::SessionRecord to_record(const Session& s) {
   r.set_public_ip(s.public_ip);
   r.set_public_port(s.public_port);
   r.set_client_type(s.client_type);
+  r.set_auth_method(static_cast<std::uint32_t>(s.auth_method));
   r.set_bytes_tx(s.counters.bytes_tx);
   r.set_bytes_rx(s.counters.bytes_rx);
   r.set_packets_tx(s.counters.packets_tx);
@@ -81,6 +82,11 @@ Session from_record(const proto::SessionRecord& r) {
   s.public_ip = clean(r.public_ip());
   s.public_port = static_cast<std::uint16_t>(r.public_port());
   s.client_type = clean(r.client_type());
+  // An unknown value (a newer writer) reads as the weakest claim: password.
+  s.auth_method =
+      r.auth_method() <= static_cast<std::uint32_t>(auth::AuthMethod::certificate_and_password)
+          ? static_cast<auth::AuthMethod>(r.auth_method())
+          : auth::AuthMethod::password;
   s.counters = {r.bytes_tx(),   r.bytes_rx(), r.packets_tx(),
                 r.packets_rx(), r.drops_tx(), r.drops_rx()};
   s.resumes = r.resumes();

@@ -51,6 +51,7 @@ Result<Created> SessionTable::create(const NewSession& req) {
   s->public_ip = req.public_ip;
   s->public_port = req.public_port;
   s->client_type = req.client_type;
+  s->auth_method = req.auth_method;
   s->inactive_since = clock_.now();  // no SSL tunnel until the CONNECT
   IssuedToken token = issue_token(s->index);
   s->token_hash = token.hash;

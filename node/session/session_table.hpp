@@ -30,6 +30,7 @@ struct NewSession {
   std::uint16_t public_port = 0;
   std::string client_type;
   int simultaneous_logins = 0;  // 0 = unlimited (S14)
+  auth::AuthMethod auth_method = auth::AuthMethod::password;
 };
 
 class SessionTable;
