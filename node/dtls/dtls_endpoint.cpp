@@ -194,7 +194,13 @@ int cookie_verify_cb(SSL*, const unsigned char*, unsigned int) { return 1; }
 
 void ContextDeleter::operator()(SSL_CTX* ctx) const noexcept { SSL_CTX_free(ctx); }
 
-Result<ContextPtr> make_server_context() {
+namespace {
+
+// What both server contexts share: DTLS 1.2 only, `ciphers`, no tickets, no compression, no
+// renegotiation (the CONNECT answer says X-DTLS-Rekey-Method: none, so a client that wants new
+// keys makes a new association; a renegotiating ClientHello gets a no_renegotiation alert and the
+// association stays as it was), and the cookie callbacks DTLSv1_listen needs.
+Result<ContextPtr> make_dtls12_context(const char* ciphers, const char* which) {
   ERR_clear_error();
   ContextPtr ctx(SSL_CTX_new(DTLS_server_method()));
   if (!ctx) return fail("dtls: SSL_CTX_new failed: " + openssl_errors());
@@ -202,20 +208,13 @@ Result<ContextPtr> make_server_context() {
       SSL_CTX_set_max_proto_version(ctx.get(), DTLS1_2_VERSION) != 1) {
     return fail("dtls: cannot restrict to DTLS 1.2: " + openssl_errors());
   }
-  if (SSL_CTX_set_cipher_list(ctx.get(), defaults::kDtlsCiphers) != 1) {
-    return fail("dtls: no usable PSK cipher suite: " + openssl_errors());
+  if (SSL_CTX_set_cipher_list(ctx.get(), ciphers) != 1) {
+    return fail(std::string("dtls: no usable ") + which + " cipher suite: " + openssl_errors());
   }
-  // No EMS requirement: OpenSSL 3.0 servers accept clients without it (openconnect sends none).
-  // No renegotiation: the CONNECT answer says X-DTLS-Rekey-Method: none, so a client that wants
-  // new keys makes a new association (openconnect restarts DTLS with a fresh ClientHello); a
-  // renegotiating ClientHello gets a no_renegotiation alert and the association stays as it was.
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_NO_QUERY_MTU |
-                                     SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
-                                     SSL_OP_NO_COMPRESSION);
+                                     SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
   SSL_CTX_clear_options(
       ctx.get(), SSL_OP_ALLOW_CLIENT_RENEGOTIATION | SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION);
-  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_psk_server_callback(ctx.get(), psk_server_cb);
   SSL_CTX_set_cookie_generate_cb(ctx.get(), cookie_generate_cb);
   SSL_CTX_set_cookie_verify_cb(ctx.get(), cookie_verify_cb);
   if (datagram_bio_method() == nullptr || ex_index() < 0) {
@@ -224,30 +223,25 @@ Result<ContextPtr> make_server_context() {
   return ctx;
 }
 
+}  // namespace
+
+Result<ContextPtr> make_server_context() {
+  auto ctx = make_dtls12_context(defaults::kDtlsCiphers, "PSK");
+  if (!ctx) return ctx;
+  // No EMS requirement: OpenSSL 3.0 servers accept clients without it (openconnect sends none).
+  SSL_CTX_set_options(ctx->get(), SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_session_cache_mode(ctx->get(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_psk_server_callback(ctx->get(), psk_server_cb);
+  return ctx;
+}
+
 Result<ContextPtr> make_legacy_server_context() {
-  ERR_clear_error();
-  ContextPtr ctx(SSL_CTX_new(DTLS_server_method()));
-  if (!ctx) return fail("dtls: SSL_CTX_new failed: " + openssl_errors());
-  if (SSL_CTX_set_min_proto_version(ctx.get(), DTLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_max_proto_version(ctx.get(), DTLS1_2_VERSION) != 1) {
-    return fail("dtls: cannot restrict to DTLS 1.2: " + openssl_errors());
-  }
-  if (SSL_CTX_set_cipher_list(ctx.get(), defaults::kDtlsLegacyCiphers) != 1) {
-    return fail("dtls: no usable legacy cipher suite: " + openssl_errors());
-  }
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_NO_QUERY_MTU |
-                                     SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-  SSL_CTX_clear_options(
-      ctx.get(), SSL_OP_ALLOW_CLIENT_RENEGOTIATION | SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION);
+  auto ctx = make_dtls12_context(defaults::kDtlsLegacyCiphers, "legacy");
+  if (!ctx) return ctx;
   // Server-side lookups, but only through the callback: nothing is ever stored in OpenSSL's own
   // cache, so a master secret lives only in its endpoint.
-  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
-  SSL_CTX_sess_set_get_cb(ctx.get(), get_session_cb);
-  SSL_CTX_set_cookie_generate_cb(ctx.get(), cookie_generate_cb);
-  SSL_CTX_set_cookie_verify_cb(ctx.get(), cookie_verify_cb);
-  if (datagram_bio_method() == nullptr || ex_index() < 0) {
-    return fail("dtls: cannot register the datagram BIO: " + openssl_errors());
-  }
+  SSL_CTX_set_session_cache_mode(ctx->get(), SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
+  SSL_CTX_sess_set_get_cb(ctx->get(), get_session_cb);
   return ctx;
 }
 
