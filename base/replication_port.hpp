@@ -92,6 +92,10 @@ class ReplicaHost {
   // This node no longer serves: give up the address, drop client transports. `handover`: a
   // planned failover, so transports are reset at once and clients reconnect to the new active.
   virtual void become_standby(std::uint64_t epoch, bool handover) = 0;
+  // Active: hand replication every session change not yet sent (counters, tunnels), which
+  // otherwise goes about once a second. A planned handover asks for it before the standby takes
+  // over, so the new active's counters continue from the ones an operator last saw.
+  virtual void flush_changes() = 0;
   // The standby's mirror of the active's sessions.
   virtual void replica_upsert(const proto::SessionRecord& record) = 0;
   virtual void replica_remove(std::uint64_t index) = 0;

@@ -123,18 +123,14 @@ grpc::ServerUnaryReactor* GrpcLink::Impl::Handover(grpc::CallbackServerContext* 
     r->Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why));
     return r;
   }
-  post([this, r, reply] {
-    // The core answers within its handover timeout, or at shutdown.
-    core.begin_handover(
-        [r, reply](Result<std::string> result) {
-          if (!result) {
-            r->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, result.error()));
-            return;
-          }
-          reply->set_result(*result);
-          r->Finish(grpc::Status::OK);
-        },
-        clock.now());
+  // The core answers within its handover timeout, or at shutdown.
+  start_handover([r, reply](Result<std::string> result) {
+    if (!result) {
+      r->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, result.error()));
+      return;
+    }
+    reply->set_result(*result);
+    r->Finish(grpc::Status::OK);
   });
   return r;
 }
@@ -221,8 +217,9 @@ void GrpcLink::Impl::probe() {
 // ---- GrpcLink -------------------------------------------------------------------------------
 
 GrpcLink::GrpcLink(const PeerSettings& peer, ReplicationCore& core, const Clock& clock, Post post,
-                   asio::io_context& io)
-    : impl_(std::make_unique<Impl>(peer, core, clock, std::move(post), io)) {}
+                   StartHandover start_handover, asio::io_context& io)
+    : impl_(std::make_unique<Impl>(peer, core, clock, std::move(post), std::move(start_handover),
+                                   io)) {}
 
 GrpcLink::~GrpcLink() { stop(); }
 

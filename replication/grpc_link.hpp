@@ -26,9 +26,11 @@ class GrpcLink {
  public:
   // Runs the work on the replication executor (and refreshes what the node sees afterwards).
   using Post = std::function<void(std::function<void()>)>;
+  // Begins a planned handover the peer asked for (the node flushes its changes first); any thread.
+  using StartHandover = std::function<void(HandoverDone)>;
 
   GrpcLink(const PeerSettings& peer, ReplicationCore& core, const Clock& clock, Post post,
-           boost::asio::io_context& io);
+           StartHandover start_handover, boost::asio::io_context& io);
   ~GrpcLink();
   GrpcLink(const GrpcLink&) = delete;
   GrpcLink& operator=(const GrpcLink&) = delete;

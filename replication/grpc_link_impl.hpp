@@ -24,13 +24,19 @@ inline constexpr std::size_t kMaxQueuedMessages = 100'000;
 
 struct GrpcLink::Impl final : public proto::Replication::CallbackService {
   Impl(const PeerSettings& p, ReplicationCore& c, const Clock& clk, Post post_fn,
-       boost::asio::io_context& executor)
-      : peer(p), core(c), clock(clk), post(std::move(post_fn)), io(executor) {}
+       StartHandover start_handover_fn, boost::asio::io_context& executor)
+      : peer(p),
+        core(c),
+        clock(clk),
+        post(std::move(post_fn)),
+        start_handover(std::move(start_handover_fn)),
+        io(executor) {}
 
   PeerSettings peer;
   ReplicationCore& core;
   const Clock& clock;
   Post post;
+  StartHandover start_handover;
   boost::asio::io_context& io;
   // Standby: the changes applied are synced and acknowledged together, this long after the first
   // of them (group commit): a burst costs one fsync, a lone change waits 2 ms more.

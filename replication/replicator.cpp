@@ -125,6 +125,18 @@ struct Replicator::Impl final : public CoreEffects {
     return more;
   }
 
+  // A planned handover begins once the node has handed over its unsent changes (counters), so
+  // that they are on the standby before it takes over: the node's flush runs on its thread and
+  // queues them, and post() publishes them before the core starts draining. Any thread.
+  void start_handover(HandoverDone done) {
+    host.post([this, done = std::move(done)]() mutable {
+      host.flush_changes();
+      post([this, done = std::move(done)]() mutable {
+        core.begin_handover(std::move(done), clock.now());
+      });
+    });
+  }
+
   // Runs `fn` on the executor, then refreshes the status the node reads.
   void post(std::function<void()> fn) {
     asio::post(io, [this, fn = std::move(fn)] {
@@ -265,7 +277,7 @@ Result<void> Replicator::start() {
   if (d.config.peer.enabled) {
     d.link = std::make_unique<GrpcLink>(
         d.config.peer, d.core, d.clock, [&d](std::function<void()> fn) { d.post(std::move(fn)); },
-        d.io);
+        [&d](HandoverDone done) { d.start_handover(std::move(done)); }, d.io);
     if (auto r = d.link->start(d.peer_keys); !r) return r;
   }
   d.work.emplace(d.io.get_executor());
@@ -380,7 +392,7 @@ void Replicator::request_failover(std::function<void(Result<std::string>)> done)
     if (d.core.role() == Role::standby && d.link)
       d.link->ask_peer_to_hand_over(std::move(answer));
     else
-      d.core.begin_handover(std::move(answer), d.clock.now());
+      d.start_handover(std::move(answer));
   });
 }
 

@@ -133,7 +133,8 @@ struct Headend::Impl {
       sessions->run_timers([this](const session::Session& s) -> const config::Policy& {
         return rt->policy_for(s.tunnel_group);
       });
-      if (++ticks % 4 == 0) flush_counters();
+      // Counters and tunnel changes reach the standby about once a second (not acknowledged).
+      if (++ticks % 4 == 0) role.flush_changes();
     }
   }
   unsigned ticks = 0;
@@ -148,13 +149,6 @@ struct Headend::Impl {
       if (ec) co_return;
       certificates.check(wall_seconds(), warn_before(rt->config), false);
     }
-  }
-
-  // Counters and tunnel changes reach the standby about once a second (not acknowledged).
-  void flush_counters() {
-    sessions->take_changed([this](const session::Session& s) {
-      replication->upsert(session::to_record(s), false, nullptr);
-    });
   }
 
   asio::awaitable<void> accept_loop() {

@@ -36,6 +36,13 @@ void NodeRole::become_standby(std::uint64_t epoch, bool handover) {
             {{"epoch", std::to_string(epoch)}, {"handover", handover ? "yes" : "no"}});
 }
 
+void NodeRole::flush_changes() {
+  if (!rt_ || !state_.serving() || !rt_->sessions.sink()) return;
+  ReplicationSink& sink = *rt_->sessions.sink();
+  rt_->sessions.take_changed(
+      [&sink](const session::Session& s) { sink.upsert(session::to_record(s), false, nullptr); });
+}
+
 void NodeRole::replica_upsert(const proto::SessionRecord& record) {
   if (rt_ && !state_.serving()) rt_->sessions.restore(session::from_record(record));
 }

@@ -24,6 +24,7 @@ class NodeRole final : public ReplicaHost {
   void post(std::function<void()> work) override;
   void become_active(std::uint64_t epoch, std::uint64_t next_index) override;
   void become_standby(std::uint64_t epoch, bool handover) override;
+  void flush_changes() override;
   void replica_upsert(const proto::SessionRecord& record) override;
   void replica_remove(std::uint64_t index) override;
   void replica_reset(const std::vector<proto::SessionRecord>& records) override;
