@@ -140,11 +140,10 @@ check_failed_login() { # ID USER REASON_ERE
   assert_match "$(field reason "$line")" "$3" "login_failed reason for $2"
 }
 
-# What the client saw of a failed login, minus what differs between two attempts.
+# What the client saw of a failed login, minus what differs between two attempts: timestamps,
+# cookie values and dates (the group names are as long as each other, so lengths compare).
 client_view() {
-  sed -E -e 's/^\[[^]]*\] //' -e 's/((Set-)?Cookie: [^=]+=)[^;]*/\1X/' -e '/^Date: /d' \
-    -e 's/(POST|Connected to|SSL negotiation with) .*/\1 X/' "$1" |
-    grep -vE 'Content-Length|authgroup|group_list|GROUP:|Got HTTP response' || true
+  sed -E -e 's/^\[[^]]*\] //' -e 's/((Set-)?Cookie: [^=]+=)[^;]*/\1X/' -e '/^Date: /d' "$1"
 }
 
 setup_topology
