@@ -90,13 +90,14 @@ TEST(SessionRecord, ReplicationMessagesCarryNoKeyMaterial) {
   std::vector<std::string> names;
   for (int i = 0; i < d->field_count(); ++i) names.push_back(d->field(i)->name());
   EXPECT_EQ(names,
-            (std::vector<std::string>{"index",           "username",       "tunnel_group",
-                                      "group_policy",    "assigned_ipv4",  "token_hash",
-                                      "login_time_unix", "public_ip",      "public_port",
-                                      "client_type",     "client_version", "bytes_tx",
-                                      "bytes_rx",        "packets_tx",     "packets_rx",
-                                      "drops_tx",        "drops_rx",       "inactive_since_unix_ms",
-                                      "tunnels",         "resumes",        "auth_method"}));
+            (std::vector<std::string>{
+                "index", "username", "tunnel_group", "group_policy", "assigned_ipv4", "token_hash",
+                "login_time_unix", "public_ip", "public_port", "client_type", "client_version",
+                "bytes_tx", "bytes_rx", "packets_tx", "packets_rx", "drops_tx", "drops_rx",
+                "inactive_since_unix_ms", "tunnels", "resumes", "auth_method",
+                // What RADIUS decided (docs/radius.md): the Class is the
+                // server's opaque label, not a credential.
+                "radius_class", "policy_override", "session_timeout_s", "idle_timeout_s"}));
   const auto* t = proto::TunnelRecord::descriptor();
   for (int i = 0; i < t->field_count(); ++i) {
     const std::string n = t->field(i)->name();
