@@ -142,6 +142,7 @@ void session_block(std::string& out, const proto::SessionView& s) {
   line(out, in, "Inactivity", format_duration(s.inactivity_s()));
   // Not on the reference: whether the session waits for its client, and how often it came back.
   line2(out, in, "State", or_dash(s.state()), "Resumes", std::to_string(s.resumes()));
+  line(out, in, "Acct Session", or_dash(s.acct_session_id()));  // RADIUS Acct-Session-Id
 
   // "<type> Tunnels: <n>" for each type present, in the order the tunnels are listed.
   std::vector<std::pair<std::string, int>> kinds;

@@ -103,6 +103,7 @@ proto::SessionView make_session_view(const session::Session& s, const config::Po
   v.set_inactivity_s(s.inactive_since ? seconds(now - *s.inactive_since) : 0);
   v.set_state(s.ssl ? "active" : "waiting_to_resume");
   v.set_resumes(s.resumes);
+  v.set_acct_session_id(s.acct_session_id);
   const long long idle_left = seconds(session::idle_time_left(s, policy, now));
   const long long idle_timeout = seconds(s.ssl ? policy.idle_timeout : policy.disconnected_timeout);
 

@@ -18,6 +18,7 @@
 #include "node/config/defaults.hpp"
 #include "node/metrics/http_endpoint.hpp"
 #include "node/profile/profile_file.hpp"
+#include "node/server/accounting_hooks.hpp"
 #include "node/server/admin_backend.hpp"
 #include "node/server/certificate_monitor.hpp"
 #include "node/server/client_certificates.hpp"
@@ -133,6 +134,7 @@ struct Headend::Impl {
       sessions->run_timers([this](const session::Session& s) -> const config::Policy& {
         return rt->policy_for(s.tunnel_group);
       });
+      account_interims(*rt);
       // Counters and tunnel changes reach the standby about once a second (not acknowledged).
       if (++ticks % 4 == 0) role.flush_changes();
     }
@@ -293,6 +295,7 @@ Result<bool> Headend::start(Replication& replication) {
           .login_throttle = m.login_throttle,
           .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
   m.rt->certificates = &m.certificates;
+  watch_session_ends(*m.rt);
   // Read as [process] user, as every reload will.
   auto client_trust = load_client_trust(cfg);
   if (!client_trust) return fail("tls: " + client_trust.error());

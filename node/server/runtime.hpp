@@ -29,6 +29,10 @@
 #include "node/session/traffic_filter.hpp"
 #include "node/tls/client_certificate.hpp"
 
+namespace tandem::radius {
+class Accounting;
+}
+
 namespace tandem::server {
 
 namespace asio = boost::asio;
@@ -128,6 +132,7 @@ struct Runtime {
   Replication* replication = nullptr;
   const CertificateMonitor* certificates = nullptr;  // expiry of the certificates in use
   metrics::Counters counters;                        // events seen only here, at the I/O edge
+  radius::Accounting* accounting = nullptr;          // RADIUS accounting, when [radius] has servers
   FrontDoorState front;
   TunnelRuntime tunnels;
 
