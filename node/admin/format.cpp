@@ -142,6 +142,9 @@ void session_block(std::string& out, const proto::SessionView& s) {
   line(out, in, "Inactivity", format_duration(s.inactivity_s()));
   // Not on the reference: whether the session waits for its client, and how often it came back.
   line2(out, in, "State", or_dash(s.state()), "Resumes", std::to_string(s.resumes()));
+  // Not on the reference either: who checked the login, and the RADIUS Class (docs/radius.md).
+  line2(out, in, "Auth Method", or_dash(s.auth_method()), "RADIUS Class",
+        or_dash(s.radius_class()));
   line(out, in, "Acct Session", or_dash(s.acct_session_id()));  // RADIUS Acct-Session-Id
 
   // "<type> Tunnels: <n>" for each type present, in the order the tunnels are listed.

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "node/radius/attributes.hpp"
 #include "node/session/address_pool.hpp"
 #include "node/session/timers.hpp"
 
@@ -75,6 +76,7 @@ const char* auth_mode(auth::AuthMethod method) {
     case auth::AuthMethod::certificate_and_password:
       return "Certificate and userPassword";
     case auth::AuthMethod::password:
+    case auth::AuthMethod::radius:  // a password, checked elsewhere: auth_method tells which
       break;
   }
   return "userPassword";
@@ -103,6 +105,8 @@ proto::SessionView make_session_view(const session::Session& s, const config::Po
   v.set_inactivity_s(s.inactive_since ? seconds(now - *s.inactive_since) : 0);
   v.set_state(s.ssl ? "active" : "waiting_to_resume");
   v.set_resumes(s.resumes);
+  v.set_auth_method(auth::to_string(s.auth_method));
+  v.set_radius_class(radius::printable(s.radius_class, 253));
   v.set_acct_session_id(s.acct_session_id);
   const long long idle_left = seconds(session::idle_time_left(s, policy, now));
   const long long idle_timeout = seconds(s.ssl ? policy.idle_timeout : policy.disconnected_timeout);

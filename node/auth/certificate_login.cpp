@@ -84,6 +84,8 @@ const char* to_string(AuthMethod method) noexcept {
       return "certificate";
     case AuthMethod::certificate_and_password:
       return "certificate+password";
+    case AuthMethod::radius:
+      return "radius";
   }
   return "?";
 }

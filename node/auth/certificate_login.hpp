@@ -50,7 +50,8 @@ enum class CertificateRefusal : std::uint8_t {
 const char* to_string(CertificateRefusal refusal) noexcept;
 
 // How a session was authenticated (tandemctl show sessions --detail).
-enum class AuthMethod : std::uint8_t { password, certificate, certificate_and_password };
+// `radius`: the password was checked by the [radius] servers (docs/radius.md).
+enum class AuthMethod : std::uint8_t { password, certificate, certificate_and_password, radius };
 const char* to_string(AuthMethod method) noexcept;
 AuthMethod auth_method_of(CertificateMode mode) noexcept;
 

@@ -357,9 +357,12 @@ Result<ClientMessage> parse_client_message(std::string_view xml, XmlLimits limit
   if (const XmlElement* auth = root.child("auth")) {
     msg.username = text_of(auth->child("username"));
     msg.password = text_of(auth->child("password"));
+    // A challenge's field is "answer": openconnect sends it as <password>, others may not.
+    if (msg.password.empty()) msg.password = text_of(auth->child("answer"));
   }
   if (const XmlElement* opaque = root.child("opaque")) {
     msg.opaque_tunnel_group = text_of(opaque->child("tunnel-group"));
+    msg.opaque_challenge = text_of(opaque->child("challenge"));
   }
   return msg;
 }
@@ -392,6 +395,21 @@ std::string xml_escape(std::string_view text) {
         if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n') out += c;
     }
   }
+  return out;
+}
+
+std::string build_challenge_form(const ChallengeForm& form) {
+  std::string out(kProlog);
+  out += "<config-auth client=\"vpn\" type=\"auth-request\" aggregate-auth-version=\"2\">\n";
+  out += "<opaque is-for=\"sg\"><tunnel-group>" + xml_escape(form.tunnel_group) +
+         "</tunnel-group><challenge>" + xml_escape(form.challenge_id) + "</challenge></opaque>\n";
+  out += "<auth id=\"challenge\">\n";
+  out += "<message>" +
+         xml_escape(form.message.empty() ? "Please enter your response." : form.message) +
+         "</message>\n";
+  out += "<form method=\"post\" action=\"/\">\n";
+  out += "<input type=\"password\" name=\"answer\" label=\"Response:\" />\n";
+  out += "</form>\n</auth>\n</config-auth>\n";
   return out;
 }
 

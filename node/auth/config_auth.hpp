@@ -22,6 +22,7 @@ struct ClientMessage {
   std::string username;             // <auth><username>
   std::string password;             // <auth><password>
   std::string opaque_tunnel_group;  // <opaque><tunnel-group> echoed back
+  std::string opaque_challenge;     // <opaque><challenge>: the id of a RADIUS challenge answered
 };
 
 // Limits for the parser; anything beyond is an error that says which limit.
@@ -57,6 +58,16 @@ struct LoginForm {
   std::string selected_group;       // marked selected="true"
 };
 std::string build_login_form(const LoginForm& form);
+
+// The second form of a RADIUS Access-Challenge (docs/radius.md): <auth id="challenge">, the
+// server's Reply-Message as the message, one password field named "answer" (openconnect sends
+// it as <password>), and the challenge's id in <opaque>, which the client echoes back.
+struct ChallengeForm {
+  std::string message;  // the Reply-Message; a default text when empty
+  std::string tunnel_group;
+  std::string challenge_id;
+};
+std::string build_challenge_form(const ChallengeForm& form);
 
 // type="complete" with <auth id="success"> and the <session-token>. `config_xml`, when not
 // empty, is a ready-made <config> element (the profile manifest) placed after <auth>.

@@ -322,6 +322,7 @@ class Reader {
   void checked_string_key(const toml::table& t, const std::string& prefix, std::string_view key,
                           std::string& out, std::string_view shape,
                           std::string (*check)(std::string_view));
+  void read_radius(const toml::table& t, Config& c);
   void read_group_certificate(const toml::table& t, const std::string& prefix, TunnelGroup& group);
   TunnelGroup read_tunnel_group(const toml::table& t, const std::string& name,
                                 const std::string& prefix,
@@ -498,8 +499,9 @@ void Reader::read_group_certificate(const toml::table& t, const std::string& pre
 TunnelGroup Reader::read_tunnel_group(const toml::table& t, const std::string& name,
                                       const std::string& prefix,
                                       const std::map<std::string, Policy>& policies) {
-  check_keys(t, prefix, {"policy", "users", "profile", "certificate", "certificate_user"});
+  check_keys(t, prefix, {"policy", "users", "profile", "certificate", "certificate_user", "auth"});
   TunnelGroup group{name, defaults::kPolicyName, std::nullopt, {}, nullptr};
+  std::string auth_text;
   string_key(t, prefix, "policy", group.policy, kNameShape, valid_name);
   path_key(t, prefix, "profile", group.profile_path);
   // Served as /CACHE/stc/profiles/<name>.xml, where a leading '.' is refused (profile/manifest).
@@ -516,6 +518,15 @@ TunnelGroup Reader::read_tunnel_group(const toml::table& t, const std::string& n
     std::sort(group.users->begin(), group.users->end());
   }
   read_group_certificate(t, prefix, group);
+  string_key(t, prefix, "auth", auth_text, "\"users\" or \"radius\"", [](const std::string& s) {
+    config::GroupAuth ignored;
+    return parse_group_auth(s, ignored);
+  });
+  if (!auth_text.empty()) parse_group_auth(auth_text, group.auth);
+  if (group.auth == GroupAuth::radius && group.certificate == auth::CertificateMode::required)
+    error(prefix + ".auth",
+          "a group on certificate = \"required\" asks for no password to send to RADIUS",
+          t.get("auth"));
   if (policies.count(group.policy) == 0) {
     std::string known;
     for (const auto& entry : policies) known += (known.empty() ? "" : ", ") + entry.first;
@@ -523,6 +534,75 @@ TunnelGroup Reader::read_tunnel_group(const toml::table& t, const std::string& n
           "no policy named " + quote(group.policy) + " (defined: " + known + ")", t.get("policy"));
   }
   return group;
+}
+
+void Reader::read_radius(const toml::table& t, Config& c) {
+  const std::string p = "radius";
+  check_keys(t, p,
+             {"servers", "accounting_servers", "secret_file", "timeout", "retries",
+              "nas_identifier", "interim_interval", "class_policy"});
+  RadiusSettings& r = c.radius;
+  r.enabled = true;
+  r.nas_identifier = c.node_id;
+  auto servers = [&](std::string_view key, std::uint16_t port, std::vector<RadiusServer>& out) {
+    std::vector<std::string> texts;
+    string_array(t, p, key, texts, "an array of \"ip:port\"", "\"ip\" or \"ip:port\"",
+                 [port](const std::string& s) {
+                   auto server = parse_radius_server(s, port);
+                   return server ? std::string() : server.error();
+                 });
+    // radcli takes at most 8 of each (its SERVER_MAX).
+    if (texts.size() > 8) error(p + "." + std::string(key), "at most 8 servers", t.get(key));
+    for (const auto& text : texts) out.push_back(parse_radius_server(text, port).value());
+  };
+  servers("servers", kRadiusAuthPort, r.servers);
+  if (r.servers.empty()) error(p + ".servers", "at least one server is needed", &t);
+  servers("accounting_servers", kRadiusAccountingPort, r.accounting_servers);
+  if (t.get("accounting_servers") == nullptr)
+    for (const auto& s : r.servers) r.accounting_servers.push_back({s.ip, kRadiusAccountingPort});
+  path_key(t, p, "secret_file", r.secret_file);
+  if (r.secret_file.empty()) error(p + ".secret_file", "is required", &t);
+  if (duration_key(t, p, "timeout", r.timeout, false) &&
+      (r.timeout.count() % 1000 != 0 || r.timeout > std::chrono::seconds(60)))
+    error(p + ".timeout", "whole seconds from 1s to 60s (radcli counts in seconds)",
+          t.get("timeout"));
+  int_key(t, p, "retries", r.retries, 0, 10);
+  string_key(t, p, "nas_identifier", r.nas_identifier, "a text of 1-253 printable ASCII bytes",
+             [](const std::string& s) {
+               if (s.empty() || s.size() > 253) return false;
+               for (char ch : s)
+                 if (ch < 0x20 || ch > 0x7e) return false;
+               return true;
+             });
+  duration_key(t, p, "interim_interval", r.interim_interval, true);
+  // Below 60 s only for tests (docs/radius-accounting.md).
+  if (r.interim_interval.count() != 0 && r.interim_interval < std::chrono::seconds(1))
+    error(p + ".interim_interval", "0 (off) or at least 1s", t.get("interim_interval"));
+  if (const auto* m = table(t, p, "class_policy")) {
+    for (const auto& [key, node] : *m) {
+      const std::string value(key.str());
+      const std::string at = p + ".class_policy." + quote(value);
+      const auto* s = node.as_string();
+      if (value.empty() || value.size() > 253) {
+        error(at, "a Class or Filter-Id value is 1-253 bytes", &node);
+      } else if (s == nullptr) {
+        expected(at, "a policy name", node);
+      } else if (c.policies.count(s->get()) == 0) {
+        std::string known;
+        for (const auto& entry : c.policies) known += (known.empty() ? "" : ", ") + entry.first;
+        error(at, "no policy named " + quote(s->get()) + " (defined: " + known + ")", &node);
+      } else {
+        r.class_policy[value] = s->get();
+      }
+    }
+  }
+  // A login waits for the servers: the wait must fit in the login deadline.
+  if (radius_worst_case(r) >= c.limits.login_deadline)
+    error(p,
+          "servers x (retries + 1) x timeout = " +
+              std::to_string(radius_worst_case(r).count() / 1000) +
+              "s must be below limits.login_deadline",
+          &t);
 }
 
 void Reader::read_peer(const toml::table& t, Config& c) {
@@ -663,8 +743,9 @@ void Reader::read_limits(const toml::table& t, Limits& l) {
 Result<Config> Reader::read(const toml::table& root) {
   Config c = default_config();
   c.source = source_;
-  check_keys(root, "", {"node", "tls", "auth", "pool", "policy", "tunnel_group", "peer", "arbiter",
-                        "member", "limits", "process"});
+  check_keys(root, "",
+             {"node", "tls", "auth", "pool", "policy", "tunnel_group", "peer", "arbiter", "member",
+              "limits", "process", "radius"});
 
   if (const auto* t = table(root, "", "node")) read_node(*t, c);
   if (const auto* t = table(root, "", "tls")) {
@@ -700,6 +781,9 @@ Result<Config> Reader::read(const toml::table& root) {
                [&](const std::string& name, const std::string& prefix, const toml::table& t) {
                  c.policies[name] = read_policy(t, name, prefix, c);
                });
+  // After the policies: its class_policy names them.
+  const toml::table* radius = table(root, "", "radius");
+  if (radius != nullptr) read_radius(*radius, c);
   // After all policies, so a group may name one defined later in the file.
   named_tables(root, "tunnel_group",
                [&](const std::string& name, const std::string& prefix, const toml::table& t) {
@@ -709,6 +793,9 @@ Result<Config> Reader::read(const toml::table& root) {
                    error(prefix + ".certificate",
                          "needs [tls] client_ca (the CA client certificates must chain to)",
                          t.get("certificate"));
+                 if (c.tunnel_groups[name].auth == GroupAuth::radius && !c.radius.enabled)
+                   error(prefix + ".auth", "needs a [radius] table (the servers to ask)",
+                         t.get("auth"));
                });
 
   if (errors_.empty()) return c;
@@ -808,6 +895,13 @@ Result<Config> load_config(const std::string& path) {
     else
       errors += (errors.empty() ? "" : "\n") + path + ": tunnel_group." + name +
                 ".profile: " + loaded.error();
+  }
+  if (config->radius.enabled) {
+    auto secret = read_radius_secret(config->radius.secret_file);
+    if (secret)
+      config->radius.secret = std::move(*secret);
+    else
+      errors += (errors.empty() ? "" : "\n") + path + ": radius.secret_file: " + secret.error();
   }
   if (!errors.empty()) return fail(errors);
   return config;

@@ -12,8 +12,9 @@
 #include "base/clock.hpp"
 #include "base/result.hpp"
 #include "node/auth/certificate_login.hpp"
-#include "node/profile/xml_profile.hpp"
+#include "node/config/radius_config.hpp"
 #include "node/dtls/dtls_mode.hpp"
+#include "node/profile/xml_profile.hpp"
 
 namespace tandem::config {
 
@@ -67,6 +68,8 @@ struct TunnelGroup {
   // which field of it is the username.
   auth::CertificateMode certificate = auth::CertificateMode::off;
   auth::CertificateUser certificate_user = auth::CertificateUser::cn;
+  // Who checks the password: the users file, or the [radius] servers (docs/radius.md).
+  GroupAuth auth = GroupAuth::users;
 
   // True when `user` may use this group (docs/traffic-policy.md).
   bool admits(std::string_view user) const;
@@ -94,9 +97,9 @@ struct Peer {
 // pair runs on heartbeats alone, and a cut link between the nodes gives two actives.
 struct Arbiter {
   bool enabled = false;
-  std::vector<std::string> endpoints;   // "http://host:port" / "https://host:port"
+  std::vector<std::string> endpoints;        // "http://host:port" / "https://host:port"
   std::string ca, certificate, private_key;  // for https endpoints
-  Duration lease_ttl;                   // the active key's lease
+  Duration lease_ttl;                        // the active key's lease
 
   bool operator==(const Arbiter&) const = default;
 };
@@ -179,6 +182,8 @@ struct Config {
   Arbiter arbiter;
   Member member;
   Limits limits;
+  // [radius] (docs/radius.md). Restart to change, except class_policy (reloadable).
+  RadiusSettings radius;
 
   std::map<std::string, Policy> policies;            // always has "default"
   std::map<std::string, TunnelGroup> tunnel_groups;  // always has "default"

@@ -83,6 +83,13 @@ inline constexpr auto kLoginBackoffMax = std::chrono::milliseconds(5min);
 inline constexpr auto kLoginForgetAfter = std::chrono::milliseconds(1h);  // quiet: state dropped
 inline constexpr std::size_t kLoginThrottleEntries = 20000;  // per table (failures, trusted)
 
+// RADIUS challenges (docs/radius.md): how many may wait for their answer at once, and for how
+// long (the user reads a code off a token and types it).
+inline constexpr std::size_t kRadiusChallenges = 4096;
+inline constexpr auto kRadiusChallengeTtl = std::chrono::milliseconds(2min);
+// radcli threads (each blocks on one request while it waits for a server).
+inline constexpr std::size_t kRadiusWorkers = 4;
+
 // DTLS handshakes in progress (after the cookie exchange), in total and per session.
 inline constexpr std::size_t kDtlsHandshakes = 256;
 inline constexpr std::size_t kDtlsHandshakesPerSession = 2;

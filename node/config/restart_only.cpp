@@ -29,6 +29,16 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next) 
   keep("peer", &Config::peer);
   keep("arbiter", &Config::arbiter);
   keep("member", &Config::member);
+  // The RADIUS client (its servers, secret and timings) is made once, at start-up; which policy
+  // a Class maps to is read at each login, so that part follows a reload (docs/radius.md).
+  auto radius = next.radius;
+  radius.class_policy = running.radius.class_policy;
+  if (radius != running.radius) {
+    kept.push_back("radius");
+    const auto class_policy = std::move(next.radius.class_policy);
+    next.radius = running.radius;
+    next.radius.class_policy = class_policy;
+  }
   return kept;
 }
 

@@ -13,8 +13,7 @@ radius::AcctEvent event(const radius::Accounting& a, proto::AccountingRecord::St
   e.status = status;
   e.now_unix = wall_seconds();
   e.nas_identifier = a.policy().nas_identifier;
-  // The Access-Accept's Class is echoed here once sessions carry one (RADIUS authentication).
-  (void)s;
+  e.radius_class = s.radius_class;  // the Access-Accept's, echoed (RFC 2865 5.25)
   return e;
 }
 

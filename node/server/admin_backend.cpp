@@ -12,6 +12,7 @@
 #include "node/server/client_certificates.hpp"
 #include "node/server/profiles.hpp"
 #include "node/server/traffic_policy.hpp"
+#include "node/session/timers.hpp"
 
 namespace tandem::server {
 
@@ -65,8 +66,8 @@ proto::ShowSessionsReply HeadendAdmin::show_sessions(const proto::ShowSessionsRe
   const long long now_unix = wall_seconds();
   rt_.sessions.for_each([&](const session::Session& s) {
     if (admin::matches(request.filter(), s))
-      *r.add_sessions() =
-          admin::make_session_view(s, rt_.policy_for(s.tunnel_group), now, now_unix);
+      *r.add_sessions() = admin::make_session_view(
+          s, session::with_session_overrides(rt_.policy_for(s), s), now, now_unix);
   });
   return r;
 }
@@ -77,9 +78,9 @@ void HeadendAdmin::logoff(const proto::LogoffRequest& request,
   bool empty_filter = f.index() == 0 && f.user().empty() && f.protocol().empty() &&
                       f.tunnel_group().empty() && !f.inactive();
   if (empty_filter && !request.all())
-    return done(fail(
-        "name the sessions to log off (index, user, protocol, tunnel group, inactive) "
-        "or ask for all"));
+    return done(
+        fail("name the sessions to log off (index, user, protocol, tunnel group, inactive) "
+             "or ask for all"));
   std::vector<std::uint64_t> chosen;
   rt_.sessions.for_each([&](const session::Session& s) {
     if (admin::matches(f, s)) chosen.push_back(s.index);
@@ -144,7 +145,10 @@ std::optional<session::EndReason> revoked_because(const Runtime& rt, const sessi
   // (`name:!`) is refused all the same (docs/client-certificates.md).
   const bool certificate_only =
       rt.tunnel_group_for(s.tunnel_group).certificate == auth::CertificateMode::required;
-  if (certificate_only ? rt.users->disabled(s.user) : !rt.users->enabled(s.user))
+  // A RADIUS login's user is the RADIUS servers' (docs/radius.md): the users file does not
+  // hold it, and a resume does not ask the servers again.
+  const bool on_radius = s.auth_method == auth::AuthMethod::radius;
+  if (!on_radius && (certificate_only ? rt.users->disabled(s.user) : !rt.users->enabled(s.user)))
     return rt.users->has(s.user) ? session::EndReason::user_disabled
                                  : session::EndReason::user_removed;
   if (!rt.tunnel_group_for(s.tunnel_group).admits(s.user))

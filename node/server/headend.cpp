@@ -18,6 +18,9 @@
 #include "node/config/defaults.hpp"
 #include "node/metrics/http_endpoint.hpp"
 #include "node/profile/profile_file.hpp"
+#include "node/radius/accounting.hpp"
+#include "node/radius/accounting_sender.hpp"
+#include "node/radius/radius_client.hpp"
 #include "node/server/accounting_hooks.hpp"
 #include "node/server/admin_backend.hpp"
 #include "node/server/certificate_monitor.hpp"
@@ -89,6 +92,11 @@ struct Headend::Impl {
   asio::io_context io{1};
   // Made in start(): its threads must not exist before the privilege drop (open() runs first).
   std::optional<asio::thread_pool> hash_pool;
+  // Made in start() too (threads). After io: destroyed first, so the requests it finishes hand
+  // their results to a live io_context.
+  std::unique_ptr<radius::RadiusClient> radius;
+  // After the client: goes first, while the client's workers can still answer it.
+  std::unique_ptr<radius::Accounting> accounting;
   std::unique_ptr<asio::ssl::context> tls;
   CertificateMonitor certificates;
   std::unique_ptr<session::SessionTable> sessions;
@@ -131,9 +139,8 @@ struct Headend::Impl {
       if (ec) co_return;
       // Only the active expires sessions; a standby's mirror follows the active's decisions.
       if (!rt->serving()) continue;
-      sessions->run_timers([this](const session::Session& s) -> const config::Policy& {
-        return rt->policy_for(s.tunnel_group);
-      });
+      sessions->run_timers(
+          [this](const session::Session& s) -> const config::Policy& { return rt->policy_for(s); });
       account_interims(*rt);
       // Counters and tunnel changes reach the standby about once a second (not acknowledged).
       if (++ticks % 4 == 0) role.flush_changes();
@@ -248,6 +255,20 @@ Result<bool> Headend::start(Replication& replication) {
   const config::Config& cfg = m.config;
   if (!m.tun_device) return fail("start() before open()");
   m.hash_pool.emplace(2);
+  if (cfg.radius.enabled) {
+    auto client = radius::RadiusClient::create(cfg.radius, defaults::kRadiusWorkers);
+    if (!client) return fail("radius: " + client.error());
+    m.radius = std::move(*client);
+    std::string servers;
+    for (const auto& s : cfg.radius.servers) servers += (servers.empty() ? "" : ",") + s.text();
+    log::info(
+        "radius_ready",
+        {{"servers", servers},
+         {"timeout", std::to_string(cfg.radius.timeout.count() / 1000) + "s"},
+         {"retries", std::to_string(cfg.radius.retries)},
+         {"worst_case", std::to_string(config::radius_worst_case(cfg.radius).count() / 1000) + "s"},
+         {"nas_identifier", cfg.radius.nas_identifier}});
+  }
 
   std::error_code fs_ec;
   std::shared_ptr<const auth::UserDb> users;
@@ -296,6 +317,16 @@ Result<bool> Headend::start(Replication& replication) {
           .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
   m.rt->certificates = &m.certificates;
   watch_session_ends(*m.rt);
+  m.rt->front.radius = m.radius.get();
+  if (m.radius && !cfg.radius.accounting_servers.empty()) {
+    auto queue = radius::AccountingQueue::open(cfg.state_dir + "/accounting",
+                                               defaults::kAccountingQueueRecords);
+    if (!queue) return fail("radius accounting: " + queue.error());
+    m.accounting = std::make_unique<radius::Accounting>(
+        m.io, radius::AccountingPolicy{cfg.radius.nas_identifier, cfg.radius.interim_interval},
+        std::move(*queue), std::make_unique<radius::RadcliAccountingSender>(m.io, *m.radius));
+    m.rt->accounting = m.accounting.get();
+  }
   // Read as [process] user, as every reload will.
   auto client_trust = load_client_trust(cfg);
   if (!client_trust) return fail("tls: " + client_trust.error());

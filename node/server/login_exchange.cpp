@@ -1,5 +1,6 @@
-// The config-auth login exchange: the form, the password check (on the hash pool, off the I/O
-// thread), the new session and its token, replicated before the client hears of it.
+// The config-auth login exchange: the form, the password check (on the hash pool, or by the
+// RADIUS servers on the RADIUS client's threads; never on the I/O thread), a RADIUS challenge's
+// second form, the new session and its token, replicated before the client hears of it.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -9,6 +10,7 @@
 #include "node/config/defaults.hpp"
 #include "node/http/client_headers.hpp"
 #include "node/server/accounting_hooks.hpp"
+#include "node/radius/radius_client.hpp"
 #include "node/server/client_certificates.hpp"
 #include "node/server/front_connection.hpp"
 #include "node/server/login.hpp"
@@ -28,6 +30,38 @@ asio::awaitable<bool> check_password(Runtime& rt, std::string user, std::string 
   co_return co_await asio::co_spawn(rt.front.hash_pool,
                                     verify_on_pool(rt.users, std::move(user), std::move(password)),
                                     asio::use_awaitable);
+}
+
+// Runs on the RADIUS client's threads (radcli blocks while it waits for the servers).
+asio::awaitable<radius::Reply> ask_on_workers(radius::RadiusClient* client,
+                                              radius::AccessRequest request) {
+  co_return client->authenticate(request);
+}
+
+asio::awaitable<radius::Reply> ask_radius(Runtime& rt, radius::AccessRequest request) {
+  if (rt.front.radius == nullptr) {
+    // A reload gave a group auth = "radius", but [radius] is read at start-up only.
+    radius::Reply none;
+    none.detail = "no RADIUS client: [radius] is read at start-up (restart to use it)";
+    co_return none;
+  }
+  co_return co_await asio::co_spawn(rt.front.radius->workers(),
+                                    ask_on_workers(rt.front.radius, std::move(request)),
+                                    asio::use_awaitable);
+}
+
+// What the log says of a RADIUS answer that is not an Access-Accept.
+std::string radius_failure(const radius::Reply& r) {
+  switch (r.outcome) {
+    case radius::Outcome::reject:
+      return r.attributes.reply_message.empty()
+                 ? "RADIUS Access-Reject"
+                 : "RADIUS Access-Reject: " + radius::printable(r.attributes.reply_message);
+    case radius::Outcome::no_answer:
+      return "no RADIUS server answered";
+    default:
+      return "RADIUS: " + r.detail;
+  }
 }
 
 // Throttled: refused without running the hash (docs/limits.md). The client sees the form again
@@ -76,19 +110,44 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
     out.response = login_form_response(rt.config, group, error);
     return out;
   };
+  // The answer to a RADIUS challenge names it (docs/radius.md): the user, the group and the
+  // State are the node's record of it, never the client's word.
+  std::optional<radius::PendingChallenge> answering;
+  if (msg->type == "auth-reply" && !msg->opaque_challenge.empty()) {
+    auto taken = rt.front.challenges.take(msg->opaque_challenge, rt.clock.now());
+    using Status = radius::ChallengeStore::Taken::Status;
+    const char* why = taken.status == Status::unknown   ? "unknown RADIUS challenge"
+                      : taken.status == Status::expired ? "RADIUS challenge expired"
+                      : taken.challenge.public_ip != peer.ip
+                          ? "RADIUS challenge answered from another address"
+                          : nullptr;
+    if (why != nullptr) {
+      ++rt.counters.logins_failed;
+      log::warn("login_failed", {{"user", text::sanitize(taken.challenge.user, text::kMaxUsername)},
+                                 {"public", peer.text()},
+                                 {"tunnel_group", group},
+                                 {"reason", why}});
+      co_return form("Login failed.");
+    }
+    answering = std::move(taken.challenge);
+    group = answering->tunnel_group;
+  }
   // A group that takes the certificate alone asks for nothing: the first POST naming it logs in
   // (docs/client-certificates.md). Any other waits for the form's username and password.
   const config::TunnelGroup& tunnel_group = rt.tunnel_group_for(group);
   // Copied: a reload during the password check may replace the configuration.
   const auth::CertificateMode cert_mode = tunnel_group.certificate;
   const bool certificate_only = cert_mode == auth::CertificateMode::required;
+  const bool on_radius = tunnel_group.auth == config::GroupAuth::radius;
   if (certificate_only ? msg->type != "init" && msg->type != "auth-reply"
-                       : msg->type != "auth-reply" || msg->username.empty())
+                       : msg->type != "auth-reply" || (msg->username.empty() && !answering))
     co_return form("");
   const LoginCertificate cert = judge_login_certificate(rt, ssl, tunnel_group, msg->username);
   const auth::CertificateRefusal cert_refusal = cert.decision.refusal;
   // Who logs in: the typed name, or in a certificate-only group the certificate's.
-  const std::string username = certificate_only ? cert.decision.user : msg->username;
+  const std::string username = certificate_only ? cert.decision.user
+                               : answering      ? answering->user
+                                                : msg->username;
   // The username as logs show it: the client's bytes, made printable and bounded.
   const std::string who = text::sanitize(username, text::kMaxUsername);
 
@@ -122,22 +181,79 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   }
   auth::LoginAttempt attempt(rt.front.login_throttle, user_key, peer.ip);
   bool ok = false;
+  radius::Reply asked;  // a RADIUS group's answer
+  bool asked_radius = false;
   // A refused certificate costs no hash; a certificate-only login has no password to check.
   if (cert_refusal == auth::CertificateRefusal::none && well_formed) {
     ok = certificate_only;
-    if (!ok) ok = co_await check_password(rt, username, msg->password);
+    if (!ok && on_radius) {
+      asked_radius = true;
+      // A named value, not a braced temporary: g++ 12 destroys temporaries of a co_await
+      // full-expression twice.
+      radius::AccessRequest request{username, msg->password,
+                                    answering ? answering->state : std::string(), peer.ip};
+      asked = co_await ask_radius(rt, std::move(request));
+      ok = asked.outcome == radius::Outcome::accept;
+    } else if (!ok) {
+      ok = co_await check_password(rt, username, msg->password);
+    }
+  }
+  if (asked_radius && asked.outcome == radius::Outcome::challenge) {
+    // The password was right and the server wants more (a one-time code): neither a success
+    // nor a failure for the throttle yet. The client gets a second form.
+    attempt.finish(auth::LoginThrottle::Outcome::abandoned);
+    auto id =
+        rt.front.challenges.add(radius::random_challenge_id(),
+                                {username, group, peer.ip, asked.attributes.state}, rt.clock.now());
+    if (!id) {
+      ++rt.counters.logins_refused;
+      log::warn("login_refused", {{"user", who},
+                                  {"public", peer.text()},
+                                  {"tunnel_group", group},
+                                  {"reason", "too many RADIUS challenges waiting for an answer"}});
+      co_return form("Login failed.");
+    }
+    log::info("login_challenge", {{"user", who},
+                                  {"public", peer.text()},
+                                  {"tunnel_group", group},
+                                  {"message", radius::printable(asked.attributes.reply_message)}});
+    out.response = xml_response(auth::build_challenge_form(
+        {text::sanitize(asked.attributes.reply_message, 1024), group, *id}));
+    co_return out;
   }
   // A reload during the hash may have removed or disabled the user: the current file decides.
-  // A certificate-only user need not be in it, but one disabled there is refused.
-  ok = ok && (certificate_only ? !rt.users->disabled(username) : rt.users->enabled(username));
+  // A certificate-only user need not be in it, but one disabled there is refused. A RADIUS
+  // group's users are the servers' to refuse.
+  if (!on_radius)
+    ok = ok && (certificate_only ? !rt.users->disabled(username) : rt.users->enabled(username));
+  // What the Access-Accept grants (address, Class, timeouts, policy), under the configuration
+  // in force now; an address the pool cannot lease refuses the login.
+  radius::Grant grant;
+  grant.policy = rt.policy_for(group).name;
+  grant.policy_from = "group";
+  std::string grant_refusal;
+  if (ok && on_radius) {
+    auto g = radius::grant_from_accept(asked.attributes, rt.config.radius, rt.sessions.pool().net(),
+                                       grant.policy);
+    if (g)
+      grant = std::move(*g);
+    else
+      grant_refusal = "RADIUS Access-Accept refused: " + g.error();
+    ok = g.ok();
+  }
   // The tunnel group must admit the user (its `users`), under the configuration in force now.
   // Checked only after the password, and answered like a wrong one: the answer tells a guesser
   // neither that the password was right nor who may use which group (docs/traffic-policy.md).
   const bool admitted = rt.tunnel_group_for(group).admits(username);
   const bool group_refused = ok && !admitted;
   ok = ok && admitted;
-  attempt.finish(ok ? auth::LoginThrottle::Outcome::success
-                    : auth::LoginThrottle::Outcome::failure);
+  // A RADIUS server that did not answer is no guess at a password: not counted against the user.
+  const bool servers_failed =
+      asked_radius && !ok && grant_refusal.empty() && !group_refused &&
+      (asked.outcome == radius::Outcome::no_answer || asked.outcome == radius::Outcome::error);
+  attempt.finish(ok               ? auth::LoginThrottle::Outcome::success
+                 : servers_failed ? auth::LoginThrottle::Outcome::abandoned
+                                  : auth::LoginThrottle::Outcome::failure);
   if (!ok) {
     ++rt.counters.logins_failed;
     // Same answer for an unknown user, a wrong password and a group the user may not use; the
@@ -149,14 +265,21 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
     log::warn("login_failed", {{"user", who},
                                {"public", peer.text()},
                                {"tunnel_group", group},
-                               {"reason", !well_formed    ? "malformed username"
-                                          : group_refused ? "tunnel group not allowed"
+                               {"reason", !well_formed             ? "malformed username"
+                                          : group_refused          ? "tunnel group not allowed"
+                                          : !grant_refusal.empty() ? grant_refusal
+                                          : asked_radius           ? radius_failure(asked)
                                           : rt.users->disabled(username) ? "disabled user"
                                           : rt.users->has(username)      ? "wrong password"
                                                                          : "unknown user"}});
     co_return form("Login failed.");
   }
-  const config::Policy& policy = rt.policy_for(group);
+  // The group's policy, or the one the RADIUS Class or Filter-Id mapped to (docs/radius.md).
+  const auto mapped = rt.config.policies.find(grant.policy);
+  const config::Policy& policy =
+      mapped != rt.config.policies.end() ? mapped->second : rt.policy_for(group);
+  const auth::AuthMethod method =
+      on_radius ? auth::AuthMethod::radius : auth::auth_method_of(cert_mode);
   session::NewSession request{username,
                               group,
                               policy.name,
@@ -164,8 +287,22 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
                               peer.port,
                               text::sanitize(req.header("User-Agent").value_or("")),
                               policy.simultaneous_logins,
-                              auth::auth_method_of(cert_mode)};
+                              method,
+                              grant.ip,
+                              grant.radius_class,
+                              grant.policy_from == "group" ? std::string() : policy.name,
+                              grant.session_timeout,
+                              grant.idle_timeout};
   auto created = rt.sessions.create(request);
+  if (!created && grant.ip) {
+    // The server named an address another session holds: that one or none (docs/radius.md).
+    ++rt.counters.logins_failed;
+    log::warn("login_failed", {{"user", who},
+                               {"public", peer.text()},
+                               {"tunnel_group", group},
+                               {"reason", created.error()}});
+    co_return form("Login failed.");
+  }
   if (!created) {
     ++rt.counters.logins_refused;
     log::error("login_refused",
@@ -201,7 +338,9 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
                          {"public", peer.text()},
                          {"tunnel_group", s.tunnel_group},
                          {"policy", s.policy},
-                         {"auth", auth::to_string(auth::auth_method_of(cert_mode))},
+                         {"auth", auth::to_string(method)},
+                         {"policy_from", grant.policy_from},
+                         {"radius_class", radius::printable(s.radius_class)},
                          {"cert_subject", cert.check.subject},
                          {"platform", client->platform.empty()
                                           ? text::sanitize(msg->device_id, http::kMaxPlatform)
@@ -209,8 +348,8 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
                          {"persisted", to_string(where)}});
   out.logged_in = true;
   // The banner of the policy in force now (a reload since the session was made applies).
-  out.response = login_success_response(token, rt.tunnel_group_for(s.tunnel_group),
-                                        rt.policy_for(s.tunnel_group).banner);
+  out.response =
+      login_success_response(token, rt.tunnel_group_for(s.tunnel_group), rt.policy_for(s).banner);
   co_return out;
 }
 

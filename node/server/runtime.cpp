@@ -11,6 +11,14 @@ const config::Policy& policy_for(const config::Config& config, const std::string
   return config.policies.at("default");
 }
 
+const config::Policy& policy_for(const config::Config& config, const session::Session& s) {
+  if (!s.policy_override.empty()) {
+    auto p = config.policies.find(s.policy_override);
+    if (p != config.policies.end()) return p->second;
+  }
+  return policy_for(config, s.tunnel_group);
+}
+
 const config::TunnelGroup& tunnel_group_for(const config::Config& config,
                                             const std::string& tunnel_group) {
   auto g = config.tunnel_groups.find(tunnel_group);

@@ -24,6 +24,7 @@
 #include "node/config/config.hpp"
 #include "node/config/defaults.hpp"
 #include "node/metrics/registry.hpp"
+#include "node/radius/challenge_store.hpp"
 #include "node/server/front_door_limits.hpp"
 #include "node/session/session_table.hpp"
 #include "node/session/traffic_filter.hpp"
@@ -31,6 +32,7 @@
 
 namespace tandem::radius {
 class Accounting;
+class RadiusClient;
 }
 
 namespace tandem::server {
@@ -60,6 +62,9 @@ using TrafficPolicies = std::map<std::string, std::shared_ptr<const session::Tra
 // The group's policy and configuration, by tunnel group name; the default group's for a group a
 // reload removed (its sessions then get the default policy too).
 const config::Policy& policy_for(const config::Config& config, const std::string& tunnel_group);
+// A session's policy: the one a RADIUS Class or Filter-Id mapped it to while that policy
+// exists (docs/radius.md), else its tunnel group's.
+const config::Policy& policy_for(const config::Config& config, const session::Session& s);
 const config::TunnelGroup& tunnel_group_for(const config::Config& config,
                                             const std::string& tunnel_group);
 
@@ -93,6 +98,8 @@ struct TunnelRuntime {
   // The compiled policy of a tunnel group (the default policy's if the group is gone).
   std::shared_ptr<const session::TrafficPolicy> traffic_policy_for(
       const std::string& tunnel_group) const;
+  // The compiled policy of a session (policy_for(config, s)).
+  std::shared_ptr<const session::TrafficPolicy> traffic_policy_for(const session::Session& s) const;
 };
 
 // What the front door owns: connections that are not (yet) tunnels, their limits, the login
@@ -111,6 +118,10 @@ struct FrontDoorState {
   // connection log.
   log::LogLimiter connection_refusal_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
   log::LogLimiter login_refusal_log{defaults::kRefusalLogBurst, defaults::kRefusalLogInterval};
+  // The RADIUS client (null without [radius]) and the challenges waiting for an answer
+  // (docs/radius.md).
+  radius::RadiusClient* radius = nullptr;
+  radius::ChallengeStore challenges{defaults::kRadiusChallenges, defaults::kRadiusChallengeTtl};
 };
 
 // The node's I/O-thread state, made once by the headend: the configuration and users (replaced
@@ -139,6 +150,9 @@ struct Runtime {
   bool serving() const { return role.serving(); }
   const config::Policy& policy_for(const std::string& tunnel_group) const {
     return server::policy_for(config, tunnel_group);
+  }
+  const config::Policy& policy_for(const session::Session& s) const {
+    return server::policy_for(config, s);
   }
   const config::TunnelGroup& tunnel_group_for(const std::string& tunnel_group) const {
     return server::tunnel_group_for(config, tunnel_group);

@@ -65,4 +65,10 @@ std::shared_ptr<const session::TrafficPolicy> TunnelRuntime::traffic_policy_for(
   return it != traffic_policies.end() ? it->second : nullptr;
 }
 
+std::shared_ptr<const session::TrafficPolicy> TunnelRuntime::traffic_policy_for(
+    const session::Session& s) const {
+  auto it = traffic_policies.find(policy_for(config, s).name);
+  return it != traffic_policies.end() ? it->second : nullptr;
+}
+
 }  // namespace tandem::server

@@ -21,8 +21,7 @@ void TunRouter::start() {
 
 bool TunRouter::from_client(session::SessionRef s, std::span<const std::uint8_t> packet) {
   // Looked up once per session after a start or a reload; then a few comparisons per packet.
-  if (!s->traffic_policy)
-    rt_.sessions.cache_traffic_policy(s, rt_.traffic_policy_for(s->tunnel_group));
+  if (!s->traffic_policy) rt_.sessions.cache_traffic_policy(s, rt_.traffic_policy_for(*s));
   if (!s->traffic_policy) return false;  // cannot happen: every policy is compiled
   const auto verdict = session::filter_from_client(packet, s->ip, *s->traffic_policy);
   if (verdict != session::FilterVerdict::allow) {

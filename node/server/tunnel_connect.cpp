@@ -17,6 +17,7 @@
 #include "node/server/dtls_offer.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/server/front_connection.hpp"
+#include "node/session/timers.hpp"
 
 namespace tandem::server {
 namespace {
@@ -110,7 +111,8 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
   params.pool = rt.sessions.pool().net();
   // The group's policy as configured now: a reload reaches new sessions and every resume
   // (docs/group-networks.md).
-  params.policy = rt.policy_for(s->tunnel_group);
+  // A RADIUS login's own policy and timeouts (docs/radius.md) travel with the session.
+  params.policy = session::with_session_overrides(rt.policy_for(*s), *s);
   params.dns = params.policy.dns;
   params.server_name = rt.front.server_name;
   if (auto base = req.header("X-CSTP-Base-MTU")) {

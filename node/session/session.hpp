@@ -122,6 +122,14 @@ struct Session {
   Counters counters;
   unsigned resumes = 0;
   auth::AuthMethod auth_method = auth::AuthMethod::password;
+  // From a RADIUS Access-Accept (docs/radius.md); replicated, so a resume or a failover never
+  // asks RADIUS again. The Class (raw bytes, for accounting), the policy its Class or Filter-Id
+  // mapped to (empty = the tunnel group's), and the Session-Timeout and Idle-Timeout that
+  // replace the policy's (0 = the policy's).
+  std::string radius_class;
+  std::string policy_override;
+  Duration session_timeout_override{0};
+  Duration idle_timeout_override{0};
   // RADIUS accounting (docs/radius-accounting.md): the Acct-Session-Id, made once at login and
   // replicated, and the highest counters accounting reported so far (same meaning as `counters`:
   // rx = from the client), so that a new active never reports less than the old one did.

@@ -57,6 +57,12 @@ proto::SessionRecord to_record(const Session& s) {
   r.set_public_port(s.public_port);
   r.set_client_type(s.client_type);
   r.set_auth_method(static_cast<std::uint32_t>(s.auth_method));
+  r.set_radius_class(s.radius_class);
+  r.set_policy_override(s.policy_override);
+  r.set_session_timeout_s(static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(s.session_timeout_override).count()));
+  r.set_idle_timeout_s(static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(s.idle_timeout_override).count()));
   r.set_bytes_tx(s.counters.bytes_tx);
   r.set_bytes_rx(s.counters.bytes_rx);
   r.set_packets_tx(s.counters.packets_tx);
@@ -91,10 +97,14 @@ Session from_record(const proto::SessionRecord& r) {
   s.public_port = static_cast<std::uint16_t>(r.public_port());
   s.client_type = clean(r.client_type());
   // An unknown value (a newer writer) reads as the weakest claim: password.
-  s.auth_method =
-      r.auth_method() <= static_cast<std::uint32_t>(auth::AuthMethod::certificate_and_password)
-          ? static_cast<auth::AuthMethod>(r.auth_method())
-          : auth::AuthMethod::password;
+  s.auth_method = r.auth_method() <= static_cast<std::uint32_t>(auth::AuthMethod::radius)
+                      ? static_cast<auth::AuthMethod>(r.auth_method())
+                      : auth::AuthMethod::password;
+  // Bytes as the server sent them, at most as many as one RADIUS attribute holds.
+  s.radius_class = r.radius_class().substr(0, 253);
+  s.policy_override = clean(r.policy_override());
+  s.session_timeout_override = std::chrono::seconds(r.session_timeout_s());
+  s.idle_timeout_override = std::chrono::seconds(r.idle_timeout_s());
   s.counters = {r.bytes_tx(),   r.bytes_rx(), r.packets_tx(),
                 r.packets_rx(), r.drops_tx(), r.drops_rx()};
   s.resumes = r.resumes();

@@ -37,7 +37,16 @@ Result<Created> SessionTable::create(const NewSession& req) {
     for (std::size_t i = 0; mine.size() - i >= limit && i < mine.size(); ++i)
       end(mine[i], EndReason::simultaneous_login, true);
   }
-  auto ip = pool_.allocate();
+  std::optional<std::uint32_t> ip;
+  if (req.ip) {
+    // RADIUS named the address (Framed-IP-Address): that one or none, never one twice.
+    if (!pool_.claim(*req.ip))
+      return fail(Errc::duplicate, "Framed-IP-Address " + net::format_ipv4(*req.ip) +
+                                       " is in use or not leasable from the pool");
+    ip = req.ip;
+  } else {
+    ip = pool_.allocate();
+  }
   if (!ip) return fail("address pool exhausted");
 
   auto s = std::make_unique<Session>();
@@ -52,6 +61,10 @@ Result<Created> SessionTable::create(const NewSession& req) {
   s->public_port = req.public_port;
   s->client_type = req.client_type;
   s->auth_method = req.auth_method;
+  s->radius_class = req.radius_class;
+  s->policy_override = req.policy_override;
+  s->session_timeout_override = req.session_timeout_override;
+  s->idle_timeout_override = req.idle_timeout_override;
   s->inactive_since = clock_.now();  // no SSL tunnel until the CONNECT
   IssuedToken token = issue_token(s->index);
   s->token_hash = token.hash;

@@ -32,6 +32,12 @@ struct NewSession {
   std::string client_type;
   int simultaneous_logins = 0;  // 0 = unlimited (S14)
   auth::AuthMethod auth_method = auth::AuthMethod::password;
+  // A RADIUS login's grant (Session's fields of the same names; docs/radius.md).
+  std::optional<std::uint32_t> ip;  // Framed-IP-Address: this address or no session
+  std::string radius_class;
+  std::string policy_override;
+  Duration session_timeout_override{0};
+  Duration idle_timeout_override{0};
 };
 
 class SessionTable;

@@ -27,9 +27,25 @@ TimePoint last_data(const Session& s) {
 
 }  // namespace
 
+Duration session_timeout_of(const Session& s, const config::Policy& p) {
+  return positive(s.session_timeout_override) ? s.session_timeout_override : p.session_timeout;
+}
+
+Duration idle_timeout_of(const Session& s, const config::Policy& p) {
+  return positive(s.idle_timeout_override) ? s.idle_timeout_override : p.idle_timeout;
+}
+
+config::Policy with_session_overrides(config::Policy p, const Session& s) {
+  p.session_timeout = session_timeout_of(s, p);
+  p.idle_timeout = idle_timeout_of(s, p);
+  return p;
+}
+
 TimerDecision evaluate_timers(const Session& s, const config::Policy& p, TimePoint now) {
   TimerDecision d;
-  if (positive(p.session_timeout) && now - s.login_time >= p.session_timeout) {
+  const Duration session_timeout = session_timeout_of(s, p);
+  const Duration idle_timeout = idle_timeout_of(s, p);
+  if (positive(session_timeout) && now - s.login_time >= session_timeout) {
     d.end_session_timeout = true;
     return d;
   }
@@ -42,23 +58,24 @@ TimerDecision evaluate_timers(const Session& s, const config::Policy& p, TimePoi
   }
   evaluate_dpd(s.ssl_info, p.dpd_interval, now, d.ssl_send_dpd, d.ssl_dead);
   if (s.dtls) evaluate_dpd(s.dtls_info, p.dpd_interval, now, d.dtls_send_dpd, d.dtls_dead);
-  if (positive(p.idle_timeout)) {
+  if (positive(idle_timeout)) {
     // The SSL tunnel is idle only when DTLS is idle too (S6); keepalives never count (S4).
-    if (now - last_data(s) >= p.idle_timeout)
+    if (now - last_data(s) >= idle_timeout)
       d.idle = true;
-    else if (s.dtls && now - s.dtls_info.last_data >= p.idle_timeout)
+    else if (s.dtls && now - s.dtls_info.last_data >= idle_timeout)
       d.dtls_idle = true;
   }
   return d;
 }
 
 Duration idle_time_left(const Session& s, const config::Policy& p, TimePoint now) {
-  if (!positive(p.idle_timeout)) return Duration::max();
+  const Duration idle_timeout = idle_timeout_of(s, p);
+  if (!positive(idle_timeout)) return Duration::max();
   if (!s.ssl) {
     if (!s.inactive_since) return p.disconnected_timeout;
     return std::max(Duration{0}, p.disconnected_timeout - (now - *s.inactive_since));
   }
-  return std::max(Duration{0}, p.idle_timeout - (now - last_data(s)));
+  return std::max(Duration{0}, idle_timeout - (now - last_data(s)));
 }
 
 }  // namespace tandem::session

@@ -24,6 +24,12 @@ struct TimerDecision {
   }
 };
 
+// The session's own Session-Timeout / Idle-Timeout (from RADIUS) when set, else the policy's.
+Duration session_timeout_of(const Session& s, const config::Policy& policy);
+Duration idle_timeout_of(const Session& s, const config::Policy& policy);
+// The policy with the session's own timeouts in place (what the client and operators are told).
+config::Policy with_session_overrides(config::Policy policy, const Session& s);
+
 TimerDecision evaluate_timers(const Session& s, const config::Policy& policy, TimePoint now);
 
 // Time left before the tunnel is closed for idleness (shown to operators), 0 when due.

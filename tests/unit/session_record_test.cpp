@@ -117,6 +117,9 @@ TEST(SessionRecord, ReplicationMessagesCarryNoKeyMaterial) {
                 "login_time_unix", "public_ip", "public_port", "client_type", "client_version",
                 "bytes_tx", "bytes_rx", "packets_tx", "packets_rx", "drops_tx", "drops_rx",
                 "inactive_since_unix_ms", "tunnels", "resumes", "auth_method",
+                // What RADIUS decided (docs/radius.md): the Class is the
+                // server's opaque label, not a credential.
+                "radius_class", "policy_override", "session_timeout_s", "idle_timeout_s",
                 // RADIUS accounting: an identifier and counters, no secret.
                 "acct_session_id", "acct_reported_input_octets", "acct_reported_output_octets",
                 "acct_reported_input_packets", "acct_reported_output_packets"}));

@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# RADIUS authentication (docs/radius.md) against a real FreeRADIUS (Debian's freeradius),
+# started here in the inside namespace with a generated configuration. The tunnel group "company"
+# ("company", as long a name as "default", so that the forms compare byte for byte) is on
+# RADIUS; the default group stays on the users file. The first [radius] server is an
+# address nobody holds (silent): every login shows the second server taking over.
+#   - a password user logs in and pings through the tunnel;
+#   - a challenge user gets a second form, answers it with a one-time code (--form-entry), and
+#     is in; a wrong code fails;
+#   - a rejected user and a wrong password fail, and the client sees the same as for a wrong
+#     password in the users-file group; the log names the reason;
+#   - Framed-IP-Address is the client's address, the Class is kept and maps to a policy, and
+#     `tandemctl show sessions --detail` / `--json` show the auth method and the Class;
+#   - a resume (the TLS connection killed) sends no new Access-Request.
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+command -v freeradius >/dev/null || fail "freeradius is not installed (deploy/setup.sh)"
+
+RADIUS_IP=$TD_INSIDE_IP # FreeRADIUS, in the inside namespace
+SILENT_IP=10.201.0.9    # on the inside link, held by nobody: requests to it go unanswered
+RADIUS_DIR=$TD_DIR/raddb
+RADIUS_LOG=$TD_DIR/freeradius.log
+SECRET=$(openssl rand -hex 16)
+STATE_HEX=0x$(openssl rand -hex 8) # the State the challenge entry sends and then expects
+OTP=$((RANDOM % 900000 + 100000))  # the one-time code the challenge entry checks
+
+# A minimal FreeRADIUS 3.2 configuration: one client (the headend's inside address), the files
+# module with the users below, PAP. Debug mode (-X) logs every request, which the test counts.
+write_radius_config() {
+  mkdir -p "$RADIUS_DIR/log" "$RADIUS_DIR/run"
+  cat >"$RADIUS_DIR/radiusd.conf" <<EOF
+prefix = /usr
+exec_prefix = /usr
+sysconfdir = /etc
+localstatedir = /var
+sbindir = /usr/sbin
+raddbdir = $RADIUS_DIR
+confdir = \${raddbdir}
+modconfdir = \${confdir}
+logdir = $RADIUS_DIR/log
+run_dir = $RADIUS_DIR/run
+libdir = /usr/lib/freeradius
+pidfile = \${run_dir}/radiusd.pid
+name = freeradius
+max_request_time = 10
+cleanup_delay = 2
+max_requests = 1024
+hostname_lookups = no
+log {
+  destination = stdout
+}
+security {
+  allow_core_dumps = no
+  max_attributes = 200
+  reject_delay = 0
+  status_server = no
+}
+thread pool {
+  start_servers = 2
+  max_servers = 4
+  min_spare_servers = 1
+  max_spare_servers = 4
+  max_requests_per_server = 0
+}
+client tandem {
+  ipaddr = $TD_INSIDE_GW
+  secret = $SECRET
+  require_message_authenticator = no
+}
+modules {
+  files {
+    filename = \${confdir}/users
+  }
+  pap {
+  }
+}
+server default {
+  listen {
+    type = auth
+    ipaddr = $RADIUS_IP
+    port = 1812
+  }
+  authorize {
+    files
+    pap
+  }
+  authenticate {
+    Auth-Type PAP {
+      pap
+    }
+  }
+}
+EOF
+  # The challenge recipe: the first entry matches only without a State and with the right
+  # password (User-Password == is a comparison), and Response-Packet-Type turns the answer into
+  # an Access-Challenge carrying a Reply-Message and a State. Any other first try is rejected by
+  # the next entry. The answer comes back with that State, and its password must be the code.
+  cat >"$RADIUS_DIR/users" <<EOF
+alice Cleartext-Password := "alice-radius-pw"
+	Class = "staff"
+
+carol State !* ANY, User-Password == "carol-pw", Response-Packet-Type := Access-Challenge
+	Reply-Message = "Enter the code from your token",
+	State = $STATE_HEX
+
+carol State !* ANY, Auth-Type := Reject
+
+carol State == $STATE_HEX, Cleartext-Password := "$OTP"
+	Class = "otp-user"
+
+dave Cleartext-Password := "dave-pw"
+	Framed-IP-Address = 10.77.0.50,
+	Class = "contractors",
+	Session-Timeout = 7200,
+	Idle-Timeout = 900
+
+mallory Auth-Type := Reject
+	Reply-Message = "account locked"
+EOF
+}
+
+start_freeradius() {
+  step "start FreeRADIUS on $RADIUS_IP:1812 in $TD_NS_INSIDE"
+  ip netns exec "$TD_NS_INSIDE" freeradius -f -X -d "$RADIUS_DIR" >"$RADIUS_LOG" 2>&1 &
+  td_track $!
+  wait_for 15 "FreeRADIUS ready" grep -q 'Ready to process requests' "$RADIUS_LOG"
+}
+
+access_requests() { count_in "$RADIUS_LOG" 'Received Access-Request'; }
+
+# A failed login: openconnect exits 1 without a tunnel; tandemd logs login_failed with a reason.
+check_failed_login() { # ID USER REASON_ERE
+  local line
+  client_wait_exit "$1" 30
+  assert_eq 1 "$TD_RC" "openconnect exit code for $2"
+  assert_contains "$(client_log "$1")" 'Failed to complete authentication' "client message for $2"
+  assert_not_contains "$(client_log "$1")" 'Configured as' "no tunnel for $2"
+  line=$(wait_log 5 login_failed "user=$2( |$)")
+  assert_match "$(field reason "$line")" "$3" "login_failed reason for $2"
+}
+
+# What the client saw of a failed login, minus what differs between two attempts.
+client_view() {
+  sed -E -e 's/^\[[^]]*\] //' -e 's/((Set-)?Cookie: [^=]+=)[^;]*/\1X/' -e '/^Date: /d' \
+    -e 's/(POST|Connected to|SSL negotiation with) .*/\1 X/' "$1" |
+    grep -vE 'Content-Length|authgroup|group_list|GROUP:|Got HTTP response' || true
+}
+
+setup_topology
+write_radius_config
+start_freeradius
+printf '%s\n' "$SECRET" >"$TD_DIR/radius-secret"
+chmod 0600 "$TD_DIR/radius-secret"
+add_user bob 'bob users-file pw'
+write_config "
+[policy.contractors]
+idle_timeout = \"20m\"
+
+[radius]
+servers = [\"$SILENT_IP\", \"$RADIUS_IP:1812\"]
+secret_file = \"$TD_DIR/radius-secret\"
+timeout = \"1s\"
+retries = 0
+
+[radius.class_policy]
+contractors = \"contractors\"
+
+[tunnel_group.company]
+auth = \"radius\"
+"
+start_tandemd
+wait_log 5 radius_ready "worst_case=2s" >/dev/null
+
+step "password login on RADIUS (the silent first server costs one timeout)"
+t0=$(td_now_ms)
+start_client a alice 'alice-radius-pw' --authgroup=company
+wait_tunnel a
+elapsed=$(($(td_now_ms) - t0))
+step "alice up after ${elapsed} ms"
+((elapsed >= 1000)) || fail "alice logged in in ${elapsed} ms: the silent server was not tried"
+line=$(wait_log 5 login_ok 'user=alice( |$)')
+assert_eq radius "$(field auth "$line")" "login_ok auth for alice"
+assert_eq staff "$(field radius_class "$line")" "login_ok radius_class for alice"
+assert_eq company "$(field tunnel_group "$line")" "alice's tunnel group"
+alice_index=$(field index "$line")
+assert_ping "$TD_NS_CLIENT" "$TD_INSIDE_IP" 2
+assert_eq 1 "$(access_requests)" "Access-Requests FreeRADIUS saw for alice"
+
+step "show sessions --detail and --json: the auth method and the Class"
+detail=$(tctl show sessions --detail --index "$alice_index")
+printf '%s\n' "$detail"
+assert_match "$detail" $'\n''Auth Method +: radius +RADIUS Class +: staff'$'\n' "detail for alice"
+json=$(tctl show sessions --json --index "$alice_index")
+assert_eq radius "$(jq -r '.sessions[0].auth_method' <<<"$json")" "json auth_method"
+assert_eq staff "$(jq -r '.sessions[0].radius_class' <<<"$json")" "json radius_class"
+
+step "resume: kill alice's TLS connection; the token brings her back without RADIUS"
+before=$(access_requests)
+kill_client_tcp "$TD_NS_CLIENT"
+wait_log 30 session_resumed "index=$alice_index( |$)" >/dev/null
+wait_for 20 "alice's tunnel back" td_client_up a
+assert_ping "$TD_NS_CLIENT" "$TD_INSIDE_IP" 2
+assert_eq "$before" "$(access_requests)" "Access-Requests caused by the resume"
+assert_eq 1 "$(log_count login_ok 'user=alice( |$)')" "logins of alice after the resume"
+stop_client a INT
+
+step "Framed-IP-Address, Session-Timeout, Idle-Timeout and Class -> policy"
+start_client d dave 'dave-pw' --authgroup=company
+wait_tunnel d
+assert_eq 10.77.0.50 "$(client_ip d)" "dave's address (Framed-IP-Address)"
+line=$(wait_log 5 login_ok 'user=dave( |$)')
+assert_eq contractors "$(field policy "$line")" "dave's policy (Class contractors)"
+assert_eq Class "$(field policy_from "$line")" "what chose dave's policy"
+assert_contains "$(client_log d)" 'X-CSTP-Session-Timeout: 7200' "Session-Timeout sent to dave"
+assert_contains "$(client_log d)" 'X-CSTP-Idle-Timeout: 900' "Idle-Timeout sent to dave"
+dave_index=$(field index "$line")
+detail=$(tctl show sessions --detail --index "$dave_index")
+assert_match "$detail" 'Group Policy +: contractors +Tunnel Group +: company' "dave's detail policy"
+assert_match "$detail" 'RADIUS Class +: contractors' "dave's detail Class"
+assert_ping "$TD_NS_CLIENT" "$TD_INSIDE_IP" 2
+
+step "the same Framed-IP-Address twice: the second login is refused"
+add_client2_ns
+start_client --ns "$TD_NS_CLIENT2" d2 dave 'dave-pw' --authgroup=company
+check_failed_login d2 dave 'Framed-IP-Address 10\.77\.0\.50 is in use'
+td_alive "$(client_pid d)" || fail "dave's first session went away"
+stop_client d INT
+
+step "challenge: a second form, answered with the one-time code"
+requests_before=$(access_requests)
+start_client c carol 'carol-pw' --authgroup=company --form-entry "challenge:answer=$OTP"
+wait_tunnel c
+assert_contains "$(client_log c)" 'Enter the code from your token' "the challenge's message shown"
+line=$(wait_log 5 login_challenge 'user=carol( |$)')
+assert_eq "Enter the code from your token" "$(field message "$line")" "login_challenge message"
+line=$(wait_log 5 login_ok 'user=carol( |$)')
+assert_eq otp-user "$(field radius_class "$line")" "carol's Class (from the second answer)"
+assert_eq $((requests_before + 2)) "$(access_requests)" "Access-Requests for a challenge login"
+assert_contains "$RADIUS_LOG" "State = $STATE_HEX" "the State went back to FreeRADIUS"
+stop_client c INT
+
+step "challenge answered with a wrong code"
+start_client cw carol 'carol-pw' --authgroup=company --form-entry "challenge:answer=000000"
+check_failed_login cw carol '^RADIUS Access-Reject'
+
+step "RADIUS reject, wrong RADIUS password, wrong users-file password: one face"
+start_client m mallory 'anything' --authgroup=company
+check_failed_login m mallory '^RADIUS Access-Reject: account locked$'
+start_client w alice 'wrong password' --authgroup=company
+check_failed_login w alice '^RADIUS Access-Reject$'
+start_client u bob 'wrong password' --authgroup=default
+check_failed_login u bob '^wrong password$'
+for id in m w; do
+  if ! diff -u <(client_view "$(client_log u)") <(client_view "$(client_log $id)") \
+    >"$TD_DIR/view-$id.diff"; then
+    fail "the client saw a RADIUS failure ($id) differently from a users-file one:
+$(cat "$TD_DIR/view-$id.diff")"
+  fi
+done
+
+step "the users-file group still works next to the RADIUS one"
+requests_before=$(access_requests)
+start_client b bob 'bob users-file pw' --authgroup=default
+wait_tunnel b
+line=$(wait_log 5 login_ok 'user=bob( |$)')
+assert_eq password "$(field auth "$line")" "bob's auth method"
+assert_eq "$requests_before" "$(access_requests)" "Access-Requests for a users-file login"
+stop_client b INT
+
+step "every RADIUS login went through the second server after the silent first"
+assert_eq 0 "$(log_count login_failed 'no RADIUS server answered')" "logins lost to the silent server"
+stop_tandemd
