@@ -145,6 +145,7 @@ void session_block(std::string& out, const proto::SessionView& s) {
   // Not on the reference either: who checked the login, and the RADIUS Class (docs/radius.md).
   line2(out, in, "Auth Method", or_dash(s.auth_method()), "RADIUS Class",
         or_dash(s.radius_class()));
+  line(out, in, "Acct Session", or_dash(s.acct_session_id()));  // RADIUS Acct-Session-Id
 
   // "<type> Tunnels: <n>" for each type present, in the order the tunnels are listed.
   std::vector<std::pair<std::string, int>> kinds;

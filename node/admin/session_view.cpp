@@ -107,6 +107,7 @@ proto::SessionView make_session_view(const session::Session& s, const config::Po
   v.set_resumes(s.resumes);
   v.set_auth_method(auth::to_string(s.auth_method));
   v.set_radius_class(radius::printable(s.radius_class, 253));
+  v.set_acct_session_id(s.acct_session_id);
   const long long idle_left = seconds(session::idle_time_left(s, policy, now));
   const long long idle_timeout = seconds(s.ssl ? policy.idle_timeout : policy.disconnected_timeout);
 

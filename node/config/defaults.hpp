@@ -123,4 +123,8 @@ inline constexpr const char* kDtlsLegacyCiphers =
 inline constexpr auto kCertificateExpiryWarning = std::chrono::milliseconds(std::chrono::days(30));
 // How often a running node checks its certificates' expiry again (besides start and reload).
 inline constexpr auto kCertificateCheckInterval = std::chrono::milliseconds(std::chrono::hours(24));
+// RADIUS accounting (docs/radius-accounting.md): records the durable queue holds at most (a
+// record is a few hundred bytes); beyond it new records are dropped, logged and counted.
+// Resending backoff and the Interim-Update minimum are in radius/accounting_record.hpp.
+inline constexpr std::size_t kAccountingQueueRecords = 100000;
 }  // namespace tandem::defaults

@@ -98,6 +98,21 @@ void write_state(Writer& w, const Snapshot& s) {
   w.sample({{"state", "free"}}, number(s.pool_free));
 }
 
+void write_accounting(Writer& w, const Snapshot& s) {
+  w.family("accounting_queued", "gauge",
+           "RADIUS accounting records on disk, waiting for a server to acknowledge them.");
+  w.sample(number(s.accounting_queued));
+  w.family("accounting_records_sent_total", "counter",
+           "RADIUS accounting records a server acknowledged.");
+  w.sample(number(s.accounting_sent));
+  w.family("accounting_send_failures_total", "counter",
+           "RADIUS accounting tries no server answered (each is retried).");
+  w.sample(number(s.accounting_failed));
+  w.family("accounting_records_dropped_total", "counter",
+           "RADIUS accounting records never queued: the queue was full or its disk failed.");
+  w.sample(number(s.accounting_dropped));
+}
+
 void write_traffic(Writer& w, const Snapshot& s) {
   const session::Counters& t = s.traffic;
   w.family("bytes_total", "counter",
@@ -265,6 +280,7 @@ std::string render(const Snapshot& s) {
   write_limits(w, s);
   write_replication(w, s);
   write_certificates(w, s);
+  write_accounting(w, s);
   return w.take();
 }
 

@@ -89,6 +89,12 @@ struct Snapshot {
   std::uint64_t pool_used = 0;
   std::uint64_t pool_free = 0;
 
+  // RADIUS accounting (docs/radius-accounting.md); all zero without it.
+  std::uint64_t accounting_queued = 0;  // gauge
+  std::uint64_t accounting_sent = 0;
+  std::uint64_t accounting_failed = 0;
+  std::uint64_t accounting_dropped = 0;
+
   // (certificate, seconds until its notAfter; negative once expired): "tls", and in a pair
   // "peer" and "peer_ca" (server::CertificateMonitor).
   std::vector<std::pair<std::string, std::int64_t>> certificate_expiry;

@@ -18,7 +18,10 @@
 #include "node/config/defaults.hpp"
 #include "node/metrics/http_endpoint.hpp"
 #include "node/profile/profile_file.hpp"
+#include "node/radius/accounting.hpp"
+#include "node/radius/accounting_sender.hpp"
 #include "node/radius/radius_client.hpp"
+#include "node/server/accounting_hooks.hpp"
 #include "node/server/admin_backend.hpp"
 #include "node/server/certificate_monitor.hpp"
 #include "node/server/client_certificates.hpp"
@@ -92,6 +95,8 @@ struct Headend::Impl {
   // Made in start() too (threads). After io: destroyed first, so the requests it finishes hand
   // their results to a live io_context.
   std::unique_ptr<radius::RadiusClient> radius;
+  // After the client: goes first, while the client's workers can still answer it.
+  std::unique_ptr<radius::Accounting> accounting;
   std::unique_ptr<asio::ssl::context> tls;
   CertificateMonitor certificates;
   std::unique_ptr<session::SessionTable> sessions;
@@ -136,6 +141,7 @@ struct Headend::Impl {
       if (!rt->serving()) continue;
       sessions->run_timers(
           [this](const session::Session& s) -> const config::Policy& { return rt->policy_for(s); });
+      account_interims(*rt);
       // Counters and tunnel changes reach the standby about once a second (not acknowledged).
       if (++ticks % 4 == 0) role.flush_changes();
     }
@@ -310,7 +316,17 @@ Result<bool> Headend::start(Replication& replication) {
           .login_throttle = m.login_throttle,
           .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
   m.rt->certificates = &m.certificates;
+  watch_session_ends(*m.rt);
   m.rt->front.radius = m.radius.get();
+  if (m.radius && !cfg.radius.accounting_servers.empty()) {
+    auto queue = radius::AccountingQueue::open(cfg.state_dir + "/accounting",
+                                               defaults::kAccountingQueueRecords);
+    if (!queue) return fail("radius accounting: " + queue.error());
+    m.accounting = std::make_unique<radius::Accounting>(
+        m.io, radius::AccountingPolicy{cfg.radius.nas_identifier, cfg.radius.interim_interval},
+        std::move(*queue), std::make_unique<radius::RadcliAccountingSender>(m.io, *m.radius));
+    m.rt->accounting = m.accounting.get();
+  }
   // Read as [process] user, as every reload will.
   auto client_trust = load_client_trust(cfg);
   if (!client_trust) return fail("tls: " + client_trust.error());

@@ -9,6 +9,7 @@
 #include "node/auth/config_auth.hpp"
 #include "node/config/defaults.hpp"
 #include "node/http/client_headers.hpp"
+#include "node/server/accounting_hooks.hpp"
 #include "node/radius/radius_client.hpp"
 #include "node/server/client_certificates.hpp"
 #include "node/server/front_connection.hpp"
@@ -330,6 +331,7 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   if (!created_session) co_return form("Please try again.");
   const session::Session& s = *created_session;
   ++rt.counters.logins_ok;
+  account_start(rt, created_session);
   log::info("login_ok", {{"index", std::to_string(s.index)},
                          {"user", text::sanitize(s.user, text::kMaxUsername)},
                          {"ip", net::format_ipv4(s.ip)},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "node/radius/accounting.hpp"
 #include "node/server/certificate_monitor.hpp"
 #include "node/server/dtls_server.hpp"
 
@@ -69,6 +70,13 @@ metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix
   const auto& pool = rt.sessions.pool();
   m.pool_used = pool.leased();
   m.pool_free = pool.capacity() - std::min(pool.capacity(), pool.leased());
+  if (rt.accounting) {
+    const auto a = rt.accounting->stats();
+    m.accounting_queued = a.queued;
+    m.accounting_sent = a.sent;
+    m.accounting_failed = a.failed;
+    m.accounting_dropped = a.dropped;
+  }
   return m;
 }
 

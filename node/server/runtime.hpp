@@ -31,6 +31,7 @@
 #include "node/tls/client_certificate.hpp"
 
 namespace tandem::radius {
+class Accounting;
 class RadiusClient;
 }
 
@@ -142,6 +143,7 @@ struct Runtime {
   Replication* replication = nullptr;
   const CertificateMonitor* certificates = nullptr;  // expiry of the certificates in use
   metrics::Counters counters;                        // events seen only here, at the I/O edge
+  radius::Accounting* accounting = nullptr;          // RADIUS accounting, when [radius] has servers
   FrontDoorState front;
   TunnelRuntime tunnels;
 

@@ -130,6 +130,14 @@ struct Session {
   std::string policy_override;
   Duration session_timeout_override{0};
   Duration idle_timeout_override{0};
+  // RADIUS accounting (docs/radius-accounting.md): the Acct-Session-Id, made once at login and
+  // replicated, and the highest counters accounting reported so far (same meaning as `counters`:
+  // rx = from the client), so that a new active never reports less than the old one did.
+  std::string acct_session_id;
+  Counters acct_reported;
+  // When the next Interim-Update is due; unset after a restore or a promotion (the sweep sets
+  // it). Not replicated.
+  std::optional<TimePoint> acct_next_interim;
   // Changed since last replicated (counters, tunnels): the periodic flush sends it.
   bool dirty = false;
 

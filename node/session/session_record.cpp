@@ -24,6 +24,9 @@ void put_tunnel(const TunnelInfo& info, proto::TunnelRecord::Kind kind, proto::T
 // A record may come from disk or from the peer: its text is re-checked, whatever wrote it.
 std::string clean(const std::string& s) { return text::sanitize(s); }
 
+// Ours are 16 hex digits; a RADIUS attribute holds at most 253 bytes.
+constexpr std::size_t kMaxAcctSessionId = 64;
+
 TunnelInfo get_tunnel(const proto::TunnelRecord& t) {
   TunnelInfo info;
   info.public_ip = clean(t.public_ip());
@@ -67,6 +70,11 @@ proto::SessionRecord to_record(const Session& s) {
   r.set_drops_tx(s.counters.drops_tx);
   r.set_drops_rx(s.counters.drops_rx);
   r.set_resumes(s.resumes);
+  r.set_acct_session_id(s.acct_session_id);
+  r.set_acct_reported_input_octets(s.acct_reported.bytes_rx);
+  r.set_acct_reported_output_octets(s.acct_reported.bytes_tx);
+  r.set_acct_reported_input_packets(s.acct_reported.packets_rx);
+  r.set_acct_reported_output_packets(s.acct_reported.packets_tx);
   // The last known tunnel endpoints travel too: a new active uses them to reset the clients'
   // old connections at once (service_address.hpp, tickle).
   if (s.ssl_info.connected_at_unix != 0)
@@ -100,6 +108,11 @@ Session from_record(const proto::SessionRecord& r) {
   s.counters = {r.bytes_tx(),   r.bytes_rx(), r.packets_tx(),
                 r.packets_rx(), r.drops_tx(), r.drops_rx()};
   s.resumes = r.resumes();
+  s.acct_session_id = text::sanitize(r.acct_session_id(), kMaxAcctSessionId);
+  s.acct_reported.bytes_rx = r.acct_reported_input_octets();
+  s.acct_reported.bytes_tx = r.acct_reported_output_octets();
+  s.acct_reported.packets_rx = r.acct_reported_input_packets();
+  s.acct_reported.packets_tx = r.acct_reported_output_packets();
   for (const auto& t : r.tunnels())
     if (t.kind() == proto::TunnelRecord::SSL) s.ssl_info = get_tunnel(t);
   return s;

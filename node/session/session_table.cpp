@@ -68,6 +68,7 @@ Result<Created> SessionTable::create(const NewSession& req) {
   s->inactive_since = clock_.now();  // no SSL tunnel until the CONNECT
   IssuedToken token = issue_token(s->index);
   s->token_hash = token.hash;
+  s->acct_session_id = new_acct_session_id();
 
   Session* raw = s.get();
   by_ip_[raw->ip] = raw;
@@ -171,6 +172,7 @@ void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client
     persisted(Persisted::local_only);
   ++end_stats_.by_reason[static_cast<std::size_t>(reason)];
   end_stats_.traffic += s->counters;
+  if (end_observer_) end_observer_(*s, reason);
   log::info("session_end", {{"index", std::to_string(s->index)},
                             {"user", text::sanitize(s->user, text::kMaxUsername)},
                             {"ip", net::format_ipv4(s->ip)},
@@ -178,6 +180,19 @@ void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client
                             {"reason", to_string(reason)},
                             {"bytes_tx", std::to_string(s->counters.bytes_tx)},
                             {"bytes_rx", std::to_string(s->counters.bytes_rx)}});
+}
+
+void SessionTable::accounted(SessionRef ref, const Counters& reported,
+                             std::optional<TimePoint> next_interim) {
+  Session& s = *ref.s_;
+  s.acct_next_interim = next_interim;
+  if (reported.bytes_rx == s.acct_reported.bytes_rx &&
+      reported.bytes_tx == s.acct_reported.bytes_tx &&
+      reported.packets_rx == s.acct_reported.packets_rx &&
+      reported.packets_tx == s.acct_reported.packets_tx)
+    return;
+  s.acct_reported = reported;
+  s.dirty = true;
 }
 
 void SessionTable::attach_dtls(SessionRef ref, std::shared_ptr<Transport> transport,

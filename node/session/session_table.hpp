@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -152,6 +153,14 @@ class SessionTable {
   void end(std::uint64_t index, EndReason reason, bool notify_client,
            ReplicationSink::Acked persisted = nullptr);
 
+  // RADIUS accounting (docs/radius-accounting.md): the counters an accounting record reported
+  // (the session's floor from now on, replicated with it) and when its next Interim is due.
+  void accounted(SessionRef s, const Counters& reported, std::optional<TimePoint> next_interim);
+  // Told of every session end on this node, before the session is gone (accounting's Stop).
+  // Not told of a mirror the active removed (drop_replica).
+  using EndObserver = std::function<void(const Session&, EndReason)>;
+  void set_end_observer(EndObserver observer) { end_observer_ = std::move(observer); }
+
   // Replication: removals go to the sink as they happen; creations and resumes are sent by the
   // caller, who waits for the acknowledgement before answering the client.
   void set_sink(ReplicationSink* sink) { sink_ = sink; }
@@ -195,6 +204,7 @@ class SessionTable {
   void apply_timers(Session& s, const config::Policy& policy);
 
   ReplicationSink* sink_ = nullptr;
+  EndObserver end_observer_;
   std::uint64_t next_index_ = 1;
   TimerStats timer_stats_;
   CarrierSwitches carrier_switches_{};

@@ -95,6 +95,19 @@ IssuedToken issue_token(std::uint64_t index) {
   return token;
 }
 
+std::string new_acct_session_id() {
+  std::array<std::uint8_t, 8> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+    throw std::runtime_error("new_acct_session_id: RAND_bytes failed");
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  std::string out;
+  for (std::uint8_t byte : bytes) {
+    out += kDigits[byte >> 4];
+    out += kDigits[byte & 15];
+  }
+  return out;
+}
+
 std::optional<ParsedToken> parse_token(std::string_view text) {
   const std::size_t dash = text.find('-');  // the index has no '-', the secret may
   if (dash == std::string_view::npos) return std::nullopt;

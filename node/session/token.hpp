@@ -19,6 +19,10 @@ struct IssuedToken {
 // `index` must be > 0. Throws std::runtime_error if the CSPRNG fails: no weak token is ever made.
 IssuedToken issue_token(std::uint64_t index);
 
+// A new RADIUS Acct-Session-Id: 16 upper-case hex digits from the CSPRNG, unique across nodes
+// and restarts without coordination (docs/radius-accounting.md).
+std::string new_acct_session_id();
+
 struct ParsedToken {
   std::uint64_t index;
   TokenHash secret_hash;  // SHA-256 of the decoded secret

@@ -196,6 +196,7 @@ TEST(AdminFormat, DetailOfAWaitingSessionHasOnlyTheParent) {
   EXPECT_TRUE(has_line(text, "Protocol     : AnyConnect-Parent")) << text;
   EXPECT_TRUE(has_line(text, "Inactivity   : 0h:01m:05s")) << text;
   EXPECT_TRUE(has_line(text, "State        : waiting_to_resume      Resumes      : 0")) << text;
+  EXPECT_TRUE(has_line(text, "Acct Session : -")) << text;  // none given
   EXPECT_TRUE(has_line(text, "AnyConnect-Parent Tunnels: 1")) << text;
   EXPECT_EQ(text.find("SSL-Tunnel"), std::string::npos) << text;
 }

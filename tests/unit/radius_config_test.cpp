@@ -90,7 +90,7 @@ TEST(RadiusConfig, EveryErrorReported) {
 servers = ["10.0.0.300", "10.0.0.1:0", "10.0.0.1:99999"]
 timeout = "1500ms"
 retries = 11
-interim_interval = "5s"
+interim_interval = "500ms"
 colour = "blue"
 [radius.class_policy]
 staff = "nope"

@@ -37,6 +37,28 @@ TEST(SessionCodec, RoundTripsTheParentRecord) {
   EXPECT_EQ(back.public_port, 40000);
 }
 
+// RADIUS accounting continues across a failover: the Acct-Session-Id and the reported floor
+// travel with the record (docs/radius-accounting.md).
+TEST(SessionCodec, RoundTripsTheAccountingState) {
+  auto s = sample();
+  s.acct_session_id = new_acct_session_id();
+  s.acct_reported = {1000, 2000, 30, 40, 0, 0};
+  auto back = from_record(to_record(s));
+  EXPECT_EQ(back.acct_session_id, s.acct_session_id);
+  EXPECT_EQ(back.acct_reported.bytes_tx, 1000u);
+  EXPECT_EQ(back.acct_reported.bytes_rx, 2000u);
+  EXPECT_EQ(back.acct_reported.packets_tx, 30u);
+  EXPECT_EQ(back.acct_reported.packets_rx, 40u);
+  EXPECT_FALSE(back.acct_next_interim);  // the new active schedules it
+}
+
+TEST(SessionCodec, AcctSessionIdsAreSixteenHexDigitsAndDiffer) {
+  const std::string a = new_acct_session_id(), b = new_acct_session_id();
+  EXPECT_EQ(a.size(), 16u);
+  EXPECT_EQ(a.find_first_not_of("0123456789ABCDEF"), std::string::npos);
+  EXPECT_NE(a, b);
+}
+
 // S9/S16: the replicated record carries the token's hash, never the token or its secret.
 TEST(SessionCodec, SerializedRecordNeverContainsTheTokenSecret) {
   auto s = sample();
@@ -97,7 +119,10 @@ TEST(SessionRecord, ReplicationMessagesCarryNoKeyMaterial) {
                 "inactive_since_unix_ms", "tunnels", "resumes", "auth_method",
                 // What RADIUS decided (docs/radius.md): the Class is the
                 // server's opaque label, not a credential.
-                "radius_class", "policy_override", "session_timeout_s", "idle_timeout_s"}));
+                "radius_class", "policy_override", "session_timeout_s", "idle_timeout_s",
+                // RADIUS accounting: an identifier and counters, no secret.
+                "acct_session_id", "acct_reported_input_octets", "acct_reported_output_octets",
+                "acct_reported_input_packets", "acct_reported_output_packets"}));
   const auto* t = proto::TunnelRecord::descriptor();
   for (int i = 0; i < t->field_count(); ++i) {
     const std::string n = t->field(i)->name();

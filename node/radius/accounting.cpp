@@ -1,0 +1,90 @@
+#include "node/radius/accounting.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "base/log.hpp"
+#include "base/text.hpp"
+
+namespace tandem::radius {
+
+Accounting::Accounting(boost::asio::io_context& io, AccountingPolicy policy,
+                       std::unique_ptr<AccountingQueue> queue,
+                       std::unique_ptr<AccountingSender> sender)
+    : io_(io),
+      policy_(std::move(policy)),
+      queue_(std::move(queue)),
+      sender_(std::move(sender)),
+      retry_timer_(io) {
+  if (queue_->size() > 0)
+    log::info("accounting_queue_resumed", {{"records", std::to_string(queue_->size())}});
+  boost::asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
+    if (alive.lock()) pump();
+  });
+}
+
+Accounting::~Accounting() { *alive_ = false; }
+
+bool Accounting::enqueue(const proto::AccountingRecord& record) {
+  const auto pushed = queue_->push(record);
+  if (pushed != AccountingQueue::Push::queued) {
+    ++stats_.dropped;
+    log::error("accounting_record_dropped",
+               {{"index", std::to_string(record.session_index())},
+                {"acct_session_id", text::sanitize(record.session_id())},
+                {"status", to_string(record.status())},
+                {"reason", pushed == AccountingQueue::Push::full
+                               ? "queue full (" + std::to_string(queue_->capacity()) + " records)"
+                               : "the queue's disk refused the write"}});
+    return false;
+  }
+  pump();
+  return true;
+}
+
+AccountingStats Accounting::stats() const {
+  AccountingStats s = stats_;
+  s.queued = queue_->size();
+  return s;
+}
+
+void Accounting::pump() {
+  if (in_flight_ || backing_off_) return;
+  auto head = queue_->front();
+  if (!head) return;
+  in_flight_ = true;
+  const std::uint64_t key = head->key;
+  sender_->send(attributes(head->record, wall_seconds()),
+                [this, key, alive = std::weak_ptr<bool>(alive_)](bool ok, std::string why) {
+                  if (alive.lock()) on_sent(key, ok, why);
+                });
+}
+
+void Accounting::on_sent(std::uint64_t key, bool acknowledged, const std::string& why) {
+  in_flight_ = false;
+  if (acknowledged) {
+    ++stats_.sent;
+    if (failures_ > 0)
+      log::info("accounting_server_back", {{"queued", std::to_string(queue_->size())}});
+    failures_ = 0;
+    queue_->pop(key);
+    pump();
+    return;
+  }
+  ++stats_.failed;
+  ++failures_;
+  const Duration delay = retry_delay(failures_);
+  // Once per outage and then at the longest delay, not once per try.
+  if (failures_ == 1 || delay == retry_delay(failures_ + 1))
+    log::warn("accounting_send_failed", {{"reason", why},
+                                         {"queued", std::to_string(queue_->size())},
+                                         {"retry_ms", std::to_string(delay.count())}});
+  backing_off_ = true;
+  retry_timer_.expires_after(delay);
+  retry_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    backing_off_ = false;
+    pump();
+  });
+}
+
+}  // namespace tandem::radius

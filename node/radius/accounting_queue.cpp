@@ -1,0 +1,97 @@
+#include "node/radius/accounting_queue.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include <filesystem>
+
+#include "base/log.hpp"
+
+namespace tandem::radius {
+namespace {
+
+// Big-endian, so RocksDB's byte order is the order records were queued in.
+std::string encode_key(std::uint64_t key) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, key >>= 8) out[static_cast<std::size_t>(i)] = static_cast<char>(key);
+  return out;
+}
+
+std::optional<std::uint64_t> decode_key(const rocksdb::Slice& s) {
+  if (s.size() != 8) return std::nullopt;
+  std::uint64_t key = 0;
+  for (std::size_t i = 0; i < 8; ++i) key = (key << 8) | static_cast<std::uint8_t>(s[i]);
+  return key;
+}
+
+}  // namespace
+
+AccountingQueue::AccountingQueue(std::unique_ptr<rocksdb::DB> db, std::size_t max_records)
+    : db_(std::move(db)), max_(max_records) {}
+AccountingQueue::~AccountingQueue() = default;
+
+Result<std::unique_ptr<AccountingQueue>> AccountingQueue::open(const std::string& dir,
+                                                               std::size_t max_records) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail("accounting queue " + dir + ": " + ec.message());
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.keep_log_file_num = 2;
+  options.max_log_file_size = 1 << 20;
+  rocksdb::DB* raw = nullptr;
+  auto status = rocksdb::DB::Open(options, dir, &raw);
+  if (!status.ok()) return fail("accounting queue " + dir + ": " + status.ToString());
+  std::unique_ptr<AccountingQueue> q(
+      new AccountingQueue(std::unique_ptr<rocksdb::DB>(raw), max_records));
+  // What an earlier run left is sent first; new records go after it.
+  std::unique_ptr<rocksdb::Iterator> it(q->db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ++q->size_;
+    if (auto key = decode_key(it->key())) q->next_key_ = std::max(q->next_key_, *key + 1);
+  }
+  return q;
+}
+
+AccountingQueue::Push AccountingQueue::push(const proto::AccountingRecord& record) {
+  if (size_ >= max_) return Push::full;
+  std::string value;
+  if (!record.SerializeToString(&value)) return Push::failed;
+  rocksdb::WriteOptions sync;
+  sync.sync = true;  // a Start or Stop must survive a crash of the node that made it
+  auto status = db_->Put(sync, encode_key(next_key_), value);
+  if (!status.ok()) {
+    log::error("accounting_queue_write_failed", {{"reason", status.ToString()}});
+    return Push::failed;
+  }
+  ++next_key_;
+  ++size_;
+  return Push::queued;
+}
+
+std::optional<AccountingQueue::Entry> AccountingQueue::front() {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    Entry e;
+    auto key = decode_key(it->key());
+    if (key && e.record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      e.key = *key;
+      return e;
+    }
+    log::error("accounting_queue_bad_row", {{"detail", "dropped: it does not parse"}});
+    db_->Delete(rocksdb::WriteOptions(), it->key());
+    if (size_ > 0) --size_;
+  }
+  return std::nullopt;
+}
+
+void AccountingQueue::pop(std::uint64_t key) {
+  auto status = db_->Delete(rocksdb::WriteOptions(), encode_key(key));
+  if (!status.ok()) {
+    log::error("accounting_queue_write_failed", {{"reason", status.ToString()}});
+    return;
+  }
+  if (size_ > 0) --size_;
+}
+
+}  // namespace tandem::radius

@@ -1,0 +1,97 @@
+#include "node/server/accounting_hooks.hpp"
+
+#include "base/log.hpp"
+#include "node/radius/accounting.hpp"
+#include "node/session/session_record.hpp"
+
+namespace tandem::server {
+namespace {
+
+radius::AcctEvent event(const radius::Accounting& a, proto::AccountingRecord::Status status,
+                        const session::Session& s) {
+  radius::AcctEvent e;
+  e.status = status;
+  e.now_unix = wall_seconds();
+  e.nas_identifier = a.policy().nas_identifier;
+  e.radius_class = s.radius_class;  // the Access-Accept's, echoed (RFC 2865 5.25)
+  return e;
+}
+
+session::Counters as_session_counters(const radius::AcctCounters& c) {
+  session::Counters out;
+  out.bytes_rx = c.input_octets;
+  out.bytes_tx = c.output_octets;
+  out.packets_rx = c.input_packets;
+  out.packets_tx = c.output_packets;
+  return out;
+}
+
+}  // namespace
+
+void account_start(Runtime& rt, session::SessionRef ref) {
+  if (!rt.accounting || !ref || !rt.serving()) return;
+  const session::Session& s = *ref;
+  rt.accounting->enqueue(
+      radius::make_record(s, {}, event(*rt.accounting, proto::AccountingRecord::START, s)));
+  rt.sessions.accounted(
+      ref, s.acct_reported,
+      radius::next_interim(rt.clock.now(), rt.accounting->policy().interim_interval));
+}
+
+void watch_session_ends(Runtime& rt) {
+  rt.sessions.set_end_observer([&rt](const session::Session& s, session::EndReason reason) {
+    // A login that was never recorded had no Start; a standby's mirror is never accounted.
+    if (!rt.accounting || !rt.serving() || reason == session::EndReason::not_recorded ||
+        s.acct_session_id.empty())
+      return;
+    auto e = event(*rt.accounting, proto::AccountingRecord::STOP, s);
+    e.end_reason = reason;
+    rt.accounting->enqueue(radius::make_record(s, radius::acct_counters(s.acct_reported), e));
+  });
+}
+
+void account_interims(Runtime& rt) {
+  if (!rt.accounting || !rt.serving() || !rt.sessions.sink()) return;
+  const Duration interval = rt.accounting->policy().interim_interval;
+  if (interval <= Duration::zero()) return;
+  const TimePoint now = rt.clock.now();
+  std::vector<std::uint64_t> due;
+  std::vector<std::uint64_t> unscheduled;
+  rt.sessions.for_each([&](const session::Session& s) {
+    if (s.acct_session_id.empty()) return;
+    if (!s.acct_next_interim)
+      unscheduled.push_back(s.index);
+    else if (*s.acct_next_interim <= now)
+      due.push_back(s.index);
+  });
+  // Restored, or taken over in a failover: the first Interim one interval from now.
+  for (auto index : unscheduled)
+    if (auto ref = rt.sessions.find(index))
+      rt.sessions.accounted(ref, ref->acct_reported, radius::next_interim(now, interval));
+  for (auto index : due) {
+    auto ref = rt.sessions.find(index);
+    if (!ref) continue;
+    const session::Session& s = *ref;
+    auto record =
+        radius::make_record(s, radius::acct_counters(s.acct_reported),
+                            event(*rt.accounting, proto::AccountingRecord::INTERIM_UPDATE, s));
+    const radius::AcctCounters reported{record.input_octets(), record.output_octets(),
+                                        record.input_packets(), record.output_packets()};
+    rt.sessions.accounted(ref, as_session_counters(reported), radius::next_interim(now, interval));
+    rt.sessions.mark_sent(ref);
+    const std::string id = s.acct_session_id;
+    rt.sessions.sink()->upsert(session::to_record(s), false,
+                               [&rt, index, id, record = std::move(record)](Persisted where) {
+                                 if (where == Persisted::failed)
+                                   return;  // no longer active, or the disk refused it
+                                 // Ended meanwhile: its Stop (queued already) reports at least
+                                 // these counters.
+                                 auto now_ref = rt.sessions.find(index);
+                                 if (!now_ref || now_ref->acct_session_id != id || !rt.accounting)
+                                   return;
+                                 rt.accounting->enqueue(record);
+                               });
+  }
+}
+
+}  // namespace tandem::server
