@@ -129,6 +129,7 @@ void session_block(std::string& out, const proto::SessionView& s) {
   for (const auto& p : s.protocols()) protocols += (protocols.empty() ? "" : " ") + p;
   line2(out, in, "Username", s.username(), "Index", num(s.index()));
   line2(out, in, "Assigned IP", or_dash(s.assigned_ip()), "Public IP", or_dash(s.public_ip()));
+  if (!s.assigned_ipv6().empty()) line(out, in, "Assigned IPv6", s.assigned_ipv6());
   line(out, in, "Protocol", or_dash(protocols));
   line(out, in, "Encryption", or_dash(per_tunnel(s, false)));
   line(out, in, "Hashing", or_dash(per_tunnel(s, true)));

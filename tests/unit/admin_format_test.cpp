@@ -189,6 +189,18 @@ TEST(AdminFormat, DetailLaidOutLikeTheReference) {
   EXPECT_LT(text.find("\nSSL-Tunnel:\n"), text.find("\nDTLS-Tunnel:\n"));
 }
 
+TEST(AdminFormat, DetailShowsTheIpv6AddressOnlyWhenThereIsOne) {
+  proto::ShowSessionsReply reply;
+  *reply.add_sessions() = connected_session();
+  EXPECT_EQ(format_sessions_detail(reply).find("IPv6"), std::string::npos);
+  reply.mutable_sessions(0)->set_assigned_ipv6("fd00:77::2");
+  const std::string text = format_sessions_detail(reply);
+  EXPECT_TRUE(has_line(text, "Assigned IPv6: fd00:77::2")) << text;
+  // Right under the IPv4 line.
+  EXPECT_LT(text.find("Assigned IP  : 10.77.0.2"), text.find("Assigned IPv6"));
+  EXPECT_LT(text.find("Assigned IPv6"), text.find("Protocol     :"));
+}
+
 TEST(AdminFormat, DetailOfAWaitingSessionHasOnlyTheParent) {
   proto::ShowSessionsReply reply;
   *reply.add_sessions() = waiting_session();

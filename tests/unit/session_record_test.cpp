@@ -96,7 +96,8 @@ TEST(SessionRecord, ReplicationMessagesCarryNoKeyMaterial) {
                                       "client_type",     "client_version", "bytes_tx",
                                       "bytes_rx",        "packets_tx",     "packets_rx",
                                       "drops_tx",        "drops_rx",       "inactive_since_unix_ms",
-                                      "tunnels",         "resumes",        "auth_method"}));
+                                      "tunnels",         "resumes",        "auth_method",
+                                      "assigned_ipv6"}));
   const auto* t = proto::TunnelRecord::descriptor();
   for (int i = 0; i < t->field_count(); ++i) {
     const std::string n = t->field(i)->name();

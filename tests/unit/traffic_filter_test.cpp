@@ -135,7 +135,10 @@ TEST(TrafficFilter, MalformedHeadersAreDropped) {
   EXPECT_EQ(check({}, t), V::not_ipv4);
   auto v6 = packet(kClient, "10.201.0.2");
   v6[0] = 0x60;
-  EXPECT_EQ(check(v6, t), V::not_ipv4);
+  EXPECT_EQ(check(v6, t), V::ipv6_not_enabled);  // no IPv6 pool, no IPv6 address
+  auto v5 = packet(kClient, "10.201.0.2");
+  v5[0] = 0x50;
+  EXPECT_EQ(check(v5, t), V::not_ipv4);
   EXPECT_EQ(check(std::vector<std::uint8_t>(19, 0x45), t), V::malformed);
   auto p = packet(kClient, "10.201.0.2");
   p[0] = 0x44;  // header shorter than 20 bytes
@@ -166,7 +169,7 @@ TEST(TrafficFilter, CompileSortsNodeAddressesAndRefusesBadCidrs) {
 TEST(TrafficFilter, EveryDropReasonHasAName) {
   for (auto v : kAllFilterDrops) EXPECT_STRNE(to_string(v), "unknown");
   EXPECT_EQ(drop_index(V::not_ipv4), 0u);
-  EXPECT_EQ(drop_index(V::not_included), kAllFilterDrops.size() - 1);
+  EXPECT_EQ(drop_index(V::ipv6_link_local), kAllFilterDrops.size() - 1);
 }
 
 }  // namespace
