@@ -66,7 +66,6 @@ bool martian6(const net::Ipv6Addr& a) {
 // source at 8, destination at 24.
 FilterVerdict filter_ipv6(std::span<const std::uint8_t> packet, const net::Ipv6Addr* session_ip6,
                           const TrafficPolicy& policy) {
-  if (session_ip6 == nullptr || !policy.pool6) return FilterVerdict::ipv6_not_enabled;
   if (packet.size() < 40) return FilterVerdict::malformed;
   const std::size_t payload = (std::size_t{packet[4]} << 8) | packet[5];
   // A zero payload length means a jumbogram, which no tunnel MTU carries.
@@ -76,9 +75,10 @@ FilterVerdict filter_ipv6(std::span<const std::uint8_t> packet, const net::Ipv6A
   std::copy_n(packet.data() + 8, 16, src.begin());
   std::copy_n(packet.data() + 24, 16, dst.begin());
   // A client's kernel solicits routers, joins multicast groups (MLD) and checks its address
-  // (DAD) from :: or its link-local address as soon as the tun is up: normal, and never
-  // forwarded by a router anyway.
+  // (DAD) from :: or its link-local address as soon as the tun is up, whether or not it was
+  // given an IPv6 address: normal, and never forwarded by a router anyway.
   if (link_local6(src) || src == net::Ipv6Addr{}) return FilterVerdict::ipv6_link_local;
+  if (session_ip6 == nullptr || !policy.pool6) return FilterVerdict::ipv6_not_enabled;
   if (src != *session_ip6) return FilterVerdict::spoofed_source;
   if (dst[0] == 0xff) return FilterVerdict::broadcast;  // ff00::/8, multicast
   if (link_local6(dst)) return FilterVerdict::ipv6_link_local;

@@ -72,6 +72,8 @@ TEST(TrafficFilter6, OnlyTheSessionsOwnAddressMaySend) {
             V::ipv6_not_enabled);
   EXPECT_EQ(filter_from_client(packet6(kClient6, "fd00:201::2"), 1, t, nullptr),
             V::ipv6_not_enabled);
+  // Link-local chatter of a client's kernel stays quiet with or without an IPv6 address.
+  EXPECT_EQ(filter_from_client(packet6("fe80::1", "ff02::2"), 1, *no6, &me), V::ipv6_link_local);
 }
 
 TEST(TrafficFilter6, LinkLocalAndMulticastStayOnTheClientsSide) {
