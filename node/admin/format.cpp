@@ -283,6 +283,8 @@ std::string format_status(const proto::StatusReply& r) {
   line(out, in, "Tunnels", num(r.tunnels_ssl()) + " SSL, " + num(r.tunnels_dtls()) + " DTLS");
   line(out, in, "Address pool",
        r.pool() + ", " + num(r.pool_in_use()) + " of " + num(r.pool_capacity()) + " in use");
+  if (!r.pool6().empty())
+    line(out, in, "IPv6 pool", r.pool6() + ", " + num(r.pool6_in_use()) + " in use");
   return out;
 }
 

@@ -88,6 +88,7 @@ struct Snapshot {
 
   std::uint64_t pool_used = 0;
   std::uint64_t pool_free = 0;
+  std::uint64_t pool6_used = 0;  // IPv6 addresses leased (docs/ipv6.md); 0 without a pool
 
   // (certificate, seconds until its notAfter; negative once expired): "tls", and in a pair
   // "peer" and "peer_ca" (server::CertificateMonitor).

@@ -69,6 +69,7 @@ metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix
   const auto& pool = rt.sessions.pool();
   m.pool_used = pool.leased();
   m.pool_free = pool.capacity() - std::min(pool.capacity(), pool.leased());
+  if (const auto& pool6 = rt.sessions.pool6()) m.pool6_used = pool6->leased();
   return m;
 }
 

@@ -36,6 +36,8 @@ json=$(tctl show sessions --json)
 assert_eq "$ip6" "$(jq -r '.sessions[0].assigned_ipv6' <<<"$json")" "assigned_ipv6 in --json"
 tctl show sessions --detail >"$TD_DIR/detail.txt"
 assert_contains "$TD_DIR/detail.txt" "Assigned IPv6: +$ip6\$" "Assigned IPv6 in --detail"
+json=$(tctl status --json)
+assert_eq "$TD_POOL6 1" "$(jq -r '"\(.pool6) \(.pool6_in_use)"' <<<"$json")" "status: pool6 in use"
 
 # The data path, both families.
 assert_ping "$TD_NS_CLIENT" "$TD_INSIDE6_IP" 3

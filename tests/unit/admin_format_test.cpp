@@ -244,7 +244,14 @@ TEST(AdminFormat, Status) {
   EXPECT_TRUE(has_line(text, "Tunnels      : 2 SSL, 1 DTLS")) << text;
   EXPECT_TRUE(has_line(text, "Address pool : 10.77.0.0/24, 3 of 253 in use")) << text;
   EXPECT_TRUE(has_line(text, "Uptime       : 1h:02m:05s")) << text;
+  EXPECT_EQ(text.find("IPv6 pool"), std::string::npos) << "no IPv6 pool, no line";
   EXPECT_EQ(text.find("Repl. lag"), std::string::npos) << "no peer, no lag line";
+  {
+    proto::StatusReply v6 = r;
+    v6.set_pool6("fd00:77::/64");
+    v6.set_pool6_in_use(2);
+    EXPECT_TRUE(has_line(format_status(v6), "IPv6 pool    : fd00:77::/64, 2 in use"));
+  }
   r.set_peer_state("connected");
   r.set_replication_lag_seq(4);
   r.set_replication_lag_ms(12);
