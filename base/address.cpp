@@ -1,5 +1,7 @@
 #include "base/address.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <string_view>
 
@@ -106,6 +108,64 @@ bool valid_member_url(const std::string& s) {
   rest.remove_prefix(8);
   if (rest.ends_with('/')) rest.remove_suffix(1);
   return valid_authority(rest, false);
+}
+
+namespace {
+
+Ipv6Addr masked6(Ipv6Addr a, int prefix) {
+  for (int i = 0; i < 16; ++i) {
+    const int bits = std::clamp(prefix - i * 8, 0, 8);
+    a[i] = static_cast<std::uint8_t>(a[i] & (bits == 0 ? 0 : 0xff << (8 - bits)));
+  }
+  return a;
+}
+
+}  // namespace
+
+bool Ipv6Net::contains(const Ipv6Addr& a) const { return masked6(a, prefix) == network; }
+
+std::optional<Ipv6Addr> parse_ipv6(const std::string& text) {
+  // inet_pton takes exactly the RFC 4291 forms; the dotted-quad tail is refused here so an
+  // IPv4 address is never read as an IPv6 one by mistake.
+  if (text.empty() || text.find_first_not_of("0123456789abcdefABCDEF:") != std::string::npos)
+    return std::nullopt;
+  Ipv6Addr out{};
+  if (::inet_pton(AF_INET6, text.c_str(), out.data()) != 1) return std::nullopt;
+  return out;
+}
+
+std::string format_ipv6(const Ipv6Addr& addr) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET6, addr.data(), buf, sizeof buf);
+  return buf;
+}
+
+Result<Ipv6Net> parse_cidr6(const std::string& text) {
+  const std::size_t slash = text.find('/');
+  if (slash == std::string::npos) return fail("missing \"/len\"");
+  const auto addr = parse_ipv6(text.substr(0, slash));
+  if (!addr) return fail("not an IPv6 address before '/'");
+  const auto prefix = parse_decimal(std::string_view(text).substr(slash + 1), 128);
+  if (!prefix) return fail("prefix length after '/' is not 0..128");
+  const Ipv6Net net{masked6(*addr, static_cast<int>(*prefix)), static_cast<int>(*prefix)};
+  if (net.network != *addr)
+    return fail("host bits are set (the network is " + format_cidr6(net) + ")");
+  return net;
+}
+
+std::string format_cidr6(const Ipv6Net& net) {
+  return format_ipv6(net.network) + "/" + std::to_string(net.prefix);
+}
+
+std::uint64_t low64(const Ipv6Addr& addr) {
+  std::uint64_t v = 0;
+  for (int i = 8; i < 16; ++i) v = v << 8 | addr[i];
+  return v;
+}
+
+Ipv6Addr with_low64(Ipv6Addr addr, std::uint64_t low) {
+  for (int i = 15; i >= 8; --i, low >>= 8) addr[i] = static_cast<std::uint8_t>(low & 0xff);
+  return addr;
 }
 
 }  // namespace tandem::net

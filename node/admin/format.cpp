@@ -129,6 +129,7 @@ void session_block(std::string& out, const proto::SessionView& s) {
   for (const auto& p : s.protocols()) protocols += (protocols.empty() ? "" : " ") + p;
   line2(out, in, "Username", s.username(), "Index", num(s.index()));
   line2(out, in, "Assigned IP", or_dash(s.assigned_ip()), "Public IP", or_dash(s.public_ip()));
+  if (!s.assigned_ipv6().empty()) line(out, in, "Assigned IPv6", s.assigned_ipv6());
   line(out, in, "Protocol", or_dash(protocols));
   line(out, in, "Encryption", or_dash(per_tunnel(s, false)));
   line(out, in, "Hashing", or_dash(per_tunnel(s, true)));
@@ -286,6 +287,8 @@ std::string format_status(const proto::StatusReply& r) {
   line(out, in, "Tunnels", num(r.tunnels_ssl()) + " SSL, " + num(r.tunnels_dtls()) + " DTLS");
   line(out, in, "Address pool",
        r.pool() + ", " + num(r.pool_in_use()) + " of " + num(r.pool_capacity()) + " in use");
+  if (!r.pool6().empty())
+    line(out, in, "IPv6 pool", r.pool6() + ", " + num(r.pool6_in_use()) + " in use");
   return out;
 }
 

@@ -91,6 +91,7 @@ proto::SessionView make_session_view(const session::Session& s, const config::Po
   v.set_index(s.index);
   v.set_username(s.user);
   v.set_assigned_ip(net::format_ipv4(s.ip));
+  if (s.ip6) v.set_assigned_ipv6(net::format_ipv6(*s.ip6));
   v.set_public_ip(s.public_ip);
   v.set_bytes_tx(s.counters.bytes_tx);
   v.set_bytes_rx(s.counters.bytes_rx);

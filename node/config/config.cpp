@@ -19,6 +19,7 @@
 #include "node/config/group_network.hpp"
 #include "node/profile/profile_file.hpp"
 #include "node/session/address_pool.hpp"
+#include "node/session/address_pool6.hpp"
 
 namespace tandem::config {
 namespace {
@@ -149,6 +150,8 @@ Policy builtin_policy(const std::string& name) {
                 defaults::kSimultaneousLogins,
                 {},
                 {},
+                {},  // routes6
+                {},  // exclude_routes6
                 defaults::kClientToClient,
                 {},
                 {},
@@ -163,6 +166,21 @@ std::string check_cidr(const std::string& s) {
   auto cidr = net::parse_cidr(s);
   return cidr ? std::string() : cidr.error();
 }
+
+std::string check_cidr6(const std::string& s) {
+  auto cidr = net::parse_cidr6(s);
+  return cidr ? std::string() : cidr.error();
+}
+
+// A DNS server is sent in X-CSTP-DNS whichever its family (docs/ipv6.md).
+std::string check_dns_server(const std::string& s) {
+  if (net::parse_ipv4(s) || net::parse_ipv6(s)) return {};
+  return "neither a dotted quad nor an IPv6 address";
+}
+constexpr int kMinIpv6Mtu = 1280;  // RFC 8200
+constexpr const char* kDnsShape = "an array of IPv4 or IPv6 addresses";
+constexpr const char* kDnsElementShape = "an IPv4 or IPv6 address";
+constexpr const char* kCidr6Shape = "an IPv6 network \"x:y::/len\"";
 
 // Walks the parsed document, filling a Config and collecting every error, so that one run of
 // `tandemd --config` shows the operator all that is wrong, not just the first thing.
@@ -364,7 +382,7 @@ void Reader::read_node(const toml::table& t, Config& c) {
 
 void Reader::read_pool(const toml::table& t, Config& c) {
   const std::string p = "pool";
-  check_keys(t, p, {"ipv4", "dns", "routes"});
+  check_keys(t, p, {"ipv4", "ipv6", "dns", "routes", "routes6"});
   if (const toml::node* n = t.get("ipv4")) {
     const auto* s = n->as_string();
     Result<net::Ipv4Net> pool = s ? net::parse_cidr(s->get()) : fail("");
@@ -375,12 +393,26 @@ void Reader::read_pool(const toml::table& t, Config& c) {
       c.pool_ipv4 = s->get();
     }
   }
-  string_array(t, p, "dns", c.dns, "an array of IPv4 addresses", "an IPv4 address",
-               [](const std::string& s) {
-                 return net::parse_ipv4(s) ? std::string() : std::string("not a dotted quad");
-               });
+  if (const toml::node* n = t.get("ipv6")) {
+    const auto* s = n->as_string();
+    Result<net::Ipv6Net> pool = s ? net::parse_cidr6(s->get()) : fail("");
+    if (pool &&
+        (pool->prefix < session::kMinPool6Prefix || pool->prefix > session::kMaxPool6Prefix))
+      pool = fail("");
+    if (!pool) {
+      expected("pool.ipv6",
+               "an IPv6 network \"x:y::/len\" with len " +
+                   std::to_string(session::kMinPool6Prefix) + ".." +
+                   std::to_string(session::kMaxPool6Prefix),
+               *n, pool.error());
+    } else {
+      c.pool_ipv6 = s->get();
+    }
+  }
+  string_array(t, p, "dns", c.dns, kDnsShape, kDnsElementShape, check_dns_server);
   string_array(t, p, "routes", c.routes, "an array of IPv4 networks",
                "an IPv4 network \"a.b.c.d/len\"", check_cidr);
+  string_array(t, p, "routes6", c.routes6, "an array of IPv6 networks", kCidr6Shape, check_cidr6);
 }
 
 void Reader::checked_string_key(const toml::table& t, const std::string& prefix,
@@ -396,10 +428,7 @@ void Reader::checked_string_key(const toml::table& t, const std::string& prefix,
 
 // dns, split_dns, default_domain, banner (docs/group-networks.md).
 void Reader::read_group_network(const toml::table& t, const std::string& prefix, Policy& pol) {
-  string_array(t, prefix, "dns", pol.dns, "an array of IPv4 addresses", "an IPv4 address",
-               [](const std::string& s) {
-                 return net::parse_ipv4(s) ? std::string() : std::string("not a dotted quad");
-               });
+  string_array(t, prefix, "dns", pol.dns, kDnsShape, kDnsElementShape, check_dns_server);
   if (t.get("dns") != nullptr && pol.dns.size() > kMaxPolicyDns)  // its own, not [pool] dns
     error(prefix + ".dns",
           "at most " + std::to_string(kMaxPolicyDns) +
@@ -433,18 +462,45 @@ void Reader::read_group_network(const toml::table& t, const std::string& prefix,
 Policy Reader::read_policy(const toml::table& t, const std::string& name, const std::string& prefix,
                            const Config& c) {
   check_keys(t, prefix,
-             {"idle_timeout", "session_timeout", "disconnected_timeout", "dpd_interval",
-              "keepalive", "mtu", "simultaneous_logins", "routes", "exclude_routes",
-              "client_to_client", "dns", "split_dns", "default_domain", "banner", "dtls_legacy",
-              "rekey_interval", "client_bypass_protocol", "disable_always_on_vpn"});
+             {"idle_timeout",
+              "session_timeout",
+              "disconnected_timeout",
+              "dpd_interval",
+              "keepalive",
+              "mtu",
+              "simultaneous_logins",
+              "routes",
+              "exclude_routes",
+              "routes6",
+              "exclude_routes6",
+              "client_to_client",
+              "dns",
+              "split_dns",
+              "default_domain",
+              "banner",
+              "dtls_legacy",
+              "rekey_interval",
+              "client_bypass_protocol",
+              "disable_always_on_vpn"});
   Policy pol = builtin_policy(name);
   pol.routes = c.routes;  // unless the policy names its own (`routes = []`: full tunnel)
   pol.dns = c.dns;        // likewise (`dns = []`: none)
+  pol.routes6 = c.routes6;
   read_group_network(t, prefix, pol);
   string_array(t, prefix, "routes", pol.routes, "an array of IPv4 networks",
                "an IPv4 network \"a.b.c.d/len\"", check_cidr);
   string_array(t, prefix, "exclude_routes", pol.exclude_routes, "an array of IPv4 networks",
                "an IPv4 network \"a.b.c.d/len\"", check_cidr);
+  string_array(t, prefix, "routes6", pol.routes6, "an array of IPv6 networks", kCidr6Shape,
+               check_cidr6);
+  string_array(t, prefix, "exclude_routes6", pol.exclude_routes6, "an array of IPv6 networks",
+               kCidr6Shape, check_cidr6);
+  if (c.pool_ipv6.empty()) {
+    for (const char* key : {"routes6", "exclude_routes6"})
+      if (t.get(key) != nullptr)
+        error(join(prefix, key), "needs [pool] ipv6 (without it the policy has no IPv6)",
+              t.get(key));
+  }
   bool_key(t, prefix, "client_to_client", pol.client_to_client);
   bool_key(t, prefix, "client_bypass_protocol", pol.client_bypass_protocol);
   bool_key(t, prefix, "disable_always_on_vpn", pol.disable_always_on_vpn);
@@ -464,6 +520,11 @@ Policy Reader::read_policy(const toml::table& t, const std::string& name, const 
           t.get("rekey_interval"));
   }
   int_key(t, prefix, "mtu", pol.mtu, 576, 9000);
+  // A link with an MTU under IPv6's minimum gets no IPv6 at all: the client could not use its
+  // address (docs/ipv6.md).
+  if (!c.pool_ipv6.empty() && pol.mtu < kMinIpv6Mtu)
+    error(prefix + ".mtu", "at least " + std::to_string(kMinIpv6Mtu) + " with [pool] ipv6",
+          t.get("mtu"));
   int_key(t, prefix, "simultaneous_logins", pol.simultaneous_logins, 0, 1000);
   std::string legacy;
   string_key(t, prefix, "dtls_legacy", legacy, "\"off\", \"fallback\" or \"prefer\"",
@@ -775,7 +836,13 @@ Result<Config> Reader::read(const toml::table& root) {
   // The built-in default policy follows [pool] routes too, when the file does not define it.
   for (auto& [name, policy] : c.policies) {
     policy.routes = c.routes;
+    policy.routes6 = c.routes6;
     policy.dns = c.dns;
+  }
+  if (c.pool_ipv6.empty() && !c.routes6.empty()) {
+    if (const auto* t = table(root, "", "pool"))
+      error("pool.routes6", "needs [pool] ipv6 (without it no session has IPv6)",
+            t->get("routes6"));
   }
   named_tables(root, "policy",
                [&](const std::string& name, const std::string& prefix, const toml::table& t) {

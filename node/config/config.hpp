@@ -35,6 +35,10 @@ struct Policy {
   // tunnel), CIDRs excluded from either, and whether clients may reach each other.
   std::vector<std::string> routes;
   std::vector<std::string> exclude_routes;
+  // The same for IPv6 (docs/ipv6.md), each family on its own: routes6 empty = every IPv6
+  // destination. Unused when [pool] has no ipv6.
+  std::vector<std::string> routes6;
+  std::vector<std::string> exclude_routes6;
   bool client_to_client = false;
   // What the client is told about the networks behind the tunnel (docs/group-networks.md),
   // checked at load (config/group_network.hpp) and sent at every CONNECT of the policy's
@@ -170,8 +174,11 @@ struct Config {
 
   // [pool]
   std::string pool_ipv4;  // CIDR
-  std::vector<std::string> dns;
+  // IPv6 inside the tunnel (docs/ipv6.md): a network of prefix 64..126; empty = IPv4 only.
+  std::string pool_ipv6;
+  std::vector<std::string> dns;     // IPv4 and IPv6 addresses
   std::vector<std::string> routes;  // split-include CIDRs; empty = full tunnel
+  std::vector<std::string> routes6;  // IPv6 split-include CIDRs; empty = full tunnel for IPv6
 
   // [process]: the user (and group) tandemd becomes once its ports, TUN device and keys are
   // open (docs/privileges.md). Empty = stays root, with a warning. Restart to change.

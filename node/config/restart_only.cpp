@@ -18,6 +18,7 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next) 
   keep("tls.certificate", &Config::tls_certificate);
   keep("tls.private_key", &Config::tls_private_key);
   keep("pool.ipv4", &Config::pool_ipv4);
+  keep("pool.ipv6", &Config::pool_ipv6);
   keep("node.service_address", &Config::service_address);
   keep("node.service_interface", &Config::service_interface);
   keep("node.inside_address", &Config::inside_address);

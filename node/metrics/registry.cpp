@@ -96,6 +96,9 @@ void write_state(Writer& w, const Snapshot& s) {
   w.family("pool_addresses", "gauge", "Client addresses of the pool, leased or free.");
   w.sample({{"state", "used"}}, number(s.pool_used));
   w.sample({{"state", "free"}}, number(s.pool_free));
+  // Only the used count: a /64 has more free addresses than a sample can say usefully.
+  w.family("pool6_addresses_used", "gauge", "IPv6 addresses of the pool leased to sessions.");
+  w.sample(number(s.pool6_used));
 }
 
 void write_accounting(Writer& w, const Snapshot& s) {

@@ -88,6 +88,7 @@ struct Snapshot {
 
   std::uint64_t pool_used = 0;
   std::uint64_t pool_free = 0;
+  std::uint64_t pool6_used = 0;  // IPv6 addresses leased (docs/ipv6.md); 0 without a pool
 
   // RADIUS accounting (docs/radius-accounting.md); all zero without it.
   std::uint64_t accounting_queued = 0;  // gauge

@@ -47,6 +47,8 @@ proto::StatusReply HeadendAdmin::status() {
   r.set_pool(rt_.config.pool_ipv4);
   r.set_pool_in_use(rt_.sessions.pool().leased());
   r.set_pool_capacity(rt_.sessions.pool().capacity());
+  r.set_pool6(rt_.config.pool_ipv6);
+  if (const auto& pool6 = rt_.sessions.pool6()) r.set_pool6_in_use(pool6->leased());
   r.set_member_id(repl.member_id);
   r.set_arbiter(repl.arbiter);
   r.set_holding_key(repl.holding_key);

@@ -34,7 +34,16 @@ http::Response build_connect_response(const TunnelParams& p) {
   add(r, "X-CSTP-Server-Name", p.server_name);
   add(r, "X-CSTP-Address", net::format_ipv4(p.client_ip));
   add(r, "X-CSTP-Netmask", net::format_ipv4(p.pool.netmask()));
-  for (const auto& dns : p.dns) add(r, "X-CSTP-DNS", dns);
+  const bool ipv6 = p.client_ip6 && p.pool6;
+  // The pool's prefix length, as the IPv4 netmask is the pool's: the client routes the whole
+  // pool into the tunnel (docs/ipv6.md).
+  if (ipv6)
+    add(r, "X-CSTP-Address-IP6",
+        net::format_ipv6(*p.client_ip6) + "/" + std::to_string(p.pool6->prefix));
+  for (const auto& dns : p.dns) {
+    const bool dns6 = dns.find(':') != std::string::npos;
+    if (!dns6 || ipv6) add(r, "X-CSTP-DNS", dns);  // a client without IPv6 cannot reach it
+  }
   if (!p.policy.routes.empty()) {
     // The pool itself is always reachable, so clients can reach the headend's tunnel address.
     add(r, "X-CSTP-Split-Include",
@@ -49,6 +58,18 @@ http::Response build_connect_response(const TunnelParams& p) {
   for (const auto& route : p.policy.exclude_routes) {
     auto value = split_include_value(route);
     if (!value.empty()) add(r, "X-CSTP-Split-Exclude", value);
+  }
+  if (ipv6) {
+    // Each family on its own: no IPv6 routes = every IPv6 destination through the tunnel.
+    if (!p.policy.routes6.empty()) {
+      add(r, "X-CSTP-Split-Include-IP6", net::format_cidr6(*p.pool6));
+      for (const auto& route : p.policy.routes6)
+        if (auto n = net::parse_cidr6(route))
+          add(r, "X-CSTP-Split-Include-IP6", net::format_cidr6(*n));
+    }
+    for (const auto& route : p.policy.exclude_routes6)
+      if (auto n = net::parse_cidr6(route))
+        add(r, "X-CSTP-Split-Exclude-IP6", net::format_cidr6(*n));
   }
   add_group_network_headers(r, p.policy);
   using std::chrono::duration_cast;

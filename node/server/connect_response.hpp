@@ -16,8 +16,12 @@ namespace tandem::server {
 struct TunnelParams {
   std::uint32_t client_ip = 0;
   net::Ipv4Net pool{};
-  std::vector<std::string> dns;
-  config::Policy policy;  // its routes (split-include; empty = full tunnel) and exclude_routes
+  // IPv6 (docs/ipv6.md): both set when the session has an IPv6 address.
+  std::optional<net::Ipv6Addr> client_ip6;
+  std::optional<net::Ipv6Net> pool6;
+  std::vector<std::string> dns;  // IPv6 servers are left out for a session without IPv6
+  // Its routes (split-include; empty = full tunnel) and exclude_routes, and the same for IPv6.
+  config::Policy policy;
   std::optional<int> client_base_mtu;  // X-CSTP-Base-MTU from the request
   std::string server_name;
   // DTLS, when the client offered a mode we serve and the headend serves UDP

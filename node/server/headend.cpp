@@ -297,7 +297,14 @@ Result<bool> Headend::start(Replication& replication) {
   log_profiles(cfg);
 
   const net::Ipv4Net pool_net = *m.pool_net;
-  m.sessions = std::make_unique<session::SessionTable>(session::AddressPool(pool_net), m.clock);
+  std::optional<session::AddressPool6> pool6;
+  if (!cfg.pool_ipv6.empty()) {
+    auto net6 = net::parse_cidr6(cfg.pool_ipv6);
+    if (!net6) return fail("pool.ipv6: " + net6.error());
+    pool6.emplace(*net6);
+  }
+  m.sessions =
+      std::make_unique<session::SessionTable>(session::AddressPool(pool_net), m.clock, pool6);
   m.replication = &replication;
   m.sessions->set_sink(&replication);
   // A restarted node comes back with every session it had; clients resume with their tokens.
@@ -371,6 +378,7 @@ Result<bool> Headend::start(Replication& replication) {
                           {"node", cfg.node_id},
                           {"tun", tun_name},
                           {"pool", cfg.pool_ipv4},
+                          {"pool6", cfg.pool_ipv6.empty() ? "-" : cfg.pool_ipv6},
                           {"users", std::to_string(users->size())},
                           {"sessions", std::to_string(m.sessions->size())},
                           {"config", cfg.source}});

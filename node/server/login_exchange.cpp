@@ -345,7 +345,8 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
                          {"platform", client->platform.empty()
                                           ? text::sanitize(msg->device_id, http::kMaxPlatform)
                                           : client->platform},
-                         {"persisted", to_string(where)}});
+                         {"persisted", to_string(where)},
+                         {"ip6", s.ip6 ? net::format_ipv6(*s.ip6) : "-"}});
   out.logged_in = true;
   // The banner of the policy in force now (a reload since the session was made applies).
   out.response =

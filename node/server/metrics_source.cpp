@@ -77,6 +77,7 @@ metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix
     m.accounting_failed = a.failed;
     m.accounting_dropped = a.dropped;
   }
+  if (const auto& pool6 = rt.sessions.pool6()) m.pool6_used = pool6->leased();
   return m;
 }
 

@@ -19,6 +19,11 @@ void NodeRole::become_active(std::uint64_t epoch, std::uint64_t next_index) {
   rt_->sessions.start_waiting_all();
   if (auto r = tun::TunDevice::set_link_up(tun_name_, true); !r)
     log::error("tun_up_failed", {{"reason", r.error()}});
+  // Down took the IPv6 address away with it (tun_device.hpp).
+  if (const auto& pool6 = rt_->sessions.pool6()) {
+    if (auto r = tun::TunDevice::add_ipv6(tun_name_, pool6->gateway(), pool6->net().prefix); !r)
+      log::error("tun_ipv6_failed", {{"reason", r.error()}});
+  }
   state_.serving_ = true;
   log::info("serving",
             {{"epoch", std::to_string(epoch)}, {"sessions", std::to_string(rt_->sessions.size())}});

@@ -3,6 +3,8 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 
+#include <cstring>
+
 #include "base/log.hpp"
 
 namespace tandem::server {
@@ -43,11 +45,34 @@ std::vector<std::uint32_t> node_addresses(const config::Config& config, net::Ipv
   return out;
 }
 
+std::vector<net::Ipv6Addr> node_addresses6() {
+  std::vector<net::Ipv6Addr> out;
+  ifaddrs* all = nullptr;
+  if (::getifaddrs(&all) != 0) return out;  // the pool's own addresses are still added
+  for (ifaddrs* a = all; a != nullptr; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || a->ifa_addr->sa_family != AF_INET6) continue;
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(a->ifa_addr);
+    net::Ipv6Addr addr;
+    std::memcpy(addr.data(), in6->sin6_addr.s6_addr, 16);
+    out.push_back(addr);
+  }
+  ::freeifaddrs(all);
+  return out;
+}
+
 Result<TrafficPolicies> compile_traffic_policies(const config::Config& config, net::Ipv4Net pool) {
   const auto addresses = node_addresses(config, pool);
+  // [pool] ipv6 is restart-only: the config in hand always has the running pool.
+  std::optional<net::Ipv6Net> pool6;
+  if (!config.pool_ipv6.empty()) {
+    auto parsed = net::parse_cidr6(config.pool_ipv6);
+    if (!parsed) return fail("pool.ipv6: " + parsed.error());
+    pool6 = *parsed;
+  }
+  const auto addresses6 = pool6 ? node_addresses6() : std::vector<net::Ipv6Addr>{};
   TrafficPolicies out;
   for (const auto& [name, policy] : config.policies) {
-    auto compiled = session::compile_traffic_policy(policy, pool, addresses);
+    auto compiled = session::compile_traffic_policy(policy, pool, addresses, pool6, addresses6);
     if (!compiled) return fail(compiled.error());
     out.emplace(name, std::make_shared<const session::TrafficPolicy>(std::move(*compiled)));
   }

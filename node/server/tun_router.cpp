@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <cerrno>
@@ -23,7 +24,8 @@ bool TunRouter::from_client(session::SessionRef s, std::span<const std::uint8_t>
   // Looked up once per session after a start or a reload; then a few comparisons per packet.
   if (!s->traffic_policy) rt_.sessions.cache_traffic_policy(s, rt_.traffic_policy_for(*s));
   if (!s->traffic_policy) return false;  // cannot happen: every policy is compiled
-  const auto verdict = session::filter_from_client(packet, s->ip, *s->traffic_policy);
+  const auto verdict =
+      session::filter_from_client(packet, s->ip, *s->traffic_policy, s->ip6 ? &*s->ip6 : nullptr);
   if (verdict != session::FilterVerdict::allow) {
     dropped(*s, packet, verdict);
     return false;
@@ -38,23 +40,29 @@ void TunRouter::dropped(const session::Session& s, std::span<const std::uint8_t>
                         session::FilterVerdict why) {
   using session::FilterVerdict;
   ++rt_.counters.traffic_dropped[session::drop_index(why)];
-  // Multicast and broadcast are what idle operating systems send all day (mDNS, SSDP,
-  // NetBIOS): counted, logged only at debug. A client sending what it cannot have been told
+  // Multicast, broadcast and IPv6 link-local packets are what idle operating systems send all
+  // day (mDNS, SSDP, NetBIOS, router solicitations, MLD): counted, logged only at debug. A client sending what it cannot have been told
   // to is worth a warning; the rest is policy at work.
-  const log::Level level = why == FilterVerdict::broadcast ? log::Level::debug
-                           : why == FilterVerdict::not_ipv4 || why == FilterVerdict::malformed ||
-                                   why == FilterVerdict::spoofed_source ||
-                                   why == FilterVerdict::martian_destination
-                               ? log::Level::warn
-                               : log::Level::info;
+  const log::Level level =
+      why == FilterVerdict::broadcast || why == FilterVerdict::ipv6_link_local ? log::Level::debug
+      : why == FilterVerdict::not_ipv4 || why == FilterVerdict::malformed ||
+              why == FilterVerdict::spoofed_source || why == FilterVerdict::martian_destination
+          ? log::Level::warn
+          : log::Level::info;
   if (level < log::level()) return;
   std::uint64_t suppressed = 0;
   if (!rt_.traffic_drop_log.allow(rt_.clock.now(), suppressed)) return;
   const bool v4 = packet.size() >= 20 && (packet[0] >> 4) == 4;
-  auto addr = [&](std::size_t at) {
-    return v4 ? net::format_ipv4((std::uint32_t{packet[at]} << 24) |
-                                 (std::uint32_t{packet[at + 1]} << 16) |
-                                 (std::uint32_t{packet[at + 2]} << 8) | packet[at + 3])
+  const bool v6 = packet.size() >= 40 && (packet[0] >> 4) == 6;
+  auto addr = [&](std::size_t at4, std::size_t at6) {
+    if (v6) {
+      net::Ipv6Addr a;
+      std::copy_n(packet.data() + at6, 16, a.begin());
+      return net::format_ipv6(a);
+    }
+    return v4 ? net::format_ipv4((std::uint32_t{packet[at4]} << 24) |
+                                 (std::uint32_t{packet[at4 + 1]} << 16) |
+                                 (std::uint32_t{packet[at4 + 2]} << 8) | packet[at4 + 3])
               : std::string("-");
   };
   log::event(level, "traffic_dropped",
@@ -62,10 +70,14 @@ void TunRouter::dropped(const session::Session& s, std::span<const std::uint8_t>
               {"user", text::sanitize(s.user, text::kMaxUsername)},
               {"ip", net::format_ipv4(s.ip)},
               {"reason", session::to_string(why)},
-              {"src", addr(12)},
-              {"dst", addr(16)},
-              {"protocol", v4 ? std::to_string(packet[9]) : std::string("-")},
-              {"suppressed", std::to_string(suppressed)}});
+              {"src", addr(12, 8)},
+              {"dst", addr(16, 24)},
+              // IPv6: the next header after the fixed one (an extension header, if any).
+              {"protocol", v4   ? std::to_string(packet[9])
+                           : v6 ? std::to_string(packet[6])
+                                : std::string("-")},
+              {"suppressed", std::to_string(suppressed)},
+              {"ip6", s.ip6 ? net::format_ipv6(*s.ip6) : "-"}});
 }
 
 asio::awaitable<void> TunRouter::read_loop() {
@@ -87,8 +99,11 @@ asio::awaitable<void> TunRouter::read_loop() {
 }
 
 void TunRouter::route(std::span<const std::uint8_t> packet) {
-  auto dst = session::ipv4_destination(packet);
-  session::SessionRef s = dst ? rt_.sessions.find_by_ip(*dst) : session::SessionRef{};
+  session::SessionRef s;
+  if (auto dst = session::ipv4_destination(packet))
+    s = rt_.sessions.find_by_ip(*dst);
+  else if (auto dst6 = session::ipv6_destination(packet))
+    s = rt_.sessions.find_by_ip6(*dst6);
   if (!s) {
     ++unroutable_;
     return;

@@ -109,6 +109,10 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
   TunnelParams params;
   params.client_ip = s->ip;
   params.pool = rt.sessions.pool().net();
+  if (s->ip6 && rt.sessions.pool6()) {
+    params.client_ip6 = s->ip6;
+    params.pool6 = rt.sessions.pool6()->net();
+  }
   // The group's policy as configured now: a reload reaches new sessions and every resume
   // (docs/group-networks.md).
   // A RADIUS login's own policy and timeouts (docs/radius.md) travel with the session.
@@ -146,7 +150,8 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
     log::info("session_resumed", {{"index", std::to_string(index)},
                                   {"user", text::sanitize(s->user, text::kMaxUsername)},
                                   {"ip", net::format_ipv4(s->ip)},
-                                  {"public", peer.text()}});
+                                  {"public", peer.text()},
+                                  {"ip6", s->ip6 ? net::format_ipv6(*s->ip6) : "-"}});
   }
   log::info("tunnel_up", {{"index", std::to_string(index)},
                           {"tunnel", std::to_string(index) + ".2"},
@@ -155,7 +160,8 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
                           {"public", peer.text()},
                           {"encapsulation", info.encapsulation},
                           {"cipher", info.cipher},
-                          {"platform", client->platform.empty() ? "-" : client->platform}});
+                          {"platform", client->platform.empty() ? "-" : client->platform},
+                          {"ip6", s->ip6 ? net::format_ipv6(*s->ip6) : "-"}});
   tunnel->start();
 }
 

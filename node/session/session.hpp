@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "base/address.hpp"
 #include "base/clock.hpp"
 #include "node/auth/certificate_login.hpp"
 #include "node/session/downstream.hpp"
@@ -113,6 +114,9 @@ struct Session {
   std::string tunnel_group;
   std::string policy;
   std::uint32_t ip = 0;  // host byte order
+  // The session's IPv6 address when the node has an IPv6 pool (docs/ipv6.md); kept for the
+  // session's life, across resumes and failovers, like `ip`.
+  std::optional<net::Ipv6Addr> ip6;
   TokenHash token_hash{};
   long long login_time_unix = 0;
   TimePoint login_time;

@@ -51,6 +51,7 @@ proto::SessionRecord to_record(const Session& s) {
   r.set_tunnel_group(s.tunnel_group);
   r.set_group_policy(s.policy);
   r.set_assigned_ipv4(s.ip);
+  if (s.ip6) r.set_assigned_ipv6(std::string(s.ip6->begin(), s.ip6->end()));
   r.set_token_hash(std::string(s.token_hash.begin(), s.token_hash.end()));
   r.set_login_time_unix(s.login_time_unix);
   r.set_public_ip(s.public_ip);
@@ -90,6 +91,10 @@ Session from_record(const proto::SessionRecord& r) {
   s.tunnel_group = clean(r.tunnel_group());
   s.policy = clean(r.group_policy());
   s.ip = r.assigned_ipv4();
+  if (const std::string& a6 = r.assigned_ipv6(); a6.size() == 16) {
+    s.ip6.emplace();
+    std::copy_n(reinterpret_cast<const std::uint8_t*>(a6.data()), 16, s.ip6->begin());
+  }
   const std::string& h = r.token_hash();
   std::copy_n(h.begin(), std::min(h.size(), s.token_hash.size()), s.token_hash.begin());
   s.login_time_unix = r.login_time_unix();

@@ -24,8 +24,23 @@ const char* to_string(TokenRefusal r) {
   return "unknown";
 }
 
-SessionTable::SessionTable(AddressPool pool, const Clock& clock)
-    : pool_(std::move(pool)), clock_(clock) {}
+SessionTable::SessionTable(AddressPool pool, const Clock& clock, std::optional<AddressPool6> pool6)
+    : pool_(std::move(pool)), clock_(clock), pool6_(std::move(pool6)) {}
+
+bool SessionTable::claim_ip6(Session& s) {
+  if (!s.ip6) return true;
+  if (!pool6_ || !pool6_->claim(*s.ip6)) return false;
+  by_ip6_[*s.ip6] = &s;
+  return true;
+}
+
+void SessionTable::release_ip6(const Session& s) {
+  if (!s.ip6 || !pool6_) return;
+  auto it = by_ip6_.find(*s.ip6);
+  if (it == by_ip6_.end() || it->second != &s) return;  // not this session's lease
+  by_ip6_.erase(it);
+  pool6_->release(*s.ip6);
+}
 
 Result<Created> SessionTable::create(const NewSession& req) {
   if (req.simultaneous_logins > 0) {
@@ -48,6 +63,14 @@ Result<Created> SessionTable::create(const NewSession& req) {
     ip = pool_.allocate();
   }
   if (!ip) return fail("address pool exhausted");
+  std::optional<net::Ipv6Addr> ip6;
+  if (pool6_) {
+    ip6 = pool6_->allocate();
+    if (!ip6) {
+      pool_.release(*ip);
+      return fail("IPv6 address pool exhausted");
+    }
+  }
 
   auto s = std::make_unique<Session>();
   s->index = next_index_++;
@@ -55,6 +78,7 @@ Result<Created> SessionTable::create(const NewSession& req) {
   s->tunnel_group = req.tunnel_group;
   s->policy = req.policy;
   s->ip = *ip;
+  s->ip6 = ip6;
   s->login_time_unix = wall_seconds();
   s->login_time = clock_.now();
   s->public_ip = req.public_ip;
@@ -72,6 +96,7 @@ Result<Created> SessionTable::create(const NewSession& req) {
 
   Session* raw = s.get();
   by_ip_[raw->ip] = raw;
+  if (raw->ip6) by_ip6_[*raw->ip6] = raw;
   sessions_.emplace(raw->index, std::move(s));
   return Created{SessionRef(raw), std::move(token.text)};
 }
@@ -103,6 +128,11 @@ SessionRef SessionTable::find(std::uint64_t index) {
 SessionRef SessionTable::find_by_ip(std::uint32_t ip) {
   auto it = by_ip_.find(ip);
   return SessionRef(it == by_ip_.end() ? nullptr : it->second);
+}
+
+SessionRef SessionTable::find_by_ip6(const net::Ipv6Addr& ip6) {
+  auto it = by_ip6_.find(ip6);
+  return SessionRef(it == by_ip6_.end() ? nullptr : it->second);
 }
 
 void SessionTable::apply_ssl(Session& s, TunnelInfo info, TimePoint now) {
@@ -161,6 +191,7 @@ void SessionTable::end(std::uint64_t index, EndReason reason, bool notify_client
   sessions_.erase(it);
   by_ip_.erase(s->ip);
   pool_.release(s->ip);
+  release_ip6(*s);
   close_dtls(*s, reason);
   if (s->ssl) {
     auto transport = std::move(s->ssl);
@@ -374,6 +405,8 @@ void SessionTable::restore(Session s) {
       by_ip_.erase(old->ip);
       pool_.release(old->ip);
     }
+    // The IPv6 lease is taken again below (its index points at the old Session object).
+    release_ip6(*old);
     sessions_.erase(s.index);
   }
   if (!lease_kept && !pool_.claim(s.ip)) {
@@ -393,6 +426,15 @@ void SessionTable::restore(Session s) {
   next_index_ = std::max(next_index_, s.index + 1);
   auto owned = std::make_unique<Session>(std::move(s));
   Session* raw = owned.get();
+  if (!claim_ip6(*raw)) {
+    // The session keeps IPv4; the client gets no IPv6 address on its next CONNECT.
+    log::warn("restore_ipv6_dropped",
+              {{"index", std::to_string(raw->index)},
+               {"ip6", net::format_ipv6(*raw->ip6)},
+               {"reason", pool6_ ? "address outside the IPv6 pool or already leased"
+                                 : "this node has no IPv6 pool"}});
+    raw->ip6.reset();
+  }
   by_ip_[raw->ip] = raw;
   sessions_[raw->index] = std::move(owned);
 }
@@ -405,6 +447,7 @@ void SessionTable::drop_replica(std::uint64_t index) {
   if (s.ssl) std::exchange(s.ssl, nullptr)->close(EndReason::handover, false);
   by_ip_.erase(s.ip);
   pool_.release(s.ip);
+  release_ip6(s);
   sessions_.erase(it);
 }
 

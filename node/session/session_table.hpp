@@ -19,6 +19,7 @@
 #include "base/result.hpp"
 #include "node/config/config.hpp"
 #include "node/session/address_pool.hpp"
+#include "node/session/address_pool6.hpp"
 #include "node/session/session.hpp"
 
 namespace tandem::session {
@@ -74,7 +75,9 @@ const char* to_string(TokenRefusal r);
 
 class SessionTable {
  public:
-  SessionTable(AddressPool pool, const Clock& clock);
+  // With `pool6`, every new session gets an IPv6 address too (docs/ipv6.md).
+  SessionTable(AddressPool pool, const Clock& clock,
+               std::optional<AddressPool6> pool6 = std::nullopt);
 
   // Authenticated login: allocates an index, an address and a token. With a simultaneous-
   // logins limit, the user's oldest sessions beyond it are ended first (S14).
@@ -84,6 +87,7 @@ class SessionTable {
   SessionRef find_by_token(std::string_view token, TokenRefusal& why);
   SessionRef find(std::uint64_t index);
   SessionRef find_by_ip(std::uint32_t ip);
+  SessionRef find_by_ip6(const net::Ipv6Addr& ip6);
 
   // S11: attaching a new SSL tunnel replaces (closes) any old one still attached, resets the
   // inactivity clock and records where the client is now. True when it is a resume (the
@@ -189,11 +193,17 @@ class SessionTable {
 
   std::size_t size() const { return sessions_.size(); }
   const AddressPool& pool() const { return pool_; }
+  const std::optional<AddressPool6>& pool6() const { return pool6_; }
   void for_each(const std::function<void(const Session&)>& fn) const;
 
  private:
   AddressPool pool_;
   const Clock& clock_;
+  std::optional<AddressPool6> pool6_;
+  // Leases and indexes the session's IPv6 address; false (nothing changed) when it is taken or
+  // outside the pool.
+  bool claim_ip6(Session& s);
+  void release_ip6(const Session& s);
   static TunnelInfo& tunnel(Session& s, Carrier c) {
     return c == Carrier::ssl ? s.ssl_info : s.dtls_info;
   }
@@ -213,6 +223,12 @@ class SessionTable {
   EndStats end_stats_;
   std::map<std::uint64_t, std::unique_ptr<Session>> sessions_;  // by index, oldest first
   std::unordered_map<std::uint32_t, Session*> by_ip_;
+  struct Ipv6Hash {
+    std::size_t operator()(const net::Ipv6Addr& a) const noexcept {
+      return std::hash<std::uint64_t>()(net::low64(a) ^ (std::uint64_t{a[7]} << 56));
+    }
+  };
+  std::unordered_map<net::Ipv6Addr, Session*, Ipv6Hash> by_ip6_;
 };
 
 }  // namespace tandem::session

@@ -7,6 +7,8 @@ namespace {
 
 constexpr std::uint8_t kIcmp = 1;
 constexpr std::uint8_t kIcmpEchoRequest = 8;
+constexpr std::uint8_t kIcmpv6 = 58;
+constexpr std::uint8_t kIcmpv6EchoRequest = 128;
 
 std::uint32_t read_be32(const std::uint8_t* p) {
   return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
@@ -24,10 +26,73 @@ Result<std::vector<Ipv4Range>> ranges(const std::vector<std::string>& cidrs) {
   return out;
 }
 
+Result<std::vector<net::Ipv6Net>> ranges6(const std::vector<std::string>& cidrs) {
+  std::vector<net::Ipv6Net> out;
+  out.reserve(cidrs.size());
+  for (const auto& cidr : cidrs) {
+    auto net = net::parse_cidr6(cidr);
+    if (!net) return fail("'" + cidr + "': " + net.error());
+    out.push_back(*net);
+  }
+  return out;
+}
+
 bool in_any(const std::vector<Ipv4Range>& list, std::uint32_t addr) {
   for (const auto& r : list)
     if (r.contains(addr)) return true;
   return false;
+}
+
+bool in_any(const std::vector<net::Ipv6Net>& list, const net::Ipv6Addr& addr) {
+  for (const auto& r : list)
+    if (r.contains(addr)) return true;
+  return false;
+}
+
+bool link_local6(const net::Ipv6Addr& a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
+
+// :: and ::1, and IPv4-mapped addresses (::ffff:0:0/96): nowhere a packet from a tunnel goes.
+bool martian6(const net::Ipv6Addr& a) {
+  for (int i = 0; i < 10; ++i)
+    if (a[i] != 0) return false;
+  if (a[10] == 0xff && a[11] == 0xff) return true;
+  if (a[10] != 0 || a[11] != 0) return false;
+  for (int i = 12; i < 15; ++i)
+    if (a[i] != 0) return false;
+  return a[15] <= 1;
+}
+
+// RFC 8200 fixed header: version 6, 40 bytes, the payload length at 4, next header at 6,
+// source at 8, destination at 24.
+FilterVerdict filter_ipv6(std::span<const std::uint8_t> packet, const net::Ipv6Addr* session_ip6,
+                          const TrafficPolicy& policy) {
+  if (packet.size() < 40) return FilterVerdict::malformed;
+  const std::size_t payload = (std::size_t{packet[4]} << 8) | packet[5];
+  // A zero payload length means a jumbogram, which no tunnel MTU carries.
+  if ((payload == 0 && packet.size() != 40) || 40 + payload > packet.size())
+    return FilterVerdict::malformed;
+  net::Ipv6Addr src, dst;
+  std::copy_n(packet.data() + 8, 16, src.begin());
+  std::copy_n(packet.data() + 24, 16, dst.begin());
+  // A client's kernel solicits routers, joins multicast groups (MLD) and checks its address
+  // (DAD) from :: or its link-local address as soon as the tun is up, whether or not it was
+  // given an IPv6 address: normal, and never forwarded by a router anyway.
+  if (link_local6(src) || src == net::Ipv6Addr{}) return FilterVerdict::ipv6_link_local;
+  if (session_ip6 == nullptr || !policy.pool6) return FilterVerdict::ipv6_not_enabled;
+  if (src != *session_ip6) return FilterVerdict::spoofed_source;
+  if (dst[0] == 0xff) return FilterVerdict::broadcast;  // ff00::/8, multicast
+  if (link_local6(dst)) return FilterVerdict::ipv6_link_local;
+  if (martian6(dst)) return FilterVerdict::martian_destination;
+  if (std::binary_search(policy.node_addresses6.begin(), policy.node_addresses6.end(), dst)) {
+    // Only an echo request directly after the fixed header (no extension header) is a ping.
+    const bool echo = packet[6] == kIcmpv6 && payload > 0 && packet[40] == kIcmpv6EchoRequest;
+    return echo ? FilterVerdict::allow : FilterVerdict::node_address;
+  }
+  if (policy.pool6->contains(dst))
+    return policy.client_to_client ? FilterVerdict::allow : FilterVerdict::client_to_client;
+  if (in_any(policy.exclude6, dst)) return FilterVerdict::excluded;
+  if (!policy.include6.empty() && !in_any(policy.include6, dst)) return FilterVerdict::not_included;
+  return FilterVerdict::allow;
 }
 
 // Addresses no client has a reason to send to: "this network", loopback, and the reserved
@@ -61,12 +126,18 @@ const char* to_string(FilterVerdict v) {
       return "excluded";
     case FilterVerdict::not_included:
       return "not_included";
+    case FilterVerdict::ipv6_not_enabled:
+      return "ipv6_not_enabled";
+    case FilterVerdict::ipv6_link_local:
+      return "ipv6_link_local";
   }
   return "unknown";
 }
 
 Result<TrafficPolicy> compile_traffic_policy(const config::Policy& policy, Ipv4Net pool,
-                                             std::vector<std::uint32_t> node_addresses) {
+                                             std::vector<std::uint32_t> node_addresses,
+                                             std::optional<net::Ipv6Net> pool6,
+                                             std::vector<net::Ipv6Addr> node_addresses6) {
   TrafficPolicy out;
   auto include = ranges(policy.routes);
   if (!include) return fail("policy " + policy.name + " routes: " + include.error());
@@ -81,11 +152,29 @@ Result<TrafficPolicy> compile_traffic_policy(const config::Policy& policy, Ipv4N
   node_addresses.erase(std::unique(node_addresses.begin(), node_addresses.end()),
                        node_addresses.end());
   out.node_addresses = std::move(node_addresses);
+  if (pool6) {
+    auto include6 = ranges6(policy.routes6);
+    if (!include6) return fail("policy " + policy.name + " routes6: " + include6.error());
+    auto exclude6 = ranges6(policy.exclude_routes6);
+    if (!exclude6) return fail("policy " + policy.name + " exclude_routes6: " + exclude6.error());
+    out.include6 = std::move(*include6);
+    out.exclude6 = std::move(*exclude6);
+    out.pool6 = pool6;
+    // The gateway is the headend's tunnel address; the network address is the subnet-router
+    // anycast address, which the kernel of a forwarding node answers on too.
+    node_addresses6.push_back(pool6->network);
+    node_addresses6.push_back(AddressPool6(*pool6).gateway());
+    std::sort(node_addresses6.begin(), node_addresses6.end());
+    node_addresses6.erase(std::unique(node_addresses6.begin(), node_addresses6.end()),
+                          node_addresses6.end());
+    out.node_addresses6 = std::move(node_addresses6);
+  }
   return out;
 }
 
 FilterVerdict filter_from_client(std::span<const std::uint8_t> packet, std::uint32_t session_ip,
-                                 const TrafficPolicy& policy) {
+                                 const TrafficPolicy& policy, const net::Ipv6Addr* session_ip6) {
+  if (!packet.empty() && (packet[0] >> 4) == 6) return filter_ipv6(packet, session_ip6, policy);
   if (packet.empty() || (packet[0] >> 4) != 4) return FilterVerdict::not_ipv4;
   if (packet.size() < 20) return FilterVerdict::malformed;
   // The header must fit in the packet and the total length must cover the header and not run

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/ipv6.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -100,6 +101,26 @@ Result<bool> TunDevice::set_link_up(const std::string& name, bool up) {
   std::string err = ok ? "" : errno_text(("setting " + name + (up ? " up" : " down")).c_str());
   ::close(sock);
   if (!ok) return fail(err);
+  return true;
+}
+
+Result<bool> TunDevice::add_ipv6(const std::string& name, const net::Ipv6Addr& address,
+                                 int prefix) {
+  int sock = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return fail(errno_text("socket AF_INET6 (is IPv6 disabled?)"));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{sock};
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  if (::ioctl(sock, SIOCGIFINDEX, &ifr) < 0) return fail(errno_text("SIOCGIFINDEX"));
+  in6_ifreq req{};
+  std::memcpy(&req.ifr6_addr, address.data(), 16);
+  req.ifr6_prefixlen = static_cast<std::uint32_t>(prefix);
+  req.ifr6_ifindex = ifr.ifr_ifindex;
+  if (::ioctl(sock, SIOCSIFADDR, &req) < 0 && errno != EEXIST)
+    return fail(errno_text(("adding " + net::format_ipv6(address) + " to " + name).c_str()));
   return true;
 }
 

@@ -1,9 +1,11 @@
 #pragma once
 // The headend's TUN device: created at startup, given the pool's gateway address and netmask
-// (so the kernel routes the whole pool into it), brought up. The fd is non-blocking.
+// (so the kernel routes the whole pool into it), brought up. The fd is non-blocking. IFF_TUN
+// without packet information: each read or write is one bare IP packet of either family.
 #include <cstdint>
 #include <string>
 
+#include "base/address.hpp"
 #include "base/result.hpp"
 
 namespace tandem::tun {
@@ -29,6 +31,10 @@ class TunDevice {
   const std::string& name() const { return name_; }
   // Up brings the pool route back; down removes it (a standby must not attract pool traffic).
   static Result<bool> set_link_up(const std::string& name, bool up);
+  // Gives the device an IPv6 address and so the route to its prefix (docs/ipv6.md). The kernel
+  // drops a device's IPv6 addresses when it goes down: called again after each set_link_up.
+  // An address it already has is fine.
+  static Result<bool> add_ipv6(const std::string& name, const net::Ipv6Addr& address, int prefix);
 
   // Hand the fd over to an owner that closes it (an Asio descriptor); this object forgets it.
   int release();

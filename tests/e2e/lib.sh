@@ -38,6 +38,13 @@ TD_INSIDE_GW=10.201.0.1
 TD_INSIDE_IP=10.201.0.2
 TD_POOL=10.77.0.0/24
 TD_POOL_GW=10.77.0.1
+# IPv6 inside the tunnel (enable_ipv6, docs/ipv6.md): the pool and the inside link's network.
+TD_POOL6=fd00:77::/64
+TD_POOL6_GW=fd00:77::1
+TD_INSIDE6_NET=fd00:201::/64
+TD_INSIDE6_GW=fd00:201::1
+TD_INSIDE6_IP=fd00:201::2
+TD_POOL_EXTRA=  # more [pool] keys for write_config (and lib_pair's write_node_config)
 
 # Names: namespaces carry the test name and our PID (no length limit worth worrying about);
 # interface names are created directly inside the namespaces and must fit 15 characters,
@@ -270,6 +277,30 @@ setup_topology() {
   ip netns exec "$TD_NS_HEADEND" sysctl -qw net.ipv4.ip_forward=1
 }
 
+# td_ipv6_on NS...: IPv6 enabled in each namespace (it is by default; a host may say otherwise).
+td_ipv6_on() {
+  local ns
+  for ns in "$@"; do
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 \
+      net.ipv6.conf.default.disable_ipv6=0
+  done
+}
+
+# enable_ipv6: IPv6 on setup_topology's namespaces (call after it, before write_config): the
+# headend forwards IPv6, the inside link has fd00:201::1 (headend) and fd00:201::2 (inside
+# host), the inside host routes the IPv6 pool via the headend, and write_config gives the pool
+# an IPv6 network with the inside network as its IPv6 split-include route.
+enable_ipv6() {
+  td_ipv6_on "$TD_NS_CLIENT" "$TD_NS_HEADEND" "$TD_NS_INSIDE"
+  ip netns exec "$TD_NS_HEADEND" sysctl -qw net.ipv6.conf.all.forwarding=1
+  # nodad: usable at once (duplicate address detection would hold them for a second).
+  ip -n "$TD_NS_HEADEND" -6 addr add "$TD_INSIDE6_GW/64" dev "${TD_IFP}hi" nodad
+  ip -n "$TD_NS_INSIDE" -6 addr add "$TD_INSIDE6_IP/64" dev "${TD_IFP}in" nodad
+  ip -n "$TD_NS_INSIDE" -6 route add "$TD_POOL6" via "$TD_INSIDE6_GW"
+  TD_POOL_EXTRA="ipv6 = \"$TD_POOL6\"
+routes6 = [\"$TD_INSIDE6_NET\"]"
+}
+
 # A second client namespace with its own link into the headend (10.202.0.0/24), so two
 # clients' tun routes never overlap.
 add_client2_ns() {
@@ -306,6 +337,7 @@ users_file = "$TD_USERS"
 [pool]
 ipv4 = "$TD_POOL"
 routes = ["10.201.0.0/24"]
+$TD_POOL_EXTRA
 ${1:-}
 EOF
 }
@@ -413,7 +445,7 @@ td_write_vpnc_script() {
 # environment and sets up only the tun device and routes; never touches DNS.
 LOG="$LOG_DIR/vpnc-${TUNDEV:-none}.log"
 { echo "=== reason=$reason $(date +%T)"
-  env | grep -E '^(reason|TUNDEV|VPNGATEWAY|INTERNAL_IP4_|CISCO_|IDLE_TIMEOUT)' | sort
+  env | grep -E '^(reason|TUNDEV|VPNGATEWAY|INTERNAL_IP4_|INTERNAL_IP6_|CISCO_|IDLE_TIMEOUT)' | sort
 } >>"$LOG"
 case "$reason" in
   connect)
@@ -434,6 +466,21 @@ case "$reason" in
     else
       # Full tunnel. The gateway stays reachable: it is on the namespace's own link.
       ip route replace default dev "$TUNDEV"
+    fi
+    # IPv6 (docs/ipv6.md): "addr/len" as the headend sent it, then its routes, or all of IPv6.
+    if [ -n "${INTERNAL_IP6_NETMASK:-}" ]; then
+      ip -6 addr add "$INTERNAL_IP6_NETMASK" dev "$TUNDEV" nodad
+      if [ "${CISCO_IPV6_SPLIT_INC:-0}" -gt 0 ]; then
+        i=0
+        while [ "$i" -lt "$CISCO_IPV6_SPLIT_INC" ]; do
+          eval NET=\$CISCO_IPV6_SPLIT_INC_${i}_ADDR
+          eval LEN=\$CISCO_IPV6_SPLIT_INC_${i}_MASKLEN
+          ip -6 route replace "$NET/$LEN" dev "$TUNDEV"
+          i=$((i + 1))
+        done
+      else
+        ip -6 route replace default dev "$TUNDEV"
+      fi
     fi
     ;;
   disconnect)
@@ -512,6 +559,13 @@ client_ip() {
     awk '{split($4, a, "/"); print a[1]; exit}'
 }
 
+# The global IPv6 address on the client's tun device ("" if none).
+client_ip6() {
+  { ip -n "${TD_CLIENT_NS[$1]}" -6 -o addr show dev "${TD_CLIENT_IF[$1]}" scope global \
+    2>/dev/null || true; } | awk '{split($4, a, "/"); print a[1]; exit}'
+}
+td_client_has_ip6() { [[ -n $(client_ip6 "$1") ]]; }
+
 td_client_up() {
   td_alive "${TD_CLIENT_PID[$1]}" || fail "client $1 exited before the tunnel came up"
   grep -q 'Configured as ' "${TD_CLIENT_LOG[$1]}" && [[ -n $(client_ip "$1") ]]
@@ -583,39 +637,44 @@ kill_client_tcp() {
 
 td_listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
 
-# transfer_roundtrip NS BYTES: BYTES of random data from NS to the inside host over TCP, and
-# back, each checked with sha256sum. Durations in TD_UP_MS and TD_DOWN_MS.
+# transfer_roundtrip NS BYTES [DEST]: BYTES of random data from NS to the inside host (DEST,
+# default TD_INSIDE_IP; an IPv6 address makes it TCP over IPv6) over TCP, and back, each checked
+# with sha256sum. Durations in TD_UP_MS and TD_DOWN_MS.
 transfer_roundtrip() {
-  local ns=$1 bytes=$2 srv t0
+  local ns=$1 bytes=$2 dest=${3:-$TD_INSIDE_IP} srv t0 tcp=TCP host
+  host=$dest
+  if [[ $dest == *:* ]]; then
+    tcp=TCP6 host="[$dest]"
+  fi
   head -c "$bytes" /dev/urandom >"$TD_DIR/up.src"
   head -c "$bytes" /dev/urandom >"$TD_DIR/down.src"
 
-  ip netns exec "$TD_NS_INSIDE" socat -u "TCP-LISTEN:5001,bind=$TD_INSIDE_IP,reuseaddr" \
+  ip netns exec "$TD_NS_INSIDE" socat -u "$tcp-LISTEN:5001,bind=$host,reuseaddr" \
     "OPEN:$TD_DIR/up.dst,creat,trunc" 2>>"$TD_DIR/socat.log" &
   srv=$!
   td_track "$srv"
-  wait_for 5 "receiver on $TD_INSIDE_IP:5001" td_listening "$TD_NS_INSIDE" 5001
+  wait_for 5 "receiver on $host:5001" td_listening "$TD_NS_INSIDE" 5001
   t0=$(td_now_ms)
-  timeout 60 ip netns exec "$ns" socat -u "OPEN:$TD_DIR/up.src" "TCP:$TD_INSIDE_IP:5001" \
+  timeout 60 ip netns exec "$ns" socat -u "OPEN:$TD_DIR/up.src" "$tcp:$host:5001" \
     2>>"$TD_DIR/socat.log" || fail "upload to the inside host failed (see socat.log)"
   wait_for 15 "receiver to finish" td_not_alive "$srv"
   TD_UP_MS=$(($(td_now_ms) - t0))
   assert_eq "$(sha256sum <"$TD_DIR/up.src")" "$(sha256sum <"$TD_DIR/up.dst")" "sha256 of the upload"
-  step "upload $bytes bytes: sha256 matches ($TD_UP_MS ms)"
+  step "upload $bytes bytes to $host: sha256 matches ($TD_UP_MS ms)"
 
   ip netns exec "$TD_NS_INSIDE" socat -u "OPEN:$TD_DIR/down.src" \
-    "TCP-LISTEN:5002,bind=$TD_INSIDE_IP,reuseaddr" 2>>"$TD_DIR/socat.log" &
+    "$tcp-LISTEN:5002,bind=$host,reuseaddr" 2>>"$TD_DIR/socat.log" &
   srv=$!
   td_track "$srv"
-  wait_for 5 "sender on $TD_INSIDE_IP:5002" td_listening "$TD_NS_INSIDE" 5002
+  wait_for 5 "sender on $host:5002" td_listening "$TD_NS_INSIDE" 5002
   t0=$(td_now_ms)
-  timeout 60 ip netns exec "$ns" socat -u "TCP:$TD_INSIDE_IP:5002" "CREATE:$TD_DIR/down.dst" \
+  timeout 60 ip netns exec "$ns" socat -u "$tcp:$host:5002" "CREATE:$TD_DIR/down.dst" \
     2>>"$TD_DIR/socat.log" || fail "download from the inside host failed (see socat.log)"
   wait_for 15 "sender to finish" td_not_alive "$srv"
   TD_DOWN_MS=$(($(td_now_ms) - t0))
   assert_eq "$(sha256sum <"$TD_DIR/down.src")" "$(sha256sum <"$TD_DIR/down.dst")" \
     "sha256 of the download"
-  step "download $bytes bytes: sha256 matches ($TD_DOWN_MS ms)"
+  step "download $bytes bytes from $host: sha256 matches ($TD_DOWN_MS ms)"
   rm -f "$TD_DIR"/up.* "$TD_DIR"/down.*
 }
 

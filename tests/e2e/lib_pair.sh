@@ -123,6 +123,7 @@ users_file = "$TD_USERS"
 [pool]
 ipv4 = "$(node_pool "$n")"
 routes = ["10.201.0.0/24"]
+$TD_POOL_EXTRA
 
 [peer]
 node_id = "node-$other"

@@ -57,9 +57,10 @@ assert_eq default "$(jq -r .tunnel_group <<<"$s")" "tunnel_group"
 assert_match "$(jq -r '.tunnels[2].encapsulation' <<<"$s")" '^DTLSv1\.2$' "DTLS encapsulation"
 assert_match "$(jq -r '.tunnels[1].encapsulation' <<<"$s")" '^TLSv1\.[23]$' "SSL encapsulation"
 # The schema is stable: every field of SessionView is there, zeros included.
-assert_eq "acct_session_id,assigned_ip,auth_method,bytes_rx,bytes_tx,drops_rx,drops_tx,duration_s,\
-encryption,group_policy,hashing,inactivity_s,index,login_time_unix,packets_rx,packets_tx,protocols,\
-public_ip,radius_class,resumes,state,tunnel_group,tunnels,username" \
+assert_eq "" "$(jq -r .assigned_ipv6 <<<"$s")" "assigned_ipv6 of an IPv4-only session"
+assert_eq "acct_session_id,assigned_ip,assigned_ipv6,auth_method,bytes_rx,bytes_tx,drops_rx,drops_tx,\
+duration_s,encryption,group_policy,hashing,inactivity_s,index,login_time_unix,packets_rx,\
+packets_tx,protocols,public_ip,radius_class,resumes,state,tunnel_group,tunnels,username" \
   "$(jq -r 'keys | join(",")' <<<"$s")" "SessionView fields"
 
 step "ping burst: counted on the DTLS tunnel, not on the SSL tunnel"

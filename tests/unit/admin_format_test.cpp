@@ -189,6 +189,18 @@ TEST(AdminFormat, DetailLaidOutLikeTheReference) {
   EXPECT_LT(text.find("\nSSL-Tunnel:\n"), text.find("\nDTLS-Tunnel:\n"));
 }
 
+TEST(AdminFormat, DetailShowsTheIpv6AddressOnlyWhenThereIsOne) {
+  proto::ShowSessionsReply reply;
+  *reply.add_sessions() = connected_session();
+  EXPECT_EQ(format_sessions_detail(reply).find("IPv6"), std::string::npos);
+  reply.mutable_sessions(0)->set_assigned_ipv6("fd00:77::2");
+  const std::string text = format_sessions_detail(reply);
+  EXPECT_TRUE(has_line(text, "Assigned IPv6: fd00:77::2")) << text;
+  // Right under the IPv4 line.
+  EXPECT_LT(text.find("Assigned IP  : 10.77.0.2"), text.find("Assigned IPv6"));
+  EXPECT_LT(text.find("Assigned IPv6"), text.find("Protocol     :"));
+}
+
 TEST(AdminFormat, DetailOfAWaitingSessionHasOnlyTheParent) {
   proto::ShowSessionsReply reply;
   *reply.add_sessions() = waiting_session();
@@ -233,7 +245,14 @@ TEST(AdminFormat, Status) {
   EXPECT_TRUE(has_line(text, "Tunnels      : 2 SSL, 1 DTLS")) << text;
   EXPECT_TRUE(has_line(text, "Address pool : 10.77.0.0/24, 3 of 253 in use")) << text;
   EXPECT_TRUE(has_line(text, "Uptime       : 1h:02m:05s")) << text;
+  EXPECT_EQ(text.find("IPv6 pool"), std::string::npos) << "no IPv6 pool, no line";
   EXPECT_EQ(text.find("Repl. lag"), std::string::npos) << "no peer, no lag line";
+  {
+    proto::StatusReply v6 = r;
+    v6.set_pool6("fd00:77::/64");
+    v6.set_pool6_in_use(2);
+    EXPECT_TRUE(has_line(format_status(v6), "IPv6 pool    : fd00:77::/64, 2 in use"));
+  }
   r.set_peer_state("connected");
   r.set_replication_lag_seq(4);
   r.set_replication_lag_ms(12);

@@ -203,7 +203,7 @@ TEST(Config, UnknownKeysAreErrorsNamingKeyAndFile) {
   EXPECT_THAT(parse_error("[tunnel_group.a]\npolicy = \"default\"\ngroup_url = \"x\"\n"),
               HasSubstr("unknown key 'tunnel_group.a.group_url'"));
   EXPECT_THAT(parse_error("[tls]\ncert = \"x\"\n"), HasSubstr("unknown key 'tls.cert'"));
-  EXPECT_THAT(parse_error("[pool]\nipv6 = \"x\"\n"), HasSubstr("unknown key 'pool.ipv6'"));
+  EXPECT_THAT(parse_error("[pool]\nipv7 = \"x\"\n"), HasSubstr("unknown key 'pool.ipv7'"));
   EXPECT_THAT(parse_error("[auth]\nusers = \"x\"\n"), HasSubstr("unknown key 'auth.users'"));
   EXPECT_THAT(parse_error("listen = \"1.2.3.4:5\"\n"), HasSubstr("unknown key 'listen'"));
 }
@@ -244,9 +244,9 @@ TEST(Config, PoolValidation) {
   EXPECT_THAT(parse_error("[pool]\nipv4 = \"10.77.0.0/31\"\n"), HasSubstr("pool.ipv4"));
   EXPECT_THAT(parse_ok("[pool]\nipv4 = \"10.77.0.0/30\"\n").pool_ipv4, "10.77.0.0/30");
   EXPECT_THAT(parse_error("[pool]\ndns = \"1.1.1.1\"\n"),
-              HasSubstr("pool.dns: expected an array of IPv4 addresses"));
+              HasSubstr("pool.dns: expected an array of IPv4 or IPv6 addresses"));
   EXPECT_THAT(parse_error("[pool]\ndns = [\"1.1.1.1\", \"dns.example\"]\n"),
-              HasSubstr("pool.dns[1]: expected an IPv4 address, got \"dns.example\""));
+              HasSubstr("pool.dns[1]: expected an IPv4 or IPv6 address, got \"dns.example\""));
   EXPECT_THAT(parse_error("[pool]\ndns = [1]\n"), HasSubstr("pool.dns[0]"));
   EXPECT_THAT(parse_error("[pool]\nroutes = [\"10.0.0.0/8\", \"10.1.0.1/16\"]\n"),
               HasSubstr("pool.routes[1]"));

@@ -149,9 +149,9 @@ dns = []
 
 TEST(GroupNetwork, BadValuesAreErrorsNamingTheKeyAndFile) {
   EXPECT_THAT(parse_error("[policy.p]\ndns = [\"10.0.0.1\", \"dns.example\"]\n"),
-              HasSubstr("test.toml: policy.p.dns[1]: expected an IPv4 address"));
+              HasSubstr("test.toml: policy.p.dns[1]: expected an IPv4 or IPv6 address"));
   EXPECT_THAT(parse_error("[policy.p]\ndns = \"10.0.0.1\"\n"),
-              HasSubstr("test.toml: policy.p.dns: expected an array of IPv4 addresses"));
+              HasSubstr("test.toml: policy.p.dns: expected an array of IPv4 or IPv6 addresses"));
   EXPECT_THAT(parse_error("[policy.p]\ndns = [\"10.0.0.1\", \"10.0.0.2\", \"10.0.0.3\", "
                           "\"10.0.0.4\"]\n"),
               HasSubstr("test.toml: policy.p.dns: at most 3 servers"));

@@ -38,11 +38,12 @@ TEST(MetricsRender, EveryFamilyHasHelpThenTypeAndWellFormedSamples) {
   const std::string text = render(snapshot);
   ASSERT_FALSE(text.empty());
   EXPECT_EQ('\n', text.back());
-  const std::regex help(R"(# HELP (tandem_[a-z_]+) \S.*)");
-  const std::regex type(R"(# TYPE (tandem_[a-z_]+) (counter|gauge))");
+  // Names as Prometheus allows them, lower case (digits too: tandem_pool6_addresses_used).
+  const std::regex help(R"(# HELP (tandem_[a-z0-9_]+) \S.*)");
+  const std::regex type(R"(# TYPE (tandem_[a-z0-9_]+) (counter|gauge))");
   // name, optional {k="v",...}, one space, a number.
   const std::regex sample(
-      R"((tandem_[a-z_]+)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9]+(\.[0-9]+)?)");
+      R"((tandem_[a-z0-9_]+)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9]+(\.[0-9]+)?)");
   std::string family;
   std::smatch m;
   auto lines = lines_of(text);
@@ -131,6 +132,7 @@ TEST(MetricsRender, EveryMetricIsPresentEvenWhenZero) {
       "tandem_arbiter_serving_left_seconds",
       R"(tandem_pool_addresses{state="used"})",
       R"(tandem_pool_addresses{state="free"})",
+      "tandem_pool6_addresses_used",
       "tandem_process_start_time_seconds",
   };
   for (const auto& name : zero) {

@@ -122,7 +122,9 @@ TEST(SessionRecord, ReplicationMessagesCarryNoKeyMaterial) {
                 "radius_class", "policy_override", "session_timeout_s", "idle_timeout_s",
                 // RADIUS accounting: an identifier and counters, no secret.
                 "acct_session_id", "acct_reported_input_octets", "acct_reported_output_octets",
-                "acct_reported_input_packets", "acct_reported_output_packets"}));
+                "acct_reported_input_packets", "acct_reported_output_packets",
+                // IPv6 inside the tunnel (docs/ipv6.md).
+                "assigned_ipv6"}));
   const auto* t = proto::TunnelRecord::descriptor();
   for (int i = 0; i < t->field_count(); ++i) {
     const std::string n = t->field(i)->name();

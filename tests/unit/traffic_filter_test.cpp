@@ -133,9 +133,15 @@ TEST(TrafficFilter, MartianAndBroadcastDestinations) {
 TEST(TrafficFilter, MalformedHeadersAreDropped) {
   const auto t = compile(policy({}));
   EXPECT_EQ(check({}, t), V::not_ipv4);
-  auto v6 = packet(kClient, "10.201.0.2");
-  v6[0] = 0x60;
-  EXPECT_EQ(check(v6, t), V::not_ipv4);
+  std::vector<std::uint8_t> v6(48, 0);  // IPv6, 8 bytes of payload, from fd00::1 to fd00::2
+  v6[0] = 0x60, v6[5] = 8, v6[8] = v6[24] = 0xfd, v6[23] = 1, v6[39] = 2;
+  EXPECT_EQ(check(v6, t), V::ipv6_not_enabled);  // no IPv6 pool, no IPv6 address
+  v6[8] = 0xfe, v6[9] = 0x80;                    // from fe80::1: the kernel's own chatter
+  EXPECT_EQ(check(v6, t), V::ipv6_link_local);
+  EXPECT_EQ(check(std::vector<std::uint8_t>(v6.begin(), v6.begin() + 39), t), V::malformed);
+  auto v5 = packet(kClient, "10.201.0.2");
+  v5[0] = 0x50;
+  EXPECT_EQ(check(v5, t), V::not_ipv4);
   EXPECT_EQ(check(std::vector<std::uint8_t>(19, 0x45), t), V::malformed);
   auto p = packet(kClient, "10.201.0.2");
   p[0] = 0x44;  // header shorter than 20 bytes
@@ -166,7 +172,7 @@ TEST(TrafficFilter, CompileSortsNodeAddressesAndRefusesBadCidrs) {
 TEST(TrafficFilter, EveryDropReasonHasAName) {
   for (auto v : kAllFilterDrops) EXPECT_STRNE(to_string(v), "unknown");
   EXPECT_EQ(drop_index(V::not_ipv4), 0u);
-  EXPECT_EQ(drop_index(V::not_included), kAllFilterDrops.size() - 1);
+  EXPECT_EQ(drop_index(V::ipv6_link_local), kAllFilterDrops.size() - 1);
 }
 
 }  // namespace
