@@ -393,7 +393,8 @@ if [[ -n ${TD_DEMO_MEMBER:-} ]]; then
 fi
 TD_URL=$(director_url 1)
 req0=$(director_requests)
-start_client c1 demo "$password"
+# The login form offers both groups now; openconnect picks one by name (--authgroup).
+start_client c1 demo "$password" --authgroup=default
 wait_tunnel c1
 CLIENT_IP=$(client_ip c1)
 assert_eq $((req0 + 1)) "$(director_requests)" "request lines in the director's log after the login"
