@@ -245,7 +245,7 @@ report_failover() {
   mdial=$(client_dials "${TD_MEMBER_SVC[$M]}")
   assert_eq "$D_REQ_LOGIN" "$dreq" "director request lines after the $kind failover"
   assert_eq "$D_DIAL_LOGIN" "$ddial" "the client's connections to the director after the $kind failover"
-  say "director        not involved: still $dreq request line(s) in its log, as after the login"
+  say "director        not involved: still $dreq request line(s) in its log, as after the logins"
   say "                the client's TLS connections: $mdial to ${TD_MEMBER_SVC[$M]} ($M), $ddial to the director (the login)"
   summary_row "$kind" "node-$new" "$P_GAP_MS ms" "$P_LOST/$P_SENT" "kept" "kept" "+0 req" \
     "pkts rx $rx0->$rx1, tx $tx0->$tx1"
@@ -471,13 +471,21 @@ else
   say "alice landed on $RM (nodes ${TD_MEMBER_NODES[$RM]// /, }), not on $M: the drills below do not touch her."
 fi
 say "her tunnel address $R_IP; 2 pings from her namespace to $TD_INSIDE_IP answered through the tunnel"
-on_node "$R_ACT" show sessions --detail --index "$R_INDEX"
+# The session's part of the detail view (the per-tunnel blocks after it are left out here).
+printf '\n  %snode-%s# tandemctl show sessions --detail --index %s%s\n' "$bold" "$R_ACT" "$R_INDEX" \
+  "$plain"
+nctl "$R_ACT" show sessions --detail --index "$R_INDEX" | sed -n '/^Username/,/^Acct Session/p' |
+  sed 's/^/    /'
+say "    (then one block per tunnel: AnyConnect-Parent, SSL-Tunnel, DTLS-Tunnel)"
 printf '\n  %sFreeRADIUS (%s) received:%s\n' "$bold" "$RADIUS_LOG" "$plain"
 grep -E 'Received Access-Request|Sent Access-Accept' "$RADIUS_LOG" | tail -n2 | sed 's/^/    /'
 printf '\n  %sand wrote this accounting Start to its detail file (%s):%s\n' "$bold" "$RADIUS_DETAIL" \
   "$plain"
 detail_records "$R_ACCT" Start | sed -e '/^$/d' -e 's/^[[:space:]]*/    /'
-summary_row "RADIUS login (dir.)" "node-$R_ACT" "-" "-" "$R_IP" "$R_INDEX" "1 redir." \
+staff_hex=0x$(printf staff | od -An -tx1 | tr -d ' \n')
+assert_eq "$staff_hex" "$(detail_values "$R_ACCT" Start Class)" "the Class in alice's accounting Start"
+say "(FreeRADIUS prints the Class as octets: $staff_hex is \"staff\", echoed from the Access-Accept)"
+summary_row "RADIUS login" "node-$R_ACT" "-" "-" "$R_IP" "$R_INDEX" "1 redir." \
   "alice, group $RADIUS_GROUP on $RM, Class staff"
 
 section "5/8 planned failover drill: tandemctl failover on node-$ACT ($M)"
@@ -553,7 +561,7 @@ M_DIAL_END=$(client_dials "${TD_MEMBER_SVC[$M]}")
 RESUMES=$(jq -r .resumes <<<"$(session_json "$ACT")")
 assert_eq "$D_REQ_LOGIN" "$D_REQ_END" "director request lines after the drills"
 assert_eq "$D_DIAL_LOGIN" "$D_DIAL_END" "the client's connections to the director after the drills"
-say "director log   $D_REQ_LOGIN request line(s) after the login, $D_REQ_END after the drills"
+say "director log   $D_REQ_LOGIN request line(s) after the two logins, $D_REQ_END after the drills"
 say "               (redirect, refused, bad_request, connection_refused lines)"
 say "client log     TLS connections to the director $TD_ETCD_IP: $D_DIAL_END (the login);"
 say "               to $M's service address ${TD_MEMBER_SVC[$M]}: $M_DIAL_END (the login's, and each resume)"
@@ -604,8 +612,8 @@ $line
              m1: node-a ${TD_NODE_IP[a]}, node-b ${TD_NODE_IP[b]}, service address $TD_SERVER_IP:$TD_PORT
              m2: node-c ${TD_NODE_IP[c]}, node-d ${TD_NODE_IP[d]}, service address $TD_M2_SVC:$TD_PORT
              built-in defaults: poll_interval ${poll_ms:-?} ms, hold_time ${hold_ms:-?} ms, lease_ttl ${ttl_ms:-?} ms
- client      openconnect ${version:-?}, user demo, DTLS $dtls; session $INDEX, tunnel address $CLIENT_IP
- RADIUS      FreeRADIUS $RADIUS_IP:1812/1813 (inside host); client 2: alice, group $RADIUS_GROUP, on $RM,
+ client      openconnect ${version:-?}, user demo (group default), DTLS $dtls; session $INDEX, tunnel address $CLIENT_IP
+ client 2    alice (group $RADIUS_GROUP, FreeRADIUS $RADIUS_IP:1812/1813 on the inside host), on $RM,
              session $R_INDEX, $R_IP, Class staff, Acct-Session-Id $R_ACCT
  landed on   $M (nodes $N1, $N2): director "redirect member=$(field member "$redirect") location=$(field location "$redirect")";
              node-$N1/node-$N2 \`tandemctl show sessions\`: session $INDEX, user demo, $CLIENT_IP
@@ -616,7 +624,7 @@ $line
 $(printf '%s\n' "${SUMMARY[@]}")
 
  whole run   $P_SENT pings sent, $((P_SENT - P_LOST)) answered, $P_LOST lost; longest gap $P_GAP_MS ms
- director    $D_REQ_LOGIN request(s) in its log after the login, $D_REQ_END after the drills: the resumes
+ director    $D_REQ_LOGIN request(s) in its log after the logins, $D_REQ_END after the drills: the resumes
              went straight to $M (client TLS connections: director $D_DIAL_END, $M $M_DIAL_END)
  logout      openconnect exited with code $TD_RC after SIGINT (logout)
 $line
