@@ -196,8 +196,8 @@ summary_row() { # EVENT ACTIVE GAP LOST ADDRESS INDEX DIRECTOR COUNTERS
 }
 
 # The default the pair runs on, read from the source so the demo never states a stale number.
-default_ms() { # NAME in node/config/defaults.hpp
-  sed -n "s/.*$1 = std::chrono::milliseconds(\([0-9]*\)).*/\1/p" "$repo/node/config/defaults.hpp" |
+default_ms() { # NAME in base/defaults.hpp
+  sed -n "s/.*$1 = std::chrono::milliseconds(\([0-9]*\)).*/\1/p" "$repo/base/defaults.hpp" |
     head -n1
 }
 
@@ -364,7 +364,7 @@ sed 's/^/    /' "${TD_NODE_CONFIG[a]}"
 say "node-c and node-d (member m2) differ in their addresses, [member] id = \"m2\", and"
 say "[pool] ipv4 = \"$TD_M2_POOL\". Everything else is a built-in default: full tunnel, policy"
 say "timers, peer poll_interval ${poll_ms:-?} ms and hold_time ${hold_ms:-?} ms, equal priorities,"
-say "etcd lease_ttl ${ttl_ms:-?} ms, member capacity $(sed -n 's/.*kMemberCapacity = \([0-9]*\).*/\1/p' "$repo/node/config/defaults.hpp")."
+say "etcd lease_ttl ${ttl_ms:-?} ms, member capacity $(sed -n 's/.*kMemberCapacity = \([0-9]*\).*/\1/p' "$repo/base/defaults.hpp")."
 
 start_etcd
 for n in a b c d; do start_node "$n"; done
