@@ -476,7 +476,7 @@ printf '\n  %snode-%s# tandemctl show sessions --detail --index %s%s\n' "$bold" 
   "$plain"
 nctl "$R_ACT" show sessions --detail --index "$R_INDEX" | sed -n '/^Username/,/^Acct Session/p' |
   sed 's/^/    /'
-say "    (then one block per tunnel: AnyConnect-Parent, SSL-Tunnel, DTLS-Tunnel)"
+say "  (then one block per tunnel: AnyConnect-Parent, SSL-Tunnel, DTLS-Tunnel)"
 printf '\n  %sFreeRADIUS (%s) received:%s\n' "$bold" "$RADIUS_LOG" "$plain"
 grep -E 'Received Access-Request|Sent Access-Accept' "$RADIUS_LOG" | tail -n2 | sed 's/^/    /'
 printf '\n  %sand wrote this accounting Start to its detail file (%s):%s\n' "$bold" "$RADIUS_DETAIL" \
