@@ -3,14 +3,20 @@
 # namespaces: one etcd, two members (m1 = nodes a and b, m2 = nodes c and d: four tandemd, each
 # pair active/standby under the etcd arbiter) and one tandem-director. The real openconnect
 # client logs in through the director, lands on one member, and pings a host on the inside
-# network every 50 ms through the tunnel. The demo shows what an operator sees:
+# network every 50 ms through the tunnel. Every node also has a second tunnel group, "company",
+# on RADIUS (a FreeRADIUS on the inside host, which also takes the nodes' accounting), beside
+# the default group on the users file. The demo shows what an operator sees:
 #
 #   1. where the director sent the client (its redirect log line), the session on that member
 #      (`tandemctl show sessions`) and the member's two nodes (`tandemctl status`);
-#   2. a planned failover drill (`tandemctl failover`) inside that member while traffic flows;
-#   3. a crash failover (kill -9 of the member's active tandemd) while traffic flows;
-#   4. the killed node restarting and rejoining as the standby (replication lag 0);
-#   5. that the director was not involved: the client's resumes went straight to its member
+#   2. a second client logging in to the RADIUS group through the director: its session
+#      (`tandemctl show sessions --detail`: auth method radius, the RADIUS Class, the
+#      Acct-Session-Id), and FreeRADIUS's Access-Request and accounting Start; it stays
+#      connected through the drills and is checked (same address, same session) at the end;
+#   3. a planned failover drill (`tandemctl failover`) inside that member while traffic flows;
+#   4. a crash failover (kill -9 of the member's active tandemd) while traffic flows;
+#   5. the killed node restarting and rejoining as the standby (replication lag 0);
+#   6. that the director was not involved: the client's resumes went straight to its member
 #      (the director logged no request after the login, and the client never dialled it again);
 #
 # and after each failover: which node is active, the gap (longest silence between ping replies,
@@ -19,8 +25,8 @@
 #
 # Everything runs on built-in defaults except what a cluster has to set (addresses, the peer
 # link's mutual TLS, the shared client-facing certificate, etcd's address, each member's id and
-# m2's own address pool, and per-node paths so that the demo writes nothing outside its temp
-# dir). All traffic stays inside namespaces this script creates; a trap stops every process it
+# m2's own address pool, per-node paths so that the demo writes nothing outside its temp dir,
+# and the RADIUS server with its group). All traffic stays inside namespaces this script creates; a trap stops every process it
 # started and deletes the namespaces, also on failure or Ctrl-C. Run as root on Debian 12:
 #   bash deploy/demo.sh
 #
@@ -42,7 +48,7 @@ if [[ -t 1 ]]; then
 fi
 section() { printf '\n%s== %s ==%s\n' "$bold" "$*" "$plain"; }
 
-section "1/7 install the dependencies and build (deploy/setup.sh)"
+section "1/8 install the dependencies and build (deploy/setup.sh)"
 bash "$repo/deploy/setup.sh"
 
 # The e2e harness brings the namespaces, the pairs, etcd, the director, openconnect, bounded
@@ -62,6 +68,16 @@ source "$repo/tests/e2e/lib_pair.sh"
 source "$repo/tests/e2e/lib_cluster.sh"
 # shellcheck source-path=SCRIPTDIR source=../tests/e2e/lib_members.sh
 source "$repo/tests/e2e/lib_members.sh"
+# shellcheck source-path=SCRIPTDIR source=../tests/e2e/lib_radius.sh
+source "$repo/tests/e2e/lib_radius.sh"
+# Only the detail file's readers (detail_records, wait_detail, ...) of this one: the server is
+# lib_radius.sh's, which writes its accounting records to RADIUS_DETAIL.
+# shellcheck source-path=SCRIPTDIR source=../tests/e2e/lib_radius_acct.sh
+source "$repo/tests/e2e/lib_radius_acct.sh"
+RADIUS_CLIENTS=10.201.0.0/24 # the inside network: any node asks, from its own or the member's address
+RADIUS_DETAIL=$RADIUS_DIR/detail
+TD_RADIUS_DETAIL=$RADIUS_DETAIL
+RADIUS_GROUP=company
 
 # The default port (443) rather than the tests' 4443, on the members and on the director.
 TD_PORT=443
@@ -109,7 +125,12 @@ cluster_fields() {
   say "  $(member_record "$M")"
 }
 
-session_json() { nctl "$1" show sessions --json | jq -c '.sessions[0] // empty'; }
+# A user's session on node N (the drills follow user demo's; the RADIUS client is alice).
+user_session_json() { # NODE USER
+  nctl "$1" show sessions --json | jq -c --arg u "$2" '[.sessions[] | select(.username == $u)][0] // empty'
+}
+session_json() { user_session_json "$1" demo; }
+td_has_user_session() { [[ -n $(user_session_json "$1" "$2") ]]; }
 td_has_session() { [[ -n $(session_json "$1") ]]; }
 resumed_count() { count_in "$(node_log "$1")" "session_resumed index=$2 "; }
 td_resumed_more() { (($(resumed_count "$1" "$2") > $3)); }
@@ -175,8 +196,8 @@ summary_row() { # EVENT ACTIVE GAP LOST ADDRESS INDEX DIRECTOR COUNTERS
 }
 
 # The default the pair runs on, read from the source so the demo never states a stale number.
-default_ms() { # NAME in node/config/defaults.hpp
-  sed -n "s/.*$1 = std::chrono::milliseconds(\([0-9]*\)).*/\1/p" "$repo/node/config/defaults.hpp" |
+default_ms() { # NAME in base/defaults.hpp
+  sed -n "s/.*$1 = std::chrono::milliseconds(\([0-9]*\)).*/\1/p" "$repo/base/defaults.hpp" |
     head -n1
 }
 
@@ -224,7 +245,7 @@ report_failover() {
   mdial=$(client_dials "${TD_MEMBER_SVC[$M]}")
   assert_eq "$D_REQ_LOGIN" "$dreq" "director request lines after the $kind failover"
   assert_eq "$D_DIAL_LOGIN" "$ddial" "the client's connections to the director after the $kind failover"
-  say "director        not involved: still $dreq request line(s) in its log, as after the login"
+  say "director        not involved: still $dreq request line(s) in its log, as after the logins"
   say "                the client's TLS connections: $mdial to ${TD_MEMBER_SVC[$M]} ($M), $ddial to the director (the login)"
   summary_row "$kind" "node-$new" "$P_GAP_MS ms" "$P_LOST/$P_SENT" "kept" "kept" "+0 req" \
     "pkts rx $rx0->$rx1, tx $tx0->$tx1"
@@ -233,19 +254,21 @@ report_failover() {
 
 # ---------------------------------------------------------------------------------------------
 
-section "2/7 the cluster in network namespaces"
+section "2/8 the cluster in network namespaces"
 cat <<EOF
                                                 +-- node-a ns  ${TD_NODE_IP[a]}, ${TD_NODE_INSIDE_IP[a]}  tandemd  \\ member m1
   client ns  $TD_CLIENT_ADDR --+                      +-- node-b ns  ${TD_NODE_IP[b]}, ${TD_NODE_INSIDE_IP[b]}  tandemd  /
   (openconnect)           +-- switch ns ------+-- node-c ns  ${TD_NODE_IP[c]}, ${TD_NODE_INSIDE_IP[c]}  tandemd  \\ member m2
   inside ns  $TD_INSIDE_IP --+   (two bridges)    +-- node-d ns  ${TD_NODE_IP[d]}, ${TD_NODE_INSIDE_IP[d]}  tandemd  /
-  (ping target)                                 +-- etcd ns    $TD_ETCD_IP  etcd :2379, tandem-director :$TD_PORT
+  (ping target, FreeRADIUS)                     +-- etcd ns    $TD_ETCD_IP  etcd :2379, tandem-director :$TD_PORT
 
   m1 serves clients on $TD_SERVER_IP (pool $TD_POOL, inside address $TD_INSIDE_GW),
   m2 on $TD_M2_SVC (pool $TD_M2_POOL, inside address $TD_M2_GW); only a member's active node
   holds its addresses. Replication inside each member: gRPC over mutual TLS, port $TD_PEER_PORT.
   etcd decides which node of a member may be active and carries each member's record; the
-  director reads the records and sends each new client to a member.
+  director reads the records and sends each new client to a member. FreeRADIUS on the inside
+  host ($TD_INSIDE_IP, ports 1812 and 1813) checks the passwords of the "$RADIUS_GROUP" group and
+  takes every node's accounting records.
 EOF
 setup_members_topology
 step "certificates with deploy/examples/gen-pki.sh:"
@@ -261,6 +284,11 @@ say "client pin: $TD_PIN"
 password=$(openssl rand -base64 12)
 add_user demo "$password"
 step "user 'demo' added with tandemctl passwd (users file $TD_USERS, read by every node)"
+write_radius_config
+write_radius_secret
+start_freeradius
+step "FreeRADIUS config: $RADIUS_DIR (clients $RADIUS_CLIENTS; user alice, Class \"staff\"," \
+  "in $RADIUS_DIR/users); accounting records to $RADIUS_DETAIL"
 
 # Each node's config holds only what a cluster must set; everything else (m1's pool
 # 10.77.0.0/24, full tunnel, policy timers, poll_interval, hold_time, lease_ttl, capacity,
@@ -313,6 +341,18 @@ endpoints = ["$TD_ETCD_URL"]
 
 [member]
 id = "$m"
+
+# RADIUS: the second tunnel group checks passwords there, and every session (of both groups)
+# is accounted there (port 1813), with an Interim-Update every 5 s.
+[radius]
+servers = ["$RADIUS_IP"]
+secret_file = "$RADIUS_SECRET_FILE"
+timeout = "1s"
+interim_interval = "5s"
+
+# The default group stays on the users file; clients pick this one with --authgroup.
+[tunnel_group.$RADIUS_GROUP]
+auth = "radius"
 EOF
 }
 for n in a b c d; do write_demo_config "$n"; done
@@ -324,7 +364,7 @@ sed 's/^/    /' "${TD_NODE_CONFIG[a]}"
 say "node-c and node-d (member m2) differ in their addresses, [member] id = \"m2\", and"
 say "[pool] ipv4 = \"$TD_M2_POOL\". Everything else is a built-in default: full tunnel, policy"
 say "timers, peer poll_interval ${poll_ms:-?} ms and hold_time ${hold_ms:-?} ms, equal priorities,"
-say "etcd lease_ttl ${ttl_ms:-?} ms, member capacity $(sed -n 's/.*kMemberCapacity = \([0-9]*\).*/\1/p' "$repo/node/config/defaults.hpp")."
+say "etcd lease_ttl ${ttl_ms:-?} ms, member capacity $(sed -n 's/.*kMemberCapacity = \([0-9]*\).*/\1/p' "$repo/base/defaults.hpp")."
 
 start_etcd
 for n in a b c d; do start_node "$n"; done
@@ -339,7 +379,7 @@ DIRECTOR_LOG=$TD_DIR/director-1.log
 step "the director's config ($TD_DIR/director-1.toml):"
 sed 's/^/    /' "$TD_DIR/director-1.toml"
 
-section "3/7 a client logs in through the director and pings the inside host every $PING_MS ms"
+section "3/8 a client logs in through the director and pings the inside host every $PING_MS ms"
 if [[ -n ${TD_DEMO_MEMBER:-} ]]; then
   # Only for trying both members: the other member, without its standby, is degraded, and the
   # director places no new client on a degraded member while another one is healthy.
@@ -353,7 +393,8 @@ if [[ -n ${TD_DEMO_MEMBER:-} ]]; then
 fi
 TD_URL=$(director_url 1)
 req0=$(director_requests)
-start_client c1 demo "$password"
+# The login form offers both groups now; openconnect picks one by name (--authgroup).
+start_client c1 demo "$password" --authgroup=default
 wait_tunnel c1
 CLIENT_IP=$(client_ip c1)
 assert_eq $((req0 + 1)) "$(director_requests)" "request lines in the director's log after the login"
@@ -395,7 +436,59 @@ printf '\n  %sthe member in etcd%s\n' "$bold" "$plain"
 cluster_fields
 summary_row "login via director" "node-$ACT" "-" "-" "$CLIENT_IP" "$INDEX" "1 redir." "-"
 
-section "4/7 planned failover drill: tandemctl failover on node-$ACT ($M)"
+section "4/8 a second client logs in to the RADIUS group \"$RADIUS_GROUP\" through the director"
+# alice is FreeRADIUS's user (lib_radius.sh's users file: a password, Class "staff"), not the
+# users file's; her openconnect picks the group in the login form (--authgroup) at the member
+# the director sends it to. Her own client namespace keeps the two tunnels' routes apart.
+dreq0=$(director_requests)
+areq0=$(access_requests)
+start_client --ns "$TD_NS_CLIENT2" r alice 'alice-radius-pw' --authgroup="$RADIUS_GROUP"
+wait_tunnel r
+R_IP=$(client_ip r)
+assert_eq $((dreq0 + 1)) "$(director_requests)" "request lines in the director's log after alice's login"
+r_redirect=$(grep -E '^[^ ]+ [a-z]+ redirect ' "$DIRECTOR_LOG" | tail -n1)
+RM=$(field member "$r_redirect")
+[[ -n ${TD_MEMBER_NODES[$RM]:-} ]] || fail "the director named an unknown member: $r_redirect"
+R_ACT=$(member_active "$RM")
+wait_for 10 "alice's session on node $R_ACT" td_has_user_session "$R_ACT" alice
+rs=$(user_session_json "$R_ACT" alice)
+R_INDEX=$(jq -r .index <<<"$rs")
+R_ACCT=$(jq -r .acct_session_id <<<"$rs")
+assert_eq radius "$(jq -r .auth_method <<<"$rs")" "alice's auth method"
+assert_eq staff "$(jq -r .radius_class <<<"$rs")" "alice's RADIUS Class"
+assert_eq "$RADIUS_GROUP" "$(jq -r .tunnel_group <<<"$rs")" "alice's tunnel group"
+assert_eq "$R_IP" "$(jq -r .assigned_ip <<<"$rs")" "alice's address on node $R_ACT"
+assert_match "$R_ACCT" '^[0-9A-F]{16}$' "alice's Acct-Session-Id"
+assert_ping "$TD_NS_CLIENT2" "$TD_INSIDE_IP" 2
+assert_eq $((areq0 + 1)) "$(access_requests)" "Access-Requests FreeRADIUS received for alice"
+wait_detail 10 "$R_ACCT" Start
+D_REQ_LOGIN=$(director_requests) # the director's last request: alice's login
+printf '\n  %sthe director logged:%s\n' "$bold" "$plain"
+say "  $r_redirect"
+if [[ $RM == "$M" ]]; then
+  say "alice landed on $M too, beside user demo: she stays connected through the drills below."
+else
+  say "alice landed on $RM (nodes ${TD_MEMBER_NODES[$RM]// /, }), not on $M: the drills below do not touch her."
+fi
+say "her tunnel address $R_IP; 2 pings from her namespace to $TD_INSIDE_IP answered through the tunnel"
+# The session's part of the detail view (the per-tunnel blocks after it are left out here).
+printf '\n  %snode-%s# tandemctl show sessions --detail --index %s%s\n' "$bold" "$R_ACT" "$R_INDEX" \
+  "$plain"
+nctl "$R_ACT" show sessions --detail --index "$R_INDEX" | sed -n '/^Username/,/^Acct Session/p' |
+  sed 's/^/    /'
+say "  (then one block per tunnel: AnyConnect-Parent, SSL-Tunnel, DTLS-Tunnel)"
+printf '\n  %sFreeRADIUS (%s) received:%s\n' "$bold" "$RADIUS_LOG" "$plain"
+grep -E 'Received Access-Request|Sent Access-Accept' "$RADIUS_LOG" | tail -n2 | sed 's/^/    /'
+printf '\n  %sand wrote this accounting Start to its detail file (%s):%s\n' "$bold" "$RADIUS_DETAIL" \
+  "$plain"
+detail_records "$R_ACCT" Start | sed -e '/^$/d' -e 's/^[[:space:]]*/    /'
+staff_hex=0x$(printf staff | od -An -tx1 | tr -d ' \n')
+assert_eq "$staff_hex" "$(detail_values "$R_ACCT" Start Class)" "the Class in alice's accounting Start"
+say "(FreeRADIUS prints the Class as octets: $staff_hex is \"staff\", echoed from the Access-Accept)"
+summary_row "RADIUS login" "node-$R_ACT" "-" "-" "$R_IP" "$R_INDEX" "1 redir." \
+  "alice, group $RADIUS_GROUP on $RM, Class staff"
+
+section "5/8 planned failover drill: tandemctl failover on node-$ACT ($M)"
 before=$(session_json "$ACT")
 n0=$(resumed_count "$STB" "$INDEX")
 t0=$(td_now_ms)
@@ -411,7 +504,7 @@ report_failover "planned failover" "tandemctl failover" "$ACT" "$STB" "$t0" "$be
 ACT=$(member_active "$M")
 STB=$(other_node "$ACT")
 
-section "5/7 crash failover: kill -9 the active tandemd (node-$ACT) while the client pings"
+section "6/8 crash failover: kill -9 the active tandemd (node-$ACT) while the client pings"
 wait_for 15 "node $STB caught up" td_caught_up "$STB"
 before=$(session_json "$ACT")
 sleep 1.2 # counters reach the standby about once a second
@@ -440,7 +533,7 @@ KILLED=$ACT
 ACT=$STB
 STB=$KILLED
 
-section "6/7 restart node-$KILLED: it rejoins $M as the standby and catches up"
+section "7/8 restart node-$KILLED: it rejoins $M as the standby and catches up"
 start_node "$KILLED"
 wait_for 30 "node $KILLED following node $ACT" td_following "$KILLED"
 wait_for 15 "node $KILLED caught up (lag 0)" td_caught_up "$KILLED"
@@ -458,7 +551,7 @@ say "$(printf '%-15s' "node-$KILLED")" "standby, following node-$ACT, replicatio
 summary_row "restart node-$KILLED" "node-$ACT" "-" "-" "-" "-" "-" \
   "node-$KILLED standby, lag $lag, $sessions_b session(s) replicated"
 
-section "7/7 the director was not involved in the resumes"
+section "8/8 the director was not involved in the resumes"
 stop_ping_stream p
 phase_stats "$T_START" "$(td_now_ms)"
 td_alive "$(client_pid c1)" || fail "openconnect exited"
@@ -468,12 +561,46 @@ M_DIAL_END=$(client_dials "${TD_MEMBER_SVC[$M]}")
 RESUMES=$(jq -r .resumes <<<"$(session_json "$ACT")")
 assert_eq "$D_REQ_LOGIN" "$D_REQ_END" "director request lines after the drills"
 assert_eq "$D_DIAL_LOGIN" "$D_DIAL_END" "the client's connections to the director after the drills"
-say "director log   $D_REQ_LOGIN request line(s) after the login, $D_REQ_END after the drills"
+say "director log   $D_REQ_LOGIN request line(s) after the two logins, $D_REQ_END after the drills"
 say "               (redirect, refused, bad_request, connection_refused lines)"
 say "client log     TLS connections to the director $TD_ETCD_IP: $D_DIAL_END (the login);"
 say "               to $M's service address ${TD_MEMBER_SVC[$M]}: $M_DIAL_END (the login's, and each resume)"
 say "session        $INDEX on node-$ACT, resumed $RESUMES time(s) with its token at the member"
 stop_client c1 INT
+
+printf '\n  %sthe RADIUS client (alice, on %s)%s\n' "$bold" "$RM" "$plain"
+# After a crash failover her openconnect reconnects on its own; give it the time to.
+wait_for 30 "alice's tunnel up" td_client_up r
+R_NOW=$(member_active "$RM")
+wait_for 10 "alice's session on node $R_NOW" td_has_user_session "$R_NOW" alice
+rs=$(user_session_json "$R_NOW" alice)
+assert_eq "$R_IP" "$(client_ip r)" "alice's tunnel address after the drills"
+assert_eq "$R_IP" "$(jq -r .assigned_ip <<<"$rs")" "alice's address on node $R_NOW"
+assert_eq "$R_INDEX" "$(jq -r .index <<<"$rs")" "alice's session index on node $R_NOW"
+assert_eq "$R_ACCT" "$(jq -r .acct_session_id <<<"$rs")" "alice's Acct-Session-Id on node $R_NOW"
+assert_eq radius "$(jq -r .auth_method <<<"$rs")" "alice's auth method on node $R_NOW"
+assert_ping "$TD_NS_CLIENT2" "$TD_INSIDE_IP" 2
+R_RESUMES=$(jq -r .resumes <<<"$rs")
+assert_eq $((areq0 + 1)) "$(access_requests)" "Access-Requests after the drills (a resume asks none)"
+assert_eq 1 "$(detail_count "$R_ACCT" Start)" "accounting Starts of alice's session"
+R_INTERIMS=$(detail_count "$R_ACCT" Interim-Update)
+((R_INTERIMS >= 1)) || fail "no Interim-Update of alice's session reached FreeRADIUS"
+if [[ $RM == "$M" ]]; then
+  ((R_RESUMES >= 2)) || fail "alice's session on $M resumed $R_RESUMES time(s), not after both failovers"
+  R_WHERE="on $M through both failovers: resumed $R_RESUMES time(s), now on node-$R_NOW"
+else
+  R_WHERE="on $RM, untouched by the drills on $M (node-$R_NOW active)"
+fi
+say "session         $R_INDEX, $R_WHERE"
+say "address         $R_IP on her tun and on node-$R_NOW: kept; 2 pings answered"
+say "FreeRADIUS      still $((areq0 + 1)) Access-Request(s): no new login; accounting for Acct-Session-Id"
+say "                $R_ACCT: 1 Start, $R_INTERIMS Interim-Update(s) (every 5 s) so far"
+stop_client r INT
+wait_detail 10 "$R_ACCT" Stop
+R_CAUSE=$(detail_values "$R_ACCT" Stop Acct-Terminate-Cause)
+say "logout          openconnect exited with code $TD_RC; the accounting Stop: Acct-Terminate-Cause = $R_CAUSE"
+summary_row "RADIUS client end" "node-$R_NOW" "-" "-" "kept" "kept" "+0 req" \
+  "$R_RESUMES resume(s), 1 Access-Req., acct 1 Start $R_INTERIMS Interim 1 Stop"
 version=$(openconnect --version 2>/dev/null | sed -n '1s/^OpenConnect version //p')
 
 line=$(printf '%.0s=' {1..108})
@@ -485,7 +612,9 @@ $line
              m1: node-a ${TD_NODE_IP[a]}, node-b ${TD_NODE_IP[b]}, service address $TD_SERVER_IP:$TD_PORT
              m2: node-c ${TD_NODE_IP[c]}, node-d ${TD_NODE_IP[d]}, service address $TD_M2_SVC:$TD_PORT
              built-in defaults: poll_interval ${poll_ms:-?} ms, hold_time ${hold_ms:-?} ms, lease_ttl ${ttl_ms:-?} ms
- client      openconnect ${version:-?}, user demo, DTLS $dtls; session $INDEX, tunnel address $CLIENT_IP
+ client      openconnect ${version:-?}, user demo (group default), DTLS $dtls; session $INDEX, tunnel address $CLIENT_IP
+ client 2    alice (group $RADIUS_GROUP, FreeRADIUS $RADIUS_IP:1812/1813 on the inside host), on $RM,
+             session $R_INDEX, $R_IP, Class staff, Acct-Session-Id $R_ACCT
  landed on   $M (nodes $N1, $N2): director "redirect member=$(field member "$redirect") location=$(field location "$redirect")";
              node-$N1/node-$N2 \`tandemctl show sessions\`: session $INDEX, user demo, $CLIENT_IP
  traffic     ping $TD_INSIDE_IP (inside host) every $PING_MS ms through the tunnel
@@ -495,7 +624,7 @@ $line
 $(printf '%s\n' "${SUMMARY[@]}")
 
  whole run   $P_SENT pings sent, $((P_SENT - P_LOST)) answered, $P_LOST lost; longest gap $P_GAP_MS ms
- director    $D_REQ_LOGIN request(s) in its log after the login, $D_REQ_END after the drills: the resumes
+ director    $D_REQ_LOGIN request(s) in its log after the logins, $D_REQ_END after the drills: the resumes
              went straight to $M (client TLS connections: director $D_DIAL_END, $M $M_DIAL_END)
  logout      openconnect exited with code $TD_RC after SIGINT (logout)
 $line

@@ -14,9 +14,30 @@ OTP=$((RANDOM % 900000 + 100000))  # the one-time code the challenge entry check
 
 # A minimal FreeRADIUS 3.2 configuration: one client entry (RADIUS_CLIENTS: the headend's inside
 # address, or the pair's inside network), the files module with the users below, PAP. Debug
-# mode (-X) logs every request, which the tests count.
+# mode (-X) logs every request, which the tests count. With RADIUS_DETAIL set (a file path), it
+# also answers accounting on port 1813 and writes every record to that detail file (the readers
+# are lib_radius_acct.sh's detail_* functions, with TD_RADIUS_DETAIL pointed at it).
 write_radius_config() {
   mkdir -p "$RADIUS_DIR/log" "$RADIUS_DIR/run"
+  local acct_module='' acct_server=''
+  if [[ -n ${RADIUS_DETAIL:-} ]]; then
+    acct_module="  detail {
+    filename = $RADIUS_DETAIL
+    escape_filenames = no
+    permissions = 0600
+    header = \"%t\"
+  }"
+    acct_server="  listen {
+    type = acct
+    ipaddr = $RADIUS_IP
+    port = 1813
+  }
+  preacct {
+  }
+  accounting {
+    detail
+  }"
+  fi
   cat >"$RADIUS_DIR/radiusd.conf" <<EOF
 prefix = /usr
 exec_prefix = /usr
@@ -62,6 +83,7 @@ modules {
   }
   pap {
   }
+$acct_module
 }
 server default {
   listen {
@@ -78,6 +100,7 @@ server default {
       pap
     }
   }
+$acct_server
 }
 EOF
   # The challenge recipe: the first entry matches only without a State and with the right
