@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "node/config/config.hpp"
+#include "tests/unit/config_parsing.hpp"
 #include "node/config/defaults.hpp"
 
 namespace tandem::config {
@@ -11,11 +12,7 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-std::string parse_error(const std::string& text) {
-  auto c = parse_config(text, "test.toml");
-  EXPECT_FALSE(c.ok()) << "accepted:\n" << text;
-  return c.ok() ? std::string() : c.error();
-}
+using testing::parse_error;
 
 TEST(ConfigLimits, DefaultsWithoutTheTable) {
   auto c = parse_config("", "test.toml");

@@ -8,6 +8,7 @@
 
 #include "base/text.hpp"
 #include "node/config/defaults.hpp"
+#include "tests/unit/config_parsing.hpp"
 
 namespace tandem::config {
 namespace {
@@ -16,17 +17,8 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-Config parse_ok(const std::string& text) {
-  auto c = parse_config(text, "test.toml");
-  EXPECT_TRUE(c.ok()) << c.error();
-  return c.ok() ? c.value() : default_config();
-}
-
-std::string parse_error(const std::string& text) {
-  auto c = parse_config(text, "test.toml");
-  EXPECT_FALSE(c.ok()) << "accepted:\n" << text;
-  return c.ok() ? std::string() : c.error();
-}
+using testing::parse_ok;
+using testing::parse_error;
 
 TEST(Duration, ParsesUnits) {
   EXPECT_EQ(parse_duration("30s").value(), 30s);

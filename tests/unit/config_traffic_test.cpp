@@ -4,23 +4,15 @@
 #include <gtest/gtest.h>
 
 #include "node/config/config.hpp"
+#include "tests/unit/config_parsing.hpp"
 
 namespace tandem::config {
 namespace {
 
 using ::testing::HasSubstr;
 
-Config parse_ok(const std::string& text) {
-  auto c = parse_config(text, "test.toml");
-  EXPECT_TRUE(c.ok()) << c.error();
-  return c.ok() ? c.value() : default_config();
-}
-
-std::string parse_error(const std::string& text) {
-  auto c = parse_config(text, "test.toml");
-  EXPECT_FALSE(c.ok()) << "accepted:\n" << text;
-  return c.ok() ? std::string() : c.error();
-}
+using testing::parse_ok;
+using testing::parse_error;
 
 using Strings = std::vector<std::string>;
 

@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "node/config/config.hpp"
+#include "tests/unit/config_parsing.hpp"
 #include "node/config/restart_only.hpp"
 #include "node/server/connect_response.hpp"
 #include "node/server/group_network_headers.hpp"
@@ -22,17 +23,8 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 using Strings = std::vector<std::string>;
 
-config::Config parse_ok(const std::string& text) {
-  auto c = config::parse_config(text, "test.toml");
-  EXPECT_TRUE(c.ok()) << c.error();
-  return c.ok() ? c.value() : config::default_config();
-}
-
-std::string parse_error(const std::string& text) {
-  auto c = config::parse_config(text, "test.toml");
-  EXPECT_FALSE(c.ok()) << "accepted:\n" << text;
-  return c.ok() ? std::string() : c.error();
-}
+using testing::parse_ok;
+using testing::parse_error;
 
 // --- domain names ------------------------------------------------------------------------------
 
