@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "node/config/config.hpp"
-#include "tests/unit/config_parsing.hpp"
 #include "node/config/restart_only.hpp"
+#include "tests/unit/config_parsing.hpp"
 
 namespace tandem::config {
 namespace {
@@ -13,8 +13,8 @@ namespace {
 using ::testing::HasSubstr;
 using Strings = std::vector<std::string>;
 
-using testing::parse_ok;
 using testing::parse_error;
+using testing::parse_ok;
 
 TEST(ConfigIpv6, NoPoolMeansIpv4OnlyAsBefore) {
   const Config c = parse_ok("");

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "node/config/config.hpp"
-#include "tests/unit/config_parsing.hpp"
 #include "node/config/defaults.hpp"
+#include "tests/unit/config_parsing.hpp"
 
 namespace tandem::config {
 namespace {

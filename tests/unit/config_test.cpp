@@ -17,8 +17,8 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-using testing::parse_ok;
 using testing::parse_error;
+using testing::parse_ok;
 
 TEST(Duration, ParsesUnits) {
   EXPECT_EQ(parse_duration("30s").value(), 30s);

@@ -11,8 +11,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-using testing::parse_ok;
 using testing::parse_error;
+using testing::parse_ok;
 
 using Strings = std::vector<std::string>;
 

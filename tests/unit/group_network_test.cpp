@@ -9,11 +9,11 @@
 #include <chrono>
 
 #include "node/config/config.hpp"
-#include "tests/unit/config_parsing.hpp"
 #include "node/config/restart_only.hpp"
 #include "node/server/connect_response.hpp"
 #include "node/server/group_network_headers.hpp"
 #include "node/server/login.hpp"
+#include "tests/unit/config_parsing.hpp"
 
 namespace tandem {
 namespace {
@@ -23,8 +23,8 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 using Strings = std::vector<std::string>;
 
-using testing::parse_ok;
 using testing::parse_error;
+using testing::parse_ok;
 
 // --- domain names ------------------------------------------------------------------------------
 
