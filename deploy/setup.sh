@@ -34,8 +34,8 @@ packages=(
   # C++ client is generated from (rpc.proto and what it imports)
   etcd-server etcd-client golang-etcd-server-dev golang-github-gogo-protobuf-dev
   golang-github-grpc-ecosystem-grpc-gateway-dev
-  # RADIUS (docs/radius.md): the client library, and FreeRADIUS with radclient for the tests
-  libradcli-dev freeradius freeradius-utils
+  # RADIUS (docs/radius.md): FreeRADIUS and radclient for the tests (the client is our own)
+  freeradius freeradius-utils
 )
 
 say() { printf '[setup] %s\n' "$*"; }

@@ -599,9 +599,10 @@ TunnelGroup Reader::read_tunnel_group(const toml::table& t, const std::string& n
 
 void Reader::read_radius(const toml::table& t, Config& c) {
   const std::string p = "radius";
-  check_keys(t, p,
-             {"servers", "accounting_servers", "secret_file", "timeout", "retries",
-              "nas_identifier", "interim_interval", "class_policy"});
+  check_keys(
+      t, p,
+      {"servers", "accounting_servers", "secret_file", "timeout", "retries", "nas_identifier",
+       "interim_interval", "class_policy", "require_message_authenticator"});
   RadiusSettings& r = c.radius;
   r.enabled = true;
   r.nas_identifier = c.node_id;
@@ -612,7 +613,7 @@ void Reader::read_radius(const toml::table& t, Config& c) {
                    auto server = parse_radius_server(s, port);
                    return server ? std::string() : server.error();
                  });
-    // radcli takes at most 8 of each (its SERVER_MAX).
+    // More would only lengthen the worst-case wait, which must fit the login deadline.
     if (texts.size() > 8) error(p + "." + std::string(key), "at most 8 servers", t.get(key));
     for (const auto& text : texts) out.push_back(parse_radius_server(text, port).value());
   };
@@ -625,9 +626,9 @@ void Reader::read_radius(const toml::table& t, Config& c) {
   if (r.secret_file.empty()) error(p + ".secret_file", "is required", &t);
   if (duration_key(t, p, "timeout", r.timeout, false) &&
       (r.timeout.count() % 1000 != 0 || r.timeout > std::chrono::seconds(60)))
-    error(p + ".timeout", "whole seconds from 1s to 60s (radcli counts in seconds)",
-          t.get("timeout"));
+    error(p + ".timeout", "whole seconds from 1s to 60s", t.get("timeout"));
   int_key(t, p, "retries", r.retries, 0, 10);
+  bool_key(t, p, "require_message_authenticator", r.require_message_authenticator);
   string_key(t, p, "nas_identifier", r.nas_identifier, "a text of 1-253 printable ASCII bytes",
              [](const std::string& s) {
                if (s.empty() || s.size() > 253) return false;
@@ -732,8 +733,7 @@ void Reader::read_cluster(const toml::table& root, Config& c) {
     std::string host = c.service_address.substr(0, c.service_address.find('/'));
     if (host.empty()) host = c.listen.substr(0, c.listen.rfind(':'));
     if (host == "0.0.0.0")
-      error("member.url", "required when the node listens on 0.0.0.0 without a service address",
-            m);
+      error("member.url", "required when the node listens on 0.0.0.0 without a service address", m);
     else
       c.member.url = "https://" + host + ":" + port + "/";
   }

@@ -87,7 +87,7 @@ inline constexpr std::size_t kLoginThrottleEntries = 20000;  // per table (failu
 // long (the user reads a code off a token and types it).
 inline constexpr std::size_t kRadiusChallenges = 4096;
 inline constexpr auto kRadiusChallengeTtl = std::chrono::milliseconds(2min);
-// radcli threads (each blocks on one request while it waits for a server).
+// RADIUS client threads (each blocks on one request while it waits for a server).
 inline constexpr std::size_t kRadiusWorkers = 4;
 
 // DTLS handshakes in progress (after the cookie exchange), in total and per session.

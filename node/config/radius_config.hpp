@@ -35,9 +35,13 @@ struct RadiusSettings {
   std::string secret_file;
   // Read from secret_file by load_config (parse_config leaves it empty). Never logged.
   std::string secret;
-  Duration timeout = std::chrono::seconds(3);  // per try, whole seconds (radcli's unit)
+  Duration timeout = std::chrono::seconds(3);  // per try, whole seconds
   int retries = 2;                             // retransmissions per server after the first try
-  std::string nas_identifier;                  // default: [node] id
+  // Refuse an Access-Accept/Reject/Challenge without a valid Message-Authenticator (servers that
+  // sign every answer, as the Blast-RADIUS fixes do; FreeRADIUS 3.2.1 does not). One that has
+  // one is always checked.
+  bool require_message_authenticator = false;
+  std::string nas_identifier;                             // default: [node] id
   Duration interim_interval = std::chrono::seconds(300);  // accounting updates; 0 = off
   // A Class or Filter-Id value of an Access-Accept -> the policy the session gets. Reloadable.
   std::map<std::string, std::string> class_policy;
@@ -48,8 +52,8 @@ struct RadiusSettings {
 // "ip" or "ip:port" (IPv4 dotted quad, port 1..65535).
 Result<RadiusServer> parse_radius_server(std::string_view text, std::uint16_t default_port);
 
-// The shared secret as radcli can carry it: 1..128 bytes, printable ASCII without spaces or
-// commas (radcli splits its server option on them). Empty string when fine, else why not.
+// The shared secret: 1..128 bytes of printable ASCII without spaces or commas, so that it reads
+// the same in every server's configuration file. Empty string when fine, else why not.
 std::string check_radius_secret(std::string_view secret);
 
 // Reads the secret file: one line, the trailing newline (and CR) dropped. Refuses a file that

@@ -1,7 +1,7 @@
 #pragma once
-// The AccountingSender over radcli: each Accounting-Request runs on the RADIUS client's worker
-// threads (radcli blocks while it waits), through the [radius] accounting servers in order,
-// and its outcome is posted back to the node's I/O thread.
+// The AccountingSender over the node's RADIUS client: each Accounting-Request runs on the
+// client's worker threads (an exchange blocks while it waits), through the [radius] accounting
+// servers in order, and its outcome is posted back to the node's I/O thread.
 #include <boost/asio/io_context.hpp>
 
 #include "node/radius/accounting.hpp"
@@ -9,9 +9,9 @@
 
 namespace tandem::radius {
 
-class RadcliAccountingSender final : public AccountingSender {
+class RadiusAccountingSender final : public AccountingSender {
  public:
-  RadcliAccountingSender(boost::asio::io_context& io, RadiusClient& client)
+  RadiusAccountingSender(boost::asio::io_context& io, RadiusClient& client)
       : io_(io), client_(client) {}
   void send(std::vector<Attribute> attributes, Done done) override;
 
@@ -19,5 +19,8 @@ class RadcliAccountingSender final : public AccountingSender {
   boost::asio::io_context& io_;
   RadiusClient& client_;
 };
+
+// A record's attributes as they travel (an integer or address as 4 bytes, network order).
+std::vector<RawAttribute> raw_attributes(const std::vector<Attribute>& attributes);
 
 }  // namespace tandem::radius

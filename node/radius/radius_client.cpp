@@ -1,89 +1,34 @@
 #include "node/radius/radius_client.hpp"
 
-#include <radcli/radcli.h>
+#include <openssl/rand.h>
+
+#include "node/radius/exchange.hpp"
 
 namespace tandem::radius {
 namespace {
 
-// "ip:port:secret,ip:port:secret": radcli's server list (radius_config.hpp keeps commas,
-// spaces and tabs out of the secret, which radcli splits on).
-std::string server_list(const std::vector<config::RadiusServer>& servers,
-                        const std::string& secret) {
-  std::string out;
-  for (const auto& s : servers) out += (out.empty() ? "" : ",") + s.text() + ":" + secret;
+inline constexpr std::uint8_t kNasPort = 5;
+inline constexpr std::uint8_t kNasPortType = 61;
+inline constexpr std::uint32_t kNasPortTypeVirtual = 5;  // RFC 2865 §5.41: a VPN's port
+
+std::optional<std::uint32_t> as_uint32(const std::string& v) {
+  if (v.size() != 4) return std::nullopt;
+  std::uint32_t out = 0;
+  for (unsigned char c : v) out = (out << 8) | c;
   return out;
 }
 
-Result<rc_handle*> make_handle(const config::RadiusSettings& s, const std::string& dictionary) {
-  rc_handle* h = rc_new();
-  if (h == nullptr) return fail("radcli: out of memory");
-  if (rc_config_init(h) == nullptr) return fail("radcli: cannot initialise a handle");  // freed
-  auto add = [&](const char* option, const std::string& value) {
-    return rc_add_config(h, option, value.c_str(), "tandemd", 0) == 0;
-  };
-  const bool ok =
-      add("dictionary", dictionary) && add("authserver", server_list(s.servers, s.secret)) &&
-      add("acctserver", server_list(s.accounting_servers, s.secret)) &&
-      add("radius_timeout",
-          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(s.timeout).count())) &&
-      add("radius_retries", std::to_string(s.retries)) && add("nas-identifier", s.nas_identifier) &&
-      add("radius_deadtime", "0");
-  if (!ok) {
-    rc_destroy(h);
-    return fail("radcli refused the [radius] settings (see the system log)");
-  }
-  if (rc_read_dictionary(h, dictionary.c_str()) != 0) {
-    rc_destroy(h);
-    return fail("radcli cannot read its dictionary " + dictionary);
-  }
-  if (rc_apply_config(h) != 0) {
-    rc_destroy(h);
-    return fail("radcli cannot apply the [radius] settings");
-  }
-  return h;
+// 16 unpredictable bytes and an identifier; false only if OpenSSL's generator fails.
+bool fresh_request_ids(Authenticator& authenticator, std::uint8_t& id) {
+  std::array<std::uint8_t, 17> r{};
+  if (RAND_bytes(r.data(), static_cast<int>(r.size())) != 1) return false;
+  std::copy_n(r.begin(), 16, authenticator.begin());
+  id = r[16];
+  return true;
 }
 
-std::string raw(VALUE_PAIR* vp) {
-  char* data = nullptr;
-  unsigned size = 0;
-  if (rc_avpair_get_raw(vp, &data, &size) != 0 || data == nullptr) return {};
-  return std::string(data, size);
-}
-
-Attributes read_attributes(VALUE_PAIR* received) {
-  Attributes a;
-  for (VALUE_PAIR* vp = received; vp != nullptr; vp = rc_avpair_next(vp)) {
-    unsigned value_type = 0, type = 0;
-    rc_avpair_get_attr(vp, &value_type, &type);  // radcli: (value type, attribute number)
-    if (type > 255) continue;                    // a vendor's attribute (vendor << 16 | number)
-    std::uint32_t value = 0;
-    switch (type) {
-      case kFramedIpAddress:
-        if (rc_avpair_get_uint32(vp, &value) == 0) a.framed_ip = value;
-        break;
-      case kClass:
-        if (!a.radius_class) a.radius_class = raw(vp);
-        break;
-      case kSessionTimeout:
-        if (rc_avpair_get_uint32(vp, &value) == 0) a.session_timeout = value;
-        break;
-      case kIdleTimeout:
-        if (rc_avpair_get_uint32(vp, &value) == 0) a.idle_timeout = value;
-        break;
-      case kFilterId:
-        a.filter_ids.push_back(raw(vp));
-        break;
-      case kReplyMessage:
-        a.reply_message += (a.reply_message.empty() ? "" : "\n") + raw(vp);
-        break;
-      case kState:
-        a.state = raw(vp);
-        break;
-      default:
-        break;
-    }
-  }
-  return a;
+ExchangeOptions options_of(const config::RadiusSettings& s) {
+  return {s.timeout, s.retries, s.require_message_authenticator};
 }
 
 }  // namespace
@@ -104,104 +49,116 @@ const char* to_string(Outcome o) noexcept {
   return "error";
 }
 
+Attributes read_attributes(const std::vector<RawAttribute>& received) {
+  Attributes a;
+  for (const auto& attr : received) {
+    switch (attr.type) {
+      case kFramedIpAddress:
+        a.framed_ip = as_uint32(attr.value);
+        break;
+      case kClass:
+        if (!a.radius_class) a.radius_class = attr.value;
+        break;
+      case kSessionTimeout:
+        a.session_timeout = as_uint32(attr.value);
+        break;
+      case kIdleTimeout:
+        a.idle_timeout = as_uint32(attr.value);
+        break;
+      case kFilterId:
+        a.filter_ids.push_back(attr.value);
+        break;
+      case kReplyMessage:
+        a.reply_message += (a.reply_message.empty() ? "" : "\n") + attr.value;
+        break;
+      case kState:
+        a.state = attr.value;
+        break;
+      default:
+        break;
+    }
+  }
+  return a;
+}
+
+std::vector<RawAttribute> access_request_attributes(const AccessRequest& request,
+                                                    const std::string& nas_identifier) {
+  std::vector<RawAttribute> out{{kUserName, request.user},
+                                {kUserPassword, request.password},
+                                {kNasIdentifier, nas_identifier},
+                                integer_attribute(kNasPort, 0),
+                                integer_attribute(kNasPortType, kNasPortTypeVirtual)};
+  if (!request.calling_station.empty()) out.push_back({kCallingStationId, request.calling_station});
+  if (!request.state.empty()) out.push_back({kState, request.state});
+  return out;
+}
+
 RadiusClient::RadiusClient(config::RadiusSettings settings, std::size_t workers)
     : settings_(std::move(settings)), workers_(workers) {}
 
 Result<std::unique_ptr<RadiusClient>> RadiusClient::create(const config::RadiusSettings& settings,
-                                                           std::size_t workers,
-                                                           const std::string& dictionary) {
+                                                           std::size_t workers) {
   if (settings.servers.empty()) return fail("[radius] has no servers");
   if (std::string why = config::check_radius_secret(settings.secret); !why.empty())
     return fail("[radius] secret: " + why);
   if (workers == 0) workers = 1;
-  std::unique_ptr<RadiusClient> c(new RadiusClient(settings, workers));
-  for (std::size_t i = 0; i < workers; ++i) {
-    auto h = make_handle(settings, dictionary);
-    if (!h) return fail(h.error());
-    c->all_.push_back(*h);
-    c->free_.push_back(*h);
-  }
-  return c;
+  return std::unique_ptr<RadiusClient>(new RadiusClient(settings, workers));
 }
 
-RadiusClient::~RadiusClient() {
-  workers_.join();
-  for (rc_handle* h : all_) rc_destroy(h);
-}
-
-rc_handle* RadiusClient::borrow() {
-  std::unique_lock lock(mutex_);
-  free_cv_.wait(lock, [this] { return !free_.empty(); });
-  rc_handle* h = free_.back();
-  free_.pop_back();
-  return h;
-}
-
-void RadiusClient::give_back(rc_handle* h) {
-  {
-    std::lock_guard lock(mutex_);
-    free_.push_back(h);
-  }
-  free_cv_.notify_one();
-}
-
-void RadiusClient::with_handle(const std::function<void(rc_handle*)>& f) {
-  rc_handle* h = borrow();
-  try {
-    f(h);
-  } catch (...) {
-    give_back(h);
-    throw;
-  }
-  give_back(h);
-}
+RadiusClient::~RadiusClient() { workers_.join(); }
 
 Reply RadiusClient::authenticate(const AccessRequest& request) {
   Reply reply;
-  with_handle([&](rc_handle* h) {
-    VALUE_PAIR* send = nullptr;
-    VALUE_PAIR* received = nullptr;
-    auto add = [&](int type, const std::string& value) {
-      return rc_avpair_add(h, &send, type, value.data(), static_cast<int>(value.size()), 0) !=
-             nullptr;
-    };
-    bool built = add(kUserName, request.user) && add(kUserPassword, request.password);
-    if (built && !request.state.empty()) built = add(kState, request.state);
-    if (built && !request.calling_station.empty())
-      built = add(kCallingStationId, request.calling_station);
-    if (!built) {
-      rc_avpair_free(send);
-      reply.detail = "the request's attributes do not fit RADIUS";
-      return;
-    }
-    char message[PW_MAX_MSG_SIZE];
-    message[0] = '\0';
-    const int rc = rc_auth(h, 0, send, &received, message);
-    rc_avpair_free(send);
-    reply.attributes = read_attributes(received);
-    rc_avpair_free(received);
-    switch (rc) {
-      case OK_RC:
-        reply.outcome = Outcome::accept;
-        break;
-      case REJECT_RC:
-        reply.outcome = Outcome::reject;
-        break;
-      case CHALLENGE_RC:
-        reply.outcome = Outcome::challenge;
-        break;
-      case TIMEOUT_RC:
-        reply.outcome = Outcome::no_answer;
-        reply.detail = "no server answered";
-        break;
-      default:
-        reply.outcome = Outcome::error;
-        reply.detail = rc == BADRESP_RC ? "a server's reply failed its check (wrong secret?)"
-                                        : "radcli error " + std::to_string(rc);
-        break;
-    }
-  });
+  Authenticator random{};
+  std::uint8_t id = 0;
+  if (!fresh_request_ids(random, id)) {
+    reply.detail = "no random bytes for the request";
+    return reply;
+  }
+  auto packet = encode_access_request(
+      id, random, access_request_attributes(request, settings_.nas_identifier), settings_.secret);
+  if (!packet) {
+    reply.detail = "the request does not fit RADIUS: " + packet.error();
+    return reply;
+  }
+  const ExchangeResult r =
+      exchange(*packet, settings_.servers, settings_.secret, options_of(settings_));
+  switch (r.kind) {
+    case ExchangeResult::Kind::no_answer:
+      reply.outcome = Outcome::no_answer;
+      reply.detail = "no server answered";
+      return reply;
+    case ExchangeResult::Kind::bad_answers:
+      reply.detail = r.detail;
+      return reply;
+    case ExchangeResult::Kind::answered:
+      break;
+  }
+  reply.server = r.server;
+  reply.attributes = read_attributes(r.response.attributes);
+  reply.outcome = r.response.code == Code::access_accept   ? Outcome::accept
+                  : r.response.code == Code::access_reject ? Outcome::reject
+                                                           : Outcome::challenge;
   return reply;
+}
+
+bool RadiusClient::account(const std::vector<RawAttribute>& attributes, std::string& why) {
+  Authenticator unused{};
+  std::uint8_t id = 0;
+  if (!fresh_request_ids(unused, id)) {
+    why = "no random bytes for the request";
+    return false;
+  }
+  auto packet = encode_accounting_request(id, attributes, settings_.secret);
+  if (!packet) {
+    why = "the record does not fit RADIUS: " + packet.error();
+    return false;
+  }
+  const ExchangeResult r =
+      exchange(*packet, settings_.accounting_servers, settings_.secret, options_of(settings_));
+  if (r.kind == ExchangeResult::Kind::answered) return true;
+  why = r.kind == ExchangeResult::Kind::no_answer ? "no accounting server answered" : r.detail;
+  return false;
 }
 
 }  // namespace tandem::radius

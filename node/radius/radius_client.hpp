@@ -1,27 +1,21 @@
 #pragma once
-// The node's RADIUS client (docs/radius.md): the [radius] servers, the shared secret and
-// radcli's handles, in one place for authentication and accounting. radcli blocks while it
-// waits for a server, so every request runs on this client's own worker threads, never on the
-// node's I/O thread; callers co_spawn onto workers() (as the login does with the hash pool).
+// The node's RADIUS client (docs/radius.md): the [radius] servers and the shared secret, in one
+// place for authentication and accounting. Packets are our own (packet.hpp), so every
+// Access-Request is signed with a Message-Authenticator. An exchange blocks while it waits for a
+// server, so every request runs on this client's own worker threads, never on the node's I/O
+// thread; callers co_spawn onto workers() (as the login does with the hash pool).
 #include <boost/asio/thread_pool.hpp>
-#include <condition_variable>
 #include <cstddef>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "base/result.hpp"
 #include "node/config/radius_config.hpp"
 #include "node/radius/attributes.hpp"
-
-struct rc_conf;  // radcli's handle (rc_handle)
+#include "node/radius/packet.hpp"
 
 namespace tandem::radius {
-
-// Debian's libradcli4 installs its dictionary here (radcli needs one to name attributes).
-inline constexpr const char* kDictionary = "/etc/radcli/dictionary";
 
 enum class Outcome { accept, reject, challenge, no_answer, error };
 const char* to_string(Outcome o) noexcept;
@@ -37,15 +31,21 @@ struct Reply {
   Outcome outcome = Outcome::error;
   Attributes attributes;
   std::string detail;  // why, for an error (never a secret)
+  std::string server;  // the server that answered, "ip:port"
 };
+
+// The attributes of an answer the node uses (attributes.hpp); the rest are ignored.
+Attributes read_attributes(const std::vector<RawAttribute>& received);
+
+// The Access-Request's attributes (docs/radius.md, "The Access-Request"); the password in clear.
+std::vector<RawAttribute> access_request_attributes(const AccessRequest& request,
+                                                    const std::string& nas_identifier);
 
 class RadiusClient {
  public:
-  // Builds one radcli handle per worker (servers, secret, timeout, retries, NAS-Identifier,
-  // dictionary). Fails with the reason when radcli refuses any of it.
+  // Checks the settings (servers, secret) and starts the workers.
   static Result<std::unique_ptr<RadiusClient>> create(const config::RadiusSettings& settings,
-                                                      std::size_t workers = 4,
-                                                      const std::string& dictionary = kDictionary);
+                                                      std::size_t workers = 4);
   ~RadiusClient();  // waits for requests in progress
   RadiusClient(const RadiusClient&) = delete;
   RadiusClient& operator=(const RadiusClient&) = delete;
@@ -53,24 +53,17 @@ class RadiusClient {
   boost::asio::thread_pool& workers() { return workers_; }
   const config::RadiusSettings& settings() const { return settings_; }
 
-  // One Access-Request, through the servers in order: radcli moves to the next server only
-  // when one does not answer (retries + 1 tries of `timeout` each). Blocks: call on workers().
+  // One Access-Request, through the servers in order (exchange.hpp). Blocks: call on workers().
   Reply authenticate(const AccessRequest& request);
 
-  // Runs `f` with a handle no other thread uses meanwhile (for accounting requests, which go to
-  // the handle's acctserver list). Blocks like authenticate: call on workers().
-  void with_handle(const std::function<void(rc_conf*)>& f);
+  // One Accounting-Request through the accounting servers in order. True when one answered;
+  // otherwise `why` says what went wrong. Blocks like authenticate: call on workers().
+  bool account(const std::vector<RawAttribute>& attributes, std::string& why);
 
  private:
   explicit RadiusClient(config::RadiusSettings settings, std::size_t workers);
-  rc_conf* borrow();
-  void give_back(rc_conf* h);
 
   config::RadiusSettings settings_;
-  std::mutex mutex_;
-  std::condition_variable free_cv_;  // a handle was given back
-  std::vector<rc_conf*> all_;        // owned; destroyed with the client
-  std::vector<rc_conf*> free_;       // guarded by mutex_; as many as workers, so borrow never waits
   boost::asio::thread_pool workers_;
 };
 

@@ -331,7 +331,7 @@ Result<bool> Headend::start(Replication& replication) {
     if (!queue) return fail("radius accounting: " + queue.error());
     m.accounting = std::make_unique<radius::Accounting>(
         m.io, radius::AccountingPolicy{cfg.radius.nas_identifier, cfg.radius.interim_interval},
-        std::move(*queue), std::make_unique<radius::RadcliAccountingSender>(m.io, *m.radius));
+        std::move(*queue), std::make_unique<radius::RadiusAccountingSender>(m.io, *m.radius));
     m.rt->accounting = m.accounting.get();
   }
   // Read as [process] user, as every reload will.

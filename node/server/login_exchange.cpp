@@ -32,7 +32,7 @@ asio::awaitable<bool> check_password(Runtime& rt, std::string user, std::string 
                                     asio::use_awaitable);
 }
 
-// Runs on the RADIUS client's threads (radcli blocks while it waits for the servers).
+// Runs on the RADIUS client's threads (an exchange blocks while it waits for the servers).
 asio::awaitable<radius::Reply> ask_on_workers(radius::RadiusClient* client,
                                               radius::AccessRequest request) {
   co_return client->authenticate(request);

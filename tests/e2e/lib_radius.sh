@@ -13,7 +13,8 @@ STATE_HEX=0x$(openssl rand -hex 8) # the State the challenge entry sends and the
 OTP=$((RANDOM % 900000 + 100000))  # the one-time code the challenge entry checks
 
 # A minimal FreeRADIUS 3.2 configuration: one client entry (RADIUS_CLIENTS: the headend's inside
-# address, or the pair's inside network), the files module with the users below, PAP. Debug
+# address, or the pair's inside network) that must sign every request with a Message-
+# Authenticator (docs/radius.md), the files module with the users below, PAP. Debug
 # mode (-X) logs every request, which the tests count. With RADIUS_DETAIL set (a file path), it
 # also answers accounting on port 1813 and writes every record to that detail file (the readers
 # are lib_radius_acct.sh's detail_* functions, with TD_RADIUS_DETAIL pointed at it).
@@ -75,7 +76,7 @@ thread pool {
 client tandem {
   ipaddr = ${RADIUS_CLIENTS:-$TD_INSIDE_GW}
   secret = $SECRET
-  require_message_authenticator = no
+  require_message_authenticator = yes
 }
 modules {
   files {

@@ -11,7 +11,10 @@
 #     password in the users-file group; the log names the reason;
 #   - Framed-IP-Address is the client's address, the Class is kept and maps to a policy, and
 #     `tandemctl show sessions --detail` / `--json` show the auth method and the Class;
-#   - a resume (the TLS connection killed) sends no new Access-Request.
+#   - a resume (the TLS connection killed) sends no new Access-Request;
+#   - FreeRADIUS requires a Message-Authenticator and never saw a request without one; with
+#     require_message_authenticator = true, tandemd refuses FreeRADIUS 3.2.1's unsigned answers
+#     and the login fails with that reason.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=lib_radius.sh
@@ -158,4 +161,27 @@ stop_client b INT
 
 step "every RADIUS login went through the second server after the silent first"
 assert_eq 0 "$(log_count login_failed 'no RADIUS server answered')" "logins lost to the silent server"
+assert_eq 0 "$(count_in "$RADIUS_LOG" 'does not contain required Message-Authenticator')" \
+  "requests FreeRADIUS refused as unsigned"
+stop_tandemd
+
+step "require_message_authenticator = true: FreeRADIUS 3.2.1's unsigned answers are refused"
+write_config "
+[radius]
+servers = [\"$RADIUS_IP:1812\"]
+secret_file = \"$RADIUS_SECRET_FILE\"
+timeout = \"1s\"
+retries = 0
+require_message_authenticator = true
+
+[tunnel_group.company]
+auth = \"radius\"
+"
+start_tandemd
+requests_before=$(access_requests)
+start_client r alice 'alice-radius-pw' --authgroup=company
+check_failed_login r alice 'no Message-Authenticator'
+line=$(wait_log 5 radius_answer_refused "server=$RADIUS_IP:1812( |$)")
+assert_match "$(field reason "$line")" 'no Message-Authenticator' "radius_answer_refused reason"
+assert_eq $((requests_before + 1)) "$(access_requests)" "Access-Requests for the refused login"
 stop_tandemd

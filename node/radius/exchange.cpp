@@ -1,0 +1,103 @@
+#include "node/radius/exchange.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/log.hpp"
+
+namespace tandem::radius {
+namespace {
+
+// A UDP socket connected to one server: the kernel then delivers only that server's datagrams.
+class ServerSocket {
+ public:
+  explicit ServerSocket(const config::RadiusServer& server) {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) return;
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(server.port);
+    to.sin_addr.s_addr = htonl(server.ip);
+    if (::connect(fd_, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~ServerSocket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  ServerSocket(const ServerSocket&) = delete;
+  ServerSocket& operator=(const ServerSocket&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+enum class TryOutcome { answered, silent, refused };
+
+}  // namespace
+
+ExchangeResult exchange(const Request& request, const std::vector<config::RadiusServer>& servers,
+                        std::string_view secret, const ExchangeOptions& options) {
+  ExchangeResult result;
+  const bool require_mac =
+      options.require_message_authenticator && request.code == Code::access_request;
+  std::vector<std::uint8_t> buffer(kMaxPacketSize);
+  for (const auto& server : servers) {
+    ServerSocket socket(server);
+    if (socket.fd() < 0) {
+      log::warn("radius_socket_failed", {{"server", server.text()}, {"reason", strerror(errno)}});
+      continue;
+    }
+    TryOutcome outcome = TryOutcome::silent;
+    for (int attempt = 0; attempt <= options.retries && outcome == TryOutcome::silent; ++attempt) {
+      if (::send(socket.fd(), request.bytes.data(), request.bytes.size(), 0) < 0) {
+        outcome = TryOutcome::refused;
+        break;
+      }
+      const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+      for (;;) {  // bounded by the deadline
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        pollfd p{socket.fd(), POLLIN, 0};
+        const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) break;
+        const ssize_t n = ::recv(socket.fd(), buffer.data(), buffer.size(), 0);
+        if (n < 0) {
+          // ICMP port unreachable comes back as ECONNREFUSED: nobody serves RADIUS there.
+          if (errno == ECONNREFUSED) outcome = TryOutcome::refused;
+          if (errno == EINTR || errno == EAGAIN) continue;
+          break;
+        }
+        auto checked = check_response(
+            std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(n)), request,
+            secret, require_mac);
+        if (!checked) {
+          result.kind = ExchangeResult::Kind::bad_answers;
+          result.detail = server.text() + " sent an answer that was refused: " + checked.error();
+          log::warn("radius_answer_refused",
+                    {{"server", server.text()}, {"reason", checked.error()}});
+          continue;
+        }
+        result.kind = ExchangeResult::Kind::answered;
+        result.response = std::move(*checked);
+        result.server = server.text();
+        return result;
+      }
+    }
+    if (outcome == TryOutcome::refused)
+      log::info("radius_server_unreachable", {{"server", server.text()}});
+  }
+  return result;
+}
+
+}  // namespace tandem::radius
