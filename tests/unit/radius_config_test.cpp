@@ -38,6 +38,7 @@ TEST(RadiusConfig, Defaults) {
   EXPECT_EQ(r.retries, 2);
   EXPECT_EQ(r.nas_identifier, c->node_id);
   EXPECT_EQ(r.interim_interval, 300s);
+  EXPECT_FALSE(r.require_message_authenticator);
   EXPECT_TRUE(r.secret.empty());  // parse_config does not read files
   EXPECT_EQ(radius_worst_case(r), 18s);
   EXPECT_EQ(c->tunnel_groups.at("default").auth, GroupAuth::users);
@@ -63,6 +64,7 @@ timeout = "2s"
 retries = 0
 nas_identifier = "vpn-east"
 interim_interval = "10m"
+require_message_authenticator = true
 [radius.class_policy]
 staff = "staff"
 "guest users" = "guests"
@@ -78,6 +80,7 @@ policy = "guests"
   EXPECT_EQ(r.retries, 0);
   EXPECT_EQ(r.nas_identifier, "vpn-east");
   EXPECT_EQ(r.interim_interval, 10min);
+  EXPECT_TRUE(r.require_message_authenticator);
   EXPECT_EQ(r.class_policy.at("staff"), "staff");
   EXPECT_EQ(r.class_policy.at("guest users"), "guests");
   EXPECT_EQ(c->tunnel_groups.at("corp").auth, GroupAuth::radius);
@@ -91,6 +94,7 @@ servers = ["10.0.0.300", "10.0.0.1:0", "10.0.0.1:99999"]
 timeout = "1500ms"
 retries = 11
 interim_interval = "500ms"
+require_message_authenticator = "yes"
 colour = "blue"
 [radius.class_policy]
 staff = "nope"
@@ -107,6 +111,7 @@ auth = "ldap"
   EXPECT_THAT(e, HasSubstr("radius.timeout: whole seconds"));
   EXPECT_THAT(e, HasSubstr("radius.retries"));
   EXPECT_THAT(e, HasSubstr("radius.interim_interval"));
+  EXPECT_THAT(e, HasSubstr("radius.require_message_authenticator"));
   EXPECT_THAT(e, HasSubstr("unknown key 'radius.colour'"));
   EXPECT_THAT(e, HasSubstr("no policy named \"nope\""));
   EXPECT_THAT(e, HasSubstr("tunnel_group.corp.auth: expected \"users\" or \"radius\""));
