@@ -91,6 +91,19 @@ bool valid_listen(const std::string& s) {
          valid_port_text(std::string_view(s).substr(colon + 1));
 }
 
+bool valid_listen_any(const std::string& s) {
+  if (valid_listen(s)) return true;
+  const std::size_t close = s.rfind("]:");
+  return s.starts_with('[') && close != std::string::npos &&
+         parse_ipv6(s.substr(1, close - 1)).has_value() &&
+         valid_port_text(std::string_view(s).substr(close + 2));
+}
+
+std::string listen_host(const std::string& s) {
+  const std::string host = s.substr(0, s.rfind(':'));
+  return host.starts_with('[') && host.ends_with(']') ? host.substr(1, host.size() - 2) : host;
+}
+
 bool valid_etcd_endpoint(const std::string& s) {
   std::string_view rest = s;
   if (rest.starts_with("http://"))

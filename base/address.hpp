@@ -43,6 +43,10 @@ Ipv6Addr with_low64(Ipv6Addr addr, std::uint64_t low);
 
 // "ip:port": an IPv4 address and a port 1..65535 (no leading zero).
 bool valid_listen(const std::string& s);
+// valid_listen, or "[ipv6]:port" (docs/ipv6.md, "IPv6 as the outer transport").
+bool valid_listen_any(const std::string& s);
+// The host part of a valid_listen_any text, without brackets: "10.0.0.1", "fd00::1".
+std::string listen_host(const std::string& s);
 // "http://host:port" or "https://host:port": an etcd v3 endpoint.
 bool valid_etcd_endpoint(const std::string& s);
 // "https://host[:port]/": where directors send a member's new clients (no path, query or user).

@@ -368,8 +368,8 @@ void Reader::read_node(const toml::table& t, Config& c) {
   if (c.inside_address.empty() != c.inside_interface.empty())
     error(p, "inside_address and inside_interface must be given together", &t);
   string_key(t, p, "id", c.node_id, kNameShape, valid_name);
-  string_key(t, p, "listen", c.listen, "\"ip:port\" (IPv4 address, port 1..65535)",
-             net::valid_listen);
+  string_key(t, p, "listen", c.listen, "\"ip:port\" or \"[ipv6]:port\" (port 1..65535)",
+             net::valid_listen_any);
   path_key(t, p, "admin_socket", c.admin_socket, sizeof(sockaddr_un::sun_path) - 1);
   path_key(t, p, "state_dir", c.state_dir);
   string_key(t, p, "log_level", c.log_level, "one of debug, info, warn, error",
@@ -732,8 +732,9 @@ void Reader::read_cluster(const toml::table& root, Config& c) {
     const std::string port = c.listen.substr(c.listen.rfind(':') + 1);
     std::string host = c.service_address.substr(0, c.service_address.find('/'));
     if (host.empty()) host = c.listen.substr(0, c.listen.rfind(':'));
-    if (host == "0.0.0.0")
-      error("member.url", "required when the node listens on 0.0.0.0 without a service address", m);
+    if (host == "0.0.0.0" || host == "[::]")
+      error("member.url",
+            "required when the node listens on " + host + " without a service address", m);
     else
       c.member.url = "https://" + host + ":" + port + "/";
   }

@@ -41,11 +41,12 @@ namespace tandem::server {
 
 namespace {
 
+// "ip:port" or "[ipv6]:port" (net::valid_listen_any).
 Result<tcp::endpoint> parse_listen(const std::string& listen) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) return fail("listen '" + listen + "' is not ip:port");
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address(listen.substr(0, colon), ec);
+  auto addr = asio::ip::make_address(net::listen_host(listen), ec);
   if (ec) return fail("listen '" + listen + "': bad address");
   int port = 0;
   try {

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -117,6 +118,11 @@ asio::awaitable<void> handle_connect(Runtime& rt, std::shared_ptr<FrontConnectio
   // (docs/group-networks.md).
   // A RADIUS login's own policy and timeouts (docs/radius.md) travel with the session.
   params.policy = session::with_session_overrides(rt.policy_for(*s), *s);
+  // The policy's MTU assumes an IPv4 outer header; IPv6's is 20 bytes longer (docs/ipv6.md).
+  // Never below what IPv6 inside the tunnel needs (RFC 8200: 1280), nor below the smallest MTU
+  // a policy may have.
+  if (peer.ip.find(':') != std::string::npos)
+    params.policy.mtu = std::max(params.policy.mtu - 20, params.client_ip6 ? 1280 : 576);
   params.dns = params.policy.dns;
   params.server_name = rt.front.server_name;
   if (auto base = req.header("X-CSTP-Base-MTU")) {

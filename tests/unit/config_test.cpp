@@ -212,11 +212,12 @@ TEST(Config, WrongValuesNameTheKeyAndWhatWasGiven) {
               HasSubstr("test.toml: node.listen: expected \"ip:port\""));
   EXPECT_THAT(parse_error("[node]\nlisten = 443\n"), HasSubstr("got 443"));
   for (const char* bad : {"1.2.3.4", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:", "1.2.3.4:0443",
-                          "1.2.3:443", ":443", "[::]:443", "1.2.3.4:44a"}) {
+                          "1.2.3:443", ":443", "::1:443", "[::1]", "1.2.3.4:44a"}) {
     EXPECT_THAT(parse_error(std::string("[node]\nlisten = \"") + bad + "\"\n"),
                 HasSubstr("node.listen"))
         << bad;
   }
+  EXPECT_TRUE(parse_ok("[node]\nlisten = \"[::]:443\"\n").listen == "[::]:443");  // docs/ipv6.md
   EXPECT_THAT(parse_error("[node]\ntun_name = \"a-very-long-name0\"\n"),
               HasSubstr("node.tun_name"));
   EXPECT_THAT(parse_error("[node]\ntun_name = \"tun 0\"\n"), HasSubstr("node.tun_name"));
