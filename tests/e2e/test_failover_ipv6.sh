@@ -47,7 +47,7 @@ check_holder() {
   t0=$(td_now_ms)
   poll_until 3 td_neigh_is "$new" ||
     fail "the inside host's neighbour entry for $TD_INSIDE6_GW is '$(td_inside_host_neigh6)', not node $new's $(td_inside_mac "$new") (no neighbour advertisement?)"
-  step "inside host: $TD_INSIDE6_GW -> node $new's $(td_inside_mac "$new") $(($(td_now_ms) - t0)) ms after the address was seen on node $new"
+  step "inside host: $TD_INSIDE6_GW -> node $new's $(td_inside_mac "$new"), seen within $(($(td_now_ms) - t0)) ms (polling included) of the address on node $new"
   poll_until 3 not td_has_inside6 "$old" || fail "node $old still holds $TD_INSIDE6_GW"
   (($(taken6 "$new") > taken)) ||
     fail "node $new did not log service_address_taken for $TD_INSIDE6_GW/64"
