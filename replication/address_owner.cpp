@@ -6,9 +6,10 @@
 namespace tandem::replication {
 namespace {
 
-std::optional<ServiceAddress> service_address(const std::string& cidr, const std::string& ifname) {
+std::optional<ServiceAddress> service_address(const std::string& cidr, const std::string& ifname,
+                                              bool ipv6 = false) {
   if (cidr.empty()) return std::nullopt;
-  auto a = parse_service_address(cidr, ifname);
+  auto a = ipv6 ? parse_service_address6(cidr, ifname) : parse_service_address(cidr, ifname);
   if (!a) return std::nullopt;  // the config loader validated it already
   return *a;
 }
@@ -23,19 +24,21 @@ std::uint16_t listen_port(const std::string& listen) {
 AddressOwner::AddressOwner(const Settings& config)
     : service_(service_address(config.service_address, config.service_interface)),
       inside_(service_address(config.inside_address, config.inside_interface)),
+      inside6_(service_address(config.inside_address6, config.inside_interface, true)),
       service_port_(listen_port(config.listen)),
       listen_address_(
           net::parse_ipv4(config.listen.substr(0, config.listen.rfind(':'))).value_or(0)) {}
 
 void AddressOwner::take(const std::vector<proto::SessionRecord>& sessions) {
-  for (const auto* a : {&service_, &inside_}) {
+  for (const auto* a : {&service_, &inside_, &inside6_}) {
     if (!*a) continue;
     if (auto r = add_address(**a); !r) {
       log::error("service_address_failed", {{"address", (*a)->text()}, {"reason", r.error()}});
       continue;
     }
     if (auto r = announce(**a, 3); !r)
-      log::warn("gratuitous_arp_failed", {{"address", (*a)->text()}, {"reason", r.error()}});
+      log::warn((*a)->ipv6() ? "neighbour_advert_failed" : "gratuitous_arp_failed",
+                {{"address", (*a)->text()}, {"reason", r.error()}});
     log::info("service_address_taken", {{"address", (*a)->text()}, {"interface", (*a)->interface}});
   }
   if (!service_) return;
@@ -54,7 +57,7 @@ void AddressOwner::take(const std::vector<proto::SessionRecord>& sessions) {
 }
 
 void AddressOwner::release() {
-  for (const auto* a : {&service_, &inside_}) {
+  for (const auto* a : {&service_, &inside_, &inside6_}) {
     if (!*a) continue;
     if (auto r = remove_address(**a); !r)
       log::error("service_address_release_failed",

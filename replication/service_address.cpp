@@ -7,6 +7,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
+#include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <netpacket/packet.h>
@@ -18,9 +19,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <vector>
 
 #include "base/address.hpp"
+#include "replication/neighbour_advert.hpp"
 
 extern char** environ;
 
@@ -60,17 +63,24 @@ Result<int> address_request(const ServiceAddress& a, unsigned short type, unsign
   nlh->nlmsg_flags = static_cast<unsigned short>(NLM_F_REQUEST | NLM_F_ACK | flags);
   nlh->nlmsg_seq = 1;
   auto* ifa = reinterpret_cast<ifaddrmsg*>(NLMSG_DATA(nlh));
-  ifa->ifa_family = AF_INET;
   ifa->ifa_prefixlen = static_cast<unsigned char>(a.prefix);
   ifa->ifa_index = index;
   ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-  std::uint32_t addr = htonl(a.address);
-  add_attr(msg, IFA_LOCAL, &addr, sizeof addr);
-  add_attr(msg, IFA_ADDRESS, &addr, sizeof addr);
-  if (a.prefix < 31) {
-    std::uint32_t mask = a.prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - a.prefix);
-    std::uint32_t brd = htonl(a.address | ~mask);
-    add_attr(msg, IFA_BROADCAST, &brd, sizeof brd);
+  if (a.ipv6()) {
+    ifa->ifa_family = AF_INET6;
+    if (type == RTM_NEWADDR) ifa->ifa_flags = IFA_F_NODAD;
+    // IFA_ADDRESS alone: for IPv6 a different IFA_LOCAL would make IFA_ADDRESS a peer.
+    add_attr(msg, IFA_ADDRESS, a.address6->data(), a.address6->size());
+  } else {
+    ifa->ifa_family = AF_INET;
+    std::uint32_t addr = htonl(a.address);
+    add_attr(msg, IFA_LOCAL, &addr, sizeof addr);
+    add_attr(msg, IFA_ADDRESS, &addr, sizeof addr);
+    if (a.prefix < 31) {
+      std::uint32_t mask = a.prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - a.prefix);
+      std::uint32_t brd = htonl(a.address | ~mask);
+      add_attr(msg, IFA_BROADCAST, &brd, sizeof brd);
+    }
   }
   reinterpret_cast<nlmsghdr*>(msg.data())->nlmsg_len = static_cast<unsigned>(msg.size());
 
@@ -86,6 +96,59 @@ Result<int> address_request(const ServiceAddress& a, unsigned short type, unsign
   if (n >= static_cast<ssize_t>(NLMSG_SPACE(sizeof(nlmsgerr))) && r->nlmsg_type == NLMSG_ERROR)
     return -reinterpret_cast<nlmsgerr*>(NLMSG_DATA(r))->error;
   return 0;
+}
+
+Result<MacAddr> interface_mac(int sock, const std::string& interface) {
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, interface.c_str(), IFNAMSIZ - 1);
+  if (::ioctl(sock, SIOCGIFHWADDR, &ifr) < 0) return fail(errno_text("SIOCGIFHWADDR " + interface));
+  MacAddr mac;
+  std::memcpy(mac.data(), ifr.ifr_hwaddr.sa_data, mac.size());
+  return mac;
+}
+
+// Whether the interface forwards IPv6 (the Router flag of our advertisements); unreadable: yes,
+// since a node holding the inside address is the inside network's way to the pool.
+bool forwards_ipv6(const std::string& interface) {
+  std::ifstream f("/proc/sys/net/ipv6/conf/" + interface + "/forwarding");
+  int on = 1;
+  if (!(f >> on)) return true;
+  return on != 0;
+}
+
+// Unsolicited Neighbour Advertisements from the address to all nodes (neighbour_advert.hpp).
+Result<bool> advertise(const ServiceAddress& a, int count) {
+  Fd sock(::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
+  if (sock.fd < 0) return fail(errno_text("raw ICMPv6 socket"));
+  auto mac = interface_mac(sock.fd, a.interface);
+  if (!mac) return fail(mac.error());
+  unsigned index = ::if_nametoindex(a.interface.c_str());
+  if (index == 0) return fail("interface " + a.interface + ": " + std::strerror(errno));
+  // Receivers ignore neighbour discovery that did not come with hop limit 255 (it proves the
+  // sender is on the link).
+  int hops = 255;
+  int ifindex = static_cast<int>(index);
+  if (::setsockopt(sock.fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops) < 0 ||
+      ::setsockopt(sock.fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &ifindex, sizeof ifindex) < 0)
+    return fail(errno_text("ICMPv6 socket options"));
+  sockaddr_in6 from{};
+  from.sin6_family = AF_INET6;
+  std::memcpy(from.sin6_addr.s6_addr, a.address6->data(), 16);
+  if (::bind(sock.fd, reinterpret_cast<sockaddr*>(&from), sizeof from) < 0)
+    return fail(errno_text("binding the advertisement to " + a.text()));
+
+  const auto message = unsolicited_neighbour_advert(*a.address6, *mac, forwards_ipv6(a.interface));
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  const auto all_nodes = all_nodes_address();
+  std::memcpy(to.sin6_addr.s6_addr, all_nodes.data(), 16);
+  to.sin6_scope_id = index;
+  for (int i = 0; i < count; ++i) {
+    if (::sendto(sock.fd, message.data(), message.size(), 0, reinterpret_cast<sockaddr*>(&to),
+                 sizeof to) < 0)
+      return fail(errno_text("neighbour advertisement on " + a.interface));
+  }
+  return true;
 }
 
 std::uint16_t checksum(const std::uint8_t* data, std::size_t len, std::uint32_t sum = 0) {
@@ -124,7 +187,8 @@ constexpr const char* kGuardTable = "tandem_syn_guard";
 }  // namespace
 
 std::string ServiceAddress::text() const {
-  return net::format_ipv4(address) + "/" + std::to_string(prefix);
+  return (ipv6() ? net::format_ipv6(*address6) : net::format_ipv4(address)) + "/" +
+         std::to_string(prefix);
 }
 
 Result<ServiceAddress> parse_service_address(const std::string& cidr,
@@ -140,7 +204,23 @@ Result<ServiceAddress> parse_service_address(const std::string& cidr,
   }
   if (prefix < 1 || prefix > 32) return fail("'" + cidr + "': bad prefix");
   if (interface.empty()) return fail("a service address needs its interface");
-  return ServiceAddress{interface, *addr, prefix};
+  return ServiceAddress{interface, *addr, prefix, std::nullopt};
+}
+
+Result<ServiceAddress> parse_service_address6(const std::string& cidr,
+                                              const std::string& interface) {
+  auto slash = cidr.find('/');
+  if (slash == std::string::npos) return fail("'" + cidr + "' is not address/prefix");
+  auto addr = net::parse_ipv6(cidr.substr(0, slash));
+  if (!addr) return fail("'" + cidr + "': bad IPv6 address");
+  const std::string digits = cidr.substr(slash + 1);
+  int prefix = -1;
+  if (!digits.empty() && digits.size() <= 3 &&
+      digits.find_first_not_of("0123456789") == digits.npos)
+    prefix = std::stoi(digits);
+  if (prefix < 1 || prefix > 128) return fail("'" + cidr + "': bad prefix");
+  if (interface.empty()) return fail("a service address needs its interface");
+  return ServiceAddress{interface, 0, prefix, *addr};
 }
 
 Result<bool> add_address(const ServiceAddress& a) {
@@ -161,6 +241,13 @@ Result<bool> remove_address(const ServiceAddress& a) {
 
 bool has_address(const ServiceAddress& a) {
   // Binding a socket to an address succeeds only when it is local.
+  if (a.ipv6()) {
+    Fd sock(::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_in6 sin6{};
+    sin6.sin6_family = AF_INET6;
+    std::memcpy(sin6.sin6_addr.s6_addr, a.address6->data(), 16);
+    return sock.fd >= 0 && ::bind(sock.fd, reinterpret_cast<sockaddr*>(&sin6), sizeof sin6) == 0;
+  }
   Fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   sockaddr_in sin{};
   sin.sin_family = AF_INET;
@@ -169,6 +256,7 @@ bool has_address(const ServiceAddress& a) {
 }
 
 Result<bool> announce(const ServiceAddress& a, int count) {
+  if (a.ipv6()) return advertise(a, count);
   Fd sock(::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, htons(ETH_P_ARP)));
   if (sock.fd < 0) return fail(errno_text("packet socket"));
   ifreq ifr{};

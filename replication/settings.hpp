@@ -50,6 +50,7 @@ struct Settings {
   std::string service_address;
   std::string service_interface;
   std::string inside_address;
+  std::string inside_address6;  // "fd00:99::1/64" on inside_interface; empty = none
   std::string inside_interface;
   PeerSettings peer;
   ArbiterSettings arbiter;

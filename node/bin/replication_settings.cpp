@@ -10,6 +10,7 @@ replication::Settings replication_settings(const config::Config& c) {
   s.service_address = c.service_address;
   s.service_interface = c.service_interface;
   s.inside_address = c.inside_address;
+  s.inside_address6 = c.inside_address6;
   s.inside_interface = c.inside_interface;
 
   s.peer.enabled = c.peer.enabled;

@@ -41,6 +41,8 @@ tandem::Result<std::unique_ptr<tandem::replication::AddressKeeper>> start_keeper
   if (auto a = parse_service_address(c.service_address, c.service_interface))
     addresses.push_back(*a);
   if (auto a = parse_service_address(c.inside_address, c.inside_interface)) addresses.push_back(*a);
+  if (auto a = parse_service_address6(c.inside_address6, c.inside_interface))
+    addresses.push_back(*a);
   return AddressKeeper::start(std::move(addresses), [who]() -> tandem::Result<void> {
     if (who == nullptr) return {};
     return tandem::process::drop_privileges(*who, tandem::process::keeper_capabilities());

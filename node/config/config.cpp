@@ -133,6 +133,28 @@ bool valid_address_prefix(const std::string& s) {
   return prefix >= 1 && prefix <= 32;
 }
 
+// "fd00:99::1/64": an IPv6 interface address a neighbour can route through, host bits allowed.
+// Not multicast, link-local (every interface has its own), ::, ::1 or IPv4-mapped.
+bool valid_address6_prefix(const std::string& s) {
+  auto slash = s.find('/');
+  if (slash == std::string::npos) return false;
+  auto a = net::parse_ipv6(s.substr(0, slash));
+  if (!a) return false;
+  const std::string p = s.substr(slash + 1);
+  if (p.empty() || p.size() > 3 || p.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  const int prefix = std::stoi(p);
+  if (prefix < 1 || prefix > 128) return false;
+  const auto& b = *a;
+  if (b[0] == 0xff || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)) return false;
+  bool zero_first80 = true;
+  for (int i = 0; i < 10; ++i) zero_first80 = zero_first80 && b[i] == 0;
+  if (zero_first80 && b[10] == 0xff && b[11] == 0xff) return false;  // ::ffff:0:0/96
+  bool zero_first120 =
+      zero_first80 && b[10] == 0 && b[11] == 0 && b[12] == 0 && b[13] == 0 && b[14] == 0;
+  return !(zero_first120 && b[15] <= 1);  // ::, ::1
+}
+
 bool valid_tun_name(const std::string& s) {
   // IFNAMSIZ is 16 with the NUL; the kernel also refuses "." and "..".
   return valid_name(s) && s.size() <= 15 && s != "." && s != "..";
@@ -352,21 +374,29 @@ class Reader {
 
 void Reader::read_node(const toml::table& t, Config& c) {
   const std::string p = "node";
-  check_keys(
-      t, p,
-      {"id", "listen", "admin_socket", "state_dir", "log_level", "tun_name", "service_address",
-       "service_interface", "inside_address", "inside_interface", "metrics_listen"});
+  check_keys(t, p,
+             {"id", "listen", "admin_socket", "state_dir", "log_level", "tun_name",
+              "service_address", "service_interface", "inside_address", "inside_address6",
+              "inside_interface", "metrics_listen"});
   const char* kPrefixShape = "\"ip/prefix\" (IPv4 address and prefix length 1..32)";
   string_key(t, p, "service_address", c.service_address, kPrefixShape, valid_address_prefix);
   string_key(t, p, "service_interface", c.service_interface, "an interface name", valid_tun_name);
   string_key(t, p, "inside_address", c.inside_address, kPrefixShape, valid_address_prefix);
+  string_key(t, p, "inside_address6", c.inside_address6,
+             "\"ipv6/prefix\" (IPv6 address, not link-local or multicast, and prefix length "
+             "1..128)",
+             valid_address6_prefix);
   string_key(t, p, "inside_interface", c.inside_interface, "an interface name", valid_tun_name);
   string_key(t, p, "metrics_listen", c.metrics_listen, "\"ip:port\" (IPv4 address, port 1..65535)",
              net::valid_listen);
   if (c.service_address.empty() != c.service_interface.empty())
     error(p, "service_address and service_interface must be given together", &t);
-  if (c.inside_address.empty() != c.inside_interface.empty())
+  if (!c.inside_address6.empty()) {
+    if (c.inside_interface.empty())
+      error(p, "inside_address6 needs inside_interface (the interface it goes on)", &t);
+  } else if (c.inside_address.empty() != c.inside_interface.empty()) {
     error(p, "inside_address and inside_interface must be given together", &t);
+  }
   string_key(t, p, "id", c.node_id, kNameShape, valid_name);
   string_key(t, p, "listen", c.listen, "\"ip:port\" or \"[ipv6]:port\" (port 1..65535)",
              net::valid_listen_any);

@@ -150,10 +150,12 @@ struct Config {
   std::string tun_name;
   // The member's service address (moves with the active role), "ip/prefix" on an interface;
   // empty = the node's own address serves (single node). inside_*: the same on the inside
-  // network, where the pool is routed to.
+  // network, where the pool is routed to; inside_address6 ("fd00:99::1/64", on
+  // inside_interface too) is where the inside network routes the IPv6 pool (docs/ipv6.md).
   std::string service_address;
   std::string service_interface;
   std::string inside_address;
+  std::string inside_address6;
   std::string inside_interface;
   std::string metrics_listen;  // "ip:port" for Prometheus text; empty = off
 

@@ -22,6 +22,7 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next) 
   keep("node.service_address", &Config::service_address);
   keep("node.service_interface", &Config::service_interface);
   keep("node.inside_address", &Config::inside_address);
+  keep("node.inside_address6", &Config::inside_address6);
   keep("node.inside_interface", &Config::inside_interface);
   keep("node.metrics_listen", &Config::metrics_listen);
   keep("process.user", &Config::run_as_user);

@@ -45,8 +45,13 @@ std::vector<std::uint32_t> node_addresses(const config::Config& config, net::Ipv
   return out;
 }
 
-std::vector<net::Ipv6Addr> node_addresses6() {
+std::vector<net::Ipv6Addr> node_addresses6(const config::Config& config) {
   std::vector<net::Ipv6Addr> out;
+  if (!config.inside_address6.empty()) {
+    if (auto a =
+            net::parse_ipv6(config.inside_address6.substr(0, config.inside_address6.find('/'))))
+      out.push_back(*a);
+  }
   ifaddrs* all = nullptr;
   if (::getifaddrs(&all) != 0) return out;  // the pool's own addresses are still added
   for (ifaddrs* a = all; a != nullptr; a = a->ifa_next) {
@@ -69,7 +74,7 @@ Result<TrafficPolicies> compile_traffic_policies(const config::Config& config, n
     if (!parsed) return fail("pool.ipv6: " + parsed.error());
     pool6 = *parsed;
   }
-  const auto addresses6 = pool6 ? node_addresses6() : std::vector<net::Ipv6Addr>{};
+  const auto addresses6 = pool6 ? node_addresses6(config) : std::vector<net::Ipv6Addr>{};
   TrafficPolicies out;
   for (const auto& [name, policy] : config.policies) {
     auto compiled = session::compile_traffic_policy(policy, pool, addresses, pool6, addresses6);

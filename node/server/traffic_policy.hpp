@@ -14,8 +14,9 @@ namespace tandem::server {
 // peer's replication address, and the pool's gateway.
 std::vector<std::uint32_t> node_addresses(const config::Config& config, net::Ipv4Net pool);
 
-// Every IPv6 address of this node's interfaces now.
-std::vector<net::Ipv6Addr> node_addresses6();
+// Every IPv6 address of this node's interfaces now, and the configured inside_address6 (which
+// only the active node holds, and a standby may take over later).
+std::vector<net::Ipv6Addr> node_addresses6(const config::Config& config);
 
 // One TrafficPolicy per policy of `config`; an error names the policy that did not compile.
 Result<TrafficPolicies> compile_traffic_policies(const config::Config& config, net::Ipv4Net pool);

@@ -58,6 +58,36 @@ setup_pair_topology() {
   ip -n "$TD_NS_INSIDE" route add "$TD_POOL" via "$TD_INSIDE_GW"
 }
 
+# enable_pair_ipv6 (after setup_pair_topology, before write_node_config): IPv6 in the client,
+# the nodes and the inside host; the nodes forward it; the inside host has fd00:201::2 and
+# routes the IPv6 pool via the member's IPv6 inside address fd00:201::1 (inside_address6, held
+# by the active node only); the pool gets an IPv6 network with the inside network as its route.
+enable_pair_ipv6() {
+  local n
+  td_ipv6_on "$TD_NS_CLIENT" "$TD_NS_INSIDE" "$TD_NS_NODE_A" "$TD_NS_NODE_B"
+  for n in a b; do
+    ip netns exec "${TD_NODE_NS[$n]}" sysctl -qw net.ipv6.conf.all.forwarding=1
+  done
+  # nodad: usable at once (duplicate address detection would hold it for a second).
+  ip -n "$TD_NS_INSIDE" -6 addr add "$TD_INSIDE6_IP/64" dev "${TD_IFP}i" nodad
+  ip -n "$TD_NS_INSIDE" -6 route add "$TD_POOL6" via "$TD_INSIDE6_GW"
+  TD_POOL_EXTRA="ipv6 = \"$TD_POOL6\"
+routes6 = [\"$TD_INSIDE6_NET\"]"
+  TD_NODE_EXTRA="inside_address6 = \"$TD_INSIDE6_GW/64\""
+}
+# td_has_inside6 NODE: the node's kernel holds the member's IPv6 inside address.
+td_has_inside6() {
+  [[ $(ip -n "${TD_NODE_NS[$1]}" -6 -o addr show dev "${TD_IFP}${1}i" 2>/dev/null) == \
+    *" $TD_INSIDE6_GW/64 "* ]]
+}
+# td_inside_mac NODE: the MAC address of the node's inside interface.
+td_inside_mac() { ip -n "${TD_NODE_NS[$1]}" -j link show dev "${TD_IFP}${1}i" | jq -r '.[0].address'; }
+# td_inside_host_neigh6: the MAC the inside host has for the IPv6 inside address ("" for none).
+td_inside_host_neigh6() {
+  ip -n "$TD_NS_INSIDE" -6 -j neigh show "$TD_INSIDE6_GW" dev "${TD_IFP}i" |
+    jq -r '.[0].lladdr // empty'
+}
+
 # A second client namespace on the outside switch (10.200.0.3), so two openconnect clients'
 # tunnel routes never overlap.
 TD_PAIR_CLIENT2_ADDR=10.200.0.3
@@ -112,6 +142,7 @@ service_address = "$(node_svc "$n")/24"
 service_interface = "${TD_IFP}${n}o"
 inside_address = "$(node_gw "$n")/24"
 inside_interface = "${TD_IFP}${n}i"
+${TD_NODE_EXTRA:-}
 
 [tls]
 certificate = "$TD_PKI/vpn.pem"

@@ -54,7 +54,7 @@ void check_config(const Config& c) {
   }
   FUZZ_CHECK(valid_name(c.node_id), "node id " + c.node_id);
   FUZZ_CHECK(c.service_address.empty() == c.service_interface.empty());
-  FUZZ_CHECK(c.inside_address.empty() == c.inside_interface.empty());
+  FUZZ_CHECK(c.inside_interface.empty() == (c.inside_address.empty() && c.inside_address6.empty()));
   FUZZ_CHECK(c.tls_certificate.empty() == c.tls_private_key.empty());
   FUZZ_CHECK(!c.listen.empty() && !c.state_dir.empty() && !c.admin_socket.empty());
   FUZZ_CHECK(c.log_level == "debug" || c.log_level == "info" || c.log_level == "warn" ||

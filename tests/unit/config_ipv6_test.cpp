@@ -76,5 +76,40 @@ TEST(ConfigIpv6, ThePoolIsKeptUntilARestart) {
   EXPECT_TRUE(named);
 }
 
+TEST(ConfigIpv6, TheInsideAddress6GoesOnTheInsideInterface) {
+  const Config c = parse_ok(R"(
+[node]
+inside_address = "10.201.0.1/24"
+inside_address6 = "fd00:201::1/64"
+inside_interface = "eth1"
+)");
+  EXPECT_EQ(c.inside_address6, "fd00:201::1/64");
+  EXPECT_EQ(c.inside_interface, "eth1");
+  // Without an IPv4 inside address: the IPv4 pool's route is then the network's affair.
+  const Config only6 =
+      parse_ok("[node]\ninside_address6 = \"fd00:201::1/127\"\ninside_interface = \"eth1\"\n");
+  EXPECT_EQ(only6.inside_address6, "fd00:201::1/127");
+  EXPECT_TRUE(only6.inside_address.empty());
+  EXPECT_TRUE(parse_ok("").inside_address6.empty());
+}
+
+TEST(ConfigIpv6, ABadInsideAddress6IsRefusedWithItsKey) {
+  const std::string iface = "inside_interface = \"eth1\"\n";
+  for (const char* bad :
+       {"fd00:201::1", "fd00:201::1/0", "fd00:201::1/129", "fd00:201::1/64x", "fd00:201::1/",
+        "10.201.0.1/24", "fe80::1/64", "ff02::1/64", "::/64", "::1/128", "::ffff:10.0.0.1/96",
+        "::ffff:a00:1/96", "fd00:201::1%eth1/64", "fd00:201::1/0064"}) {
+    EXPECT_THAT(parse_error("[node]\ninside_address6 = \"" + std::string(bad) + "\"\n" + iface),
+                HasSubstr("node.inside_address6: expected \"ipv6/prefix\" (IPv6 address, not "
+                          "link-local or multicast, and prefix length 1..128)"))
+        << bad;
+  }
+  EXPECT_THAT(parse_error("[node]\ninside_address6 = \"fd00:201::1/64\"\n"),
+              HasSubstr("inside_address6 needs inside_interface"));
+  // An interface with neither inside address is still refused as before.
+  EXPECT_THAT(parse_error("[node]\n" + iface),
+              HasSubstr("inside_address and inside_interface must be given together"));
+}
+
 }  // namespace
 }  // namespace tandem::config

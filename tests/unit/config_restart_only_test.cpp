@@ -66,5 +66,13 @@ TEST(RestartOnly, ListenAndPoolAreKept) {
   EXPECT_EQ(next.pool_ipv4, running.pool_ipv4);
 }
 
+TEST(RestartOnly, TheInsideAddress6IsKept) {
+  const Config running =
+      parse("[node]\ninside_address6 = \"fd00:99::1/64\"\ninside_interface = \"eth1\"\n");
+  Config next = parse("[node]\ninside_address6 = \"fd00:99::2/64\"\ninside_interface = \"eth1\"\n");
+  EXPECT_THAT(keep_restart_only(running, next), ElementsAre("node.inside_address6"));
+  EXPECT_EQ(next.inside_address6, "fd00:99::1/64");
+}
+
 }  // namespace
 }  // namespace tandem::config
