@@ -65,6 +65,11 @@ int bio_write(BIO* bio, const char* data, int len) {
   BIO_clear_retry_flags(bio);
   auto* shared = static_cast<detail::Shared*>(BIO_get_data(bio));
   if (shared == nullptr || data == nullptr || len < 0) return -1;
+  if (shared->capture != nullptr) {
+    shared->capture->append(reinterpret_cast<const std::uint8_t*>(data),
+                            static_cast<std::size_t>(len));
+    return len;
+  }
   // A full queue behaves like a congested network: the datagram is lost, not the association;
   // DTLS retransmits handshake flights, and tunnel traffic tolerates loss.
   if (shared->outbound.size() >= shared->max_outbound) {
@@ -211,8 +216,8 @@ Result<ContextPtr> make_dtls12_context(const char* ciphers, const char* which) {
   if (SSL_CTX_set_cipher_list(ctx.get(), ciphers) != 1) {
     return fail(std::string("dtls: no usable ") + which + " cipher suite: " + openssl_errors());
   }
-  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_NO_QUERY_MTU |
-                                     SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET | SSL_OP_NO_QUERY_MTU | SSL_OP_NO_RENEGOTIATION |
+                                     SSL_OP_NO_COMPRESSION);
   SSL_CTX_clear_options(
       ctx.get(), SSL_OP_ALLOW_CLIENT_RENEGOTIATION | SSL_OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION);
   SSL_CTX_set_cookie_generate_cb(ctx.get(), cookie_generate_cb);
@@ -424,6 +429,15 @@ DtlsEndpoint::SendStatus DtlsEndpoint::send(std::uint8_t type,
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return SendStatus::not_ready;
   fail(describe("DTLS write failed", e));
   return SendStatus::failed;
+}
+
+DtlsEndpoint::SendStatus DtlsEndpoint::seal(std::uint8_t type,
+                                            std::span<const std::uint8_t> payload,
+                                            DatagramList& out) {
+  shared_.capture = &out;
+  const SendStatus status = send(type, payload);
+  shared_.capture = nullptr;
+  return status;
 }
 
 bool DtlsEndpoint::pop_outgoing(std::vector<std::uint8_t>& out) {

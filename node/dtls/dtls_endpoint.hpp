@@ -1,8 +1,9 @@
 #pragma once
 // One server-side DTLS 1.2 association, driven entirely through memory, in either mode of
 // docs/dtls-modes.md: PSK-NEGOTIATE (protocol doc §5.2-§5.6), or Cisco's legacy resumption of
-// a session whose master secret the client sent on CONNECT (§5.5). Driven entirely through memory: the caller feeds received UDP payloads and sends what it pops.
-// No sockets, no timers of its own; time is passed in.
+// a session whose master secret the client sent on CONNECT (§5.5). Driven entirely through memory:
+// the caller feeds received UDP payloads and sends what it pops. No sockets, no timers of its own;
+// time is passed in.
 //
 // Datagram boundaries: OpenSSL 3.0 has no datagram memory BIO (BIO_s_dgram_mem is 3.2+), and a
 // plain BIO_s_mem merges writes, so a tiny custom BIO queues each BIO_write as one datagram and
@@ -67,6 +68,22 @@ struct EndpointOptions {
   Duration initial_retransmit = kInitialRetransmit;
 };
 
+// Datagrams laid back to back in one buffer, each one's size apart: where seal() writes, so a
+// caller can send many with one system call without copying them again.
+struct DatagramList {
+  std::vector<std::uint8_t> bytes;
+  std::vector<std::size_t> sizes;
+
+  void append(const std::uint8_t* data, std::size_t n) {
+    bytes.insert(bytes.end(), data, data + n);
+    sizes.push_back(n);
+  }
+  void clear() {
+    bytes.clear();
+    sizes.clear();
+  }
+};
+
 namespace detail {
 // What OpenSSL callbacks reach through the SSL's ex_data and the BIO's data pointer.
 struct Shared {
@@ -80,6 +97,7 @@ struct Shared {
   std::vector<std::vector<std::uint8_t>> spare;  // recycled buffers (bounded by max_outbound)
   std::size_t max_outbound = 64;
   std::uint64_t dropped_outbound = 0;
+  DatagramList* capture = nullptr;  // set only during seal(): output goes there, not to the queue
 };
 }  // namespace detail
 
@@ -109,6 +127,9 @@ class DtlsEndpoint {
   // One record of plaintext `type` + `payload` (one SSL_write). too_big if it would not fit in
   // max_datagram: the caller sends it over CSTP instead (or, for a DPD echo, a bare 0x04).
   SendStatus send(std::uint8_t type, std::span<const std::uint8_t> payload);
+  // The same, but the datagram(s) the record makes are appended to `out` instead of the queue
+  // (the caller sends them; the queue's bound does not apply, `out` is the caller's to bound).
+  SendStatus seal(std::uint8_t type, std::span<const std::uint8_t> payload, DatagramList& out);
 
   // Datagrams to send to the peer, oldest first; drain after every feed/send/handle_timeout/
   // close, also after a failure (a fatal alert may be queued). Moves the datagram into `out` and

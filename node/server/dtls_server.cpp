@@ -4,8 +4,11 @@
 #include <openssl/rand.h>
 #include <sys/socket.h>
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <cstring>
+#include <memory>
 
 #include "base/log.hpp"
 #include "node/server/dtls_tunnel.hpp"
@@ -57,21 +60,21 @@ Result<std::unique_ptr<DtlsServer>> DtlsServer::open(TunnelRuntime& rt,
   if (!legacy_ctx) return fail("DTLS legacy context: " + legacy_ctx.error());
   auto guard = dtls::CookieGuard::create();
   if (!guard) return fail("DTLS cookies: " + guard.error());
-  return std::unique_ptr<DtlsServer>(
-      new DtlsServer(rt, refusal_log, std::move(socket), std::move(*ctx),
-                                   std::move(*legacy_ctx), std::move(*guard)));
+  return std::unique_ptr<DtlsServer>(new DtlsServer(rt, refusal_log, std::move(socket),
+                                                    std::move(*ctx), std::move(*legacy_ctx),
+                                                    std::move(*guard)));
 }
 
 DtlsServer::DtlsServer(TunnelRuntime& rt, log::LogLimiter& refusal_log, udp::socket socket,
-                       dtls::ContextPtr ctx, dtls::ContextPtr legacy_ctx,
-                       dtls::CookieGuard guard)
+                       dtls::ContextPtr ctx, dtls::ContextPtr legacy_ctx, dtls::CookieGuard guard)
     : rt_(rt),
       refusal_log_(refusal_log),
       socket_(std::move(socket)),
       port_(socket_.local_endpoint().port()),
       ctx_(std::move(ctx)),
       legacy_ctx_(std::move(legacy_ctx)),
-      guard_(std::move(guard)) {}
+      guard_(std::move(guard)),
+      gso_(DatagramBatch::kernel_has_gso(socket_.native_handle())) {}
 
 DtlsServer::~DtlsServer() = default;
 
@@ -126,6 +129,35 @@ bool DtlsServer::send_to(const udp::endpoint& peer, std::span<const std::uint8_t
          ec == asio::error::no_buffer_space;
 }
 
+void DtlsServer::batched(std::shared_ptr<DtlsTunnel> tunnel, std::span<const std::uint8_t> packet) {
+  batch_.assign(tunnel->peer(), held_.size());
+  held_.push_back(Held{std::move(tunnel), packet, false});
+}
+
+void DtlsServer::release_sends() {
+  holding_ = false;
+  if (held_.empty()) {
+    batch_.clear();
+    return;
+  }
+  const bool had_gso = gso_;
+  batch_.send(socket_.native_handle(), gso_);
+  if (had_gso && !gso_)
+    log::warn("dtls_gso_off", {{"reason", "the kernel refused UDP GSO sends; sending singly"}});
+  for (std::size_t i = 0; i < batch_.size(); ++i) {
+    const SendOutcome outcome = batch_.outcome(i);
+    if (outcome == SendOutcome::sent) continue;
+    ++dropped_;  // as send_to counts them
+    if (outcome == SendOutcome::failed) held_[batch_.owner(i)].failed = true;
+  }
+  batch_.clear();
+  // The tunnels' answers may reach the session table and CSTP, never this batch; still, work
+  // on a copy so nothing they do can disturb the list being walked.
+  done_.swap(held_);
+  for (Held& h : done_) h.tunnel->batch_done(h.packet, !h.failed);
+  done_.clear();
+}
+
 void DtlsServer::forget(const udp::endpoint& peer, const DtlsTunnel* tunnel) {
   auto it = by_peer_.find(peer);
   if (it != by_peer_.end() && it->second.get() == tunnel) by_peer_.erase(it);
@@ -164,17 +196,41 @@ bool DtlsServer::admit_handshake(const udp::endpoint& peer, Registration& reg) {
 }
 
 asio::awaitable<void> DtlsServer::receive_loop() {
-  std::vector<std::uint8_t> buf(65536);
+  // recvmmsg takes up to kBatch datagrams per system call. Each slot holds the largest UDP
+  // payload, so nothing is truncated; the slots are left uninitialised, and a page is only
+  // touched when a datagram lands on it.
+  constexpr std::size_t kBatch = 32, kSlot = 65536;
+  std::unique_ptr<std::uint8_t[]> slots(new std::uint8_t[kBatch * kSlot]);
+  std::array<mmsghdr, kBatch> messages{};
+  std::array<iovec, kBatch> iovecs{};
+  std::array<sockaddr_storage, kBatch> names{};
+  const int fd = socket_.native_handle();
   for (;;) {
     auto [ec] = co_await socket_.async_wait(udp::socket::wait_read, use_nothrow);
     if (ec) co_return;
-    // Drain what is queued, bounded so the TLS side gets its turn.
-    for (int i = 0; i < 64; ++i) {
-      udp::endpoint peer;
-      boost::system::error_code rec;
-      std::size_t n = socket_.receive_from(asio::buffer(buf), peer, 0, rec);
-      if (rec) break;
-      on_datagram(peer, std::span<const std::uint8_t>(buf.data(), n));
+    // Drain what is queued, bounded (64 datagrams, as before batching) so the TLS side gets its
+    // turn.
+    for (int round = 0; round < 2; ++round) {
+      for (std::size_t i = 0; i < kBatch; ++i) {
+        iovecs[i] = iovec{slots.get() + i * kSlot, kSlot};
+        messages[i].msg_hdr = msghdr{};
+        messages[i].msg_hdr.msg_name = &names[i];
+        messages[i].msg_hdr.msg_namelen = sizeof names[i];
+        messages[i].msg_hdr.msg_iov = &iovecs[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+      }
+      const int n = ::recvmmsg(fd, messages.data(), kBatch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) break;
+      for (int i = 0; i < n; ++i) {
+        const auto& h = messages[static_cast<std::size_t>(i)];
+        udp::endpoint peer;
+        if (h.msg_hdr.msg_namelen > peer.capacity()) continue;
+        std::memcpy(peer.data(), &names[static_cast<std::size_t>(i)], h.msg_hdr.msg_namelen);
+        peer.resize(h.msg_hdr.msg_namelen);
+        on_datagram(peer, std::span<const std::uint8_t>(
+                              slots.get() + static_cast<std::size_t>(i) * kSlot, h.msg_len));
+      }
+      if (static_cast<std::size_t>(n) < kBatch) break;
     }
   }
 }

@@ -13,6 +13,7 @@
 
 #include "node/dtls/client_hello.hpp"
 #include "node/dtls/dtls_endpoint.hpp"
+#include "node/server/datagram_batch.hpp"
 #include "node/server/runtime.hpp"
 
 namespace tandem::server {
@@ -47,6 +48,18 @@ class DtlsServer {
   // datagram, as UDP may.
   bool send_to(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram);
   void forget(const asio::ip::udp::endpoint& peer, const DtlsTunnel* tunnel);
+
+  // Downstream batching for one TUN drain (TunRouter, docs/data-plane.md): from hold_sends() to
+  // release_sends(), DtlsTunnel::send_packet encrypts into one batch instead of sending, and the
+  // packets it was given must stay valid until release_sends(), which sends the whole batch
+  // (sendmmsg, UDP GSO runs) and then tells each tunnel what became of each of its packets.
+  void hold_sends() { holding_ = true; }
+  void release_sends();
+  bool holding() const { return holding_; }
+  // While holding: seal into batch_list(), then hand the packet over (an empty span when the
+  // datagrams sealed carry no packet of ours, such as an alert).
+  dtls::DatagramList& batch_list() { return batch_.list(); }
+  void batched(std::shared_ptr<DtlsTunnel> tunnel, std::span<const std::uint8_t> packet);
   // The association now talks to `to` (NAT rebinding).
   void moved(const asio::ip::udp::endpoint& from, const asio::ip::udp::endpoint& to,
              const DtlsTunnel* tunnel);
@@ -75,8 +88,8 @@ class DtlsServer {
     std::uint64_t session_index;
     std::array<std::uint8_t, 32> psk;
     std::optional<dtls::LegacySession> legacy;  // set: a legacy registration (psk unused)
-    std::weak_ptr<DtlsTunnel> latest;  // the association made from it, if any
-    std::size_t handshakes = 0;        // of its associations, those still handshaking
+    std::weak_ptr<DtlsTunnel> latest;           // the association made from it, if any
+    std::size_t handshakes = 0;                 // of its associations, those still handshaking
   };
   bool admit_handshake(const asio::ip::udp::endpoint& peer, Registration& reg);
 
@@ -93,6 +106,17 @@ class DtlsServer {
   std::size_t handshakes_ = 0;
   std::uint64_t refused_total_ = 0;
   std::uint64_t refused_per_session_ = 0;
+
+  struct Held {
+    std::shared_ptr<DtlsTunnel> tunnel;
+    std::span<const std::uint8_t> packet;
+    bool failed = false;
+  };
+  DatagramBatch batch_;
+  std::vector<Held> held_;
+  std::vector<Held> done_;  // release_sends()'s working copy (storage reused)
+  bool holding_ = false;
+  bool gso_ = false;  // the kernel takes UDP_SEGMENT and has not refused it for good
 };
 
 }  // namespace tandem::server

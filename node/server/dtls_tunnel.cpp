@@ -136,6 +136,15 @@ void DtlsTunnel::handle_record(const std::vector<std::uint8_t>& record) {
 
 bool DtlsTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   if (!attached_ || closed_ || !session_) return false;
+  if (server_.holding()) {
+    auto& batch = server_.batch_list();
+    const std::size_t before = batch.sizes.size();
+    const auto status = endpoint_->seal(kData, ip_packet, batch);
+    const bool sealed = status == dtls::DtlsEndpoint::SendStatus::sent;
+    if (sealed || batch.sizes.size() > before)
+      server_.batched(shared_from_this(), sealed ? ip_packet : std::span<const std::uint8_t>{});
+    return sealed;  // not sealed: the caller sends it over CSTP now
+  }
   auto status = endpoint_->send(kData, ip_packet);
   if (status != dtls::DtlsEndpoint::SendStatus::sent) return false;  // caller falls back to CSTP
   if (!flush()) {
@@ -145,6 +154,17 @@ bool DtlsTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   }
   rt_.sessions.data_to_client(session_, session::Carrier::dtls, ip_packet.size());
   return true;
+}
+
+void DtlsTunnel::batch_done(std::span<const std::uint8_t> ip_packet, bool sent) {
+  if (ip_packet.empty() || !session_) return;
+  if (sent) {
+    rt_.sessions.data_to_client(session_, session::Carrier::dtls, ip_packet.size());
+    return;
+  }
+  auto s = session_;  // dtls_send_failed may let go of us
+  rt_.sessions.dtls_send_failed(s, this);
+  if (s->ssl) s->ssl->send_packet(ip_packet);
 }
 
 void DtlsTunnel::send_dpd_request() {

@@ -34,6 +34,10 @@ class DtlsTunnel final : public session::Transport,
   const std::string& app_id() const { return app_id_; }
 
   bool send_packet(std::span<const std::uint8_t> ip_packet) override;
+  // What became of a packet send_packet() put in the server's batch (DtlsServer::hold_sends):
+  // counted when sent; when the socket refused it, the downstream moves to CSTP and the packet
+  // goes there (docs/roaming.md). An empty packet is datagrams that carried none of ours.
+  void batch_done(std::span<const std::uint8_t> ip_packet, bool sent);
   void close(session::EndReason reason, bool notify_client) override;
   void send_dpd_request() override;
 

@@ -6,9 +6,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <cerrno>
+#include <memory>
 
 #include "base/log.hpp"
 #include "base/text.hpp"
+#include "node/server/dtls_server.hpp"
 #include "node/session/traffic.hpp"
 
 namespace tandem::server {
@@ -41,8 +43,8 @@ void TunRouter::dropped(const session::Session& s, std::span<const std::uint8_t>
   using session::FilterVerdict;
   ++rt_.counters.traffic_dropped[session::drop_index(why)];
   // Multicast, broadcast and IPv6 link-local packets are what idle operating systems send all
-  // day (mDNS, SSDP, NetBIOS, router solicitations, MLD): counted, logged only at debug. A client sending what it cannot have been told
-  // to is worth a warning; the rest is policy at work.
+  // day (mDNS, SSDP, NetBIOS, router solicitations, MLD): counted, logged only at debug. A client
+  // sending what it cannot have been told to is worth a warning; the rest is policy at work.
   const log::Level level =
       why == FilterVerdict::broadcast || why == FilterVerdict::ipv6_link_local ? log::Level::debug
       : why == FilterVerdict::not_ipv4 || why == FilterVerdict::malformed ||
@@ -81,7 +83,12 @@ void TunRouter::dropped(const session::Session& s, std::span<const std::uint8_t>
 }
 
 asio::awaitable<void> TunRouter::read_loop() {
-  std::vector<std::uint8_t> buf(65536);
+  // Each packet of a drain gets its own place here: DTLS datagrams made from them are sent only
+  // at the drain's end (DtlsServer::hold_sends), and a refused one's packet then goes over CSTP.
+  // Left uninitialised: only what read() fills is ever touched.
+  constexpr std::size_t kMaxPacket = 65536;
+  constexpr std::size_t kArena = 256 * 1024;
+  std::unique_ptr<std::uint8_t[]> arena(new std::uint8_t[kArena]);
   for (;;) {
     auto [ec] = co_await tun_.async_wait(asio::posix::stream_descriptor::wait_read, use_nothrow);
     if (ec) {
@@ -90,11 +97,15 @@ asio::awaitable<void> TunRouter::read_loop() {
       co_return;
     }
     // Drain what is ready (bounded, so one busy device cannot starve the TLS side).
-    for (int i = 0; i < 64; ++i) {
-      ssize_t n = ::read(tun_.native_handle(), buf.data(), buf.size());
+    if (rt_.dtls) rt_.dtls->hold_sends();
+    std::size_t used = 0;
+    for (int i = 0; i < 64 && used + kMaxPacket <= kArena; ++i) {
+      ssize_t n = ::read(tun_.native_handle(), arena.get() + used, kMaxPacket);
       if (n <= 0) break;
-      route(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
+      route(std::span<const std::uint8_t>(arena.get() + used, static_cast<std::size_t>(n)));
+      used += static_cast<std::size_t>(n);
     }
+    if (rt_.dtls) rt_.dtls->release_sends();
   }
 }
 

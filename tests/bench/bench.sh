@@ -72,7 +72,7 @@ Usage: $0 [options]          (as root)
                         output; without it the script refuses)
   --only tandem|ocserv  benchmark one server only (debugging)
   --perf                after the measurements, profile each server with perf during an extra
-                        TLS-only and DTLS download; top symbols go to <out>-perf.txt
+                        TLS-only and DTLS download and upload; top symbols go to <out>-perf.txt
   --deadline S          bound for the whole run, 60..14400 (default 150 + 450 per sample)
   --keep                keep the work directory (logs, configs) even on success
   --own-hashes          each server's own default password hash (tandem: yescrypt, ~15 ms a
@@ -983,19 +983,21 @@ perf_report() {
     head -n "$3" || true
 }
 
-# Per server and mode (tls, dtls): one extra download of DURATION s; perf record over its first
-# half, then `perf trace -s` (syscall counts) for 2 s. Results appended to PERF_OUT.
+# Per server, mode (tls, dtls) and direction: one extra transfer of DURATION s; perf record over
+# its first half, then `perf trace -s` (syscall counts) for 2 s. Results appended to PERF_OUT.
 profile_server() {
   local mode id args=() pid ppid data pids rec_s log
   command -v perf >/dev/null || { note "perf not installed: no profile"; return 0; }
   rec_s=$((DURATION / 2 > 1 ? DURATION / 2 : 1))
-  for mode in tls dtls; do
+  for mode in tls dtls tls-up dtls-up; do
+    local dir=down rflag=-R
+    [[ $mode == *-up ]] && { dir=up; rflag=; }
     id=perf-$mode
     args=()
-    [[ $mode == tls ]] && args=(--no-dtls)
-    say "$SERVER: profiling a $mode download (perf record ${rec_s}s, perf trace 2s)"
+    [[ $mode == tls* ]] && args=(--no-dtls)
+    say "$SERVER: profiling a ${mode%-up} $dir""load (perf record ${rec_s}s, perf trace 2s)"
     client_start "$id" "$NS_CLI" "${args[@]}"
-    if ! poll_until 30 client_up "$id" || { [[ $mode == dtls ]] && ! poll_until 15 client_dtls "$id"; }; then
+    if ! poll_until 30 client_up "$id" || { [[ $mode == dtls* ]] && ! poll_until 15 client_dtls "$id"; }; then
       note "$SERVER perf $mode: tunnel not up"
       client_stop "$id"
       continue
@@ -1003,7 +1005,7 @@ profile_server() {
     data=$WORK/$SERVER/perf-$mode.data
     log=$WORK/$SERVER/iperf-perf-$mode.txt
     pids=$(server_pids | paste -sd, -)
-    ip netns exec "$NS_CLI" taskset -c "$CLIENT_CPUS" iperf3 -c "$INSIDE_IP" -p "$IPERF_PORT" -t "$DURATION" -R >"$log" 2>&1 &
+    ip netns exec "$NS_CLI" taskset -c "$CLIENT_CPUS" iperf3 -c "$INSIDE_IP" -p "$IPERF_PORT" -t "$DURATION" $rflag >"$log" 2>&1 &
     pid=$!
     track "$pid"
     sleep 1
@@ -1022,7 +1024,7 @@ profile_server() {
     poll_until $((DURATION + 15)) not_alive "$pid" || kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     {
-      echo "===== $SERVER, $mode download: $(grep -E 'receiver' "$log" | tail -n1 | awk '{print $7, $8}') (under perf), server pids $pids"
+      echo "===== $SERVER, ${mode%-up} ${dir}load: $(grep -E 'receiver' "$log" | tail -n1 | awk '{print $7, $8}') (under perf), server pids $pids"
       echo "--- self time by object"
       perf_report "$data" dso 8
       echo "--- top symbols (self time)"
@@ -1089,6 +1091,12 @@ derive_one() { # SERVER
   if is_num "${R[$s.cpu_tls]:-x}" && is_num "${R[$s.tls_down]:-x}" && [[ ${R[$s.tls_down]} != 0 ]]; then
     R[$s.cpu_per_gbit_tls]=$(awk -v c="${R[$s.cpu_tls]}" -v m="${R[$s.tls_down]}" 'BEGIN {printf "%.0f", c / (m / 1000)}')
   fi
+  # Uploads: the server's CPU over the upload transfer, per Gbit/s received at the inside host.
+  for k in dtls tls; do
+    if is_num "${R[$s.cpu_${k}_up]:-x}" && is_num "${R[$s.${k}_up]:-x}" && [[ ${R[$s.${k}_up]} != 0 ]]; then
+      R[$s.cpu_per_gbit_${k}_up]=$(awk -v c="${R[$s.cpu_${k}_up]}" -v m="${R[$s.${k}_up]}" 'BEGIN {printf "%.0f", c / (m / 1000)}')
+    fi
+  done
   for k in rss_idle rss_xfer rss_n; do R[$s.$k]=$(kb_to_mb "${R[$s.$k]:-}"); done
 }
 
@@ -1162,6 +1170,8 @@ ROWS=(
   "cpu_per_gbit_legacy|server CPU per Gbit/s, legacy DTLS 1.2 download (%)|lower|"
   "cpu_tls|server CPU during TLS-only download (% of one core)|lower|"
   "cpu_per_gbit_tls|server CPU per Gbit/s, TLS-only download (%)|lower|"
+  "cpu_per_gbit_dtls_up|server CPU per Gbit/s, DTLS upload (%)|lower|"
+  "cpu_per_gbit_tls_up|server CPU per Gbit/s, TLS-only upload (%)|lower|"
   "ccpu_dtls|openconnect CPU during DTLS download (% of one core)|info|"
   "mem_rss|memory per connected client, RSS growth (KB)|lower|"
   "mem_anon|memory per connected client, anonymous memory growth (KB)|lower|"

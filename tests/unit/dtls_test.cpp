@@ -323,6 +323,47 @@ TEST_F(DtlsEndpointTest, HandshakeRecordsAndMtuProbe) {
   EXPECT_FALSE(server.failed());
 }
 
+// seal() is send() into the caller's list: one datagram per record, in order, the queue untouched,
+// and the datagrams decrypt at the client like queued ones.
+TEST_F(DtlsEndpointTest, SealWritesDatagramsIntoTheCallersList) {
+  Client client(key);
+  DtlsEndpoint server(ctx.get(), key, t0);
+  client.step();
+  pump(client, server);
+  ASSERT_TRUE(server.handshake_done()) << server.error();
+
+  Bytes a(1200, 0xA1), b(1200, 0xB2), c(40, 0xC3);
+  DatagramList list;
+  for (const Bytes* p : {&a, &b, &c})
+    ASSERT_EQ(server.seal(0x00, *p, list), DtlsEndpoint::SendStatus::sent);
+  Bytes d;
+  EXPECT_FALSE(server.pop_outgoing(d));  // nothing went to the queue
+  ASSERT_EQ(list.sizes.size(), 3u);
+  EXPECT_EQ(list.sizes[0], list.sizes[1]);  // equal payloads, equal datagrams (GSO runs)
+  EXPECT_LT(list.sizes[2], list.sizes[0]);
+  std::size_t at = 0;
+  for (std::size_t size : list.sizes) {
+    client.deliver(Bytes(list.bytes.begin() + static_cast<std::ptrdiff_t>(at),
+                         list.bytes.begin() + static_cast<std::ptrdiff_t>(at + size)));
+    at += size;
+  }
+  EXPECT_EQ(at, list.bytes.size());
+  const auto got = client.read_all();
+  ASSERT_EQ(got.size(), 3u);
+  const Bytes* want[] = {&a, &b, &c};
+  for (std::size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(got[i].size(), want[i]->size() + 1);
+    EXPECT_EQ(got[i][0], 0x00);
+    EXPECT_TRUE(std::equal(got[i].begin() + 1, got[i].end(), want[i]->begin()));
+  }
+  // Too big is refused before anything is written, and send() still queues as before.
+  EXPECT_EQ(server.seal(0x00, Bytes(server.max_payload() + 1), list),
+            DtlsEndpoint::SendStatus::too_big);
+  EXPECT_EQ(list.sizes.size(), 3u);
+  ASSERT_EQ(server.send(0x00, c), DtlsEndpoint::SendStatus::sent);
+  EXPECT_TRUE(server.pop_outgoing(d));
+}
+
 // openconnect 9.01's PSK offer, in its order (anyconnect-protocol.md section 5.2).
 constexpr const char* kOpenconnectOffer =
     "PSK-AES256-GCM-SHA384:PSK-CHACHA20-POLY1305:PSK-AES256-CCM:PSK-AES256-CBC-SHA:"
