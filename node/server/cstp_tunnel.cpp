@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <utility>
 
@@ -68,6 +69,17 @@ bool CstpTunnel::process_plaintext() {
   }
 }
 
+namespace {
+
+// Shared by every tunnel of the thread: used only between a read and handing its bytes to TLS,
+// with no suspension in between.
+std::vector<std::uint8_t>& read_buffer() {
+  thread_local std::vector<std::uint8_t> buf(64 * 1024);
+  return buf;
+}
+
+}  // namespace
+
 asio::awaitable<void> CstpTunnel::read_loop() {
   auto self = shared_from_this();  // keep alive across suspensions
   decoder_.append(leftover_);
@@ -78,8 +90,13 @@ asio::awaitable<void> CstpTunnel::read_loop() {
     co_return;
   }
   if (!process_plaintext()) co_return;
-  std::vector<std::uint8_t> buf(64 * 1024);
   auto& socket = stream_->next_layer();
+  // An idle tunnel holds no read buffer: a read that would block waits for readability instead
+  // (holding 64 KiB per tunnel in a pending read was most of a held tunnel's memory), and a
+  // read goes into the thread's one buffer, whose bytes TLS takes before we suspend again.
+  boost::system::error_code nb_ec;
+  socket.non_blocking(true, nb_ec);
+  std::vector<std::uint8_t>& buf = read_buffer();
   for (;;) {
     // A client that sends but does not read (TLS 1.3 key updates answered, say) stops being
     // read until the writer has caught up: its input then waits in TCP, not in our memory.
@@ -89,8 +106,17 @@ asio::awaitable<void> CstpTunnel::read_loop() {
       co_await wake_reader_.async_wait(use_nothrow);
     }
     if (finished_) co_return;
-    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_nothrow);
-    if (finished_) co_return;
+    boost::system::error_code ec;
+    const std::size_t n = socket.read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      auto [wait_ec] = co_await socket.async_wait(tcp::socket::wait_read, use_nothrow);
+      if (finished_) co_return;
+      if (wait_ec) {
+        finish(EndReason::transport_error);
+        co_return;
+      }
+      continue;
+    }
     if (ec) {
       bool clean = ec == asio::error::eof || ec == asio::error::connection_reset;
       finish(clean ? EndReason::client_closed : EndReason::transport_error);
@@ -110,6 +136,10 @@ asio::awaitable<void> CstpTunnel::read_loop() {
                                                   : EndReason::transport_error);
       co_return;
     }
+    // A read that did not wait gives the other tunnels their turn, as a completed async read
+    // would (one I/O thread).
+    co_await asio::post(socket.get_executor(), use_nothrow);
+    if (finished_) co_return;
   }
 }
 
