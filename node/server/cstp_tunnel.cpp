@@ -15,18 +15,30 @@ namespace tandem::server {
 
 using session::EndReason;
 
+namespace {
+
+// A reference of our own to the stream's SSL, which survives the stream.
+SSL* take_ssl(TlsStream& stream) {
+  SSL* ssl = stream.native_handle();
+  SSL_up_ref(ssl);
+  return ssl;
+}
+
+}  // namespace
+
 CstpTunnel::CstpTunnel(TunnelRuntime& rt, std::unique_ptr<TlsStream> stream,
                        session::SessionRef session, std::string public_address,
                        std::string leftover, std::string dtls_app_id)
     : rt_(rt),
-      stream_(std::move(stream)),
+      ssl_(take_ssl(*stream)),
+      socket_(std::move(stream->next_layer())),
       session_(session),
       index_(session->index),
       public_address_(std::move(public_address)),
       decoder_(defaults::kMaxCstpPayload),
       leftover_(std::move(leftover)),
       dtls_app_id_(std::move(dtls_app_id)),
-      tls_(stream_->native_handle()),
+      tls_(ssl_.get()),
       wake_writer_(rt.io),
       wake_reader_(rt.io) {}
 
@@ -90,7 +102,7 @@ asio::awaitable<void> CstpTunnel::read_loop() {
     co_return;
   }
   if (!process_plaintext()) co_return;
-  auto& socket = stream_->next_layer();
+  auto& socket = socket_;
   // An idle tunnel holds no read buffer: a read that would block waits for readability instead
   // (holding 64 KiB per tunnel in a pending read was most of a held tunnel's memory), and a
   // read goes into the thread's one buffer, whose bytes TLS takes before we suspend again.
@@ -234,7 +246,7 @@ void CstpTunnel::enqueue(std::vector<std::uint8_t> frame, bool control) {
 
 asio::awaitable<void> CstpTunnel::write_loop() {
   auto self = shared_from_this();
-  auto& socket = stream_->next_layer();
+  auto& socket = socket_;
   std::vector<std::uint8_t> out;
   for (;;) {
     while (!queue_.empty() || tls_.pending_output() > 0) {
@@ -283,10 +295,10 @@ void CstpTunnel::close(EndReason reason, bool notify_client) {
     boost::system::error_code ignored;
     if (reason == EndReason::handover) {
       // A reset, not a FIN: the client reconnects at once, to the new active.
-      stream_->lowest_layer().set_option(tcp::socket::linger(true, 0), ignored);
-      stream_->lowest_layer().close(ignored);
+      socket_.set_option(tcp::socket::linger(true, 0), ignored);
+      socket_.close(ignored);
     } else {
-      stream_->lowest_layer().cancel(ignored);
+      socket_.cancel(ignored);
     }
   }
   wake_writer_.cancel();
@@ -316,7 +328,7 @@ void CstpTunnel::finish(EndReason reason) {
     rt_.sessions.detach_ssl(s, this, reason);
   }
   boost::system::error_code ignored;
-  stream_->lowest_layer().cancel(ignored);
+  socket_.cancel(ignored);
   wake_writer_.cancel();
   wake_reader_.cancel();
 }
