@@ -381,6 +381,8 @@ run_tunnels() {
   row "tunnel set-up rate, tunnels/s" "$TUNNELS logins + CONNECTs, concurrency $CONCURRENCY" \
     "$(awk -v n="$up" -v w="$wall" 'BEGIN { printf "%.0f", n / w }')" \
     "$up up in $wall s; tandemd descriptors $fd0 -> $fd1; tandemd CPU $(awk -v t=$((cpu1 - cpu0)) -v hz="$CLK_TCK" -v w="$wall" 'BEGIN { printf "%.0f", 100 * t / hz / w }') % of one core; tandem-load RSS $load_rss kB ($(kb_per 0 "$load_rss" "$up") KB per tunnel on the client side)"
+  # --source at work: the client addresses tandemd saw the tunnels come from.
+  note "tunnels: tandemd saw tunnels from $(grep -E ' tunnel_up ' "$TD_TANDEMD_LOG" | grep -oE 'public=[0-9.]+' | sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), substr($2, 8), $1 }')"
   probe_login tunnels
   row "fresh login + CONNECT with all tunnels up" "$up tunnels held" "$PROBE" "probe: tandem-load --sessions 1 --connect from $TD_CLIENT_ADDR"
   step "tunnels: releasing (SIGINT to tandem-load)"

@@ -57,9 +57,8 @@ Result<bool> parse_sources(std::string_view text, Options& o) {
     std::string item(text.substr(0, comma));
     boost::system::error_code ec;
     auto address = boost::asio::ip::make_address(item, ec);
-    if (ec || address.is_unspecified()) {
-      return fail("--source: '" + item + "' is not an IP address");
-    }
+    if (ec) return fail("--source: '" + item + "' is not an IP address");
+    if (address.is_unspecified()) return fail("--source: '" + item + "' is not a local address");
     o.sources.push_back(address.to_string());
     if (comma == std::string_view::npos) break;
     text = text.substr(comma + 1);
