@@ -429,7 +429,7 @@ run_limits() {
     sort | uniq -c | sort -rn | head -n 6 | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1 }')
   probe_login limit-nofile
   row "descriptors exhausted" "$LIMIT_TUNNELS tunnels, tandemd RLIMIT_NOFILE $LIMIT_NOFILE" \
-    "$(json limit-nofile .tunnels_up) up, $(json limit-nofile .sessions_failed) failed" \
+    "$(json limit-nofile .tunnels_up) up ($(json limit-nofile .tunnels_lost) of them lost while held), $(json limit-nofile .sessions_failed) failed" \
     "client saw: $(json_c limit-nofile .errors); tandemd warnings/errors: ${reasons:-none} ($lines log lines, accept_failed x$failed_accepts; first refusal logged: $(grep -m1 -E ' (accept_failed|connection_refused) ' "$TD_TANDEMD_LOG" | sed -E 's/^[^ ]+ //')); tandemd CPU $(awk -v t=$((cpu1 - cpu0)) -v hz="$CLK_TCK" -v w="$wall" 'BEGIN { printf "%.0f", 100 * t / hz / w }') % of one core over the $wall s; alive: $(td_alive "$TD_TANDEMD_PID" && echo yes || echo NO); login + CONNECT after the tunnels were released: $PROBE"
   if td_alive "$TD_TANDEMD_PID"; then stop_tandemd; fi
 }
