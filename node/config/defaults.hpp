@@ -44,6 +44,9 @@ inline constexpr auto kRequestTimeout = std::chrono::milliseconds(10s);  // whol
 inline constexpr auto kKeepAliveIdleTimeout = std::chrono::milliseconds(30s);
 inline constexpr auto kAuthTimeout = std::chrono::milliseconds(120s);  // whole login exchange
 inline constexpr std::size_t kMaxPendingLogins = 256;  // password checks in flight, in total
+// accept() failing other than for want of a descriptor (kernel memory): wait this long before
+// accepting again, instead of retrying at once in a loop (docs/limits.md, descriptors).
+inline constexpr auto kAcceptRetryPause = std::chrono::milliseconds(100);
 
 // CSTP: the largest frame payload accepted from a client (openconnect reads up to 16 KiB).
 inline constexpr std::size_t kMaxCstpPayload = 16 * 1024;

@@ -191,6 +191,7 @@ void write_limits(Writer& w, const Snapshot& s) {
   w.sample({{"reason", "tls_handshakes"}}, number(l.refused_tls_handshakes));
   w.sample({{"reason", "tls_handshakes_per_address"}},
            number(l.refused_tls_handshakes_per_address));
+  w.sample({{"reason", "descriptors"}}, number(l.refused_descriptors));
   w.family("login_deadline_expired_total", "counter",
            "Connections closed because they had not logged in within the login deadline.");
   w.sample(number(s.events.login_deadline_expired));

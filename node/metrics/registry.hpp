@@ -27,8 +27,8 @@ struct Counters {
   std::uint64_t input_refused = 0;           // malformed or unwanted client input
   std::uint64_t login_deadline_expired = 0;  // connections closed before they logged in
   std::uint64_t control_frames_dropped = 0;  // CSTP control replies dropped: client not reading
-  std::uint64_t profiles_served = 0;   // XML profiles sent to logged-in clients
-  std::uint64_t profiles_refused = 0;  // profile requests refused (also in input_refused)
+  std::uint64_t profiles_served = 0;         // XML profiles sent to logged-in clients
+  std::uint64_t profiles_refused = 0;        // profile requests refused (also in input_refused)
   // Packets from clients the traffic policy refused, by reason (docs/traffic-policy.md).
   std::array<std::uint64_t, session::kAllFilterDrops.size()> traffic_dropped{};
 };
@@ -47,6 +47,7 @@ struct LimitStats {
   std::uint64_t refused_connections_per_address = 0;
   std::uint64_t refused_tls_handshakes = 0;
   std::uint64_t refused_tls_handshakes_per_address = 0;
+  std::uint64_t refused_descriptors = 0;
   std::uint64_t throttled_user_address = 0;  // logins, by throttle key
   std::uint64_t throttled_address = 0;
   std::uint64_t throttled_user = 0;

@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <utility>
 
@@ -14,18 +15,30 @@ namespace tandem::server {
 
 using session::EndReason;
 
+namespace {
+
+// A reference of our own to the stream's SSL, which survives the stream.
+SSL* take_ssl(TlsStream& stream) {
+  SSL* ssl = stream.native_handle();
+  SSL_up_ref(ssl);
+  return ssl;
+}
+
+}  // namespace
+
 CstpTunnel::CstpTunnel(TunnelRuntime& rt, std::unique_ptr<TlsStream> stream,
                        session::SessionRef session, std::string public_address,
                        std::string leftover, std::string dtls_app_id)
     : rt_(rt),
-      stream_(std::move(stream)),
+      ssl_(take_ssl(*stream)),
+      socket_(std::move(stream->next_layer())),
       session_(session),
       index_(session->index),
       public_address_(std::move(public_address)),
       decoder_(defaults::kMaxCstpPayload),
       leftover_(std::move(leftover)),
       dtls_app_id_(std::move(dtls_app_id)),
-      tls_(stream_->native_handle()),
+      tls_(ssl_.get()),
       wake_writer_(rt.io),
       wake_reader_(rt.io) {}
 
@@ -68,6 +81,17 @@ bool CstpTunnel::process_plaintext() {
   }
 }
 
+namespace {
+
+// Shared by every tunnel of the thread: used only between a read and handing its bytes to TLS,
+// with no suspension in between.
+std::vector<std::uint8_t>& read_buffer() {
+  thread_local std::vector<std::uint8_t> buf(64 * 1024);
+  return buf;
+}
+
+}  // namespace
+
 asio::awaitable<void> CstpTunnel::read_loop() {
   auto self = shared_from_this();  // keep alive across suspensions
   decoder_.append(leftover_);
@@ -78,8 +102,13 @@ asio::awaitable<void> CstpTunnel::read_loop() {
     co_return;
   }
   if (!process_plaintext()) co_return;
-  std::vector<std::uint8_t> buf(64 * 1024);
-  auto& socket = stream_->next_layer();
+  auto& socket = socket_;
+  // An idle tunnel holds no read buffer: a read that would block waits for readability instead
+  // (holding 64 KiB per tunnel in a pending read was most of a held tunnel's memory), and a
+  // read goes into the thread's one buffer, whose bytes TLS takes before we suspend again.
+  boost::system::error_code nb_ec;
+  socket.non_blocking(true, nb_ec);
+  std::vector<std::uint8_t>& buf = read_buffer();
   for (;;) {
     // A client that sends but does not read (TLS 1.3 key updates answered, say) stops being
     // read until the writer has caught up: its input then waits in TCP, not in our memory.
@@ -89,8 +118,17 @@ asio::awaitable<void> CstpTunnel::read_loop() {
       co_await wake_reader_.async_wait(use_nothrow);
     }
     if (finished_) co_return;
-    auto [ec, n] = co_await socket.async_read_some(asio::buffer(buf), use_nothrow);
-    if (finished_) co_return;
+    boost::system::error_code ec;
+    const std::size_t n = socket.read_some(asio::buffer(buf), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      auto [wait_ec] = co_await socket.async_wait(tcp::socket::wait_read, use_nothrow);
+      if (finished_) co_return;
+      if (wait_ec) {
+        finish(EndReason::transport_error);
+        co_return;
+      }
+      continue;
+    }
     if (ec) {
       bool clean = ec == asio::error::eof || ec == asio::error::connection_reset;
       finish(clean ? EndReason::client_closed : EndReason::transport_error);
@@ -110,6 +148,10 @@ asio::awaitable<void> CstpTunnel::read_loop() {
                                                   : EndReason::transport_error);
       co_return;
     }
+    // A read that did not wait gives the other tunnels their turn, as a completed async read
+    // would (one I/O thread).
+    co_await asio::post(socket.get_executor(), use_nothrow);
+    if (finished_) co_return;
   }
 }
 
@@ -204,7 +246,7 @@ void CstpTunnel::enqueue(std::vector<std::uint8_t> frame, bool control) {
 
 asio::awaitable<void> CstpTunnel::write_loop() {
   auto self = shared_from_this();
-  auto& socket = stream_->next_layer();
+  auto& socket = socket_;
   std::vector<std::uint8_t> out;
   for (;;) {
     while (!queue_.empty() || tls_.pending_output() > 0) {
@@ -253,10 +295,10 @@ void CstpTunnel::close(EndReason reason, bool notify_client) {
     boost::system::error_code ignored;
     if (reason == EndReason::handover) {
       // A reset, not a FIN: the client reconnects at once, to the new active.
-      stream_->lowest_layer().set_option(tcp::socket::linger(true, 0), ignored);
-      stream_->lowest_layer().close(ignored);
+      socket_.set_option(tcp::socket::linger(true, 0), ignored);
+      socket_.close(ignored);
     } else {
-      stream_->lowest_layer().cancel(ignored);
+      socket_.cancel(ignored);
     }
   }
   wake_writer_.cancel();
@@ -286,7 +328,7 @@ void CstpTunnel::finish(EndReason reason) {
     rt_.sessions.detach_ssl(s, this, reason);
   }
   boost::system::error_code ignored;
-  stream_->lowest_layer().cancel(ignored);
+  socket_.cancel(ignored);
   wake_writer_.cancel();
   wake_reader_.cancel();
 }

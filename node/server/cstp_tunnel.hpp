@@ -5,6 +5,8 @@
 // out in one socket write (TlsChannel). Everything queued towards the client is bounded: data
 // frames (kMaxTunnelWriteQueue), control frames such as DPD replies (kMaxTunnelControlQueue),
 // and encrypted bytes (kMaxTunnelTlsBacklog: beyond it the tunnel stops reading the client).
+#include <openssl/ssl.h>
+
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <memory>
@@ -45,8 +47,15 @@ class CstpTunnel final : public session::Transport,
   void log_down(session::EndReason reason);
   void release_dtls_key();
 
+  struct SslFree {
+    void operator()(SSL* ssl) const { SSL_free(ssl); }
+  };
   TunnelRuntime& rt_;
-  std::unique_ptr<TlsStream> stream_;
+  // The connection's SSL and socket, taken out of the asio stream that made the handshake: the
+  // stream's own buffers (2 x 17 KiB, and a BIO pair) would stay for the life of the tunnel,
+  // unused, since TlsChannel does the TLS.
+  std::unique_ptr<SSL, SslFree> ssl_;
+  tcp::socket socket_;
   session::SessionRef session_;  // empty once the session let go of this tunnel
   std::uint64_t index_;
   std::string public_address_;

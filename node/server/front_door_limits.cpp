@@ -22,6 +22,8 @@ std::string_view to_string(FrontDoorLimits::Refusal why) {
       return "tls_handshakes";
     case FrontDoorLimits::Refusal::handshakes_per_address:
       return "tls_handshakes_per_address";
+    case FrontDoorLimits::Refusal::descriptors:
+      return "descriptors";
   }
   return "?";
 }

@@ -32,9 +32,10 @@ class FrontDoorLimits {
     connections = 0,
     connections_per_address,
     handshakes,
-    handshakes_per_address
+    handshakes_per_address,
+    descriptors  // accept() failed for want of a descriptor (see Headend's accept loop)
   };
-  static constexpr std::size_t kRefusalKinds = 4;
+  static constexpr std::size_t kRefusalKinds = 5;
 
   explicit FrontDoorLimits(FrontDoorSettings settings) : settings_(settings) {}
   FrontDoorLimits(const FrontDoorLimits&) = delete;
@@ -45,6 +46,8 @@ class FrontDoorLimits {
   // A new connection from `address`. Admitted: it counts as open and handshaking until
   // handshake_over() and release(). Refused: nothing is counted but the refusal.
   Refusal admit(const std::string& address);
+  // Counts a connection refused before admit() could see it (Refusal::descriptors).
+  void count_refusal(Refusal why) { ++refused_[static_cast<std::size_t>(why)]; }
   // Once per admitted connection, when its TLS handshake ended (done, failed or timed out).
   void handshake_over(const std::string& address);
   // Once per admitted connection, after handshake_over(), when it closed or became a tunnel.

@@ -1,6 +1,9 @@
 #include "node/server/headend.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,6 +43,16 @@
 namespace tandem::server {
 
 namespace {
+
+// Password hashing is what a login spends its CPU on, and it runs on this pool while the I/O
+// thread only waits for it: one thread per CPU this process may run on (its affinity mask, so
+// taskset and cpusets count), and at least two.
+unsigned hash_threads() {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  int n = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
+  return std::max(2u, static_cast<unsigned>(n));
+}
 
 // "ip:port" or "[ipv6]:port" (net::valid_listen_any).
 Result<tcp::endpoint> parse_listen(const std::string& listen) {
@@ -161,12 +174,89 @@ struct Headend::Impl {
     }
   }
 
+  // Out of descriptors (EMFILE, ENFILE) or kernel memory, accept() fails and leaves the
+  // connection in the listen queue, so the next accept() fails at once again: retrying at once
+  // spins the I/O thread and writes a log line per turn (seen: 4.9 million lines in 68 s). The
+  // queued connection is refused instead, with the descriptor kept spare for that: closed, the
+  // connection accepted on it and reset, the spare taken again. Without a spare (the kernel, not
+  // the process, is out), accepting pauses a moment. Either way the tunnels keep being served.
+  int spare_fd = -1;
+  struct CloseSpare {
+    int& fd;
+    ~CloseSpare() {
+      if (fd >= 0) ::close(fd);
+    }
+  } close_spare{spare_fd};
+
+  void take_spare_fd() {
+    if (spare_fd < 0) spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+
+  // After accept failed with `ec`: refuses the connection at the head of the queue. At the
+  // limit, accept fails before it looks at the queue (the descriptor comes first), so the queue
+  // may well be empty. not_refused: no spare descriptor, a failure not for want of one, or
+  // another thread took the freed descriptor first.
+  enum class Queued { refused, none_waiting, not_refused };
+  Queued refuse_queued(const boost::system::error_code& ec) {
+    const bool descriptors = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+    if (!descriptors || spare_fd < 0) return Queued::not_refused;
+    ::close(spare_fd);
+    spare_fd = -1;
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof from;
+    int fd = ::accept4(acceptor.native_handle(), reinterpret_cast<sockaddr*>(&from), &from_len,
+                       SOCK_CLOEXEC);
+    const int accept_errno = errno;
+    std::string peer = "-";
+    if (fd >= 0) {
+      linger reset{1, 0};  // RST: neither side keeps state for it
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+      ::close(fd);
+      if (from.ss_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(&from);
+        peer = asio::ip::address_v4(ntohl(in->sin_addr.s_addr)).to_string() + ":" +
+               std::to_string(ntohs(in->sin_port));
+      }
+    }
+    const bool none_waiting = fd < 0 && (accept_errno == EAGAIN || accept_errno == EWOULDBLOCK);
+    take_spare_fd();
+    if (none_waiting) return Queued::none_waiting;
+    if (fd < 0) return Queued::not_refused;
+    rt->front.limits.count_refusal(FrontDoorLimits::Refusal::descriptors);
+    std::uint64_t suppressed = 0;
+    if (rt->front.connection_refusal_log.allow(rt->clock.now(), suppressed)) {
+      rlimit files{};
+      ::getrlimit(RLIMIT_NOFILE, &files);
+      log::warn("connection_refused", {{"public", peer},
+                                       {"reason", "descriptors"},
+                                       {"limit", std::to_string(files.rlim_cur)},
+                                       {"error", ec.message()},
+                                       {"suppressed", std::to_string(suppressed)}});
+    }
+    return Queued::refused;
+  }
+
   asio::awaitable<void> accept_loop() {
+    asio::steady_timer pause(io);
+    take_spare_fd();
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
-        log::warn("accept_failed", {{"reason", ec.message()}});
+        const Queued queued = refuse_queued(ec);
+        if (queued == Queued::refused) continue;
+        std::uint64_t suppressed = 0;
+        // At the descriptor limit with nobody waiting there is nothing to say: look again soon.
+        if (queued == Queued::not_refused &&
+            rt->front.connection_refusal_log.allow(rt->clock.now(), suppressed)) {
+          log::warn("accept_failed",
+                    {{"reason", ec.message()}, {"suppressed", std::to_string(suppressed)}});
+        }
+        pause.expires_after(defaults::kAcceptRetryPause);
+        co_await pause.async_wait(use_nothrow);
+        // Another thread (the store's) may have taken the descriptor freed for a refusal:
+        // take a spare again once one is free.
+        take_spare_fd();
         continue;
       }
       boost::system::error_code ignored;
@@ -255,7 +345,7 @@ Result<bool> Headend::start(Replication& replication) {
   Impl& m = *impl_;
   const config::Config& cfg = m.config;
   if (!m.tun_device) return fail("start() before open()");
-  m.hash_pool.emplace(2);
+  m.hash_pool.emplace(hash_threads());
   if (cfg.radius.enabled) {
     auto client = radius::RadiusClient::create(cfg.radius, defaults::kRadiusWorkers);
     if (!client) return fail("radius: " + client.error());
@@ -382,6 +472,7 @@ Result<bool> Headend::start(Replication& replication) {
                           {"pool6", cfg.pool_ipv6.empty() ? "-" : cfg.pool_ipv6},
                           {"users", std::to_string(users->size())},
                           {"sessions", std::to_string(m.sessions->size())},
+                          {"hash_threads", std::to_string(hash_threads())},
                           {"config", cfg.source}});
   if (auto r = replication.start(); !r) return fail("replication: " + r.error());
   return true;

@@ -37,6 +37,7 @@ metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix
   l.refused_connections_per_address = rt.front.limits.refused(Refusal::connections_per_address);
   l.refused_tls_handshakes = rt.front.limits.refused(Refusal::handshakes);
   l.refused_tls_handshakes_per_address = rt.front.limits.refused(Refusal::handshakes_per_address);
+  l.refused_descriptors = rt.front.limits.refused(Refusal::descriptors);
   const auto& throttle = rt.front.login_throttle.stats();
   using Scope = auth::LoginThrottle::Scope;
   l.throttled_user_address = throttle.throttled[static_cast<std::size_t>(Scope::user_address)];

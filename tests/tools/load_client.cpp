@@ -47,12 +47,18 @@ class Runner {
       : options_(std::move(options)),
         tokens_(std::move(tokens)),
         tls_(make_client_tls()),
-        target_{io_, tls_, {}, {}, options_.pin, to_steady(options_.step_timeout)},
+        target_{io_,          tls_,
+                {},           {},
+                options_.pin, to_steady(options_.step_timeout),
+                {},           std::make_shared<std::size_t>(0)},
         signals_(io_, SIGINT, SIGTERM),
         hold_timer_(io_),
         grace_timer_(io_) {
     auto address = asio::ip::make_address(options_.server_ip);
     target_.endpoint = tcp::endpoint(address, options_.server_port);
+    for (const auto& source : options_.sources) {
+      target_.sources.push_back(asio::ip::make_address(source));
+    }
     std::string host = address.is_v6() ? "[" + options_.server_ip + "]" : options_.server_ip;
     target_.host =
         options_.server_port == 443 ? host : host + ":" + std::to_string(options_.server_port);

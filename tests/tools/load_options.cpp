@@ -49,6 +49,24 @@ Result<bool> parse_server(std::string_view text, Options& o) {
   return true;
 }
 
+// "--source A,B,...": literal addresses of the same family as --server (checked later).
+Result<bool> parse_sources(std::string_view text, Options& o) {
+  o.sources.clear();
+  while (true) {
+    auto comma = text.find(',');
+    std::string item(text.substr(0, comma));
+    boost::system::error_code ec;
+    auto address = boost::asio::ip::make_address(item, ec);
+    if (ec) return fail("--source: '" + item + "' is not an IP address");
+    if (address.is_unspecified()) return fail("--source: '" + item + "' is not a local address");
+    o.sources.push_back(address.to_string());
+    if (comma == std::string_view::npos) break;
+    text = text.substr(comma + 1);
+  }
+  if (o.sources.size() > 256) return fail("--source: at most 256 addresses");
+  return true;
+}
+
 Result<std::string> read_password(const std::string& path) {
   std::ifstream in(path);
   if (!in) return fail("--password-file: cannot read " + path);
@@ -74,6 +92,7 @@ Result<bool> apply(std::string_view flag, std::string_view v, Options& o) {
     return true;
   };
   if (flag == "--server") return parse_server(v, o);
+  if (flag == "--source") return parse_sources(v, o);
   if (flag == "--sessions") return count(o.sessions, 1'000'000);
   if (flag == "--concurrency") return count(o.concurrency, 10'000);
   if (flag == "--keepalive") return seconds(o.keepalive, false);
@@ -124,6 +143,8 @@ director's redirect to the member it names.
   --retry-for SECONDS   retry a CONNECT failing with a connection error or 503 until this long
                         after its first attempt (default 30 with --resume-from, else 0)
   --step-timeout SECONDS  deadline of each TCP connect, TLS handshake, request, response (10)
+  --source A[,B,...]    bind each TCP connection to the next of these local addresses in turn
+                        (one address reaches one server port from at most ~64k ports)
   --pin pin-sha256:B64  require the server's public key to have this SHA-256 pin
   --report-json FILE    write the summary as JSON too
   --quiet               no per-session error lines on stderr, only the summary
@@ -167,6 +188,12 @@ Result<Options> parse_options(const std::vector<std::string_view>& args) {
   }
 
   if (o.server_ip.empty()) return fail("--server IP:PORT is required");
+  const bool server_v6 = boost::asio::ip::make_address(o.server_ip).is_v6();
+  for (const auto& source : o.sources) {
+    if (boost::asio::ip::make_address(source).is_v6() != server_v6) {
+      return fail("--source " + source + ": not the address family of --server");
+    }
+  }
   if (!o.pin.empty()) {
     constexpr std::string_view kPrefix = "pin-sha256:";
     if (!o.pin.starts_with(kPrefix) || o.pin.size() != kPrefix.size() + 44) {

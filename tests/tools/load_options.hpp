@@ -30,6 +30,10 @@ struct Options {
   std::string tokens_out;
   std::string resume_from;
   std::string pin;  // "pin-sha256:<base64>", empty = certificate not checked
+  // Local addresses the connections are bound to, in turn (empty: the kernel's choice). One
+  // source address reaches one server address:port from at most ~64k ports; more tunnels than
+  // that need several.
+  std::vector<std::string> sources;
   std::string report_json;
   bool quiet = false;  // no per-session error lines, only the summary
   // A director's redirect (302 to an https://IP:port Location) answering the first request is

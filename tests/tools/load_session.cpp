@@ -22,8 +22,10 @@ std::optional<std::chrono::seconds> seconds_header(const HttpResponse& r, std::s
 }  // namespace
 
 Target member_target(const Target& director, const RedirectTarget& to) {
-  return Target{director.io,  director.tls, tcp::endpoint(asio::ip::make_address(to.ip), to.port),
-                to.authority, director.pin, director.step_timeout};
+  return Target{
+      director.io,      director.tls,        tcp::endpoint(asio::ip::make_address(to.ip), to.port),
+      to.authority,     director.pin,        director.step_timeout,
+      director.sources, director.next_source};
 }
 
 asio::awaitable<Result<Redirected>> ask_director(const Target& target) {

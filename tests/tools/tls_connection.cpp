@@ -1,5 +1,6 @@
 #include "tests/tools/tls_connection.hpp"
 
+#include <netinet/in.h>
 #include <openssl/ssl.h>
 
 #include <boost/asio/connect.hpp>
@@ -46,8 +47,32 @@ void TlsConnection::close() {
   stream_.lowest_layer().close(ignored);
 }
 
+namespace {
+
+// Binds the socket to the next --source address. IP_BIND_ADDRESS_NO_PORT: the port is chosen at
+// connect() for the whole 4-tuple, as without bind, instead of one port per address for life.
+Result<bool> bind_source(const Target& t, tcp::socket& socket) {
+  const auto& address = t.sources[(*t.next_source)++ % t.sources.size()];
+  boost::system::error_code ec;
+  socket.open(address.is_v6() ? tcp::v6() : tcp::v4(), ec);
+  if (ec) return fail("socket: " + ec.message());
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  socket.set_option(asio::detail::socket_option::boolean<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT>(true),
+                    ec);
+  if (ec) return fail("IP_BIND_ADDRESS_NO_PORT: " + ec.message());
+#endif
+  socket.bind(tcp::endpoint(address, 0), ec);
+  if (ec) return fail("bind to --source " + address.to_string() + ": " + ec.message());
+  return true;
+}
+
+}  // namespace
+
 asio::awaitable<Result<std::shared_ptr<TlsConnection>>> TlsConnection::open(const Target& t) {
   auto c = std::make_shared<TlsConnection>(t);
+  if (!t.sources.empty()) {
+    if (auto bound = bind_source(t, c->stream_.next_layer()); !bound) co_return fail(bound.error());
+  }
   c->arm(c->step_timeout_);
   if (auto [ec] = co_await c->stream_.lowest_layer().async_connect(t.endpoint, use_nothrow); ec) {
     co_return fail(c->timed_out_ ? "TCP connect timed out" : "TCP connect: " + ec.message());

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.hpp"
 #include "tests/tools/http_response.hpp"
@@ -35,6 +36,9 @@ struct Target {
   std::string host;  // Host header: "ip:port" (":443" omitted), as openconnect sends it
   std::string pin;   // "pin-sha256:..." or empty
   SteadyDuration step_timeout;
+  // Local addresses to bind to, taken in turn through *next_source (empty: no bind).
+  std::vector<asio::ip::address> sources = {};
+  std::shared_ptr<std::size_t> next_source = std::make_shared<std::size_t>(0);
 };
 
 // A client TLS context: no CA check (tests use self-signed certificates); the pin, when given,

@@ -98,6 +98,7 @@ TEST(MetricsRender, EveryMetricIsPresentEvenWhenZero) {
       R"(tandem_connections_refused_total{reason="connections_per_address"})",
       R"(tandem_connections_refused_total{reason="tls_handshakes"})",
       R"(tandem_connections_refused_total{reason="tls_handshakes_per_address"})",
+      R"(tandem_connections_refused_total{reason="descriptors"})",
       "tandem_login_deadline_expired_total",
       "tandem_logins_in_flight",
       R"(tandem_logins_throttled_total{scope="user_address"})",
@@ -198,6 +199,7 @@ TEST(MetricsRender, ValuesLandOnTheirSeries) {
   s.limits.trusted_entries = 28;
   s.limits.dtls_handshakes = 29;
   s.limits.refused_dtls_handshakes_per_session = 30;
+  s.limits.refused_descriptors = 33;
   s.events.traffic_dropped[session::drop_index(session::FilterVerdict::client_to_client)] = 31;
   s.events.traffic_dropped[session::drop_index(session::FilterVerdict::not_included)] = 32;
   auto got = samples_of(render(s));
@@ -211,6 +213,7 @@ TEST(MetricsRender, ValuesLandOnTheirSeries) {
   EXPECT_EQ("22", got["tandem_tls_handshakes"]);
   EXPECT_EQ("23", got[R"(tandem_connections_refused_total{reason="connections_per_address"})"]);
   EXPECT_EQ("24", got[R"(tandem_connections_refused_total{reason="tls_handshakes_per_address"})"]);
+  EXPECT_EQ("33", got[R"(tandem_connections_refused_total{reason="descriptors"})"]);
   EXPECT_EQ("25", got[R"(tandem_logins_throttled_total{scope="user_address"})"]);
   EXPECT_EQ("26", got[R"(tandem_logins_throttled_total{scope="user"})"]);
   EXPECT_EQ("27", got[R"(tandem_login_throttle_entries{table="failures"})"]);
