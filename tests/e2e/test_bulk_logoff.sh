@@ -5,8 +5,9 @@
 # fsyncs stalled it for ~1.5 s; the deadline passed, the active stepped down, and the standby,
 # which did not have the removals yet, took over with the sessions that had been logged off.
 # Now a burst of changes shares one fsync (group commit, docs/replication.md). Checked: the
-# active's fsyncs during the logoff (strace) are fewer than half the sessions (before: exactly one
-# per removal; a stall needs a slow disk, so the count is what shows the fix on any machine);
+# active's fsyncs during the logoff (strace) are fewer than 80 % of the sessions (before: exactly
+# one per removal; how many removals share one depends on when the replication thread wakes, and
+# on a loaded 2-core machine it was once 267 for 500; a stall needs a slow disk, so the count is what shows the fix on any machine);
 # after the logoff no stall and no role change (same key holder and epoch), both nodes list only
 # the real client's session (the standby caught up, lag 0), and that client still pings.
 # Phase 2: `tandemctl logoff` answers only once the standby has acknowledged every removal, so
@@ -60,7 +61,7 @@ wait "$strace_pid" 2>/dev/null || true
 fsyncs=$(awk '$NF == "fsync" || $NF == "fdatasync" { n += $4 } END { print n + 0 }' \
   "$TD_DIR/fsyncs.txt")
 step "node $act: $fsyncs fsync/fdatasync calls during the logoff of $SESSIONS sessions"
-((fsyncs < SESSIONS / 2)) ||
+((fsyncs < SESSIONS * 4 / 5)) ||
   fail "$fsyncs fsyncs for $SESSIONS removals: the burst was not committed as a group"
 assert_eq "$stalls_before" "$(count_in "$(node_log "$act")" ' node_stalled ')" \
   "node_stalled lines on node $act since the logoff"
