@@ -6,8 +6,9 @@
 # which did not have the removals yet, took over with the sessions that had been logged off.
 # Now a burst of changes shares one fsync (group commit, docs/replication.md). Checked: the
 # active's fsyncs during the logoff (strace) are fewer than 80 % of the sessions (before: exactly
-# one per removal; how many removals share one depends on when the replication thread wakes, and
-# on a loaded 2-core machine it was once 267 for 500; a stall needs a slow disk, so the count is what shows the fix on any machine);
+# one per removal; how many share one depends on when the replication thread wakes: on a loaded
+# 2-core machine once 267 for 500; a stall needs a slow disk, so the count is what shows the fix
+# on any machine);
 # after the logoff no stall and no role change (same key holder and epoch), both nodes list only
 # the real client's session (the standby caught up, lag 0), and that client still pings.
 # Phase 2: `tandemctl logoff` answers only once the standby has acknowledged every removal, so
