@@ -178,8 +178,8 @@ struct Config {
   std::string pool_ipv4;  // CIDR
   // IPv6 inside the tunnel (docs/ipv6.md): a network of prefix 64..126; empty = IPv4 only.
   std::string pool_ipv6;
-  std::vector<std::string> dns;     // IPv4 and IPv6 addresses
-  std::vector<std::string> routes;  // split-include CIDRs; empty = full tunnel
+  std::vector<std::string> dns;      // IPv4 and IPv6 addresses
+  std::vector<std::string> routes;   // split-include CIDRs; empty = full tunnel
   std::vector<std::string> routes6;  // IPv6 split-include CIDRs; empty = full tunnel for IPv6
 
   // [process]: the user (and group) tandemd becomes once its ports, TUN device and keys are
