@@ -68,14 +68,9 @@ Environment: TANDEM_BUILD_DIR (default <repo>/build).
 EOF
 }
 
-die() {
-  printf '[cluster_bench] ERROR: %s\n' "$*" >&2
-  exit 2
-}
-int_arg() { # NAME VALUE MIN MAX
-  [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3 && $2 <= $4)) || die "$1 must be an integer in $3..$4, got '$2'"
-  printf '%s\n' "$2"
-}
+BENCH_NAME=cluster_bench
+# shellcheck source=lib_bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_bench.sh"
 
 while (($#)); do
   case $1 in
@@ -124,11 +119,7 @@ TD_M2_POOL=10.65.0.0/16
 TD_NODE_POOL[c]=$TD_M2_POOL
 TD_NODE_POOL[d]=$TD_M2_POOL
 
-# Progress to stderr; stdout carries only the table.
-step() {
-  local ms=$(($(td_now_ms) - TD_T0 / 1000))
-  printf '[cluster_bench +%d.%03ds] %s\n' $((ms / 1000)) $((ms % 1000)) "$*" >&2
-}
+step() { bench_step "$@"; }
 
 # ---------------------------------------------------------------------------------------------
 # Results, and printing them (also what was measured so far when the run is cut short)

@@ -78,14 +78,9 @@ Environment: TANDEM_BUILD_DIR (default <repo>/build).
 EOF
 }
 
-die() {
-  printf '[failover_bench] ERROR: %s\n' "$*" >&2
-  exit 2
-}
-int_arg() { # NAME VALUE MIN MAX
-  [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3 && $2 <= $4)) || die "$1 must be an integer in $3..$4, got '$2'"
-  printf '%s\n' "$2"
-}
+BENCH_NAME=failover_bench
+# shellcheck source=lib_bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_bench.sh"
 dur_arg() { # NAME VALUE
   [[ $2 =~ ^[1-9][0-9]*(ms|s)$ ]] || die "$1 must look like 1s or 200ms, got '$2'"
   printf '%s\n' "$2"
@@ -158,11 +153,7 @@ TD_TTL=$TTL
 # shellcheck source=../e2e/lib_cluster.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib_cluster.sh"
 
-# Progress to stderr; stdout carries only the table.
-step() {
-  local ms=$(($(td_now_ms) - TD_T0 / 1000))
-  printf '[failover_bench +%d.%03ds] %s\n' $((ms / 1000)) $((ms % 1000)) "$*" >&2
-}
+step() { bench_step "$@"; }
 
 # ---------------------------------------------------------------------------------------------
 # Results, and printing them (also what was measured so far when the run is cut short)

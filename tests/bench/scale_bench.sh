@@ -58,14 +58,9 @@ Environment: TANDEM_BUILD_DIR (default <repo>/build).
 EOF
 }
 
-die() {
-  printf '[scale_bench] ERROR: %s\n' "$*" >&2
-  exit 2
-}
-int_arg() { # NAME VALUE MIN MAX
-  [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3 && $2 <= $4)) || die "$1 must be an integer in $3..$4, got '$2'"
-  printf '%s\n' "$2"
-}
+BENCH_NAME=scale_bench
+# shellcheck source=lib_bench.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib_bench.sh"
 
 while (($#)); do
   case $1 in
@@ -109,10 +104,7 @@ LOAD=$TANDEM_BUILD_DIR/tests/tools/tandem-load
 # The pool: one address per session (leased at login), room for 262 141.
 TD_POOL=10.64.0.0/14
 
-step() {
-  local ms=$(($(td_now_ms) - TD_T0 / 1000))
-  printf '[scale_bench +%d.%03ds] %s\n' $((ms / 1000)) $((ms % 1000)) "$*" >&2
-}
+step() { bench_step "$@"; }
 
 # ---------------------------------------------------------------------------------------------
 # Results, and printing them (also what was measured so far when the run is cut short)
