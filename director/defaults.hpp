@@ -23,6 +23,10 @@ inline constexpr auto kConnectionDeadline = std::chrono::milliseconds(10s);
 // Closing: how long the TLS close_notify may take before the socket is just closed.
 inline constexpr auto kShutdownDeadline = std::chrono::milliseconds(1s);
 
+// After a failed accept (out of descriptors, the client still queued): wait this long before
+// the next, so that the loop does not spin.
+inline constexpr auto kAcceptRetryPause = std::chrono::milliseconds(100ms);
+
 // Front door limits (node/server/front_door_limits.hpp): connections and TLS handshakes, in
 // total and per source address.
 inline constexpr std::size_t kConnections = 4096;

@@ -49,11 +49,19 @@ struct Front::Impl : std::enable_shared_from_this<Impl> {
 
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
+    asio::steady_timer pause(io);
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
-        log::warn("accept_failed", {{"reason", ec.message()}});
+        // Out of descriptors, accept() fails and leaves the client queued, so retrying at once
+        // would spin: log (rate-limited) and look again a moment later.
+        std::uint64_t suppressed = 0;
+        if (connection_log.allow(clock.now(), suppressed))
+          log::warn("accept_failed",
+                    {{"reason", ec.message()}, {"suppressed", std::to_string(suppressed)}});
+        pause.expires_after(defaults::kAcceptRetryPause);
+        co_await pause.async_wait(use_nothrow);
         continue;
       }
       asio::co_spawn(io, serve(std::move(socket)), asio::detached);

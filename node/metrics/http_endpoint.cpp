@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/log.hpp"
+#include "node/config/defaults.hpp"
 #include "node/http/request.hpp"
 
 namespace tandem::metrics {
@@ -95,11 +96,19 @@ void HttpEndpoint::start() {
 
 asio::awaitable<void> HttpEndpoint::accept_loop() {
   auto self = shared_from_this();  // alive across suspensions
+  asio::steady_timer pause(io_);
   for (;;) {
     auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
-      log::warn("metrics_accept_failed", {{"reason", ec.message()}});
+      // Out of descriptors, accept() fails and leaves the scraper queued, so retrying at once
+      // would spin the node's I/O thread: log (rate-limited) and look again a moment later.
+      std::uint64_t suppressed = 0;
+      if (accept_failure_log_.allow(clock_.now(), suppressed))
+        log::warn("metrics_accept_failed",
+                  {{"reason", ec.message()}, {"suppressed", std::to_string(suppressed)}});
+      pause.expires_after(defaults::kAcceptRetryPause);
+      co_await pause.async_wait(use_nothrow);
       continue;
     }
     if (open_connections_ >= kMaxConnections) continue;  // the socket closes as it goes

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "base/clock.hpp"
+#include "base/log_limiter.hpp"
 #include "base/result.hpp"
 #include "node/server/runtime.hpp"
 
@@ -31,6 +33,8 @@ class HttpEndpoint : public std::enable_shared_from_this<HttpEndpoint> {
   server::tcp::acceptor acceptor_;
   Render render_;
   std::size_t open_connections_ = 0;
+  SteadyClock clock_;
+  log::LogLimiter accept_failure_log_{5, std::chrono::seconds(10)};
 };
 
 }  // namespace tandem::metrics
