@@ -195,12 +195,12 @@ struct Front::Impl : std::enable_shared_from_this<Impl> {
 
 Result<std::unique_ptr<Front>> Front::open(asio::io_context& io, asio::ssl::context& tls,
                                            const std::string& listen, const Clock& clock,
-                                           std::function<Placement()> place,
-                                           DirectorStats& stats) {
+                                           std::function<Placement()> place, DirectorStats& stats) {
   const std::size_t colon = listen.rfind(':');
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(listen.substr(0, colon), ec);
-  if (ec || colon == std::string::npos) return fail(Errc::invalid, "listen " + listen + ": bad address");
+  if (ec || colon == std::string::npos)
+    return fail(Errc::invalid, "listen " + listen + ": bad address");
   const tcp::endpoint at(address, static_cast<unsigned short>(std::stoi(listen.substr(colon + 1))));
   tcp::acceptor acceptor(io);
   acceptor.open(at.protocol(), ec);

@@ -1,5 +1,9 @@
 #include "tests/tools/auth_exchange.hpp"
 
+#include <openssl/rand.h>
+
+#include <array>
+
 #include "node/auth/config_auth.hpp"
 #include "tests/tools/http_response.hpp"
 
@@ -121,7 +125,7 @@ std::vector<http::Header> auth_post_headers(std::string_view host, std::string_v
   return h;
 }
 
-std::string build_connect_request(std::string_view host, std::string_view token) {
+std::string build_connect_request(std::string_view host, std::string_view token, bool dtls) {
   std::vector<http::Header> h;
   h.push_back({"Host", std::string(host)});
   h.push_back({"User-Agent", std::string(kUserAgent)});
@@ -131,7 +135,18 @@ std::string build_connect_request(std::string_view host, std::string_view token)
   h.push_back({"X-CSTP-Base-MTU", "1500"});
   h.push_back({"X-CSTP-MTU", "1390"});
   h.push_back({"X-CSTP-Address-Type", "IPv4"});
-  // No X-DTLS-* headers: the load client stays on CSTP, so the server starts no DTLS state.
+  if (dtls) {
+    std::array<unsigned char, 48> secret{};
+    RAND_bytes(secret.data(), static_cast<int>(secret.size()));
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string hex;
+    for (unsigned char b : secret) {
+      hex += kHex[b >> 4];
+      hex += kHex[b & 15];
+    }
+    h.push_back({"X-DTLS-Master-Secret", hex});  // unused in PSK mode, sent all the same
+    h.push_back({"X-DTLS-CipherSuite", "PSK-NEGOTIATE"});
+  }
   return build_request("CONNECT", "/CSCOSSLC/tunnel", h, "");
 }
 

@@ -39,6 +39,10 @@ std::vector<http::Header> auth_post_headers(std::string_view host, std::string_v
                                             std::size_t body_size);
 
 // CONNECT /CSCOSSLC/tunnel as openconnect sends it without DTLS (§3.1).
-std::string build_connect_request(std::string_view host, std::string_view token);
+// With `dtls`, the request offers DTLS as openconnect does (PSK-NEGOTIATE and a random
+// X-DTLS-Master-Secret, §5); without, it has no X-DTLS-* headers and the server starts no DTLS
+// state.
+std::string build_connect_request(std::string_view host, std::string_view token,
+                                  bool dtls = false);
 
 }  // namespace tandem::load

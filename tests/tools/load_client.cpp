@@ -16,7 +16,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 
+#include "tests/tools/held_dtls.hpp"
 #include "tests/tools/held_tunnel.hpp"
 #include "tests/tools/load_options.hpp"
 #include "tests/tools/load_session.hpp"
@@ -64,6 +66,7 @@ class Runner {
         options_.server_port == 443 ? host : host + ":" + std::to_string(options_.server_port);
     stats_.resume = options_.resume();
     stats_.redirect_only = options_.redirect_only;
+    stats_.dtls = options_.dtls;
     stats_.planned = options_.resume() ? tokens_.size() : options_.sessions;
   }
 
@@ -100,6 +103,10 @@ class Runner {
       stats_.dpd_answered += t->counters().dpd_answered;
       stats_.frames_received += t->counters().frames_received;
     }
+    for (const auto& [i, d] : dtls_) {
+      stats_.keepalives_sent += d->keepalives_sent();
+      stats_.dpd_answered += d->dpd_answered();
+    }
     std::cout << summary_text(stats_) << std::flush;
     if (!options_.report_json.empty()) {
       std::ofstream json(options_.report_json, std::ios::out | std::ios::trunc);
@@ -109,7 +116,8 @@ class Runner {
         return kExitUsage;
       }
     }
-    bool all_ok = stats_.sessions_ok == stats_.planned && stats_.sessions_failed == 0;
+    bool all_ok = stats_.sessions_ok == stats_.planned && stats_.sessions_failed == 0 &&
+                  stats_.dtls_failed == 0;
     return all_ok ? kExitOk : kExitFailed;
   }
 
@@ -192,7 +200,7 @@ class Runner {
     SteadyDuration delay = kFirstRetryDelay;
     for (;;) {
       ++stats_.connect_attempts;
-      Connected c = co_await connect_tunnel(at, token);
+      Connected c = co_await connect_tunnel(at, token, options_.dtls);
       bool retryable = c.outcome == ConnectOutcome::connection_failed ||
                        c.outcome == ConnectOutcome::unavailable;
       if (const auto now = Clock::now(); retryable && !stopping_ && now < deadline) {
@@ -224,12 +232,46 @@ class Runner {
                                                [this](const HeldTunnel& t) { on_tunnel_end(t); });
     tunnels_.push_back(tunnel);
     ++live_tunnels_;
+    if (options_.dtls) hold_dtls(i, c, keepalive);
     tunnel->start();
     if (stopping_) tunnel->release();  // a signal arrived while this CONNECT was in flight
   }
 
+  void hold_dtls(std::size_t i, Connected& c, SteadyDuration keepalive) {
+    if (!c.dtls) {
+      ++stats_.dtls_failed;
+      report(i, "DTLS: " + c.no_dtls);
+      return;
+    }
+    if (c.dtls->keepalive && !options_.keepalive) keepalive = *c.dtls->keepalive;
+    auto dtls = std::make_shared<HeldDtls>(
+        io_, i, std::move(*c.dtls), keepalive, to_steady(options_.step_timeout),
+        [this](const HeldDtls& d, HeldDtls::Event e, const std::string& why) {
+          on_dtls_event(d, e, why);
+        });
+    dtls_[i] = dtls;
+    dtls->start();
+  }
+
+  void on_dtls_event(const HeldDtls& d, HeldDtls::Event e, const std::string& why) {
+    switch (e) {
+      case HeldDtls::Event::up:
+        ++stats_.dtls_up;
+        return;
+      case HeldDtls::Event::failed:
+        ++stats_.dtls_failed;
+        report(d.index(), why);
+        return;
+      case HeldDtls::Event::lost:
+        ++stats_.dtls_lost;
+        report(d.index(), "DTLS lost: " + why);
+        return;
+    }
+  }
+
   void on_tunnel_end(const HeldTunnel& t) {
     --live_tunnels_;
+    if (auto d = dtls_.find(t.index()); d != dtls_.end()) d->second->release();
     if (!t.released()) {
       ++stats_.tunnels_lost;
       report(t.index(), "tunnel lost: " + t.end_reason());
@@ -318,6 +360,7 @@ class Runner {
   std::size_t workers_ = 0;
   std::size_t live_tunnels_ = 0;
   std::vector<std::shared_ptr<HeldTunnel>> tunnels_;
+  std::map<std::size_t, std::shared_ptr<HeldDtls>> dtls_;  // --dtls: by session index
   bool stopping_ = false;
   bool finished_ = false;
   std::size_t error_lines_ = 0;

@@ -134,6 +134,8 @@ director's redirect to the member it names.
   --sessions N          sessions to log in
   --concurrency C       logins/CONNECTs in progress at once (default 50)
   --connect             after each login, CONNECT /CSCOSSLC/tunnel on a fresh TLS connection
+  --dtls                each tunnel also offers DTLS (PSK-NEGOTIATE) and holds the DTLS
+                        association the server accepts (one UDP socket per tunnel)
   --hold SECONDS|forever  keep the tunnels up this long after the last one is set up, then
                         close them without a BYE (sessions stay resumable); default 0
   --keepalive SECONDS   CSTP keepalive interval (default: the server's X-CSTP-Keepalive, or 20)
@@ -167,10 +169,11 @@ Result<Options> parse_options(const std::vector<std::string_view>& args) {
     std::string_view flag = args[i];
     if (flag == "--help" || flag == "-h") return fail("");
     if (flag == "--connect" || flag == "--quiet" || flag == "--follow-redirect" ||
-        flag == "--redirect-only") {
+        flag == "--redirect-only" || flag == "--dtls") {
       (flag == "--connect"           ? o.connect
        : flag == "--quiet"           ? o.quiet
        : flag == "--follow-redirect" ? o.follow_redirect
+       : flag == "--dtls"            ? o.dtls
                                      : o.redirect_only) = true;
       continue;
     }
@@ -188,6 +191,7 @@ Result<Options> parse_options(const std::vector<std::string_view>& args) {
   }
 
   if (o.server_ip.empty()) return fail("--server IP:PORT is required");
+  if (o.dtls && !o.holds_tunnels()) return fail("--dtls needs --connect or --resume-from");
   const bool server_v6 = boost::asio::ip::make_address(o.server_ip).is_v6();
   for (const auto& source : o.sources) {
     if (boost::asio::ip::make_address(source).is_v6() != server_v6) {

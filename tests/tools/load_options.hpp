@@ -22,6 +22,8 @@ struct Options {
   std::size_t sessions = 0;
   std::size_t concurrency = 50;
   bool connect = false;
+  // Each tunnel also sets up and holds a DTLS association (PSK-NEGOTIATE), as openconnect does.
+  bool dtls = false;
   // nullopt = hold until SIGINT/SIGTERM ("--hold forever"); 0 = release each tunnel at once.
   std::optional<Seconds> hold = Seconds{0};
   std::optional<Seconds> keepalive;  // unset: the server's X-CSTP-Keepalive, else 20 s

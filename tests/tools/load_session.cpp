@@ -19,6 +19,39 @@ std::optional<std::chrono::seconds> seconds_header(const HttpResponse& r, std::s
   return std::chrono::seconds(n);
 }
 
+// The DTLS part of a CONNECT answer (PSK-NEGOTIATE only), with the key exported for it.
+Result<DtlsOffer> dtls_offer(const HttpResponse& r, TlsConnection& conn) {
+  auto suite = r.header_exact("X-DTLS-CipherSuite");
+  if (!suite) return fail("no DTLS offered (no X-DTLS-CipherSuite)");
+  if (*suite != "PSK-NEGOTIATE") return fail("DTLS suite " + std::string(*suite) + " not PSK");
+  auto app_id = r.header_exact("X-DTLS-App-ID");
+  auto port = r.header_exact("X-DTLS-Port");
+  if (!app_id || !port) return fail("DTLS offered without X-DTLS-App-ID or X-DTLS-Port");
+  DtlsOffer offer;
+  if (app_id->size() % 2 != 0 || app_id->size() > 64) return fail("bad X-DTLS-App-ID");
+  for (std::size_t i = 0; i < app_id->size(); i += 2) {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(app_id->data() + i, app_id->data() + i + 2, v, 16);
+    if (ec != std::errc() || p != app_id->data() + i + 2) return fail("bad X-DTLS-App-ID");
+    offer.app_id.push_back(static_cast<std::uint8_t>(v));
+  }
+  unsigned short udp_port = 0;
+  auto [p, ec] = std::from_chars(port->data(), port->data() + port->size(), udp_port);
+  if (ec != std::errc() || p != port->data() + port->size() || udp_port == 0)
+    return fail("bad X-DTLS-Port");
+  auto psk = export_dtls_psk(conn.stream().native_handle());
+  if (!psk) return fail("the TLS connection exported no DTLS key");
+  offer.psk = *psk;
+  boost::system::error_code error;
+  const auto remote = conn.stream().lowest_layer().remote_endpoint(error);
+  const auto local = conn.stream().lowest_layer().local_endpoint(error);
+  if (error) return fail("DTLS: " + error.message());
+  offer.server = udp::endpoint(remote.address(), udp_port);
+  offer.local = local.address();
+  offer.keepalive = seconds_header(r, "X-DTLS-Keepalive");
+  return offer;
+}
+
 }  // namespace
 
 Target member_target(const Target& director, const RedirectTarget& to) {
@@ -121,7 +154,8 @@ asio::awaitable<Result<LoggedIn>> login(const Target& target, const std::string&
   co_return fail("no success after " + std::to_string(kMaxAuthPosts) + " POSTs");
 }
 
-asio::awaitable<Connected> connect_tunnel(const Target& target, const std::string& token) {
+asio::awaitable<Connected> connect_tunnel(const Target& target, const std::string& token,
+                                          bool dtls) {
   Connected out;
   const auto started = std::chrono::steady_clock::now();
   auto opened = co_await TlsConnection::open(target);
@@ -131,7 +165,7 @@ asio::awaitable<Connected> connect_tunnel(const Target& target, const std::strin
   }
   auto conn = std::move(*opened);
   auto response =
-      co_await conn->exchange(build_connect_request(target.host, token), true, &out.leftover);
+      co_await conn->exchange(build_connect_request(target.host, token, dtls), true, &out.leftover);
   out.latency = std::chrono::steady_clock::now() - started;
   if (!response) {
     out.detail = "CONNECT: " + response.error();
@@ -161,6 +195,13 @@ asio::awaitable<Connected> connect_tunnel(const Target& target, const std::strin
     out.address = std::string(*r.header_exact("X-CSTP-Address"));
     out.keepalive = seconds_header(r, "X-CSTP-Keepalive");
     out.dpd = seconds_header(r, "X-CSTP-DPD");
+    if (dtls) {
+      if (auto offer = dtls_offer(r, *conn)) {
+        out.dtls = std::move(*offer);
+      } else {
+        out.no_dtls = offer.error();
+      }
+    }
     out.connection = std::move(conn);
     co_return out;
   }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "tests/tools/held_dtls.hpp"
 #include "tests/tools/load_stats.hpp"
 #include "tests/tools/redirect_location.hpp"
 #include "tests/tools/tls_connection.hpp"
@@ -48,9 +49,14 @@ struct Connected {
   std::string address;                            // X-CSTP-Address
   std::optional<std::chrono::seconds> keepalive;  // X-CSTP-Keepalive
   std::optional<std::chrono::seconds> dpd;        // X-CSTP-DPD
+  // Asked for DTLS: what the server offered, or why there is nothing to hold.
+  std::optional<DtlsOffer> dtls;
+  std::string no_dtls;
 };
 
 // One CONNECT /CSCOSSLC/tunnel on a fresh TLS connection, as a reconnecting client sends it.
-asio::awaitable<Connected> connect_tunnel(const Target& target, const std::string& token);
+// With `dtls`, DTLS is offered and the server's answer kept (Connected::dtls).
+asio::awaitable<Connected> connect_tunnel(const Target& target, const std::string& token,
+                                          bool dtls = false);
 
 }  // namespace tandem::load

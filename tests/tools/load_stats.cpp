@@ -125,6 +125,9 @@ std::string summary_text(const Stats& s) {
                         " lost while held; " + std::to_string(s.keepalives_sent) +
                         " keepalives sent, " + std::to_string(s.dpd_answered) + " DPD answered, " +
                         std::to_string(s.frames_received) + " frames received");
+    if (s.dtls)
+      line("dtls", std::to_string(s.dtls_up) + " up, " + std::to_string(s.dtls_failed) +
+                       " failed, " + std::to_string(s.dtls_lost) + " lost while held");
   }
   line("elapsed", fixed(s.elapsed_s, 2) + " s");
   for (const auto& [message, count] : s.errors) line("error x" + std::to_string(count), message);
@@ -161,6 +164,9 @@ std::string summary_json(const Stats& s) {
   field("keepalives_sent", std::to_string(s.keepalives_sent));
   field("dpd_answered", std::to_string(s.dpd_answered));
   field("frames_received", std::to_string(s.frames_received));
+  field("dtls_up", std::to_string(s.dtls_up));
+  field("dtls_failed", std::to_string(s.dtls_failed));
+  field("dtls_lost", std::to_string(s.dtls_lost));
   field("redirects", std::to_string(s.redirects));
   field("redirects_per_second", fixed(rate(s.redirects, s.redirect_window_s), 2));
   field("redirect_window_s", fixed(s.redirect_window_s, 3));

@@ -35,6 +35,11 @@ struct Stats {
   std::size_t keepalives_sent = 0;
   std::size_t dpd_answered = 0;
   std::size_t frames_received = 0;
+  // --dtls: associations set up, failed (handshake or no offer), lost while held.
+  bool dtls = false;
+  std::size_t dtls_up = 0;
+  std::size_t dtls_failed = 0;
+  std::size_t dtls_lost = 0;
 
   // Redirects followed (--follow-redirect) or received (--redirect-only, where the window and
   // the latencies, TCP connect .. Location parsed, are the figure).
