@@ -270,7 +270,6 @@ void DtlsEndpoint::init(SSL_CTX* ctx) {
       std::chrono::duration_cast<std::chrono::microseconds>(options_.initial_retransmit).count();
   shared_.initial_retransmit_us =
       static_cast<unsigned>(std::clamp<long long>(initial_us, kMinRetransmitUs, kMaxRetransmitUs));
-  read_buffer_.resize(kMaxPlaintext);
 
   ERR_clear_error();
   const BIO_METHOD* method = datagram_bio_method();
@@ -375,16 +374,18 @@ void DtlsEndpoint::drive() {
 }
 
 void DtlsEndpoint::read_records() {
+  // One per thread, not per association: an idle association then holds no plaintext buffer.
+  thread_local std::vector<std::uint8_t> read_buffer(kMaxPlaintext);
   for (;;) {
     ERR_clear_error();
-    const int n = SSL_read(ssl_, read_buffer_.data(), static_cast<int>(read_buffer_.size()));
+    const int n = SSL_read(ssl_, read_buffer.data(), static_cast<int>(read_buffer.size()));
     if (n > 0) {
       if (received_.size() >= options_.max_queued_records) {
         ++dropped_received_;
         continue;
       }
       auto record = fresh_buffer(shared_);
-      record.assign(read_buffer_.begin(), read_buffer_.begin() + n);
+      record.assign(read_buffer.begin(), read_buffer.begin() + n);
       received_.push_back(std::move(record));
       continue;
     }
@@ -419,11 +420,12 @@ DtlsEndpoint::SendStatus DtlsEndpoint::send(std::uint8_t type,
   if (failed_) return SendStatus::failed;
   if (!done_ || peer_closed_) return SendStatus::not_ready;
   if (payload.size() > max_payload()) return SendStatus::too_big;
-  write_buffer_.resize(1 + payload.size());
-  write_buffer_[0] = type;
-  std::copy(payload.begin(), payload.end(), write_buffer_.begin() + 1);
+  thread_local std::vector<std::uint8_t> write_buffer;  // per thread, as read_buffer
+  write_buffer.resize(1 + payload.size());
+  write_buffer[0] = type;
+  std::copy(payload.begin(), payload.end(), write_buffer.begin() + 1);
   ERR_clear_error();
-  const int r = SSL_write(ssl_, write_buffer_.data(), static_cast<int>(write_buffer_.size()));
+  const int r = SSL_write(ssl_, write_buffer.data(), static_cast<int>(write_buffer.size()));
   if (r > 0) return SendStatus::sent;
   const int e = SSL_get_error(ssl_, r);
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return SendStatus::not_ready;

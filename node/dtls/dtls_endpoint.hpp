@@ -185,8 +185,6 @@ class DtlsEndpoint {
   bool saw_encrypted_handshake_ = false;  // the client's Finished arrived (epoch 1)
   std::string error_;
   std::deque<std::vector<std::uint8_t>> received_;
-  std::vector<std::uint8_t> read_buffer_;
-  std::vector<std::uint8_t> write_buffer_;
   std::uint64_t dropped_received_ = 0;
   std::uint64_t ignored_ = 0;
 };

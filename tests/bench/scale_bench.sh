@@ -5,9 +5,10 @@
 #
 #   parked   N sessions logged in with tandem-load (no CONNECT): tandemd's RSS and anonymous
 #            memory before and after (KB per parked session), the login rate, tandemd's CPU.
-#   tunnels  T sessions logged in and CONNECTed, tunnels held open (CSTP over TLS; tandem-load
-#            has no DTLS): KB per connected tunnel, file descriptors, kernel TCP memory; a fresh
-#            login must still work with all of them up.
+#   tunnels  T sessions logged in and CONNECTed, tunnels held open (CSTP over TLS): KB per
+#            connected tunnel, file descriptors, kernel TCP memory; a fresh login must still
+#            work with all of them up.
+#   dtls     the same with a DTLS association beside each tunnel (tandem-load --dtls).
 #   limits   what a node does at the limits it can hit: an address pool smaller than the logins
 #            (refused with a reason?), and a descriptor limit (RLIMIT_NOFILE) below the tunnels
 #            (refused cleanly, or does it spin or fall over?); after each, a fresh login and
@@ -29,7 +30,7 @@ SESSIONS=100000
 TUNNELS=100000
 CONCURRENCY=64
 SOURCES=4
-PARTS="parked,tunnels,limits"
+PARTS="parked,tunnels,dtls,limits"
 STORM=10000
 STORM_CONCURRENCY=1000
 OUT=/tmp/tandem-scale-bench.md
@@ -47,7 +48,9 @@ Usage: $0 [options]          (as root)
   --tunnels N        held tunnels, 1..1000000 (default $TUNNELS)
   --concurrency C    tandem-load logins/CONNECTs in progress at once, 1..1000 (default $CONCURRENCY)
   --sources K        client source addresses, 1..64 (default $SOURCES)
-  --only LIST        comma-separated subset of parked,tunnels,limits (default all), or storm
+  --dtls-tunnels N   held tunnels with a DTLS association each, 1..1000000 (default: half of
+                     --tunnels; tandem-load needs two descriptors per tunnel then)
+  --only LIST        comma-separated subset of parked,tunnels,dtls,limits (default all), or storm
                      alone (it runs on an active/standby pair, a topology of its own)
   --storm N          tunnels dropped by the failover and resumed, 1..100000 (default $STORM)
   --storm-concurrency C  resumes in progress at once, 1..10000 (default $STORM_CONCURRENCY)
@@ -66,14 +69,15 @@ while (($#)); do
   case $1 in
     --sessions) SESSIONS=$(int_arg --sessions "${2:-}" 1 1000000); shift 2 ;;
     --tunnels) TUNNELS=$(int_arg --tunnels "${2:-}" 1 1000000); shift 2 ;;
+    --dtls-tunnels) DTLS_TUNNELS=$(int_arg --dtls-tunnels "${2:-}" 1 1000000); shift 2 ;;
     --concurrency) CONCURRENCY=$(int_arg --concurrency "${2:-}" 1 1000); shift 2 ;;
     --storm) STORM=$(int_arg --storm "${2:-}" 1 100000); shift 2 ;;
     --storm-concurrency) STORM_CONCURRENCY=$(int_arg --storm-concurrency "${2:-}" 1 10000); shift 2 ;;
     --sources) SOURCES=$(int_arg --sources "${2:-}" 1 64); shift 2 ;;
     --only)
       PARTS=${2:?--only needs a value}
-      [[ $PARTS =~ ^(parked|tunnels|limits)(,(parked|tunnels|limits))*$ || $PARTS == storm ]] ||
-        die "--only takes parked,tunnels,limits, or storm alone"
+      [[ $PARTS =~ ^(parked|tunnels|dtls|limits)(,(parked|tunnels|dtls|limits))*$ ||
+        $PARTS == storm ]] || die "--only takes parked,tunnels,dtls,limits, or storm alone"
       shift 2 ;;
     --out) OUT=${2:?--out needs a value}; shift 2 ;;
     --deadline) DEADLINE=$(int_arg --deadline "${2:-}" 60 14400); shift 2 ;;
@@ -93,6 +97,9 @@ ulimit -Hn "$NOFILE" 2>/dev/null || NOFILE=$(ulimit -Hn)
 ulimit -Sn "$NOFILE"
 TUNNELS_ASKED=$TUNNELS
 ((TUNNELS <= NOFILE - 1000)) || TUNNELS=$((NOFILE - 1000))
+DTLS_TUNNELS=${DTLS_TUNNELS:-$((TUNNELS_ASKED / 2))}
+DTLS_TUNNELS_ASKED=$DTLS_TUNNELS
+((DTLS_TUNNELS <= (NOFILE - 1000) / 2)) || DTLS_TUNNELS=$(((NOFILE - 1000) / 2))
 
 export TD_DEADLINE=$DEADLINE
 export TD_KEEP=$KEEP
@@ -290,7 +297,10 @@ POLICY+=$'\nlogins_in_flight_per_address = 0'
 if ((TUNNELS != TUNNELS_ASKED)) && part tunnels; then
   note "RLIMIT_NOFILE is capped at $NOFILE here (hard limit; raising it needs CAP_SYS_RESOURCE, which this run does not have): $TUNNELS tunnels instead of $TUNNELS_ASKED, so that the limit is not what is measured (the limits part hits it on purpose)"
 fi
-step "work dir $TD_DIR; parts $PARTS; sessions $SESSIONS, tunnels $TUNNELS, concurrency $CONCURRENCY, sources $SOURCE_LIST; RLIMIT_NOFILE $NOFILE"
+if ((DTLS_TUNNELS != DTLS_TUNNELS_ASKED)) && part dtls; then
+  note "RLIMIT_NOFILE is capped at $NOFILE here: $DTLS_TUNNELS tunnels with DTLS instead of $DTLS_TUNNELS_ASKED (tandem-load holds a TCP and a UDP socket per tunnel)"
+fi
+step "work dir $TD_DIR; parts $PARTS; sessions $SESSIONS, tunnels $TUNNELS, DTLS tunnels $DTLS_TUNNELS, concurrency $CONCURRENCY, sources $SOURCE_LIST; RLIMIT_NOFILE $NOFILE"
 note "commit $COMMIT; tandem-load concurrency $CONCURRENCY from $SOURCES source addresses ($SOURCE_LIST); user bob with sha512crypt rounds=1000; pool $TD_POOL; RLIMIT_NOFILE $NOFILE for tandemd and tandem-load"
 
 # ---------------------------------------------------------------------------------------------
@@ -329,19 +339,22 @@ run_parked() {
 # ---------------------------------------------------------------------------------------------
 # Held tunnels
 
-tunnels_up() { status_field tunnels_ssl; }
-
+# run_tunnels tunnels|dtls: TLS (CSTP) tunnels alone, or each with its DTLS association too.
 run_tunnels() {
-  local rss0 anon0 rss1 anon1 fd0 fd1 mem0 mem1 t0 up last_up last_change now limit_ms wall
-  local cpu0 cpu1 load_rss
-  fresh_tandemd tunnels
+  local kind=$1 rss0 anon0 rss1 anon1 fd0 fd1 mem0 mem1 t0 up last_up last_change now limit_ms
+  local wall cpu0 cpu1 load_rss TUNNELS=$TUNNELS what="a CSTP tunnel (TLS)" dtls_flag=()
+  if [[ $kind == dtls ]]; then
+    TUNNELS=$DTLS_TUNNELS what="a CSTP tunnel (TLS) and a DTLS association" dtls_flag=(--dtls)
+  fi
+  tunnels_up() { status_field "$([[ $kind == dtls ]] && echo tunnels_dtls || echo tunnels_ssl)"; }
+  fresh_tandemd "$kind"
   sleep 2
   rss0=$(status_kb "$TD_TANDEMD_PID" VmRSS) anon0=$(status_kb "$TD_TANDEMD_PID" RssAnon)
   fd0=$(fd_count "$TD_TANDEMD_PID") mem0=$(tcp_mem_pages) cpu0=$(cpu_ticks "$TD_TANDEMD_PID")
-  step "tunnels: $TUNNELS logins + CONNECTs, held (tandemd RSS $rss0 kB, $fd0 descriptors)"
+  step "$kind: $TUNNELS logins + CONNECTs, held (tandemd RSS $rss0 kB, $fd0 descriptors)"
   t0=$(td_now_ms)
-  run_load tunnels --user bob --password-file "$TD_DIR/password-b" --sessions "$TUNNELS" \
-    --concurrency "$CONCURRENCY" --connect --hold forever
+  run_load "$kind" --user bob --password-file "$TD_DIR/password-b" --sessions "$TUNNELS" \
+    --concurrency "$CONCURRENCY" --connect "${dtls_flag[@]}" --hold forever
   # Until every tunnel is up, or no progress for 60 s, or tandem-load gave up.
   last_up=0 last_change=$(td_now_ms) limit_ms=$((t0 + (TUNNELS / 10 + 600) * 1000))
   while true; do
@@ -351,9 +364,9 @@ run_tunnels() {
     if ((up != last_up)); then last_up=$up last_change=$now; fi
     ((up >= TUNNELS)) && break
     td_alive "$TD_TANDEMD_PID" || fail "tandemd exited with $up tunnels up (see $TD_TANDEMD_LOG)"
-    td_alive "$LOAD_PID" || { note "tunnels: tandem-load exited with $up tunnels up"; break; }
+    td_alive "$LOAD_PID" || { note "$kind: tandem-load exited with $up tunnels up"; break; }
     if ((now - last_change > 60000 || now > limit_ms)); then
-      note "tunnels: stopped waiting at $up of $TUNNELS tunnels (no progress for 60 s or over the time limit)"
+      note "$kind: stopped waiting at $up of $TUNNELS tunnels (no progress for 60 s or over the time limit)"
       break
     fi
     sleep 2
@@ -365,23 +378,23 @@ run_tunnels() {
   rss1=$(status_kb "$TD_TANDEMD_PID" VmRSS) anon1=$(status_kb "$TD_TANDEMD_PID" RssAnon)
   fd1=$(fd_count "$TD_TANDEMD_PID") mem1=$(tcp_mem_pages)
   load_rss=$(status_kb "$LOAD_PID" VmRSS 2>/dev/null || echo 0)
-  step "tunnels: $up up after $wall s; RSS $rss1 kB, anon $anon1 kB, $fd1 descriptors, TCP mem $mem0 -> $mem1 pages"
+  step "$kind: $up up after $wall s; RSS $rss1 kB, anon $anon1 kB, $fd1 descriptors, TCP mem $mem0 -> $mem1 pages"
   ((up > 0)) || fail "no tunnel came up"
-  row "memory per connected tunnel, KB" "$up sessions each with a CSTP tunnel (TLS) held open (goal <= 64)" \
+  row "memory per connected tunnel$([[ $kind == dtls ]] && echo " with DTLS"), KB" "$up sessions each with $what held open (goal <= 64)" \
     "$(kb_per "$rss0" "$rss1" "$up")" \
     "VmRSS $rss0 -> $rss1 kB; RssAnon $anon0 -> $anon1 kB = $(kb_per "$anon0" "$anon1" "$up") KB per tunnel; the session itself is in this figure${PARKED_KB:+ (parked: $PARKED_KB KB)}; headend ns TCP sockets in use $(tcp_inuse); machine-wide kernel TCP memory $mem0 -> $mem1 pages (/proc/net/sockstat, both ends, not in RSS)"
-  row "tunnel set-up rate, tunnels/s" "$TUNNELS logins + CONNECTs, concurrency $CONCURRENCY" \
+  row "tunnel set-up rate$([[ $kind == dtls ]] && echo " with DTLS"), tunnels/s" "$TUNNELS logins + CONNECTs$([[ $kind == dtls ]] && echo " + DTLS handshakes"), concurrency $CONCURRENCY" \
     "$(awk -v n="$up" -v w="$wall" 'BEGIN { printf "%.0f", n / w }')" \
     "$up up in $wall s; tandemd descriptors $fd0 -> $fd1; tandemd CPU $(awk -v t=$((cpu1 - cpu0)) -v hz="$CLK_TCK" -v w="$wall" 'BEGIN { printf "%.0f", 100 * t / hz / w }') % of one core; tandem-load RSS $load_rss kB ($(kb_per 0 "$load_rss" "$up") KB per tunnel on the client side)"
   # --source at work: the client addresses tandemd saw the tunnels come from.
-  note "tunnels: tandemd saw tunnels from $(grep -E ' tunnel_up ' "$TD_TANDEMD_LOG" | grep -oE 'public=[0-9.]+' | sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), substr($2, 8), $1 }')"
-  probe_login tunnels
-  row "fresh login + CONNECT with all tunnels up" "$up tunnels held" "$PROBE" "probe: tandem-load --sessions 1 --connect from $TD_CLIENT_ADDR"
-  step "tunnels: releasing (SIGINT to tandem-load)"
+  note "$kind: tandemd saw tunnels from $(grep -E ' tunnel_up ' "$TD_TANDEMD_LOG" | grep -oE 'public=[0-9.]+' | sort | uniq -c | awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), substr($2, 8), $1 }')"
+  probe_login "$kind"
+  row "fresh login + CONNECT with all tunnels up" "$up tunnels held$([[ $kind == dtls ]] && echo ", with DTLS")" "$PROBE" "probe: tandem-load --sessions 1 --connect from $TD_CLIENT_ADDR"
+  step "$kind: releasing (SIGINT to tandem-load)"
   kill -INT "$LOAD_PID" 2>/dev/null || true
   wait_load 120
-  [[ -s $TD_DIR/load-tunnels.json ]] &&
-    note "tunnels: tandem-load: $(json tunnels .tunnels_up) up, $(json tunnels .tunnels_lost) lost while held, logins $(json tunnels .logins_per_second)/s, connect p50 $(json tunnels .connect_p50_ms) ms p99 $(json tunnels .connect_p99_ms) ms, errors $(json_c tunnels .errors)"
+  [[ -s $TD_DIR/load-$kind.json ]] &&
+    note "$kind: tandem-load: $(json "$kind" .tunnels_up) up, $(json "$kind" .tunnels_lost) lost while held, DTLS $(json "$kind" .dtls_up) up $(json "$kind" .dtls_failed) failed $(json "$kind" .dtls_lost) lost, logins $(json "$kind" .logins_per_second)/s, connect p50 $(json "$kind" .connect_p50_ms) ms p99 $(json "$kind" .connect_p99_ms) ms, errors $(json_c "$kind" .errors)"
   stop_tandemd
 }
 
@@ -491,6 +504,7 @@ stop_node_quiet() { td_alive "${TD_NODE_PID[$1]:-0}" && kill -TERM "${TD_NODE_PI
 
 if part storm; then run_storm; fi
 if part parked; then run_parked; fi
-if part tunnels; then run_tunnels; fi
+if part tunnels; then run_tunnels tunnels; fi
+if part dtls; then run_tunnels dtls; fi
 if part limits; then run_limits; fi
 print_table
