@@ -308,6 +308,10 @@ void DtlsEndpoint::apply_link_settings() {
          " is below OpenSSL's minimum DTLS MTU");
     return;
   }
+  // No record is larger than a datagram (send() refuses bigger payloads), so OpenSSL's write
+  // buffer need not be sized for 16 KiB records: held associations are many.
+  SSL_set_max_send_fragment(ssl_, std::max<long>(512, static_cast<long>(options_.max_datagram)));
+  ERR_clear_error();
   DTLS_set_timer_cb(ssl_, timer_cb);
 }
 
