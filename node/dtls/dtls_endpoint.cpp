@@ -3,6 +3,8 @@
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
@@ -59,12 +61,35 @@ std::vector<std::uint8_t> fresh_buffer(detail::Shared& shared) {
   return buffer;
 }
 
+// The newest sequence number among a datagram's epoch-1 records (the epoch of the first
+// handshake's keys), if it has any: where our own records continue (RecordProtection).
+std::optional<std::uint64_t> newest_epoch1_seq(std::span<const std::uint8_t> datagram) {
+  std::optional<std::uint64_t> newest;
+  while (datagram.size() >= kRecordHeaderSize) {
+    const std::size_t epoch = (std::size_t{datagram[3]} << 8) | datagram[4];
+    std::uint64_t seq = 0;
+    for (int i = 5; i < 11; ++i) seq = (seq << 8) | datagram[i];
+    const std::size_t length = (std::size_t{datagram[11]} << 8) | datagram[12];
+    if (epoch == 1) newest = std::max(newest.value_or(0), seq);
+    if (length > datagram.size() - kRecordHeaderSize) break;
+    datagram = datagram.subspan(kRecordHeaderSize + length);
+  }
+  return newest;
+}
+
+void note_written(detail::Shared& shared, const char* data, int len) {
+  const auto seq = newest_epoch1_seq(
+      std::span(reinterpret_cast<const std::uint8_t*>(data), static_cast<std::size_t>(len)));
+  if (seq) shared.last_write_seq = std::max(shared.last_write_seq.value_or(0), *seq);
+}
+
 // --- the datagram BIO: one BIO_write = one datagram out, one BIO_read = one datagram in ---
 
 int bio_write(BIO* bio, const char* data, int len) {
   BIO_clear_retry_flags(bio);
   auto* shared = static_cast<detail::Shared*>(BIO_get_data(bio));
   if (shared == nullptr || data == nullptr || len < 0) return -1;
+  note_written(*shared, data, len);
   if (shared->capture != nullptr) {
     shared->capture->append(reinterpret_cast<const std::uint8_t*>(data),
                             static_cast<std::size_t>(len));
@@ -316,6 +341,7 @@ void DtlsEndpoint::apply_link_settings() {
 }
 
 void DtlsEndpoint::feed(std::span<const std::uint8_t> datagram) {
+  if (records_) return feed_own(datagram);
   if (failed_ || ssl_ == nullptr || datagram.size() < kRecordHeaderSize) {
     ++ignored_;
     return;
@@ -335,6 +361,82 @@ void DtlsEndpoint::feed(std::span<const std::uint8_t> datagram) {
   if (started_ && !failed_) drive();
   shared_.inbound = {};
   shared_.inbound_pending = false;
+  // The client's data proves it finished the handshake: OpenSSL will not have to answer a
+  // retransmitted last flight any more, so the association no longer needs its SSL object.
+  if (done_ && client_sent_data_ && !failed_ && !peer_closed_) take_over_records(datagram);
+}
+
+void DtlsEndpoint::take_over_records(std::span<const std::uint8_t> last_datagram) {
+  if (!shared_.last_write_seq) return;  // none of our epoch-1 records seen: stay with OpenSSL
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_);
+  const SSL_SESSION* session = SSL_get_session(ssl_);
+  const EVP_MD* prf = cipher != nullptr ? SSL_CIPHER_get_handshake_digest(cipher) : nullptr;
+  if (session == nullptr || prf == nullptr) return;
+  Aead aead;
+  switch (SSL_CIPHER_get_cipher_nid(cipher)) {
+    case NID_aes_128_gcm:
+      aead = Aead::aes_128_gcm;
+      break;
+    case NID_aes_256_gcm:
+      aead = Aead::aes_256_gcm;
+      break;
+    case NID_chacha20_poly1305:
+      aead = Aead::chacha20_poly1305;
+      break;
+    default:
+      return;  // not an AEAD suite of ours: OpenSSL keeps the records
+  }
+  std::array<std::uint8_t, SSL_MAX_MASTER_KEY_LENGTH> master{};
+  std::array<std::uint8_t, SSL3_RANDOM_SIZE> client_random{}, server_random{};
+  const std::size_t master_size = SSL_SESSION_get_master_key(session, master.data(), master.size());
+  SSL_get_client_random(ssl_, client_random.data(), client_random.size());
+  SSL_get_server_random(ssl_, server_random.data(), server_random.size());
+  auto keys = derive_record_keys(aead, EVP_MD_get0_name(prf), std::span(master.data(), master_size),
+                                 client_random, server_random);
+  OPENSSL_cleanse(master.data(), master.size());
+  if (!keys) return;
+  auto records = std::make_unique<RecordProtection>(aead, keys->client_write, keys->server_write, 1,
+                                                    *shared_.last_write_seq + 1);
+  OPENSSL_cleanse(keys->client_write.key.data(), keys->client_write.key.size());
+  OPENSSL_cleanse(keys->server_write.key.data(), keys->server_write.key.size());
+  if (!records->ok()) return;
+  // The datagram OpenSSL just read carried the client's first data: opened again here (and
+  // discarded), its records enter the replay window. Sequence numbers are taken only from
+  // records that authenticate: a forged header must not move the window.
+  records->open(last_datagram, [](std::uint8_t, std::span<const std::uint8_t>) {});
+  own_max_payload_ = max_payload();
+  own_cipher_name_ = cipher_name();
+  own_version_name_ = version_name();
+  records_ = std::move(records);
+  SSL_free(ssl_);  // and its BIO; shared_ stays for the queues
+  ssl_ = nullptr;
+}
+
+void DtlsEndpoint::feed_own(std::span<const std::uint8_t> datagram) {
+  if (failed_) return;
+  bool any = false;
+  records_->open(datagram, [&](std::uint8_t type, std::span<const std::uint8_t> plaintext) {
+    any = true;
+    if (type == kContentApplicationData) {
+      if (plaintext.empty()) return;  // ours always start with the type byte
+      if (received_.size() >= options_.max_queued_records) {
+        ++dropped_received_;
+        return;
+      }
+      auto record = fresh_buffer(shared_);
+      record.assign(plaintext.begin(), plaintext.end());
+      received_.push_back(std::move(record));
+    } else if (type == kContentAlert && plaintext.size() == 2) {
+      if (plaintext[1] == 0) {
+        peer_closed_ = true;  // close_notify
+      } else if (plaintext[0] == 2) {
+        fail("DTLS: the client sent fatal alert " + std::to_string(plaintext[1]));
+      }
+    }
+    // A handshake record in this epoch is a retransmitted Finished or a renegotiation: neither
+    // needs an answer (renegotiation is refused; a new association is the way to rekey).
+  });
+  if (!any) ++ignored_;
 }
 
 void DtlsEndpoint::start(bool has_cookie) {
@@ -384,6 +486,7 @@ void DtlsEndpoint::read_records() {
     ERR_clear_error();
     const int n = SSL_read(ssl_, read_buffer.data(), static_cast<int>(read_buffer.size()));
     if (n > 0) {
+      client_sent_data_ = true;
       if (received_.size() >= options_.max_queued_records) {
         ++dropped_received_;
         continue;
@@ -424,6 +527,7 @@ DtlsEndpoint::SendStatus DtlsEndpoint::send(std::uint8_t type,
   if (failed_) return SendStatus::failed;
   if (!done_ || peer_closed_) return SendStatus::not_ready;
   if (payload.size() > max_payload()) return SendStatus::too_big;
+  if (records_) return send_own(type, payload);
   thread_local std::vector<std::uint8_t> write_buffer;  // per thread, as read_buffer
   write_buffer.resize(1 + payload.size());
   write_buffer[0] = type;
@@ -444,6 +548,33 @@ DtlsEndpoint::SendStatus DtlsEndpoint::seal(std::uint8_t type,
   const SendStatus status = send(type, payload);
   shared_.capture = nullptr;
   return status;
+}
+
+DtlsEndpoint::SendStatus DtlsEndpoint::send_own(std::uint8_t type,
+                                                std::span<const std::uint8_t> payload) {
+  const std::uint8_t head[1] = {type};
+  if (shared_.capture != nullptr) {
+    DatagramList& list = *shared_.capture;
+    const std::size_t before = list.bytes.size();
+    if (!records_->seal(kContentApplicationData, head, payload, list.bytes)) {
+      fail("DTLS: a record could not be sealed");
+      return SendStatus::failed;
+    }
+    list.sizes.push_back(list.bytes.size() - before);
+    return SendStatus::sent;
+  }
+  if (shared_.outbound.size() >= shared_.max_outbound) {
+    ++shared_.dropped_outbound;  // as the BIO does: lost like a datagram on a congested path
+    return SendStatus::sent;
+  }
+  auto buffer = fresh_buffer(shared_);
+  buffer.clear();
+  if (!records_->seal(kContentApplicationData, head, payload, buffer)) {
+    fail("DTLS: a record could not be sealed");
+    return SendStatus::failed;
+  }
+  shared_.outbound.push_back(std::move(buffer));
+  return SendStatus::sent;
 }
 
 bool DtlsEndpoint::pop_outgoing(std::vector<std::uint8_t>& out) {
@@ -500,6 +631,14 @@ void DtlsEndpoint::handle_timeout(TimePoint now) {
 }
 
 void DtlsEndpoint::close() {
+  if (records_ && !failed_ && shared_.outbound.size() < shared_.max_outbound) {
+    const std::uint8_t close_notify[2] = {1, 0};  // warning, close_notify
+    auto buffer = fresh_buffer(shared_);
+    buffer.clear();
+    if (records_->seal(kContentAlert, close_notify, {}, buffer))
+      shared_.outbound.push_back(std::move(buffer));
+    return;
+  }
   if (ssl_ == nullptr || !done_ || failed_) return;
   ERR_clear_error();
   SSL_shutdown(ssl_);
@@ -507,17 +646,20 @@ void DtlsEndpoint::close() {
 }
 
 std::size_t DtlsEndpoint::max_payload() const {
+  if (records_) return own_max_payload_;
   if (!done_ || ssl_ == nullptr) return 0;
   const std::size_t mtu = DTLS_get_data_mtu(ssl_);
   return mtu > 1 ? std::min(mtu, kMaxPlaintext) - 1 : 0;
 }
 
 std::string DtlsEndpoint::cipher_name() const {
+  if (records_) return own_cipher_name_;
   const SSL_CIPHER* cipher = ssl_ != nullptr ? SSL_get_current_cipher(ssl_) : nullptr;
   return cipher != nullptr ? SSL_CIPHER_get_name(cipher) : "";
 }
 
 std::string DtlsEndpoint::version_name() const {
+  if (records_) return own_version_name_;
   return ssl_ != nullptr && done_ ? SSL_get_version(ssl_) : "";
 }
 

@@ -25,6 +25,7 @@
 #include "base/clock.hpp"
 #include "base/result.hpp"
 #include "node/dtls/dtls_mode.hpp"
+#include "node/dtls/record_protection.hpp"
 
 namespace tandem::dtls {
 
@@ -98,6 +99,9 @@ struct Shared {
   std::size_t max_outbound = 64;
   std::uint64_t dropped_outbound = 0;
   DatagramList* capture = nullptr;  // set only during seal(): output goes there, not to the queue
+  // The newest epoch-1 sequence number OpenSSL wrote (seen in its datagrams): our own records
+  // continue after it (RecordProtection).
+  std::optional<std::uint64_t> last_write_seq;
 };
 }  // namespace detail
 
@@ -155,6 +159,9 @@ class DtlsEndpoint {
   bool handshake_done() const { return done_; }
   bool failed() const { return failed_; }
   bool peer_closed() const { return peer_closed_; }
+  // The handshake's SSL object is gone and records are sealed and opened by RecordProtection
+  // (docs/data-plane.md, "After the handshake").
+  bool own_records() const { return records_ != nullptr; }
   const std::string& error() const { return error_; }
 
   // Largest payload (after the type byte) send() accepts; 0 before the handshake.
@@ -173,6 +180,9 @@ class DtlsEndpoint {
   void fail(std::string message);
   void note_records(std::span<const std::uint8_t> datagram);
   void apply_link_settings();
+  void take_over_records(std::span<const std::uint8_t> last_datagram);
+  void feed_own(std::span<const std::uint8_t> datagram);
+  SendStatus send_own(std::uint8_t type, std::span<const std::uint8_t> payload);
 
   detail::Shared shared_;
   EndpointOptions options_;
@@ -185,6 +195,12 @@ class DtlsEndpoint {
   bool saw_encrypted_handshake_ = false;  // the client's Finished arrived (epoch 1)
   std::string error_;
   std::deque<std::vector<std::uint8_t>> received_;
+  // Once the client has sent data after the handshake, records are ours (own_records()).
+  std::unique_ptr<RecordProtection> records_;
+  bool client_sent_data_ = false;  // OpenSSL returned a record after the handshake
+  std::size_t own_max_payload_ = 0;
+  std::string own_cipher_name_;
+  std::string own_version_name_;
   std::uint64_t dropped_received_ = 0;
   std::uint64_t ignored_ = 0;
 };

@@ -154,6 +154,13 @@ asio::awaitable<void> HeldDtls::run() {
   if (!co_await handshake()) co_return;
   established_ = true;
   if (on_event_) on_event_(*this, Event::up, "");
+  // openconnect's first record after the handshake is a DPD request (its MTU probe); the
+  // server answers it and knows the client has finished the handshake.
+  const std::uint8_t probe[1] = {kDpdRequest};
+  if (!write_record(probe)) {
+    end(Event::lost, "DTLS send failed");
+    co_return;
+  }
   asio::co_spawn(
       socket_.get_executor(), [self] { return self->keepalive_loop(); }, asio::detached);
 

@@ -635,5 +635,137 @@ TEST_F(DtlsEndpointTest, BoundsQueuesAndValidatesSetup) {
   EXPECT_NE(tiny.error().find("minimum"), std::string::npos) << tiny.error();
 }
 
+// After the client's first record the association drops its SSL object and protects records
+// itself (RecordProtection): every AEAD suite we accept must still interoperate with OpenSSL's
+// client both ways, refuse replays and forgeries, and close cleanly in both directions.
+TEST_F(DtlsEndpointTest, OwnRecordLayerInteroperatesForEverySuite) {
+  for (const char* suite : {"PSK-AES256-GCM-SHA384", "PSK-AES128-GCM-SHA256",
+                            "PSK-CHACHA20-POLY1305", "ECDHE-PSK-CHACHA20-POLY1305"}) {
+    SCOPED_TRACE(suite);
+    Client client(key, suite);
+    DtlsEndpoint server(ctx.get(), key, t0);
+    client.step();
+    pump(client, server);
+    ASSERT_TRUE(server.handshake_done()) << server.error();
+    const std::size_t max_payload = server.max_payload();
+    // Before the client has sent anything, OpenSSL still holds the association (it may have
+    // to answer a retransmitted Finished).
+    EXPECT_FALSE(server.own_records());
+    ASSERT_EQ(server.send(0x07, {}), DtlsEndpoint::SendStatus::sent);  // written by OpenSSL
+    Bytes d;
+    while (server.pop_outgoing(d)) client.deliver(d);
+    EXPECT_EQ(client.read_all().size(), 1u);
+
+    client.write(Bytes{0x00, 0x45, 0x01});
+    const Bytes first = client.take();
+    server.feed(first);
+    ASSERT_TRUE(server.own_records());
+    EXPECT_EQ(server.cipher_name(), suite);
+    EXPECT_EQ(server.version_name(), "DTLSv1.2");
+    EXPECT_EQ(server.max_payload(), max_payload);
+    Bytes r;
+    ASSERT_TRUE(server.pop_received(r));
+    EXPECT_EQ(r, (Bytes{0x00, 0x45, 0x01}));
+
+    // Client -> server under our keys, including a full-size record.
+    Bytes big(max_payload + 1, 0x6B);
+    big[0] = 0x00;
+    client.write(big);
+    client.write(Bytes{0x03, 0x01});
+    const Bytes second = client.take();
+    server.feed(second);
+    ASSERT_TRUE(server.pop_received(r));
+    EXPECT_EQ(r, big);
+    ASSERT_TRUE(server.pop_received(r));
+    EXPECT_EQ(r, (Bytes{0x03, 0x01}));
+    // A replayed datagram yields nothing, a forged one neither; the association lives on.
+    server.feed(second);
+    server.feed(first);
+    Bytes forged = second;
+    forged[forged.size() - 1] ^= 0x01;
+    server.feed(forged);
+    EXPECT_FALSE(server.has_received());
+    EXPECT_FALSE(server.failed());
+
+    // Server -> client: queued, sealed into a list, and the sequence continues where OpenSSL
+    // left it (the client would drop a reused number as a replay).
+    ASSERT_EQ(server.send(0x04, Bytes{0x01}), DtlsEndpoint::SendStatus::sent);
+    DatagramList list;
+    ASSERT_EQ(server.seal(0x00, Bytes(max_payload, 0x5C), list), DtlsEndpoint::SendStatus::sent);
+    ASSERT_EQ(server.seal(0x00, Bytes(max_payload + 1, 0x5C), list),
+              DtlsEndpoint::SendStatus::too_big);
+    ASSERT_EQ(list.sizes.size(), 1u);
+    EXPECT_LE(list.sizes[0], 1472u);
+    while (server.pop_outgoing(d)) client.deliver(d);
+    client.deliver(list.bytes);
+    const auto got = client.read_all();
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0], (Bytes{0x04, 0x01}));
+    EXPECT_EQ(got[1].size(), max_payload + 1);
+
+    // Our close_notify reaches the client; the client's reaches us.
+    server.close();
+    ASSERT_TRUE(server.pop_outgoing(d));
+    client.deliver(d);
+    Bytes buf(100);
+    EXPECT_EQ(SSL_read(client.ssl(), buf.data(), static_cast<int>(buf.size())), 0);
+    EXPECT_EQ(SSL_get_error(client.ssl(), 0), SSL_ERROR_ZERO_RETURN);
+    ERR_clear_error();
+    SSL_shutdown(client.ssl());
+    server.feed(client.take());
+    EXPECT_TRUE(server.peer_closed());
+    EXPECT_FALSE(server.failed());
+  }
+}
+
+// Found by the dtls fuzz target: a datagram that does not authenticate, fed before the switch,
+// must not decide where the replay window starts (its header claimed sequence 2^40, and every
+// real record after it was taken for a replay).
+TEST_F(DtlsEndpointTest, AForgedHeaderBeforeTheSwitchDoesNotMoveTheReplayWindow) {
+  Client client(key);
+  DtlsEndpoint server(ctx.get(), key, t0);
+  client.step();
+  pump(client, server);
+  ASSERT_TRUE(server.handshake_done()) << server.error();
+  Bytes forged = {23, 0xFE, 0xFD, 0, 1, 0, 0, 1, 0, 0, 0, 0, 40};
+  forged.resize(13 + 40, 0x11);
+  server.feed(forged);
+  EXPECT_FALSE(server.has_received());
+  for (std::uint8_t i = 0; i < 3; ++i) {
+    client.write(Bytes{0x00, i});
+    server.feed(client.take());
+    Bytes r;
+    ASSERT_TRUE(server.pop_received(r)) << "record " << int(i);
+    EXPECT_EQ(r, (Bytes{0x00, i}));
+  }
+  EXPECT_TRUE(server.own_records());
+  server.feed(forged);  // and after it: dropped, nothing changes
+  client.write(Bytes{0x00, 9});
+  server.feed(client.take());
+  Bytes r;
+  ASSERT_TRUE(server.pop_received(r));
+  EXPECT_EQ(r, (Bytes{0x00, 9}));
+}
+
+TEST(ReplayWindow, AcceptsEachNumberOnceWithin64) {
+  ReplayWindow w;
+  EXPECT_TRUE(w.fresh(5));
+  w.accept(5);
+  EXPECT_FALSE(w.fresh(5));
+  EXPECT_TRUE(w.fresh(4));  // older but not seen
+  w.accept(4);
+  EXPECT_FALSE(w.fresh(4));
+  w.accept(100);
+  EXPECT_FALSE(w.fresh(36));  // 64 behind the newest: out of the window
+  EXPECT_TRUE(w.fresh(37));
+  EXPECT_TRUE(w.fresh(99));
+  w.accept(99);
+  EXPECT_FALSE(w.fresh(99));
+  EXPECT_FALSE(w.fresh(100));
+  w.accept(1000);  // a jump past the window forgets everything older
+  EXPECT_FALSE(w.fresh(999 - 63));
+  EXPECT_TRUE(w.fresh(999));
+}
+
 }  // namespace
 }  // namespace tandem::dtls
