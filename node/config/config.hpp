@@ -148,6 +148,9 @@ struct Config {
   std::string state_dir;
   std::string log_level;  // debug|info|warn|error
   std::string tun_name;
+  // The TUN device with TCP offloads (docs/data-plane.md, "TUN offloads"); false = one packet
+  // per read, as before.
+  bool tun_offload = true;
   // The member's service address (moves with the active role), "ip/prefix" on an interface;
   // empty = the node's own address serves (single node). inside_*: the same on the inside
   // network, where the pool is routed to; inside_address6 ("fd00:99::1/64", on

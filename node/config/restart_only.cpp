@@ -15,6 +15,7 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next) 
   keep("node.admin_socket", &Config::admin_socket);
   keep("node.state_dir", &Config::state_dir);
   keep("node.tun_name", &Config::tun_name);
+  keep("node.tun_offload", &Config::tun_offload);
   keep("tls.certificate", &Config::tls_certificate);
   keep("tls.private_key", &Config::tls_private_key);
   keep("pool.ipv4", &Config::pool_ipv4);

@@ -219,6 +219,14 @@ void write_limits(Writer& w, const Snapshot& s) {
   w.family("control_frames_dropped_total", "counter",
            "CSTP control replies dropped because the client was not reading them.");
   w.sample(number(s.events.control_frames_dropped));
+  w.family("tun_super_packets_total", "counter",
+           "TCP super-packets the TUN device handed over with its offloads on.");
+  w.sample(number(s.events.tun_super_packets));
+  w.family("tun_segments_total", "counter", "Packets cut from those super-packets.");
+  w.sample(number(s.events.tun_segments));
+  w.family("tun_reads_dropped_total", "counter",
+           "TUN reads dropped because their offload header or packet was malformed.");
+  w.sample(number(s.events.tun_reads_dropped));
 }
 
 void write_replication(Writer& w, const Snapshot& s) {

@@ -28,6 +28,9 @@ struct Counters {
   std::uint64_t login_deadline_expired = 0;  // connections closed before they logged in
   std::uint64_t control_frames_dropped = 0;  // CSTP control replies dropped: client not reading
   std::uint64_t profiles_served = 0;         // XML profiles sent to logged-in clients
+  std::uint64_t tun_super_packets = 0;       // TCP super-packets read from the TUN (offloads)
+  std::uint64_t tun_segments = 0;            // packets cut from them
+  std::uint64_t tun_reads_dropped = 0;       // TUN reads refused as malformed (tun/offload.hpp)
   std::uint64_t profiles_refused = 0;        // profile requests refused (also in input_refused)
   // Packets from clients the traffic policy refused, by reason (docs/traffic-policy.md).
   std::array<std::uint64_t, session::kAllFilterDrops.size()> traffic_dropped{};

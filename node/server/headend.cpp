@@ -306,8 +306,12 @@ Result<bool> Headend::open() {
   int mtu = 0;
   for (const auto& [name, p] : cfg.policies) mtu = std::max(mtu, p.mtu);
   session::AddressPool pool(*pool_net);
-  auto dev = tun::TunDevice::open({cfg.tun_name, pool.gateway(), pool_net->prefix, mtu});
+  auto dev =
+      tun::TunDevice::open({cfg.tun_name, pool.gateway(), pool_net->prefix, mtu, cfg.tun_offload});
   if (!dev) return fail("tun: " + dev.error());
+  // An older kernel, or one without TUN offloads: one packet per read, as without them.
+  if (!dev->offload_refused().empty())
+    log::warn("tun_offload_off", {{"reason", dev->offload_refused()}});
   // Down until this node is the active one: a standby must not attract the pool's traffic.
   if (auto r = tun::TunDevice::set_link_up(dev->name(), false); !r)
     return fail("tun: " + r.error());
@@ -433,7 +437,8 @@ Result<bool> Headend::start(Replication& replication) {
   if (!traffic) return fail("traffic policy: " + traffic.error());
   install_traffic_policies(m.rt->tunnels, std::move(*traffic));
   m.role.attach(*m.rt, tun_name);
-  m.tun = std::make_unique<TunRouter>(m.rt->tunnels, m.tun_device->release());
+  const bool vnet_header = m.tun_device->vnet_header();
+  m.tun = std::make_unique<TunRouter>(m.rt->tunnels, m.tun_device->release(), vnet_header);
   m.tun_device.reset();
   m.rt->tunnels.tun = m.tun.get();
 

@@ -1,21 +1,46 @@
 #include "node/server/tun_router.hpp"
 
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 
 #include "base/log.hpp"
 #include "base/text.hpp"
+#include "node/config/defaults.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/session/traffic.hpp"
 
 namespace tandem::server {
 
-TunRouter::TunRouter(TunnelRuntime& rt, int tun_fd) : rt_(rt), tun_(rt.io, tun_fd) {}
+namespace {
+
+// One read: the largest IP packet, behind the virtio-net header when there is one.
+constexpr std::size_t kMaxRead = 65536 + tun::kVnetHdrSize;
+// Each packet of a drain gets its own place here: DTLS datagrams made from them are sent only
+// at the drain's end (DtlsServer::hold_sends), and a refused one's packet then goes over CSTP.
+// A super-packet of 64 KiB cut into 1400-byte packets takes about 67 KiB more, so this holds a
+// drain of several (docs/data-plane.md). Left uninitialised: only what is written is touched.
+constexpr std::size_t kArena = 1024 * 1024;
+// Read only while a super-packet and its segments (64 KiB cut at an MSS of 536 or more) fit.
+constexpr std::size_t kSegmentsRoom = 96 * 1024;
+// Segments of one super-packet: 64 KiB cut at the smallest MSS Linux sends (48 bytes) is 1366.
+constexpr std::size_t kMaxSegments = 2048;
+
+}  // namespace
+
+TunRouter::TunRouter(TunnelRuntime& rt, int tun_fd, bool vnet_header)
+    : rt_(rt),
+      tun_(rt.io, tun_fd),
+      vnet_header_(vnet_header),
+      arena_(new std::uint8_t[kArena]),
+      segment_lengths_(vnet_header ? kMaxSegments : 0),
+      read_drop_log_(defaults::kRefusalLogBurst, defaults::kRefusalLogInterval) {}
 
 void TunRouter::start() {
   asio::co_spawn(
@@ -34,8 +59,16 @@ bool TunRouter::from_client(session::SessionRef s, std::span<const std::uint8_t>
   }
   // A TUN write hands the packet to the kernel's stack and does not block in practice; when
   // the device's queue is full the packet is dropped, like on any router.
-  ssize_t n = ::write(tun_.native_handle(), packet.data(), packet.size());
-  return n == static_cast<ssize_t>(packet.size());
+  if (!vnet_header_) {
+    ssize_t n = ::write(tun_.native_handle(), packet.data(), packet.size());
+    return n == static_cast<ssize_t>(packet.size());
+  }
+  // A zeroed header: an ordinary packet, its checksums complete, nothing to segment.
+  static constexpr std::uint8_t kPlain[tun::kVnetHdrSize] = {};
+  iovec iov[2] = {{const_cast<std::uint8_t*>(kPlain), sizeof kPlain},
+                  {const_cast<std::uint8_t*>(packet.data()), packet.size()}};
+  ssize_t n = ::writev(tun_.native_handle(), iov, 2);
+  return n == static_cast<ssize_t>(sizeof kPlain + packet.size());
 }
 
 void TunRouter::dropped(const session::Session& s, std::span<const std::uint8_t> packet,
@@ -83,12 +116,7 @@ void TunRouter::dropped(const session::Session& s, std::span<const std::uint8_t>
 }
 
 asio::awaitable<void> TunRouter::read_loop() {
-  // Each packet of a drain gets its own place here: DTLS datagrams made from them are sent only
-  // at the drain's end (DtlsServer::hold_sends), and a refused one's packet then goes over CSTP.
-  // Left uninitialised: only what read() fills is ever touched.
-  constexpr std::size_t kMaxPacket = 65536;
-  constexpr std::size_t kArena = 256 * 1024;
-  std::unique_ptr<std::uint8_t[]> arena(new std::uint8_t[kArena]);
+  std::uint8_t* arena = arena_.get();
   for (;;) {
     auto [ec] = co_await tun_.async_wait(asio::posix::stream_descriptor::wait_read, use_nothrow);
     if (ec) {
@@ -99,14 +127,63 @@ asio::awaitable<void> TunRouter::read_loop() {
     // Drain what is ready (bounded, so one busy device cannot starve the TLS side).
     if (rt_.dtls) rt_.dtls->hold_sends();
     std::size_t used = 0;
-    for (int i = 0; i < 64 && used + kMaxPacket <= kArena; ++i) {
-      ssize_t n = ::read(tun_.native_handle(), arena.get() + used, kMaxPacket);
+    const std::size_t room = kMaxRead + (vnet_header_ ? kSegmentsRoom : 0);
+    for (int i = 0; i < 64 && used + room <= kArena; ++i) {
+      ssize_t n = ::read(tun_.native_handle(), arena + used, kMaxRead);
       if (n <= 0) break;
-      route(std::span<const std::uint8_t>(arena.get() + used, static_cast<std::size_t>(n)));
+      if (vnet_header_) {
+        used = take(used, static_cast<std::size_t>(n));
+        continue;
+      }
+      route(std::span<const std::uint8_t>(arena + used, static_cast<std::size_t>(n)));
       used += static_cast<std::size_t>(n);
     }
     if (rt_.dtls) rt_.dtls->release_sends();
   }
+}
+
+std::size_t TunRouter::take(std::size_t used, std::size_t n) {
+  std::uint8_t* arena = arena_.get();
+  std::span<std::uint8_t> read(arena + used, n);
+  // The segments go right behind the super-packet they are cut from.
+  auto split = tun::split_read(read, {arena + used + n, kArena - used - n}, segment_lengths_);
+  if (split.result.drop == tun::OffloadDrop::no_room && used > 0) {
+    // Send the drain so far (its packets are then no longer needed) and start the arena again.
+    if (rt_.dtls) {
+      rt_.dtls->release_sends();
+      rt_.dtls->hold_sends();
+    }
+    std::memmove(arena, read.data(), n);
+    used = 0;
+    read = {arena, n};
+    split = tun::split_read(read, {arena + n, kArena - n}, segment_lengths_);
+  }
+  if (split.result.drop != tun::OffloadDrop::none) {
+    read_dropped(split.result.drop);
+    return used;  // its place is free for the next read
+  }
+  if (split.in_place) {
+    route(read.subspan(tun::kVnetHdrSize));
+    return used + n;
+  }
+  ++rt_.counters.tun_super_packets;
+  rt_.counters.tun_segments += split.result.segments;
+  const std::uint8_t* segment = arena + used + n;
+  for (std::size_t i = 0; i < split.result.segments; ++i) {
+    route({segment, segment_lengths_[i]});
+    segment += segment_lengths_[i];
+  }
+  return used + n + split.result.bytes;
+}
+
+void TunRouter::read_dropped(tun::OffloadDrop why) {
+  // The kernel made these reads; a malformed one says more about the kernel than about anyone
+  // sending, but it must not take the data plane down.
+  ++rt_.counters.tun_reads_dropped;
+  std::uint64_t suppressed = 0;
+  if (!read_drop_log_.allow(rt_.clock.now(), suppressed)) return;
+  log::warn("tun_read_dropped", {{"reason", std::string(tun::to_string(why))},
+                                 {"suppressed", std::to_string(suppressed)}});
 }
 
 void TunRouter::route(std::span<const std::uint8_t> packet) {

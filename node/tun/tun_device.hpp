@@ -1,7 +1,8 @@
 #pragma once
 // The headend's TUN device: created at startup, given the pool's gateway address and netmask
 // (so the kernel routes the whole pool into it), brought up. The fd is non-blocking. IFF_TUN
-// without packet information: each read or write is one bare IP packet of either family.
+// without packet information: each read or write is one IP packet of either family, behind a
+// virtio-net header when the device has offloads (docs/data-plane.md, "TUN offloads").
 #include <cstdint>
 #include <string>
 
@@ -15,6 +16,9 @@ struct TunSettings {
   std::uint32_t address;  // host byte order: the pool's gateway
   int prefix;             // pool prefix length
   int mtu;
+  // IFF_VNET_HDR with checksum and TCP segmentation offloads: the kernel hands over TCP
+  // super-packets of up to 64 KiB, which the reader cuts (offload.hpp).
+  bool offload = true;
 };
 
 class TunDevice {
@@ -29,6 +33,11 @@ class TunDevice {
 
   int fd() const { return fd_; }
   const std::string& name() const { return name_; }
+  // Every read and write carries a virtio-net header (offload.hpp). True when offloads were
+  // asked for, even if the kernel then refused them: its reads then never hold a super-packet.
+  bool vnet_header() const { return vnet_header_; }
+  // Why the kernel refused the offloads (empty when it took them or none were asked for).
+  const std::string& offload_refused() const { return offload_refused_; }
   // Up brings the pool route back; down removes it (a standby must not attract pool traffic).
   static Result<bool> set_link_up(const std::string& name, bool up);
   // Gives the device an IPv6 address and so the route to its prefix (docs/ipv6.md). The kernel
@@ -43,6 +52,8 @@ class TunDevice {
   TunDevice(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
   int fd_ = -1;
   std::string name_;
+  bool vnet_header_ = false;
+  std::string offload_refused_;
 };
 
 }  // namespace tandem::tun

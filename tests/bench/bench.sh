@@ -79,7 +79,8 @@ Usage: $0 [options]          (as root)
                         check; ocserv: SHA-256-crypt) instead of one shared SHA-512-crypt hash
 Environment: TANDEM_BUILD_DIR (default <repo>/build), OCSERV (default /usr/sbin/ocserv),
   OC_VERBOSITY (openconnect's, default -v; -vv logs every packet: debugging only),
-  PERF_CALLGRAPH (perf record --call-graph, default fp; dwarf gives callers in tandemd).
+  PERF_CALLGRAPH (perf record --call-graph, default fp; dwarf gives callers in tandemd),
+  TUN_OFFLOAD (true|false: tandemd's [node] tun_offload; default: tandemd's default).
 EOF
 }
 
@@ -119,6 +120,7 @@ done
 
 [[ $SERVER_CPUS =~ ^[0-9]+([,-][0-9]+)*$ ]] || die "--server-cpus: a CPU list like 1 or 2-3, got '$SERVER_CPUS'"
 [[ $CLIENT_CPUS =~ ^[0-9]+([,-][0-9]+)*$ ]] || die "--client-cpus: a CPU list like 0 or 0-1, got '$CLIENT_CPUS'"
+[[ ${TUN_OFFLOAD:-true} =~ ^(true|false)$ ]] || die "TUN_OFFLOAD: true or false, got '$TUN_OFFLOAD'"
 # A sample (one server phase) took about 150-400 s on the 2-CPU host depending on its load.
 [[ -n $DEADLINE ]] || DEADLINE=$((150 + 450 * SAMPLES))
 
@@ -424,6 +426,7 @@ admin_socket = "$d/admin.sock"
 state_dir = "$d/state"
 log_level = "info"
 tun_name = "tandem0"
+${TUN_OFFLOAD:+tun_offload = $TUN_OFFLOAD}
 
 [auth]
 users_file = "$d/users"

@@ -51,6 +51,7 @@ TEST(Config, BuiltInDefaults) {
   EXPECT_EQ(c.state_dir, defaults::kStateDir);
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.tun_name, defaults::kTunName);
+  EXPECT_TRUE(c.tun_offload);
   EXPECT_EQ(c.users_file, defaults::kUsersFile);
   EXPECT_EQ(c.pool_ipv4, defaults::kPoolIpv4);
   EXPECT_TRUE(c.tls_certificate.empty() && c.tls_private_key.empty());
@@ -222,6 +223,9 @@ TEST(Config, WrongValuesNameTheKeyAndWhatWasGiven) {
               HasSubstr("node.tun_name"));
   EXPECT_THAT(parse_error("[node]\ntun_name = \"tun 0\"\n"), HasSubstr("node.tun_name"));
   EXPECT_THAT(parse_error("[node]\ntun_name = \"\"\n"), HasSubstr("node.tun_name"));
+  EXPECT_FALSE(parse_ok("[node]\ntun_offload = false\n").tun_offload);
+  EXPECT_THAT(parse_error("[node]\ntun_offload = 1\n"),
+              HasSubstr("node.tun_offload: expected true or false"));
   EXPECT_THAT(parse_error("[node]\nid = \"\"\n"), HasSubstr("node.id"));
   EXPECT_THAT(parse_error("[node]\nstate_dir = 5\n"), HasSubstr("node.state_dir: expected a path"));
   EXPECT_THAT(parse_error("[node]\nadmin_socket = \"/" + std::string(120, 'x') + "\"\n"),
