@@ -432,6 +432,23 @@ wait_log() {
   log_events "$ev" "$re" | tail -n1
 }
 
+# set_metrics_listen ADDRESS: serve the metrics scrape there (into TD_CONFIG's [node]).
+set_metrics_listen() {
+  sed -i "/^\[node\]\$/a metrics_listen = \"$1\"" "$TD_CONFIG"
+  grep -q "^metrics_listen = \"$1\"\$" "$TD_CONFIG" || fail "metrics_listen not set in $TD_CONFIG"
+}
+
+# metric SERIES: the value of one series in tandemd's scrape at $METRICS (headend namespace);
+# fails the test when the scrape fails or has no such series.
+metric() {
+  local body value
+  body=$(ip netns exec "$TD_NS_HEADEND" curl -sS --fail --max-time 5 "http://$METRICS/metrics") ||
+    fail "scrape of http://$METRICS/metrics failed"
+  value=$(awk -v s="$1" '$1 == s {print $2}' <<<"$body")
+  [[ -n $value ]] || fail "no series $1 in the scrape"
+  printf '%s\n' "$value"
+}
+
 # ---------------------------------------------------------------------------------------------
 # openconnect
 

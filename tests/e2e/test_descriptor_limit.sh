@@ -21,14 +21,6 @@ METRICS=$TD_SERVER_IP:9300
 [[ -x $LOAD ]] || fail "tandem-load not built: $LOAD"
 command -v prlimit >/dev/null || fail "prlimit (util-linux) is needed"
 
-metric() {
-  local body value
-  body=$(ip netns exec "$TD_NS_HEADEND" curl -sS --fail --max-time 5 "http://$METRICS/metrics") ||
-    fail "scrape of http://$METRICS/metrics failed"
-  value=$(awk -v s="$1" '$1 == s {print $2}' <<<"$body")
-  [[ -n $value ]] || fail "no series $1 in the scrape"
-  printf '%s\n' "$value"
-}
 fd_count() { find "/proc/$TD_TANDEMD_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$TD_TANDEMD_PID/stat"; }
 td_at_limit() { (($(fd_count) >= LIMIT - 2)); }
@@ -44,7 +36,7 @@ simultaneous_logins = 0
 connections_per_address = 0
 tls_handshakes_per_address = 0
 logins_in_flight_per_address = 0"
-sed -i "/^\[node\]\$/a metrics_listen = \"$METRICS\"" "$TD_CONFIG"
+set_metrics_listen "$METRICS"
 start_tandemd
 
 step "client a connects before the limit is set"

@@ -26,17 +26,6 @@ METRICS=$TD_SERVER_IP:9300
 
 [[ -x $FLOOD ]] || fail "tandem-flood not built: $FLOOD"
 
-set_metrics_listen() {
-  sed -i "/^\[node\]\$/a metrics_listen = \"$1\"" "$TD_CONFIG"
-}
-metric() {
-  local body value
-  body=$(ip netns exec "$TD_NS_HEADEND" curl -sS --fail --max-time 5 "http://$METRICS/metrics") ||
-    fail "scrape of http://$METRICS/metrics failed"
-  value=$(awk -v s="$1" '$1 == s {print $2}' <<<"$body")
-  [[ -n $value ]] || fail "no series $1 in the scrape"
-  printf '%s\n' "$value"
-}
 td_metric_above() { (($(metric "$1") > $2)); }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$TD_TANDEMD_PID/status"; }
 # figure KEY OUTPUT: a key=value figure from tandem-flood's summary line.

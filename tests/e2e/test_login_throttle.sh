@@ -13,17 +13,6 @@ MAX_CHECKED=12           # defaults: 5 free, then +2 s, +6 s, +14 s, +30 s: 9 in
 MAX_LOGIN_MS=15000       # the real user, from the second address, with openconnect
 METRICS=$TD_SERVER_IP:9300
 
-set_metrics_listen() {
-  sed -i "/^\[node\]\$/a metrics_listen = \"$1\"" "$TD_CONFIG"
-}
-metric() {
-  local body value
-  body=$(ip netns exec "$TD_NS_HEADEND" curl -sS --fail --max-time 5 "http://$METRICS/metrics") ||
-    fail "scrape of http://$METRICS/metrics failed"
-  value=$(awk -v s="$1" '$1 == s {print $2}' <<<"$body")
-  [[ -n $value ]] || fail "no series $1 in the scrape"
-  printf '%s\n' "$value"
-}
 
 # One openconnect login attempt as alice from the first client address; its output is appended
 # to $TD_DIR/guesser.log. Foreground and bounded by timeout; the rc is the result.

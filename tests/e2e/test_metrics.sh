@@ -9,10 +9,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 METRICS=$TD_SERVER_IP:9300
 
 # write_config's extra TOML can only add tables, and metrics_listen belongs to [node].
-set_metrics_listen() {
-  sed -i "/^\[node\]\$/a metrics_listen = \"$1\"" "$TD_CONFIG"
-  grep -q "^metrics_listen = \"$1\"\$" "$TD_CONFIG" || fail "metrics_listen not set in $TD_CONFIG"
-}
 
 # scrape: the body of GET /metrics, from inside the headend namespace (where the address lives).
 scrape() {

@@ -26,10 +26,6 @@ KEY=$TD_DIR/vpn-rsa.key
 REF_PORT=4444 # the reference openssl s_server, in the headend namespace
 DAY=86400
 
-set_metrics_listen() {
-  sed -i "/^\[node\]\$/a metrics_listen = \"$1\"" "$TD_CONFIG"
-  grep -q "^metrics_listen = \"$1\"\$" "$TD_CONFIG" || fail "metrics_listen not set in $TD_CONFIG"
-}
 
 metric() { # SERIES: its value in a fresh scrape
   local body value

@@ -10,14 +10,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bytes=$((12 * 1024 * 1024))
 METRICS=$TD_SERVER_IP:9300
 
-metric() {
-  local body value
-  body=$(ip netns exec "$TD_NS_HEADEND" curl -sS --fail --max-time 5 "http://$METRICS/metrics") ||
-    fail "scrape of http://$METRICS/metrics failed"
-  value=$(awk -v s="$1" '$1 == s {print $2}' <<<"$body")
-  [[ -n $value ]] || fail "no series $1 in the scrape"
-  printf '%s\n' "$value"
-}
 # check_offloads BEFORE: the last transfer's download came as super-packets, none dropped.
 check_offloads() {
   local supers segments
@@ -32,7 +24,7 @@ check_offloads() {
 setup_topology
 add_user alice 'correct horse'
 write_config
-sed -i "/^\[node\]\$/a metrics_listen = \"$METRICS\"" "$TD_CONFIG"
+set_metrics_listen "$METRICS"
 start_tandemd
 ip -n "$TD_NS_HEADEND" -d link show tandem0 | grep -q 'vnet_hdr on' ||
   fail "tandem0 has no virtio-net header: $(ip -n "$TD_NS_HEADEND" -d link show tandem0)"
