@@ -115,37 +115,40 @@ void ReplayWindow::accept(std::uint64_t seq) {
 
 RecordProtection::RecordProtection(Aead aead, const DirectionKeys& read, const DirectionKeys& write,
                                    std::uint16_t epoch, std::uint64_t next_write_seq)
-    : aead_(aead), read_(read), write_(write), epoch_(epoch), next_write_seq_(next_write_seq) {
+    : aead_(aead),
+      read_iv_(read.iv),
+      write_iv_(write.iv),
+      epoch_(epoch),
+      next_write_seq_(next_write_seq) {
   const EVP_CIPHER* cipher = cipher_of(aead);
   seal_ctx_ = EVP_CIPHER_CTX_new();
   open_ctx_ = EVP_CIPHER_CTX_new();
   // The keys are set once; each record only sets its nonce.
-  ok_ = cipher && seal_ctx_ && open_ctx_ && write_.key.size() == key_size(aead) &&
-        read_.key.size() == key_size(aead) &&
-        EVP_EncryptInit_ex(seal_ctx_, cipher, nullptr, write_.key.data(), nullptr) == 1 &&
-        EVP_DecryptInit_ex(open_ctx_, cipher, nullptr, read_.key.data(), nullptr) == 1;
+  // The keys live in the two contexts from here on; only the IVs are kept beside them.
+  ok_ = cipher && seal_ctx_ && open_ctx_ && write.key.size() == key_size(aead) &&
+        read.key.size() == key_size(aead) &&
+        EVP_EncryptInit_ex(seal_ctx_, cipher, nullptr, write.key.data(), nullptr) == 1 &&
+        EVP_DecryptInit_ex(open_ctx_, cipher, nullptr, read.key.data(), nullptr) == 1;
 }
 
 RecordProtection::~RecordProtection() {
   EVP_CIPHER_CTX_free(seal_ctx_);
   EVP_CIPHER_CTX_free(open_ctx_);
-  std::fill(read_.key.begin(), read_.key.end(), 0);
-  std::fill(write_.key.begin(), write_.key.end(), 0);
 }
 
 std::size_t RecordProtection::overhead() const {
   return kRecordHeader + (aead_ == Aead::chacha20_poly1305 ? 0 : kExplicitNonce) + kTag;
 }
 
-void RecordProtection::nonce_for(const DirectionKeys& keys, std::uint64_t epoch_seq,
+void RecordProtection::nonce_for(const std::array<std::uint8_t, 12>& iv, std::uint64_t epoch_seq,
                                  std::array<std::uint8_t, 12>& nonce) const {
   if (aead_ == Aead::chacha20_poly1305) {  // RFC 7905: the IV XOR the padded sequence number
-    nonce = keys.iv;
+    nonce = iv;
     for (int i = 0; i < 8; ++i)
       nonce[4 + i] ^= static_cast<std::uint8_t>(epoch_seq >> (56 - 8 * i));
     return;
   }
-  std::copy_n(keys.iv.begin(), 4, nonce.begin());  // RFC 5288: salt, then the explicit part
+  std::copy_n(iv.begin(), 4, nonce.begin());  // RFC 5288: salt, then the explicit part
   put(nonce.data() + 4, epoch_seq, 8);
 }
 
@@ -158,7 +161,7 @@ bool RecordProtection::seal(std::uint8_t content_type, std::span<const std::uint
   if (fragment > 0xFFFF) return false;
   const std::uint64_t epoch_seq = (std::uint64_t{epoch_} << 48) | next_write_seq_;
   std::array<std::uint8_t, 12> nonce{};
-  nonce_for(write_, epoch_seq, nonce);
+  nonce_for(write_iv_, epoch_seq, nonce);
   const auto aad = additional_data(epoch_seq, content_type, plain);
 
   const std::size_t start = out.size();
@@ -212,10 +215,10 @@ void RecordProtection::open(
     const std::size_t size = fragment.size() - explicit_nonce - kTag;
     std::array<std::uint8_t, 12> nonce{};
     if (explicit_nonce) {
-      std::copy_n(read_.iv.begin(), 4, nonce.begin());
+      std::copy_n(read_iv_.begin(), 4, nonce.begin());
       std::copy_n(fragment.begin(), 8, nonce.begin() + 4);
     } else {
-      nonce_for(read_, epoch_seq, nonce);
+      nonce_for(read_iv_, epoch_seq, nonce);
     }
     const auto aad = additional_data(epoch_seq, h[0], size);
     plain.resize(std::max<std::size_t>(size, 1));

@@ -84,12 +84,12 @@ class RecordProtection {
   std::uint64_t rejected() const { return rejected_; }
 
  private:
-  void nonce_for(const DirectionKeys& keys, std::uint64_t epoch_seq,
+  void nonce_for(const std::array<std::uint8_t, 12>& iv, std::uint64_t epoch_seq,
                  std::array<std::uint8_t, 12>& nonce) const;
 
   Aead aead_;
-  DirectionKeys read_;
-  DirectionKeys write_;
+  std::array<std::uint8_t, 12> read_iv_;
+  std::array<std::uint8_t, 12> write_iv_;
   std::uint16_t epoch_;
   std::uint64_t next_write_seq_;
   EVP_CIPHER_CTX* seal_ctx_ = nullptr;
