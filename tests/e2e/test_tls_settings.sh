@@ -27,14 +27,6 @@ REF_PORT=4444 # the reference openssl s_server, in the headend namespace
 DAY=86400
 
 
-metric() { # SERIES: its value in a fresh scrape
-  local body value
-  body=$(ip netns exec "$TD_NS_HEADEND" curl -sS --fail --max-time 5 "http://$METRICS/metrics") ||
-    fail "scrape of http://$METRICS/metrics failed"
-  value=$(awk -v s="$1" '$1 == s {print $2}' <<<"$body")
-  [[ -n $value ]] || fail "no series $1 in the scrape"
-  printf '%s\n' "$value"
-}
 
 # Source ports. tandemd closes first when it refuses a handshake, so the server keeps those
 # connections in TIME_WAIT for a minute, and the node's SYN guard (nftables, `socket wildcard`,
