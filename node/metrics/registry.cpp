@@ -227,6 +227,14 @@ void write_limits(Writer& w, const Snapshot& s) {
   w.family("tun_reads_dropped_total", "counter",
            "TUN reads dropped because their offload header or packet was malformed.");
   w.sample(number(s.events.tun_reads_dropped));
+  w.family("tun_joined_writes_total", "counter",
+           "TUN writes that joined several client packets of one TCP stream (offloads on).");
+  w.sample(number(s.events.tun_joined_writes));
+  w.family("tun_joined_packets_total", "counter", "Client packets in those writes.");
+  w.sample(number(s.events.tun_joined_packets));
+  w.family("tun_write_failures_total", "counter",
+           "Batched TUN writes the kernel refused; the packets in them were lost.");
+  w.sample(number(s.events.tun_write_failures));
 }
 
 void write_replication(Writer& w, const Snapshot& s) {

@@ -30,6 +30,9 @@ struct Counters {
   std::uint64_t profiles_served = 0;         // XML profiles sent to logged-in clients
   std::uint64_t tun_super_packets = 0;       // TCP super-packets read from the TUN (offloads)
   std::uint64_t tun_segments = 0;            // packets cut from them
+  std::uint64_t tun_joined_writes = 0;       // TUN writes that joined client packets (offloads)
+  std::uint64_t tun_joined_packets = 0;      // client packets in them
+  std::uint64_t tun_write_failures = 0;      // held TUN writes the kernel refused
   std::uint64_t tun_reads_dropped = 0;       // TUN reads refused as malformed (tun/offload.hpp)
   std::uint64_t profiles_refused = 0;        // profile requests refused (also in input_refused)
   // Packets from clients the traffic policy refused, by reason (docs/traffic-policy.md).

@@ -134,8 +134,14 @@ asio::awaitable<void> CstpTunnel::read_loop() {
       finish(clean ? EndReason::client_closed : EndReason::transport_error);
       co_return;
     }
-    auto status = tls_.feed(std::span<const std::uint8_t>(buf.data(), n), plain_);
-    bool keep = process_plaintext();
+    TlsChannel::Status status;
+    bool keep;
+    {
+      // The packets of one read may be joined into fewer TUN writes, written before we suspend.
+      TunBatch batch(rt_.tun);
+      status = tls_.feed(std::span<const std::uint8_t>(buf.data(), n), plain_);
+      keep = process_plaintext();
+    }
     // Reading can make TLS answer (TLS 1.3 key updates): let the writer send it.
     if (tls_.pending_output() > 0) wake_writer_.cancel();
     if (!keep) co_return;

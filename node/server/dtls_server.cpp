@@ -209,7 +209,8 @@ asio::awaitable<void> DtlsServer::receive_loop() {
     auto [ec] = co_await socket_.async_wait(udp::socket::wait_read, use_nothrow);
     if (ec) co_return;
     // Drain what is queued, bounded (64 datagrams, as before batching) so the TLS side gets its
-    // turn.
+    // turn. The packets they carry may be joined into fewer TUN writes.
+    TunBatch batch(rt_.tun);
     for (int round = 0; round < 2; ++round) {
       for (std::size_t i = 0; i < kBatch; ++i) {
         iovecs[i] = iovec{slots.get() + i * kSlot, kSlot};

@@ -54,6 +54,27 @@ class TunWriter {
   virtual ~TunWriter() = default;
   // False when the packet was dropped (refused by the policy, or the device's queue is full).
   virtual bool from_client(session::SessionRef s, std::span<const std::uint8_t> ip_packet) = 0;
+  // Between hold() and the matching release(), accepted packets may be gathered and written
+  // together at release() (docs/data-plane.md, "Upstream: coalesced writes"). Only around work
+  // that does not suspend: a held packet must not wait for another coroutine.
+  virtual void hold() {}
+  virtual void release() {}
+};
+
+// Holds the TUN writer for one batch of client input (a recvmmsg drain, one TLS read).
+class TunBatch {
+ public:
+  explicit TunBatch(TunWriter* tun) : tun_(tun) {
+    if (tun_) tun_->hold();
+  }
+  ~TunBatch() {
+    if (tun_) tun_->release();
+  }
+  TunBatch(const TunBatch&) = delete;
+  TunBatch& operator=(const TunBatch&) = delete;
+
+ private:
+  TunWriter* tun_;
 };
 
 // The group policies compiled for the data path, by policy name; replaced whole at a reload.

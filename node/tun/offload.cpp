@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "node/tun/byte_order.hpp"
+
 namespace tandem::tun {
 namespace {
 
@@ -11,18 +13,6 @@ constexpr std::uint8_t kTcpFin = 0x01;
 constexpr std::uint8_t kTcpPsh = 0x08;
 constexpr std::size_t kIpv6Header = 40;
 
-std::uint16_t get16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
-void put16(std::uint8_t* p, std::uint16_t v) {
-  p[0] = static_cast<std::uint8_t>(v >> 8);
-  p[1] = static_cast<std::uint8_t>(v);
-}
-std::uint32_t get32(const std::uint8_t* p) {
-  return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
-}
-void put32(std::uint8_t* p, std::uint32_t v) {
-  put16(p, static_cast<std::uint16_t>(v >> 16));
-  put16(p + 2, static_cast<std::uint16_t>(v));
-}
 // A folded checksum goes back in the byte order it was summed in (memory order).
 void store_checksum(std::uint8_t* p, std::uint16_t folded) {
   const auto v = static_cast<std::uint16_t>(~folded);
@@ -67,21 +57,6 @@ OffloadDrop parse_layout(std::span<const std::uint8_t> p, std::uint8_t gso_type,
   return check_tcp(p, l);
 }
 
-// The pseudo-header's sum for a TCP segment of `tcp_len` bytes (RFC 9293, RFC 8200 section 8.1).
-std::uint64_t pseudo_sum(const std::uint8_t* ip, bool v4, std::size_t tcp_len) {
-  std::uint8_t tail[8] = {};
-  if (v4) {
-    std::uint64_t s = checksum_add(0, {ip + 12, 8});
-    tail[1] = kTcp;
-    put16(&tail[2], static_cast<std::uint16_t>(tcp_len));
-    return checksum_add(s, {tail, 4});
-  }
-  std::uint64_t s = checksum_add(0, {ip + 8, 32});
-  put32(&tail[0], static_cast<std::uint32_t>(tcp_len));
-  tail[7] = kTcp;
-  return checksum_add(s, {tail, 8});
-}
-
 OffloadResult split_tcp(std::span<const std::uint8_t> p, const VnetHeader& h,
                         std::span<std::uint8_t> out, std::span<std::uint16_t> lengths) {
   Layout l;
@@ -118,7 +93,7 @@ OffloadResult split_tcp(std::span<const std::uint8_t> p, const VnetHeader& h,
     put32(tcp + 4, static_cast<std::uint32_t>(seq + i * h.gso_size));
     if (i + 1 < count) tcp[13] = static_cast<std::uint8_t>(tcp[13] & ~(kTcpFin | kTcpPsh));
     put16(tcp + 16, 0);
-    std::uint64_t sum = pseudo_sum(s, l.v4, tcp_header + chunk);
+    std::uint64_t sum = tcp_pseudo_sum(s, l.v4, tcp_header + chunk);
     sum = checksum_add(sum, {tcp, tcp_header + chunk});
     store_checksum(tcp + 16, checksum_fold(sum));
     lengths[i] = static_cast<std::uint16_t>(size);
@@ -167,6 +142,20 @@ std::string_view to_string(OffloadDrop d) {
       return "no_room";
   }
   return "unknown";
+}
+
+std::uint64_t tcp_pseudo_sum(const std::uint8_t* ip, bool v4, std::size_t tcp_len) {
+  std::uint8_t tail[8] = {};
+  if (v4) {
+    std::uint64_t s = checksum_add(0, {ip + 12, 8});
+    tail[1] = kTcp;
+    put16(&tail[2], static_cast<std::uint16_t>(tcp_len));
+    return checksum_add(s, {tail, 4});
+  }
+  std::uint64_t s = checksum_add(0, {ip + 8, 32});
+  put32(&tail[0], static_cast<std::uint32_t>(tcp_len));
+  tail[7] = kTcp;
+  return checksum_add(s, {tail, 8});
 }
 
 std::uint64_t checksum_add(std::uint64_t sum, std::span<const std::uint8_t> bytes) {

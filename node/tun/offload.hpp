@@ -65,5 +65,8 @@ Split split_read(std::span<std::uint8_t> read, std::span<std::uint8_t> out,
 // inverted); bytes are summed in memory order, so the folded result is stored with memcpy.
 std::uint64_t checksum_add(std::uint64_t sum, std::span<const std::uint8_t> bytes);
 std::uint16_t checksum_fold(std::uint64_t sum);
+// The pseudo-header's sum for a TCP segment of `tcp_len` bytes behind the IP header at `ip`
+// (RFC 9293 section 3.1, RFC 8200 section 8.1), as checksum_add leaves it.
+std::uint64_t tcp_pseudo_sum(const std::uint8_t* ip, bool v4, std::size_t tcp_len);
 
 }  // namespace tandem::tun

@@ -4,9 +4,9 @@
 #   bash tests/fuzz/run.sh TARGET|all SECONDS
 #
 # TARGET is one of the names in tests/fuzz/CMakeLists.txt (http_request, config_auth, cstp_frames,
-# dtls, session_record, replication, radius, tun_offload, config). Each target runs for SECONDS
-# (-max_total_time) on a copy of tests/fuzz/corpus/TARGET in a temporary directory, so runs never
-# grow the repository.
+# dtls, session_record, replication, radius, tun_offload, tun_coalesce, config). Each target runs
+# for SECONDS (-max_total_time) on a copy of tests/fuzz/corpus/TARGET in a temporary directory,
+# so runs never grow the repository.
 # Any finding (crash, sanitizer report, failed invariant, timeout, out-of-memory) fails the run;
 # its input and the log are kept under a temporary directory that is printed.
 #
@@ -15,7 +15,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-all_targets=(http_request config_auth cstp_frames dtls session_record replication radius tun_offload config)
+all_targets=(http_request config_auth cstp_frames dtls session_record replication radius tun_offload tun_coalesce config)
 usage() {
   echo "usage: tests/fuzz/run.sh TARGET|all SECONDS   (targets: ${all_targets[*]})" >&2
   exit 2
