@@ -377,7 +377,7 @@ void Reader::read_node(const toml::table& t, Config& c) {
   check_keys(t, p,
              {"id", "listen", "admin_socket", "state_dir", "log_level", "tun_name",
               "service_address", "service_interface", "inside_address", "inside_address6",
-              "inside_interface", "metrics_listen", "tun_offload"});
+              "inside_interface", "metrics_listen", "tun_offload", "data_threads"});
   const char* kPrefixShape = "\"ip/prefix\" (IPv4 address and prefix length 1..32)";
   string_key(t, p, "service_address", c.service_address, kPrefixShape, valid_address_prefix);
   string_key(t, p, "service_interface", c.service_interface, "an interface name", valid_tun_name);
@@ -409,6 +409,7 @@ void Reader::read_node(const toml::table& t, Config& c) {
   string_key(t, p, "tun_name", c.tun_name, "an interface name (1-15 characters A-Z a-z 0-9 _ . -)",
              valid_tun_name);
   bool_key(t, p, "tun_offload", c.tun_offload);
+  int_key(t, p, "data_threads", c.data_threads, 0, 256);
 }
 
 void Reader::read_pool(const toml::table& t, Config& c) {

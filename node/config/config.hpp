@@ -151,6 +151,9 @@ struct Config {
   // The TUN device with TCP offloads (docs/data-plane.md, "TUN offloads"); false = one packet
   // per read, as before.
   bool tun_offload = true;
+  // Threads the data plane runs on, the I/O thread included (docs/data-plane.md, "Every core");
+  // 0 = one per CPU this process may run on.
+  int data_threads = 0;
   // The member's service address (moves with the active role), "ip/prefix" on an interface;
   // empty = the node's own address serves (single node). inside_*: the same on the inside
   // network, where the pool is routed to; inside_address6 ("fd00:99::1/64", on

@@ -16,6 +16,7 @@ std::vector<std::string> keep_restart_only(const Config& running, Config& next) 
   keep("node.state_dir", &Config::state_dir);
   keep("node.tun_name", &Config::tun_name);
   keep("node.tun_offload", &Config::tun_offload);
+  keep("node.data_threads", &Config::data_threads);
   keep("tls.certificate", &Config::tls_certificate);
   keep("tls.private_key", &Config::tls_private_key);
   keep("pool.ipv4", &Config::pool_ipv4);

@@ -53,7 +53,7 @@ Result<udp::socket> DtlsServer::bind(asio::io_context& io, const udp::endpoint& 
 
 Result<std::unique_ptr<DtlsServer>> DtlsServer::open(TunnelRuntime& rt,
                                                      log::LogLimiter& refusal_log,
-                                                     udp::socket socket) {
+                                                     udp::socket socket, DataWorkers* workers) {
   auto ctx = dtls::make_server_context();
   if (!ctx) return fail("DTLS context: " + ctx.error());
   auto legacy_ctx = dtls::make_legacy_server_context();
@@ -62,11 +62,12 @@ Result<std::unique_ptr<DtlsServer>> DtlsServer::open(TunnelRuntime& rt,
   if (!guard) return fail("DTLS cookies: " + guard.error());
   return std::unique_ptr<DtlsServer>(new DtlsServer(rt, refusal_log, std::move(socket),
                                                     std::move(*ctx), std::move(*legacy_ctx),
-                                                    std::move(*guard)));
+                                                    std::move(*guard), workers));
 }
 
 DtlsServer::DtlsServer(TunnelRuntime& rt, log::LogLimiter& refusal_log, udp::socket socket,
-                       dtls::ContextPtr ctx, dtls::ContextPtr legacy_ctx, dtls::CookieGuard guard)
+                       dtls::ContextPtr ctx, dtls::ContextPtr legacy_ctx, dtls::CookieGuard guard,
+                       DataWorkers* workers)
     : rt_(rt),
       refusal_log_(refusal_log),
       socket_(std::move(socket)),
@@ -74,7 +75,7 @@ DtlsServer::DtlsServer(TunnelRuntime& rt, log::LogLimiter& refusal_log, udp::soc
       ctx_(std::move(ctx)),
       legacy_ctx_(std::move(legacy_ctx)),
       guard_(std::move(guard)),
-      gso_(DatagramBatch::kernel_has_gso(socket_.native_handle())) {}
+      sends_(rt, socket_.native_handle(), dropped_, workers) {}
 
 DtlsServer::~DtlsServer() = default;
 
@@ -127,35 +128,6 @@ bool DtlsServer::send_to(const udp::endpoint& peer, std::span<const std::uint8_t
   ++dropped_;
   return ec == asio::error::would_block || ec == asio::error::try_again ||
          ec == asio::error::no_buffer_space;
-}
-
-void DtlsServer::batched(std::shared_ptr<DtlsTunnel> tunnel, std::span<const std::uint8_t> packet) {
-  batch_.assign(tunnel->peer(), held_.size());
-  held_.push_back(Held{std::move(tunnel), packet, false});
-}
-
-void DtlsServer::release_sends() {
-  holding_ = false;
-  if (held_.empty()) {
-    batch_.clear();
-    return;
-  }
-  const bool had_gso = gso_;
-  batch_.send(socket_.native_handle(), gso_);
-  if (had_gso && !gso_)
-    log::warn("dtls_gso_off", {{"reason", "the kernel refused UDP GSO sends; sending singly"}});
-  for (std::size_t i = 0; i < batch_.size(); ++i) {
-    const SendOutcome outcome = batch_.outcome(i);
-    if (outcome == SendOutcome::sent) continue;
-    ++dropped_;  // as send_to counts them
-    if (outcome == SendOutcome::failed) held_[batch_.owner(i)].failed = true;
-  }
-  batch_.clear();
-  // The tunnels' answers may reach the session table and CSTP, never this batch; still, work
-  // on a copy so nothing they do can disturb the list being walked.
-  done_.swap(held_);
-  for (Held& h : done_) h.tunnel->batch_done(h.packet, !h.failed);
-  done_.clear();
 }
 
 void DtlsServer::forget(const udp::endpoint& peer, const DtlsTunnel* tunnel) {

@@ -13,7 +13,7 @@
 
 #include "node/dtls/client_hello.hpp"
 #include "node/dtls/dtls_endpoint.hpp"
-#include "node/server/datagram_batch.hpp"
+#include "node/server/downstream_sends.hpp"
 #include "node/server/runtime.hpp"
 
 namespace tandem::server {
@@ -27,8 +27,10 @@ class DtlsServer {
                                             const asio::ip::udp::endpoint& at);
   // Serves on a socket from bind(), made on rt.io. Refusals are logged through `refusal_log`
   // (the front door's connection log: one budget for TCP and UDP refusals).
+  // `workers` (may be null) make the downstream sends (downstream_sends.hpp).
   static Result<std::unique_ptr<DtlsServer>> open(TunnelRuntime& rt, log::LogLimiter& refusal_log,
-                                                  asio::ip::udp::socket socket);
+                                                  asio::ip::udp::socket socket,
+                                                  DataWorkers* workers);
   ~DtlsServer();
 
   void start();
@@ -50,16 +52,19 @@ class DtlsServer {
   void forget(const asio::ip::udp::endpoint& peer, const DtlsTunnel* tunnel);
 
   // Downstream batching for one TUN drain (TunRouter, docs/data-plane.md): from hold_sends() to
-  // release_sends(), DtlsTunnel::send_packet encrypts into one batch instead of sending, and the
-  // packets it was given must stay valid until release_sends(), which sends the whole batch
-  // (sendmmsg, UDP GSO runs) and then tells each tunnel what became of each of its packets.
-  void hold_sends() { holding_ = true; }
-  void release_sends();
-  bool holding() const { return holding_; }
-  // While holding: seal into batch_list(), then hand the packet over (an empty span when the
-  // datagrams sealed carry no packet of ours, such as an alert).
-  dtls::DatagramList& batch_list() { return batch_.list(); }
-  void batched(std::shared_ptr<DtlsTunnel> tunnel, std::span<const std::uint8_t> packet);
+  // release_sends(), DtlsTunnel::send_packet encrypts into a batch instead of sending, and the
+  // packets it was given must stay valid until release_sends(), which sends the batches
+  // (sendmmsg, UDP GSO runs; on the data workers if there are any) and then tells each tunnel
+  // what became of each of its packets (downstream_sends.hpp).
+  void hold_sends() { sends_.hold(); }
+  void release_sends() { sends_.release(); }
+  bool holding() const { return sends_.holding(); }
+  // While holding: seal into batch_list(tunnel), then hand the packet over (an empty span when
+  // the datagrams sealed carry no packet of ours, such as an alert).
+  dtls::DatagramList& batch_list(const DtlsTunnel& tunnel) { return sends_.list_for(tunnel); }
+  void batched(std::shared_ptr<DtlsTunnel> tunnel, std::span<const std::uint8_t> packet) {
+    sends_.batched(std::move(tunnel), packet);
+  }
   // The association now talks to `to` (NAT rebinding).
   void moved(const asio::ip::udp::endpoint& from, const asio::ip::udp::endpoint& to,
              const DtlsTunnel* tunnel);
@@ -75,7 +80,8 @@ class DtlsServer {
 
  private:
   DtlsServer(TunnelRuntime& rt, log::LogLimiter& refusal_log, asio::ip::udp::socket socket,
-             dtls::ContextPtr ctx, dtls::ContextPtr legacy_ctx, dtls::CookieGuard guard);
+             dtls::ContextPtr ctx, dtls::ContextPtr legacy_ctx, dtls::CookieGuard guard,
+             DataWorkers* workers);
   std::string new_id();
   asio::awaitable<void> receive_loop();
   void on_datagram(const asio::ip::udp::endpoint& peer, std::span<const std::uint8_t> datagram);
@@ -106,17 +112,7 @@ class DtlsServer {
   std::size_t handshakes_ = 0;
   std::uint64_t refused_total_ = 0;
   std::uint64_t refused_per_session_ = 0;
-
-  struct Held {
-    std::shared_ptr<DtlsTunnel> tunnel;
-    std::span<const std::uint8_t> packet;
-    bool failed = false;
-  };
-  DatagramBatch batch_;
-  std::vector<Held> held_;
-  std::vector<Held> done_;  // release_sends()'s working copy (storage reused)
-  bool holding_ = false;
-  bool gso_ = false;  // the kernel takes UDP_SEGMENT and has not refused it for good
+  DownstreamSends sends_;  // on socket_, counting into dropped_
 };
 
 }  // namespace tandem::server

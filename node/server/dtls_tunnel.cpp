@@ -137,7 +137,7 @@ void DtlsTunnel::handle_record(const std::vector<std::uint8_t>& record) {
 bool DtlsTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   if (!attached_ || closed_ || !session_) return false;
   if (server_.holding()) {
-    auto& batch = server_.batch_list();
+    auto& batch = server_.batch_list(*this);
     const std::size_t before = batch.sizes.size();
     const auto status = endpoint_->seal(kData, ip_packet, batch);
     const bool sealed = status == dtls::DtlsEndpoint::SendStatus::sent;

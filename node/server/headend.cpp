@@ -28,6 +28,7 @@
 #include "node/server/admin_backend.hpp"
 #include "node/server/certificate_monitor.hpp"
 #include "node/server/client_certificates.hpp"
+#include "node/server/data_workers.hpp"
 #include "node/server/dtls_server.hpp"
 #include "node/server/front_door.hpp"
 #include "node/server/metrics_source.hpp"
@@ -117,6 +118,9 @@ struct Headend::Impl {
   std::unique_ptr<Runtime> rt;
   std::unique_ptr<TunRouter> tun;
   std::unique_ptr<DtlsServer> dtls;
+  // After the TUN router and the DTLS server: destroyed first, so the jobs it still runs find
+  // them alive. Null with one data-plane thread.
+  std::unique_ptr<DataWorkers> data_workers;
   // From open() to start(): what was made while the process still had root.
   std::optional<net::Ipv4Net> pool_net;
   std::optional<tun::TunDevice> tun_device;
@@ -438,12 +442,16 @@ Result<bool> Headend::start(Replication& replication) {
   install_traffic_policies(m.rt->tunnels, std::move(*traffic));
   m.role.attach(*m.rt, tun_name);
   const bool vnet_header = m.tun_device->vnet_header();
-  m.tun = std::make_unique<TunRouter>(m.rt->tunnels, m.tun_device->release(), vnet_header);
+  // The I/O thread is one of the data plane's threads; the others are workers.
+  const unsigned threads = data_threads(cfg.data_threads);
+  if (threads > 1) m.data_workers = std::make_unique<DataWorkers>(threads - 1);
+  m.tun = std::make_unique<TunRouter>(m.rt->tunnels, m.tun_device->release(), vnet_header,
+                                      m.data_workers.get());
   m.tun_device.reset();
   m.rt->tunnels.tun = m.tun.get();
 
   auto dtls = DtlsServer::open(m.rt->tunnels, m.rt->front.connection_refusal_log,
-                               std::move(*m.dtls_socket));
+                               std::move(*m.dtls_socket), m.data_workers.get());
   m.dtls_socket.reset();
   if (!dtls) return fail(dtls.error());
   m.dtls = std::move(*dtls);
@@ -478,6 +486,7 @@ Result<bool> Headend::start(Replication& replication) {
                           {"users", std::to_string(users->size())},
                           {"sessions", std::to_string(m.sessions->size())},
                           {"hash_threads", std::to_string(hash_threads())},
+                          {"data_threads", std::to_string(data_threads(cfg.data_threads))},
                           {"config", cfg.source}});
   if (auto r = replication.start(); !r) return fail("replication: " + r.error());
   return true;

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <cerrno>
@@ -32,22 +31,17 @@ constexpr std::size_t kArena = 1024 * 1024;
 constexpr std::size_t kSegmentsRoom = 96 * 1024;
 // Segments of one super-packet: 64 KiB cut at the smallest MSS Linux sends (48 bytes) is 1366.
 constexpr std::size_t kMaxSegments = 2048;
-// Client packets held for joining: a DTLS drain (64 datagrams) or one TLS read (64 KiB) fits
-// with room to spare; when full, what is held is written and holding starts again.
-constexpr std::size_t kHeldBytes = 256 * 1024;
-constexpr std::size_t kHeldWrites = 256;
 
 }  // namespace
 
-TunRouter::TunRouter(TunnelRuntime& rt, int tun_fd, bool vnet_header)
+TunRouter::TunRouter(TunnelRuntime& rt, int tun_fd, bool vnet_header, DataWorkers* workers)
     : rt_(rt),
       tun_(rt.io, tun_fd),
       vnet_header_(vnet_header),
       arena_(new std::uint8_t[kArena]),
       segment_lengths_(vnet_header ? kMaxSegments : 0),
-      coalescer_(vnet_header ? std::make_unique<tun::Coalescer>(kHeldBytes, kHeldWrites) : nullptr),
       read_drop_log_(defaults::kRefusalLogBurst, defaults::kRefusalLogInterval),
-      write_fail_log_(defaults::kRefusalLogBurst, defaults::kRefusalLogInterval) {}
+      upstream_(rt, tun_.native_handle(), vnet_header, workers) {}
 
 void TunRouter::start() {
   asio::co_spawn(
@@ -64,63 +58,7 @@ bool TunRouter::from_client(session::SessionRef s, std::span<const std::uint8_t>
     dropped(*s, packet, verdict);
     return false;
   }
-  if (holds_ > 0 && coalescer_) {
-    if (coalescer_->add(packet)) return true;
-    flush();
-    if (coalescer_->add(packet)) return true;  // else larger than the whole space: written alone
-  }
-  return write_now(packet);
-}
-
-bool TunRouter::write_now(std::span<const std::uint8_t> packet) {
-  // A TUN write hands the packet to the kernel's stack and does not block in practice; when
-  // the device's queue is full the packet is dropped, like on any router.
-  if (!vnet_header_) {
-    ssize_t n = ::write(tun_.native_handle(), packet.data(), packet.size());
-    return n == static_cast<ssize_t>(packet.size());
-  }
-  // A zeroed header: an ordinary packet, its checksums complete, nothing to segment.
-  static constexpr std::uint8_t kPlain[tun::kVnetHdrSize] = {};
-  iovec iov[2] = {{const_cast<std::uint8_t*>(kPlain), sizeof kPlain},
-                  {const_cast<std::uint8_t*>(packet.data()), packet.size()}};
-  ssize_t n = ::writev(tun_.native_handle(), iov, 2);
-  return n == static_cast<ssize_t>(sizeof kPlain + packet.size());
-}
-
-void TunRouter::release() {
-  if (--holds_ == 0 && coalescer_ && !coalescer_->empty()) flush();
-}
-
-void TunRouter::flush() {
-  // The virtio-net header, then the write's pieces (at most 65: the coalescer joins 64 packets).
-  std::uint8_t header[tun::kVnetHdrSize];
-  std::array<iovec, 72> iov;
-  for (const auto& w : coalescer_->writes()) {
-    write_vnet_header(w.header, std::span<std::uint8_t, tun::kVnetHdrSize>(header, sizeof header));
-    iov[0] = iovec{header, sizeof header};
-    const std::size_t count = std::min(w.pieces.size(), iov.size() - 1);
-    std::copy_n(w.pieces.begin(), count, iov.begin() + 1);
-    const ssize_t n = ::writev(tun_.native_handle(), iov.data(), static_cast<int>(count + 1));
-    if (n != static_cast<ssize_t>(sizeof header + w.bytes)) {
-      write_failed(n < 0 ? errno : 0, w.packets);
-      continue;
-    }
-    if (w.packets > 1) {
-      ++rt_.counters.tun_joined_writes;
-      rt_.counters.tun_joined_packets += w.packets;
-    }
-  }
-  coalescer_->clear();
-}
-
-void TunRouter::write_failed(int error, std::size_t packets) {
-  // Written after the batch, so no one session is charged: the node counts what was lost.
-  ++rt_.counters.tun_write_failures;
-  std::uint64_t suppressed = 0;
-  if (!write_fail_log_.allow(rt_.clock.now(), suppressed)) return;
-  log::warn("tun_write_failed", {{"reason", error ? std::strerror(error) : "short write"},
-                                 {"packets", std::to_string(packets)},
-                                 {"suppressed", std::to_string(suppressed)}});
+  return upstream_.write(packet);
 }
 
 void TunRouter::dropped(const session::Session& s, std::span<const std::uint8_t> packet,

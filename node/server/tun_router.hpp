@@ -4,7 +4,7 @@
 // if the session's traffic policy allows it (docs/traffic-policy.md). With the device's offloads
 // on, each read and write carries a virtio-net header: a TCP super-packet read is cut into the
 // packets the client gets (node/tun/offload.hpp), and a batch of client packets is joined into
-// super-packets where it can be (node/tun/coalesce.hpp, docs/data-plane.md).
+// super-packets where it can be (upstream_writes.hpp, docs/data-plane.md).
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <cstdint>
 #include <memory>
@@ -12,7 +12,7 @@
 
 #include "base/log_limiter.hpp"
 #include "node/server/runtime.hpp"
-#include "node/tun/coalesce.hpp"
+#include "node/server/upstream_writes.hpp"
 #include "node/tun/offload.hpp"
 
 namespace tandem::server {
@@ -20,12 +20,13 @@ namespace tandem::server {
 class TunRouter final : public TunWriter {
  public:
   // Takes ownership of the fd; `vnet_header`: the device was opened with IFF_VNET_HDR.
-  TunRouter(TunnelRuntime& rt, int tun_fd, bool vnet_header);
+  // `workers` (may be null) write the client packets (upstream_writes.hpp).
+  TunRouter(TunnelRuntime& rt, int tun_fd, bool vnet_header, DataWorkers* workers);
 
   void start();
   bool from_client(session::SessionRef s, std::span<const std::uint8_t> ip_packet) override;
-  void hold() override { ++holds_; }
-  void release() override;
+  void hold() override { upstream_.hold(); }
+  void release() override { upstream_.release(); }
 
   std::uint64_t unroutable() const { return unroutable_; }
 
@@ -35,11 +36,6 @@ class TunRouter final : public TunWriter {
   // where the arena's free space now starts. May send the drain so far to make room.
   std::size_t take(std::size_t used, std::size_t n);
   void read_dropped(tun::OffloadDrop why);
-  // Writes one packet now: false when the kernel refused it.
-  bool write_now(std::span<const std::uint8_t> packet);
-  // Writes what the coalescer holds.
-  void flush();
-  void write_failed(int error, std::size_t packets);
   void route(std::span<const std::uint8_t> packet);
   void dropped(const session::Session& s, std::span<const std::uint8_t> packet,
                session::FilterVerdict why);
@@ -49,10 +45,8 @@ class TunRouter final : public TunWriter {
   bool vnet_header_;
   std::unique_ptr<std::uint8_t[]> arena_;
   std::vector<std::uint16_t> segment_lengths_;
-  std::unique_ptr<tun::Coalescer> coalescer_;  // with the virtio-net header only
-  int holds_ = 0;
-  log::LogLimiter write_fail_log_;
   log::LogLimiter read_drop_log_;
+  UpstreamWrites upstream_;  // writes to tun_'s descriptor
   std::uint64_t unroutable_ = 0;
 };
 

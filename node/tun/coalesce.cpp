@@ -80,6 +80,32 @@ Coalescer::Parsed Coalescer::parse(std::span<const std::uint8_t> p) {
   return r;
 }
 
+std::uint32_t flow_hash(std::span<const std::uint8_t> p) {
+  // FNV-1a over the fields that name the flow.
+  std::uint32_t h = 2166136261u;
+  auto mix = [&h](const std::uint8_t* b, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 16777619u;
+  };
+  std::size_t ports_at = 0;
+  std::uint8_t protocol = 0;
+  if (p.size() >= 20 && p[0] >> 4 == 4) {
+    mix(&p[12], 8);
+    const std::size_t ip_len = std::size_t{p[0]} % 16 * 4;
+    if ((get16(&p[6]) & 0x3fff) == 0) {  // a fragment's ports are not in every piece
+      protocol = p[9];
+      ports_at = ip_len;
+    }
+  } else if (p.size() >= kIpv6Header && p[0] >> 4 == 6) {
+    mix(&p[8], 32);
+    protocol = p[6];
+    ports_at = kIpv6Header;
+  }
+  if ((protocol == kTcp || protocol == 17) && ports_at >= 20 && p.size() >= ports_at + 4) {
+    mix(&p[ports_at], 4);
+  }
+  return h;
+}
+
 Coalescer::Coalescer(std::size_t arena, std::size_t max_writes)
     : arena_(new std::uint8_t[arena]), arena_size_(arena), held_list_(max_writes) {
   writes_.reserve(max_writes);

@@ -23,6 +23,10 @@
 
 namespace tandem::tun {
 
+// A hash that is the same for every packet of one flow: both addresses, and for TCP and UDP
+// (not fragmented) both ports. Packets of one flow sharded by it stay in one queue, in order.
+std::uint32_t flow_hash(std::span<const std::uint8_t> packet);
+
 class Coalescer {
  public:
   // `arena`: bytes to hold the packets of one batch (copied in); `max_writes`: writes held.

@@ -33,6 +33,7 @@ DURATION=10      # seconds per iperf3 transfer
 CONNECT_RUNS=10  # connect-time samples per server
 LOGIN_RUNS=20    # sequential `openconnect --authenticate` per server
 CLIENTS=5        # concurrent clients for the memory-per-client figure
+PARALLEL=4,8     # clients at once for the many-clients figures (--parallel; "none": skipped)
 MTU=1434         # tandem's policy mtu; 1434 is what ocserv negotiates on a 1500-byte veth
 DEADLINE=        # seconds, whole run (default: scaled with --samples, see below)
 SAMPLES=3        # rounds; each figure is the median of its rounds (order alternates per round)
@@ -61,6 +62,9 @@ Usage: $0 [options]          (as root)
   --connect-runs N      connect-time samples per server, 1..50 (default $CONNECT_RUNS)
   --login-runs N        sequential logins per server for the login rate, 1..200 (default $LOGIN_RUNS)
   --clients N           concurrent clients for memory per client, 1..50 (default $CLIENTS)
+  --parallel LIST       client counts (1..16, comma-separated) for the many-clients figures:
+                        that many DTLS clients transfer at once, server and clients on every
+                        CPU (default $PARALLEL; "none" skips them)
   --mtu N               tunnel MTU offered by both servers, 576..1434 (default $MTU, what ocserv
                         negotiates with DTLS on a 1500-byte link); in the TLS-only phase ocserv is
                         restarted with its link mtu set so that it offers the same value
@@ -73,7 +77,7 @@ Usage: $0 [options]          (as root)
   --only tandem|ocserv  benchmark one server only (debugging)
   --perf                after the measurements, profile each server with perf during an extra
                         TLS-only and DTLS download and upload; top symbols go to <out>-perf.txt
-  --deadline S          bound for the whole run, 60..14400 (default 150 + 450 per sample)
+  --deadline S          bound for the whole run, 60..14400 (default 150 + 600 per sample)
   --keep                keep the work directory (logs, configs) even on success
   --own-hashes          each server's own default password hash (tandem: yescrypt, ~15 ms a
                         check; ocserv: SHA-256-crypt) instead of one shared SHA-512-crypt hash
@@ -101,6 +105,7 @@ while (($#)); do
     --connect-runs) CONNECT_RUNS=$(int_arg --connect-runs "${2:-}" 1 50); shift 2 ;;
     --login-runs) LOGIN_RUNS=$(int_arg --login-runs "${2:-}" 1 200); shift 2 ;;
     --clients) CLIENTS=$(int_arg --clients "${2:-}" 1 50); shift 2 ;;
+    --parallel) PARALLEL=${2:?--parallel needs a value}; shift 2 ;;
     --mtu) MTU=$(int_arg --mtu "${2:-}" 576 1434); shift 2 ;;
     --deadline) DEADLINE=$(int_arg --deadline "${2:-}" 60 14400); shift 2 ;;
     --samples) SAMPLES=$(int_arg --samples "${2:-}" 1 9); shift 2 ;;
@@ -122,7 +127,13 @@ done
 [[ $CLIENT_CPUS =~ ^[0-9]+([,-][0-9]+)*$ ]] || die "--client-cpus: a CPU list like 0 or 0-1, got '$CLIENT_CPUS'"
 [[ ${TUN_OFFLOAD:-true} =~ ^(true|false)$ ]] || die "TUN_OFFLOAD: true or false, got '$TUN_OFFLOAD'"
 # A sample (one server phase) took about 150-400 s on the 2-CPU host depending on its load.
-[[ -n $DEADLINE ]] || DEADLINE=$((150 + 450 * SAMPLES))
+[[ -n $DEADLINE ]] || DEADLINE=$((150 + 600 * SAMPLES))
+[[ $PARALLEL == none ]] && PARALLEL=
+[[ -z $PARALLEL || $PARALLEL =~ ^([1-9]|1[0-6])(,([1-9]|1[0-6]))*$ ]] ||
+  die "--parallel: client counts 1..16 separated by commas, or none; got '$PARALLEL'"
+# Client namespaces: enough for the memory figure and for the largest --parallel count.
+NS_CLIENTS=$CLIENTS
+for k in ${PARALLEL//,/ }; do ((k > NS_CLIENTS)) && NS_CLIENTS=$k; done
 
 # ---------------------------------------------------------------------------------------------
 # Names and addresses
@@ -306,7 +317,7 @@ veth_pair() {
 
 setup_topology() {
   local k
-  say "topology: $NS_CLI -- $NS_HUB -- $NS_IN, plus $CLIENTS client namespaces $BID-c1..c$CLIENTS"
+  say "topology: $NS_CLI -- $NS_HUB -- $NS_IN, plus $NS_CLIENTS client namespaces $BID-c1..c$NS_CLIENTS"
   netns_add "$NS_HUB"
   netns_add "$NS_CLI"
   netns_add "$NS_IN"
@@ -314,7 +325,7 @@ setup_topology() {
   veth_pair "$NS_HUB" "${BID}hi" "$INSIDE_GW/24" "$NS_IN" "${BID}in" "$INSIDE_IP/24"
   ip -n "$NS_IN" route add "$POOL_NET/24" via "$INSIDE_GW"
   ip netns exec "$NS_HUB" sysctl -qw net.ipv4.ip_forward=1
-  for ((k = 1; k <= CLIENTS; k++)); do
+  for ((k = 1; k <= NS_CLIENTS; k++)); do
     netns_add "$BID-c$k"
     veth_pair "$BID-c$k" "${BID}c$k" "10.210.$k.2/24" "$NS_HUB" "${BID}h$k" "10.210.$k.1/24"
     ip -n "$BID-c$k" route add 10.200.0.0/24 via "10.210.$k.1"
@@ -975,6 +986,108 @@ measure_clients() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Many clients at once (--parallel): what K clients get together, and what the server uses for
+# it. Unlike every other figure, the server and the clients may run on every CPU here (the same
+# for both servers): the question is whether the server can use more than one core.
+
+PAR_IPERF_PIDS=()
+start_parallel_iperf_servers() { # K: one iperf3 server per client, on IPERF_PORT+1..K
+  local n pid
+  for ((n = 1; n <= $1; n++)); do
+    ip netns exec "$NS_IN" taskset -c "$CLIENT_CPUS" iperf3 -s -B "$INSIDE_IP" -p $((IPERF_PORT + n)) \
+      >"$WORK/iperf3-server-$n.log" 2>&1 &
+    pid=$!
+    track "$pid"
+    PAR_IPERF_PIDS+=("$pid")
+    poll_until 10 listening "$NS_IN" t $((IPERF_PORT + n)) || die "iperf3 -s on port $((IPERF_PORT + n)) did not start"
+  done
+}
+stop_parallel_iperf_servers() {
+  local pid
+  for pid in "${PAR_IPERF_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PAR_IPERF_PIDS[@]}"; do poll_until 5 not_alive "$pid" || kill -KILL "$pid" 2>/dev/null || true; done
+  PAR_IPERF_PIDS=()
+}
+
+# parallel_transfer K DIR(up|down) IDS...: one iperf3 per client at once for DURATION s. Sets
+# X_MBPS (the receivers' sum, or a message) and X_SCPU (% of one core, all server processes).
+parallel_transfer() {
+  local k=$1 dir=$2 n=0 id pid pids=() jsons=() t0 t1 s0 s1 args=() bps sum=0
+  shift 2
+  [[ $dir == down ]] && args=(-R)
+  s0=$(server_ticks)
+  t0=$(now_us)
+  for id in "$@"; do
+    n=$((n + 1))
+    jsons+=("$LOGDIR/iperf-par$k-$dir-$n.json")
+    ip netns exec "${C_NS[$id]}" taskset -c "$CLIENT_CPUS" iperf3 -c "$INSIDE_IP" -p $((IPERF_PORT + n)) \
+      -t "$DURATION" -J "${args[@]}" >"${jsons[-1]}" 2>&1 &
+    pid=$!
+    track "$pid"
+    pids+=("$pid")
+  done
+  for pid in "${pids[@]}"; do
+    poll_until $((DURATION + 30)) not_alive "$pid" || kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  t1=$(now_us)
+  s1=$(server_ticks)
+  X_SCPU=$(awk -v d=$((s1 - s0)) -v hz="$CLK_TCK" -v us=$((t1 - t0)) 'BEGIN {printf "%.0f", d / hz / (us / 1e6) * 100}')
+  X_MBPS=
+  for n in "${!jsons[@]}"; do
+    bps=$(jq -r 'if .error then "" else (.end.sum_received.bits_per_second // "") end' "${jsons[$n]}" 2>/dev/null) || bps=
+    if [[ -z $bps ]]; then
+      X_MBPS="iperf3 failed for client $((n + 1))"
+      return 0
+    fi
+    sum=$(awk -v s="$sum" -v b="$bps" 'BEGIN {printf "%.0f", s + b / 1e6}')
+  done
+  X_MBPS=$sum
+}
+
+measure_parallel() {
+  local saved_s=$SERVER_CPUS saved_c=$CLIENT_CPUS k n id up dir ids=() max=0
+  for k in ${PARALLEL//,/ }; do ((k > max)) && max=$k; done
+  SERVER_CPUS=0-$((NCPU - 1)) CLIENT_CPUS=0-$((NCPU - 1)) OCSERV_LINK_MTU=
+  start_server "$SERVER"
+  R[$SERVER.par_affinity]=$(server_affinity)
+  start_parallel_iperf_servers "$max"
+  for k in ${PARALLEL//,/ }; do
+    say "$SERVER: $k clients at once over DTLS (server and clients on CPUs $SERVER_CPUS)"
+    ids=()
+    for ((n = 1; n <= k; n++)); do
+      id=par$k-$n
+      ids+=("$id")
+      client_start "$id" "$BID-c$n"
+    done
+    up=0
+    for id in "${ids[@]}"; do
+      if poll_until 30 client_up "$id" && poll_until 15 client_dtls "$id" && poll_until 10 ping_ok "${C_NS[$id]}" 2; then
+        up=$((up + 1))
+      fi
+    done
+    if ((up < k)); then
+      note "$SERVER: only $up of $k parallel clients had a DTLS tunnel that pings"
+      for dir in up down; do
+        R[$SERVER.par${k}_$dir]="only $up of $k clients up"
+        R[$SERVER.par${k}_cpu_$dir]=${R[$SERVER.par${k}_$dir]}
+      done
+    else
+      for dir in up down; do
+        parallel_transfer "$k" "$dir" "${ids[@]}"
+        R[$SERVER.par${k}_$dir]=$X_MBPS
+        R[$SERVER.par${k}_cpu_$dir]=$X_SCPU
+        say "$SERVER: $k clients, DTLS $dir: $X_MBPS Mbit/s together, server CPU $X_SCPU %"
+      done
+    fi
+    for id in "${ids[@]}"; do client_stop "$id"; done
+  done
+  stop_parallel_iperf_servers
+  stop_server
+  SERVER_CPUS=$saved_s CLIENT_CPUS=$saved_c
+}
+
+# ---------------------------------------------------------------------------------------------
 # Optional profile (after the measurements, so perf does not disturb them)
 
 PERF_OUT=${OUT%.md}-perf.txt
@@ -1072,6 +1185,7 @@ bench_server() { # SERVER ROUND
   throughput_mode tls
   if ((PERF && r == SAMPLES)); then profile_server; fi
   stop_server
+  [[ -z $PARALLEL ]] || measure_parallel
   derive_one "$1"
   collect "$1" "$r"
 }
@@ -1178,9 +1292,16 @@ ROWS=(
   "ccpu_dtls|openconnect CPU during DTLS download (% of one core)|info|"
   "mem_rss|memory per connected client, RSS growth (KB)|lower|"
   "mem_anon|memory per connected client, anonymous memory growth (KB)|lower|"
+  "par_affinity|many clients: CPUs the server's threads may use|info|"
   "rss_n|server RSS with N clients connected (MB)|lower|"
   "procs|server processes with N clients connected|info|"
 )
+for k in ${PARALLEL//,/ }; do
+  ROWS+=("par${k}_down|$k clients at once, DTLS download, together (Mbit/s)|higher|"
+    "par${k}_cpu_down|server CPU, $k clients' DTLS download (% of one core, every CPU allowed)|info|"
+    "par${k}_up|$k clients at once, DTLS upload, together (Mbit/s)|higher|"
+    "par${k}_cpu_up|server CPU, $k clients' DTLS upload (% of one core, every CPU allowed)|info|")
+done
 
 # The verdict needs the two ranges (min..max over the rounds) apart; a ratio inside them says
 # nothing, whatever its size. One sample has no spread, so no verdict either.
@@ -1286,7 +1407,7 @@ report() {
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), kernel $KERNEL, $NCPU CPUs ($CPU_MODEL), net.core.rmem_max $RMEM_MAX, net.core.wmem_max $WMEM_MAX;" \
     "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "openconnect $OC_VERSION, $OCSERV_VERSION, iperf3 $IPERF_VERSION; script from $SRC_REV ($SRC_DIR); tandemd from ${BIN_TREE:-?} at $BIN_REV (binary built $TANDEMD_BUILT${BIN_STALE:+, before that commit: the newest commit older than the binary is $BIN_STALE})."
-  echo "Pinning (taskset, checked in /proc on every thread): server under test (tandemd, or ocserv's main, sec-mod and workers) on CPU $SERVER_CPUS; openconnect, iperf3 (client and server) and ping on CPU $CLIENT_CPUS; the same for both servers."
+  echo "Pinning (taskset, checked in /proc on every thread): server under test (tandemd, or ocserv's main, sec-mod and workers) on CPU $SERVER_CPUS; openconnect, iperf3 (client and server) and ping on CPU $CLIENT_CPUS; the same for both servers.${PARALLEL:+ Except the many-clients rows ($PARALLEL clients at once, each through its own tunnel to its own iperf3 server): there the server is restarted with every CPU allowed, and the clients too, the same for both servers.}"
   order=
   for ((r = 1; r <= SAMPLES; r++)); do order+="${order:+, }round $r: ${ORDER[r]}"; done
   echo "$SAMPLES samples per figure, one per round, the order of the servers alternating ($order); a cell is the median [min..max] over the rounds; the no-VPN ceiling is measured $SAMPLES times before any server runs."

@@ -13,6 +13,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -222,8 +223,26 @@ class Runner {
     }
   }
 
+  static long long wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // --ready-out: written once, as the last planned tunnel comes up (whole, by a rename).
+  void write_ready() const {
+    const std::string tmp = options_.ready_out + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::out | std::ios::trunc);
+      out << first_up_ms_ << ' ' << wall_ms() << ' ' << stats_.tunnels_up << '\n';
+    }
+    if (std::rename(tmp.c_str(), options_.ready_out.c_str()) != 0)
+      std::cerr << "tandem-load: cannot write --ready-out " << options_.ready_out << "\n";
+  }
+
   void hold(std::size_t i, Connected c) {
-    ++stats_.tunnels_up;
+    if (stats_.tunnels_up++ == 0) first_up_ms_ = wall_ms();
+    if (stats_.tunnels_up == stats_.planned && !options_.ready_out.empty()) write_ready();
     SteadyDuration keepalive = options_.keepalive
                                    ? to_steady(*options_.keepalive)
                                    : SteadyDuration(c.keepalive.value_or(kDefaultKeepalive));
@@ -359,6 +378,7 @@ class Runner {
   std::size_t next_ = 0;
   std::size_t workers_ = 0;
   std::size_t live_tunnels_ = 0;
+  long long first_up_ms_ = 0;  // wall-clock time the first tunnel came up (--ready-out)
   std::vector<std::shared_ptr<HeldTunnel>> tunnels_;
   std::map<std::size_t, std::shared_ptr<HeldDtls>> dtls_;  // --dtls: by session index
   bool stopping_ = false;

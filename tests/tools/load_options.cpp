@@ -112,6 +112,7 @@ Result<bool> apply(std::string_view flag, std::string_view v, Options& o) {
                       : flag == "--pin"           ? &o.pin
                       : flag == "--report-json"   ? &o.report_json
                       : flag == "--landed-out"    ? &o.landed_out
+                      : flag == "--ready-out"     ? &o.ready_out
                                                   : nullptr;
   if (!text) return fail("unknown option '" + std::string(flag) + "'");
   if (v.empty()) return fail(std::string(flag) + ": empty value");
@@ -149,6 +150,8 @@ director's redirect to the member it names.
                         (one address reaches one server port from at most ~64k ports)
   --pin pin-sha256:B64  require the server's public key to have this SHA-256 pin
   --report-json FILE    write the summary as JSON too
+  --ready-out FILE      once every planned tunnel is up, write "FIRST_MS LAST_MS TUNNELS" to
+                        FILE: the wall-clock times (Unix ms) the first and the last came up
   --quiet               no per-session error lines on stderr, only the summary
   --follow-redirect     a redirect answering the first POST (a director's 302 with an absolute
                         Location https://IP:PORT/path) is followed once: the login and the

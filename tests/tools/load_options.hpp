@@ -37,6 +37,10 @@ struct Options {
   // that need several.
   std::vector<std::string> sources;
   std::string report_json;
+  // Written once, when every planned tunnel is up: "FIRST_MS LAST_MS TUNNELS", the wall-clock
+  // times (Unix ms) the first and the last came up (a harness waits on this file instead of
+  // polling the server).
+  std::string ready_out;
   bool quiet = false;  // no per-session error lines, only the summary
   // A director's redirect (302 to an https://IP:port Location) answering the first request is
   // followed; the login, and the CONNECT, go to the member it names.

@@ -52,6 +52,7 @@ TEST(Config, BuiltInDefaults) {
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.tun_name, defaults::kTunName);
   EXPECT_TRUE(c.tun_offload);
+  EXPECT_EQ(c.data_threads, 0);  // one per CPU
   EXPECT_EQ(c.users_file, defaults::kUsersFile);
   EXPECT_EQ(c.pool_ipv4, defaults::kPoolIpv4);
   EXPECT_TRUE(c.tls_certificate.empty() && c.tls_private_key.empty());
@@ -226,6 +227,9 @@ TEST(Config, WrongValuesNameTheKeyAndWhatWasGiven) {
   EXPECT_FALSE(parse_ok("[node]\ntun_offload = false\n").tun_offload);
   EXPECT_THAT(parse_error("[node]\ntun_offload = 1\n"),
               HasSubstr("node.tun_offload: expected true or false"));
+  EXPECT_EQ(parse_ok("[node]\ndata_threads = 4\n").data_threads, 4);
+  EXPECT_THAT(parse_error("[node]\ndata_threads = -1\n"),
+              HasSubstr("node.data_threads: expected an integer 0..256"));
   EXPECT_THAT(parse_error("[node]\nid = \"\"\n"), HasSubstr("node.id"));
   EXPECT_THAT(parse_error("[node]\nstate_dir = 5\n"), HasSubstr("node.state_dir: expected a path"));
   EXPECT_THAT(parse_error("[node]\nadmin_socket = \"/" + std::string(120, 'x') + "\"\n"),

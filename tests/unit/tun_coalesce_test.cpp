@@ -337,5 +337,34 @@ TEST(TunCoalesce, FullMeansWriteAndAddAgain) {
   EXPECT_FALSE(tiny.add(in[0]));
 }
 
+TEST(TunCoalesce, FlowHashNamesTheFlow) {
+  Seg s;
+  const auto a1 = segment(s);
+  Seg later = s;
+  later.seq += 5000;
+  later.payload = 10;
+  later.flags = 0x11;
+  EXPECT_EQ(flow_hash(a1), flow_hash(segment(later))) << "same ports and addresses";
+  Seg other = s;
+  other.port = 51001;
+  EXPECT_NE(flow_hash(a1), flow_hash(segment(other))) << "another port";
+  Seg v6 = s;
+  v6.v4 = false;
+  Seg v6_later = v6;
+  v6_later.seq += 1400;
+  EXPECT_EQ(flow_hash(segment(v6)), flow_hash(segment(v6_later)));
+  EXPECT_NE(flow_hash(segment(v6)), flow_hash(a1));
+  // An IPv4 fragment hashes by its addresses alone, as every piece of its datagram does.
+  auto frag = segment(s);
+  frag[6] |= 0x20;  // MF
+  auto frag2 = segment(other);
+  frag2[7] = 0x10;  // an offset
+  EXPECT_EQ(flow_hash(frag), flow_hash(frag2));
+  // Whatever bytes: no crash, a value.
+  const std::vector<std::uint8_t> junk = {0x45, 0, 0};
+  (void)flow_hash(junk);
+  (void)flow_hash({});
+}
+
 }  // namespace
 }  // namespace tandem::tun

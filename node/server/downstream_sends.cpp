@@ -1,0 +1,139 @@
+#include "node/server/downstream_sends.hpp"
+
+#include <boost/asio/post.hpp>
+#include <cstring>
+#include <functional>
+
+#include "base/log.hpp"
+#include "node/server/dtls_tunnel.hpp"
+
+namespace tandem::server {
+
+namespace {
+
+// Batches per worker, the one filling included: how far a worker may fall behind.
+constexpr std::size_t kMaxInFlight = 8;
+
+}  // namespace
+
+DownstreamSends::DownstreamSends(TunnelRuntime& rt, int fd, std::uint64_t& dropped,
+                                 DataWorkers* workers)
+    : rt_(rt),
+      fd_(fd),
+      dropped_(dropped),
+      workers_(workers),
+      gso_(DatagramBatch::kernel_has_gso(fd)) {
+  const std::size_t n = workers_ ? workers_->size() : 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    shards_.push_back(std::make_unique<Shard>());
+    shards_.back()->filling = std::make_unique<Batch>();
+  }
+}
+
+dtls::DatagramList& DownstreamSends::list_for(const DtlsTunnel& tunnel) {
+  // One association, one shard, for as long as it lives: its datagrams keep their order.
+  current_ = shards_.size() == 1
+                 ? 0
+                 : std::hash<const DtlsTunnel*>{}(&tunnel) / alignof(DtlsTunnel) % shards_.size();
+  return shards_[current_]->filling->datagrams.list();
+}
+
+void DownstreamSends::batched(std::shared_ptr<DtlsTunnel> tunnel,
+                              std::span<const std::uint8_t> packet) {
+  Batch& b = *shards_[current_]->filling;
+  b.datagrams.assign(tunnel->peer(), b.held.size());
+  b.held.push_back(Held{std::move(tunnel), packet, false});
+}
+
+void DownstreamSends::release() {
+  holding_ = false;
+  for (std::size_t k = 0; k < shards_.size(); ++k) {
+    if (shards_[k]->filling->held.empty())
+      shards_[k]->filling->datagrams.clear();
+    else
+      send(k);
+  }
+}
+
+void DownstreamSends::mark(Batch& b, Outcome& o) {
+  for (std::size_t i = 0; i < b.datagrams.size(); ++i) {
+    const SendOutcome outcome = b.datagrams.outcome(i);
+    if (outcome == SendOutcome::sent) continue;
+    ++o.dropped;  // as DtlsServer::send_to counts them
+    if (outcome == SendOutcome::failed) b.held[b.datagrams.owner(i)].failed = true;
+  }
+  b.datagrams.clear();
+  o.held.swap(b.held);
+  o.copies.swap(b.copies);
+}
+
+void DownstreamSends::send(std::size_t k) {
+  Shard& shard = *shards_[k];
+  if (!workers_) {
+    Batch& b = *shard.filling;
+    bool gso = gso_;
+    b.datagrams.send(fd_, gso);
+    Outcome o;
+    o.gso_refused = gso_ && !gso;
+    mark(b, o);
+    finish(o);
+    b.held.swap(o.held);  // keep the storage
+    b.held.clear();
+    return;
+  }
+  // The drain's buffer is reused as soon as we return: copy the packets the tunnels may need.
+  Batch* full = shard.filling.release();
+  std::size_t total = 0;
+  for (const Held& h : full->held) total += h.packet.size();
+  full->copies.resize(total);
+  std::size_t at = 0;
+  for (Held& h : full->held) {
+    if (h.packet.empty()) continue;
+    std::memcpy(full->copies.data() + at, h.packet.data(), h.packet.size());
+    h.packet = {full->copies.data() + at, h.packet.size()};
+    at += h.packet.size();
+  }
+  std::unique_ptr<Batch> next;
+  {
+    std::unique_lock lock(shard.mutex);
+    if (shard.spare.empty() && shard.made >= kMaxInFlight)
+      shard.returned.wait(lock, [&] { return !shard.spare.empty(); });
+    if (!shard.spare.empty()) {
+      next = std::move(shard.spare.back());
+      shard.spare.pop_back();
+    }
+  }
+  if (!next) {
+    next = std::make_unique<Batch>();
+    ++shard.made;
+  }
+  shard.filling = std::move(next);
+  const bool gso = gso_;
+  workers_->post(static_cast<unsigned>(k), [this, &shard, full, gso] {
+    bool still_gso = gso;
+    full->datagrams.send(fd_, still_gso);
+    auto o = std::make_shared<Outcome>();
+    o->gso_refused = gso && !still_gso;
+    // The tunnels' references move to the I/O thread with the outcome: none is dropped here.
+    mark(*full, *o);
+    {
+      std::lock_guard lock(shard.mutex);
+      shard.spare.emplace_back(full);
+    }
+    shard.returned.notify_one();
+    asio::post(rt_.io, [this, o] { finish(*o); });
+  });
+}
+
+void DownstreamSends::finish(Outcome& o) {
+  if (o.gso_refused && gso_) {
+    gso_ = false;
+    log::warn("dtls_gso_off", {{"reason", "the kernel refused UDP GSO sends; sending singly"}});
+  }
+  dropped_ += o.dropped;
+  // The tunnels' answers may reach the session table and CSTP, never this batch.
+  for (Held& h : o.held) h.tunnel->batch_done(h.packet, !h.failed);
+  o.held.clear();
+}
+
+}  // namespace tandem::server
