@@ -16,6 +16,8 @@ constexpr std::size_t kMaxInFlight = 8;
 
 }  // namespace
 
+DownstreamSends::Shard::Shard() : pool(kMaxInFlight - 1, [] { return std::make_unique<Batch>(); }) {}
+
 DownstreamSends::DownstreamSends(TunnelRuntime& rt, int fd, std::uint64_t& dropped,
                                  DataWorkers* workers)
     : rt_(rt),
@@ -24,10 +26,7 @@ DownstreamSends::DownstreamSends(TunnelRuntime& rt, int fd, std::uint64_t& dropp
       workers_(workers),
       gso_(DatagramBatch::kernel_has_gso(fd)) {
   const std::size_t n = workers_ ? workers_->size() : 1;
-  for (std::size_t i = 0; i < n; ++i) {
-    shards_.push_back(std::make_unique<Shard>());
-    shards_.back()->filling = std::make_unique<Batch>();
-  }
+  for (std::size_t i = 0; i < n; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
 dtls::DatagramList& DownstreamSends::list_for(const DtlsTunnel& tunnel) {
@@ -93,21 +92,7 @@ void DownstreamSends::send(std::size_t k) {
     h.packet = {full->copies.data() + at, h.packet.size()};
     at += h.packet.size();
   }
-  std::unique_ptr<Batch> next;
-  {
-    std::unique_lock lock(shard.mutex);
-    if (shard.spare.empty() && shard.made >= kMaxInFlight)
-      shard.returned.wait(lock, [&] { return !shard.spare.empty(); });
-    if (!shard.spare.empty()) {
-      next = std::move(shard.spare.back());
-      shard.spare.pop_back();
-    }
-  }
-  if (!next) {
-    next = std::make_unique<Batch>();
-    ++shard.made;
-  }
-  shard.filling = std::move(next);
+  shard.filling = shard.pool.take();
   const bool gso = gso_;
   workers_->post(static_cast<unsigned>(k), [this, &shard, full, gso] {
     bool still_gso = gso;
@@ -116,12 +101,8 @@ void DownstreamSends::send(std::size_t k) {
     o->gso_refused = gso && !still_gso;
     // The tunnels' references move to the I/O thread with the outcome: none is dropped here.
     mark(*full, *o);
-    {
-      std::lock_guard lock(shard.mutex);
-      shard.spare.emplace_back(full);
-    }
-    shard.returned.notify_one();
-    asio::post(rt_.io, [this, o] { finish(*o); });
+    shard.pool.give_back(std::unique_ptr<Batch>(full));
+    asio::post(rt_.io, [this, o = std::move(o)] { finish(*o); });
   });
 }
 

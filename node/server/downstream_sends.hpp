@@ -9,13 +9,12 @@
 // kernel's UDP and IP work runs on its core; the outcomes come back to the I/O thread, which
 // alone touches tunnels and sessions. The drain's buffer is reused at once, so the packets are
 // copied into the batch first: a refused one must still go over CSTP.
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <vector>
 
+#include "node/server/batch_pool.hpp"
 #include "node/server/data_workers.hpp"
 #include "node/server/datagram_batch.hpp"
 #include "node/server/runtime.hpp"
@@ -53,12 +52,12 @@ class DownstreamSends {
     std::vector<Held> held;
     std::vector<std::uint8_t> copies;  // the held packets, when sent by a worker
   };
+  // One worker's batches (batch_pool.hpp): one filling on the I/O thread, the others being sent
+  // or spare.
   struct Shard {
-    std::unique_ptr<Batch> filling;
-    std::mutex mutex;
-    std::condition_variable returned;
-    std::vector<std::unique_ptr<Batch>> spare;  // guarded by mutex
-    std::size_t made = 1;                       // I/O thread only
+    std::unique_ptr<Batch> filling = std::make_unique<Batch>();
+    BatchPool<Batch> pool;
+    Shard();
   };
   // What the sending found, for the I/O thread to act on.
   struct Outcome {

@@ -30,6 +30,8 @@ std::unique_ptr<tun::Coalescer> new_coalescer() {
 
 }  // namespace
 
+UpstreamWrites::Shard::Shard() : filling(new_coalescer()), pool(kMaxInFlight - 1, new_coalescer) {}
+
 UpstreamWrites::UpstreamWrites(TunnelRuntime& rt, int fd, bool vnet_header, DataWorkers* workers)
     : rt_(rt),
       fd_(fd),
@@ -38,10 +40,7 @@ UpstreamWrites::UpstreamWrites(TunnelRuntime& rt, int fd, bool vnet_header, Data
       write_fail_log_(defaults::kRefusalLogBurst, defaults::kRefusalLogInterval) {
   if (!vnet_header) return;
   const std::size_t n = workers_ ? workers_->size() : 1;
-  for (std::size_t i = 0; i < n; ++i) {
-    shards_.push_back(std::make_unique<Shard>());
-    shards_.back()->filling = new_coalescer();
-  }
+  for (std::size_t i = 0; i < n; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
 bool UpstreamWrites::write(std::span<const std::uint8_t> packet) {
@@ -92,31 +91,13 @@ void UpstreamWrites::send(std::size_t k) {
     shard.filling->clear();
     return;
   }
-  std::unique_ptr<tun::Coalescer> next;
-  {
-    std::unique_lock lock(shard.mutex);
-    if (shard.spare.empty() && shard.made >= kMaxInFlight)
-      shard.returned.wait(lock, [&] { return !shard.spare.empty(); });
-    if (!shard.spare.empty()) {
-      next = std::move(shard.spare.back());
-      shard.spare.pop_back();
-    }
-  }
-  if (!next) {
-    next = new_coalescer();
-    ++shard.made;
-  }
-  // The worker owns the full one until it gives it back, emptied, to the spares.
+  // The worker owns the full one until it gives it back, emptied, to the pool.
   tun::Coalescer* full = shard.filling.release();
-  shard.filling = std::move(next);
+  shard.filling = shard.pool.take();
   workers_->post(static_cast<unsigned>(k), [this, &shard, full] {
     const Tally t = write_all(fd_, *full);
     full->clear();
-    {
-      std::lock_guard lock(shard.mutex);
-      shard.spare.emplace_back(full);
-    }
-    shard.returned.notify_one();
+    shard.pool.give_back(std::unique_ptr<tun::Coalescer>(full));
     // The counters and the log are the I/O thread's.
     asio::post(rt_.io, [this, t] { account(t); });
   });

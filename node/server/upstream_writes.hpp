@@ -5,14 +5,13 @@
 // end the writes go out: from the I/O thread, or, with data workers, from the worker each flow
 // is sharded to (docs/data-plane.md, "Every core"), so the kernel's forwarding work for them
 // runs on that worker's core. One flow always goes to one worker, whose jobs run in order.
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <vector>
 
 #include "base/log_limiter.hpp"
+#include "node/server/batch_pool.hpp"
 #include "node/server/data_workers.hpp"
 #include "node/server/runtime.hpp"
 #include "node/tun/coalesce.hpp"
@@ -41,14 +40,12 @@ class UpstreamWrites {
     std::uint64_t failed_packets = 0;
     int last_error = 0;  // errno of the last refused write (0: a short write)
   };
-  // The coalescers of one worker: one filling on the I/O thread, the rest written or waiting to
-  // be reused. A worker that falls behind makes the I/O thread wait for one (kMaxInFlight).
+  // One worker's coalescers (batch_pool.hpp): one filling on the I/O thread, the others being
+  // written or spare.
   struct Shard {
     std::unique_ptr<tun::Coalescer> filling;
-    std::mutex mutex;
-    std::condition_variable returned;
-    std::vector<std::unique_ptr<tun::Coalescer>> spare;  // guarded by mutex
-    std::size_t made = 1;                                // I/O thread only
+    BatchPool<tun::Coalescer> pool;
+    Shard();
   };
 
   static Tally write_all(int fd, tun::Coalescer& c);

@@ -3,19 +3,12 @@
 #include <algorithm>
 #include <cstring>
 
-#include "node/tun/byte_order.hpp"
+#include "node/tun/ip_fields.hpp"
 
 namespace tandem::tun {
-namespace {
 
-constexpr std::uint8_t kTcp = 6;
-constexpr std::uint8_t kTcpPsh = 0x08;
-constexpr std::uint8_t kTcpAck = 0x10;
-constexpr std::size_t kIpv6Header = 40;
 // Packets per write: the kernel's GRO stops at 64 too, and it bounds the iovecs of one writev.
 constexpr std::size_t kMaxJoined = 64;
-
-}  // namespace
 
 // What a packet is, as far as joining goes.
 struct Coalescer::Parsed {
@@ -100,7 +93,7 @@ std::uint32_t flow_hash(std::span<const std::uint8_t> p) {
     protocol = p[6];
     ports_at = kIpv6Header;
   }
-  if ((protocol == kTcp || protocol == 17) && ports_at >= 20 && p.size() >= ports_at + 4) {
+  if ((protocol == kTcp || protocol == kUdp) && ports_at >= 20 && p.size() >= ports_at + 4) {
     mix(&p[ports_at], 4);
   }
   return h;

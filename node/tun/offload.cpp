@@ -3,15 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "node/tun/byte_order.hpp"
+#include "node/tun/ip_fields.hpp"
 
 namespace tandem::tun {
 namespace {
-
-constexpr std::uint8_t kTcp = 6;
-constexpr std::uint8_t kTcpFin = 0x01;
-constexpr std::uint8_t kTcpPsh = 0x08;
-constexpr std::size_t kIpv6Header = 40;
 
 // A folded checksum goes back in the byte order it was summed in (memory order).
 void store_checksum(std::uint8_t* p, std::uint16_t folded) {

@@ -1,8 +1,17 @@
 #pragma once
-// Big-endian (network order) fields of IP and TCP headers, read and written byte by byte.
+// IP and TCP header fields as both TUN directions read them: big-endian (network order)
+// values read and written byte by byte, and the constants they compare against.
+#include <cstddef>
 #include <cstdint>
 
 namespace tandem::tun {
+
+inline constexpr std::uint8_t kTcp = 6;  // IP protocol number
+inline constexpr std::uint8_t kUdp = 17;
+inline constexpr std::uint8_t kTcpFin = 0x01;
+inline constexpr std::uint8_t kTcpPsh = 0x08;
+inline constexpr std::uint8_t kTcpAck = 0x10;
+inline constexpr std::size_t kIpv6Header = 40;
 
 inline std::uint16_t get16(const std::uint8_t* p) {
   return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
