@@ -1,5 +1,6 @@
 #include "node/server/data_workers.hpp"
 
+#include <pthread.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -36,7 +37,11 @@ struct DataWorkers::Worker {
 DataWorkers::DataWorkers(unsigned count) {
   for (unsigned i = 0; i < std::max(1u, count); ++i) {
     auto w = std::make_unique<Worker>();
-    w->thread = std::thread([raw = w.get()] { raw->run(); });
+    w->thread = std::thread([raw = w.get()] {
+      // As `top -H` and /proc/PID/task/*/comm show it (15 characters at most).
+      pthread_setname_np(pthread_self(), "tandem-data");
+      raw->run();
+    });
     workers_.push_back(std::move(w));
   }
 }

@@ -14,7 +14,7 @@ namespace tandem::server {
 
 class DataWorkers {
  public:
-  // `count` threads (at least 1), started at once.
+  // `count` threads (at least 1), started at once, each named "tandem-data".
   explicit DataWorkers(unsigned count);
   // Runs the jobs already given, then joins the threads.
   ~DataWorkers();

@@ -1,10 +1,15 @@
 // node/server/data_workers: jobs given to one worker run in the order given, on another thread,
-// and every job given runs before the workers are gone.
+// and every job given runs before the workers are gone. node/server/batch_pool: at most `limit`
+// batches exist; with all of them out, take() waits for one to come back.
 #include "node/server/data_workers.hpp"
 
 #include <gtest/gtest.h>
 
+#include "node/server/batch_pool.hpp"
+
 #include <atomic>
+#include <chrono>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -50,6 +55,25 @@ TEST(DataWorkers, ThreadsConfiguredOrOnePerAllowedCpu) {
   EXPECT_EQ(data_threads(3), 3u);
   EXPECT_GE(data_threads(0), 1u);
   EXPECT_LE(data_threads(0), std::thread::hardware_concurrency());
+}
+
+TEST(BatchPool, TakeWaitsWhenEveryBatchIsOut) {
+  int made = 0;
+  BatchPool<int> pool(2, [&made] { return std::make_unique<int>(++made); });
+  auto a = pool.take();
+  auto b = pool.take();
+  EXPECT_EQ(made, 2);
+  std::atomic<bool> given{false};
+  std::thread worker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    given = true;
+    pool.give_back(std::move(a));
+  });
+  auto c = pool.take();  // blocks until the worker gives `a` back
+  EXPECT_TRUE(given.load());
+  EXPECT_EQ(made, 2) << "no third batch made past the limit";
+  EXPECT_EQ(*c, 1) << "the one given back";
+  worker.join();
 }
 
 }  // namespace
