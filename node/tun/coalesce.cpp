@@ -107,7 +107,7 @@ Coalescer::Coalescer(std::size_t arena, std::size_t max_writes)
 std::uint8_t* Coalescer::copy_in(std::span<const std::uint8_t> bytes) {
   if (bytes.size() > arena_size_ - used_) return nullptr;
   std::uint8_t* at = arena_.get() + used_;
-  std::memcpy(at, bytes.data(), bytes.size());
+  if (!bytes.empty()) std::memcpy(at, bytes.data(), bytes.size());  // an empty span may be null
   used_ += bytes.size();
   return at;
 }

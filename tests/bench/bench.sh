@@ -84,7 +84,8 @@ Usage: $0 [options]          (as root)
 Environment: TANDEM_BUILD_DIR (default <repo>/build), OCSERV (default /usr/sbin/ocserv),
   OC_VERBOSITY (openconnect's, default -v; -vv logs every packet: debugging only),
   PERF_CALLGRAPH (perf record --call-graph, default fp; dwarf gives callers in tandemd),
-  TUN_OFFLOAD (true|false: tandemd's [node] tun_offload; default: tandemd's default).
+  TUN_OFFLOAD (true|false: tandemd's [node] tun_offload; default: tandemd's default),
+  DATA_THREADS (0..256: tandemd's [node] data_threads; default: tandemd's default, one per CPU).
 EOF
 }
 
@@ -126,6 +127,7 @@ done
 [[ $SERVER_CPUS =~ ^[0-9]+([,-][0-9]+)*$ ]] || die "--server-cpus: a CPU list like 1 or 2-3, got '$SERVER_CPUS'"
 [[ $CLIENT_CPUS =~ ^[0-9]+([,-][0-9]+)*$ ]] || die "--client-cpus: a CPU list like 0 or 0-1, got '$CLIENT_CPUS'"
 [[ ${TUN_OFFLOAD:-true} =~ ^(true|false)$ ]] || die "TUN_OFFLOAD: true or false, got '$TUN_OFFLOAD'"
+[[ ${DATA_THREADS:-0} =~ ^[0-9]{1,3}$ ]] || die "DATA_THREADS: a number 0..256, got '$DATA_THREADS'"
 # A sample (one server phase) took about 150-400 s on the 2-CPU host depending on its load.
 [[ -n $DEADLINE ]] || DEADLINE=$((150 + 600 * SAMPLES))
 [[ $PARALLEL == none ]] && PARALLEL=
@@ -438,6 +440,7 @@ state_dir = "$d/state"
 log_level = "info"
 tun_name = "tandem0"
 ${TUN_OFFLOAD:+tun_offload = $TUN_OFFLOAD}
+${DATA_THREADS:+data_threads = $DATA_THREADS}
 
 [auth]
 users_file = "$d/users"
@@ -1406,7 +1409,7 @@ report() {
   fi
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), kernel $KERNEL, $NCPU CPUs ($CPU_MODEL), net.core.rmem_max $RMEM_MAX, net.core.wmem_max $WMEM_MAX;" \
     "load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)."
-  echo "openconnect $OC_VERSION, $OCSERV_VERSION, iperf3 $IPERF_VERSION; script from $SRC_REV ($SRC_DIR); tandemd from ${BIN_TREE:-?} at $BIN_REV (binary built $TANDEMD_BUILT${BIN_STALE:+, before that commit: the newest commit older than the binary is $BIN_STALE})."
+  echo "openconnect $OC_VERSION, $OCSERV_VERSION, iperf3 $IPERF_VERSION; script from $SRC_REV ($SRC_DIR); tandemd from ${BIN_TREE:-?} at $BIN_REV (binary built $TANDEMD_BUILT${BIN_STALE:+, before that commit: the newest commit older than the binary is $BIN_STALE})${TUN_OFFLOAD:+; tandemd with tun_offload = $TUN_OFFLOAD}${DATA_THREADS:+; tandemd with data_threads = $DATA_THREADS}."
   echo "Pinning (taskset, checked in /proc on every thread): server under test (tandemd, or ocserv's main, sec-mod and workers) on CPU $SERVER_CPUS; openconnect, iperf3 (client and server) and ping on CPU $CLIENT_CPUS; the same for both servers.${PARALLEL:+ Except the many-clients rows ($PARALLEL clients at once, each through its own tunnel to its own iperf3 server): there the server is restarted with every CPU allowed, and the clients too, the same for both servers.}"
   order=
   for ((r = 1; r <= SAMPLES; r++)); do order+="${order:+, }round $r: ${ORDER[r]}"; done

@@ -83,9 +83,10 @@ for t in "${targets[@]}"; do
   say "$t: ${seconds} s from $seeds seeds"
   rc=0
   "$build/tests/fuzz/fuzz_$t" "${args[@]}" "$corpus" >"$log" 2>&1 || rc=$?
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  # A finding in the seeds stops libFuzzer before it prints any of these: none may end the run.
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1) || true
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1) || true
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2) || true
   size=$(find "$corpus" -type f | wc -l)
   findings=$(find "$artifacts" -type f | wc -l)
   if ((rc == 0 && findings == 0)); then

@@ -335,6 +335,11 @@ TEST(TunCoalesce, FullMeansWriteAndAddAgain) {
   // Larger than the whole space.
   Coalescer tiny(100, 4);
   EXPECT_FALSE(tiny.add(in[0]));
+  // Nothing at all (the fuzz target's first finding: an empty span's null data was copied).
+  Coalescer empty(1024, 4);
+  EXPECT_TRUE(empty.add({}));
+  ASSERT_EQ(empty.writes().size(), 1u);
+  EXPECT_EQ(empty.writes()[0].bytes, 0u);
 }
 
 TEST(TunCoalesce, FlowHashNamesTheFlow) {
