@@ -45,6 +45,15 @@ TD_INSIDE6_NET=fd00:201::/64
 TD_INSIDE6_GW=fd00:201::1
 TD_INSIDE6_IP=fd00:201::2
 TD_POOL_EXTRA=  # more [pool] keys for write_config (and lib_pair's write_node_config)
+# Config for tests driven by tandem-load: many sessions of one user, all from one address. That
+# is a load client, not users behind a NAT, so the per-user and per-address caps
+# (docs/limits.md) are off; the login throttle stays on (every login succeeds).
+TD_LOAD_CLIENT_CONFIG='[policy.default]
+simultaneous_logins = 0
+[limits]
+connections_per_address = 0
+tls_handshakes_per_address = 0
+logins_in_flight_per_address = 0'
 
 # Names: namespaces carry the test name and our PID (no length limit worth worrying about);
 # interface names are created directly inside the namespaces and must fit 15 characters,

@@ -26,10 +26,7 @@ setup_pair_topology
 start_etcd
 add_user bob secret-b
 printf 'secret-b\n' >"$TD_DIR/password"
-extra=$'[policy.default]\nsimultaneous_logins = 0'
-extra+=$'\n[limits]\nconnections_per_address = 0\ntls_handshakes_per_address = 0'
-extra+=$'\nlogins_in_flight_per_address = 0\n'
-pair_with_client_on_topology dtls "$extra$(arbiter_config)"
+pair_with_client_on_topology dtls "$TD_LOAD_CLIENT_CONFIG"$'\n'"$(arbiter_config)"
 wait_for 10 "node $TD_ACT holds the member's key" td_holds_key "$TD_ACT"
 act=$TD_ACT stb=$TD_STB
 epoch=$(nctl "$act" status --json | jq -r .epoch)

@@ -23,12 +23,7 @@ setup_topology
 add_user alice 'alice pw'
 add_user bob 'bob pw'
 printf 'bob pw\n' >"$TD_DIR/password-bob"
-write_config "[policy.default]
-simultaneous_logins = 0
-[limits]
-connections_per_address = 0
-tls_handshakes_per_address = 0
-logins_in_flight_per_address = 0"
+write_config "$TD_LOAD_CLIENT_CONFIG"
 start_tandemd
 
 step "tandem-load --dtls: $SESSIONS tunnels as bob, DTLS keepalive every 2 s, held ${HOLD_S}s"

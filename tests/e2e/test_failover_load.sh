@@ -15,14 +15,9 @@ setup_pair_topology
 make_pair_pki
 add_user alice secret-a
 printf 'secret-a\n' >"$TD_DIR/password"
-policy=$'[policy.default]\nsimultaneous_logins = 0'
-# tandem-load logs in 20 at a time and resumes 50 at a time, all from one address: a load
-# client, not users behind a NAT. The per-address caps (docs/limits.md) would refuse most of
-# it, so they are off here; the login throttle stays on (every login succeeds).
-policy+=$'\n[limits]\nconnections_per_address = 0\ntls_handshakes_per_address = 0'
-policy+=$'\nlogins_in_flight_per_address = 0'
-write_node_config a "$policy"
-write_node_config b "$policy"
+# tandem-load logs in 20 at a time and resumes 50 at a time, all from one address.
+write_node_config a "$TD_LOAD_CLIENT_CONFIG"
+write_node_config b "$TD_LOAD_CLIENT_CONFIG"
 start_pair
 act=$(active_node)
 stb=$(other_node "$act")
