@@ -808,6 +808,7 @@ void Reader::read_limits(const toml::table& t, Limits& l) {
       {"login_throttle_entries", &Limits::login_throttle_entries, 100, 10'000'000},
       {"dtls_handshakes", &Limits::dtls_handshakes, 1, 100'000},
       {"dtls_handshakes_per_session", &Limits::dtls_handshakes_per_session, 0, 64},
+      {"max_sessions", &Limits::max_sessions, 0, 10'000'000},
   };
   static constexpr std::pair<const char*, Duration Limits::*> kDurations[] = {
       {"login_deadline", &Limits::login_deadline},
@@ -951,7 +952,8 @@ Limits default_limits() {
                 defaults::kLoginForgetAfter,
                 n(defaults::kLoginThrottleEntries),
                 n(defaults::kDtlsHandshakes),
-                n(defaults::kDtlsHandshakesPerSession)};
+                n(defaults::kDtlsHandshakesPerSession),
+                defaults::kMaxSessionsFromMemory};
 }
 
 Result<Config> parse_config(const std::string& toml_text, const std::string& source) {

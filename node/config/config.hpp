@@ -134,6 +134,8 @@ struct Limits {
   int login_throttle_entries;   // bound on each of the throttle's tables
   int dtls_handshakes;          // DTLS handshakes in progress, in total (>= 1)
   int dtls_handshakes_per_session;
+  // Sessions on the node (docs/limits.md, "Sessions"): -1 = derived from memory, 0 = no limit.
+  int max_sessions;
 
   bool operator==(const Limits&) const = default;
 };

@@ -96,6 +96,8 @@ inline constexpr std::size_t kRadiusWorkers = 4;
 // DTLS handshakes in progress (after the cookie exchange), in total and per session.
 inline constexpr std::size_t kDtlsHandshakes = 256;
 inline constexpr std::size_t kDtlsHandshakesPerSession = 2;
+// [limits] max_sessions when not set: derived from the node's memory (server/session_limit.hpp).
+inline constexpr int kMaxSessionsFromMemory = -1;
 
 // Log lines per kind of refusal: a burst, then one per interval; the rest are counted and the
 // count is logged with the next line (metrics count every one).

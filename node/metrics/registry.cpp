@@ -93,6 +93,9 @@ void write_state(Writer& w, const Snapshot& s) {
   w.sample({{"carrier", "dtls"}}, number(s.downstream_dtls));
   w.sample({{"carrier", "ssl"}},
            number(s.sessions_active - std::min(s.sessions_active, s.downstream_dtls)));
+  w.family("session_limit", "gauge",
+           "Sessions this node takes at most ([limits] max_sessions; 0: no limit).");
+  w.sample(number(s.session_limit));
   w.family("pool_addresses", "gauge", "Client addresses of the pool, leased or free.");
   w.sample({{"state", "used"}}, number(s.pool_used));
   w.sample({{"state", "free"}}, number(s.pool_free));

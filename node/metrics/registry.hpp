@@ -93,6 +93,7 @@ struct Snapshot {
   bool arbiter_reachable = false;
   std::uint64_t arbiter_serving_left_ms = 0;
 
+  std::uint64_t session_limit = 0;  // [limits] max_sessions as it applies now; 0 = none
   std::uint64_t pool_used = 0;
   std::uint64_t pool_free = 0;
   std::uint64_t pool6_used = 0;  // IPv6 addresses leased (docs/ipv6.md); 0 without a pool

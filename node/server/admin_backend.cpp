@@ -242,6 +242,7 @@ Result<std::string> reload_configuration(Runtime& rt) {
   rt.front.limits.configure(front_door_settings(rt.config.limits, defaults::kMaxFrontConnections));
   rt.front.login_throttle.configure(
       auth::throttle_settings(rt.config.limits, defaults::kMaxPendingLogins));
+  rt.session_limit = resolve_session_limit(rt.config.limits.max_sessions, usable_memory());
   log::Level level;
   if (log::parse_level(rt.config.log_level, level)) log::set_level(level);
   std::string result = "reloaded " + rt.config.source + ": " +

@@ -487,6 +487,8 @@ Result<bool> Headend::start(Replication& replication) {
                           {"sessions", std::to_string(m.sessions->size())},
                           {"hash_threads", std::to_string(hash_threads())},
                           {"data_threads", std::to_string(data_threads(cfg.data_threads))},
+                          {"max_sessions", std::to_string(m.rt->session_limit.sessions)},
+                          {"max_sessions_from", m.rt->session_limit.from},
                           {"config", cfg.source}});
   if (auto r = replication.start(); !r) return fail("replication: " + r.error());
   return true;

@@ -293,6 +293,7 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
                               grant.policy_from == "group" ? std::string() : policy.name,
                               grant.session_timeout,
                               grant.idle_timeout};
+  request.max_sessions = rt.session_limit.sessions;
   auto created = rt.sessions.create(request);
   if (!created && grant.ip) {
     // The server named an address another session holds: that one or none (docs/radius.md).
@@ -305,9 +306,11 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   }
   if (!created) {
     ++rt.counters.logins_refused;
-    log::error("login_refused",
+    const bool at_limit = created.code() == Errc::unavailable;
+    log::event(at_limit ? log::Level::warn : log::Level::error, "login_refused",
                {{"user", who}, {"public", peer.text()}, {"reason", created.error()}});
-    co_return form("No address is available. Please try later.");
+    co_return form(at_limit ? "The service is at its session limit. Please try later."
+                            : "No address is available. Please try later.");
   }
   const std::uint64_t index = created->session->index;
   const std::string token = std::move(created->token);

@@ -68,6 +68,7 @@ metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix
 
   if (rt.certificates) m.certificate_expiry = rt.certificates->seconds_left(wall_seconds());
 
+  m.session_limit = rt.session_limit.sessions;
   const auto& pool = rt.sessions.pool();
   m.pool_used = pool.leased();
   m.pool_free = pool.capacity() - std::min(pool.capacity(), pool.leased());

@@ -41,7 +41,8 @@ Runtime::Runtime(asio::io_context& io_context, const Clock& node_clock, config::
               .clock = node_clock,
               .sessions = session_table,
               .config = config,
-              .counters = counters} {}
+              .counters = counters},
+      session_limit(resolve_session_limit(config.limits.max_sessions, usable_memory())) {}
 
 std::string endpoint_text(const tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());

@@ -29,6 +29,7 @@
 #include "node/session/session_table.hpp"
 #include "node/session/traffic_filter.hpp"
 #include "node/tls/client_certificate.hpp"
+#include "node/server/session_limit.hpp"
 
 namespace tandem::radius {
 class Accounting;
@@ -167,6 +168,8 @@ struct Runtime {
   radius::Accounting* accounting = nullptr;          // RADIUS accounting, when [radius] has servers
   FrontDoorState front;
   TunnelRuntime tunnels;
+  // [limits] max_sessions as it applies now: resolved at start and at each reload.
+  SessionLimit session_limit;
 
   bool serving() const { return role.serving(); }
   const config::Policy& policy_for(const std::string& tunnel_group) const {

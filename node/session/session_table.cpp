@@ -43,15 +43,20 @@ void SessionTable::release_ip6(const Session& s) {
 }
 
 Result<Created> SessionTable::create(const NewSession& req) {
+  // The user's oldest sessions that this login replaces (S14). Oldest first: the map is ordered
+  // by index, and indexes only grow.
+  std::vector<std::uint64_t> replaced;
   if (req.simultaneous_logins > 0) {
-    // Oldest first: the map is ordered by index, and indexes only grow.
-    std::vector<std::uint64_t> mine;
     for (auto& [index, s] : sessions_)
-      if (s->user == req.user) mine.push_back(index);
-    std::size_t limit = static_cast<std::size_t>(req.simultaneous_logins);
-    for (std::size_t i = 0; mine.size() - i >= limit && i < mine.size(); ++i)
-      end(mine[i], EndReason::simultaneous_login, true);
+      if (s->user == req.user) replaced.push_back(index);
+    const std::size_t keep = static_cast<std::size_t>(req.simultaneous_logins) - 1;
+    replaced.resize(replaced.size() > keep ? replaced.size() - keep : 0);
   }
+  // Checked before anything is ended: a refused login replaces nothing.
+  if (req.max_sessions > 0 && sessions_.size() - replaced.size() >= req.max_sessions)
+    return fail(Errc::unavailable,
+                "session limit reached (max_sessions " + std::to_string(req.max_sessions) + ")");
+  for (std::uint64_t index : replaced) end(index, EndReason::simultaneous_login, true);
   std::optional<std::uint32_t> ip;
   if (req.ip) {
     // RADIUS named the address (Framed-IP-Address): that one or none, never one twice.

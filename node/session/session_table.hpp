@@ -39,6 +39,7 @@ struct NewSession {
   std::string policy_override;
   Duration session_timeout_override{0};
   Duration idle_timeout_override{0};
+  std::uint64_t max_sessions = 0;  // the node's session limit; 0 = none (docs/limits.md)
 };
 
 class SessionTable;

@@ -34,6 +34,7 @@ TEST(ConfigLimits, DefaultsWithoutTheTable) {
   EXPECT_EQ(20000, l.login_throttle_entries);
   EXPECT_EQ(256, l.dtls_handshakes);
   EXPECT_EQ(2, l.dtls_handshakes_per_session);
+  EXPECT_EQ(-1, l.max_sessions);  // derived from memory (docs/limits.md, "Sessions")
 }
 
 TEST(ConfigLimits, ReadsEveryKey) {
@@ -53,6 +54,7 @@ login_forget_after = "30m"
 login_throttle_entries = 500
 dtls_handshakes = 64
 dtls_handshakes_per_session = 1
+max_sessions = 20000
 )",
                         "test.toml");
   ASSERT_TRUE(c.ok()) << c.error();
@@ -71,6 +73,7 @@ dtls_handshakes_per_session = 1
   EXPECT_EQ(500, l.login_throttle_entries);
   EXPECT_EQ(64, l.dtls_handshakes);
   EXPECT_EQ(1, l.dtls_handshakes_per_session);
+  EXPECT_EQ(20000, l.max_sessions);
 }
 
 TEST(ConfigLimits, BadValuesNameTheKeyAndLine) {
@@ -82,6 +85,7 @@ login_deadline = "0"
 login_backoff_initial = "soon"
 login_throttle_entries = 10
 dtls_handshakes_per_session = 65
+max_sessions = -1
 colour = "red"
 )");
   EXPECT_THAT(e, HasSubstr("limits.connections_per_address: expected an integer 0..100000, got -1 "
@@ -91,7 +95,8 @@ colour = "red"
   EXPECT_THAT(e, HasSubstr("limits.login_backoff_initial: expected a duration"));
   EXPECT_THAT(e, HasSubstr("limits.login_throttle_entries: expected an integer 100..10000000"));
   EXPECT_THAT(e, HasSubstr("limits.dtls_handshakes_per_session: expected an integer 0..64"));
-  EXPECT_THAT(e, HasSubstr("unknown key 'limits.colour' (line 9)"));
+  EXPECT_THAT(e, HasSubstr("limits.max_sessions: expected an integer 0..10000000, got -1"));
+  EXPECT_THAT(e, HasSubstr("unknown key 'limits.colour' (line 10)"));
 }
 
 TEST(ConfigLimits, BackOffAndForgetTimesMustBeOrdered) {

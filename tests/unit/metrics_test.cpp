@@ -131,6 +131,7 @@ TEST(MetricsRender, EveryMetricIsPresentEvenWhenZero) {
       "tandem_arbiter_holding_key",
       "tandem_arbiter_reachable",
       "tandem_arbiter_serving_left_seconds",
+      "tandem_session_limit",
       R"(tandem_pool_addresses{state="used"})",
       R"(tandem_pool_addresses{state="free"})",
       "tandem_pool6_addresses_used",

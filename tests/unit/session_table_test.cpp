@@ -111,6 +111,42 @@ TEST_F(SessionTableTest, SimultaneousLoginsLogOffTheOldest) {
   EXPECT_NE(table.find(third.session->index), nullptr);
 }
 
+// docs/limits.md, "Sessions": at the limit a login is refused and ends nothing; a login that
+// replaces the user's own session (simultaneous_logins) does not add one, so it is taken.
+TEST_F(SessionTableTest, TheSessionLimitRefusesALoginAndEndsNothing) {
+  auto limited = [](const std::string& user, int simultaneous) {
+    NewSession r{user, "default", "default", "10.200.0.2", 4000, "oc", simultaneous};
+    r.max_sessions = 2;
+    return r;
+  };
+  auto alice = table.create(limited("alice", 0));
+  auto bob = table.create(limited("bob", 1));
+  ASSERT_TRUE(alice.ok());
+  ASSERT_TRUE(bob.ok());
+  const std::uint64_t bob_index = bob->session->index;
+
+  auto carol = table.create(limited("carol", 0));
+  ASSERT_FALSE(carol.ok());
+  EXPECT_EQ(carol.code(), Errc::unavailable);
+  EXPECT_EQ(carol.error(), "session limit reached (max_sessions 2)");
+  EXPECT_EQ(table.size(), 2u);
+
+  // bob again, one session allowed: his old one makes room for the new one.
+  auto bob_again = table.create(limited("bob", 1));
+  ASSERT_TRUE(bob_again.ok()) << bob_again.error();
+  EXPECT_EQ(table.find(bob_index), nullptr);
+  EXPECT_EQ(table.size(), 2u);
+
+  // alice again, no per-user limit: nothing of hers is replaced, so the node limit refuses her,
+  // and her first session stays.
+  auto alice_again = table.create(limited("alice", 0));
+  EXPECT_FALSE(alice_again.ok());
+  EXPECT_NE(table.find(alice->session->index), nullptr);
+
+  table.end(alice->session->index, EndReason::admin_logoff, false);
+  EXPECT_TRUE(table.create(limited("carol", 0)).ok());
+}
+
 TEST_F(SessionTableTest, CountsGoToTheSessionAndTheTunnelThatCarriedThem) {
   auto a = login("alice");
   table.attach_ssl(a.session, std::make_shared<RecordingTransport>(), {});
