@@ -78,6 +78,10 @@ class Replication : public ReplicationSink {
   // tandemctl drain / undrain: directors stop sending new clients here and the node refuses new
   // logins; connected and resuming clients stay.
   virtual void set_draining(bool draining) = 0;
+  // The node's session limit ([limits] max_sessions as it applies now; 0 = none): the member
+  // record's capacity is published as at most this, so directors stop sending new clients to a
+  // member that would refuse them (docs/limits.md, "Sessions"). Any thread.
+  virtual void set_session_limit(std::uint64_t sessions) = 0;
 };
 
 // What replication asks of the node. post() may be called from any thread; everything else

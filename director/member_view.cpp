@@ -149,7 +149,7 @@ Result<Member> parse_member_record(std::string_view key, std::string_view json) 
 
 bool state_differs(const Member& before, const Member& after) {
   return before.draining != after.draining || before.degraded != after.degraded ||
-         before.url != after.url;
+         before.url != after.url || before.capacity != after.capacity;
 }
 
 std::optional<ViewChange> MemberView::put(const etcd::KeyValue& kv) {

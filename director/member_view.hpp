@@ -56,8 +56,8 @@ struct ViewChange {
   std::string key;
   std::string id;      // empty when the key names none
   std::string detail;  // refused: why; removed by a load: "absent from a full read"
-  // updated: whether the member's eligibility changed (draining, degraded or its URL), which the
-  // operator wants in the log; a new session count alone does not.
+  // updated: whether the member's eligibility changed (draining, degraded, its URL or its
+  // capacity), which the operator wants in the log; a new session count alone does not.
   bool state_changed = false;
 };
 

@@ -2,6 +2,8 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
+
 #include "base/log.hpp"
 #include "proto/member.pb.h"
 #include "replication/arbiter.hpp"
@@ -12,6 +14,10 @@ namespace {
 constexpr Duration kRefresh{1000};
 
 }  // namespace
+
+std::uint64_t published_capacity(std::uint64_t configured, std::uint64_t session_limit) {
+  return session_limit > 0 ? std::min(configured, session_limit) : configured;
+}
 
 MemberPublisher::MemberPublisher(const Settings& config, Arbiter& arbiter)
     : config_(config), arbiter_(arbiter) {}
@@ -31,7 +37,8 @@ void MemberPublisher::publish(TimePoint now, const CoreStatus& status, const Mem
   r.set_id(config_.member.id);
   r.set_url(config_.member.url);
   r.set_sessions(load.sessions);
-  r.set_capacity(static_cast<std::uint64_t>(config_.member.capacity));
+  r.set_capacity(
+      published_capacity(static_cast<std::uint64_t>(config_.member.capacity), load.session_limit));
   r.set_draining(load.draining);
   r.set_degraded(status.degraded);
   r.set_version(TANDEM_VERSION);

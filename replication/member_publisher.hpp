@@ -4,6 +4,7 @@
 // whose active is gone disappears from etcd by itself. A node that stops being active deletes
 // the record if it is still the one under its lease (never the new active's).
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "base/clock.hpp"
@@ -17,7 +18,12 @@ class Arbiter;
 struct MemberLoad {
   std::size_t sessions = 0;
   bool draining = false;
+  std::uint64_t session_limit = 0;  // the node's max_sessions; 0 = none
 };
+
+// What the record says the member holds at most: [member] capacity, or the node's session limit
+// when that is lower (the node would refuse logins beyond it).
+std::uint64_t published_capacity(std::uint64_t configured, std::uint64_t session_limit);
 
 class MemberPublisher {
  public:

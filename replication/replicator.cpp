@@ -66,6 +66,7 @@ struct Replicator::Impl final : public CoreEffects {
   std::unique_ptr<MemberPublisher> publisher;
   std::unordered_set<std::uint64_t> live;  // the member's sessions, for its published load
   std::atomic<bool> draining{false};
+  std::atomic<std::uint64_t> session_limit{0};
   ReplicationCore core;
   std::unique_ptr<GrpcLink> link;
   asio::steady_timer tick_timer;
@@ -167,7 +168,8 @@ struct Replicator::Impl final : public CoreEffects {
       const TimePoint now = clock.now();
       core.tick(now);
       if (arbiter) arbiter->tick(now);
-      if (publisher) publisher->tick(now, core.status(now), {live.size(), draining.load()});
+      if (publisher) publisher->tick(now, core.status(now),
+                                    {live.size(), draining.load(), session_limit.load()});
       refresh();
       arm_tick();
     });
@@ -374,6 +376,10 @@ bool Replicator::accepting_logins() const { return !impl_->draining.load() && ac
 bool Replicator::accepting_resumes() const {
   std::lock_guard lock(impl_->status_mutex);
   return impl_->status_copy.accepting_logins;  // the core's: serving and not handing over
+}
+
+void Replicator::set_session_limit(std::uint64_t sessions) {
+  impl_->session_limit.store(sessions);
 }
 
 void Replicator::set_draining(bool draining) {

@@ -60,6 +60,7 @@ class Replicator final : public Replication {
   bool accepting_logins() const override;
   bool accepting_resumes() const override;
   void set_draining(bool draining) override;
+  void set_session_limit(std::uint64_t sessions) override;
 
   struct Impl;
 

@@ -284,6 +284,11 @@ std::string format_status(const proto::StatusReply& r) {
   line(out, in, "Sessions",
        num(r.sessions()) + " (" + num(r.sessions_active()) + " active, " +
            num(r.sessions_inactive()) + " waiting to resume)");
+  line(out, in, "Max sessions",
+       r.session_limit() == 0
+           ? std::string("none")
+           : num(r.session_limit()) + " (" +
+                 (r.session_limit_from() == "memory" ? "from memory" : "configured") + ")");
   line(out, in, "Tunnels", num(r.tunnels_ssl()) + " SSL, " + num(r.tunnels_dtls()) + " DTLS");
   line(out, in, "Address pool",
        r.pool() + ", " + num(r.pool_in_use()) + " of " + num(r.pool_capacity()) + " in use");

@@ -40,6 +40,8 @@ proto::StatusReply HeadendAdmin::status() {
     if (s.dtls) ++dtls;
   });
   r.set_sessions(rt_.sessions.size());
+  r.set_session_limit(rt_.session_limit.sessions);
+  r.set_session_limit_from(rt_.session_limit.from);
   r.set_sessions_active(active);
   r.set_sessions_inactive(rt_.sessions.size() - active);
   r.set_tunnels_ssl(ssl);
@@ -243,6 +245,7 @@ Result<std::string> reload_configuration(Runtime& rt) {
   rt.front.login_throttle.configure(
       auth::throttle_settings(rt.config.limits, defaults::kMaxPendingLogins));
   rt.session_limit = resolve_session_limit(rt.config.limits.max_sessions, usable_memory());
+  if (rt.replication) rt.replication->set_session_limit(rt.session_limit.sessions);
   log::Level level;
   if (log::parse_level(rt.config.log_level, level)) log::set_level(level);
   std::string result = "reloaded " + rt.config.source + ": " +

@@ -422,6 +422,7 @@ Result<bool> Headend::start(Replication& replication) {
           .login_throttle = m.login_throttle,
           .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
   m.rt->certificates = &m.certificates;
+  if (m.rt->replication) m.rt->replication->set_session_limit(m.rt->session_limit.sessions);
   watch_session_ends(*m.rt);
   m.rt->front.radius = m.radius.get();
   if (m.radius && !cfg.radius.accounting_servers.empty()) {

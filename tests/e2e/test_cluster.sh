@@ -234,4 +234,23 @@ nctl "${ACT[$DM]}" undrain >/dev/null
 wait_for 10 "$DM's record open again" member_open "$DM"
 wait_for 10 "director 1 logged $DM open again" director_saw "$DM" false
 
+step "PHASE 5: a session limit below the capacity reaches the directors (docs/limits.md)"
+# The node publishes min(capacity, max_sessions), so a director stops sending new clients to a
+# member whose active would refuse them; without the limit the capacity is back.
+n=${ACT[$OM]}
+from=$(($(wc -l <"$dlog") + 1))
+record_capacity() { member_record "$1" | jq -r '(.capacity // "0") | tonumber'; }
+capacity_is() { [[ $(record_capacity "$1") == "$2" ]]; }
+director_saw_capacity() { # M CAPACITY
+  tail -n "+$from" "$dlog" | grep ' member_updated ' | grep " member=$1 " | grep -q " capacity=$2 "
+}
+assert_eq "$CAPACITY" "$(record_capacity "$OM")" "$OM's published capacity before the limit"
+printf '\n[limits]\nmax_sessions = 3\n' >>"${TD_NODE_CONFIG[$n]}"
+nctl "$n" reload >/dev/null
+wait_for 10 "$OM's record says capacity 3" capacity_is "$OM" 3
+wait_for 10 "director 1 logged $OM at capacity 3" director_saw_capacity "$OM" 3
+sed -i '/^\[limits\]$/,$d' "${TD_NODE_CONFIG[$n]}"
+nctl "$n" reload >/dev/null
+wait_for 10 "$OM's record says capacity $CAPACITY again" capacity_is "$OM" "$CAPACITY"
+
 step "SUMMARY placement m1 ${PLACED_N[m1]} / m2 ${PLACED_N[m2]}; failover gap $GAP_MS ms in $FM; t2 resumed with no director; login after director 1 restart -> $RESTART_M; $DM drained: new logins to $OM, its sessions kept"

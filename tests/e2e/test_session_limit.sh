@@ -28,6 +28,9 @@ line=$(wait_log 5 listening)
 assert_eq 1 "$(field max_sessions "$line")" "max_sessions in the listening line"
 assert_eq config "$(field max_sessions_from "$line")" "max_sessions_from in the listening line"
 assert_eq 1 "$(metric tandem_session_limit)" "tandem_session_limit"
+assert_eq "1 config" "$(tctl status --json | jq -r '"\(.session_limit) \(.session_limit_from)"')" \
+  "status --json session_limit"
+assert_match "$(tctl status)" 'Max sessions +: 1 \(configured\)' "text status: the limit"
 
 step "alice takes the one session"
 start_client a alice 'alice pw'
@@ -85,6 +88,9 @@ if [[ -n $cgroup && -r $max_file ]]; then
 fi
 step "memory $memory bytes (MemTotal or the cgroup's memory.max): $line"
 assert_eq $((memory / 2 / 65536)) "$(field max_sessions "$line")" "max_sessions from memory"
+assert_eq "$((memory / 2 / 65536)) memory" \
+  "$(tctl status --json | jq -r '"\(.session_limit) \(.session_limit_from)"')" \
+  "status --json session_limit from memory"
 start_client a2 alice 'alice pw'
 wait_tunnel a2
 assert_ping "$TD_NS_CLIENT" "$TD_INSIDE_IP" 2

@@ -244,7 +244,17 @@ TEST(AdminFormat, Status) {
   EXPECT_TRUE(has_line(text, "Sessions     : 3 (2 active, 1 waiting to resume)")) << text;
   EXPECT_TRUE(has_line(text, "Tunnels      : 2 SSL, 1 DTLS")) << text;
   EXPECT_TRUE(has_line(text, "Address pool : 10.77.0.0/24, 3 of 253 in use")) << text;
+  EXPECT_TRUE(has_line(text, "Max sessions : none")) << text;
   EXPECT_TRUE(has_line(text, "Uptime       : 1h:02m:05s")) << text;
+  {
+    proto::StatusReply limited = r;
+    limited.set_session_limit(192842);
+    limited.set_session_limit_from("memory");
+    EXPECT_TRUE(has_line(format_status(limited), "Max sessions : 192842 (from memory)"));
+    limited.set_session_limit(500);
+    limited.set_session_limit_from("config");
+    EXPECT_TRUE(has_line(format_status(limited), "Max sessions : 500 (configured)"));
+  }
   EXPECT_EQ(text.find("IPv6 pool"), std::string::npos) << "no IPv6 pool, no line";
   EXPECT_EQ(text.find("Repl. lag"), std::string::npos) << "no peer, no lag line";
   {

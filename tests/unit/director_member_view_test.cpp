@@ -162,6 +162,10 @@ TEST(MemberView, UpdatesSayWhetherEligibilityChanged) {
   c = v.apply({put(kv("m1", record("m1", "https://m1/", 3, 10), 9))}, t);
   ASSERT_EQ(c.size(), 1u);
   EXPECT_FALSE(c[0].state_changed);
+  // A new capacity (the node's session limit fell below it, docs/limits.md): a change of state.
+  c = v.apply({put(kv("m1", record("m1", "https://m1/", 3, 4), 10))}, t);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_TRUE(c[0].state_changed);
 }
 
 TEST(MemberView, SilentAfterTheBoundWithoutContact) {
