@@ -40,6 +40,7 @@ LIMIT_NOFILE=256  # tandemd's RLIMIT_NOFILE in the descriptor-limit case
 LIMIT_TUNNELS=400 # tunnels tried against it
 LIMIT_POOL=10.78.0.0/24
 LIMIT_LOGINS=300 # logins tried against a /24 pool (253 addresses for clients)
+LIMIT_SESSIONS=200 # [limits] max_sessions for the session-limit row (the same 300 logins)
 
 usage() {
   cat <<EOF
@@ -414,6 +415,20 @@ run_limits() {
   probe_login limit-pool
   row "pool exhausted" "$LIMIT_LOGINS logins, pool $LIMIT_POOL" "$ok ok, $failed refused" \
     "client saw: $(json_c limit-pool .errors); tandemd logged: ${reasons:-nothing about the pool}; tandemd alive: $(td_alive "$TD_TANDEMD_PID" && echo yes || echo NO); a further login + CONNECT: $PROBE (expected to be refused while the pool is full)"
+  stop_tandemd
+
+  # (a2) The session limit: [limits] max_sessions below the logins (docs/limits.md, "Sessions").
+  # POLICY ends inside its [limits] table, so the key lands there.
+  fresh_tandemd limit-sessions "max_sessions = $LIMIT_SESSIONS"
+  run_load limit-sessions --user bob --password-file "$TD_DIR/password-b" \
+    --sessions "$LIMIT_LOGINS" --concurrency 16
+  wait_load 300
+  ok=$(json limit-sessions .logins_ok) failed=$(json limit-sessions .logins_failed)
+  reasons=$(grep -E ' login_refused ' "$TD_TANDEMD_LOG" | sed -E 's/^[^ ]+ ([a-z]+) ([a-z_]+) .*reason=("[^"]*"|[^ ]*).*/\1 \2 reason=\3/' |
+    sort | uniq -c | sed -E 's/^ *([0-9]+) (.*)/\2 x\1/' | paste -sd ';' -)
+  probe_login limit-sessions
+  row "session limit" "$LIMIT_LOGINS logins, max_sessions $LIMIT_SESSIONS" "$ok ok, $failed refused" \
+    "client saw: $(json_c limit-sessions .errors); tandemd logged: ${reasons:-no refusal}; tandemd alive: $(td_alive "$TD_TANDEMD_PID" && echo yes || echo NO); a further login + CONNECT: $PROBE (expected to be refused at the limit)"
   stop_tandemd
 
   # (b) Descriptors: RLIMIT_NOFILE below the tunnels asked for.
