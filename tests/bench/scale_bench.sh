@@ -402,34 +402,36 @@ run_tunnels() {
 # ---------------------------------------------------------------------------------------------
 # Limits
 
+# refused_logins_row TAG FIGURE CONDITION EVENTS_RE EXPECTED: LIMIT_LOGINS logins of bob against
+# the fresh tandemd (started by the caller), then a row with what the client saw, what tandemd
+# logged (events matching EVENTS_RE, by level, name and reason) and a further login.
+refused_logins_row() {
+  local tag=$1 figure=$2 condition=$3 events=$4 expected=$5 ok failed reasons
+  run_load "$tag" --user bob --password-file "$TD_DIR/password-b" --sessions "$LIMIT_LOGINS" \
+    --concurrency 16
+  wait_load 300
+  ok=$(json "$tag" .logins_ok) failed=$(json "$tag" .logins_failed)
+  reasons=$(grep -E " ($events) " "$TD_TANDEMD_LOG" | sed -E 's/^[^ ]+ ([a-z]+) ([a-z_]+) .*reason=("[^"]*"|[^ ]*).*/\1 \2 reason=\3/' |
+    sort | uniq -c | sed -E 's/^ *([0-9]+) (.*)/\2 x\1/' | paste -sd ';' -)
+  probe_login "$tag"
+  row "$figure" "$condition" "$ok ok, $failed refused" \
+    "client saw: $(json_c "$tag" .errors); tandemd logged: ${reasons:-no refusal}; tandemd alive: $(td_alive "$TD_TANDEMD_PID" && echo yes || echo NO); a further login + CONNECT: $PROBE ($expected)"
+  stop_tandemd
+}
+
 run_limits() {
   local ok failed reasons cpu0 cpu1 t0 wall failed_accepts lines
   # (a) The pool: fewer addresses than logins.
   fresh_tandemd limit-pool "" "$LIMIT_POOL"
-  run_load limit-pool --user bob --password-file "$TD_DIR/password-b" --sessions "$LIMIT_LOGINS" \
-    --concurrency 16
-  wait_load 300
-  ok=$(json limit-pool .logins_ok) failed=$(json limit-pool .logins_failed)
-  reasons=$(grep -E ' (login_refused|pool_[a-z_]*) ' "$TD_TANDEMD_LOG" | sed -E 's/^[^ ]+ ([a-z]+) ([a-z_]+) .*reason=("[^"]*"|[^ ]*).*/\1 \2 reason=\3/' |
-    sort | uniq -c | sed -E 's/^ *([0-9]+) (.*)/\2 x\1/' | paste -sd ';' -)
-  probe_login limit-pool
-  row "pool exhausted" "$LIMIT_LOGINS logins, pool $LIMIT_POOL" "$ok ok, $failed refused" \
-    "client saw: $(json_c limit-pool .errors); tandemd logged: ${reasons:-nothing about the pool}; tandemd alive: $(td_alive "$TD_TANDEMD_PID" && echo yes || echo NO); a further login + CONNECT: $PROBE (expected to be refused while the pool is full)"
-  stop_tandemd
+  refused_logins_row limit-pool "pool exhausted" "$LIMIT_LOGINS logins, pool $LIMIT_POOL" \
+    'login_refused|pool_[a-z_]*' "expected to be refused while the pool is full"
 
   # (a2) The session limit: [limits] max_sessions below the logins (docs/limits.md, "Sessions").
   # POLICY ends inside its [limits] table, so the key lands there.
   fresh_tandemd limit-sessions "max_sessions = $LIMIT_SESSIONS"
-  run_load limit-sessions --user bob --password-file "$TD_DIR/password-b" \
-    --sessions "$LIMIT_LOGINS" --concurrency 16
-  wait_load 300
-  ok=$(json limit-sessions .logins_ok) failed=$(json limit-sessions .logins_failed)
-  reasons=$(grep -E ' login_refused ' "$TD_TANDEMD_LOG" | sed -E 's/^[^ ]+ ([a-z]+) ([a-z_]+) .*reason=("[^"]*"|[^ ]*).*/\1 \2 reason=\3/' |
-    sort | uniq -c | sed -E 's/^ *([0-9]+) (.*)/\2 x\1/' | paste -sd ';' -)
-  probe_login limit-sessions
-  row "session limit" "$LIMIT_LOGINS logins, max_sessions $LIMIT_SESSIONS" "$ok ok, $failed refused" \
-    "client saw: $(json_c limit-sessions .errors); tandemd logged: ${reasons:-no refusal}; tandemd alive: $(td_alive "$TD_TANDEMD_PID" && echo yes || echo NO); a further login + CONNECT: $PROBE (expected to be refused at the limit)"
-  stop_tandemd
+  refused_logins_row limit-sessions "session limit" \
+    "$LIMIT_LOGINS logins, max_sessions $LIMIT_SESSIONS" login_refused \
+    "expected to be refused at the limit"
 
   # (b) Descriptors: RLIMIT_NOFILE below the tunnels asked for.
   ulimit -Sn "$LIMIT_NOFILE"

@@ -592,6 +592,25 @@ client_ip6() {
 }
 td_client_has_ip6() { [[ -n $(client_ip6 "$1") ]]; }
 
+# client_connects ID: the CONNECTs answered with 200 in the client's log.
+client_connects() { count_in "$(client_log "$1")" 'Got CONNECT response: HTTP/1.1 200'; }
+td_connects_above() { (($(client_connects "$1") > $2)); }
+
+# force_resume ID INDEX IP: SIGUSR2 makes openconnect drop its TLS connection and CONNECT again
+# with its token. Waits for tandemd's next session_resumed of INDEX and the client's next 200,
+# and checks that both say IP and that openconnect lives on.
+force_resume() {
+  local id=$1 index=$2 ip=$3 before n line
+  before=$(client_connects "$id")
+  n=$(($(log_count session_resumed "index=$index( |$)") + 1))
+  kill -USR2 "$(client_pid "$id")"
+  line=$(wait_log 30 session_resumed "index=$index( |$)" "$n")
+  assert_eq "$ip" "$(field ip "$line")" "client $id: session_resumed ip"
+  wait_for 30 "client $id: CONNECT answered again" td_connects_above "$id" "$before"
+  td_alive "$(client_pid "$id")" || fail "client $id: openconnect exited instead of resuming"
+  assert_eq "$ip" "$(client_ip "$id")" "client $id: tun address after the resume"
+}
+
 td_client_up() {
   td_alive "${TD_CLIENT_PID[$1]}" || fail "client $1 exited before the tunnel came up"
   grep -q 'Configured as ' "${TD_CLIENT_LOG[$1]}" && [[ -n $(client_ip "$1") ]]
