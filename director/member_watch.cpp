@@ -145,8 +145,8 @@ void MemberWatch::log_changes(const std::vector<ViewChange>& changes) {
         const auto it = view_.members().find(c.id);
         if (it == view_.members().end()) break;
         const Member& m = it->second;
-        // A member that starts or stops draining, or turns degraded, is worth an info line;
-        // the session count changing every second is not.
+        // A member that starts or stops draining, turns degraded, or changes its URL or
+        // capacity is worth an info line; the session count changing every second is not.
         (c.state_changed ? log::info : log::debug)(
             "member_updated", {{"member", c.id},
                                {"url", m.url},

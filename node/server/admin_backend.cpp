@@ -244,8 +244,13 @@ Result<std::string> reload_configuration(Runtime& rt) {
   rt.front.limits.configure(front_door_settings(rt.config.limits, defaults::kMaxFrontConnections));
   rt.front.login_throttle.configure(
       auth::throttle_settings(rt.config.limits, defaults::kMaxPendingLogins));
+  const std::uint64_t old_limit = rt.session_limit.sessions;
   rt.session_limit = resolve_session_limit(rt.config.limits.max_sessions, usable_memory());
   if (rt.replication) rt.replication->set_session_limit(rt.session_limit.sessions);
+  if (rt.session_limit.sessions != old_limit)
+    log::info("session_limit_changed", {{"max_sessions", std::to_string(rt.session_limit.sessions)},
+                                        {"max_sessions_from", rt.session_limit.from},
+                                        {"was", std::to_string(old_limit)}});
   log::Level level;
   if (log::parse_level(rt.config.log_level, level)) log::set_level(level);
   std::string result = "reloaded " + rt.config.source + ": " +

@@ -490,6 +490,12 @@ Result<bool> Headend::start(Replication& replication) {
                           {"data_threads", std::to_string(data_threads(cfg.data_threads))},
                           {"max_sessions", std::to_string(m.rt->session_limit.sessions)},
                           {"max_sessions_from", m.rt->session_limit.from},
+                          {"memory", m.rt->session_limit.memory
+                                         ? std::to_string(m.rt->session_limit.memory->bytes)
+                                         : "-"},
+                          {"memory_from", m.rt->session_limit.memory
+                                              ? m.rt->session_limit.memory->from
+                                              : "-"},
                           {"config", cfg.source}});
   if (auto r = replication.start(); !r) return fail("replication: " + r.error());
   return true;

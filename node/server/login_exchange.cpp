@@ -295,7 +295,7 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
                               grant.idle_timeout};
   request.max_sessions = rt.session_limit.sessions;
   auto created = rt.sessions.create(request);
-  if (!created && grant.ip) {
+  if (!created && grant.ip && created.code() == Errc::duplicate) {
     // The server named an address another session holds: that one or none (docs/radius.md).
     ++rt.counters.logins_failed;
     log::warn("login_failed", {{"user", who},
@@ -306,11 +306,20 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
   }
   if (!created) {
     ++rt.counters.logins_refused;
-    const bool at_limit = created.code() == Errc::unavailable;
-    log::event(at_limit ? log::Level::warn : log::Level::error, "login_refused",
+    if (created.code() == Errc::unavailable) {
+      // At the session limit (docs/limits.md): every login past the password check would say
+      // so, hence the rate limit; the metric counts them all.
+      std::uint64_t suppressed = 0;
+      if (rt.front.login_refusal_log.allow(rt.clock.now(), suppressed))
+        log::warn("login_refused", {{"user", who},
+                                    {"public", peer.text()},
+                                    {"reason", created.error()},
+                                    {"suppressed", std::to_string(suppressed)}});
+      co_return form("The service is at its session limit. Please try later.");
+    }
+    log::error("login_refused",
                {{"user", who}, {"public", peer.text()}, {"reason", created.error()}});
-    co_return form(at_limit ? "The service is at its session limit. Please try later."
-                            : "No address is available. Please try later.");
+    co_return form("No address is available. Please try later.");
   }
   const std::uint64_t index = created->session->index;
   const std::string token = std::move(created->token);

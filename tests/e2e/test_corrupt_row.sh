@@ -36,7 +36,7 @@ start_tandemd
 assert_contains "$TD_TANDEMD_LOG" "session_row_quarantined index=$bob reason=\"not a SessionRecord\"" \
   "bob's row quarantined with its reason"
 assert_contains "$TD_TANDEMD_LOG" "session_row_quarantined index=99 " "row 99 quarantined"
-assert_contains "$TD_TANDEMD_LOG" ' listening .*sessions=1( |$)' "alice's session restored"
+assert_contains "$TD_TANDEMD_LOG" ' listening .* sessions=1( |$)' "alice's session restored"
 wait_for 40 "alice's session resumed" bash -c "grep -q 'session_resumed index=$alice ' '$TD_TANDEMD_LOG'"
 wait_for 10 "ping through the tunnel after the restart" ping_inside
 assert_eq "$ip1" "$(client_ip c1)" "alice's address after the restart"

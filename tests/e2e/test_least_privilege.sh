@@ -58,7 +58,7 @@ assert_dropped() {
 
 # listening_sessions NODE K: the sessions= of the node's K-th `listening` line.
 listening_sessions() {
-  grep -E '^[^ ]+ [a-z]+ listening ' "$(node_log "$1")" | sed -n "$2p" | grep -oE 'sessions=[0-9]+'
+  grep -E '^[^ ]+ [a-z]+ listening ' "$(node_log "$1")" | sed -n "$2p" | grep -oE ' sessions=[0-9]+' | tr -d ' '
 }
 
 setup_pair_topology

@@ -24,7 +24,7 @@ kill -KILL "$TD_TANDEMD_PID"
 wait_for 5 "tandemd gone" td_not_alive "$TD_TANDEMD_PID"
 mv "$TD_TANDEMD_LOG" "$TD_DIR/tandemd-before.log"
 start_tandemd
-assert_contains "$TD_TANDEMD_LOG" ' listening .*sessions=2( |$)' "both sessions restored at start-up"
+assert_contains "$TD_TANDEMD_LOG" ' listening .* sessions=2( |$)' "both sessions restored at start-up"
 wait_for 40 "alice's session resumed" bash -c "grep -q 'session_resumed index=$index ' '$TD_TANDEMD_LOG'"
 wait_for 10 "ping through the tunnel again" ping_inside
 assert_eq "$ip1" "$(client_ip c1)" "client address after the restart"
