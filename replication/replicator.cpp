@@ -168,8 +168,9 @@ struct Replicator::Impl final : public CoreEffects {
       const TimePoint now = clock.now();
       core.tick(now);
       if (arbiter) arbiter->tick(now);
-      if (publisher) publisher->tick(now, core.status(now),
-                                    {live.size(), draining.load(), session_limit.load()});
+      if (publisher)
+        publisher->tick(now, core.status(now),
+                        {live.size(), draining.load(), session_limit.load()});
       refresh();
       arm_tick();
     });
@@ -378,9 +379,7 @@ bool Replicator::accepting_resumes() const {
   return impl_->status_copy.accepting_logins;  // the core's: serving and not handing over
 }
 
-void Replicator::set_session_limit(std::uint64_t sessions) {
-  impl_->session_limit.store(sessions);
-}
+void Replicator::set_session_limit(std::uint64_t sessions) { impl_->session_limit.store(sessions); }
 
 void Replicator::set_draining(bool draining) {
   if (impl_->draining.exchange(draining) != draining)

@@ -244,9 +244,7 @@ Result<std::string> reload_configuration(Runtime& rt) {
   rt.front.limits.configure(front_door_settings(rt.config.limits, defaults::kMaxFrontConnections));
   rt.front.login_throttle.configure(
       auth::throttle_settings(rt.config.limits, defaults::kMaxPendingLogins));
-  const std::uint64_t old_limit = rt.session_limit.sessions;
-  rt.session_limit = resolve_session_limit(rt.config.limits.max_sessions, usable_memory());
-  if (rt.replication) rt.replication->set_session_limit(rt.session_limit.sessions);
+  const std::uint64_t old_limit = apply_session_limit(rt);
   if (rt.session_limit.sessions != old_limit)
     log::info("session_limit_changed", {{"max_sessions", std::to_string(rt.session_limit.sessions)},
                                         {"max_sessions_from", rt.session_limit.from},

@@ -422,7 +422,7 @@ Result<bool> Headend::start(Replication& replication) {
           .login_throttle = m.login_throttle,
           .server_name = std::string("tandem ") + TANDEM_VERSION + " (" + cfg.node_id + ")"});
   m.rt->certificates = &m.certificates;
-  if (m.rt->replication) m.rt->replication->set_session_limit(m.rt->session_limit.sessions);
+  apply_session_limit(*m.rt);
   watch_session_ends(*m.rt);
   m.rt->front.radius = m.radius.get();
   if (m.radius && !cfg.radius.accounting_servers.empty()) {
@@ -479,6 +479,7 @@ Result<bool> Headend::start(Replication& replication) {
     m.metrics->start();
     log::info("metrics_listening", {{"address", cfg.metrics_listen}});
   }
+  const SessionLimit& limit = m.rt->session_limit;
   log::info("listening", {{"address", cfg.listen},
                           {"node", cfg.node_id},
                           {"tun", tun_name},
@@ -488,14 +489,10 @@ Result<bool> Headend::start(Replication& replication) {
                           {"sessions", std::to_string(m.sessions->size())},
                           {"hash_threads", std::to_string(hash_threads())},
                           {"data_threads", std::to_string(data_threads(cfg.data_threads))},
-                          {"max_sessions", std::to_string(m.rt->session_limit.sessions)},
-                          {"max_sessions_from", m.rt->session_limit.from},
-                          {"memory", m.rt->session_limit.memory
-                                         ? std::to_string(m.rt->session_limit.memory->bytes)
-                                         : "-"},
-                          {"memory_from", m.rt->session_limit.memory
-                                              ? m.rt->session_limit.memory->from
-                                              : "-"},
+                          {"max_sessions", std::to_string(limit.sessions)},
+                          {"max_sessions_from", limit.from},
+                          {"memory", limit.memory ? std::to_string(limit.memory->bytes) : "-"},
+                          {"memory_from", limit.memory ? limit.memory->from : "-"},
                           {"config", cfg.source}});
   if (auto r = replication.start(); !r) return fail("replication: " + r.error());
   return true;

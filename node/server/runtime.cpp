@@ -41,8 +41,14 @@ Runtime::Runtime(asio::io_context& io_context, const Clock& node_clock, config::
               .clock = node_clock,
               .sessions = session_table,
               .config = config,
-              .counters = counters},
-      session_limit(resolve_session_limit(config.limits.max_sessions, usable_memory())) {}
+              .counters = counters} {}
+
+std::uint64_t apply_session_limit(Runtime& rt) {
+  const std::uint64_t replaced = rt.session_limit.sessions;
+  rt.session_limit = resolve_session_limit(rt.config.limits.max_sessions, usable_memory());
+  if (rt.replication) rt.replication->set_session_limit(rt.session_limit.sessions);
+  return replaced;
+}
 
 std::string endpoint_text(const tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());

@@ -26,10 +26,10 @@
 #include "node/metrics/registry.hpp"
 #include "node/radius/challenge_store.hpp"
 #include "node/server/front_door_limits.hpp"
+#include "node/server/session_limit.hpp"
 #include "node/session/session_table.hpp"
 #include "node/session/traffic_filter.hpp"
 #include "node/tls/client_certificate.hpp"
-#include "node/server/session_limit.hpp"
 
 namespace tandem::radius {
 class Accounting;
@@ -168,7 +168,7 @@ struct Runtime {
   radius::Accounting* accounting = nullptr;          // RADIUS accounting, when [radius] has servers
   FrontDoorState front;
   TunnelRuntime tunnels;
-  // [limits] max_sessions as it applies now: resolved at start and at each reload.
+  // [limits] max_sessions as it applies now (apply_session_limit, at start and at each reload).
   SessionLimit session_limit;
 
   bool serving() const { return role.serving(); }
@@ -182,6 +182,11 @@ struct Runtime {
     return server::tunnel_group_for(config, tunnel_group);
   }
 };
+
+// Resolves [limits] max_sessions from the configuration in force (and the memory now), keeps it
+// in `rt.session_limit` and tells replication (the member record's capacity). Returns the limit
+// it replaced.
+std::uint64_t apply_session_limit(Runtime& rt);
 
 std::string endpoint_text(const tcp::endpoint& ep);
 

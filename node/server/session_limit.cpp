@@ -35,7 +35,8 @@ std::vector<std::string> lines_of(std::string_view text) {
 SessionLimit resolve_session_limit(int configured, std::optional<UsableMemory> memory) {
   if (configured > 0) return {static_cast<std::uint64_t>(configured), "config", std::nullopt};
   if (configured == 0 || !memory) return {0, "none", std::nullopt};
-  const std::uint64_t sessions = std::max<std::uint64_t>(1, memory->bytes / 2 / kSessionMemoryBudget);
+  const std::uint64_t sessions =
+      std::max<std::uint64_t>(1, memory->bytes / 2 / kSessionMemoryBudget);
   return {sessions, "memory", std::move(memory)};
 }
 

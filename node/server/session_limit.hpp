@@ -22,8 +22,8 @@ struct UsableMemory {
 };
 
 struct SessionLimit {
-  std::uint64_t sessions = 0;  // 0: no limit
-  std::string from;            // "config", "memory" or "none"
+  std::uint64_t sessions = 0;          // 0: no limit
+  std::string from;                    // "config", "memory" or "none"
   std::optional<UsableMemory> memory;  // what "memory" was derived from
 };
 
