@@ -522,11 +522,21 @@ void DtlsEndpoint::note_records(std::span<const std::uint8_t> datagram) {
   }
 }
 
-DtlsEndpoint::SendStatus DtlsEndpoint::send(std::uint8_t type,
-                                            std::span<const std::uint8_t> payload) {
+DtlsEndpoint::SendStatus DtlsEndpoint::can_send(std::size_t payload_size) const {
   if (failed_) return SendStatus::failed;
   if (!done_ || peer_closed_) return SendStatus::not_ready;
-  if (payload.size() > max_payload()) return SendStatus::too_big;
+  if (payload_size > max_payload()) return SendStatus::too_big;
+  return SendStatus::sent;
+}
+
+std::unique_ptr<RecordSealer> DtlsEndpoint::sealer_for_another_thread() const {
+  return records_ ? records_->sealer_for_another_thread() : nullptr;
+}
+
+DtlsEndpoint::SendStatus DtlsEndpoint::send(std::uint8_t type,
+                                            std::span<const std::uint8_t> payload) {
+  if (const SendStatus status = can_send(payload.size()); status != SendStatus::sent)
+    return status;
   if (records_) return send_own(type, payload);
   thread_local std::vector<std::uint8_t> write_buffer;  // per thread, as read_buffer
   write_buffer.resize(1 + payload.size());

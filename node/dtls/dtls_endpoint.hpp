@@ -135,6 +135,13 @@ class DtlsEndpoint {
   // (the caller sends them; the queue's bound does not apply, `out` is the caller's to bound).
   SendStatus seal(std::uint8_t type, std::span<const std::uint8_t> payload, DatagramList& out);
 
+  // What send() would answer for a payload of `payload_size` bytes, without sending.
+  SendStatus can_send(std::size_t payload_size) const;
+  // Once records are ours (own_records()): a sealer for another thread that continues this
+  // association's write sequence (RecordSealer::another_thread); a record it seals is one
+  // send() would have made. Null before, or when its cipher context could not be copied.
+  std::unique_ptr<RecordSealer> sealer_for_another_thread() const;
+
   // Datagrams to send to the peer, oldest first; drain after every feed/send/handle_timeout/
   // close, also after a failure (a fatal alert may be queued). Moves the datagram into `out` and
   // keeps `out`'s old storage for reuse, so a caller that reuses one vector allocates nothing

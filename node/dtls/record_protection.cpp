@@ -113,55 +113,67 @@ void ReplayWindow::accept(std::uint64_t seq) {
   seen_ |= std::uint64_t{1} << (newest_ - seq);
 }
 
-RecordProtection::RecordProtection(Aead aead, const DirectionKeys& read, const DirectionKeys& write,
-                                   std::uint16_t epoch, std::uint64_t next_write_seq)
-    : aead_(aead),
-      read_iv_(read.iv),
-      write_iv_(write.iv),
-      epoch_(epoch),
-      next_write_seq_(next_write_seq) {
-  const EVP_CIPHER* cipher = cipher_of(aead);
-  seal_ctx_ = EVP_CIPHER_CTX_new();
-  open_ctx_ = EVP_CIPHER_CTX_new();
-  // The keys are set once; each record only sets its nonce.
-  // The keys live in the two contexts from here on; only the IVs are kept beside them.
-  ok_ = cipher && seal_ctx_ && open_ctx_ && write.key.size() == key_size(aead) &&
-        read.key.size() == key_size(aead) &&
-        EVP_EncryptInit_ex(seal_ctx_, cipher, nullptr, write.key.data(), nullptr) == 1 &&
-        EVP_DecryptInit_ex(open_ctx_, cipher, nullptr, read.key.data(), nullptr) == 1;
-}
+namespace {
 
-RecordProtection::~RecordProtection() {
-  EVP_CIPHER_CTX_free(seal_ctx_);
-  EVP_CIPHER_CTX_free(open_ctx_);
-}
-
-std::size_t RecordProtection::overhead() const {
-  return kRecordHeader + (aead_ == Aead::chacha20_poly1305 ? 0 : kExplicitNonce) + kTag;
-}
-
-void RecordProtection::nonce_for(const std::array<std::uint8_t, 12>& iv, std::uint64_t epoch_seq,
-                                 std::array<std::uint8_t, 12>& nonce) const {
-  if (aead_ == Aead::chacha20_poly1305) {  // RFC 7905: the IV XOR the padded sequence number
+// RFC 7905 (ChaCha20-Poly1305): the IV XOR the padded sequence number; RFC 5288 (GCM): the
+// salt, then the explicit part.
+void nonce_for(Aead aead, const std::array<std::uint8_t, 12>& iv, std::uint64_t epoch_seq,
+               std::array<std::uint8_t, 12>& nonce) {
+  if (aead == Aead::chacha20_poly1305) {
     nonce = iv;
     for (int i = 0; i < 8; ++i)
       nonce[4 + i] ^= static_cast<std::uint8_t>(epoch_seq >> (56 - 8 * i));
     return;
   }
-  std::copy_n(iv.begin(), 4, nonce.begin());  // RFC 5288: salt, then the explicit part
+  std::copy_n(iv.begin(), 4, nonce.begin());
   put(nonce.data() + 4, epoch_seq, 8);
 }
 
-bool RecordProtection::seal(std::uint8_t content_type, std::span<const std::uint8_t> head,
-                            std::span<const std::uint8_t> body, std::vector<std::uint8_t>& out) {
-  if (!ok_ || next_write_seq_ > kMaxSeq) return false;
+}  // namespace
+
+RecordSealer::RecordSealer(Aead aead, const DirectionKeys& write, std::uint16_t epoch,
+                           std::uint64_t next_write_seq)
+    : aead_(aead),
+      iv_(write.iv),
+      epoch_(epoch),
+      next_seq_(std::make_shared<std::atomic<std::uint64_t>>(next_write_seq)),
+      ctx_(EVP_CIPHER_CTX_new()) {
+  const EVP_CIPHER* cipher = cipher_of(aead);
+  // The key is set once and lives in the context from here on; each record only sets its nonce.
+  ok_ = cipher && ctx_ && write.key.size() == key_size(aead) &&
+        EVP_EncryptInit_ex(ctx_, cipher, nullptr, write.key.data(), nullptr) == 1;
+}
+
+RecordSealer::RecordSealer(const RecordSealer& from, int)
+    : aead_(from.aead_),
+      iv_(from.iv_),
+      epoch_(from.epoch_),
+      next_seq_(from.next_seq_),
+      ctx_(EVP_CIPHER_CTX_new()) {
+  ok_ = from.ok_ && ctx_ && EVP_CIPHER_CTX_copy(ctx_, from.ctx_) == 1;
+}
+
+RecordSealer::~RecordSealer() { EVP_CIPHER_CTX_free(ctx_); }
+
+std::unique_ptr<RecordSealer> RecordSealer::another_thread() const {
+  std::unique_ptr<RecordSealer> other(new RecordSealer(*this, 0));
+  if (!other->ok()) return nullptr;
+  return other;
+}
+
+bool RecordSealer::seal(std::uint8_t content_type, std::span<const std::uint8_t> head,
+                        std::span<const std::uint8_t> body, std::vector<std::uint8_t>& out) {
+  if (!ok_) return false;
   const std::size_t plain = head.size() + body.size();
   const std::size_t explicit_nonce = aead_ == Aead::chacha20_poly1305 ? 0 : kExplicitNonce;
   const std::size_t fragment = explicit_nonce + plain + kTag;
   if (fragment > 0xFFFF) return false;
-  const std::uint64_t epoch_seq = (std::uint64_t{epoch_} << 48) | next_write_seq_;
+  // Taken before sealing: a record that then fails leaves a gap, which DTLS allows.
+  const std::uint64_t seq = next_seq_->fetch_add(1, std::memory_order_relaxed);
+  if (seq > kMaxSeq) return false;
+  const std::uint64_t epoch_seq = (std::uint64_t{epoch_} << 48) | seq;
   std::array<std::uint8_t, 12> nonce{};
-  nonce_for(write_iv_, epoch_seq, nonce);
+  nonce_for(aead_, iv_, epoch_seq, nonce);
   const auto aad = additional_data(epoch_seq, content_type, plain);
 
   const std::size_t start = out.size();
@@ -177,21 +189,36 @@ bool RecordProtection::seal(std::uint8_t content_type, std::span<const std::uint
     p += explicit_nonce;
   }
   int n = 0;
-  bool good = EVP_EncryptInit_ex(seal_ctx_, nullptr, nullptr, nullptr, nonce.data()) == 1 &&
-              EVP_EncryptUpdate(seal_ctx_, nullptr, &n, aad.data(), aad.size()) == 1;
+  bool good = EVP_EncryptInit_ex(ctx_, nullptr, nullptr, nullptr, nonce.data()) == 1 &&
+              EVP_EncryptUpdate(ctx_, nullptr, &n, aad.data(), aad.size()) == 1;
   if (good && !head.empty())
-    good = EVP_EncryptUpdate(seal_ctx_, p, &n, head.data(), static_cast<int>(head.size())) == 1;
+    good = EVP_EncryptUpdate(ctx_, p, &n, head.data(), static_cast<int>(head.size())) == 1;
   if (good && !body.empty())
-    good = EVP_EncryptUpdate(seal_ctx_, p + head.size(), &n, body.data(),
+    good = EVP_EncryptUpdate(ctx_, p + head.size(), &n, body.data(),
                              static_cast<int>(body.size())) == 1;
-  good = good && EVP_EncryptFinal_ex(seal_ctx_, p + plain, &n) == 1 &&
-         EVP_CIPHER_CTX_ctrl(seal_ctx_, EVP_CTRL_AEAD_GET_TAG, kTag, p + plain) == 1;
-  if (!good) {
-    out.resize(start);
-    return false;
-  }
-  ++next_write_seq_;
-  return true;
+  good = good && EVP_EncryptFinal_ex(ctx_, p + plain, &n) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_GET_TAG, kTag, p + plain) == 1;
+  if (!good) out.resize(start);
+  return good;
+}
+
+RecordProtection::RecordProtection(Aead aead, const DirectionKeys& read, const DirectionKeys& write,
+                                   std::uint16_t epoch, std::uint64_t next_write_seq)
+    : aead_(aead),
+      read_iv_(read.iv),
+      epoch_(epoch),
+      sealer_(aead, write, epoch, next_write_seq),
+      open_ctx_(EVP_CIPHER_CTX_new()) {
+  const EVP_CIPHER* cipher = cipher_of(aead);
+  // The key lives in the context from here on; only the IV is kept beside it.
+  ok_ = cipher && sealer_.ok() && open_ctx_ && read.key.size() == key_size(aead) &&
+        EVP_DecryptInit_ex(open_ctx_, cipher, nullptr, read.key.data(), nullptr) == 1;
+}
+
+RecordProtection::~RecordProtection() { EVP_CIPHER_CTX_free(open_ctx_); }
+
+std::size_t RecordProtection::overhead() const {
+  return kRecordHeader + (aead_ == Aead::chacha20_poly1305 ? 0 : kExplicitNonce) + kTag;
 }
 
 void RecordProtection::open(
@@ -218,7 +245,7 @@ void RecordProtection::open(
       std::copy_n(read_iv_.begin(), 4, nonce.begin());
       std::copy_n(fragment.begin(), 8, nonce.begin() + 4);
     } else {
-      nonce_for(read_iv_, epoch_seq, nonce);
+      nonce_for(aead_, read_iv_, epoch_seq, nonce);
     }
     const auto aad = additional_data(epoch_seq, h[0], size);
     plain.resize(std::max<std::size_t>(size, 1));

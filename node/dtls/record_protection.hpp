@@ -8,8 +8,10 @@
 #include <openssl/types.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -58,6 +60,39 @@ class ReplayWindow {
   bool any_ = false;
 };
 
+// The write half of an association: its key (in a cipher context of its own), IV and epoch, and
+// the association's write sequence. A sealer made by another_thread() seals on another thread
+// (a data worker, docs/data-plane.md "Sealing on the workers") with its own context: the two
+// share only the sequence, an atomic, so no record number (and so no nonce) is ever used twice,
+// whichever thread seals. Records sealed on both may leave out of order; DTLS allows that.
+class RecordSealer {
+ public:
+  RecordSealer(Aead aead, const DirectionKeys& write, std::uint16_t epoch,
+               std::uint64_t next_write_seq);
+  ~RecordSealer();
+  RecordSealer(const RecordSealer&) = delete;
+  RecordSealer& operator=(const RecordSealer&) = delete;
+
+  bool ok() const { return ok_; }
+  // Appends one record of `content_type` whose plaintext is `head` followed by `body`. False
+  // (and `out` unchanged) when it cannot: the sequence is spent, or the cipher failed.
+  bool seal(std::uint8_t content_type, std::span<const std::uint8_t> head,
+            std::span<const std::uint8_t> body, std::vector<std::uint8_t>& out);
+  // A sealer for another thread, sharing this one's sequence; null if its context could not be
+  // copied. Call on the thread that owns this one.
+  std::unique_ptr<RecordSealer> another_thread() const;
+
+ private:
+  RecordSealer(const RecordSealer& from, int);
+
+  Aead aead_;
+  std::array<std::uint8_t, 12> iv_;
+  std::uint16_t epoch_;
+  std::shared_ptr<std::atomic<std::uint64_t>> next_seq_;
+  EVP_CIPHER_CTX* ctx_ = nullptr;
+  bool ok_ = false;
+};
+
 class RecordProtection {
  public:
   // `read`: the peer's write keys; `write`: ours. Records of other epochs are ignored.
@@ -73,7 +108,13 @@ class RecordProtection {
 
   // Appends one record of `content_type` whose plaintext is `head` followed by `body`.
   bool seal(std::uint8_t content_type, std::span<const std::uint8_t> head,
-            std::span<const std::uint8_t> body, std::vector<std::uint8_t>& out);
+            std::span<const std::uint8_t> body, std::vector<std::uint8_t>& out) {
+    return sealer_.seal(content_type, head, body, out);
+  }
+  // A sealer for another thread (RecordSealer::another_thread).
+  std::unique_ptr<RecordSealer> sealer_for_another_thread() const {
+    return sealer_.another_thread();
+  }
 
   // Calls `on_record(type, plaintext)` for each record of `datagram` that is of our epoch,
   // authenticates and is not a replay; the others are skipped and counted (DTLS drops them
@@ -84,15 +125,11 @@ class RecordProtection {
   std::uint64_t rejected() const { return rejected_; }
 
  private:
-  void nonce_for(const std::array<std::uint8_t, 12>& iv, std::uint64_t epoch_seq,
-                 std::array<std::uint8_t, 12>& nonce) const;
 
   Aead aead_;
   std::array<std::uint8_t, 12> read_iv_;
-  std::array<std::uint8_t, 12> write_iv_;
   std::uint16_t epoch_;
-  std::uint64_t next_write_seq_;
-  EVP_CIPHER_CTX* seal_ctx_ = nullptr;
+  RecordSealer sealer_;
   EVP_CIPHER_CTX* open_ctx_ = nullptr;
   ReplayWindow window_;
   std::uint64_t rejected_ = 0;

@@ -29,12 +29,25 @@ DownstreamSends::DownstreamSends(TunnelRuntime& rt, int fd, std::uint64_t& dropp
   for (std::size_t i = 0; i < n; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
+// One association, one shard, for as long as it lives: its datagrams keep their order.
+std::size_t DownstreamSends::shard_of(const DtlsTunnel& tunnel) const {
+  return shards_.size() == 1
+             ? 0
+             : std::hash<const DtlsTunnel*>{}(&tunnel) / alignof(DtlsTunnel) % shards_.size();
+}
+
 dtls::DatagramList& DownstreamSends::list_for(const DtlsTunnel& tunnel) {
-  // One association, one shard, for as long as it lives: its datagrams keep their order.
-  current_ = shards_.size() == 1
-                 ? 0
-                 : std::hash<const DtlsTunnel*>{}(&tunnel) / alignof(DtlsTunnel) % shards_.size();
+  current_ = shard_of(tunnel);
   return shards_[current_]->filling->datagrams.list();
+}
+
+void DownstreamSends::to_seal(std::shared_ptr<DtlsTunnel> tunnel,
+                              std::shared_ptr<dtls::RecordSealer> sealer,
+                              std::span<const std::uint8_t> packet) {
+  Batch& b = *shards_[shard_of(*tunnel)]->filling;
+  ++rt_.counters.dtls_worker_sealed;
+  b.to_seal.push_back(ToSeal{std::move(sealer), tunnel->peer(), b.held.size()});
+  b.held.push_back(Held{std::move(tunnel), packet, false});
 }
 
 void DownstreamSends::batched(std::shared_ptr<DtlsTunnel> tunnel,
@@ -52,6 +65,25 @@ void DownstreamSends::release() {
     else
       send(k);
   }
+}
+
+// On the worker: each packet handed over by to_seal() becomes one data record (the CSTP data
+// type, then the packet), appended after the datagrams sealed on the I/O thread. One the sealer
+// refuses (its sequence spent) is marked failed, so its packet goes over CSTP.
+void DownstreamSends::seal(Batch& b) {
+  static constexpr std::uint8_t kDataHead[1] = {0x00};
+  auto& list = b.datagrams.list();
+  for (ToSeal& t : b.to_seal) {
+    Held& h = b.held[t.held];
+    const std::size_t before = list.bytes.size();
+    if (!t.sealer->seal(dtls::kContentApplicationData, kDataHead, h.packet, list.bytes)) {
+      h.failed = true;
+      continue;
+    }
+    list.sizes.push_back(list.bytes.size() - before);
+    b.datagrams.assign(t.peer, t.held);
+  }
+  b.to_seal.clear();  // the sealers' last references may go here: they are the worker's to free
 }
 
 void DownstreamSends::mark(Batch& b, Outcome& o) {
@@ -95,6 +127,7 @@ void DownstreamSends::send(std::size_t k) {
   shard.filling = shard.pool.take();
   const bool gso = gso_;
   workers_->post(static_cast<unsigned>(k), [this, &shard, full, gso] {
+    seal(*full);
     bool still_gso = gso;
     full->datagrams.send(fd_, still_gso);
     auto o = std::make_shared<Outcome>();

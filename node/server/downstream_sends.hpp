@@ -8,7 +8,10 @@
 // association's datagrams always go to the same one. The worker makes the sendmmsg, so the
 // kernel's UDP and IP work runs on its core; the outcomes come back to the I/O thread, which
 // alone touches tunnels and sessions. The drain's buffer is reused at once, so the packets are
-// copied into the batch first: a refused one must still go over CSTP.
+// copied into the batch first: a refused one must still go over CSTP. An association whose
+// records are ours (not OpenSSL's) is also sealed by its worker, with a sealer of its own that
+// shares the association's sequence (docs/data-plane.md, "Sealing on the workers"): the I/O
+// thread then only copies the packet.
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -37,6 +40,13 @@ class DownstreamSends {
   // span when the datagrams carry no packet of ours, such as an alert).
   dtls::DatagramList& list_for(const DtlsTunnel& tunnel);
   void batched(std::shared_ptr<DtlsTunnel> tunnel, std::span<const std::uint8_t> packet);
+  // Whether to_seal() may be used: there are workers.
+  bool seals_on_workers() const { return workers_ != nullptr; }
+  // While holding, instead of sealing into list_for(): `packet` goes to `tunnel`'s worker, which
+  // seals it as one data record with `sealer`, to the tunnel's peer as it is now. The tunnel has
+  // checked that it fits (DtlsEndpoint::can_send).
+  void to_seal(std::shared_ptr<DtlsTunnel> tunnel, std::shared_ptr<dtls::RecordSealer> sealer,
+               std::span<const std::uint8_t> packet);
   // Sends every batch and stops holding.
   void release();
 
@@ -46,10 +56,17 @@ class DownstreamSends {
     std::span<const std::uint8_t> packet;  // the drain's, or (with workers) the batch's copy
     bool failed = false;
   };
+  // A packet its worker seals before sending: held[held] is the packet, and whose.
+  struct ToSeal {
+    std::shared_ptr<dtls::RecordSealer> sealer;
+    boost::asio::ip::udp::endpoint peer;
+    std::size_t held;
+  };
   // One batch and whose datagrams they are. With workers, it travels to the worker and back.
   struct Batch {
     DatagramBatch datagrams;
     std::vector<Held> held;
+    std::vector<ToSeal> to_seal;
     std::vector<std::uint8_t> copies;  // the held packets, when sent by a worker
   };
   // One worker's batches (batch_pool.hpp): one filling on the I/O thread, the others being sent
@@ -67,7 +84,9 @@ class DownstreamSends {
     bool gso_refused = false;
   };
 
+  static void seal(Batch& b);
   static void mark(Batch& b, Outcome& o);
+  std::size_t shard_of(const DtlsTunnel& tunnel) const;
   void send(std::size_t k);
   void finish(Outcome& o);
 

@@ -65,6 +65,14 @@ class DtlsServer {
   void batched(std::shared_ptr<DtlsTunnel> tunnel, std::span<const std::uint8_t> packet) {
     sends_.batched(std::move(tunnel), packet);
   }
+  // With data workers, an association whose records are ours is sealed there instead: while
+  // holding, hand over the plaintext packet and the association's worker sealer
+  // (downstream_sends.hpp).
+  bool seals_on_workers() const { return sends_.seals_on_workers(); }
+  void to_seal(std::shared_ptr<DtlsTunnel> tunnel, std::shared_ptr<dtls::RecordSealer> sealer,
+               std::span<const std::uint8_t> packet) {
+    sends_.to_seal(std::move(tunnel), std::move(sealer), packet);
+  }
   // The association now talks to `to` (NAT rebinding).
   void moved(const asio::ip::udp::endpoint& from, const asio::ip::udp::endpoint& to,
              const DtlsTunnel* tunnel);

@@ -137,6 +137,15 @@ void DtlsTunnel::handle_record(const std::vector<std::uint8_t>& record) {
 bool DtlsTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   if (!attached_ || closed_ || !session_) return false;
   if (server_.holding()) {
+    if (server_.seals_on_workers() && endpoint_->own_records()) {
+      if (endpoint_->can_send(ip_packet.size()) != dtls::DtlsEndpoint::SendStatus::sent)
+        return false;  // the caller sends it over CSTP now
+      if (!worker_sealer_) worker_sealer_ = endpoint_->sealer_for_another_thread();
+      if (worker_sealer_) {
+        server_.to_seal(shared_from_this(), worker_sealer_, ip_packet);
+        return true;
+      }
+    }
     auto& batch = server_.batch_list(*this);
     const std::size_t before = batch.sizes.size();
     const auto status = endpoint_->seal(kData, ip_packet, batch);

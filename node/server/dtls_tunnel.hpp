@@ -58,6 +58,8 @@ class DtlsTunnel final : public session::Transport,
   std::uint64_t index_;
   std::string app_id_;
   std::unique_ptr<dtls::DtlsEndpoint> endpoint_;
+  // Seals this association's downstream data on its data worker, once its records are ours.
+  std::shared_ptr<dtls::RecordSealer> worker_sealer_;
   asio::steady_timer handshake_timer_;
   session::SessionRef session_;  // set once attached, cleared when let go
   bool attached_ = false;

@@ -5,7 +5,7 @@
 # transfer each way (sha256-checked), over DTLS and then over CSTP only, must arrive whole, the
 # upload's packets must have been joined into TUN writes with none refused, and tandemd must say
 # how many threads it runs the data plane on and have that many minus one workers (its threads
-# named tandem-data).
+# named tandem-data), which seal the download's DTLS records.
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -41,7 +41,7 @@ workers_of() { cat /proc/"$1"/task/*/comm 2>/dev/null | grep -c '^tandem-data$' 
 # run_with THREADS: tandemd with that many data-plane threads (so THREADS - 1 workers), both
 # transfers.
 run_with() {
-  local n=$1 workers
+  local n=$1 workers sealed
   write_config
   sed -i "s/^tun_name = \"tandem0\"\$/&\ndata_threads = $n/" "$TD_CONFIG"
   grep -q "^data_threads = $n\$" "$TD_CONFIG" || fail "data_threads not set in $TD_CONFIG"
@@ -53,6 +53,15 @@ run_with() {
   step "data_threads = $n: $workers data workers"
   assert_eq $((n - 1)) "$workers" "tandemd's threads named tandem-data"
   transfers "c$n-dtls"
+  # The 12 MiB download is about 9 000 DTLS records: with workers, they seal them (once the
+  # client's first data made the records ours); without, the I/O thread does.
+  sealed=$(metric tandem_dtls_worker_sealed_records_total)
+  if ((n == 1)); then
+    assert_eq 0 "$sealed" "DTLS records sealed by data workers with data_threads = 1"
+  else
+    ((sealed > 4000)) || fail "only $sealed DTLS records were sealed by the data workers"
+    step "data workers sealed $sealed DTLS records"
+  fi
   transfers "c$n-tls" --no-dtls
   td_alive "$TD_TANDEMD_PID" || fail "tandemd died"
   stop_tandemd

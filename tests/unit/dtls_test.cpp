@@ -651,6 +651,7 @@ TEST_F(DtlsEndpointTest, OwnRecordLayerInteroperatesForEverySuite) {
     // Before the client has sent anything, OpenSSL still holds the association (it may have
     // to answer a retransmitted Finished).
     EXPECT_FALSE(server.own_records());
+    EXPECT_EQ(server.sealer_for_another_thread(), nullptr);
     ASSERT_EQ(server.send(0x07, {}), DtlsEndpoint::SendStatus::sent);  // written by OpenSSL
     Bytes d;
     while (server.pop_outgoing(d)) client.deliver(d);
@@ -702,6 +703,27 @@ TEST_F(DtlsEndpointTest, OwnRecordLayerInteroperatesForEverySuite) {
     ASSERT_EQ(got.size(), 2u);
     EXPECT_EQ(got[0], (Bytes{0x04, 0x01}));
     EXPECT_EQ(got[1].size(), max_payload + 1);
+
+    // A sealer for a data worker continues the same sequence: records sealed by it and by the
+    // endpoint, interleaved, all reach the client, and none is taken for a replay.
+    auto worker = server.sealer_for_another_thread();
+    ASSERT_NE(worker, nullptr);
+    const std::uint8_t data_type[1] = {0x00};
+    for (std::uint8_t i = 0; i < 4; ++i) {
+      Bytes sealed;
+      ASSERT_TRUE(worker->seal(23, data_type, Bytes{0x45, i}, sealed));
+      client.deliver(sealed);
+      ASSERT_EQ(server.send(0x07, {}), DtlsEndpoint::SendStatus::sent);
+      while (server.pop_outgoing(d)) client.deliver(d);
+    }
+    const auto mixed = client.read_all();
+    ASSERT_EQ(mixed.size(), 8u);
+    for (std::uint8_t i = 0; i < 4; ++i) {
+      EXPECT_EQ(mixed[2 * i], (Bytes{0x00, 0x45, i}));
+      EXPECT_EQ(mixed[2 * i + 1], (Bytes{0x07}));
+    }
+    EXPECT_EQ(server.can_send(max_payload), DtlsEndpoint::SendStatus::sent);
+    EXPECT_EQ(server.can_send(max_payload + 1), DtlsEndpoint::SendStatus::too_big);
 
     // Our close_notify reaches the client; the client's reaches us.
     server.close();
