@@ -408,6 +408,24 @@ proc_ticks() { # utime+stime of one PID (comm may contain spaces: cut after the 
   s=${s##*) }
   awk '{print $12 + $13}' <<<"$s"
 }
+# Every thread of the server processes, a line each: "TID TICKS NAME".
+thread_ticks() {
+  local pid t s
+  for pid in $(server_pids); do
+    for t in /proc/"$pid"/task/*; do
+      s=$(cat "$t/stat" 2>/dev/null) || continue
+      s=${s##*) }
+      awk -v t="${t##*/}" -v n="$(cat "$t/comm" 2>/dev/null)" '{print t, $12 + $13, n}' <<<"$s"
+    done
+  done
+}
+# busiest_thread BEFORE AFTER SECONDS: "PERCENT NAME" of the thread that used the most CPU between
+# two thread_ticks files (a thread born in between counts from 0).
+busiest_thread() {
+  awk -v hz="$CLK_TCK" -v secs="$3" 'NR == FNR {a[$1] = $2; next}
+    {d = $2 - a[$1]; if (d > m) {m = d; n = $3}}
+    END {printf "%.0f %s\n", m / hz / secs * 100, (n == "" ? "-" : n)}' "$1" "$2"
+}
 server_ticks() {
   local pid total=0
   for pid in $(server_pids); do total=$((total + $(proc_ticks "$pid"))); done
@@ -1013,11 +1031,14 @@ stop_parallel_iperf_servers() {
 }
 
 # parallel_transfer K DIR(up|down) IDS...: one iperf3 per client at once for DURATION s. Sets
-# X_MBPS (the receivers' sum, or a message) and X_SCPU (% of one core, all server processes).
+# X_MBPS (the receivers' sum, or a message), X_SCPU (% of one core, all server processes) and
+# X_BUSIEST ("PERCENT NAME": the server thread that used the most CPU; the node cannot carry
+# more than 100 % of that thread's share, whatever the other cores do).
 parallel_transfer() {
   local k=$1 dir=$2 n=0 id pid pids=() jsons=() t0 t1 s0 s1 args=() bps sum=0
   shift 2
   [[ $dir == down ]] && args=(-R)
+  thread_ticks >"$LOGDIR/threads-par$k-$dir.0"
   s0=$(server_ticks)
   t0=$(now_us)
   for id in "$@"; do
@@ -1035,7 +1056,10 @@ parallel_transfer() {
   done
   t1=$(now_us)
   s1=$(server_ticks)
+  thread_ticks >"$LOGDIR/threads-par$k-$dir.1"
   X_SCPU=$(awk -v d=$((s1 - s0)) -v hz="$CLK_TCK" -v us=$((t1 - t0)) 'BEGIN {printf "%.0f", d / hz / (us / 1e6) * 100}')
+  X_BUSIEST=$(busiest_thread "$LOGDIR/threads-par$k-$dir.0" "$LOGDIR/threads-par$k-$dir.1" \
+    "$(awk -v us=$((t1 - t0)) 'BEGIN {print us / 1e6}')")
   X_MBPS=
   for n in "${!jsons[@]}"; do
     bps=$(jq -r 'if .error then "" else (.end.sum_received.bits_per_second // "") end' "${jsons[$n]}" 2>/dev/null) || bps=
@@ -1074,13 +1098,16 @@ measure_parallel() {
       for dir in up down; do
         R[$SERVER.par${k}_$dir]="only $up of $k clients up"
         R[$SERVER.par${k}_cpu_$dir]=${R[$SERVER.par${k}_$dir]}
+        R[$SERVER.par${k}_busiest_$dir]=${R[$SERVER.par${k}_$dir]}
       done
     else
       for dir in up down; do
         parallel_transfer "$k" "$dir" "${ids[@]}"
         R[$SERVER.par${k}_$dir]=$X_MBPS
         R[$SERVER.par${k}_cpu_$dir]=$X_SCPU
-        say "$SERVER: $k clients, DTLS $dir: $X_MBPS Mbit/s together, server CPU $X_SCPU %"
+        R[$SERVER.par${k}_busiest_$dir]=${X_BUSIEST%% *}
+        say "$SERVER: $k clients, DTLS $dir: $X_MBPS Mbit/s together, server CPU $X_SCPU %," \
+          "busiest thread ${X_BUSIEST%% *} % (${X_BUSIEST#* })"
       done
     fi
     for id in "${ids[@]}"; do client_stop "$id"; done
@@ -1302,8 +1329,10 @@ ROWS=(
 for k in ${PARALLEL//,/ }; do
   ROWS+=("par${k}_down|$k clients at once, DTLS download, together (Mbit/s)|higher|"
     "par${k}_cpu_down|server CPU, $k clients' DTLS download (% of one core, every CPU allowed)|info|"
+    "par${k}_busiest_down|server's busiest thread, $k clients' DTLS download (% of one core)|info|"
     "par${k}_up|$k clients at once, DTLS upload, together (Mbit/s)|higher|"
-    "par${k}_cpu_up|server CPU, $k clients' DTLS upload (% of one core, every CPU allowed)|info|")
+    "par${k}_cpu_up|server CPU, $k clients' DTLS upload (% of one core, every CPU allowed)|info|"
+    "par${k}_busiest_up|server's busiest thread, $k clients' DTLS upload (% of one core)|info|")
 done
 
 # The verdict needs the two ranges (min..max over the rounds) apart; a ratio inside them says
