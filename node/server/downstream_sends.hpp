@@ -40,8 +40,10 @@ class DownstreamSends {
   // span when the datagrams carry no packet of ours, such as an alert).
   dtls::DatagramList& list_for(const DtlsTunnel& tunnel);
   void batched(std::shared_ptr<DtlsTunnel> tunnel, std::span<const std::uint8_t> packet);
-  // Whether to_seal() may be used: there are workers.
-  bool seals_on_workers() const { return workers_ != nullptr; }
+  // Whether to_seal() is used: with two workers or more. With one, sealing there only moved the
+  // busiest thread from the I/O thread to the worker (docs/data-plane.md, "Sealing on the
+  // workers").
+  bool seals_on_workers() const { return workers_ != nullptr && workers_->size() >= 2; }
   // While holding, instead of sealing into list_for(): `packet` goes to `tunnel`'s worker, which
   // seals it as one data record with `sealer`, to the tunnel's peer as it is now. The tunnel has
   // checked that it fits (DtlsEndpoint::can_send).

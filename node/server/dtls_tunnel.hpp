@@ -30,6 +30,7 @@ class DtlsTunnel final : public session::Transport,
   // the client to `peer` (true) and the datagram is processed. Otherwise nothing changes.
   bool adopt_peer(const udp::endpoint& peer, std::span<const std::uint8_t> datagram);
   const udp::endpoint& peer() const { return peer_; }
+  std::uint64_t index() const { return index_; }  // the session's
   bool established() const { return attached_; }
   const std::string& app_id() const { return app_id_; }
 

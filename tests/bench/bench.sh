@@ -419,12 +419,13 @@ thread_ticks() {
     done
   done
 }
-# busiest_thread BEFORE AFTER SECONDS: "PERCENT NAME" of the thread that used the most CPU between
-# two thread_ticks files (a thread born in between counts from 0).
-busiest_thread() {
+# busiest_threads BEFORE AFTER SECONDS: the threads that used the most CPU between two
+# thread_ticks files (a thread born in between counts from 0), busiest first, at most 4, as
+# "PERCENT NAME, PERCENT NAME...": the first figure is the busiest thread's % of one core.
+busiest_threads() {
   awk -v hz="$CLK_TCK" -v secs="$3" 'NR == FNR {a[$1] = $2; next}
-    {d = $2 - a[$1]; if (d > m) {m = d; n = $3}}
-    END {printf "%.0f %s\n", m / hz / secs * 100, (n == "" ? "-" : n)}' "$1" "$2"
+    {printf "%.0f %s\n", ($2 - a[$1]) / hz / secs * 100, $3}' "$1" "$2" |
+    sort -k1,1nr | head -4 | paste -sd, - | sed 's/,/, /g'
 }
 server_ticks() {
   local pid total=0
@@ -1032,8 +1033,8 @@ stop_parallel_iperf_servers() {
 
 # parallel_transfer K DIR(up|down) IDS...: one iperf3 per client at once for DURATION s. Sets
 # X_MBPS (the receivers' sum, or a message), X_SCPU (% of one core, all server processes) and
-# X_BUSIEST ("PERCENT NAME": the server thread that used the most CPU; the node cannot carry
-# more than 100 % of that thread's share, whatever the other cores do).
+# X_BUSIEST (busiest_threads: the first is the server thread that used the most CPU; a node
+# cannot carry more than that thread at 100 % would, whatever its other cores do).
 parallel_transfer() {
   local k=$1 dir=$2 n=0 id pid pids=() jsons=() t0 t1 s0 s1 args=() bps sum=0
   shift 2
@@ -1058,7 +1059,7 @@ parallel_transfer() {
   s1=$(server_ticks)
   thread_ticks >"$LOGDIR/threads-par$k-$dir.1"
   X_SCPU=$(awk -v d=$((s1 - s0)) -v hz="$CLK_TCK" -v us=$((t1 - t0)) 'BEGIN {printf "%.0f", d / hz / (us / 1e6) * 100}')
-  X_BUSIEST=$(busiest_thread "$LOGDIR/threads-par$k-$dir.0" "$LOGDIR/threads-par$k-$dir.1" \
+  X_BUSIEST=$(busiest_threads "$LOGDIR/threads-par$k-$dir.0" "$LOGDIR/threads-par$k-$dir.1" \
     "$(awk -v us=$((t1 - t0)) 'BEGIN {print us / 1e6}')")
   X_MBPS=
   for n in "${!jsons[@]}"; do
@@ -1107,7 +1108,7 @@ measure_parallel() {
         R[$SERVER.par${k}_cpu_$dir]=$X_SCPU
         R[$SERVER.par${k}_busiest_$dir]=${X_BUSIEST%% *}
         say "$SERVER: $k clients, DTLS $dir: $X_MBPS Mbit/s together, server CPU $X_SCPU %," \
-          "busiest thread ${X_BUSIEST%% *} % (${X_BUSIEST#* })"
+          "busiest threads (% of one core): ${X_BUSIEST:-none}"
       done
     fi
     for id in "${ids[@]}"; do client_stop "$id"; done

@@ -10,7 +10,8 @@
 #   - a rejected user and a wrong password fail, and the client sees the same as for a wrong
 #     password in the users-file group; the log names the reason;
 #   - Framed-IP-Address is the client's address, the Class is kept and maps to a policy, and
-#     `tandemctl show sessions --detail` / `--json` show the auth method and the Class;
+#     `tandemctl show sessions --detail` / `--json` show the auth method and the Class; at the
+#     session limit ([limits] max_sessions), such a login is refused with the limit's reason;
 #   - a resume (the TLS connection killed) sends no new Access-Request;
 #   - FreeRADIUS requires a Message-Authenticator and never saw a request without one; with
 #     require_message_authenticator = true, tandemd refuses FreeRADIUS 3.2.1's unsigned answers
@@ -116,6 +117,23 @@ add_client2_ns
 start_client --ns "$TD_NS_CLIENT2" d2 dave 'dave-pw' --authgroup=company
 check_failed_login d2 dave 'Framed-IP-Address 10\.77\.0\.50 is in use'
 td_alive "$(client_pid d)" || fail "dave's first session went away"
+
+step "at the session limit, a Framed-IP-Address login is refused for the limit, not failed"
+printf '\n[limits]\nmax_sessions = 1\n' >>"$TD_CONFIG"
+kill -HUP "$TD_TANDEMD_PID"
+wait_log 10 session_limit_changed 'max_sessions=1( |$)' >/dev/null
+failed_before=$(log_count login_failed 'user=dave( |$)')
+start_client --ns "$TD_NS_CLIENT2" d3 dave 'dave-pw' --authgroup=company
+client_wait_exit d3 30
+assert_ne 0 "$TD_RC" "openconnect exit code of dave's login at the limit"
+assert_contains "$(client_log d3)" 'session limit' "dave was shown why"
+line=$(wait_log 5 login_refused 'user=dave( |$)')
+assert_eq "session limit reached (max_sessions 1)" "$(field reason "$line")" "login_refused reason"
+assert_eq "$failed_before" "$(log_count login_failed 'user=dave( |$)')" "dave's failed logins"
+td_alive "$(client_pid d)" || fail "dave's first session went away at the limit"
+sed -i '/^\[limits\]$/,$d' "$TD_CONFIG"
+kill -HUP "$TD_TANDEMD_PID"
+wait_log 10 session_limit_changed 'max_sessions_from=memory( |$)' >/dev/null
 stop_client d INT
 
 step "challenge: a second form, answered with the one-time code"
