@@ -535,8 +535,7 @@ std::unique_ptr<RecordSealer> DtlsEndpoint::sealer_for_another_thread() const {
 
 DtlsEndpoint::SendStatus DtlsEndpoint::send(std::uint8_t type,
                                             std::span<const std::uint8_t> payload) {
-  if (const SendStatus status = can_send(payload.size()); status != SendStatus::sent)
-    return status;
+  if (const SendStatus status = can_send(payload.size()); status != SendStatus::sent) return status;
   if (records_) return send_own(type, payload);
   thread_local std::vector<std::uint8_t> write_buffer;  // per thread, as read_buffer
   write_buffer.resize(1 + payload.size());

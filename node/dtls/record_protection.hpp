@@ -125,7 +125,6 @@ class RecordProtection {
   std::uint64_t rejected() const { return rejected_; }
 
  private:
-
   Aead aead_;
   std::array<std::uint8_t, 12> read_iv_;
   std::uint16_t epoch_;
