@@ -69,7 +69,8 @@ void DownstreamSends::release() {
 
 // On the worker: each packet handed over by to_seal() becomes one data record (the CSTP data
 // type, then the packet), appended after the datagrams sealed on the I/O thread. One the sealer
-// refuses (its sequence spent) is marked failed, so its packet goes over CSTP.
+// refuses (its sequence spent, a cipher failure) is marked unsealed: its packet goes over CSTP
+// and the association ends, as when the I/O thread's sealer refuses one.
 void DownstreamSends::seal(Batch& b) {
   static constexpr std::uint8_t kDataHead[1] = {0x00};
   auto& list = b.datagrams.list();
@@ -77,7 +78,7 @@ void DownstreamSends::seal(Batch& b) {
     Held& h = b.held[t.held];
     const std::size_t before = list.bytes.size();
     if (!t.sealer->seal(dtls::kContentApplicationData, kDataHead, h.packet, list.bytes)) {
-      h.failed = true;
+      h.failed = h.unsealed = true;
       continue;
     }
     list.sizes.push_back(list.bytes.size() - before);
@@ -146,7 +147,7 @@ void DownstreamSends::finish(Outcome& o) {
   }
   dropped_ += o.dropped;
   // The tunnels' answers may reach the session table and CSTP, never this batch.
-  for (Held& h : o.held) h.tunnel->batch_done(h.packet, !h.failed);
+  for (Held& h : o.held) h.tunnel->batch_done(h.packet, !h.failed, h.unsealed);
   o.held.clear();
 }
 

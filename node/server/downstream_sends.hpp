@@ -57,6 +57,7 @@ class DownstreamSends {
     std::shared_ptr<DtlsTunnel> tunnel;
     std::span<const std::uint8_t> packet;  // the drain's, or (with workers) the batch's copy
     bool failed = false;
+    bool unsealed = false;  // its worker's sealer refused it (the association cannot go on)
   };
   // A packet its worker seals before sending: held[held] is the packet, and whose.
   struct ToSeal {

@@ -140,7 +140,10 @@ bool DtlsTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
     if (server_.seals_on_workers() && endpoint_->own_records()) {
       if (endpoint_->can_send(ip_packet.size()) != dtls::DtlsEndpoint::SendStatus::sent)
         return false;  // the caller sends it over CSTP now
-      if (!worker_sealer_) worker_sealer_ = endpoint_->sealer_for_another_thread();
+      if (!worker_sealer_ && !no_worker_sealer_) {
+        worker_sealer_ = endpoint_->sealer_for_another_thread();
+        no_worker_sealer_ = !worker_sealer_;
+      }
       if (worker_sealer_) {
         server_.to_seal(shared_from_this(), worker_sealer_, ip_packet);
         return true;
@@ -165,14 +168,21 @@ bool DtlsTunnel::send_packet(std::span<const std::uint8_t> ip_packet) {
   return true;
 }
 
-void DtlsTunnel::batch_done(std::span<const std::uint8_t> ip_packet, bool sent) {
+void DtlsTunnel::batch_done(std::span<const std::uint8_t> ip_packet, bool sent, bool unsealed) {
   if (ip_packet.empty() || !session_) return;
   if (sent) {
     rt_.sessions.data_to_client(session_, session::Carrier::dtls, ip_packet.size());
     return;
   }
-  auto s = session_;  // dtls_send_failed may let go of us
-  rt_.sessions.dtls_send_failed(s, this);
+  auto s = session_;  // dtls_send_failed and finish let go of us
+  if (unsealed) {
+    log::warn("dtls_seal_failed", {{"index", std::to_string(index_)},
+                                   {"tunnel", std::to_string(index_) + ".3"},
+                                   {"reason", "a data worker could not seal a record"}});
+    finish(EndReason::transport_error);  // the session falls back to CSTP
+  } else {
+    rt_.sessions.dtls_send_failed(s, this);
+  }
   if (s->ssl) s->ssl->send_packet(ip_packet);
 }
 

@@ -38,7 +38,8 @@ class DtlsTunnel final : public session::Transport,
   // What became of a packet send_packet() put in the server's batch (DtlsServer::hold_sends):
   // counted when sent; when the socket refused it, the downstream moves to CSTP and the packet
   // goes there (docs/roaming.md). An empty packet is datagrams that carried none of ours.
-  void batch_done(std::span<const std::uint8_t> ip_packet, bool sent);
+  // `unsealed`: the worker's sealer refused it; it goes over CSTP and the association ends.
+  void batch_done(std::span<const std::uint8_t> ip_packet, bool sent, bool unsealed = false);
   void close(session::EndReason reason, bool notify_client) override;
   void send_dpd_request() override;
 
@@ -61,6 +62,7 @@ class DtlsTunnel final : public session::Transport,
   std::unique_ptr<dtls::DtlsEndpoint> endpoint_;
   // Seals this association's downstream data on its data worker, once its records are ours.
   std::shared_ptr<dtls::RecordSealer> worker_sealer_;
+  bool no_worker_sealer_ = false;  // its context could not be copied: seal here
   asio::steady_timer handshake_timer_;
   session::SessionRef session_;  // set once attached, cleared when let go
   bool attached_ = false;

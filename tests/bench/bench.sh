@@ -423,7 +423,7 @@ thread_ticks() {
 # thread_ticks files (a thread born in between counts from 0), busiest first, at most 4, as
 # "PERCENT NAME, PERCENT NAME...": the first figure is the busiest thread's % of one core.
 busiest_threads() {
-  awk -v hz="$CLK_TCK" -v secs="$3" 'NR == FNR {a[$1] = $2; next}
+  awk -v hz="$CLK_TCK" -v secs="$3" 'FILENAME == ARGV[1] {a[$1] = $2; next}
     {printf "%.0f %s\n", ($2 - a[$1]) / hz / secs * 100, $3}' "$1" "$2" |
     sort -k1,1nr | head -4 | paste -sd, - | sed 's/,/, /g'
 }

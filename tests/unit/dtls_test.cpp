@@ -789,5 +789,32 @@ TEST(ReplayWindow, AcceptsEachNumberOnceWithin64) {
   EXPECT_TRUE(w.fresh(999));
 }
 
+// Two sealers of one association (the I/O thread's and a data worker's) share its sequence:
+// each number is handed out once, and when the sequence is spent both refuse and write nothing.
+TEST(RecordSealer, TwoSealersShareOneSequenceUntilItIsSpent) {
+  DirectionKeys keys;
+  keys.key.assign(32, 0x42);
+  const std::uint64_t last = (std::uint64_t{1} << 48) - 1;
+  RecordSealer first(Aead::aes_256_gcm, keys, 1, last - 1);
+  ASSERT_TRUE(first.ok());
+  auto second = first.another_thread();
+  ASSERT_NE(second, nullptr);
+  const std::uint8_t head[1] = {0x00};
+  const Bytes body{0x45, 0x00, 0x01};
+  const auto epoch_and_seq = [](const Bytes& record) {
+    std::uint64_t v = 0;
+    for (int i = 3; i < 11; ++i) v = (v << 8) | record[i];
+    return v;
+  };
+  Bytes a, b, c;
+  ASSERT_TRUE(first.seal(kContentApplicationData, head, body, a));
+  ASSERT_TRUE(second->seal(kContentApplicationData, head, body, b));
+  EXPECT_EQ(epoch_and_seq(a), (std::uint64_t{1} << 48) | (last - 1));
+  EXPECT_EQ(epoch_and_seq(b), (std::uint64_t{1} << 48) | last);
+  EXPECT_FALSE(first.seal(kContentApplicationData, head, body, c));
+  EXPECT_FALSE(second->seal(kContentApplicationData, head, body, c));
+  EXPECT_TRUE(c.empty());
+}
+
 }  // namespace
 }  // namespace tandem::dtls
