@@ -39,7 +39,7 @@ class DtlsTunnel final : public session::Transport,
   // counted when sent; when the socket refused it, the downstream moves to CSTP and the packet
   // goes there (docs/roaming.md). An empty packet is datagrams that carried none of ours.
   // `unsealed`: the worker's sealer refused it; it goes over CSTP and the association ends.
-  void batch_done(std::span<const std::uint8_t> ip_packet, bool sent, bool unsealed = false);
+  void batch_done(std::span<const std::uint8_t> ip_packet, bool sent, bool unsealed);
   void close(session::EndReason reason, bool notify_client) override;
   void send_dpd_request() override;
 

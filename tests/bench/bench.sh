@@ -402,20 +402,21 @@ server_anon_kb() {
   done
   echo "$total"
 }
-proc_ticks() { # utime+stime of one PID (comm may contain spaces: cut after the last ')')
+# stat_ticks FILE: utime+stime from a /proc stat file (comm may contain spaces: cut after the
+# last ')'); 0 when it is gone.
+stat_ticks() {
   local s
-  s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  s=$(cat "$1" 2>/dev/null) || { echo 0; return; }
   s=${s##*) }
   awk '{print $12 + $13}' <<<"$s"
 }
+proc_ticks() { stat_ticks "/proc/$1/stat"; } # PID
 # Every thread of the server processes, a line each: "TID TICKS NAME".
 thread_ticks() {
-  local pid t s
+  local pid t
   for pid in $(server_pids); do
     for t in /proc/"$pid"/task/*; do
-      s=$(cat "$t/stat" 2>/dev/null) || continue
-      s=${s##*) }
-      awk -v t="${t##*/}" -v n="$(cat "$t/comm" 2>/dev/null)" '{print t, $12 + $13, n}' <<<"$s"
+      echo "${t##*/} $(stat_ticks "$t/stat") $(cat "$t/comm" 2>/dev/null)"
     done
   done
 }
