@@ -236,8 +236,9 @@ void write_limits(Writer& w, const Snapshot& s) {
   w.family("tun_joined_packets_total", "counter", "Client packets in those writes.");
   w.sample(number(s.events.tun_joined_packets));
   w.family("dtls_worker_sealed_records_total", "counter",
-           "Downstream DTLS data records handed to the data workers to seal.");
-  w.sample(number(s.events.dtls_worker_sealed));
+           "Downstream DTLS data records handed to each data worker to seal.");
+  for (std::size_t k = 0; k < s.events.dtls_worker_sealed.size(); ++k)
+    w.sample({{"worker", std::to_string(k)}}, number(s.events.dtls_worker_sealed[k]));
   w.family("tun_write_failures_total", "counter",
            "Batched TUN writes the kernel refused; the packets in them were lost.");
   w.sample(number(s.events.tun_write_failures));

@@ -34,10 +34,11 @@ struct Counters {
   std::uint64_t tun_joined_packets = 0;      // client packets in them
   std::uint64_t tun_write_failures = 0;      // held TUN writes the kernel refused
   std::uint64_t tun_reads_dropped = 0;       // TUN reads refused as malformed (tun/offload.hpp)
-  std::uint64_t dtls_worker_sealed = 0;      // downstream DTLS packets handed to workers to seal
   std::uint64_t profiles_refused = 0;        // profile requests refused (also in input_refused)
   // Packets from clients the traffic policy refused, by reason (docs/traffic-policy.md).
   std::array<std::uint64_t, session::kAllFilterDrops.size()> traffic_dropped{};
+  // Downstream DTLS packets handed to each data worker to seal; empty when none seals.
+  std::vector<std::uint64_t> dtls_worker_sealed;
 };
 
 // The limits of docs/limits.md: what their owners (the front door's limits, the login

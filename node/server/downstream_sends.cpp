@@ -26,6 +26,10 @@ DownstreamSends::DownstreamSends(TunnelRuntime& rt, int fd, std::uint64_t& dropp
       gso_(DatagramBatch::kernel_has_gso(fd)) {
   const std::size_t n = workers_ ? workers_->size() : 1;
   for (std::size_t i = 0; i < n; ++i) shards_.push_back(std::make_unique<Shard>());
+  // Per worker, so that a share that always goes to one of them shows. Never shrunk: a counter
+  // outlives the DTLS server that counts it.
+  auto& sealed = rt_.counters.dtls_worker_sealed;
+  if (seals_on_workers() && sealed.size() < n) sealed.resize(n);
 }
 
 // One association, one shard, for as long as it lives: its datagrams keep their order. By its
@@ -44,8 +48,9 @@ dtls::DatagramList& DownstreamSends::list_for(const DtlsTunnel& tunnel) {
 void DownstreamSends::to_seal(std::shared_ptr<DtlsTunnel> tunnel,
                               std::shared_ptr<dtls::RecordSealer> sealer,
                               std::span<const std::uint8_t> packet) {
-  Batch& b = *shards_[shard_of(*tunnel)]->filling;
-  ++rt_.counters.dtls_worker_sealed;
+  const std::size_t k = shard_of(*tunnel);
+  Batch& b = *shards_[k]->filling;
+  ++rt_.counters.dtls_worker_sealed[k];
   b.to_seal.push_back(ToSeal{std::move(sealer), tunnel->peer(), b.held.size()});
   b.held.push_back(Held{std::move(tunnel), packet, false});
 }
