@@ -75,7 +75,8 @@ DtlsServer::DtlsServer(TunnelRuntime& rt, log::LogLimiter& refusal_log, udp::soc
       ctx_(std::move(ctx)),
       legacy_ctx_(std::move(legacy_ctx)),
       guard_(std::move(guard)),
-      sends_(rt, socket_.native_handle(), dropped_, workers) {}
+      sends_(rt, socket_.native_handle(), dropped_, workers),
+      opens_(rt, workers) {}
 
 DtlsServer::~DtlsServer() = default;
 
@@ -203,6 +204,7 @@ asio::awaitable<void> DtlsServer::receive_loop() {
         on_datagram(peer, std::span<const std::uint8_t>(
                               slots.get() + static_cast<std::size_t>(i) * kSlot, h.msg_len));
       }
+      opens_.release();  // the datagrams handed to the workers to open (copied: slots are reused)
       if (static_cast<std::size_t>(n) < kBatch) break;
     }
   }

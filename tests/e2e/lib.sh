@@ -339,6 +339,7 @@ admin_socket = "$TD_DIR/admin.sock"
 state_dir = "$TD_DIR/state"
 log_level = "info"
 tun_name = "tandem0"
+${TD_DATA_THREADS:+data_threads = $TD_DATA_THREADS}
 
 [auth]
 users_file = "$TD_USERS"
