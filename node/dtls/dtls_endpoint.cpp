@@ -417,46 +417,26 @@ void DtlsEndpoint::feed_own(std::span<const std::uint8_t> datagram) {
   bool any = false;
   records_->open(datagram, [&](std::uint8_t type, std::span<const std::uint8_t> plaintext) {
     any = true;
-    take_own_record(type, plaintext);
+    if (type == kContentApplicationData) {
+      if (plaintext.empty()) return;  // ours always start with the type byte
+      if (received_.size() >= options_.max_queued_records) {
+        ++dropped_received_;
+        return;
+      }
+      auto record = fresh_buffer(shared_);
+      record.assign(plaintext.begin(), plaintext.end());
+      received_.push_back(std::move(record));
+    } else if (type == kContentAlert && plaintext.size() == 2) {
+      if (plaintext[1] == 0) {
+        peer_closed_ = true;  // close_notify
+      } else if (plaintext[0] == 2) {
+        fail("DTLS: the client sent fatal alert " + std::to_string(plaintext[1]));
+      }
+    }
+    // A handshake record in this epoch is a retransmitted Finished or a renegotiation: neither
+    // needs an answer (renegotiation is refused; a new association is the way to rekey).
   });
   if (!any) ++ignored_;
-}
-
-void DtlsEndpoint::feed_opened(std::span<const OpenedRecord> records,
-                               std::span<const std::uint8_t> buffer, std::size_t failed) {
-  if (failed_ || !records_) return;
-  records_->rejected_elsewhere(failed);
-  bool any = false;
-  for (const OpenedRecord& r : records) {
-    if (r.offset > buffer.size() || r.size > buffer.size() - r.offset) continue;
-    if (!records_->accept(r.seq)) continue;
-    any = true;
-    take_own_record(r.type, buffer.subspan(r.offset, r.size));
-    if (failed_) return;
-  }
-  if (!any) ++ignored_;
-}
-
-// One record of ours that authenticated and is not a replay.
-void DtlsEndpoint::take_own_record(std::uint8_t type, std::span<const std::uint8_t> plaintext) {
-  if (type == kContentApplicationData) {
-    if (plaintext.empty()) return;  // ours always start with the type byte
-    if (received_.size() >= options_.max_queued_records) {
-      ++dropped_received_;
-      return;
-    }
-    auto record = fresh_buffer(shared_);
-    record.assign(plaintext.begin(), plaintext.end());
-    received_.push_back(std::move(record));
-  } else if (type == kContentAlert && plaintext.size() == 2) {
-    if (plaintext[1] == 0) {
-      peer_closed_ = true;  // close_notify
-    } else if (plaintext[0] == 2) {
-      fail("DTLS: the client sent fatal alert " + std::to_string(plaintext[1]));
-    }
-  }
-  // A handshake record in this epoch is a retransmitted Finished or a renegotiation: neither
-  // needs an answer (renegotiation is refused; a new association is the way to rekey).
 }
 
 void DtlsEndpoint::start(bool has_cookie) {
@@ -551,10 +531,6 @@ DtlsEndpoint::SendStatus DtlsEndpoint::can_send(std::size_t payload_size) const 
 
 std::unique_ptr<RecordSealer> DtlsEndpoint::sealer_for_another_thread() const {
   return records_ ? records_->sealer_for_another_thread() : nullptr;
-}
-
-std::unique_ptr<RecordOpener> DtlsEndpoint::opener_for_another_thread() const {
-  return records_ ? records_->opener_for_another_thread() : nullptr;
 }
 
 DtlsEndpoint::SendStatus DtlsEndpoint::send(std::uint8_t type,

@@ -141,15 +141,6 @@ class DtlsEndpoint {
   // association's write sequence (RecordSealer::another_thread); a record it seals is one
   // send() would have made. Null before, or when its cipher context could not be copied.
   std::unique_ptr<RecordSealer> sealer_for_another_thread() const;
-  // Once records are ours: an opener for another thread (RecordOpener::another_thread), whose
-  // records come back through feed_opened(). Null before, or when its context could not be
-  // copied.
-  std::unique_ptr<RecordOpener> opener_for_another_thread() const;
-  // What such an opener made of one received datagram: `records` (their plaintext in `buffer`)
-  // and `failed`, the records that did not authenticate. Each record then goes through this
-  // association's replay window and on as feed() would take it.
-  void feed_opened(std::span<const OpenedRecord> records, std::span<const std::uint8_t> buffer,
-                   std::size_t failed);
 
   // Datagrams to send to the peer, oldest first; drain after every feed/send/handle_timeout/
   // close, also after a failure (a fatal alert may be queued). Moves the datagram into `out` and
@@ -198,7 +189,6 @@ class DtlsEndpoint {
   void apply_link_settings();
   void take_over_records(std::span<const std::uint8_t> last_datagram);
   void feed_own(std::span<const std::uint8_t> datagram);
-  void take_own_record(std::uint8_t type, std::span<const std::uint8_t> plaintext);
   SendStatus send_own(std::uint8_t type, std::span<const std::uint8_t> payload);
 
   detail::Shared shared_;

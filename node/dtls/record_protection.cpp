@@ -202,137 +202,70 @@ bool RecordSealer::seal(std::uint8_t content_type, std::span<const std::uint8_t>
   return good;
 }
 
-// Walks the records of a datagram: `each(header, fragment)` for each whole one. A truncated
-// record ends the walk: the rest of the datagram cannot be framed.
-template <class Byte, class Each>
-void for_each_record(std::span<Byte> datagram, Each each) {
-  while (datagram.size() >= kRecordHeader) {
-    const std::size_t length = get(datagram.data() + 11, 2);
-    if (length > datagram.size() - kRecordHeader) return;
-    each(datagram.data(), datagram.subspan(kRecordHeader, length));
-    datagram = datagram.subspan(kRecordHeader + length);
-  }
-}
-
-RecordOpener::RecordOpener(Aead aead, const DirectionKeys& read, std::uint16_t epoch)
-    : aead_(aead), iv_(read.iv), epoch_(epoch), ctx_(EVP_CIPHER_CTX_new()) {
-  const EVP_CIPHER* cipher = cipher_of(aead);
-  // The key lives in the context from here on; only the IV is kept beside it.
-  ok_ = cipher && ctx_ && read.key.size() == key_size(aead) &&
-        EVP_DecryptInit_ex(ctx_, cipher, nullptr, read.key.data(), nullptr) == 1;
-}
-
-RecordOpener::RecordOpener(const RecordOpener& from, int)
-    : aead_(from.aead_), iv_(from.iv_), epoch_(from.epoch_), ctx_(EVP_CIPHER_CTX_new()) {
-  ok_ = from.ok_ && ctx_ && EVP_CIPHER_CTX_copy(ctx_, from.ctx_) == 1;
-}
-
-RecordOpener::~RecordOpener() { EVP_CIPHER_CTX_free(ctx_); }
-
-std::unique_ptr<RecordOpener> RecordOpener::another_thread() const {
-  std::unique_ptr<RecordOpener> other(new RecordOpener(*this, 0));
-  if (!other->ok()) return nullptr;
-  return other;
-}
-
-std::size_t RecordOpener::explicit_nonce() const {
-  return aead_ == Aead::chacha20_poly1305 ? 0 : kExplicitNonce;
-}
-
-bool RecordOpener::plausible(const std::uint8_t* header,
-                             std::span<const std::uint8_t> fragment) const {
-  return ok_ && (get(header + 3, 8) >> 48) == epoch_ && get(header + 1, 2) == kVersion &&
-         fragment.size() >= explicit_nonce() + kTag;
-}
-
-std::optional<std::size_t> RecordOpener::open(const std::uint8_t* header,
-                                              std::span<const std::uint8_t> fragment,
-                                              std::uint8_t* plain) {
-  const std::size_t nonce_part = explicit_nonce();
-  const std::uint64_t epoch_seq = get(header + 3, 8);
-  const std::size_t size = fragment.size() - nonce_part - kTag;
-  std::array<std::uint8_t, 12> nonce{};
-  if (nonce_part) {
-    std::copy_n(iv_.begin(), 4, nonce.begin());
-    std::copy_n(fragment.begin(), 8, nonce.begin() + 4);
-  } else {
-    nonce_for(aead_, iv_, epoch_seq, nonce);
-  }
-  const auto aad = additional_data(epoch_seq, header[0], size);
-  // The tag is copied out first: when opening in place, the plaintext may end where it starts.
-  std::array<std::uint8_t, kTag> tag{};
-  std::copy_n(fragment.end() - kTag, kTag, tag.begin());
-  int n = 0;
-  const bool good = EVP_DecryptInit_ex(ctx_, nullptr, nullptr, nullptr, nonce.data()) == 1 &&
-                    EVP_DecryptUpdate(ctx_, nullptr, &n, aad.data(), aad.size()) == 1 &&
-                    EVP_DecryptUpdate(ctx_, plain, &n, fragment.data() + nonce_part,
-                                      static_cast<int>(size)) == 1 &&
-                    EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_SET_TAG, kTag, tag.data()) == 1 &&
-                    EVP_DecryptFinal_ex(ctx_, plain + size, &n) == 1;
-  if (!good) return std::nullopt;
-  return size;
-}
-
-std::size_t RecordOpener::open_in_place(std::span<std::uint8_t> datagram, std::size_t base,
-                                        std::vector<OpenedRecord>& out) {
-  std::size_t failed = 0;
-  const std::uint8_t* start = datagram.data();
-  for_each_record(datagram, [&](std::uint8_t* header, std::span<std::uint8_t> fragment) {
-    std::uint8_t* plain = fragment.data() + explicit_nonce();
-    std::optional<std::size_t> size;
-    if (plausible(header, fragment)) size = open(header, fragment, plain);
-    if (!size) {
-      ++failed;
-      return;
-    }
-    out.push_back(OpenedRecord{header[0], get(header + 3, 8) & kMaxSeq,
-                               base + static_cast<std::size_t>(plain - start), *size});
-  });
-  return failed;
-}
-
 RecordProtection::RecordProtection(Aead aead, const DirectionKeys& read, const DirectionKeys& write,
                                    std::uint16_t epoch, std::uint64_t next_write_seq)
-    : sealer_(aead, write, epoch, next_write_seq), opener_(aead, read, epoch) {
-  ok_ = sealer_.ok() && opener_.ok();
+    : aead_(aead),
+      read_iv_(read.iv),
+      epoch_(epoch),
+      sealer_(aead, write, epoch, next_write_seq),
+      open_ctx_(EVP_CIPHER_CTX_new()) {
+  const EVP_CIPHER* cipher = cipher_of(aead);
+  // The key lives in the context from here on; only the IV is kept beside it.
+  ok_ = cipher && sealer_.ok() && open_ctx_ && read.key.size() == key_size(aead) &&
+        EVP_DecryptInit_ex(open_ctx_, cipher, nullptr, read.key.data(), nullptr) == 1;
 }
 
-RecordProtection::~RecordProtection() = default;
+RecordProtection::~RecordProtection() { EVP_CIPHER_CTX_free(open_ctx_); }
 
 std::size_t RecordProtection::overhead() const {
-  return kRecordHeader + opener_.explicit_nonce() + kTag;
+  return kRecordHeader + (aead_ == Aead::chacha20_poly1305 ? 0 : kExplicitNonce) + kTag;
 }
 
 void RecordProtection::open(
     std::span<const std::uint8_t> datagram,
     const std::function<void(std::uint8_t, std::span<const std::uint8_t>)>& on_record) {
   thread_local std::vector<std::uint8_t> plain;
-  for_each_record(datagram,
-                  [&](const std::uint8_t* header, std::span<const std::uint8_t> fragment) {
-                    const std::uint64_t seq = get(header + 3, 8) & kMaxSeq;
-                    // The window first: a replay costs no decryption.
-                    if (!opener_.plausible(header, fragment) || !window_.fresh(seq)) {
-                      ++rejected_;
-                      return;
-                    }
-                    plain.resize(std::max<std::size_t>(fragment.size(), 1));
-                    const auto size = opener_.open(header, fragment, plain.data());
-                    if (!size) {
-                      ++rejected_;
-                      return;
-                    }
-                    window_.accept(seq);
-                    on_record(header[0], std::span<const std::uint8_t>(plain.data(), *size));
-                  });
-}
-
-bool RecordProtection::accept(std::uint64_t seq) {
-  if (!window_.fresh(seq)) {
-    ++rejected_;
-    return false;
+  const std::size_t explicit_nonce = aead_ == Aead::chacha20_poly1305 ? 0 : kExplicitNonce;
+  while (datagram.size() >= kRecordHeader) {
+    const std::uint8_t* h = datagram.data();
+    const std::size_t length = get(h + 11, 2);
+    if (length > datagram.size() - kRecordHeader) return;  // truncated: the rest is unusable
+    const auto fragment = datagram.subspan(kRecordHeader, length);
+    datagram = datagram.subspan(kRecordHeader + length);
+    const std::uint64_t epoch_seq = get(h + 3, 8);
+    const std::uint64_t seq = epoch_seq & kMaxSeq;
+    if ((epoch_seq >> 48) != epoch_ || get(h + 1, 2) != kVersion ||
+        fragment.size() < explicit_nonce + kTag || !window_.fresh(seq)) {
+      ++rejected_;
+      continue;
+    }
+    const std::size_t size = fragment.size() - explicit_nonce - kTag;
+    std::array<std::uint8_t, 12> nonce{};
+    if (explicit_nonce) {
+      std::copy_n(read_iv_.begin(), 4, nonce.begin());
+      std::copy_n(fragment.begin(), 8, nonce.begin() + 4);
+    } else {
+      nonce_for(aead_, read_iv_, epoch_seq, nonce);
+    }
+    const auto aad = additional_data(epoch_seq, h[0], size);
+    plain.resize(std::max<std::size_t>(size, 1));
+    std::array<std::uint8_t, kTag> tag{};
+    std::copy_n(fragment.end() - kTag, kTag, tag.begin());
+    int n = 0;
+    const bool good =
+        EVP_DecryptInit_ex(open_ctx_, nullptr, nullptr, nullptr, nonce.data()) == 1 &&
+        EVP_DecryptUpdate(open_ctx_, nullptr, &n, aad.data(), aad.size()) == 1 &&
+        EVP_DecryptUpdate(open_ctx_, plain.data(), &n, fragment.data() + explicit_nonce,
+                          static_cast<int>(size)) == 1 &&
+        EVP_CIPHER_CTX_ctrl(open_ctx_, EVP_CTRL_AEAD_SET_TAG, kTag, tag.data()) == 1 &&
+        EVP_DecryptFinal_ex(open_ctx_, plain.data() + size, &n) == 1;
+    if (!good) {
+      ++rejected_;
+      continue;
+    }
+    window_.accept(seq);
+    on_record(h[0], std::span<const std::uint8_t>(plain.data(), size));
   }
-  window_.accept(seq);
-  return true;
 }
 
 }  // namespace tandem::dtls

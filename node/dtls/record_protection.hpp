@@ -93,55 +93,6 @@ class RecordSealer {
   bool ok_ = false;
 };
 
-// A record a RecordOpener opened in place: its content type, its sequence number (for the
-// caller's replay window) and where its plaintext now lies in the caller's buffer.
-struct OpenedRecord {
-  std::uint8_t type = 0;
-  std::uint64_t seq = 0;
-  std::size_t offset = 0;
-  std::size_t size = 0;
-};
-
-// The read half of an association: its key (in a cipher context of its own), IV and epoch. It
-// authenticates and decrypts records and keeps no state between them: the replay window stays
-// with its one owner (RecordProtection), which judges each opened record's number. A RecordOpener
-// made by another_thread() opens on a data worker (docs/data-plane.md, "Opening on the workers").
-class RecordOpener {
- public:
-  RecordOpener(Aead aead, const DirectionKeys& read, std::uint16_t epoch);
-  ~RecordOpener();
-  RecordOpener(const RecordOpener&) = delete;
-  RecordOpener& operator=(const RecordOpener&) = delete;
-
-  bool ok() const { return ok_; }
-  // Whether a record with this 13-byte header and fragment could be ours (epoch, version, room
-  // for nonce and tag), before paying for its decryption.
-  bool plausible(const std::uint8_t* header, std::span<const std::uint8_t> fragment) const;
-  // Decrypts a plausible record into `plain` (room for the fragment's size); its plaintext size,
-  // or nullopt when it does not authenticate. `plain` may be the fragment's ciphertext itself
-  // (fragment + explicit_nonce()): the record is then opened in place.
-  std::optional<std::size_t> open(const std::uint8_t* header,
-                                  std::span<const std::uint8_t> fragment, std::uint8_t* plain);
-  // Opens every record of `datagram` in place; `base` is the datagram's offset in the caller's
-  // buffer, which OpenedRecord::offset counts from. Appends one OpenedRecord per record that
-  // authenticates; returns how many others there were.
-  std::size_t open_in_place(std::span<std::uint8_t> datagram, std::size_t base,
-                            std::vector<OpenedRecord>& out);
-  std::size_t explicit_nonce() const;
-  // An opener for another thread, with a copy of this one's keyed context; null if it could not
-  // be copied. Call on the thread that owns this one.
-  std::unique_ptr<RecordOpener> another_thread() const;
-
- private:
-  RecordOpener(const RecordOpener& from, int);
-
-  Aead aead_;
-  std::array<std::uint8_t, 12> iv_;
-  std::uint16_t epoch_;
-  EVP_CIPHER_CTX* ctx_ = nullptr;
-  bool ok_ = false;
-};
-
 class RecordProtection {
  public:
   // `read`: the peer's write keys; `write`: ours. Records of other epochs are ignored.
@@ -170,22 +121,15 @@ class RecordProtection {
   // silently). The plaintext is valid during the call only.
   void open(std::span<const std::uint8_t> datagram,
             const std::function<void(std::uint8_t, std::span<const std::uint8_t>)>& on_record);
-  // An opener for another thread (RecordOpener::another_thread). What it opens comes back
-  // through accept(): the replay window is only ever this object's.
-  std::unique_ptr<RecordOpener> opener_for_another_thread() const {
-    return opener_.another_thread();
-  }
-  // A record another thread's opener authenticated: true when it is not a replay (and it is
-  // now counted as seen).
-  bool accept(std::uint64_t seq);
-  // Records another thread's opener could not open: counted as rejected.
-  void rejected_elsewhere(std::size_t failed) { rejected_ += failed; }
 
   std::uint64_t rejected() const { return rejected_; }
 
  private:
+  Aead aead_;
+  std::array<std::uint8_t, 12> read_iv_;
+  std::uint16_t epoch_;
   RecordSealer sealer_;
-  RecordOpener opener_;
+  EVP_CIPHER_CTX* open_ctx_ = nullptr;
   ReplayWindow window_;
   std::uint64_t rejected_ = 0;
   bool ok_ = false;

@@ -239,10 +239,6 @@ void write_limits(Writer& w, const Snapshot& s) {
            "Downstream DTLS data records handed to each data worker to seal.");
   for (std::size_t k = 0; k < s.events.dtls_worker_sealed.size(); ++k)
     w.sample({{"worker", std::to_string(k)}}, number(s.events.dtls_worker_sealed[k]));
-  w.family("dtls_worker_opened_datagrams_total", "counter",
-           "Upstream DTLS datagrams handed to each data worker to open.");
-  for (std::size_t k = 0; k < s.events.dtls_worker_opened.size(); ++k)
-    w.sample({{"worker", std::to_string(k)}}, number(s.events.dtls_worker_opened[k]));
   w.family("tun_write_failures_total", "counter",
            "Batched TUN writes the kernel refused; the packets in them were lost.");
   w.sample(number(s.events.tun_write_failures));

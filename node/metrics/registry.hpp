@@ -39,8 +39,6 @@ struct Counters {
   std::array<std::uint64_t, session::kAllFilterDrops.size()> traffic_dropped{};
   // Downstream DTLS packets handed to each data worker to seal; empty when none seals.
   std::vector<std::uint64_t> dtls_worker_sealed;
-  // Upstream DTLS datagrams handed to each data worker to open; empty when none opens.
-  std::vector<std::uint64_t> dtls_worker_opened;
 };
 
 // The limits of docs/limits.md: what their owners (the front door's limits, the login

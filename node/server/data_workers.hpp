@@ -1,11 +1,10 @@
 #pragma once
 // The data plane's other cores (docs/data-plane.md, "Every core"). The I/O thread keeps every
 // decision (which session, which carrier, the policy) and hands the work that costs the most to
-// these threads: the system calls that carry a batch of packets into the kernel's stack, the
-// encryption of the DTLS download and the decryption of its upload. Each worker runs the jobs
-// given to it one after the other, in the order given, so a stream sharded to one worker stays
-// in order. The kernel's work behind those calls (forwarding, the UDP and IP stack, the veth or
-// NIC) then runs on the worker's core.
+// these threads: the system calls that carry a batch of packets into the kernel's stack, and the
+// encryption of the DTLS download. Each worker runs the jobs given to it one after the other, in
+// the order given, so a stream sharded to one worker stays in order. The kernel's work behind
+// those calls (forwarding, the UDP and IP stack, the veth or NIC) then runs on the worker's core.
 #include <functional>
 #include <memory>
 #include <thread>

@@ -75,8 +75,7 @@ DtlsServer::DtlsServer(TunnelRuntime& rt, log::LogLimiter& refusal_log, udp::soc
       ctx_(std::move(ctx)),
       legacy_ctx_(std::move(legacy_ctx)),
       guard_(std::move(guard)),
-      sends_(rt, socket_.native_handle(), dropped_, workers),
-      opens_(rt, workers) {}
+      sends_(rt, socket_.native_handle(), dropped_, workers) {}
 
 DtlsServer::~DtlsServer() = default;
 
@@ -204,7 +203,6 @@ asio::awaitable<void> DtlsServer::receive_loop() {
         on_datagram(peer, std::span<const std::uint8_t>(
                               slots.get() + static_cast<std::size_t>(i) * kSlot, h.msg_len));
       }
-      opens_.release();  // the datagrams handed to the workers to open (copied: slots are reused)
       if (static_cast<std::size_t>(n) < kBatch) break;
     }
   }

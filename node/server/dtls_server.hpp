@@ -15,7 +15,6 @@
 #include "node/dtls/dtls_endpoint.hpp"
 #include "node/server/downstream_sends.hpp"
 #include "node/server/runtime.hpp"
-#include "node/server/upstream_opens.hpp"
 
 namespace tandem::server {
 
@@ -74,13 +73,6 @@ class DtlsServer {
                std::span<const std::uint8_t> packet) {
     sends_.to_seal(std::move(tunnel), std::move(sealer), packet);
   }
-  // With data workers, an association whose records are ours is opened there instead: its
-  // datagram and its worker opener are handed over (upstream_opens.hpp). False: open it here.
-  bool opens_on_workers() const { return opens_.opens_on_workers(); }
-  bool to_open(std::shared_ptr<DtlsTunnel> tunnel, std::shared_ptr<dtls::RecordOpener> opener,
-               std::span<const std::uint8_t> datagram) {
-    return opens_.to_open(std::move(tunnel), std::move(opener), datagram);
-  }
   // The association now talks to `to` (NAT rebinding).
   void moved(const asio::ip::udp::endpoint& from, const asio::ip::udp::endpoint& to,
              const DtlsTunnel* tunnel);
@@ -129,7 +121,6 @@ class DtlsServer {
   std::uint64_t refused_total_ = 0;
   std::uint64_t refused_per_session_ = 0;
   DownstreamSends sends_;  // on socket_, counting into dropped_
-  UpstreamOpens opens_;
 };
 
 }  // namespace tandem::server

@@ -31,31 +31,7 @@ DtlsTunnel::~DtlsTunnel() = default;
 
 void DtlsTunnel::on_datagram(std::span<const std::uint8_t> datagram) {
   if (closed_) return;
-  if (open_on_worker(datagram)) return;
   endpoint_->feed(datagram);
-  after_io();
-}
-
-// With two data workers or more, once the association's records are ours, its worker opens
-// them (docs/data-plane.md, "Opening on the workers"); they come back through opened(). False:
-// open the datagram here (no worker, not yet ours, or every batch of the worker is out).
-bool DtlsTunnel::open_on_worker(std::span<const std::uint8_t> datagram) {
-  if (!attached_ || no_worker_opener_ || !server_.opens_on_workers() || !endpoint_->own_records())
-    return false;
-  if (!worker_opener_) {
-    worker_opener_ = endpoint_->opener_for_another_thread();
-    if (!worker_opener_) {
-      no_worker_opener_ = true;
-      return false;
-    }
-  }
-  return server_.to_open(shared_from_this(), worker_opener_, datagram);
-}
-
-void DtlsTunnel::opened(std::span<const dtls::OpenedRecord> records,
-                        std::span<const std::uint8_t> buffer, std::size_t failed) {
-  if (closed_) return;
-  endpoint_->feed_opened(records, buffer, failed);
   after_io();
 }
 

@@ -25,9 +25,6 @@ class DtlsTunnel final : public session::Transport,
   ~DtlsTunnel() override;
 
   void on_datagram(std::span<const std::uint8_t> datagram);
-  // What this association's data worker opened of one of its datagrams (upstream_opens.hpp).
-  void opened(std::span<const dtls::OpenedRecord> records, std::span<const std::uint8_t> buffer,
-              std::size_t failed);
   // A datagram from `peer`, a new source port of our client's address (a NAT rebinding): when it
   // holds a record that authenticates under this association's keys, the association follows
   // the client to `peer` (true) and the datagram is processed. Otherwise nothing changes.
@@ -48,7 +45,6 @@ class DtlsTunnel final : public session::Transport,
 
  private:
   void after_io();
-  bool open_on_worker(std::span<const std::uint8_t> datagram);
   bool flush();  // false when a datagram could not be sent (DtlsServer::send_to)
   void handle_record(const std::vector<std::uint8_t>& record);
   void arm_handshake_timer();
@@ -67,9 +63,6 @@ class DtlsTunnel final : public session::Transport,
   // Seals this association's downstream data on its data worker, once its records are ours.
   std::shared_ptr<dtls::RecordSealer> worker_sealer_;
   bool no_worker_sealer_ = false;  // its context could not be copied: seal here
-  // Opens this association's upstream on its data worker, once its records are ours.
-  std::shared_ptr<dtls::RecordOpener> worker_opener_;
-  bool no_worker_opener_ = false;  // its context could not be copied: open here
   asio::steady_timer handshake_timer_;
   session::SessionRef session_;  // set once attached, cleared when let go
   bool attached_ = false;

@@ -16,8 +16,8 @@ cli_nft() { ip netns exec "$TD_NS_CLIENT" nft "$@"; }
 
 setup_topology
 add_user alice 'correct horse'
-# Two data workers, so the association's records are opened on its worker while the rebinding's
-# first record is opened on the I/O thread (docs/data-plane.md, "Opening on the workers").
+# Two data workers, so the downstream is sealed and sent by the association's worker while the
+# I/O thread moves the association (docs/data-plane.md, "Sealing on the workers").
 TD_DATA_THREADS=3
 write_config
 start_tandemd

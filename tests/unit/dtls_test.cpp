@@ -722,39 +722,6 @@ TEST_F(DtlsEndpointTest, OwnRecordLayerInteroperatesForEverySuite) {
       EXPECT_EQ(mixed[2 * i], (Bytes{0x00, 0x45, i}));
       EXPECT_EQ(mixed[2 * i + 1], (Bytes{0x07}));
     }
-    // An opener for a data worker opens the client's records in place; the endpoint's replay
-    // window then judges them, so a datagram opened twice is taken once.
-    auto opener = server.opener_for_another_thread();
-    ASSERT_NE(opener, nullptr);
-    client.write(Bytes{0x00, 0x45, 0x07});
-    client.write(Bytes{0x03, 0x02});
-    const Bytes third = client.take();
-    for (int round = 0; round < 2; ++round) {
-      Bytes buffer(5, 0xEE);  // the datagram at an offset, as in a worker's batch
-      buffer.insert(buffer.end(), third.begin(), third.end());
-      std::vector<OpenedRecord> opened;
-      EXPECT_EQ(opener->open_in_place(std::span(buffer).subspan(5), 5, opened), 0u);
-      ASSERT_EQ(opened.size(), 2u);  // both records of the datagram
-      server.feed_opened(opened, buffer, 0);
-    }
-    ASSERT_TRUE(server.pop_received(r));
-    EXPECT_EQ(r, (Bytes{0x00, 0x45, 0x07}));
-    ASSERT_TRUE(server.pop_received(r));
-    EXPECT_EQ(r, (Bytes{0x03, 0x02}));
-    EXPECT_FALSE(server.pop_received(r));  // the second round was a replay
-    {
-      client.write(Bytes{0x00, 0x45, 0x08});
-      Bytes buffer = client.take();  // tampered with: it does not authenticate
-      ASSERT_FALSE(buffer.empty());
-      buffer.back() ^= 0x01;
-      std::vector<OpenedRecord> opened;
-      EXPECT_EQ(opener->open_in_place(buffer, 0, opened), 1u);
-      EXPECT_TRUE(opened.empty());
-      server.feed_opened(opened, buffer, 1);
-      EXPECT_FALSE(server.has_received());
-      EXPECT_FALSE(server.failed());
-    }
-
     EXPECT_EQ(server.can_send(max_payload), DtlsEndpoint::SendStatus::sent);
     EXPECT_EQ(server.can_send(max_payload + 1), DtlsEndpoint::SendStatus::too_big);
 
@@ -847,47 +814,6 @@ TEST(RecordSealer, TwoSealersShareOneSequenceUntilItIsSpent) {
   EXPECT_FALSE(first.seal(kContentApplicationData, head, body, c));
   EXPECT_FALSE(second->seal(kContentApplicationData, head, body, c));
   EXPECT_TRUE(c.empty());
-}
-
-// A data worker's opener (a copy of the association's) opens in place what the peer's sealer
-// sealed, for every suite: each record's type, sequence number and plaintext, where it now lies
-// in the caller's buffer. A record of another epoch counts as failed; a truncated tail ends the
-// datagram.
-TEST(RecordOpener, OpensInPlaceWhatTheSealerSealed) {
-  for (Aead aead : {Aead::aes_128_gcm, Aead::aes_256_gcm, Aead::chacha20_poly1305}) {
-    SCOPED_TRACE(static_cast<int>(aead));
-    DirectionKeys keys;
-    keys.key.assign(aead == Aead::aes_128_gcm ? 16 : 32, 0x42);
-    for (std::size_t i = 0; i < keys.iv.size(); ++i) keys.iv[i] = static_cast<std::uint8_t>(i);
-    RecordSealer sealer(aead, keys, 1, 7);
-    RecordSealer other_epoch(aead, keys, 2, 0);
-    const std::uint8_t head[1] = {0x00};
-    Bytes buffer(3, 0xEE);  // the datagram starts at offset 3 of the caller's buffer
-    Bytes datagram;
-    ASSERT_TRUE(sealer.seal(kContentApplicationData, head, Bytes{0x45, 0x01, 0x02}, datagram));
-    ASSERT_TRUE(other_epoch.seal(kContentApplicationData, head, Bytes{0x45}, datagram));
-    ASSERT_TRUE(sealer.seal(kContentAlert, {}, Bytes{0x01, 0x00}, datagram));
-    datagram.insert(datagram.end(), {23, 0xFE, 0xFD, 0, 1});  // a truncated header
-    buffer.insert(buffer.end(), datagram.begin(), datagram.end());
-
-    RecordOpener first(aead, keys, 1);
-    ASSERT_TRUE(first.ok());
-    auto worker = first.another_thread();
-    ASSERT_NE(worker, nullptr);
-    std::vector<OpenedRecord> opened;
-    EXPECT_EQ(worker->open_in_place(std::span(buffer).subspan(3), 3, opened), 1u);
-    ASSERT_EQ(opened.size(), 2u);
-    EXPECT_EQ(opened[0].type, kContentApplicationData);
-    EXPECT_EQ(opened[0].seq, 7u);
-    EXPECT_EQ(Bytes(buffer.begin() + opened[0].offset,
-                    buffer.begin() + opened[0].offset + opened[0].size),
-              (Bytes{0x00, 0x45, 0x01, 0x02}));
-    EXPECT_EQ(opened[1].type, kContentAlert);
-    EXPECT_EQ(opened[1].seq, 8u);
-    EXPECT_EQ(Bytes(buffer.begin() + opened[1].offset,
-                    buffer.begin() + opened[1].offset + opened[1].size),
-              (Bytes{0x01, 0x00}));
-  }
 }
 
 }  // namespace
