@@ -634,7 +634,7 @@ void Reader::read_radius(const toml::table& t, Config& c) {
   check_keys(
       t, p,
       {"servers", "accounting_servers", "secret_file", "timeout", "retries", "nas_identifier",
-       "interim_interval", "class_policy", "require_message_authenticator"});
+       "interim_interval", "class_policy", "require_message_authenticator", "dead_time"});
   RadiusSettings& r = c.radius;
   r.enabled = true;
   r.nas_identifier = c.node_id;
@@ -660,6 +660,9 @@ void Reader::read_radius(const toml::table& t, Config& c) {
       (r.timeout.count() % 1000 != 0 || r.timeout > std::chrono::seconds(60)))
     error(p + ".timeout", "whole seconds from 1s to 60s", t.get("timeout"));
   int_key(t, p, "retries", r.retries, 0, 10);
+  if (duration_key(t, p, "dead_time", r.dead_time, true) &&
+      (r.dead_time.count() % 1000 != 0 || r.dead_time > std::chrono::hours(1)))
+    error(p + ".dead_time", "0 (off) or whole seconds up to 3600s", t.get("dead_time"));
   bool_key(t, p, "require_message_authenticator", r.require_message_authenticator);
   string_key(t, p, "nas_identifier", r.nas_identifier, "a text of 1-253 printable ASCII bytes",
              [](const std::string& s) {

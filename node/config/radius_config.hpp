@@ -37,6 +37,8 @@ struct RadiusSettings {
   std::string secret;
   Duration timeout = std::chrono::seconds(3);  // per try, whole seconds
   int retries = 2;                             // retransmissions per server after the first try
+  // A server that let a whole request go unanswered is asked last for this long; 0 = never.
+  Duration dead_time = std::chrono::seconds(60);
   // Refuse an Access-Accept/Reject/Challenge without a valid Message-Authenticator (servers that
   // sign every answer, as the Blast-RADIUS fixes do; FreeRADIUS 3.2.1 does not). One that has
   // one is always checked.

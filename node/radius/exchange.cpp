@@ -42,21 +42,44 @@ class ServerSocket {
 
 enum class TryOutcome { answered, silent, refused };
 
+
+TimePoint steady_now() {
+  return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now());
+}
+
+// Tells `health` what `server` did with the whole request, and logs a change of its state.
+void report(ServerHealth* health, const config::RadiusServer& server, bool answered,
+            const char* why) {
+  if (health == nullptr) return;
+  if (answered) {
+    if (health->answered(server)) log::info("radius_server_alive", {{"server", server.text()}});
+    return;
+  }
+  if (health->silent(server, steady_now()))
+    log::warn("radius_server_dead",
+              {{"server", server.text()},
+               {"reason", why},
+               {"dead_time", std::to_string(health->dead_time().count() / 1000) + "s"}});
+}
+
 }  // namespace
 
 ExchangeResult exchange(const Request& request, const std::vector<config::RadiusServer>& servers,
-                        std::string_view secret, const ExchangeOptions& options) {
+                        std::string_view secret, const ExchangeOptions& options,
+                        ServerHealth* health) {
   ExchangeResult result;
   const bool require_mac =
       options.require_message_authenticator && request.code == Code::access_request;
   std::vector<std::uint8_t> buffer(kMaxPacketSize);
-  for (const auto& server : servers) {
+  const auto ordered = health ? health->order(servers, steady_now()) : servers;
+  for (const auto& server : ordered) {
     ServerSocket socket(server);
     if (socket.fd() < 0) {
       log::warn("radius_socket_failed", {{"server", server.text()}, {"reason", strerror(errno)}});
       continue;
     }
     TryOutcome outcome = TryOutcome::silent;
+    bool refused_answers = false;  // it answered, but nothing it sent passed the checks
     for (int attempt = 0; attempt <= options.retries && outcome == TryOutcome::silent; ++attempt) {
       if (::send(socket.fd(), request.bytes.data(), request.bytes.size(), 0) < 0) {
         outcome = TryOutcome::refused;
@@ -82,6 +105,7 @@ ExchangeResult exchange(const Request& request, const std::vector<config::Radius
             std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(n)), request,
             secret, require_mac);
         if (!checked) {
+          refused_answers = true;
           result.kind = ExchangeResult::Kind::bad_answers;
           result.detail = server.text() + " sent an answer that was refused: " + checked.error();
           log::warn("radius_answer_refused",
@@ -91,11 +115,16 @@ ExchangeResult exchange(const Request& request, const std::vector<config::Radius
         result.kind = ExchangeResult::Kind::answered;
         result.response = std::move(*checked);
         result.server = server.text();
+        report(health, server, true, "");
         return result;
       }
     }
     if (outcome == TryOutcome::refused)
       log::info("radius_server_unreachable", {{"server", server.text()}});
+    // A server whose answers were refused is there (likely with another secret): not dead.
+    if (!refused_answers)
+      report(health, server, false,
+             outcome == TryOutcome::refused ? "port unreachable" : "no answer");
   }
   return result;
 }

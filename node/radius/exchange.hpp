@@ -3,7 +3,9 @@
 // timeouts and retries"): each server gets (retries + 1) tries of `timeout` each, the same bytes
 // every time (RFC 5080 §2.2.1), and the next server is asked when one stays silent or refuses
 // the port. Datagrams that fail check_response are ignored (and logged): a forged or garbled
-// answer must not end the wait for the real one. Blocks; runs on the RADIUS client's threads.
+// answer must not end the wait for the real one. With a ServerHealth, the servers marked dead
+// are asked last, and what each server did is reported to it (server_health.hpp). Blocks; runs
+// on the RADIUS client's threads.
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +13,7 @@
 #include "base/clock.hpp"
 #include "node/config/radius_config.hpp"
 #include "node/radius/packet.hpp"
+#include "node/radius/server_health.hpp"
 
 namespace tandem::radius {
 
@@ -28,6 +31,7 @@ struct ExchangeResult {
 };
 
 ExchangeResult exchange(const Request& request, const std::vector<config::RadiusServer>& servers,
-                        std::string_view secret, const ExchangeOptions& options);
+                        std::string_view secret, const ExchangeOptions& options,
+                        ServerHealth* health = nullptr);
 
 }  // namespace tandem::radius

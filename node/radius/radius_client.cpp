@@ -94,7 +94,7 @@ std::vector<RawAttribute> access_request_attributes(const AccessRequest& request
 }
 
 RadiusClient::RadiusClient(config::RadiusSettings settings, std::size_t workers)
-    : settings_(std::move(settings)), workers_(workers) {}
+    : settings_(std::move(settings)), health_(settings_.dead_time), workers_(workers) {}
 
 Result<std::unique_ptr<RadiusClient>> RadiusClient::create(const config::RadiusSettings& settings,
                                                            std::size_t workers) {
@@ -122,7 +122,7 @@ Reply RadiusClient::authenticate(const AccessRequest& request) {
     return reply;
   }
   const ExchangeResult r =
-      exchange(*packet, settings_.servers, settings_.secret, options_of(settings_));
+      exchange(*packet, settings_.servers, settings_.secret, options_of(settings_), &health_);
   switch (r.kind) {
     case ExchangeResult::Kind::no_answer:
       reply.outcome = Outcome::no_answer;
@@ -155,7 +155,8 @@ bool RadiusClient::account(const std::vector<RawAttribute>& attributes, std::str
     return false;
   }
   const ExchangeResult r =
-      exchange(*packet, settings_.accounting_servers, settings_.secret, options_of(settings_));
+      exchange(*packet, settings_.accounting_servers, settings_.secret, options_of(settings_),
+               &health_);
   if (r.kind == ExchangeResult::Kind::answered) return true;
   why = r.kind == ExchangeResult::Kind::no_answer ? "no accounting server answered" : r.detail;
   return false;

@@ -14,6 +14,7 @@
 #include "node/config/radius_config.hpp"
 #include "node/radius/attributes.hpp"
 #include "node/radius/packet.hpp"
+#include "node/radius/server_health.hpp"
 
 namespace tandem::radius {
 
@@ -64,6 +65,7 @@ class RadiusClient {
   explicit RadiusClient(config::RadiusSettings settings, std::size_t workers);
 
   config::RadiusSettings settings_;
+  ServerHealth health_;  // which servers to ask last (dead_time)
   boost::asio::thread_pool workers_;
 };
 

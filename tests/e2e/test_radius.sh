@@ -3,7 +3,8 @@
 # started here in the inside namespace with a generated configuration. The tunnel group "company"
 # ("company", as long a name as "default", so that the forms compare byte for byte) is on
 # RADIUS; the default group stays on the users file. The first [radius] server is an
-# address nobody holds (silent): every login shows the second server taking over.
+# address nobody holds (silent): the first login shows the second server taking over, and marks
+# the silent one dead (dead_time), so no later login asks it again (counted by nft).
 #   - a password user logs in and pings through the tunnel;
 #   - a challenge user gets a second form, answers it with a one-time code (--form-entry), and
 #     is in; a wrong code fails;
@@ -22,6 +23,19 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib_radius.sh"
 
 SILENT_IP=10.201.0.9 # on the inside link, held by nobody: requests to it go unanswered
+
+# Access-Requests the headend sent to the silent server, counted on the way out.
+count_silent_requests() {
+  ip netns exec "$TD_NS_HEADEND" nft add table inet radius_silent
+  ip netns exec "$TD_NS_HEADEND" nft add chain inet radius_silent out \
+    '{ type filter hook output priority 0; }'
+  ip netns exec "$TD_NS_HEADEND" nft add rule inet radius_silent out \
+    ip daddr "$SILENT_IP" udp dport 1812 counter
+}
+silent_requests() {
+  ip netns exec "$TD_NS_HEADEND" nft list chain inet radius_silent out |
+    sed -n 's/.* counter packets \([0-9]*\) .*/\1/p'
+}
 
 # A failed login: openconnect exits 1 without a tunnel; tandemd logs login_failed with a reason.
 check_failed_login() { # ID USER REASON_ERE
@@ -54,6 +68,7 @@ servers = [\"$SILENT_IP\", \"$RADIUS_IP:1812\"]
 secret_file = \"$RADIUS_SECRET_FILE\"
 timeout = \"1s\"
 retries = 0
+dead_time = \"600s\"
 
 [radius.class_policy]
 contractors = \"contractors\"
@@ -63,6 +78,8 @@ auth = \"radius\"
 "
 start_tandemd
 wait_log 5 radius_ready "worst_case=2s" >/dev/null
+command -v nft >/dev/null || fail "nft (nftables) is not installed: run deploy/setup.sh"
+count_silent_requests
 
 step "password login on RADIUS (the silent first server costs one timeout)"
 t0=$(td_now_ms)
@@ -71,6 +88,10 @@ wait_tunnel a
 elapsed=$(($(td_now_ms) - t0))
 step "alice up after ${elapsed} ms"
 ((elapsed >= 1000)) || fail "alice logged in in ${elapsed} ms: the silent server was not tried"
+assert_eq 1 "$(silent_requests)" "Access-Requests sent to the silent server"
+line=$(wait_log 5 radius_server_dead "server=$SILENT_IP:1812( |$)")
+assert_eq "no answer" "$(field reason "$line")" "why the silent server was marked dead"
+assert_eq 600s "$(field dead_time "$line")" "for how long"
 line=$(wait_log 5 login_ok 'user=alice( |$)')
 assert_eq radius "$(field auth "$line")" "login_ok auth for alice"
 assert_eq staff "$(field radius_class "$line")" "login_ok radius_class for alice"
@@ -177,8 +198,11 @@ assert_eq password "$(field auth "$line")" "bob's auth method"
 assert_eq "$requests_before" "$(access_requests)" "Access-Requests for a users-file login"
 stop_client b INT
 
-step "every RADIUS login went through the second server after the silent first"
+step "every RADIUS login went through the second server; the silent one, once dead, was not asked"
 assert_eq 0 "$(log_count login_failed 'no RADIUS server answered')" "logins lost to the silent server"
+assert_eq 1 "$(silent_requests)" "Access-Requests to the silent server, all logins together"
+assert_eq 1 "$(log_count radius_server_dead "server=$SILENT_IP:1812( |$)")" \
+  "radius_server_dead lines for the silent server"
 assert_eq 0 "$(count_in "$RADIUS_LOG" 'does not contain required Message-Authenticator')" \
   "requests FreeRADIUS refused as unsigned"
 stop_tandemd

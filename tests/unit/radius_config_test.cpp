@@ -36,6 +36,7 @@ TEST(RadiusConfig, Defaults) {
   EXPECT_EQ(r.accounting_servers[1].text(), "192.0.2.11:1813");
   EXPECT_EQ(r.timeout, 3s);
   EXPECT_EQ(r.retries, 2);
+  EXPECT_EQ(r.dead_time, 60s);
   EXPECT_EQ(r.nas_identifier, c->node_id);
   EXPECT_EQ(r.interim_interval, 300s);
   EXPECT_FALSE(r.require_message_authenticator);
@@ -62,6 +63,7 @@ accounting_servers = ["10.0.0.2:1646"]
 secret_file = "/s"
 timeout = "2s"
 retries = 0
+dead_time = "0s"
 nas_identifier = "vpn-east"
 interim_interval = "10m"
 require_message_authenticator = true
@@ -78,6 +80,7 @@ policy = "guests"
   EXPECT_EQ(r.accounting_servers.at(0).text(), "10.0.0.2:1646");
   EXPECT_EQ(r.timeout, 2s);
   EXPECT_EQ(r.retries, 0);
+  EXPECT_EQ(r.dead_time, 0s);
   EXPECT_EQ(r.nas_identifier, "vpn-east");
   EXPECT_EQ(r.interim_interval, 10min);
   EXPECT_TRUE(r.require_message_authenticator);
@@ -93,6 +96,7 @@ TEST(RadiusConfig, EveryErrorReported) {
 servers = ["10.0.0.300", "10.0.0.1:0", "10.0.0.1:99999"]
 timeout = "1500ms"
 retries = 11
+dead_time = "2h"
 interim_interval = "500ms"
 require_message_authenticator = "yes"
 colour = "blue"
@@ -110,6 +114,7 @@ auth = "ldap"
   EXPECT_THAT(e, HasSubstr("radius.secret_file: is required"));
   EXPECT_THAT(e, HasSubstr("radius.timeout: whole seconds"));
   EXPECT_THAT(e, HasSubstr("radius.retries"));
+  EXPECT_THAT(e, HasSubstr("radius.dead_time: 0 (off) or whole seconds up to 3600s"));
   EXPECT_THAT(e, HasSubstr("radius.interim_interval"));
   EXPECT_THAT(e, HasSubstr("radius.require_message_authenticator"));
   EXPECT_THAT(e, HasSubstr("unknown key 'radius.colour'"));
