@@ -299,6 +299,18 @@ td_ipv6_on() {
 # headend forwards IPv6, the inside link has fd00:201::1 (headend) and fd00:201::2 (inside
 # host), the inside host routes the IPv6 pool via the headend, and write_config gives the pool
 # an IPv6 network with the inside network as its IPv6 split-include route.
+# ensure_service_user NAME: the system user tandemd drops to ([process] user, docs/
+# privileges.md), created if missing and then removed at the end. Its gid in TD_SERVICE_GID.
+ensure_service_user() {
+  if ! id -u "$1" >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+      --user-group "$1" || fail "useradd $1 failed"
+    td_on_cleanup userdel "$1"
+    step "created system user $1 (removed at the end)"
+  fi
+  TD_SERVICE_GID=$(id -g "$1")
+}
+
 enable_ipv6() {
   td_ipv6_on "$TD_NS_CLIENT" "$TD_NS_HEADEND" "$TD_NS_INSIDE"
   ip netns exec "$TD_NS_HEADEND" sysctl -qw net.ipv6.conf.all.forwarding=1

@@ -6,18 +6,35 @@
 # an IPv6 source that is not the session's is dropped and logged as spoofed_source, and a
 # resume (the client's TCP connection destroyed) keeps the IPv6 address.
 #   $1: dtls (default) | tls (openconnect --no-dtls)
+#   $2: root (default) | user: tandemd drops to [process] user (TD_LP_USER, default tandem) once
+#       it listens, so the IPv6 pool's address, routes and neighbour answers are set up before
+#       the drop or with the capability it keeps (docs/privileges.md)
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MODE=${1:-dtls}
+RUN_AS=${2:-root}
 bytes=$((4 * 1024 * 1024))
 
 setup_topology
 enable_ipv6
 add_user alice 'correct horse'
-write_config
+if [[ $RUN_AS == user ]]; then
+  ensure_service_user "${TD_LP_USER:-tandem}"
+  chgrp "$TD_SERVICE_GID" "$TD_USERS" # read as the service user
+  chmod 0640 "$TD_USERS"
+  write_config "[process]
+user = \"${TD_LP_USER:-tandem}\""
+else
+  write_config
+fi
 start_tandemd
 assert_contains "$TD_TANDEMD_LOG" " listening .*pool6=fd00:77::/64" "tandemd serves the IPv6 pool"
+if [[ $RUN_AS == user ]]; then
+  uids=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$TD_TANDEMD_PID/status")
+  want=$(id -u "${TD_LP_USER:-tandem}")
+  assert_eq "$want $want $want $want" "$uids" "tandemd's uids once listening"
+fi
 
 extra=()
 [[ $MODE == tls ]] && extra+=(--no-dtls)

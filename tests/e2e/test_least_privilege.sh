@@ -15,14 +15,9 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_pair.sh"
 
 LP_USER=${TD_LP_USER:-tandem}
-if ! id -u "$LP_USER" >/dev/null 2>&1; then
-  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
-    --user-group "$LP_USER" || fail "useradd $LP_USER failed"
-  td_on_cleanup userdel "$LP_USER"
-  step "created system user $LP_USER (removed at the end)"
-fi
+ensure_service_user "$LP_USER"
 LP_UID=$(id -u "$LP_USER")
-LP_GID=$(id -g "$LP_USER")
+LP_GID=$TD_SERVICE_GID
 LP_CAPS=0000000000003000   # CAP_NET_ADMIN (12) + CAP_NET_RAW (13)
 LP_KEEPER_CAPS=0000000000001000
 
