@@ -117,6 +117,7 @@ void tunnel_block(std::string& out, const proto::SessionView& s, const proto::Tu
   }
   line2(out, in, "Idle Time Out", minutes(t.idle_timeout_s()), "Idle TO Left",
         minutes(t.idle_left_s()));
+  if (parent) line(out, in, "Client OS", or_dash(t.client_os()));
   line(out, in, "Client Type", or_dash(t.client_type()));
   line(out, in, "Client Ver", or_dash(t.client_version()));
   line2(out, in, "Bytes Tx", num(t.bytes_tx()), "Bytes Rx", num(t.bytes_rx()));

@@ -126,6 +126,7 @@ proto::SessionView make_session_view(const session::Session& s, const config::Po
   parent->set_idle_left_s(idle_left);
   std::string type, version;
   split_client(s.client_type, type, version);
+  parent->set_client_os(s.client_os);
   parent->set_client_type(type);
   parent->set_client_version(version);
   parent->set_connected_at_unix(s.login_time_unix);

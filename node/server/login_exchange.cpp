@@ -280,6 +280,10 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
       mapped != rt.config.policies.end() ? mapped->second : rt.policy_for(group);
   const auth::AuthMethod method =
       on_radius ? auth::AuthMethod::radius : auth::auth_method_of(cert_mode);
+  // The client's platform: its X-AnyConnect-Platform header, or the XML dialect's device-id.
+  const std::string platform = client->platform.empty()
+                                   ? text::sanitize(msg->device_id, http::kMaxPlatform)
+                                   : client->platform;
   session::NewSession request{username,
                               group,
                               policy.name,
@@ -294,6 +298,7 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
                               grant.session_timeout,
                               grant.idle_timeout};
   request.max_sessions = rt.session_limit.sessions;
+  request.client_os = platform;
   auto created = rt.sessions.create(request);
   if (!created && grant.ip && created.code() == Errc::duplicate) {
     // The server named an address another session holds: that one or none (docs/radius.md).
@@ -354,9 +359,7 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
                          {"policy_from", grant.policy_from},
                          {"radius_class", radius::printable(s.radius_class)},
                          {"cert_subject", cert.check.subject},
-                         {"platform", client->platform.empty()
-                                          ? text::sanitize(msg->device_id, http::kMaxPlatform)
-                                          : client->platform},
+                         {"platform", platform},
                          {"persisted", to_string(where)},
                          {"ip6", s.ip6 ? net::format_ipv6(*s.ip6) : "-"}});
   out.logged_in = true;

@@ -89,6 +89,7 @@ Result<Created> SessionTable::create(const NewSession& req) {
   s->public_ip = req.public_ip;
   s->public_port = req.public_port;
   s->client_type = req.client_type;
+  s->client_os = req.client_os;
   s->auth_method = req.auth_method;
   s->radius_class = req.radius_class;
   s->policy_override = req.policy_override;

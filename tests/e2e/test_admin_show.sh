@@ -102,7 +102,8 @@ for re in '^Session Type: AnyConnect Detailed$' "^Username +: alice +Index +: $i
   '^AnyConnect-Parent Tunnels: 1$' '^SSL-Tunnel Tunnels: 1$' '^DTLS-Tunnel Tunnels: 1$' \
   '^AnyConnect-Parent:$' '^SSL-Tunnel:$' '^DTLS-Tunnel:$' "^  Tunnel ID +: $index\\.3\$" \
   '^  Encapsulation: DTLSv1\.2 +UDP Src Port : [0-9]+$' '^  UDP Dst Port : 4443 ' \
-  '^  Idle Time Out: 30 Minutes +Idle TO Left : [0-9]+ Minutes$' '^  Client Ver +: 9\.'; do
+  '^  Idle Time Out: 30 Minutes +Idle TO Left : [0-9]+ Minutes$' '^  Client Ver +: 9\.' \
+  '^  Client OS +: linux-64$'; do
   grep -Eq -- "$re" <<<"$detail" || fail "show sessions --detail: no line matching /$re/"
 done
 

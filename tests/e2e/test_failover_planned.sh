@@ -39,6 +39,9 @@ rx_after=$(jq -r .bytes_rx <<<"$view")
 ((rx_after >= rx_floor)) ||
   fail "counters lost in the handover: bytes_rx $rx_after on the new active, below $rx_floor ($rx_before before the burst + $answered answered x 1028)"
 step "counters continued: bytes_rx $rx_before -> $rx_after (at least $rx_floor with the burst)"
+# The record came over whole: what the client said of itself at login, too.
+assert_eq linux-64 "$(jq -r '.tunnels[] | select(.type == "AnyConnect-Parent") | .client_os' <<<"$view")" \
+  "the client's platform on the new active"
 
 # And back, asked on the standby (the old active) this time.
 failover_begin "$stb"

@@ -61,6 +61,7 @@ proto::SessionView connected_session() {
   parent->set_encryption("none");
   parent->set_hashing("none");
   parent->set_public_port(50001);
+  parent->set_client_os("linux-64");
   auto* ssl = add_tunnel(s, ".2", "SSL-Tunnel");
   ssl->set_encryption("AES-GCM-256");
   ssl->set_hashing("SHA384");
@@ -169,6 +170,7 @@ TEST(AdminFormat, DetailLaidOutLikeTheReference) {
            "AnyConnect-Parent:",
            "  Tunnel ID    : 7.1",
            "  TCP Src Port : 50001                  TCP Dst Port : -",
+           "  Client OS    : linux-64",
            "SSL-Tunnel:",
            "  Encapsulation: TLSv1.3                TCP Src Port : 50002",
            "  TCP Dst Port : 443                    Auth Mode    : userPassword",
@@ -187,6 +189,8 @@ TEST(AdminFormat, DetailLaidOutLikeTheReference) {
   // Tunnel blocks come in the order of the tunnels, after the summary of tunnel counts.
   EXPECT_LT(text.find("DTLS-Tunnel Tunnels: 1"), text.find("AnyConnect-Parent:\n"));
   EXPECT_LT(text.find("\nSSL-Tunnel:\n"), text.find("\nDTLS-Tunnel:\n"));
+  // The client's platform is the parent's alone (ASA's "Client OS").
+  EXPECT_EQ(text.find("Client OS"), text.rfind("Client OS"));
 }
 
 TEST(AdminFormat, DetailShowsTheIpv6AddressOnlyWhenThereIsOne) {

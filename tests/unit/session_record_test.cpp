@@ -19,6 +19,7 @@ Session sample() {
   s.public_ip = "10.200.0.2";
   s.public_port = 40000;
   s.client_type = "Open AnyConnect VPN Agent v9.01-3";
+  s.client_os = "linux-64";
   s.counters = {100, 200, 3, 4, 5, 6};
   return s;
 }
@@ -35,6 +36,7 @@ TEST(SessionCodec, RoundTripsTheParentRecord) {
   EXPECT_EQ(back.counters.bytes_rx, 200u);
   EXPECT_EQ(back.counters.drops_rx, 6u);
   EXPECT_EQ(back.public_port, 40000);
+  EXPECT_EQ(back.client_os, "linux-64");
 }
 
 // RADIUS accounting continues across a failover: the Acct-Session-Id and the reported floor
@@ -124,7 +126,9 @@ TEST(SessionRecord, ReplicationMessagesCarryNoKeyMaterial) {
                 "acct_session_id", "acct_reported_input_octets", "acct_reported_output_octets",
                 "acct_reported_input_packets", "acct_reported_output_packets",
                 // IPv6 inside the tunnel (docs/ipv6.md).
-                "assigned_ipv6"}));
+                "assigned_ipv6",
+                // The client's platform name (X-AnyConnect-Platform), as checked at login.
+                "client_os"}));
   const auto* t = proto::TunnelRecord::descriptor();
   for (int i = 0; i < t->field_count(); ++i) {
     const std::string n = t->field(i)->name();
