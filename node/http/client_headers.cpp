@@ -51,6 +51,13 @@ Result<std::string_view> single(const Request& req, std::string_view name, bool&
 
 }  // namespace
 
+bool is_platform_name(std::string_view s) {
+  if (s.empty() || s.size() > kMaxPlatform) return false;
+  for (char c : s)
+    if (!platform_char(c)) return false;
+  return true;
+}
+
 Result<ClientHeaders> read_client_headers(const Request& req) {
   ClientHeaders out;
   bool present = false;
@@ -58,9 +65,7 @@ Result<ClientHeaders> read_client_headers(const Request& req) {
   auto platform = single(req, "X-AnyConnect-Platform", present);
   if (!platform) return bad(platform.error(), Errc::invalid);
   if (present) {
-    bool ok = !platform->empty() && platform->size() <= kMaxPlatform;
-    for (char c : *platform) ok = ok && platform_char(c);
-    if (!ok)
+    if (!is_platform_name(*platform))
       return bad("X-AnyConnect-Platform: not a platform name (1-" + std::to_string(kMaxPlatform) +
                      " characters of A-Z a-z 0-9 . _ -)",
                  Errc::invalid);

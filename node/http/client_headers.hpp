@@ -3,6 +3,7 @@
 // checked as hostile input (docs/cisco-clients.md), and the session token carried in the
 // `webvpn` cookie. Pure.
 #include <string>
+#include <string_view>
 
 #include "base/result.hpp"
 #include "node/http/request.hpp"
@@ -19,6 +20,9 @@ struct ClientHeaders {
 inline constexpr std::size_t kMaxPlatform = 32;
 inline constexpr std::size_t kMaxCstpProtocol = 128;
 inline constexpr std::size_t kMaxSessionToken = 512;
+
+// A platform name: 1-kMaxPlatform characters of A-Z a-z 0-9 . _ - ("win", "linux-64").
+bool is_platform_name(std::string_view s);
 
 // Absent headers are fine (empty / false). A header that is repeated, too long or outside its
 // character set is an error naming it: the caller refuses the request and logs why.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/clock.hpp"
+#include "node/config/radius_config.hpp"
 
 namespace tandem::radius {
 
@@ -17,6 +18,7 @@ struct PendingChallenge {
   std::string tunnel_group;
   std::string public_ip;  // the address that got the challenge; the answer must come from it
   std::string state;      // RADIUS State, raw bytes
+  std::optional<config::RadiusServer> server;  // the server that sent it: it gets the answer
 };
 
 class ChallengeStore {

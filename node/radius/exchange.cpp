@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -40,22 +41,26 @@ class ServerSocket {
   int fd_ = -1;
 };
 
-enum class TryOutcome { answered, silent, refused };
-
+// What one server did with the request: answered, said nothing, or cannot be reached (ICMP
+// port or host unreachable, no route); `local`: the request could not leave this host (no
+// buffers, a local firewall), which says nothing about the server.
+enum class TryOutcome { answered, silent, refused, local };
 
 TimePoint steady_now() {
   return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now());
 }
 
-// Tells `health` what `server` did with the whole request, and logs a change of its state.
+// Tells `health` what `server` did with the whole request (asked from `started` on), and logs
+// a change of its state.
 void report(ServerHealth* health, const config::RadiusServer& server, bool answered,
-            const char* why) {
+            const char* why, TimePoint started) {
   if (health == nullptr) return;
   if (answered) {
-    if (health->answered(server)) log::info("radius_server_alive", {{"server", server.text()}});
+    if (health->answered(server, steady_now()))
+      log::info("radius_server_alive", {{"server", server.text()}});
     return;
   }
-  if (health->silent(server, steady_now()))
+  if (health->silent(server, started, steady_now()))
     log::warn("radius_server_dead",
               {{"server", server.text()},
                {"reason", why},
@@ -71,8 +76,14 @@ ExchangeResult exchange(const Request& request, const std::vector<config::Radius
   const bool require_mac =
       options.require_message_authenticator && request.code == Code::access_request;
   std::vector<std::uint8_t> buffer(kMaxPacketSize);
-  const auto ordered = health ? health->order(servers, steady_now()) : servers;
+  auto ordered = health ? health->order(servers, steady_now()) : servers;
+  if (options.first) {
+    // The server that issued a challenge is asked its answer first, marked or not.
+    auto it = std::find(ordered.begin(), ordered.end(), *options.first);
+    if (it != ordered.end()) std::rotate(ordered.begin(), it, it + 1);
+  }
   for (const auto& server : ordered) {
+    const TimePoint started = steady_now();
     ServerSocket socket(server);
     if (socket.fd() < 0) {
       log::warn("radius_socket_failed", {{"server", server.text()}, {"reason", strerror(errno)}});
@@ -80,9 +91,14 @@ ExchangeResult exchange(const Request& request, const std::vector<config::Radius
     }
     TryOutcome outcome = TryOutcome::silent;
     bool refused_answers = false;  // it answered, but nothing it sent passed the checks
+    std::string send_error;
     for (int attempt = 0; attempt <= options.retries && outcome == TryOutcome::silent; ++attempt) {
       if (::send(socket.fd(), request.bytes.data(), request.bytes.size(), 0) < 0) {
-        outcome = TryOutcome::refused;
+        // An earlier try's ICMP error is reported here; anything else is this host's.
+        const int e = errno;
+        outcome = e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH ? TryOutcome::refused
+                                                                             : TryOutcome::local;
+        send_error = strerror(e);
         break;
       }
       const auto deadline = std::chrono::steady_clock::now() + options.timeout;
@@ -97,7 +113,10 @@ ExchangeResult exchange(const Request& request, const std::vector<config::Radius
         const ssize_t n = ::recv(socket.fd(), buffer.data(), buffer.size(), 0);
         if (n < 0) {
           // ICMP port unreachable comes back as ECONNREFUSED: nobody serves RADIUS there.
-          if (errno == ECONNREFUSED) outcome = TryOutcome::refused;
+          if (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH) {
+            outcome = TryOutcome::refused;
+            send_error = strerror(errno);
+          }
           if (errno == EINTR || errno == EAGAIN) continue;
           break;
         }
@@ -115,16 +134,23 @@ ExchangeResult exchange(const Request& request, const std::vector<config::Radius
         result.kind = ExchangeResult::Kind::answered;
         result.response = std::move(*checked);
         result.server = server.text();
-        report(health, server, true, "");
+        result.answered_by = server;
+        report(health, server, true, "", started);
         return result;
       }
     }
+    if (outcome == TryOutcome::local) {
+      log::warn("radius_send_failed", {{"server", server.text()}, {"reason", send_error}});
+      continue;  // nothing learnt about the server
+    }
     if (outcome == TryOutcome::refused)
-      log::info("radius_server_unreachable", {{"server", server.text()}});
+      log::info("radius_server_unreachable",
+                {{"server", server.text()},
+                 {"reason", send_error.empty() ? "port unreachable" : send_error}});
     // A server whose answers were refused is there (likely with another secret): not dead.
     if (!refused_answers)
-      report(health, server, false,
-             outcome == TryOutcome::refused ? "port unreachable" : "no answer");
+      report(health, server, false, outcome == TryOutcome::refused ? "unreachable" : "no answer",
+             started);
   }
   return result;
 }

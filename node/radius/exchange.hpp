@@ -6,6 +6,7 @@
 // answer must not end the wait for the real one. With a ServerHealth, the servers marked dead
 // are asked last, and what each server did is reported to it (server_health.hpp). Blocks; runs
 // on the RADIUS client's threads.
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,12 +22,16 @@ struct ExchangeOptions {
   Duration timeout = std::chrono::seconds(3);
   int retries = 2;
   bool require_message_authenticator = false;  // Access-Requests only
+  // Asked first, whatever its health: the server whose challenge this request answers (only
+  // it knows the State).
+  std::optional<config::RadiusServer> first;
 };
 
 struct ExchangeResult {
   enum class Kind { answered, no_answer, bad_answers } kind = Kind::no_answer;
   Response response;   // when answered
   std::string server;  // "ip:port" of the server that answered
+  config::RadiusServer answered_by;
   std::string detail;  // when not answered: the last reason an answer was refused, if any
 };
 

@@ -121,8 +121,10 @@ Reply RadiusClient::authenticate(const AccessRequest& request) {
     reply.detail = "the request does not fit RADIUS: " + packet.error();
     return reply;
   }
+  ExchangeOptions options = options_of(settings_);
+  options.first = request.challenged_by;
   const ExchangeResult r =
-      exchange(*packet, settings_.servers, settings_.secret, options_of(settings_), &health_);
+      exchange(*packet, settings_.servers, settings_.secret, options, &health_);
   switch (r.kind) {
     case ExchangeResult::Kind::no_answer:
       reply.outcome = Outcome::no_answer;
@@ -135,6 +137,7 @@ Reply RadiusClient::authenticate(const AccessRequest& request) {
       break;
   }
   reply.server = r.server;
+  reply.answered_by = r.answered_by;
   reply.attributes = read_attributes(r.response.attributes);
   reply.outcome = r.response.code == Code::access_accept   ? Outcome::accept
                   : r.response.code == Code::access_reject ? Outcome::reject

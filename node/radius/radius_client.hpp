@@ -7,6 +7,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ struct AccessRequest {
   std::string password;         // the password, or the answer to a challenge
   std::string state;            // the challenge's State when answering one, else empty
   std::string calling_station;  // the client's public address
+  // When answering a challenge: the server that issued it, asked first (only it knows the
+  // State), even if it is marked dead.
+  std::optional<config::RadiusServer> challenged_by;
 };
 
 struct Reply {
@@ -33,6 +37,7 @@ struct Reply {
   Attributes attributes;
   std::string detail;  // why, for an error (never a secret)
   std::string server;  // the server that answered, "ip:port"
+  std::optional<config::RadiusServer> answered_by;  // the same, when one answered
 };
 
 // The attributes of an answer the node uses (attributes.hpp); the rest are ignored.

@@ -8,26 +8,32 @@ std::vector<config::RadiusServer> ServerHealth::order(
   {
     std::lock_guard lock(mutex_);
     for (const auto& s : servers) {
-      auto it = dead_until_.find(key(s));
-      (it != dead_until_.end() && now < it->second ? dead : live).push_back(s);
+      auto it = servers_.find(key(s));
+      const bool marked =
+          it != servers_.end() && it->second.dead_until && now < *it->second.dead_until;
+      (marked ? dead : live).push_back(s);
     }
   }
   live.insert(live.end(), dead.begin(), dead.end());
   return live;
 }
 
-bool ServerHealth::silent(const config::RadiusServer& server, TimePoint now) {
+bool ServerHealth::silent(const config::RadiusServer& server, TimePoint asked, TimePoint now) {
   if (dead_time_.count() <= 0) return false;
   std::lock_guard lock(mutex_);
-  auto [it, inserted] = dead_until_.try_emplace(key(server), now + dead_time_);
-  const bool was_live = inserted || now >= it->second;
-  it->second = now + dead_time_;
+  State& s = servers_[key(server)];
+  if (s.last_answer && *s.last_answer >= asked) return false;  // it answered since
+  // Only an answer ends a mark: one that ran out is renewed, not announced again.
+  const bool was_live = !s.dead_until.has_value();
+  s.dead_until = now + dead_time_;
   return was_live;
 }
 
-bool ServerHealth::answered(const config::RadiusServer& server) {
+bool ServerHealth::answered(const config::RadiusServer& server, TimePoint now) {
   std::lock_guard lock(mutex_);
-  return dead_until_.erase(key(server)) > 0;
+  State& s = servers_[key(server)];
+  s.last_answer = now;
+  return std::exchange(s.dead_until, std::nullopt).has_value();
 }
 
 }  // namespace tandem::radius

@@ -191,7 +191,8 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
       // A named value, not a braced temporary: g++ 12 destroys temporaries of a co_await
       // full-expression twice.
       radius::AccessRequest request{username, msg->password,
-                                    answering ? answering->state : std::string(), peer.ip};
+                                    answering ? answering->state : std::string(), peer.ip,
+                                    answering ? answering->server : std::nullopt};
       asked = co_await ask_radius(rt, std::move(request));
       ok = asked.outcome == radius::Outcome::accept;
     } else if (!ok) {
@@ -202,9 +203,9 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
     // The password was right and the server wants more (a one-time code): neither a success
     // nor a failure for the throttle yet. The client gets a second form.
     attempt.finish(auth::LoginThrottle::Outcome::abandoned);
-    auto id =
-        rt.front.challenges.add(radius::random_challenge_id(),
-                                {username, group, peer.ip, asked.attributes.state}, rt.clock.now());
+    auto id = rt.front.challenges.add(
+        radius::random_challenge_id(),
+        {username, group, peer.ip, asked.attributes.state, asked.answered_by}, rt.clock.now());
     if (!id) {
       ++rt.counters.logins_refused;
       log::warn("login_refused", {{"user", who},
@@ -280,10 +281,11 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
       mapped != rt.config.policies.end() ? mapped->second : rt.policy_for(group);
   const auth::AuthMethod method =
       on_radius ? auth::AuthMethod::radius : auth::auth_method_of(cert_mode);
-  // The client's platform: its X-AnyConnect-Platform header, or the XML dialect's device-id.
-  const std::string platform = client->platform.empty()
-                                   ? text::sanitize(msg->device_id, http::kMaxPlatform)
-                                   : client->platform;
+  // The client's platform: its X-AnyConnect-Platform header, or the XML dialect's device-id,
+  // held to the same character set (or none at all).
+  const std::string platform = !client->platform.empty()                ? client->platform
+                               : http::is_platform_name(msg->device_id) ? msg->device_id
+                                                                        : std::string();
   session::NewSession request{username,
                               group,
                               policy.name,

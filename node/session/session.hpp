@@ -123,7 +123,7 @@ struct Session {
   std::string public_ip;  // where the client is now (S11: updated on resume)
   std::uint16_t public_port = 0;
   std::string client_type;  // User-Agent
-  std::string client_os;    // X-AnyConnect-Platform at login; empty if none
+  std::string client_os;    // the platform named at login (http::is_platform_name); or empty
   Counters counters;
   unsigned resumes = 0;
   auth::AuthMethod auth_method = auth::AuthMethod::password;

@@ -40,7 +40,7 @@ struct NewSession {
   Duration session_timeout_override{0};
   Duration idle_timeout_override{0};
   std::uint64_t max_sessions = 0;  // the node's session limit; 0 = none (docs/limits.md)
-  std::string client_os;           // X-AnyConnect-Platform, checked (http/client_headers.hpp)
+  std::string client_os;           // header or device-id, http::is_platform_name, or empty
 };
 
 class SessionTable;

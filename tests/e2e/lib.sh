@@ -295,10 +295,6 @@ td_ipv6_on() {
   done
 }
 
-# enable_ipv6: IPv6 on setup_topology's namespaces (call after it, before write_config): the
-# headend forwards IPv6, the inside link has fd00:201::1 (headend) and fd00:201::2 (inside
-# host), the inside host routes the IPv6 pool via the headend, and write_config gives the pool
-# an IPv6 network with the inside network as its IPv6 split-include route.
 # ensure_service_user NAME: the system user tandemd drops to ([process] user, docs/
 # privileges.md), created if missing and then removed at the end. Its gid in TD_SERVICE_GID.
 ensure_service_user() {
@@ -311,6 +307,10 @@ ensure_service_user() {
   TD_SERVICE_GID=$(id -g "$1")
 }
 
+# enable_ipv6: IPv6 on setup_topology's namespaces (call after it, before write_config): the
+# headend forwards IPv6, the inside link has fd00:201::1 (headend) and fd00:201::2 (inside
+# host), the inside host routes the IPv6 pool via the headend, and write_config gives the pool
+# an IPv6 network with the inside network as its IPv6 split-include route.
 enable_ipv6() {
   td_ipv6_on "$TD_NS_CLIENT" "$TD_NS_HEADEND" "$TD_NS_INSIDE"
   ip netns exec "$TD_NS_HEADEND" sysctl -qw net.ipv6.conf.all.forwarding=1
