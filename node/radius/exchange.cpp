@@ -91,14 +91,14 @@ ExchangeResult exchange(const Request& request, const std::vector<config::Radius
     }
     TryOutcome outcome = TryOutcome::silent;
     bool refused_answers = false;  // it answered, but nothing it sent passed the checks
-    std::string send_error;
+    std::string net_error;  // why it could not be reached, or why the send failed here
     for (int attempt = 0; attempt <= options.retries && outcome == TryOutcome::silent; ++attempt) {
       if (::send(socket.fd(), request.bytes.data(), request.bytes.size(), 0) < 0) {
         // An earlier try's ICMP error is reported here; anything else is this host's.
         const int e = errno;
         outcome = e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH ? TryOutcome::refused
                                                                              : TryOutcome::local;
-        send_error = strerror(e);
+        net_error = strerror(e);
         break;
       }
       const auto deadline = std::chrono::steady_clock::now() + options.timeout;
@@ -115,7 +115,7 @@ ExchangeResult exchange(const Request& request, const std::vector<config::Radius
           // ICMP port unreachable comes back as ECONNREFUSED: nobody serves RADIUS there.
           if (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH) {
             outcome = TryOutcome::refused;
-            send_error = strerror(errno);
+            net_error = strerror(errno);
           }
           if (errno == EINTR || errno == EAGAIN) continue;
           break;
@@ -140,13 +140,13 @@ ExchangeResult exchange(const Request& request, const std::vector<config::Radius
       }
     }
     if (outcome == TryOutcome::local) {
-      log::warn("radius_send_failed", {{"server", server.text()}, {"reason", send_error}});
+      log::warn("radius_send_failed", {{"server", server.text()}, {"reason", net_error}});
       continue;  // nothing learnt about the server
     }
     if (outcome == TryOutcome::refused)
       log::info("radius_server_unreachable",
                 {{"server", server.text()},
-                 {"reason", send_error.empty() ? "port unreachable" : send_error}});
+                 {"reason", net_error.empty() ? "port unreachable" : net_error}});
     // A server whose answers were refused is there (likely with another secret): not dead.
     if (!refused_answers)
       report(health, server, false, outcome == TryOutcome::refused ? "unreachable" : "no answer",
