@@ -91,7 +91,7 @@ ExchangeResult exchange(const Request& request, const std::vector<config::Radius
     }
     TryOutcome outcome = TryOutcome::silent;
     bool refused_answers = false;  // it answered, but nothing it sent passed the checks
-    std::string net_error;  // why it could not be reached, or why the send failed here
+    std::string net_error;         // why it could not be reached, or why the send failed here
     for (int attempt = 0; attempt <= options.retries && outcome == TryOutcome::silent; ++attempt) {
       if (::send(socket.fd(), request.bytes.data(), request.bytes.size(), 0) < 0) {
         // An earlier try's ICMP error is reported here; anything else is this host's.
