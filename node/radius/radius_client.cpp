@@ -157,9 +157,8 @@ bool RadiusClient::account(const std::vector<RawAttribute>& attributes, std::str
     why = "the record does not fit RADIUS: " + packet.error();
     return false;
   }
-  const ExchangeResult r =
-      exchange(*packet, settings_.accounting_servers, settings_.secret, options_of(settings_),
-               &health_);
+  const ExchangeResult r = exchange(*packet, settings_.accounting_servers, settings_.secret,
+                                    options_of(settings_), &health_);
   if (r.kind == ExchangeResult::Kind::answered) return true;
   why = r.kind == ExchangeResult::Kind::no_answer ? "no accounting server answered" : r.detail;
   return false;

@@ -35,8 +35,8 @@ struct AccessRequest {
 struct Reply {
   Outcome outcome = Outcome::error;
   Attributes attributes;
-  std::string detail;  // why, for an error (never a secret)
-  std::string server;  // the server that answered, "ip:port"
+  std::string detail;                               // why, for an error (never a secret)
+  std::string server;                               // the server that answered, "ip:port"
   std::optional<config::RadiusServer> answered_by;  // the same, when one answered
 };
 

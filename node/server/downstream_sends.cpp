@@ -15,7 +15,8 @@ constexpr std::size_t kMaxInFlight = 8;
 
 }  // namespace
 
-DownstreamSends::Shard::Shard() : pool(kMaxInFlight - 1, [] { return std::make_unique<Batch>(); }) {}
+DownstreamSends::Shard::Shard()
+    : pool(kMaxInFlight - 1, [] { return std::make_unique<Batch>(); }) {}
 
 DownstreamSends::DownstreamSends(TunnelRuntime& rt, int fd, std::uint64_t& dropped,
                                  DataWorkers* workers)

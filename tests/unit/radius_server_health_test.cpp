@@ -1,6 +1,6 @@
-#include "node/radius/server_health.hpp"
-
 #include <gtest/gtest.h>
+
+#include "node/radius/server_health.hpp"
 
 namespace tandem::radius {
 namespace {
