@@ -3,6 +3,9 @@
 #  1. max_sessions = 1 and alice holds the one session: bob's login is refused (no tunnel; the
 #     client is shown why; tandemd logs login_refused naming the limit), alice keeps pinging,
 #     and her forced reconnect (a resume, not a login) is taken.
+#     A burst of 40 more logins at the limit (tandem-load): all refused and counted, the log
+#     rate-limited (docs/limits.md), and no refusal unaccounted for: the lines written plus the
+#     `suppressed=` they report equal the refusals counted.
 #  2. A reload raising the limit to 2 applies at once: bob logs in and pings beside alice.
 #  3. Without the key the limit comes from memory: half of what the process may use (MemTotal,
 #     or a cgroup's memory.max when lower) at 64 KiB a session; the listening line says which.
@@ -48,6 +51,31 @@ assert_eq "session limit reached (max_sessions 1)" "$(field reason "$line")" "lo
 assert_eq 0 "$(log_count login_ok 'user=bob( |$)')" "bob's logins at the limit"
 assert_eq 1 "$(metric 'tandem_logins_total{result="refused"}')" "logins refused (metric)"
 assert_eq 1 "$(tctl status --json | jq -r .sessions)" "sessions after the refusal"
+
+step "a burst of 40 logins at the limit: all refused, the log rate-limited, every one accounted"
+LOAD=$TANDEM_BUILD_DIR/tests/tools/tandem-load
+[[ -x $LOAD ]] || fail "tandem-load not built: $LOAD"
+printf 'bob pw\n' >"$TD_DIR/bob-password"
+refused_burst() { # N: N logins as bob, all expected refused
+  if ip netns exec "$TD_NS_CLIENT2" "$LOAD" --server "$TD_SERVER_IP:$TD_PORT" --user bob \
+    --password-file "$TD_DIR/bob-password" --sessions "$1" --concurrency 1 --pin "$TD_PIN" \
+    --step-timeout 5 --quiet >"$TD_DIR/burst.log" 2>&1; then
+    fail "tandem-load logged in at the session limit: $(tail -n 3 "$TD_DIR/burst.log")"
+  fi
+}
+refused_burst 40
+assert_eq 41 "$(metric 'tandem_logins_total{result="refused"}')" "logins refused (metric)"
+lines=$(log_count login_refused)
+((lines < 41)) || fail "all $lines refusals were logged: the log is not rate-limited"
+sleep 1.2 # a token back: the next refusal is written, with what was left out before it
+refused_burst 1
+assert_eq 42 "$(metric 'tandem_logins_total{result="refused"}')" "logins refused after one more"
+written=$(grep -c ' login_refused ' "$TD_TANDEMD_LOG")
+left_out=$(grep ' login_refused ' "$TD_TANDEMD_LOG" | grep -o ' suppressed=[0-9]*' |
+  cut -d= -f2 | paste -sd+ | bc)
+assert_eq 42 $((written + left_out)) "login_refused lines + their suppressed counts"
+step "42 refusals: $written lines written, $left_out left out and counted in them"
+assert_eq 1 "$(tctl status --json | jq -r .sessions)" "sessions after the burst"
 
 step "alice keeps her session, and resumes it at the limit (SIGUSR2: a new TLS connection)"
 assert_ping "$TD_NS_CLIENT" "$TD_INSIDE_IP" 2
