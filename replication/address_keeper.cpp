@@ -27,10 +27,32 @@ void drop(const std::vector<ServiceAddress>& addresses, const char* why) {
   }
 }
 
-// The child's whole life. Messages are 8-byte deadlines (milliseconds of the steady clock, 0 for
-// none); a write of 8 bytes to a pipe is atomic, so a read sees whole messages.
-[[noreturn]] void keep(int fd, const std::vector<ServiceAddress>& addresses) {
+// Messages on the pipe: a kind and a value, 16 bytes; a write that small to a pipe is atomic, so
+// a read sees whole messages.
+constexpr std::int64_t kDeadline = 1;  // milliseconds of the steady clock, 0 for none
+constexpr std::int64_t kLease = 2;     // the daemon's etcd lease, 0 for none
+constexpr std::size_t kMessage = 2 * sizeof(std::int64_t);
+// Per etcd endpoint, when revoking: the standby waits for the key meanwhile, at most its TTL.
+constexpr Duration kRevokeTimeout = std::chrono::seconds(1);
+
+void revoke(const std::optional<LeaseRevoker>& revoker, std::int64_t lease) {
+  if (!revoker || lease == 0) return;
+  auto r = revoke_lease(*revoker, lease, kRevokeTimeout);
+  if (r)
+    log::warn(
+        "keeper_lease_revoked",
+        {{"lease", std::to_string(lease)}, {"endpoint", *r}, {"reason", "the daemon is gone"}});
+  else
+    log::error("keeper_lease_revoke_failed", {{"lease", std::to_string(lease)},
+                                              {"reason", r.error()},
+                                              {"then", "the key goes when the lease expires"}});
+}
+
+// The child's whole life.
+[[noreturn]] void keep(int fd, const std::vector<ServiceAddress>& addresses,
+                       const std::optional<LeaseRevoker>& revoker) {
   std::int64_t deadline = 0;
+  std::int64_t lease = 0;
   for (;;) {
     int timeout = -1;
     if (deadline != 0) timeout = static_cast<int>(std::max<std::int64_t>(0, deadline - steady_ms()));
@@ -47,17 +69,22 @@ void drop(const std::vector<ServiceAddress>& addresses, const char* why) {
     if (n <= 0) {
       if (n < 0 && errno == EINTR) continue;
       drop(addresses, "the daemon is gone");
+      revoke(revoker, lease);  // after the addresses: they matter first
       ::_exit(0);
     }
-    if (n >= static_cast<ssize_t>(sizeof(std::int64_t)))
-      deadline = buf[n / static_cast<ssize_t>(sizeof(std::int64_t)) - 1];
+    const std::size_t words = static_cast<std::size_t>(n) / sizeof(std::int64_t);
+    for (std::size_t i = 0; i + 1 < words; i += 2) {
+      if (buf[i] == kDeadline) deadline = buf[i + 1];
+      if (buf[i] == kLease) lease = buf[i + 1];
+    }
   }
 }
 
 }  // namespace
 
-Result<std::unique_ptr<AddressKeeper>> AddressKeeper::start(
-    std::vector<ServiceAddress> addresses, std::function<Result<void>()> setup) {
+Result<std::unique_ptr<AddressKeeper>> AddressKeeper::start(std::vector<ServiceAddress> addresses,
+                                                            std::function<Result<void>()> setup,
+                                                            std::optional<LeaseRevoker> revoker) {
   if (addresses.empty()) return std::unique_ptr<AddressKeeper>();
   int fds[2];
   int report[2];  // keeper -> daemon: one byte once its setup is done (EOF: it failed)
@@ -81,7 +108,7 @@ Result<std::unique_ptr<AddressKeeper>> AddressKeeper::start(
     const char ok = 1;
     [[maybe_unused]] ssize_t n = ::write(report[1], &ok, 1);
     ::close(report[1]);
-    keep(fds[0], addresses);
+    keep(fds[0], addresses, revoker);
   }
   ::close(fds[0]);
   ::close(report[1]);
@@ -103,8 +130,15 @@ Result<std::unique_ptr<AddressKeeper>> AddressKeeper::start(
 AddressKeeper::~AddressKeeper() { ::close(fd_); }
 
 void AddressKeeper::serving_until(TimePoint deadline) {
-  const std::int64_t ms = deadline == TimePoint{} ? 0 : deadline.time_since_epoch().count();
-  [[maybe_unused]] ssize_t n = ::write(fd_, &ms, sizeof ms);
+  send(kDeadline, deadline == TimePoint{} ? 0 : deadline.time_since_epoch().count());
+}
+
+void AddressKeeper::lease(std::int64_t id) { send(kLease, id); }
+
+void AddressKeeper::send(std::int64_t kind, std::int64_t value) {
+  const std::int64_t message[2] = {kind, value};
+  static_assert(sizeof message == kMessage);
+  [[maybe_unused]] ssize_t n = ::write(fd_, message, sizeof message);
 }
 
 }  // namespace tandem::replication

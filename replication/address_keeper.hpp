@@ -5,13 +5,18 @@
 //  - the serving deadline the daemon last sent has passed (docs/arbiter.md): a daemon that is
 //    frozen or starved cannot drop the address itself, and by then the other node may hold the
 //    arbiter's key.
-// It never adds an address: only the daemon does, when it wins the role.
+// It never adds an address: only the daemon does, when it wins the role. When the daemon died, it
+// also revokes the daemon's etcd lease, if it was told of one (lease_revoke.hpp): the member's key
+// goes at once, and the standby need not wait for the lease's TTL.
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "base/clock.hpp"
 #include "base/result.hpp"
+#include "replication/lease_revoke.hpp"
 #include "replication/service_address.hpp"
 
 namespace tandem::replication {
@@ -20,8 +25,10 @@ class AddressKeeper {
  public:
   // Forks the keeper, which first runs `setup` (dropping its privileges) and reports back.
   // Null when there is nothing to keep; an error when the fork or the keeper's setup failed.
+  // `revoker`: where to revoke the lease (the [arbiter] endpoints and files); none without one.
   static Result<std::unique_ptr<AddressKeeper>> start(std::vector<ServiceAddress> addresses,
-                                                      std::function<Result<void>()> setup);
+                                                      std::function<Result<void>()> setup,
+                                                      std::optional<LeaseRevoker> revoker = {});
   ~AddressKeeper();
   AddressKeeper(const AddressKeeper&) = delete;
   AddressKeeper& operator=(const AddressKeeper&) = delete;
@@ -29,9 +36,12 @@ class AddressKeeper {
   // Past `deadline` (steady clock) the keeper drops the addresses; TimePoint{}: no deadline.
   // Any thread; never blocks.
   void serving_until(TimePoint deadline);
+  // The daemon's etcd lease now (0: none). Any thread; never blocks.
+  void lease(std::int64_t id);
 
  private:
   explicit AddressKeeper(int fd) : fd_(fd) {}
+  void send(std::int64_t kind, std::int64_t value);
   int fd_;
 };
 

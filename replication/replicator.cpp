@@ -61,6 +61,7 @@ struct Replicator::Impl final : public CoreEffects {
   asio::io_context io{1};
   AddressOwner addresses;
   AddressKeeper* keeper = nullptr;
+  etcd::LeaseId told_keeper = 0;  // the lease the keeper knows of
   // Cluster (with [arbiter]): the lease and key in etcd, the member record for the directors.
   std::unique_ptr<Arbiter> arbiter;
   std::unique_ptr<MemberPublisher> publisher;
@@ -168,12 +169,21 @@ struct Replicator::Impl final : public CoreEffects {
       const TimePoint now = clock.now();
       core.tick(now);
       if (arbiter) arbiter->tick(now);
+      tell_keeper_the_lease();
       if (publisher)
         publisher->tick(now, core.status(now),
                         {live.size(), draining.load(), session_limit.load()});
       refresh();
       arm_tick();
     });
+  }
+  // The keeper revokes the lease if the daemon dies (address_keeper.hpp): it hears of each new
+  // one within a tick.
+  void tell_keeper_the_lease() {
+    const etcd::LeaseId lease = arbiter ? arbiter->lease() : 0;
+    if (!keeper || lease == told_keeper) return;
+    told_keeper = lease;
+    keeper->lease(lease);
   }
   // The peer is asked who it is once per poll interval, unless we follow its stream.
   void arm_hello() {
@@ -315,6 +325,8 @@ void Replicator::stop() {
   });
   done_future.wait_for(std::chrono::seconds(10));
   if (revoked->valid()) revoked->wait_for(std::chrono::seconds(1));
+  // Revoked already (or tried): the keeper has nothing left to revoke when we exit.
+  if (d.keeper && d.told_keeper != 0) d.keeper->lease(0);
   if (d.arbiter) {
     // The etcd client goes on the executor it delivers to.
     auto gone = std::make_shared<std::promise<void>>();

@@ -43,10 +43,18 @@ tandem::Result<std::unique_ptr<tandem::replication::AddressKeeper>> start_keeper
   if (auto a = parse_service_address(c.inside_address, c.inside_interface)) addresses.push_back(*a);
   if (auto a = parse_service_address6(c.inside_address6, c.inside_interface))
     addresses.push_back(*a);
-  return AddressKeeper::start(std::move(addresses), [who]() -> tandem::Result<void> {
-    if (who == nullptr) return {};
-    return tandem::process::drop_privileges(*who, tandem::process::keeper_capabilities());
-  });
+  // With the arbiter, the keeper also revokes the daemon's lease when the daemon is gone.
+  std::optional<LeaseRevoker> revoker;
+  if (c.arbiter.enabled && c.peer.enabled)
+    revoker = LeaseRevoker{c.arbiter.endpoints, c.arbiter.ca, c.arbiter.certificate,
+                           c.arbiter.private_key};
+  return AddressKeeper::start(
+      std::move(addresses),
+      [who]() -> tandem::Result<void> {
+        if (who == nullptr) return {};
+        return tandem::process::drop_privileges(*who, tandem::process::keeper_capabilities());
+      },
+      std::move(revoker));
 }
 
 // A daemon that keeps root says so, loudly: root is the built-in default only so that a bare

@@ -25,7 +25,10 @@ make_etcd_pki() {
     -keyout "$k/ca.key" -out "$k/ca.pem" -subj "/CN=tandem test etcd CA" 2>/dev/null
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$k/server.key" \
     -out "$k/server.csr" -subj "/CN=etcd" 2>/dev/null
-  printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$TD_ETCD_IP" >"$k/server.ext"
+  # clientAuth too: etcd's JSON gateway (which the keeper's lease revoke uses) reaches etcd's own
+  # gRPC port with this certificate as its client certificate (docs/arbiter.md).
+  printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$TD_ETCD_IP" \
+    >"$k/server.ext"
   openssl x509 -req -in "$k/server.csr" -CA "$k/ca.pem" -CAkey "$k/ca.key" -CAcreateserial \
     -days 2 -extfile "$k/server.ext" -out "$k/server.pem" 2>/dev/null
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$k/client.key" \
@@ -132,4 +135,11 @@ heal() {
   local n
   step "HEAL: the cuts removed"
   for n in a b; do ip netns exec "${TD_NODE_NS[$n]}" nft delete table inet td_cut 2>/dev/null || true; done
+}
+
+# assert_keeper_revoked LOG: the dead node's keeper revoked its etcd lease once the daemon was
+# gone (docs/arbiter.md, "A process crash"), so the key did not wait for the lease's TTL.
+assert_keeper_revoked() {
+  wait_for 5 "the keeper's lease revoke in $1" grep -q ' keeper_lease_revoked ' "$1"
+  step "keeper: $(grep ' keeper_lease_revoked ' "$1" | tail -n1)"
 }

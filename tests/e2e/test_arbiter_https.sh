@@ -2,7 +2,8 @@
 # The arbiter over https: etcd serves TLS and requires a client certificate from its own CA; the
 # pair's [arbiter] names the CA, certificate and key. The active holds the member's key, the
 # status says the endpoint is reachable, and a crash of the active (kill -9) hands the key to the
-# standby, which takes over the client (ping answered after it, same address and index).
+# standby, which takes over the client (ping answered after it, same address and index); the dead
+# node's keeper revoked its lease over https (etcd's JSON gateway, with the node's certificate).
 # etcd refuses a client without a certificate, so the node's certificate is what gets it in.
 export TD_ETCD_TLS=1
 source "$(dirname "$0")/lib.sh"
@@ -38,5 +39,6 @@ hold_ms=$(td_duration_ms "${TD_HOLD:-2s}")
 assert_failover_outcome "$act" "$stb" "$ip1" "$index" \
   "$(((ttl_ms > hold_ms ? ttl_ms : hold_ms) + 2500))"
 assert_eq "node-$stb" "$(key_holder)" "the key's holder after the crash"
+assert_keeper_revoked "$(node_log "$act")"
 stop_ping_stream p
 step "SUMMARY https etcd with client certificates: key held, crash failover gap $TD_GAP_MS ms, node $stb holds the key"

@@ -135,6 +135,7 @@ assert_failover_outcome "$OLD" "$NEW" "${TIP[t1]}" "${TINDEX[t1]}" \
   "$(((ttl_ms > hold_ms ? ttl_ms : hold_ms) + 2500))"
 GAP_MS=$TD_GAP_MS
 assert_eq "node-$NEW" "$(key_holder "$FM")" "$FM's key holder"
+assert_keeper_revoked "$(node_log "$OLD")"
 for t in t1 t2 t3; do
   wait_for 20 "a fresh ping through $t (on ${TMEMBER[$t]})" ping_fresh "${CLI_NS[$t]}"
   assert_eq "${TIP[$t]}" "$(client_ip "$t")" "$t's address after the failover"
