@@ -32,16 +32,20 @@ void drop(const std::vector<ServiceAddress>& addresses, const char* why) {
 constexpr std::int64_t kDeadline = 1;  // milliseconds of the steady clock, 0 for none
 constexpr std::int64_t kLease = 2;     // the daemon's etcd lease, 0 for none
 constexpr std::size_t kMessage = 2 * sizeof(std::int64_t);
-// Per etcd endpoint, when revoking: the standby waits for the key meanwhile, at most its TTL.
+// Per step of a revoke (connect, TLS handshake, send, receive): the standby waits for the key
+// meanwhile, at most its TTL.
 constexpr Duration kRevokeTimeout = std::chrono::seconds(1);
 
 void revoke(const std::optional<LeaseRevoker>& revoker, std::int64_t lease) {
   if (!revoker || lease == 0) return;
   auto r = revoke_lease(*revoker, lease, kRevokeTimeout);
-  if (r)
-    log::warn(
-        "keeper_lease_revoked",
-        {{"lease", std::to_string(lease)}, {"endpoint", *r}, {"reason", "the daemon is gone"}});
+  if (r && r->already_gone)
+    log::info("keeper_lease_already_gone",
+              {{"lease", std::to_string(lease)}, {"endpoint", r->endpoint}});
+  else if (r)
+    log::warn("keeper_lease_revoked", {{"lease", std::to_string(lease)},
+                                       {"endpoint", r->endpoint},
+                                       {"reason", "the daemon is gone"}});
   else
     log::error("keeper_lease_revoke_failed", {{"lease", std::to_string(lease)},
                                               {"reason", r.error()},
@@ -55,7 +59,8 @@ void revoke(const std::optional<LeaseRevoker>& revoker, std::int64_t lease) {
   std::int64_t lease = 0;
   for (;;) {
     int timeout = -1;
-    if (deadline != 0) timeout = static_cast<int>(std::max<std::int64_t>(0, deadline - steady_ms()));
+    if (deadline != 0)
+      timeout = static_cast<int>(std::max<std::int64_t>(0, deadline - steady_ms()));
     pollfd p{fd, POLLIN, 0};
     const int r = ::poll(&p, 1, timeout);
     if (r == 0) {
@@ -99,6 +104,7 @@ Result<std::unique_ptr<AddressKeeper>> AddressKeeper::start(std::vector<ServiceA
     std::signal(SIGINT, SIG_IGN);  // the daemon's Ctrl-C is the daemon's
     std::signal(SIGTERM, SIG_IGN);
     std::signal(SIGHUP, SIG_IGN);
+    std::signal(SIGPIPE, SIG_IGN);  // a reset while revoking is an error to log, not our end
     if (setup) {
       if (auto r = setup(); !r) {
         log::error("privilege_drop_failed", {{"process", "keeper"}, {"reason", r.error()}});
@@ -130,15 +136,16 @@ Result<std::unique_ptr<AddressKeeper>> AddressKeeper::start(std::vector<ServiceA
 AddressKeeper::~AddressKeeper() { ::close(fd_); }
 
 void AddressKeeper::serving_until(TimePoint deadline) {
+  // A deadline lost to a full pipe is sent again with the next one.
   send(kDeadline, deadline == TimePoint{} ? 0 : deadline.time_since_epoch().count());
 }
 
-void AddressKeeper::lease(std::int64_t id) { send(kLease, id); }
+bool AddressKeeper::lease(std::int64_t id) { return send(kLease, id); }
 
-void AddressKeeper::send(std::int64_t kind, std::int64_t value) {
+bool AddressKeeper::send(std::int64_t kind, std::int64_t value) {
   const std::int64_t message[2] = {kind, value};
   static_assert(sizeof message == kMessage);
-  [[maybe_unused]] ssize_t n = ::write(fd_, message, sizeof message);
+  return ::write(fd_, message, sizeof message) == static_cast<ssize_t>(sizeof message);
 }
 
 }  // namespace tandem::replication

@@ -36,12 +36,13 @@ class AddressKeeper {
   // Past `deadline` (steady clock) the keeper drops the addresses; TimePoint{}: no deadline.
   // Any thread; never blocks.
   void serving_until(TimePoint deadline);
-  // The daemon's etcd lease now (0: none). Any thread; never blocks.
-  void lease(std::int64_t id);
+  // The daemon's etcd lease now (0: none). Any thread; never blocks. False when the pipe was
+  // full: tell it again.
+  bool lease(std::int64_t id);
 
  private:
   explicit AddressKeeper(int fd) : fd_(fd) {}
-  void send(std::int64_t kind, std::int64_t value);
+  bool send(std::int64_t kind, std::int64_t value);
   int fd_;
 };
 

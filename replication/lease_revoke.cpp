@@ -43,23 +43,14 @@ Result<Endpoint> parse_endpoint(const std::string& url) {
   return e;
 }
 
-// A TCP connection with send and receive deadlines; -1 and `why` when none could be made.
-int connect_to(const Endpoint& e, Duration timeout, std::string& why) {
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  if (const int r = ::getaddrinfo(e.host.c_str(), e.port.c_str(), &hints, &found); r != 0) {
-    why = gai_strerror(r);
-    return -1;
-  }
-  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(found, ::freeaddrinfo);
-  const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+// A TCP connection to one address, with send and receive deadlines; -1 and `why` if none.
+int connect_one(const addrinfo& a, Duration timeout, std::string& why) {
+  const int fd = ::socket(a.ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) {
     why = std::strerror(errno);
     return -1;
   }
-  if (::connect(fd, found->ai_addr, found->ai_addrlen) != 0 && errno != EINPROGRESS) {
+  if (::connect(fd, a.ai_addr, a.ai_addrlen) != 0 && errno != EINPROGRESS) {
     why = std::strerror(errno);
     ::close(fd);
     return -1;
@@ -80,6 +71,23 @@ int connect_to(const Endpoint& e, Duration timeout, std::string& why) {
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   return fd;
+}
+
+// Each address the endpoint's host has, in turn (a name such as localhost may give ::1 first
+// while etcd listens on 127.0.0.1). Numeric hosts need no resolver; a name uses the system's.
+int connect_to(const Endpoint& e, Duration timeout, std::string& why) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (const int r = ::getaddrinfo(e.host.c_str(), e.port.c_str(), &hints, &found); r != 0) {
+    why = gai_strerror(r);
+    return -1;
+  }
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(found, ::freeaddrinfo);
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next)
+    if (const int fd = connect_one(*a, timeout, why); fd >= 0) return fd;
+  return -1;
 }
 
 std::string openssl_error(const char* what) {
@@ -116,12 +124,18 @@ Result<std::string> exchange_tls(int fd, const Endpoint& e, const LeaseRevoker& 
   if (!ssl) return fail(openssl_error("TLS session"));
   // etcd's certificate must name the endpoint's host, as gRPC checks it for the daemon.
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
-  if (X509_VERIFY_PARAM_set1_ip_asc(param, e.host.c_str()) != 1) {
-    X509_VERIFY_PARAM_set1_host(param, e.host.c_str(), 0);
-    SSL_set_tlsext_host_name(ssl.get(), e.host.c_str());
-  }
+  if (X509_VERIFY_PARAM_set1_ip_asc(param, e.host.c_str()) != 1 &&
+      (X509_VERIFY_PARAM_set1_host(param, e.host.c_str(), 0) != 1 ||
+       SSL_set_tlsext_host_name(ssl.get(), e.host.c_str()) != 1))
+    return fail(openssl_error("TLS: etcd's host name"));
   SSL_set_fd(ssl.get(), fd);
-  if (SSL_connect(ssl.get()) != 1) return fail(openssl_error("TLS handshake"));
+  if (SSL_connect(ssl.get()) != 1) {
+    const long verify = SSL_get_verify_result(ssl.get());
+    if (verify != X509_V_OK)
+      return fail(std::string("TLS handshake: etcd's certificate: ") +
+                  X509_verify_cert_error_string(verify));
+    return fail(openssl_error("TLS handshake"));
+  }
   if (SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())) !=
       static_cast<int>(request.size()))
     return fail(openssl_error("TLS write"));
@@ -141,36 +155,40 @@ std::string revoke_request(std::string_view authority, std::int64_t lease) {
          "\r\nConnection: close\r\n\r\n" + body;
 }
 
-bool revoke_answered(std::string_view response) {
+RevokeAnswer read_revoke_answer(std::string_view response) {
   if (response.rfind("HTTP/1.1 200 ", 0) == 0 || response.rfind("HTTP/1.0 200 ", 0) == 0)
-    return true;
+    return RevokeAnswer::revoked;
   // etcd's "requested lease not found" (gRPC NotFound) through the gateway.
-  return response.find("requested lease not found") != std::string_view::npos;
+  if (response.find("requested lease not found") != std::string_view::npos)
+    return RevokeAnswer::already_gone;
+  return RevokeAnswer::other;
 }
 
-Result<std::string> revoke_lease(const LeaseRevoker& where, std::int64_t lease,
-                                 Duration per_endpoint) {
+Result<Revoked> revoke_lease(const LeaseRevoker& where, std::int64_t lease, Duration step_timeout) {
   std::string why = "no endpoint";
   for (const std::string& url : where.endpoints) {
+    ERR_clear_error();  // an error named below is this endpoint's
     auto e = parse_endpoint(url);
     if (!e) {
       why = url + ": " + e.error();
       continue;
     }
     std::string connect_why;
-    const int fd = connect_to(*e, per_endpoint, connect_why);
+    const int fd = connect_to(*e, step_timeout, connect_why);
     if (fd < 0) {
       why = url + ": " + connect_why;
       continue;
     }
-    const std::string request = revoke_request(e->host + ":" + e->port, lease);
+    const std::string host = e->host.find(':') != std::string::npos ? "[" + e->host + "]" : e->host;
+    const std::string request = revoke_request(host + ":" + e->port, lease);
     auto answer = e->tls ? exchange_tls(fd, *e, where, request) : exchange_plain(fd, request);
     ::close(fd);
     if (!answer) {
       why = url + ": " + answer.error();
       continue;
     }
-    if (revoke_answered(*answer)) return url;
+    if (const auto read = read_revoke_answer(*answer); read != RevokeAnswer::other)
+      return Revoked{url, read == RevokeAnswer::already_gone};
     why = url + ": " + answer->substr(0, answer->find("\r\n"));
   }
   return fail(why);

@@ -21,12 +21,18 @@ struct LeaseRevoker {
 
 // The request, bytes on the wire: `authority` is the endpoint's "host:port".
 std::string revoke_request(std::string_view authority, std::int64_t lease);
-// Whether etcd's answer says the lease is gone: 200 (revoked now), or the gateway's error for a
-// lease that no longer exists (it expired, or the daemon revoked it as it stopped).
-bool revoke_answered(std::string_view response);
+// What etcd's answer says: revoked now (200), already gone (the gateway's error for a lease that
+// no longer exists: it expired, or the daemon revoked it as it stopped), or neither.
+enum class RevokeAnswer { revoked, already_gone, other };
+RevokeAnswer read_revoke_answer(std::string_view response);
 
-// Asks each endpoint in turn until one answers; the endpoint that did, or why none did.
-Result<std::string> revoke_lease(const LeaseRevoker& where, std::int64_t lease,
-                                 Duration per_endpoint);
+struct Revoked {
+  std::string endpoint;  // the one that answered
+  bool already_gone = false;
+};
+
+// Asks each endpoint in turn (each of its addresses in turn) until one answers; each step
+// (connect, TLS handshake, send, receive) is bounded by `step_timeout`. Why none did, otherwise.
+Result<Revoked> revoke_lease(const LeaseRevoker& where, std::int64_t lease, Duration step_timeout);
 
 }  // namespace tandem::replication

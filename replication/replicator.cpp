@@ -62,6 +62,7 @@ struct Replicator::Impl final : public CoreEffects {
   AddressOwner addresses;
   AddressKeeper* keeper = nullptr;
   etcd::LeaseId told_keeper = 0;  // the lease the keeper knows of
+  bool stopping = false;          // on the executor: no tick does anything any more
   // Cluster (with [arbiter]): the lease and key in etcd, the member record for the directors.
   std::unique_ptr<Arbiter> arbiter;
   std::unique_ptr<MemberPublisher> publisher;
@@ -82,7 +83,7 @@ struct Replicator::Impl final : public CoreEffects {
   std::vector<ReplicationCore::Publication> queued;  // guarded by queue_mutex
 
   mutable std::mutex status_mutex;
-  CoreStatus status_copy;  // guarded by status_mutex
+  CoreStatus status_copy;          // guarded by status_mutex
   bool arbiter_reachable = false;  // guarded by status_mutex
 
   // At most this many changes share one fsync; the rest wait for the next pass, so that a burst
@@ -165,7 +166,7 @@ struct Replicator::Impl final : public CoreEffects {
   void arm_tick() {
     tick_timer.expires_after(tick_period());
     tick_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;
+      if (ec || stopping) return;  // a tick queued before the cancel finds us stopping
       const TimePoint now = clock.now();
       core.tick(now);
       if (arbiter) arbiter->tick(now);
@@ -181,9 +182,8 @@ struct Replicator::Impl final : public CoreEffects {
   // one within a tick.
   void tell_keeper_the_lease() {
     const etcd::LeaseId lease = arbiter ? arbiter->lease() : 0;
-    if (!keeper || lease == told_keeper) return;
-    told_keeper = lease;
-    keeper->lease(lease);
+    if (stopping || !keeper || lease == told_keeper) return;
+    if (keeper->lease(lease)) told_keeper = lease;  // else the next tick tells it again
   }
   // The peer is asked who it is once per poll interval, unless we follow its stream.
   void arm_hello() {
@@ -316,17 +316,19 @@ void Replicator::stop() {
   auto done_future = done->get_future();
   auto revoked = std::make_shared<std::future<void>>();
   d.post([&d, done, revoked] {
+    d.stopping = true;
     d.core.shutdown();
     d.tick_timer.cancel();
     d.hello_timer.cancel();
     // The lease goes with us, and the key and member record with it: the peer need not wait.
     if (d.arbiter) *revoked = d.arbiter->revoke_for_shutdown();
+    // So the keeper has nothing left to revoke when we exit (if we die before the revoke lands,
+    // the key waits for the TTL, as before the keeper revoked anything).
+    if (d.keeper && d.told_keeper != 0 && d.keeper->lease(0)) d.told_keeper = 0;
     done->set_value();
   });
   done_future.wait_for(std::chrono::seconds(10));
   if (revoked->valid()) revoked->wait_for(std::chrono::seconds(1));
-  // Revoked already (or tried): the keeper has nothing left to revoke when we exit.
-  if (d.keeper && d.told_keeper != 0) d.keeper->lease(0);
   if (d.arbiter) {
     // The etcd client goes on the executor it delivers to.
     auto gone = std::make_shared<std::promise<void>>();

@@ -27,13 +27,15 @@ TEST(LeaseRevoke, TheRequestIsEtcdsJsonGatewayCall) {
 }
 
 TEST(LeaseRevoke, AnswersThatMeanTheLeaseIsGone) {
-  EXPECT_TRUE(revoke_answered("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}"));
-  // Expired meanwhile, or revoked by the daemon as it stopped: gone all the same.
-  EXPECT_TRUE(revoke_answered(
-      "HTTP/1.1 404 Not Found\r\n\r\n{\"error\":\"etcdserver: requested lease not found\"}"));
-  EXPECT_FALSE(revoke_answered("HTTP/1.1 503 Service Unavailable\r\n\r\n"));
-  EXPECT_FALSE(revoke_answered(""));
-  EXPECT_FALSE(revoke_answered("HTTP/1.1 2000 nonsense"));
+  EXPECT_EQ(read_revoke_answer("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}"),
+            RevokeAnswer::revoked);
+  // Expired meanwhile, or revoked by the daemon as it stopped: gone, and said apart.
+  EXPECT_EQ(read_revoke_answer("HTTP/1.1 404 Not Found\r\n\r\n"
+                               "{\"error\":\"etcdserver: requested lease not found\"}"),
+            RevokeAnswer::already_gone);
+  EXPECT_EQ(read_revoke_answer("HTTP/1.1 503 Service Unavailable\r\n\r\n"), RevokeAnswer::other);
+  EXPECT_EQ(read_revoke_answer(""), RevokeAnswer::other);
+  EXPECT_EQ(read_revoke_answer("HTTP/1.1 2000 nonsense"), RevokeAnswer::other);
 }
 
 // A listener on 127.0.0.1 that reads one request and answers `reply`; what it read is kept.
@@ -61,11 +63,15 @@ class FakeGateway {
   }
   ~FakeGateway() {
     ::shutdown(fd_, SHUT_RDWR);
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
     ::close(fd_);
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  const std::string& request() const { return request_; }
+  // What it read: once its one exchange is over.
+  const std::string& request() {
+    if (thread_.joinable()) thread_.join();
+    return request_;
+  }
 
  private:
   std::string reply_;
@@ -81,9 +87,20 @@ TEST(LeaseRevoke, TriesTheEndpointsInTurnUntilOneAnswers) {
   LeaseRevoker where{{"ftp://nowhere:1", refusing.url(), etcd.url()}, "", "", ""};
   auto r = revoke_lease(where, 42, 1s);
   ASSERT_TRUE(r) << r.error();
-  EXPECT_EQ(*r, etcd.url());
+  EXPECT_EQ(r->endpoint, etcd.url());
+  EXPECT_FALSE(r->already_gone);
   EXPECT_THAT(refusing.request(), HasSubstr("{\"ID\":\"42\"}"));
   EXPECT_THAT(etcd.request(), HasSubstr("{\"ID\":\"42\"}"));
+}
+
+// A name with several addresses is tried address by address ("localhost" may give ::1 first).
+TEST(LeaseRevoke, TriesEachAddressOfAName) {
+  FakeGateway etcd("HTTP/1.1 200 OK\r\n\r\n{}");
+  const std::string port = etcd.url().substr(etcd.url().rfind(':') + 1);
+  LeaseRevoker where{{"http://localhost:" + port}, "", "", ""};
+  auto r = revoke_lease(where, 42, 1s);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_THAT(etcd.request(), HasSubstr("\r\nHost: localhost:" + port + "\r\n"));
 }
 
 TEST(LeaseRevoke, SaysWhyWhenNoEndpointAnswers) {
