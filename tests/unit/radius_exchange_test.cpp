@@ -3,12 +3,11 @@
 // asks them, and that a challenge's server is asked first even when marked.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <linux/sockios.h>
 #include <netinet/in.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <thread>
 
 #include "node/radius/exchange.hpp"
@@ -34,6 +33,9 @@ class SilentServer {
         ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &n) != 0)
       ADD_FAILURE() << "bind on 127.0.0.1 failed";
     port_ = ntohs(a.sin_port);
+    // The kernel stamps each datagram as it arrives (first_arrival_us).
+    const int on = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMP, &on, sizeof on);
   }
   ~SilentServer() { ::close(fd_); }
   RadiusServer server() const { return {kLoopback, port_}; }
@@ -43,13 +45,25 @@ class SilentServer {
     while (::recv(fd_, buf, sizeof buf, 0) >= 0) ++count;
     return count;
   }
-  // When the first request waiting here arrived (the kernel's receive time), in microseconds;
-  // -1 when none is waiting. Takes it.
+  // When the first request waiting here arrived (the kernel's stamp, SO_TIMESTAMP), in
+  // microseconds; -1 when none is waiting. Takes it.
   long long first_arrival_us() {
     std::uint8_t buf[4096];
-    timeval tv{};
-    if (::recv(fd_, buf, sizeof buf, 0) < 0 || ::ioctl(fd_, SIOCGSTAMP, &tv) != 0) return -1;
-    return tv.tv_sec * 1'000'000LL + tv.tv_usec;
+    iovec iov{buf, sizeof buf};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timeval))];
+    msghdr m{};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof control;
+    if (::recvmsg(fd_, &m, 0) < 0) return -1;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMP) continue;
+      timeval tv{};
+      std::memcpy(&tv, CMSG_DATA(c), sizeof tv);
+      return tv.tv_sec * 1'000'000LL + tv.tv_usec;
+    }
+    return -1;
   }
   // Answers every request received so far with `bytes`, to whoever sent it.
   void answer_with(const std::vector<std::uint8_t>& bytes) {
@@ -151,7 +165,8 @@ TEST(RadiusExchange, TheChallengingServerIsAskedFirst) {
   EXPECT_LT(challenger_at, first_at);
   // Without it, the marked challenger is asked last.
   exchange(request(), servers, "secret", quick(), &health);
-  EXPECT_LT(first.first_arrival_us(), challenger.first_arrival_us());
+  const long long challenger_again = challenger.first_arrival_us();
+  EXPECT_LT(first.first_arrival_us(), challenger_again);
 }
 
 }  // namespace
