@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -22,6 +23,14 @@ namespace tandem::etcd {
 using LeaseId = std::int64_t;
 using Revision = std::int64_t;
 using Post = std::function<void(std::function<void()>)>;
+
+// One endpoint as configured, "http://H:P" or "https://H:P" (trailing slashes allowed): whether
+// it speaks TLS, and its "H:P". An error for anything else. Pure.
+struct EndpointUrl {
+  bool tls = false;
+  std::string target;
+};
+Result<EndpointUrl> parse_endpoint_url(std::string_view url);
 
 struct ClientSettings {
   std::vector<std::string> endpoints;  // "http://H:P" or "https://H:P"
@@ -48,9 +57,16 @@ struct Compare {
   std::int64_t number = 0;  // for version, create_revision, mod_revision, lease
   std::string text;         // for value
 };
-struct Put { std::string key, value; LeaseId lease = 0; };
-struct Delete { std::string key; };
-struct Get { std::string key; };
+struct Put {
+  std::string key, value;
+  LeaseId lease = 0;
+};
+struct Delete {
+  std::string key;
+};
+struct Get {
+  std::string key;
+};
 using Operation = std::variant<Put, Delete, Get>;
 struct Txn {
   std::vector<Compare> compares;

@@ -198,6 +198,25 @@ std::shared_ptr<KeepAliveStream> Core::keep_alive_stream() {
 
 // ---- Client ----------------------------------------------------------------------------------
 
+Result<EndpointUrl> parse_endpoint_url(std::string_view url) {
+  EndpointUrl e;
+  std::string_view rest = url;
+  if (rest.rfind("http://", 0) == 0) {
+    rest.remove_prefix(7);
+  } else if (rest.rfind("https://", 0) == 0) {
+    rest.remove_prefix(8);
+    e.tls = true;
+  } else {
+    rest = {};
+  }
+  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (rest.empty() || rest.find('/') != std::string_view::npos)
+    return fail(Errc::invalid,
+                "etcd endpoint '" + std::string(url) + "': expected http://H:P or https://H:P");
+  e.target = std::string(rest);
+  return e;
+}
+
 Result<std::unique_ptr<Client>> Client::create(ClientSettings settings, Post post) {
   if (settings.endpoints.empty()) return fail(Errc::invalid, "etcd: no endpoints");
   if (!post) return fail(Errc::invalid, "etcd: no executor");
@@ -219,13 +238,12 @@ Result<std::unique_ptr<Client>> Client::create(ClientSettings settings, Post pos
   std::string tls_key;  // the PEM contents: other files, another channel
   auto core = std::make_shared<Core>(std::move(settings), std::move(post));
   for (const std::string& url : core->settings.endpoints) {
+    auto parsed = parse_endpoint_url(url);
+    if (!parsed) return parsed.failure();
     std::shared_ptr<grpc::ChannelCredentials> credentials;
-    std::string target;
-    if (url.rfind("http://", 0) == 0) {
-      target = url.substr(7);
+    if (!parsed->tls) {
       credentials = grpc::InsecureChannelCredentials();
-    } else if (url.rfind("https://", 0) == 0) {
-      target = url.substr(8);
+    } else {
       if (!tls) {
         const ClientSettings& s = core->settings;
         if (s.ca.empty()) return fail(Errc::invalid, "etcd " + url + ": https needs a CA file");
@@ -245,12 +263,8 @@ Result<std::unique_ptr<Client>> Client::create(ClientSettings settings, Post pos
         tls_key = options.pem_root_certs + options.pem_cert_chain + options.pem_private_key;
       }
       credentials = tls;
-    } else {
-      return fail(Errc::invalid, "etcd endpoint '" + url + "': expected http://H:P or https://H:P");
     }
-    while (!target.empty() && target.back() == '/') target.pop_back();
-    if (target.empty() || target.find('/') != std::string::npos)
-      return fail(Errc::invalid, "etcd endpoint '" + url + "': expected http://H:P or https://H:P");
+    const std::string& target = parsed->target;
     Endpoint e;
     e.url = url;
     e.channel =

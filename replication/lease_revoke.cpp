@@ -13,6 +13,8 @@
 #include <cstring>
 #include <memory>
 
+#include "etcd/client.hpp"
+
 namespace tandem::replication {
 namespace {
 
@@ -21,18 +23,13 @@ struct Endpoint {
   std::string host, port;
 };
 
+// The endpoint as the daemon's etcd client reads it (etcd::parse_endpoint_url), its "H:P" split.
 Result<Endpoint> parse_endpoint(const std::string& url) {
+  auto parsed = etcd::parse_endpoint_url(url);
+  if (!parsed) return parsed.failure();
   Endpoint e;
-  std::string_view rest = url;
-  if (rest.rfind("http://", 0) == 0) {
-    rest.remove_prefix(7);
-  } else if (rest.rfind("https://", 0) == 0) {
-    rest.remove_prefix(8);
-    e.tls = true;
-  } else {
-    return fail("not http:// or https://");
-  }
-  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  e.tls = parsed->tls;
+  const std::string_view rest = parsed->target;
   const auto colon = rest.rfind(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == rest.size())
     return fail("no host:port");
@@ -170,7 +167,7 @@ Result<Revoked> revoke_lease(const LeaseRevoker& where, std::int64_t lease, Dura
     ERR_clear_error();  // an error named below is this endpoint's
     auto e = parse_endpoint(url);
     if (!e) {
-      why = url + ": " + e.error();
+      why = e.error();
       continue;
     }
     std::string connect_why;

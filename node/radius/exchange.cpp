@@ -41,10 +41,10 @@ class ServerSocket {
   int fd_ = -1;
 };
 
-// What one server did with the request: answered, said nothing, or cannot be reached (ICMP
-// port or host unreachable, no route); `local`: the request could not leave this host (no
-// buffers, a local firewall), which says nothing about the server.
-enum class TryOutcome { answered, silent, refused, local };
+// What one server did with the request when it did not answer: said nothing, or cannot be
+// reached (ICMP port or host unreachable, no route); `local`: the request could not leave this
+// host (no buffers, a local firewall), which says nothing about the server.
+enum class TryOutcome { silent, refused, local };
 
 TimePoint steady_now() {
   return std::chrono::time_point_cast<Duration>(std::chrono::steady_clock::now());
@@ -133,7 +133,6 @@ ExchangeResult exchange(const Request& request, const std::vector<config::Radius
         }
         result.kind = ExchangeResult::Kind::answered;
         result.response = std::move(*checked);
-        result.server = server.text();
         result.answered_by = server;
         report(health, server, true, "", started);
         return result;

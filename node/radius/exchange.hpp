@@ -29,9 +29,8 @@ struct ExchangeOptions {
 
 struct ExchangeResult {
   enum class Kind { answered, no_answer, bad_answers } kind = Kind::no_answer;
-  Response response;   // when answered
-  std::string server;  // "ip:port" of the server that answered
-  config::RadiusServer answered_by;
+  Response response;                 // when answered
+  config::RadiusServer answered_by;  // when answered
   std::string detail;  // when not answered: the last reason an answer was refused, if any
 };
 

@@ -136,7 +136,6 @@ Reply RadiusClient::authenticate(const AccessRequest& request) {
     case ExchangeResult::Kind::answered:
       break;
   }
-  reply.server = r.server;
   reply.answered_by = r.answered_by;
   reply.attributes = read_attributes(r.response.attributes);
   reply.outcome = r.response.code == Code::access_accept   ? Outcome::accept

@@ -36,8 +36,7 @@ struct Reply {
   Outcome outcome = Outcome::error;
   Attributes attributes;
   std::string detail;                               // why, for an error (never a secret)
-  std::string server;                               // the server that answered, "ip:port"
-  std::optional<config::RadiusServer> answered_by;  // the same, when one answered
+  std::optional<config::RadiusServer> answered_by;  // the server that answered, if one did
 };
 
 // The attributes of an answer the node uses (attributes.hpp); the rest are ignored.
