@@ -13,6 +13,7 @@
 
 #include "node/config/config.hpp"
 #include "node/server/certificate_monitor.hpp"
+#include "test_pki.hpp"
 
 namespace tandem::tls {
 namespace {
@@ -70,12 +71,8 @@ TEST(CertificateExpiry, FormatsUtcAndPicksTheSoonest) {
 
 // --- reading real certificates ---
 
-struct KeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct CertFree {
-  void operator()(X509* c) const { X509_free(c); }
-};
+using test_pki::CertFree;
+using test_pki::KeyFree;
 
 // A self-signed certificate valid until `not_after` ("YYYYMMDDHHMMSSZ").
 std::unique_ptr<X509, CertFree> make_cert(const char* cn, const char* not_after, EVP_PKEY* key) {
