@@ -117,6 +117,9 @@ void write_accounting(Writer& w, const Snapshot& s) {
   w.family("accounting_records_dropped_total", "counter",
            "RADIUS accounting records never queued: the queue was full or its disk failed.");
   w.sample(number(s.accounting_dropped));
+  w.family("accounting_queue_writes_total", "counter",
+           "Synced writes to the accounting queue's disk; records queued together share one.");
+  w.sample(number(s.accounting_disk_writes));
 }
 
 void write_traffic(Writer& w, const Snapshot& s) {

@@ -105,6 +105,7 @@ struct Snapshot {
   std::uint64_t accounting_sent = 0;
   std::uint64_t accounting_failed = 0;
   std::uint64_t accounting_dropped = 0;
+  std::uint64_t accounting_disk_writes = 0;
 
   // (certificate, seconds until its notAfter; negative once expired): "tls", and in a pair
   // "peer" and "peer_ca" (server::CertificateMonitor).

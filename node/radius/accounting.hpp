@@ -2,10 +2,12 @@
 // The node's RADIUS accounting: the one owner of the durable queue. Session events become
 // records (accounting_record.hpp), records are queued on disk, and the queue is drained in
 // order, one record in flight, each retried with backoff until a server acknowledges it
-// (docs/radius-accounting.md). Runs on the node's I/O thread; the sender does the blocking
-// RADIUS exchange elsewhere and answers on this thread.
+// (docs/radius-accounting.md). Runs on the node's I/O thread; the synced disk writes run on a
+// thread of their own (several records share one sync), and the sender does the blocking RADIUS
+// exchange elsewhere; both answer on the I/O thread.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -28,10 +30,11 @@ class AccountingSender {
 };
 
 struct AccountingStats {
-  std::uint64_t queued = 0;   // gauge: records on disk, waiting for a server
-  std::uint64_t sent = 0;     // acknowledged by a server
-  std::uint64_t failed = 0;   // tries no server acknowledged (each retried later)
-  std::uint64_t dropped = 0;  // never queued: the queue was full or its disk refused the write
+  std::uint64_t queued = 0;       // gauge: records on disk (or being written), waiting for a server
+  std::uint64_t sent = 0;         // acknowledged by a server
+  std::uint64_t failed = 0;       // tries no server acknowledged (each retried later)
+  std::uint64_t dropped = 0;      // never queued: the queue was full or its disk refused the write
+  std::uint64_t disk_writes = 0;  // synced writes to the queue (each carries one or more records)
 };
 
 // What the records say about this node, and how often Interim-Updates go.
@@ -47,20 +50,28 @@ class Accounting {
   const AccountingPolicy& policy() const { return policy_; }
   ~Accounting();
 
-  // Queues the record on disk and starts sending if idle. False when it could not be queued
-  // (full queue, disk error): logged and counted; the session goes on regardless.
+  // Queues the record: it is written to disk (synced) off this thread, then sent, in order. False
+  // when the queue is full; a disk that refuses the write is found later. Either is logged and
+  // counted; the session goes on regardless. Records not yet written when this object is
+  // destroyed are written then.
   bool enqueue(const proto::AccountingRecord& record);
   AccountingStats stats() const;
 
  private:
   void pump();
   void on_sent(std::uint64_t key, bool acknowledged, const std::string& why);
+  void write_next();
+  void on_written(const std::vector<AccountingQueue::Reserved>& batch, bool ok);
+  void dropped(const proto::AccountingRecord& record, const std::string& why);
 
   boost::asio::io_context& io_;
   AccountingPolicy policy_;
   std::unique_ptr<AccountingQueue> queue_;
   std::unique_ptr<AccountingSender> sender_;
   boost::asio::steady_timer retry_timer_;
+  std::vector<AccountingQueue::Reserved> unwritten_;  // reserved, waiting for the next write
+  bool writing_ = false;                              // a write is on the writer thread
+  boost::asio::thread_pool writer_{1};
   bool in_flight_ = false;
   bool backing_off_ = false;
   unsigned failures_ = 0;  // consecutive, for the backoff

@@ -2,7 +2,9 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "base/log.hpp"
@@ -53,29 +55,51 @@ Result<std::unique_ptr<AccountingQueue>> AccountingQueue::open(const std::string
   return q;
 }
 
-AccountingQueue::Push AccountingQueue::push(const proto::AccountingRecord& record) {
-  if (size_ >= max_) return Push::full;
-  std::string value;
-  if (!record.SerializeToString(&value)) return Push::failed;
+AccountingQueue::Push AccountingQueue::reserve(const proto::AccountingRecord& record,
+                                               Reserved& out) {
+  if (size_ + reserved_ >= max_) return Push::full;
+  if (!record.SerializeToString(&out.value)) return Push::failed;
+  out.key = next_key_++;
+  ++reserved_;
+  return Push::queued;
+}
+
+Result<void> AccountingQueue::write(const std::vector<Reserved>& records) {
+  rocksdb::WriteBatch batch;
+  for (const auto& r : records) batch.Put(encode_key(r.key), r.value);
   rocksdb::WriteOptions sync;
   sync.sync = true;  // a Start or Stop must survive a crash of the node that made it
-  auto status = db_->Put(sync, encode_key(next_key_), value);
+  auto status = db_->Write(sync, &batch);
   if (!status.ok()) {
-    log::error("accounting_queue_write_failed", {{"reason", status.ToString()}});
-    return Push::failed;
+    log::error("accounting_queue_write_failed",
+               {{"reason", status.ToString()}, {"records", std::to_string(records.size())}});
+    return fail(status.ToString());
   }
-  ++next_key_;
-  ++size_;
-  return Push::queued;
+  return {};
+}
+
+void AccountingQueue::written(std::size_t records, bool ok) {
+  records = std::min(records, reserved_);
+  reserved_ -= records;
+  if (ok) size_ += records;
+}
+
+AccountingQueue::Push AccountingQueue::push(const proto::AccountingRecord& record) {
+  Reserved r;
+  if (const auto pushed = reserve(record, r); pushed != Push::queued) return pushed;
+  const bool ok = write({r}).ok();
+  written(1, ok);
+  return ok ? Push::queued : Push::failed;
 }
 
 std::optional<AccountingQueue::Entry> AccountingQueue::front() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  for (it->Seek(encode_key(first_key_)); it->Valid(); it->Next()) {
     Entry e;
     auto key = decode_key(it->key());
     if (key && e.record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       e.key = *key;
+      first_key_ = *key;
       return e;
     }
     log::error("accounting_queue_bad_row", {{"detail", "dropped: it does not parse"}});
@@ -92,6 +116,8 @@ void AccountingQueue::pop(std::uint64_t key) {
     return;
   }
   if (size_ > 0) --size_;
+  // Popped oldest first, and keys are handed out in order: nothing is left below this one.
+  if (key >= first_key_) first_key_ = key + 1;
 }
 
 }  // namespace tandem::radius

@@ -78,6 +78,7 @@ metrics::Snapshot metrics_snapshot(Runtime& rt, std::uint64_t process_start_unix
     m.accounting_sent = a.sent;
     m.accounting_failed = a.failed;
     m.accounting_dropped = a.dropped;
+    m.accounting_disk_writes = a.disk_writes;
   }
   if (const auto& pool6 = rt.sessions.pool6()) m.pool6_used = pool6->leased();
   return m;

@@ -7,6 +7,9 @@
 #  2. She pings: Interim-Updates every 2 s with input octets that grow.
 #  3. She logs out: a Stop with Acct-Terminate-Cause = User-Request, no fewer octets than the
 #     last Interim, and nothing after it.
+#  Through 1-3 the node's I/O thread (the main thread, which carries every tunnel) makes no
+#     fsync or fdatasync: the accounting queue's synced writes come from its own thread
+#     ("tandem-acct"), seen by strace.
 #  4. FreeRADIUS is stopped: bob logs in, pings and logs out; his records wait in the node's
 #     queue (the metrics say so). FreeRADIUS starts again: his Start and Stop arrive, in order,
 #     with an Acct-Delay-Time, and none is lost.
@@ -30,6 +33,11 @@ write_config "$(radius_toml 2s tandem-test)"
 sed -i "/^\[node\]\$/a metrics_listen = \"127.0.0.1:9101\"" "$TD_CONFIG"
 radius_start
 start_tandemd
+command -v strace >/dev/null || fail "strace is needed (deploy/setup.sh installs it)"
+strace -f -qq -e trace=fsync,fdatasync -o "$TD_DIR/syncs.txt" -p "$TD_TANDEMD_PID" &
+strace_pid=$!
+td_track "$strace_pid"
+sleep 1 # attached to every thread
 
 step "1. Start"
 start_client alice alice 'alice pw'
@@ -77,6 +85,19 @@ assert_eq "$interims" "$(detail_count "$id" Interim-Update)" "Interim-Updates af
 # The last record of the session is its Stop.
 assert_match "$(detail_records "$id" | awk 'BEGIN { RS = "" } END { print }')" \
   'Acct-Status-Type = Stop' "the session's last record"
+
+kill -INT "$strace_pid"
+wait "$strace_pid" 2>/dev/null || true
+# "TID fdatasync(FD) = 0" per call; each thread named by its comm.
+declare -A calls_by=()
+while read -r tid _; do
+  comm=$(cat "/proc/$TD_TANDEMD_PID/task/$tid/comm" 2>/dev/null || echo gone)
+  [[ $tid == "$TD_TANDEMD_PID" ]] && comm="main (I/O)"
+  calls_by[$comm]=$((${calls_by[$comm]:-0} + 1))
+done < <(grep -E '^[0-9]+ +f(data)?sync\(' "$TD_DIR/syncs.txt")
+for comm in "${!calls_by[@]}"; do step "syncs during 1-3 by thread '$comm': ${calls_by[$comm]}"; done
+assert_eq 0 "${calls_by["main (I/O)"]:-0}" "fsync/fdatasync calls on the I/O thread"
+((${calls_by[tandem-acct]:-0} >= 1)) || fail "no synced write from the accounting thread: strace saw nothing"
 
 step "4. FreeRADIUS down: bob's records wait in the queue"
 sent_before=$(metric accounting_records_sent_total)
