@@ -208,7 +208,8 @@ int main(int argc, char** argv) {
   tandem::log::info("stopped");
   // Then leave without running the headend's destructors: coroutines still suspended in its
   // io_context reference state it destroys first, and tearing that down at exit has corrupted
-  // the heap under load. Nothing is left to flush; the kernel closes the sockets and the TUN.
+  // the heap under load. Nothing is left to flush (Headend::run wrote accounting's last records);
+  // the kernel closes the sockets and the TUN.
   std::fflush(nullptr);
   std::_Exit(0);
 }

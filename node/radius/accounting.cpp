@@ -26,12 +26,18 @@ Accounting::Accounting(boost::asio::io_context& io, AccountingPolicy policy,
   });
 }
 
-Accounting::~Accounting() {
+Accounting::~Accounting() { stop(); }
+
+void Accounting::stop() {
+  if (stopped_) return;
+  stopped_ = true;
   *alive_ = false;
-  writer_.join();  // a write under way ends; its answer to the I/O thread is ignored
+  writer_.join();  // a write under way ends; its answer to the I/O thread is never read
   // What was reserved but not yet written is written now: a clean stop loses no record.
-  if (!unwritten_.empty() && queue_->write(unwritten_))
-    log::info("accounting_queue_flushed", {{"records", std::to_string(unwritten_.size())}});
+  AccountingQueue::Batch rest{std::move(unwritten_), queue_->take_removed()};
+  if (rest.empty()) return;
+  if (queue_->write(rest) && !rest.records.empty())
+    log::info("accounting_queue_flushed", {{"records", std::to_string(rest.records.size())}});
 }
 
 bool Accounting::enqueue(const proto::AccountingRecord& record) {
@@ -56,27 +62,30 @@ void Accounting::dropped(const proto::AccountingRecord& record, const std::strin
                                            {"reason", why}});
 }
 
-// Everything reserved since the last write goes in the next one, one sync for all: a burst of
-// logins or ends costs a few syncs, and none of them on the I/O thread.
+// Everything reserved since the last write goes in the next one, one sync for all, with the
+// rows popped meanwhile: a burst of logins or ends costs a few syncs, and neither they nor the
+// removals (which would queue behind a sync) run on the I/O thread.
 void Accounting::write_next() {
-  if (writing_ || unwritten_.empty()) return;
-  writing_ = true;
-  boost::asio::post(writer_, [this, batch = std::move(unwritten_),
-                              alive = std::weak_ptr<bool>(alive_)]() mutable {
-    const bool ok = queue_->write(batch).ok();
-    boost::asio::post(io_, [this, batch = std::move(batch), ok, alive] {
-      if (alive.lock()) on_written(batch, ok);
-    });
-  });
+  if (writing_ || stopped_) return;
+  AccountingQueue::Batch batch{std::move(unwritten_), queue_->take_removed()};
   unwritten_.clear();
+  if (batch.empty()) return;
+  writing_ = true;
+  boost::asio::post(
+      writer_, [this, batch = std::move(batch), alive = std::weak_ptr<bool>(alive_)]() mutable {
+        const bool ok = queue_->write(batch).ok();
+        boost::asio::post(io_, [this, batch = std::move(batch), ok, alive] {
+          if (alive.lock()) on_written(batch, ok);
+        });
+      });
 }
 
-void Accounting::on_written(const std::vector<AccountingQueue::Reserved>& batch, bool ok) {
+void Accounting::on_written(const AccountingQueue::Batch& batch, bool ok) {
   writing_ = false;
-  ++stats_.disk_writes;
-  queue_->written(batch.size(), ok);
+  if (!batch.records.empty()) ++stats_.disk_writes;
+  queue_->written(batch, ok);
   if (!ok)
-    for (const auto& r : batch) {
+    for (const auto& r : batch.records) {
       proto::AccountingRecord record;
       record.ParseFromString(r.value);
       dropped(record, "the queue's disk refused the write");
@@ -111,6 +120,7 @@ void Accounting::on_sent(std::uint64_t key, bool acknowledged, const std::string
       log::info("accounting_server_back", {{"queued", std::to_string(queue_->size())}});
     failures_ = 0;
     queue_->pop(key);
+    write_next();  // the removal
     pump();
     return;
   }

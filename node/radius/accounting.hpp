@@ -55,13 +55,16 @@ class Accounting {
   // counted; the session goes on regardless. Records not yet written when this object is
   // destroyed are written then.
   bool enqueue(const proto::AccountingRecord& record);
+  // At a clean stop, once the I/O thread has stopped: the writer thread ends, then what still
+  // waits (records, removals) is written here. The destructor does it too, once.
+  void stop();
   AccountingStats stats() const;
 
  private:
   void pump();
   void on_sent(std::uint64_t key, bool acknowledged, const std::string& why);
   void write_next();
-  void on_written(const std::vector<AccountingQueue::Reserved>& batch, bool ok);
+  void on_written(const AccountingQueue::Batch& batch, bool ok);
   void dropped(const proto::AccountingRecord& record, const std::string& why);
 
   boost::asio::io_context& io_;
@@ -71,6 +74,7 @@ class Accounting {
   boost::asio::steady_timer retry_timer_;
   std::vector<AccountingQueue::Reserved> unwritten_;  // reserved, waiting for the next write
   bool writing_ = false;                              // a write is on the writer thread
+  bool stopped_ = false;
   boost::asio::thread_pool writer_{1};
   bool in_flight_ = false;
   bool backing_off_ = false;

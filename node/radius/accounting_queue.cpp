@@ -52,6 +52,7 @@ Result<std::unique_ptr<AccountingQueue>> AccountingQueue::open(const std::string
     ++q->size_;
     if (auto key = decode_key(it->key())) q->next_key_ = std::max(q->next_key_, *key + 1);
   }
+  q->written_end_ = q->next_key_;
   return q;
 }
 
@@ -64,31 +65,40 @@ AccountingQueue::Push AccountingQueue::reserve(const proto::AccountingRecord& re
   return Push::queued;
 }
 
-Result<void> AccountingQueue::write(const std::vector<Reserved>& records) {
-  rocksdb::WriteBatch batch;
-  for (const auto& r : records) batch.Put(encode_key(r.key), r.value);
-  rocksdb::WriteOptions sync;
-  sync.sync = true;  // a Start or Stop must survive a crash of the node that made it
-  auto status = db_->Write(sync, &batch);
+Result<void> AccountingQueue::write(const Batch& batch) {
+  rocksdb::WriteBatch rows;
+  for (const auto& r : batch.records) rows.Put(encode_key(r.key), r.value);
+  for (const auto& key : batch.removed) rows.Delete(key);
+  rocksdb::WriteOptions options;
+  // A Start or Stop must survive a crash of the node that made it. A removal need not: one
+  // lost to a crash only sends its record again.
+  options.sync = !batch.records.empty();
+  auto status = db_->Write(options, &rows);
   if (!status.ok()) {
     log::error("accounting_queue_write_failed",
-               {{"reason", status.ToString()}, {"records", std::to_string(records.size())}});
+               {{"reason", status.ToString()},
+                {"records", std::to_string(batch.records.size())},
+                {"removals", std::to_string(batch.removed.size())}});
     return fail(status.ToString());
   }
   return {};
 }
 
-void AccountingQueue::written(std::size_t records, bool ok) {
-  records = std::min(records, reserved_);
-  reserved_ -= records;
-  if (ok) size_ += records;
+void AccountingQueue::written(const Batch& batch, bool ok) {
+  const std::size_t n = std::min(batch.records.size(), reserved_);
+  reserved_ -= n;
+  if (ok) size_ += n;
+  // Batches are written in the order their keys were reserved: all below are settled.
+  if (!batch.records.empty()) written_end_ = std::max(written_end_, batch.records.back().key + 1);
 }
 
 AccountingQueue::Push AccountingQueue::push(const proto::AccountingRecord& record) {
-  Reserved r;
-  if (const auto pushed = reserve(record, r); pushed != Push::queued) return pushed;
-  const bool ok = write({r}).ok();
-  written(1, ok);
+  Batch batch;
+  batch.records.resize(1);
+  if (const auto pushed = reserve(record, batch.records[0]); pushed != Push::queued) return pushed;
+  batch.removed = take_removed();
+  const bool ok = write(batch).ok();
+  written(batch, ok);
   return ok ? Push::queued : Push::failed;
 }
 
@@ -97,24 +107,22 @@ std::optional<AccountingQueue::Entry> AccountingQueue::front() {
   for (it->Seek(encode_key(first_key_)); it->Valid(); it->Next()) {
     Entry e;
     auto key = decode_key(it->key());
+    if (key && *key >= written_end_) break;  // written, but not yet known to be
     if (key && e.record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       e.key = *key;
       first_key_ = *key;
       return e;
     }
     log::error("accounting_queue_bad_row", {{"detail", "dropped: it does not parse"}});
-    db_->Delete(rocksdb::WriteOptions(), it->key());
+    removed_.push_back(it->key().ToString());
+    if (key) first_key_ = *key + 1;
     if (size_ > 0) --size_;
   }
   return std::nullopt;
 }
 
 void AccountingQueue::pop(std::uint64_t key) {
-  auto status = db_->Delete(rocksdb::WriteOptions(), encode_key(key));
-  if (!status.ok()) {
-    log::error("accounting_queue_write_failed", {{"reason", status.ToString()}});
-    return;
-  }
+  removed_.push_back(encode_key(key));
   if (size_ > 0) --size_;
   // Popped oldest first, and keys are handed out in order: nothing is left below this one.
   if (key >= first_key_) first_key_ = key + 1;

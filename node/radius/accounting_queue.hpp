@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.hpp"
@@ -34,26 +35,35 @@ class AccountingQueue {
     std::uint64_t key = 0;
     std::string value;
   };
-  // A push in three steps, so the synced write can run off the owner's thread (the node's I/O
-  // thread must not wait for an fsync): reserve on the owner's thread (the record's place, in
-  // order, or why not), write on any thread (several records, one sync), then written on the
-  // owner's thread again. Until then a reserved record counts against the bound.
+  // What one write carries: records to add (the write is then synced) and rows to remove.
+  struct Batch {
+    std::vector<Reserved> records;
+    std::vector<std::string> removed;  // row keys
+    bool empty() const { return records.empty() && removed.empty(); }
+  };
+  // The node's I/O thread must never wait for the disk, so each change is made in three steps:
+  // on the owner's thread, reserve a record's place (in order, or say why not) or pop a row;
+  // `write` a batch of them on any thread (one sync for all its records; it touches only the
+  // database); then `written` on the owner's thread. A reserved record counts against the
+  // bound, and front() shows it only once written; a popped row is gone from front() at once.
   Push reserve(const proto::AccountingRecord& record, Reserved& out);
-  Result<void> write(const std::vector<Reserved>& records);  // touches only the database
-  void written(std::size_t records, bool ok);
-  // All three at once.
+  Result<void> write(const Batch& batch);
+  void written(const Batch& batch, bool ok);
+  // The rows popped (or found unreadable) since the last call: for the next write.
+  std::vector<std::string> take_removed() { return std::exchange(removed_, {}); }
+  // All three at once (tests).
   Push push(const proto::AccountingRecord& record);
 
   struct Entry {
     std::uint64_t key = 0;
     proto::AccountingRecord record;
   };
-  // The oldest record. A row that does not parse is dropped on the way (logged).
+  // The oldest record written. A row that does not parse is dropped on the way (logged).
   std::optional<Entry> front();
   // The server acknowledged it (or it is given up): removed for good.
   void pop(std::uint64_t key);
 
-  std::size_t size() const { return size_; }          // on disk
+  std::size_t size() const { return size_; }          // written
   std::size_t reserved() const { return reserved_; }  // on their way there
   std::size_t capacity() const { return max_; }
 
@@ -64,8 +74,11 @@ class AccountingQueue {
   std::size_t size_ = 0;
   std::size_t reserved_ = 0;
   std::uint64_t next_key_ = 1;
-  // No row is below this key: the oldest is looked for from here, not past every removed one.
+  // front() looks from first_key_ (no row below it is still queued: not past every removed
+  // row) up to written_end_ (keys from there on are not known to be written yet).
   std::uint64_t first_key_ = 0;
+  std::uint64_t written_end_ = 1;
+  std::vector<std::string> removed_;
 };
 
 }  // namespace tandem::radius

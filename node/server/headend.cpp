@@ -500,6 +500,9 @@ Result<bool> Headend::start(Replication& replication) {
 
 void Headend::run() {
   impl_->io.run();
+  // tandemd leaves without the destructors (see its main): what accounting still holds goes
+  // to disk now.
+  if (impl_->accounting) impl_->accounting->stop();
   impl_->admin_server.reset();  // before the I/O loop's state goes away
   if (impl_->replication) impl_->replication->stop();
 }

@@ -49,6 +49,7 @@ TEST(AccountingQueue, SurvivesARestartInOrder) {
     (*q)->push(record("A", proto::AccountingRecord::START));
     (*q)->push(record("B", proto::AccountingRecord::START));
     (*q)->pop((*q)->front()->key);
+    ASSERT_TRUE((*q)->write({{}, (*q)->take_removed()}));
   }
   auto q = AccountingQueue::open(dir.sub("acct"), 10);
   ASSERT_TRUE(q);
@@ -114,13 +115,13 @@ TEST(Accounting, ABurstSharesSyncsAndIsSentInOrder) {
   constexpr int kRecords = 300;
   for (int i = 0; i < kRecords; ++i)
     ASSERT_TRUE(acct.enqueue(record(id(i), proto::AccountingRecord::START)));
-  // Nothing is sent before it is on disk, and the disk is written on another thread.
+  // The I/O thread has not run yet: nothing was sent from inside enqueue.
   EXPECT_TRUE(sent.empty());
   ASSERT_TRUE(run_until(io, [&] { return acct.stats().sent == kRecords; }))
       << "sent " << acct.stats().sent;
   ASSERT_EQ(sent.size(), static_cast<std::size_t>(kRecords));
   for (int i = 0; i < kRecords; ++i) EXPECT_EQ(sent[static_cast<std::size_t>(i)], id(i));
-  // All 300 were queued before the first write began: one write. Allow some slack.
+  // The first record's write starts alone; the other 299 wait for it and share the next one.
   EXPECT_LE(acct.stats().disk_writes, 3u);
   EXPECT_EQ(acct.stats().queued, 0u);
   EXPECT_EQ(acct.stats().dropped, 0u);
@@ -172,24 +173,91 @@ TEST(AccountingQueue, FrontAfterManyPopsSkipsTheRemovedRows) {
   testing::TempDir dir;
   auto q = AccountingQueue::open(dir.sub("acct"), 20000);
   ASSERT_TRUE(q);
-  std::vector<AccountingQueue::Reserved> batch(10000);
+  AccountingQueue::Batch batch;
+  batch.records.resize(10000);
   for (int i = 0; i < 10000; ++i)
     ASSERT_EQ((*q)->reserve(record(id(i), proto::AccountingRecord::START),
-                            batch[static_cast<std::size_t>(i)]),
+                            batch.records[static_cast<std::size_t>(i)]),
               AccountingQueue::Push::queued);
   ASSERT_TRUE((*q)->write(batch));
-  (*q)->written(batch.size(), true);
+  (*q)->written(batch, true);
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 10000; ++i) {
     auto head = (*q)->front();
     ASSERT_TRUE(head);
     ASSERT_EQ(head->record.session_id(), id(i));
     (*q)->pop(head->key);
+    ASSERT_TRUE((*q)->write({{}, (*q)->take_removed()}));  // the row removed, as Accounting does
   }
   EXPECT_FALSE((*q)->front());
   // 0.07 s here. Looking from the first row each time (past up to 10 000 removed rows) took 6 s,
   // and grows with the square of the queue (its bound is 100 000).
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+TEST(AccountingQueue, AWrittenRecordShowsOnlyOnceItsWriteIsAcknowledged) {
+  testing::TempDir dir;
+  auto q = AccountingQueue::open(dir.sub("acct"), 10);
+  ASSERT_TRUE(q);
+  AccountingQueue::Batch batch;
+  batch.records.resize(1);
+  ASSERT_EQ((*q)->reserve(record("A", proto::AccountingRecord::START), batch.records[0]),
+            AccountingQueue::Push::queued);
+  EXPECT_FALSE((*q)->front());  // reserved only
+  ASSERT_TRUE((*q)->write(batch));
+  // On disk, but the owner has not heard so: it could still count it twice.
+  EXPECT_FALSE((*q)->front());
+  EXPECT_EQ((*q)->reserved(), 1u);
+  (*q)->written(batch, true);
+  ASSERT_TRUE((*q)->front());
+  EXPECT_EQ((*q)->front()->record.session_id(), "A");
+  EXPECT_EQ((*q)->size(), 1u);
+  EXPECT_EQ((*q)->reserved(), 0u);
+}
+
+TEST(AccountingQueue, APopIsGoneAtOnceAndFromDiskWithTheNextWrite) {
+  testing::TempDir dir;
+  {
+    auto q = AccountingQueue::open(dir.sub("acct"), 10);
+    ASSERT_TRUE(q);
+    (*q)->push(record("A", proto::AccountingRecord::START));
+    (*q)->push(record("B", proto::AccountingRecord::START));
+    (*q)->pop((*q)->front()->key);
+    EXPECT_EQ((*q)->front()->record.session_id(), "B");
+    EXPECT_EQ((*q)->size(), 1u);
+    // A's removal was never written: like a crash before the next write.
+  }
+  {
+    auto q = AccountingQueue::open(dir.sub("acct"), 10);
+    ASSERT_TRUE(q);
+    EXPECT_EQ((*q)->size(), 2u);  // sent again after a crash: a duplicate, never a gap
+    (*q)->pop((*q)->front()->key);
+    ASSERT_TRUE((*q)->write({{}, (*q)->take_removed()}));
+  }
+  auto q = AccountingQueue::open(dir.sub("acct"), 10);
+  ASSERT_TRUE(q);
+  EXPECT_EQ((*q)->size(), 1u);
+  EXPECT_EQ((*q)->front()->record.session_id(), "B");
+}
+
+TEST(Accounting, StopWritesWhatWaitsAndThePops) {
+  testing::TempDir dir;
+  {
+    auto q = AccountingQueue::open(dir.sub("acct"), 1000);
+    ASSERT_TRUE(q);
+    boost::asio::io_context io;
+    std::vector<std::string> sent;
+    Accounting acct(io, {}, std::move(*q), std::make_unique<FakeSender>(io, sent, true));
+    acct.enqueue(record(id(0), proto::AccountingRecord::START));
+    ASSERT_TRUE(run_until(io, [&] { return acct.stats().sent == 1; }));
+    for (int i = 1; i <= 20; ++i) acct.enqueue(record(id(i), proto::AccountingRecord::STOP));
+    acct.stop();  // as tandemd does once its I/O thread has stopped, destructors never run
+    acct.stop();  // once is enough
+  }
+  auto q = AccountingQueue::open(dir.sub("acct"), 1000);
+  ASSERT_TRUE(q);
+  EXPECT_EQ((*q)->size(), 20u);  // S0 was acknowledged and its row removed; the rest are there
+  EXPECT_EQ((*q)->front()->record.session_id(), id(1));
 }
 
 }  // namespace
