@@ -40,7 +40,7 @@ void Accounting::stop() {
     log::info("accounting_queue_flushed", {{"records", std::to_string(rest.records.size())}});
 }
 
-bool Accounting::enqueue(const proto::AccountingRecord& record) {
+bool Accounting::enqueue(const proto::AccountingRecord& record, OnDisk on_disk) {
   AccountingQueue::Reserved reserved;
   const auto pushed = queue_->reserve(record, reserved);
   if (pushed != AccountingQueue::Push::queued) {
@@ -50,6 +50,7 @@ bool Accounting::enqueue(const proto::AccountingRecord& record) {
     return false;
   }
   unwritten_.push_back(std::move(reserved));
+  unwritten_on_disk_.push_back(std::move(on_disk));
   write_next();
   return true;
 }
@@ -70,6 +71,7 @@ void Accounting::write_next() {
   AccountingQueue::Batch batch{std::move(unwritten_), queue_->take_removed()};
   unwritten_.clear();
   if (batch.empty()) return;
+  writing_on_disk_ = std::exchange(unwritten_on_disk_, {});
   writing_ = true;
   boost::asio::post(
       writer_, [this, batch = std::move(batch), alive = std::weak_ptr<bool>(alive_)]() mutable {
@@ -84,12 +86,17 @@ void Accounting::on_written(const AccountingQueue::Batch& batch, bool ok) {
   writing_ = false;
   if (!batch.records.empty()) ++stats_.disk_writes;
   queue_->written(batch, ok);
-  if (!ok)
+  auto on_disk = std::exchange(writing_on_disk_, {});
+  if (ok) {
+    for (auto& done : on_disk)
+      if (done) done();
+  } else {
     for (const auto& r : batch.records) {
       proto::AccountingRecord record;
       record.ParseFromString(r.value);
       dropped(record, "the queue's disk refused the write");
     }
+  }
   write_next();
   pump();
 }

@@ -52,9 +52,10 @@ class Accounting {
 
   // Queues the record: it is written to disk (synced) off this thread, then sent, in order. False
   // when the queue is full; a disk that refuses the write is found later. Either is logged and
-  // counted; the session goes on regardless. Records not yet written when this object is
-  // destroyed are written then.
-  bool enqueue(const proto::AccountingRecord& record);
+  // counted; the session goes on regardless. `on_disk`, if given, runs on this thread once the
+  // record is written (never if it could not be).
+  using OnDisk = std::function<void()>;
+  bool enqueue(const proto::AccountingRecord& record, OnDisk on_disk = {});
   // At a clean stop, once the I/O thread has stopped: the writer thread ends, then what still
   // waits (records, removals) is written here. The destructor does it too, once.
   void stop();
@@ -73,6 +74,8 @@ class Accounting {
   std::unique_ptr<AccountingSender> sender_;
   boost::asio::steady_timer retry_timer_;
   std::vector<AccountingQueue::Reserved> unwritten_;  // reserved, waiting for the next write
+  std::vector<OnDisk> unwritten_on_disk_;             // theirs, in the same order
+  std::vector<OnDisk> writing_on_disk_;               // those of the write under way
   bool writing_ = false;                              // a write is on the writer thread
   bool stopped_ = false;
   boost::asio::thread_pool writer_{1};

@@ -26,13 +26,27 @@ session::Counters as_session_counters(const radius::AcctCounters& c) {
   return out;
 }
 
+// Queues the session's Start dated `event_unix`; once it is on this node's disk the session no
+// longer owes one (and the standby hears so with the next flush).
+void queue_start(Runtime& rt, session::SessionRef ref, long long event_unix) {
+  const session::Session& s = *ref;
+  auto e = event(*rt.accounting, proto::AccountingRecord::START, s);
+  e.now_unix = event_unix;
+  rt.sessions.acct_start_asked(ref);
+  rt.accounting->enqueue(radius::make_record(s, {}, e),
+                         [&rt, index = s.index, id = s.acct_session_id] {
+                           auto now_ref = rt.sessions.find(index);
+                           if (now_ref && now_ref->acct_session_id == id)
+                             rt.sessions.acct_start_written(now_ref);
+                         });
+}
+
 }  // namespace
 
 void account_start(Runtime& rt, session::SessionRef ref) {
   if (!rt.accounting || !ref || !rt.serving()) return;
   const session::Session& s = *ref;
-  rt.accounting->enqueue(
-      radius::make_record(s, {}, event(*rt.accounting, proto::AccountingRecord::START, s)));
+  queue_start(rt, ref, wall_seconds());
   rt.sessions.accounted(
       ref, s.acct_reported,
       radius::next_interim(rt.clock.now(), rt.accounting->policy().interim_interval));
@@ -51,19 +65,35 @@ void watch_session_ends(Runtime& rt) {
 }
 
 void account_interims(Runtime& rt) {
-  if (!rt.accounting || !rt.serving() || !rt.sessions.sink()) return;
+  if (!rt.accounting || !rt.serving()) return;
   const Duration interval = rt.accounting->policy().interim_interval;
-  if (interval <= Duration::zero()) return;
+  const bool interims = interval > Duration::zero() && rt.sessions.sink();
   const TimePoint now = rt.clock.now();
+  std::vector<std::uint64_t> owed;
   std::vector<std::uint64_t> due;
   std::vector<std::uint64_t> unscheduled;
   rt.sessions.for_each([&](const session::Session& s) {
     if (s.acct_session_id.empty()) return;
+    if (s.acct_start_pending && !s.acct_start_asked) owed.push_back(s.index);
+    if (!interims) return;
     if (!s.acct_next_interim)
       unscheduled.push_back(s.index);
     else if (*s.acct_next_interim <= now)
       due.push_back(s.index);
   });
+  // A Start no node wrote (it crashed first, or its queue's disk refused it), found after a
+  // failover or a restart: queued here, dated at the login, before any Interim of the session.
+  // The old node may have written it after all (the news had not reached us) and send it when
+  // it comes back: at worst a server sees the Start twice, never not at all.
+  for (auto index : owed) {
+    auto ref = rt.sessions.find(index);
+    if (!ref) continue;
+    log::info("accounting_start_owed", {{"index", std::to_string(index)},
+                                        {"acct_session_id", ref->acct_session_id},
+                                        {"login_unix", std::to_string(ref->login_time_unix)}});
+    queue_start(rt, ref, ref->login_time_unix);
+  }
+  if (!interims) return;
   // Restored, or taken over in a failover: the first Interim one interval from now.
   for (auto index : unscheduled)
     if (auto ref = rt.sessions.find(index))

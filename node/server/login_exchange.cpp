@@ -301,6 +301,7 @@ asio::awaitable<LoginReply> handle_login(Runtime& rt, const http::Request& req, 
                               grant.idle_timeout};
   request.max_sessions = rt.session_limit.sessions;
   request.client_os = platform;
+  request.accounted = rt.accounting != nullptr;
   auto created = rt.sessions.create(request);
   if (!created && grant.ip && created.code() == Errc::duplicate) {
     // The server named an address another session holds: that one or none (docs/radius.md).

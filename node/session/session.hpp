@@ -143,6 +143,10 @@ struct Session {
   // When the next Interim-Update is due; unset after a restore or a promotion (the sweep sets
   // it). Not replicated.
   std::optional<TimePoint> acct_next_interim;
+  // A Start is owed and not yet on any node's accounting queue (replicated); and whether this
+  // node has queued one since it serves the session (not replicated), so it queues one once.
+  bool acct_start_pending = false;
+  bool acct_start_asked = false;
   // Changed since last replicated (counters, tunnels): the periodic flush sends it.
   bool dirty = false;
 

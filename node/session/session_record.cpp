@@ -58,6 +58,7 @@ proto::SessionRecord to_record(const Session& s) {
   r.set_public_port(s.public_port);
   r.set_client_type(s.client_type);
   r.set_client_os(s.client_os);
+  r.set_acct_start_pending(s.acct_start_pending);
   r.set_auth_method(static_cast<std::uint32_t>(s.auth_method));
   r.set_radius_class(s.radius_class);
   r.set_policy_override(s.policy_override);
@@ -103,6 +104,7 @@ Session from_record(const proto::SessionRecord& r) {
   s.public_port = static_cast<std::uint16_t>(r.public_port());
   s.client_type = clean(r.client_type());
   s.client_os = clean(r.client_os());
+  s.acct_start_pending = r.acct_start_pending();
   // An unknown value (a newer writer) reads as the weakest claim: password.
   s.auth_method = r.auth_method() <= static_cast<std::uint32_t>(auth::AuthMethod::radius)
                       ? static_cast<auth::AuthMethod>(r.auth_method())

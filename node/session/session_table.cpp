@@ -99,6 +99,7 @@ Result<Created> SessionTable::create(const NewSession& req) {
   IssuedToken token = issue_token(s->index);
   s->token_hash = token.hash;
   s->acct_session_id = new_acct_session_id();
+  s->acct_start_pending = req.accounted;
 
   Session* raw = s.get();
   by_ip_[raw->ip] = raw;
@@ -332,6 +333,15 @@ void SessionTable::cache_traffic_policy(SessionRef ref,
 
 void SessionTable::forget_traffic_policies() {
   for (auto& [index, s] : sessions_) s->traffic_policy.reset();
+}
+
+void SessionTable::acct_start_asked(SessionRef ref) { ref.s_->acct_start_asked = true; }
+
+void SessionTable::acct_start_written(SessionRef ref) {
+  Session& s = *ref.s_;
+  if (!s.acct_start_pending) return;
+  s.acct_start_pending = false;
+  s.dirty = true;
 }
 
 void SessionTable::mark_sent(SessionRef ref) { ref.s_->dirty = false; }

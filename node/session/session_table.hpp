@@ -41,6 +41,7 @@ struct NewSession {
   Duration idle_timeout_override{0};
   std::uint64_t max_sessions = 0;  // the node's session limit; 0 = none (docs/limits.md)
   std::string client_os;           // header or device-id, http::is_platform_name, or empty
+  bool accounted = false;          // RADIUS accounting is on: the session is owed a Start
 };
 
 class SessionTable;
@@ -162,6 +163,10 @@ class SessionTable {
   // RADIUS accounting (docs/radius-accounting.md): the counters an accounting record reported
   // (the session's floor from now on, replicated with it) and when its next Interim is due.
   void accounted(SessionRef s, const Counters& reported, std::optional<TimePoint> next_interim);
+  // Its Start was handed to this node's accounting queue; then, once written there, no longer
+  // owed (replicated with the next flush).
+  void acct_start_asked(SessionRef s);
+  void acct_start_written(SessionRef s);
   // Told of every session end on this node, before the session is gone (accounting's Stop).
   // Not told of a mirror the active removed (drop_replica).
   using EndObserver = std::function<void(const Session&, EndReason)>;

@@ -113,14 +113,19 @@ TEST(Accounting, ABurstSharesSyncsAndIsSentInOrder) {
   std::vector<std::string> sent;
   Accounting acct(io, {}, std::move(*q), std::make_unique<FakeSender>(io, sent, true));
   constexpr int kRecords = 300;
+  std::vector<int> on_disk;
   for (int i = 0; i < kRecords; ++i)
-    ASSERT_TRUE(acct.enqueue(record(id(i), proto::AccountingRecord::START)));
+    ASSERT_TRUE(acct.enqueue(record(id(i), proto::AccountingRecord::START),
+                             [&on_disk, i] { on_disk.push_back(i); }));
   // The I/O thread has not run yet: nothing was sent from inside enqueue.
   EXPECT_TRUE(sent.empty());
   ASSERT_TRUE(run_until(io, [&] { return acct.stats().sent == kRecords; }))
       << "sent " << acct.stats().sent;
   ASSERT_EQ(sent.size(), static_cast<std::size_t>(kRecords));
   for (int i = 0; i < kRecords; ++i) EXPECT_EQ(sent[static_cast<std::size_t>(i)], id(i));
+  // Each record's on_disk ran once, in order, on this thread.
+  ASSERT_EQ(on_disk.size(), static_cast<std::size_t>(kRecords));
+  for (int i = 0; i < kRecords; ++i) EXPECT_EQ(on_disk[static_cast<std::size_t>(i)], i);
   // The first record's write starts alone; the other 299 wait for it and share the next one.
   EXPECT_LE(acct.stats().disk_writes, 3u);
   EXPECT_EQ(acct.stats().queued, 0u);

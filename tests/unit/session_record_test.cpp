@@ -52,6 +52,13 @@ TEST(SessionCodec, RoundTripsTheAccountingState) {
   EXPECT_EQ(back.acct_reported.packets_tx, 30u);
   EXPECT_EQ(back.acct_reported.packets_rx, 40u);
   EXPECT_FALSE(back.acct_next_interim);  // the new active schedules it
+  EXPECT_FALSE(back.acct_start_pending);
+  // A Start still owed travels too; whether this node queued one does not.
+  s.acct_start_pending = true;
+  s.acct_start_asked = true;
+  back = from_record(to_record(s));
+  EXPECT_TRUE(back.acct_start_pending);
+  EXPECT_FALSE(back.acct_start_asked);
 }
 
 TEST(SessionCodec, AcctSessionIdsAreSixteenHexDigitsAndDiffer) {
@@ -128,7 +135,9 @@ TEST(SessionRecord, ReplicationMessagesCarryNoKeyMaterial) {
                 // IPv6 inside the tunnel (docs/ipv6.md).
                 "assigned_ipv6",
                 // The client's platform name (X-AnyConnect-Platform), as checked at login.
-                "client_os"}));
+                "client_os",
+                // Whether the session's accounting Start is still owed.
+                "acct_start_pending"}));
   const auto* t = proto::TunnelRecord::descriptor();
   for (int i = 0; i < t->field_count(); ++i) {
     const std::string n = t->field(i)->name();
