@@ -8,6 +8,15 @@
 #include "base/text.hpp"
 
 namespace tandem::radius {
+namespace {
+
+// The object behind a posted answer is still there and not stopped.
+bool live(const std::weak_ptr<bool>& alive) {
+  const auto a = alive.lock();
+  return a && *a;
+}
+
+}  // namespace
 
 Accounting::Accounting(boost::asio::io_context& io, AccountingPolicy policy,
                        std::unique_ptr<AccountingQueue> queue,
@@ -22,7 +31,7 @@ Accounting::Accounting(boost::asio::io_context& io, AccountingPolicy policy,
   if (queue_->size() > 0)
     log::info("accounting_queue_resumed", {{"records", std::to_string(queue_->size())}});
   boost::asio::post(io_, [this, alive = std::weak_ptr<bool>(alive_)] {
-    if (alive.lock()) pump();
+    if (live(alive)) pump();
   });
 }
 
@@ -77,7 +86,7 @@ void Accounting::write_next() {
       writer_, [this, batch = std::move(batch), alive = std::weak_ptr<bool>(alive_)]() mutable {
         const bool ok = queue_->write(batch).ok();
         boost::asio::post(io_, [this, batch = std::move(batch), ok, alive] {
-          if (alive.lock()) on_written(batch, ok);
+          if (live(alive)) on_written(batch, ok);
         });
       });
 }
@@ -115,7 +124,7 @@ void Accounting::pump() {
   const std::uint64_t key = head->key;
   sender_->send(attributes(head->record, wall_seconds()),
                 [this, key, alive = std::weak_ptr<bool>(alive_)](bool ok, std::string why) {
-                  if (alive.lock()) on_sent(key, ok, why);
+                  if (live(alive)) on_sent(key, ok, why);
                 });
 }
 

@@ -113,9 +113,12 @@ std::optional<AccountingQueue::Entry> AccountingQueue::front() {
       first_key_ = *key;
       return e;
     }
+    if (key)
+      first_key_ = *key + 1;
+    else if (!bad_keys_.insert(it->key().ToString()).second)
+      continue;  // seen already; its removal is on its way
     log::error("accounting_queue_bad_row", {{"detail", "dropped: it does not parse"}});
     removed_.push_back(it->key().ToString());
-    if (key) first_key_ = *key + 1;
     if (size_ > 0) --size_;
   }
   return std::nullopt;

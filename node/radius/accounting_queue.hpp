@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -79,6 +80,7 @@ class AccountingQueue {
   std::uint64_t first_key_ = 0;
   std::uint64_t written_end_ = 1;
   std::vector<std::string> removed_;
+  std::set<std::string> bad_keys_;  // rows whose key is not ours, once dropped: not again
 };
 
 }  // namespace tandem::radius

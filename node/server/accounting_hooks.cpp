@@ -26,14 +26,30 @@ session::Counters as_session_counters(const radius::AcctCounters& c) {
   return out;
 }
 
+proto::AccountingRecord start_record(const radius::Accounting& a, const session::Session& s,
+                                     long long event_unix) {
+  auto e = event(a, proto::AccountingRecord::START, s);
+  e.now_unix = event_unix;
+  return radius::make_record(s, {}, e);
+}
+
+// A Start no node wrote (docs/radius-accounting.md, "A Start that was never written"), made up
+// here: dated at the login.
+bool owes_start(const session::Session& s) {
+  return s.acct_start_pending && !s.acct_start_asked && !s.acct_session_id.empty();
+}
+void log_owed_start(const session::Session& s) {
+  log::info("accounting_start_owed", {{"index", std::to_string(s.index)},
+                                      {"acct_session_id", s.acct_session_id},
+                                      {"login_unix", std::to_string(s.login_time_unix)}});
+}
+
 // Queues the session's Start dated `event_unix`; once it is on this node's disk the session no
 // longer owes one (and the standby hears so with the next flush).
 void queue_start(Runtime& rt, session::SessionRef ref, long long event_unix) {
   const session::Session& s = *ref;
-  auto e = event(*rt.accounting, proto::AccountingRecord::START, s);
-  e.now_unix = event_unix;
   rt.sessions.acct_start_asked(ref);
-  rt.accounting->enqueue(radius::make_record(s, {}, e),
+  rt.accounting->enqueue(start_record(*rt.accounting, s, event_unix),
                          [&rt, index = s.index, id = s.acct_session_id] {
                            auto now_ref = rt.sessions.find(index);
                            if (now_ref && now_ref->acct_session_id == id)
@@ -58,6 +74,11 @@ void watch_session_ends(Runtime& rt) {
     if (!rt.accounting || !rt.serving() || reason == session::EndReason::not_recorded ||
         s.acct_session_id.empty())
       return;
+    // Taken over or restored, and ended before the sweep made up its Start: the Start first.
+    if (owes_start(s)) {
+      log_owed_start(s);
+      rt.accounting->enqueue(start_record(*rt.accounting, s, s.login_time_unix));
+    }
     auto e = event(*rt.accounting, proto::AccountingRecord::STOP, s);
     e.end_reason = reason;
     rt.accounting->enqueue(radius::make_record(s, radius::acct_counters(s.acct_reported), e));
@@ -74,7 +95,7 @@ void account_interims(Runtime& rt) {
   std::vector<std::uint64_t> unscheduled;
   rt.sessions.for_each([&](const session::Session& s) {
     if (s.acct_session_id.empty()) return;
-    if (s.acct_start_pending && !s.acct_start_asked) owed.push_back(s.index);
+    if (owes_start(s)) owed.push_back(s.index);
     if (!interims) return;
     if (!s.acct_next_interim)
       unscheduled.push_back(s.index);
@@ -88,9 +109,7 @@ void account_interims(Runtime& rt) {
   for (auto index : owed) {
     auto ref = rt.sessions.find(index);
     if (!ref) continue;
-    log::info("accounting_start_owed", {{"index", std::to_string(index)},
-                                        {"acct_session_id", ref->acct_session_id},
-                                        {"login_unix", std::to_string(ref->login_time_unix)}});
+    log_owed_start(*ref);
     queue_start(rt, ref, ref->login_time_unix);
   }
   if (!interims) return;

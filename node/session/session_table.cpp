@@ -100,6 +100,7 @@ Result<Created> SessionTable::create(const NewSession& req) {
   s->token_hash = token.hash;
   s->acct_session_id = new_acct_session_id();
   s->acct_start_pending = req.accounted;
+  s->acct_start_asked = req.accounted;  // the login queues it once recorded, not the sweep
 
   Session* raw = s.get();
   by_ip_[raw->ip] = raw;

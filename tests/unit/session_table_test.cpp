@@ -181,7 +181,7 @@ TEST_F(SessionTableTest, AKeepaliveProvesLivenessButIsNotActivity) {
   EXPECT_EQ(a.session->ssl_info.last_rx, clock.now());
   EXPECT_EQ(a.session->ssl_info.last_data, attached);
   EXPECT_EQ(a.session->dtls_info.last_rx, TimePoint{});  // the other tunnel heard nothing
-  EXPECT_FALSE(a.session->dirty);  // nothing the standby keeps changed
+  EXPECT_FALSE(a.session->dirty);                        // nothing the standby keeps changed
 }
 
 TEST_F(SessionTableTest, DropsCountOnTheSessionAndAreReplicated) {
@@ -214,6 +214,27 @@ TEST_F(SessionTableTest, TheFlushSendsEachChangedSessionOnce) {
   table.mark_sent(a.session);  // a whole record of it went out another way (a resume)
   table.take_changed(send);
   EXPECT_EQ(sent, (std::vector<std::uint64_t>{b.session->index}));
+}
+
+// docs/radius-accounting.md, "A Start that was never written": a login owes its Start, which
+// its own login path queues (not the sweep); once written, the change is flushed to the standby.
+TEST_F(SessionTableTest, AnAccountedLoginOwesItsStartUntilItIsWritten) {
+  NewSession req{"alice", "default", "default", "10.200.0.2", 4000, "oc", 0};
+  req.accounted = true;
+  auto created = table.create(req);
+  ASSERT_TRUE(created.ok());
+  SessionRef s = created->session;
+  EXPECT_TRUE(s->acct_start_pending);
+  EXPECT_TRUE(s->acct_start_asked);  // the sweep leaves it to the login
+  table.take_changed([](const Session&) {});
+  table.acct_start_written(s);
+  EXPECT_FALSE(s->acct_start_pending);
+  std::vector<std::uint64_t> sent;
+  table.take_changed([&](const Session& x) { sent.push_back(x.index); });
+  EXPECT_EQ(sent, (std::vector<std::uint64_t>{s->index}));
+
+  auto plain = login("bob");  // no accounting: nothing owed
+  EXPECT_FALSE(plain.session->acct_start_pending);
 }
 
 TEST_F(SessionTableTest, OnlyAnAttachAfterAFirstTunnelIsAResume) {
