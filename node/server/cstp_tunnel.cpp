@@ -1,5 +1,6 @@
 #include "node/server/cstp_tunnel.hpp"
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -280,9 +281,33 @@ asio::awaitable<void> CstpTunnel::write_loop() {
     wake_writer_.expires_at(asio::steady_timer::time_point::max());
     co_await wake_writer_.async_wait(use_nothrow);
   }
+  // A graceful close: our FIN goes after the DISCONNECT, then what the client still sends (a
+  // DPD or keepalive already on its way, its goodbye) is read and dropped until it closes too.
+  // Closed with its bytes unread, the socket would answer with a reset, which can overtake our
+  // DISCONNECT, and a client that writes once more then dies of SIGPIPE (openconnect did).
   boost::system::error_code ignored;
-  socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  co_await drain_until_closed();
   socket.close(ignored);
+}
+
+// Bounded: at most kCloseDrainRounds looks, 50 ms apart (a second), whatever the client does.
+asio::awaitable<void> CstpTunnel::drain_until_closed() {
+  constexpr int kCloseDrainRounds = 20;
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  if (ec) co_return;
+  asio::steady_timer tick(socket_.get_executor());
+  std::array<std::uint8_t, 2048> scratch;
+  for (int round = 0; round < kCloseDrainRounds; ++round) {
+    for (;;) {
+      socket_.read_some(asio::buffer(scratch), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec) co_return;  // the client closed (or the socket is gone): done
+    }
+    tick.expires_after(std::chrono::milliseconds(50));
+    co_await tick.async_wait(use_nothrow);
+  }
 }
 
 void CstpTunnel::close(EndReason reason, bool notify_client) {

@@ -36,6 +36,7 @@ class CstpTunnel final : public session::Transport,
  private:
   asio::awaitable<void> read_loop();
   asio::awaitable<void> write_loop();
+  asio::awaitable<void> drain_until_closed();
   // Returns false when the tunnel must end.
   bool handle_frame(const cstp::Frame& frame);
   void handle_data(std::span<const std::uint8_t> packet);
