@@ -1,6 +1,5 @@
 #include "node/server/cstp_tunnel.hpp"
 
-#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -291,17 +290,17 @@ asio::awaitable<void> CstpTunnel::write_loop() {
   socket.close(ignored);
 }
 
-// Bounded: at most kCloseDrainRounds looks, 50 ms apart (a second), whatever the client does.
+// Bounded: at most kCloseDrainRounds looks, 50 ms apart (a second), of at most kReadsPerRound
+// reads each (a client sending as fast as we read cannot hold the I/O thread).
 asio::awaitable<void> CstpTunnel::drain_until_closed() {
-  constexpr int kCloseDrainRounds = 20;
+  constexpr int kCloseDrainRounds = 20, kReadsPerRound = 16;
   boost::system::error_code ec;
   socket_.non_blocking(true, ec);
   if (ec) co_return;
   asio::steady_timer tick(socket_.get_executor());
-  std::array<std::uint8_t, 2048> scratch;
   for (int round = 0; round < kCloseDrainRounds; ++round) {
-    for (;;) {
-      socket_.read_some(asio::buffer(scratch), ec);
+    for (int reads = 0; reads < kReadsPerRound; ++reads) {
+      socket_.read_some(asio::buffer(read_buffer()), ec);  // dropped: the thread's buffer does
       if (ec == asio::error::would_block || ec == asio::error::try_again) break;
       if (ec) co_return;  // the client closed (or the socket is gone): done
     }
